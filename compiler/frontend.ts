@@ -1,6 +1,7 @@
 /** The front end in one call: source → AST → checked specs, with every diagnostic. */
 import type * as A from '../dsl/ast.ts';
-import { parse } from '../dsl/parse.ts';
+import { parse, type ParseResult } from '../dsl/parse.ts';
+import { parseJsonSpec } from '../dsl/json.ts';
 import { check, type CheckOptions } from './check/checker.ts';
 import type { TypedSpec } from './check/typed-spec.ts';
 import { hasErrors, sortDiagnostics, type Diagnostic } from './diagnostics/diagnostic.ts';
@@ -15,8 +16,16 @@ export interface FrontendResult {
 }
 
 export function parseAndCheck(text: string, name = '<input>', opts: CheckOptions = {}): FrontendResult {
-  const source = new SourceFile(name, text);
-  const p = parse(source);
+  return checkParsed(parse(new SourceFile(name, text)), opts);
+}
+
+/** A spec file in either form: `.json` files are the JSON form, anything else spec text. */
+export function parseAndCheckFile(text: string, name: string, opts: CheckOptions = {}): FrontendResult {
+  return checkParsed(name.endsWith('.json') ? parseJsonSpec(text, name) : parse(new SourceFile(name, text)), opts);
+}
+
+function checkParsed(p: ParseResult, opts: CheckOptions): FrontendResult {
+  const source = p.source;
   if (hasErrors(p.diagnostics)) {
     // A tree recovered from syntax errors is never checked: its holes would only add noise.
     return { source, ast: p.file, specs: [], diagnostics: sortDiagnostics(p.diagnostics), ok: false };

@@ -1,7 +1,7 @@
 /** Tokens of the attention-spec language (chevrotain). Keywords start items; everything else is an identifier. */
 import { createToken, Lexer, type TokenType } from 'chevrotain';
 
-export const Identifier = createToken({ name: 'Identifier', pattern: /[A-Za-z_\u0370-\u03ff][A-Za-z0-9_\u0370-\u03ff]*/ });
+export const Identifier = createToken({ name: 'Identifier', pattern: /[A-Za-z_\u0370-\u03ff][A-Za-z0-9_\u0370-\u03ff]*/, label: 'a name' });
 
 function keyword(word: string): TokenType {
   return createToken({ name: word[0]!.toUpperCase() + word.slice(1), pattern: new RegExp(word), longer_alt: Identifier, label: `'${word}'` });

@@ -126,9 +126,9 @@ export function printItemBody(it: A.Item): string {
 }
 
 /** Keywords are padded so that item bodies line up. */
-export const KEYWORD_WIDTH = 8;
+export const KEYWORD_WIDTH = 10;
 
 export function printItem(it: A.Item): string {
-  const kw = it.kind.length >= KEYWORD_WIDTH ? `${it.kind} ` : it.kind.padEnd(KEYWORD_WIDTH);
+  const kw = it.kind.padEnd(KEYWORD_WIDTH);
   return `${kw}${printItemBody(it)}`;
 }

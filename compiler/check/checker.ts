@@ -65,6 +65,8 @@ class SpecChecker {
   private states = new Map<string, StateInfo>();
   private lets = new Map<string, LetBinding>();
   private declSpans = new Map<string, Span>();
+  /** Declared names whose declaration had an error; later uses stay quiet. */
+  private poisoned = new Set<string>();
   private scope: Scope;
   private ex: ExprChecker;
   private errorsBefore: number;
@@ -84,6 +86,7 @@ class SpecChecker {
       lets: this.lets,
       featureShapes: {},
       outputShape: undefined,
+      poisoned: this.poisoned,
     };
     this.ex = new ExprChecker(this.scope, diagnostics, source);
   }
@@ -270,7 +273,7 @@ class SpecChecker {
     // Chunk.
     const chunk = this.checkChunk(one('chunk'), family);
 
-    for (const inp of this.inputs.values()) {
+    for (const inp of this.hasNewErrors() ? [] : this.inputs.values()) {
       if (!inp.used && !['q', 'k', 'v'].includes(inp.name)) this.err('UnusedInput', inp.span, [inp.name]);
     }
 
@@ -317,9 +320,13 @@ class SpecChecker {
           let v: number | undefined;
           if (n in overrides) v = overrides[n];
           else v = this.constValue(d.value, `dimension '${n}'`);
-          if (v === undefined) continue;
+          if (v === undefined) {
+            this.poisoned.add(n);
+            continue;
+          }
           if (!Number.isInteger(v) || v <= 0) {
             this.err('BadDimValue', d.value.span, [n, String(v)]);
+            this.poisoned.add(n);
             continue;
           }
           this.dims.set(n, v);
@@ -343,6 +350,7 @@ class SpecChecker {
           return x.value;
         case 'Name':
           if (this.dims.has(x.name)) return this.dims.get(x.name);
+          if (this.poisoned.has(x.name)) return undefined;
           this.err(this.declSpans.has(x.name) ? 'NotANumber' : 'UnknownDim', x.span, this.declSpans.has(x.name) ? [`'${x.name}' in ${what}`] : [x.name]);
           return undefined;
         case 'Unary': {
@@ -405,38 +413,45 @@ class SpecChecker {
       if (it.kind !== 'input' && it.kind !== 'param' && it.kind !== 'state') continue;
       for (const d of it.decls) {
         if (!this.declare(d.name.name, d.name.span, it.kind)) continue;
-        const t = this.resolveType(d.type, it.kind);
-        if (!t) continue;
         const n = d.name.name;
-        if (it.kind === 'input') {
-          if (t.perHead) {
-            this.err('ExpectedShape', d.type.span, [`input '${n}'`, 'a per-token scalar or vector (inputs are [B, T, H, …] already)', 'a shape with H']);
-            continue;
-          }
-          if (t.shape.length > 1) {
-            this.err('ExpectedShape', d.type.span, [`input '${n}'`, 'a scalar or a vector per token', shapeText(t.shape)]);
-            continue;
-          }
-          this.inputs.set(n, { name: n, type: t.int ? 'int' : 'real', shape: t.shape, span: d.name.span, used: false });
-        } else if (it.kind === 'param') {
-          if (t.int) {
-            this.err('ExpectedShape', d.type.span, [`parameter '${n}'`, 'real', 'int']);
-            continue;
-          }
-          if (t.shape.length > 2) {
-            this.err('ExpectedShape', d.type.span, [`parameter '${n}'`, 'at most a matrix (per head or global)', shapeText(t.shape)]);
-            continue;
-          }
-          this.params.set(n, { name: n, perHead: t.perHead, shape: t.shape, span: d.name.span });
-        } else {
-          if (t.int || t.perHead || t.shape.length === 0 || t.shape.length > 2) {
-            this.err('StateShape', d.type.span, [n, 'a matrix [K, V] (or a vector)', t.int ? 'int' : shapeText(t.shape)]);
-            continue;
-          }
-          this.states.set(n, { name: n, shape: t.shape, span: d.name.span });
-        }
+        const t = this.resolveType(d.type, it.kind);
+        // A declaration that fails is reported once; its later uses stay quiet.
+        const errs = this.diagnostics.length;
+        const ok = t !== undefined && this.registerDecl(it.kind, n, t, d);
+        if (!ok || this.diagnostics.length > errs) this.poisoned.add(n);
       }
     }
+  }
+
+  private registerDecl(kind: 'input' | 'param' | 'state', n: string, t: { shape: number[]; perHead: boolean; int: boolean }, d: A.Decl): boolean {
+    if (kind === 'input') {
+      if (t.perHead) {
+        this.err('ExpectedShape', d.type.span, [`input '${n}'`, 'a per-token scalar or vector (inputs are [B, T, H, …] already)', 'a shape with H']);
+        return false;
+      }
+      if (t.shape.length > 1) {
+        this.err('ExpectedShape', d.type.span, [`input '${n}'`, 'a scalar or a vector per token', shapeText(t.shape)]);
+        return false;
+      }
+      this.inputs.set(n, { name: n, type: t.int ? 'int' : 'real', shape: t.shape, span: d.name.span, used: false });
+    } else if (kind === 'param') {
+      if (t.int) {
+        this.err('ExpectedShape', d.type.span, [`parameter '${n}'`, 'real', 'int']);
+        return false;
+      }
+      if (t.shape.length > 2) {
+        this.err('ExpectedShape', d.type.span, [`parameter '${n}'`, 'at most a matrix (per head or global)', shapeText(t.shape)]);
+        return false;
+      }
+      this.params.set(n, { name: n, perHead: t.perHead, shape: t.shape, span: d.name.span });
+    } else {
+      if (t.int || t.perHead || t.shape.length === 0 || t.shape.length > 2) {
+        this.err('StateShape', d.type.span, [n, 'a matrix [K, V] (or a vector)', t.int ? 'int' : shapeText(t.shape)]);
+        return false;
+      }
+      this.states.set(n, { name: n, shape: t.shape, span: d.name.span });
+    }
+    return true;
   }
 
   private resolveType(t: A.TypeExpr, kind: 'input' | 'param' | 'state'): { shape: number[]; perHead: boolean; int: boolean } | undefined {
@@ -492,9 +507,10 @@ class SpecChecker {
 
   // ── features ────────────────────────────────────────────────────────────────
 
+  /** Where φ_which comes from: its feature item, else the input's declaration. */
   private featureSpan(items: A.Item[], which: string): Span | undefined {
     const f = items.find((i) => i.kind === 'feature' && i.target.name === which) as Extract<A.Item, { kind: 'feature' }> | undefined;
-    return f?.value.span;
+    return f?.value.span ?? this.inputs.get(which)?.span;
   }
 
   private checkFeatures(items: A.Item[]): { q: TExpr; k: TExpr; v: TExpr } | undefined {
@@ -529,6 +545,10 @@ class SpecChecker {
         continue;
       }
       const inp = this.inputs.get(w);
+      if (!inp && this.poisoned.has(w)) {
+        ok = false;
+        continue;
+      }
       if (!inp) {
         this.err('RequiredInput', this.spec.name.span, [this.spec.name.name, w], { hint: `every spec takes q, k and v: declare \`input ${w}: [${w === 'v' ? 'V' : 'K'}]\`, or define it with \`feature ${w} = …\`` });
         ok = false;
@@ -615,6 +635,7 @@ class SpecChecker {
       const st = this.states.get(tn);
       if (!st) {
         this.err('UpdateUndeclared', eq.target.span, [tn]);
+        this.poisoned.add(tn);
         continue;
       }
       if (seen.has(tn)) {

@@ -47,6 +47,8 @@ export interface Scope {
   /** Shapes of the feature-mapped q̃, k̃, ṽ (when known). */
   featureShapes: { q?: Shape; k?: Shape; v?: Shape };
   outputShape: Shape | undefined;
+  /** Names whose declaration failed: uses are silent (the declaration was reported). */
+  poisoned: ReadonlySet<string>;
 }
 
 const CMP: Record<string, BinaryFn> = { '<': 'lt', '<=': 'le', '>': 'gt', '>=': 'ge', '==': 'eq', '!=': 'ne' };
@@ -111,7 +113,7 @@ export class ExprChecker {
   private name(e: A.NameExpr, ctx: ExprContext, currentLet?: LetBinding): TExpr | null {
     const n = e.name;
     const s = this.scope;
-    if (n === '<missing>') return null;
+    if (n === '<missing>' || s.poisoned.has(n)) return null;
     if (ctx.allowStates && s.states.has(n)) {
       const st = s.states.get(n)!;
       return { op: 'ref', ref: { kind: 'state', name: n }, type: 'real', shape: st.shape, span: e.span };

@@ -17,6 +17,8 @@ export function editDistance(a: string, b: string): number {
 export function closest(word: string, candidates: Iterable<string>): string | undefined {
   let best: string | undefined;
   let bestD = Infinity;
+  // Names of one or two letters are too short to guess at.
+  if (word.length <= 2) return undefined;
   const limit = Math.max(1, Math.floor(word.length / 3));
   for (const c of candidates) {
     const d = editDistance(word.toLowerCase(), c.toLowerCase());

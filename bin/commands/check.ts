@@ -1,0 +1,35 @@
+/** `attnc check FILES…`: parse and check specs; print diagnostics. */
+import { expandPaths } from '../io.ts';
+import { loadSpecFile } from '../load.ts';
+import { countText, diagnosticsJson, EXIT, printDiagnostics, printJson } from '../output.ts';
+import { parseDims } from '../options.ts';
+
+export interface CheckCmdOptions {
+  json?: boolean;
+  dims?: string;
+}
+
+export function checkCommand(paths: string[], opts: CheckCmdOptions): number {
+  const dims = parseDims(opts.dims);
+  if (typeof dims === 'string') return usage(dims);
+  const { files, diagnostics: ioDiags } = expandPaths(paths);
+  const results = files.map((f) => loadSpecFile(f, { dims }));
+  const all = [...ioDiags, ...results.flatMap((r) => r.diagnostics)];
+  if (opts.json) {
+    printJson({
+      ok: all.every((d) => d.severity !== 'error'),
+      files: results.map((r) => ({ file: r.path, ok: r.ok, specs: (r.specs ?? []).map((s) => ({ name: s.name, family: s.family })), diagnostics: diagnosticsJson(r.diagnostics) })),
+      diagnostics: diagnosticsJson(ioDiags),
+    });
+  } else {
+    printDiagnostics(all);
+    const nSpecs = results.reduce((n, r) => n + (r.specs?.length ?? 0), 0);
+    process.stderr.write(`checked ${files.length} file${files.length === 1 ? '' : 's'} (${nSpecs} spec${nSpecs === 1 ? '' : 's'}): ${countText(all)}\n`);
+  }
+  return all.some((d) => d.severity === 'error') ? EXIT.diagnostics : EXIT.ok;
+}
+
+function usage(msg: string): number {
+  process.stderr.write(`attnc: ${msg}\n`);
+  return EXIT.usage;
+}
