@@ -4,7 +4,7 @@
  * the language applies and points into that text; AST → JSON → AST keeps the meaning (items come
  * back in canonical order, repeated `dims`/`input`/… items merged).
  */
-import Ajv from 'ajv';
+import { Ajv } from 'ajv';
 import { diag, type Diagnostic } from '../compiler/diagnostics/diagnostic.ts';
 import { SourceFile } from '../compiler/diagnostics/source.ts';
 import type * as A from './ast.ts';
@@ -145,7 +145,7 @@ export function parseJsonSpec(text: string, name: string): ParseResult {
   }
   const v = validate(value);
   if (!v.ok) {
-    const diagnostics = v.errors.slice(0, 8).map((e) => diag('SchemaViolation', { start: 0, end: Math.min(1, text.length) }, [e.instancePath || '/', e.message ?? 'invalid'], { source: jsonSource }));
+    const diagnostics = v.errors.slice(0, 8).map((e: { instancePath: string; message?: string }) => diag('SchemaViolation', { start: 0, end: Math.min(1, text.length) }, [e.instancePath || '/', e.message ?? 'invalid'], { source: jsonSource }));
     return { file: { specs: [], comments: [], span: { start: 0, end: text.length } }, diagnostics, source: jsonSource };
   }
   const specs = Array.isArray(value) ? (value as SpecJson[]) : [value as SpecJson];

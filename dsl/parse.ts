@@ -1,5 +1,5 @@
 /** Source text → AST with syntax diagnostics. Never throws on user input. */
-import type { IParserErrorMessageProvider, IRecognitionException, IToken, TokenType } from 'chevrotain';
+import type { IRecognitionException } from 'chevrotain';
 import { EOF } from 'chevrotain';
 import { diag, type Diagnostic } from '../compiler/diagnostics/diagnostic.ts';
 import type { MessageId } from '../compiler/diagnostics/catalogue.ts';
@@ -16,67 +16,7 @@ export interface ParseResult {
   source: SourceFile;
 }
 
-function describeToken(t: IToken | undefined): string {
-  if (!t || t.tokenType === EOF) return 'the end of the file';
-  return `'${t.image}'`;
-}
 
-function labelOf(t: TokenType): string {
-  if (t === EOF) return 'the end of the file';
-  return t.LABEL ?? t.name;
-}
-
-function oneOf(labels: string[]): string {
-  const u = [...new Set(labels)];
-  if (u.length <= 1) return u[0] ?? 'something else';
-  return `${u.slice(0, -1).join(', ')} or ${u[u.length - 1]}`;
-}
-
-const RULE_WORDS: Record<string, string> = {
-  item: 'a spec item',
-  expression: 'an expression',
-  orExpr: 'an expression',
-  andExpr: 'an expression',
-  cmpExpr: 'an expression',
-  addExpr: 'an expression',
-  mulExpr: 'an expression',
-  unaryExpr: 'an expression',
-  powExpr: 'an expression',
-  exponent: 'an exponent',
-  postfixExpr: 'an expression',
-  primary: 'an expression',
-  typeExpr: "a type ('scalar', 'int' or a shape like '[K]')",
-  chunkSize: "a chunk size (an integer or 'auto')",
-  tileSeparator: "'x'",
-  cmpOp: 'a comparison',
-  mulOp: 'an operator',
-};
-
-/** Chevrotain messages are encoded as JSON so that they can become catalogued diagnostics. */
-const errorProvider: IParserErrorMessageProvider = {
-  buildMismatchTokenMessage({ expected, actual, ruleName }) {
-    if (ruleName === 'attention' && expected.name === 'RCurly' && actual.tokenType.name === 'Identifier') {
-      return JSON.stringify({ id: 'ExpectedItem', args: [describeToken(actual)], word: actual.image });
-    }
-    return JSON.stringify({ id: 'ExpectedToken', args: [labelOf(expected), describeToken(actual)] });
-  },
-  buildNotAllInputParsedMessage({ firstRedundant }) {
-    return JSON.stringify({ id: 'ExtraInput', args: [describeToken(firstRedundant)] });
-  },
-  buildNoViableAltMessage({ expectedPathsPerAlt, actual, ruleName }) {
-    const words = RULE_WORDS[ruleName];
-    const first = expectedPathsPerAlt.flatMap((alt) => alt.map((path) => (path[0] ? labelOf(path[0]) : '')));
-    if (ruleName === 'item') return JSON.stringify({ id: 'ExpectedItem', args: [describeToken(actual[0])], word: actual[0]?.image });
-    return JSON.stringify({ id: 'ExpectedOneOf', args: [words ?? oneOf(first), describeToken(actual[0])] });
-  },
-  buildEarlyExitMessage({ expectedIterationPaths, actual, ruleName }) {
-    const words = RULE_WORDS[ruleName];
-    const first = expectedIterationPaths.map((p) => (p[0] ? labelOf(p[0]) : ''));
-    return JSON.stringify({ id: 'ExpectedOneOf', args: [words ?? oneOf(first), describeToken(actual[0])] });
-  },
-};
-
-parserInstance().errorMessageProvider = errorProvider;
 
 function errorSpan(e: IRecognitionException, text: string): Span {
   const t = e.token;
@@ -119,7 +59,8 @@ export function parse(textOrSource: string | SourceFile, name = '<input>'): Pars
     }
     diagnostics.push(diag(id, span, args, hint ? { source, hint } : { source }));
   }
-  const specs = toAst(cst);
+  const { specs, problems } = toAst(cst);
+  for (const pr of problems) diagnostics.push(diag(pr.id, pr.span, pr.args, { source }));
   if (specs.length === 0 && diagnostics.length === 0) {
     diagnostics.push(diag('NoSpec', { start: 0, end: Math.min(1, text.length) }, [], { source }));
   }

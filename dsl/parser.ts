@@ -5,12 +5,13 @@
  */
 import { CstParser, type CstNode, type IToken } from 'chevrotain';
 import * as T from './lexer.ts';
+import { errorProvider } from './parse-errors.ts';
 
 const MUL_OPS = new Set([T.Star, T.Slash, T.At, T.Otimes]);
 
 export class AttnParser extends CstParser {
   constructor() {
-    super(T.allTokens, { recoveryEnabled: true, nodeLocationTracking: 'full', maxLookahead: 2 });
+    super(T.allTokens, { recoveryEnabled: true, nodeLocationTracking: 'full', maxLookahead: 2, errorMessageProvider: errorProvider });
     this.performSelfAnalysis();
   }
 

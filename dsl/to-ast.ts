@@ -67,7 +67,16 @@ const MISSING: A.Expr = { kind: 'Name', name: '<missing>', span: { start: 0, end
 
 const BaseVisitor = parserInstance().getBaseCstVisitorConstructor();
 
+/** A syntax problem found while building the AST (the grammar is looser than the language). */
+export interface AstProblem {
+  id: 'TileSeparator';
+  span: Span;
+  args: string[];
+}
+
 class ToAst extends BaseVisitor {
+  problems: AstProblem[] = [];
+
   constructor() {
     super();
     this.validateVisitor();
@@ -204,6 +213,9 @@ class ToAst extends BaseVisitor {
   }
 
   chunkItem(ctx: Ctx): A.Item {
+    const sep = node(ctx, 'tileSeparator');
+    const t = sep ? (this.visit(sep) as IToken | undefined) : undefined;
+    if (t && t.tokenType.name === 'Identifier' && t.image !== 'x') this.problems.push({ id: 'TileSeparator', span: tokenSpan(t), args: [t.image] });
     return { kind: 'chunk', ...this.base(ctx, 'Chunk'), sizes: nodes(ctx, 'chunkSize').map((c) => this.visit(c)) };
   }
 
@@ -401,9 +413,11 @@ function normaliseOp(image: string): A.BinaryOp {
 }
 
 let visitor: ToAst | undefined;
-export function toAst(cst: CstNode): A.Spec[] {
+export function toAst(cst: CstNode): { specs: A.Spec[]; problems: AstProblem[] } {
   visitor ??= new ToAst();
-  return visitor.visit(cst) as A.Spec[];
+  visitor.problems = [];
+  const specs = visitor.visit(cst) as A.Spec[];
+  return { specs, problems: visitor.problems };
 }
 
 export { nodeSpan as cstSpan };

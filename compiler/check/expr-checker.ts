@@ -449,7 +449,6 @@ export class ExprChecker {
 
   /** Mask built-ins expand to predicates over i and j (the IR keeps them as plain predicates). */
   private maskBuiltin(n: string, args: A.Expr[], span: Span, ctx: ExprContext, currentLet?: LetBinding): TExpr | null {
-    const c = (v: number): TExpr => ({ op: 'const', value: v, type: 'real', shape: [], span });
     const iv = (x: IndexVar): TExpr => ({ op: 'index', name: x, type: 'real', shape: [], span });
     const bin = (fn: BinaryFn, a: TExpr, b: TExpr): TExpr => ({
       op: 'binary',
