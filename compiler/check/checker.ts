@@ -549,6 +549,14 @@ class SpecChecker {
         ok = false;
         continue;
       }
+      if (!inp && this.states.size > 0) {
+        // State equations name their key, value and query themselves (the classifier finds them):
+        // a placeholder of the state's size stands in for a missing q, k or v.
+        const main = [...this.states.values()].find((st) => st.shape.length === 2);
+        const n = (w === 'v' ? main?.shape[1] : main?.shape[0]) ?? 1;
+        out[w] = zeros(n, this.spec.name.span);
+        continue;
+      }
       if (!inp) {
         this.err('RequiredInput', this.spec.name.span, [this.spec.name.name, w], { hint: `every spec takes q, k and v: declare \`input ${w}: [${w === 'v' ? 'V' : 'K'}]\`, or define it with \`feature ${w} = …\`` });
         ok = false;
@@ -702,6 +710,11 @@ class SpecChecker {
     if (vals.length === 1) return family === 'softmax' ? { kind: 'tiles', q: vals[0]!, k: vals[0]! } : { kind: 'size', size: vals[0]! };
     return { kind: 'auto' };
   }
+}
+
+function zeros(n: number, span: Span): TExpr {
+  const z: TExpr = { op: 'const', value: 0, type: 'real', shape: [], span };
+  return { op: 'concat', parts: Array.from({ length: n }, () => z), type: 'real', shape: [n], span };
 }
 
 /** The mask j ≤ i (or i ≥ j), as written by `causal`. */

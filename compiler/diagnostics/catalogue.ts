@@ -128,6 +128,12 @@ export const messages = {
   WriteShape: { code: 'ATTN3005', severity: 'error', message: "the write term of '{0}' is not an outer product of a key and a value: {1}" },
   DecayNotPositive: { code: 'ATTN3006', severity: 'error', message: 'cannot take the log-space gate of this decay: {0}', hint: 'write decays as exp(g) with g ≤ 0, or sigmoid(x)' },
   NormalizerState: { code: 'ATTN3007', severity: 'error', message: "normalizer state '{0}' does not match the main state: {1}" },
+  UnsupportedCombination: { code: 'ATTN3008', severity: 'error', message: '{0}' },
+  ClassificationCheck: {
+    code: 'ATTN3009',
+    severity: 'warning',
+    message: "the update of '{0}' looked like {1} but did not match it numerically; it compiles to the recurrent form only",
+  },
 
   // ── 4xxx kernel planning for a target ──────────────────────────────────────
   DoesNotFit: {
