@@ -2,6 +2,8 @@
 import { Command, CommanderError } from 'commander';
 import { checkCommand } from './commands/check.ts';
 import { fmtCommand } from './commands/fmt.ts';
+import { explainCommand } from './commands/explain.ts';
+import { runCommand } from './commands/run.ts';
 import { EXIT } from './output.ts';
 import { VERSION } from '../compiler/version.ts';
 
@@ -35,6 +37,41 @@ export function buildProgram(): Command {
     .addHelpText('after', '\nExamples:\n  attnc fmt stdlib/\n  attnc fmt --check stdlib/')
     .action((files: string[], o) => {
       process.exitCode = fmtCommand(files, o);
+    });
+
+  program
+    .command('explain')
+    .description('print the attention IR of a spec: family, feature maps, gate and update classes, read, normalizer, mask, forms')
+    .argument('<file>', 'a spec file')
+    .option('--spec <name>', 'the spec to explain when the file has several')
+    .option('--dims <list>', 'override declared dims, e.g. K=16,V=16')
+    .option('--json', 'print the IR summary as JSON')
+    .addHelpText('after', '\nExamples:\n  attnc explain stdlib/gated_deltanet.attn\n  attnc explain examples/gla_equation.attn --json')
+    .action((file: string, o) => {
+      process.exitCode = explainCommand(file, o);
+    });
+
+  program
+    .command('run')
+    .description('run a spec on random or given inputs; print output statistics, time and (with --compare) the errors between forms')
+    .argument('<file>', 'a spec file')
+    .option('--backend <name>', 'reference (float64 interpreter) or webgpu', 'reference')
+    .option('--form <form>', 'recurrent, chunk or parallel (default: chunk where it exists)')
+    .option('--shape <list>', 'B=…,T=…,H=… for random inputs', 'B=2,T=128,H=4')
+    .option('--heads <list>', 'heads of particular inputs (GQA/GVA), e.g. q=2,k=2')
+    .option('--dims <list>', 'override declared dims, e.g. K=16,V=16')
+    .option('--seed <n>', 'seed of the random inputs', '0')
+    .option('--chunk <n>', 'chunk size of the chunk form')
+    .option('--inputs <file>', 'inputs from a .npz or .json file instead of random ones')
+    .option('--cu-seqlens <list>', 'packed variable-length sequences, e.g. 0,40,128 (B = 1)')
+    .option('--initial-state', 'start from a random initial state')
+    .option('--compare', 'run every form and report the errors between them')
+    .option('--check', 'compare a GPU backend with the reference (webgpu)')
+    .option('--spec <name>', 'the spec to run when the file has several')
+    .option('--json', 'print the result as JSON')
+    .addHelpText('after', '\nExamples:\n  attnc run stdlib/gla.attn --dims K=16,V=16 --shape B=2,T=64,H=2 --compare\n  attnc run stdlib/softmax.attn --form parallel --json\n  attnc run stdlib/kda.attn --cu-seqlens 0,30,100 --initial-state --compare')
+    .action(async (file: string, o) => {
+      process.exitCode = await runCommand(file, o);
     });
 
   return program;

@@ -156,6 +156,10 @@ function negate(l: Lin): Lin {
 }
 
 function binary(e: Extract<TExpr, { op: 'binary' }>, state: string): Lin {
+  const both = dependsOn(e.a, state) && dependsOn(e.b, state);
+  if (both && e.fn === 'mul') return { k: 'nonlinear', reason: 'a product of two state-dependent terms' };
+  if (e.fn === 'div' && dependsOn(e.b, state)) return { k: 'nonlinear', reason: 'division by a state-dependent term' };
+  if (e.fn !== 'add' && e.fn !== 'sub' && e.fn !== 'mul' && e.fn !== 'div') return { k: 'nonlinear', reason: `the state appears in ${e.fn}(…)` };
   const la = linearize(e.a, state);
   const lb = linearize(e.b, state);
   for (const x of [la, lb]) if (x.k === 'nonlinear' || x.k === 'general') return x;
