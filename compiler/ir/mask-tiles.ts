@@ -7,6 +7,8 @@
  */
 import { binaryInterval, unaryInterval, type Interval } from '../check/interval.ts';
 import type { IndexVar, TExpr } from './expr.ts';
+import * as kb from '../kernel-ir/build.ts';
+import type { SExpr } from '../kernel-ir/types.ts';
 
 export type TileClass = 'empty' | 'full' | 'partial';
 
@@ -79,4 +81,83 @@ export function classifyTile(mask: TExpr, ranges: IndexRanges): TileClass {
   if (!t.canTrue) return 'empty';
   if (!t.canFalse) return 'full';
   return 'partial';
+}
+
+// ── the same test as kernel code ──────────────────────────────────────────────
+
+interface SRange {
+  lo: SExpr;
+  hi: SExpr;
+}
+
+/** Interval bounds of a numeric mask sub-expression, as kernel expressions; undefined when unknown. */
+function srange(e: TExpr, r: Partial<Record<IndexVar, SRange>>): SRange | undefined {
+  switch (e.op) {
+    case 'const':
+      return { lo: kb.f(e.value), hi: kb.f(e.value) };
+    case 'index':
+      return r[e.name];
+    case 'unary': {
+      const a = srange(e.a, r);
+      if (!a) return undefined;
+      if (e.fn === 'neg') return { lo: kb.un('neg', a.hi), hi: kb.un('neg', a.lo) };
+      if (e.fn === 'floor') return { lo: kb.un('floor', a.lo), hi: kb.un('floor', a.hi) };
+      return undefined;
+    }
+    case 'binary': {
+      const a = srange(e.a, r);
+      const c = srange(e.b, r);
+      if (!a || !c) return undefined;
+      switch (e.fn) {
+        case 'add':
+          return { lo: kb.add(a.lo, c.lo), hi: kb.add(a.hi, c.hi) };
+        case 'sub':
+          return { lo: kb.sub(a.lo, c.hi), hi: kb.sub(a.hi, c.lo) };
+        case 'mul':
+        case 'div': {
+          // Only by a positive constant (monotone).
+          if (e.b.op !== 'const' || e.b.value <= 0) return undefined;
+          return { lo: kb.bin(e.fn, a.lo, c.lo), hi: kb.bin(e.fn, a.hi, c.hi) };
+        }
+        case 'min':
+          return { lo: kb.min(a.lo, c.lo), hi: kb.min(a.hi, c.hi) };
+        case 'max':
+          return { lo: kb.max(a.lo, c.lo), hi: kb.max(a.hi, c.hi) };
+        default:
+          return undefined;
+      }
+    }
+    default:
+      return undefined;
+  }
+}
+
+/**
+ * A kernel expression that is false only when the mask is false on the whole tile
+ * (i ∈ [i0, i1], j ∈ [j0, j1]): the tile may then be skipped. Parts the interval logic cannot
+ * bound (data-dependent masks) count as "may be true".
+ */
+export function tileMaySee(mask: TExpr, ranges: Partial<Record<IndexVar, SRange>>): SExpr {
+  const go = (e: TExpr): SExpr => {
+    if (e.op === 'const') return kb.bool(e.value !== 0);
+    if (e.op === 'binary' && e.fn === 'and') return kb.and(go(e.a), go(e.b));
+    if (e.op === 'binary' && e.fn === 'or') return kb.bin('or', go(e.a), go(e.b));
+    if (e.op === 'binary' && ['lt', 'le', 'gt', 'ge'].includes(e.fn)) {
+      const a = srange(e.a, ranges);
+      const c = srange(e.b, ranges);
+      if (!a || !c) return kb.bool(true);
+      switch (e.fn) {
+        case 'lt':
+          return kb.lt(a.lo, c.hi);
+        case 'le':
+          return kb.le(a.lo, c.hi);
+        case 'gt':
+          return kb.bin('gt', a.hi, c.lo);
+        default:
+          return kb.ge(a.hi, c.lo);
+      }
+    }
+    return kb.bool(true);
+  };
+  return go(mask);
 }

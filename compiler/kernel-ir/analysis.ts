@@ -1,0 +1,83 @@
+/** Analyses of kernel IR shared by the passes, the interpreter and the backends. */
+import type { SExpr, Stmt } from './types.ts';
+
+/** Tiles an op reads and writes. */
+export function tileAccess(s: Stmt): { reads: Set<string>; writes: Set<string> } {
+  const reads = new Set<string>();
+  const writes = new Set<string>();
+  const ex = (e: SExpr | undefined): void => {
+    if (!e) return;
+    switch (e.k) {
+      case 'tile':
+        reads.add(e.tile);
+        ex(e.r);
+        ex(e.c);
+        break;
+      case 'un':
+        ex(e.a);
+        break;
+      case 'bin':
+        ex(e.a);
+        ex(e.b);
+        break;
+      case 'sel':
+        ex(e.c);
+        ex(e.a);
+        ex(e.b);
+        break;
+      case 'ld':
+        ex(e.idx);
+        break;
+      case 'fold':
+        ex(e.from);
+        ex(e.to);
+        ex(e.body);
+        break;
+      default:
+    }
+  };
+  switch (s.op) {
+    case 'let':
+      ex(s.value);
+      break;
+    case 'map':
+      ex(s.expr);
+      ex(s.dst.r0);
+      if (s.guard) {
+        ex(s.guard.rows);
+        ex(s.guard.cols);
+      }
+      writes.add(s.dst.tile);
+      break;
+    case 'matmul':
+      reads.add(s.a.tile);
+      reads.add(s.b.tile);
+      if (s.acc !== 'set') reads.add(s.dst.tile);
+      writes.add(s.dst.tile);
+      break;
+    case 'reduce':
+    case 'cumsum':
+      reads.add(s.src);
+      writes.add(s.dst);
+      break;
+    case 'trisolve':
+      reads.add(s.a);
+      reads.add(s.b);
+      writes.add(s.b);
+      break;
+    case 'store':
+      ex(s.value);
+      ex(s.dst.index);
+      break;
+    case 'for':
+      ex(s.from);
+      ex(s.to);
+      break;
+    case 'if':
+      ex(s.cond);
+      break;
+    default:
+  }
+  return { reads, writes };
+}
+

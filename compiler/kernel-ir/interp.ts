@@ -1,0 +1,364 @@
+/**
+ * The kernel-IR interpreter: runs a program's kernels on the CPU in float64, workgroup by
+ * workgroup, with the tile semantics the backends implement. It is strict, so that indexing and
+ * masking mistakes surface as errors instead of wrong numbers:
+ *   - every buffer read and write is bounds-checked;
+ *   - tiles start uninitialised; reading an element nobody wrote is an error;
+ *   - a tile op that reads a tile another op wrote since the last barrier (or overwrites one read
+ *     since then) is a missing-barrier error;
+ *   - a map may read its destination only at the element it writes.
+ */
+import { binaryOps, unaryOps } from '../interp/eval.ts';
+import { tileAccess } from './analysis.ts';
+import { printSExpr } from './print.ts';
+import type { Kernel, Program, SExpr, Stmt, TileDecl, TileRef } from './types.ts';
+
+export class KernelError extends Error {
+  override name = 'KernelError';
+}
+
+interface Tile {
+  decl: TileDecl;
+  data: Float64Array;
+  init: Uint8Array;
+}
+
+interface Ctx {
+  vars: Map<string, number>;
+  wg: [number, number, number];
+  tiles: Map<string, Tile>;
+  buffers: Record<string, Float64Array>;
+  kernel: Kernel;
+  /** Per-op tile reads (for the destination-read check of maps). */
+  reading?: { tile: string; r: number; c: number; ok: boolean };
+  epochWrites: Map<string, number>;
+  epochReads: Map<string, Set<number>>;
+  opCounter: number;
+}
+
+type Fn = (x: Ctx) => number;
+
+const extraUnary: Record<string, (x: number) => number> = { int: Math.trunc, float: (x) => x };
+const extraBinary: Record<string, (a: number, b: number) => number> = { idiv: (a, b) => Math.trunc(a / b), mod: (a, b) => a % b };
+
+function compile(e: SExpr, memo: Map<SExpr, Fn>): Fn {
+  const hit = memo.get(e);
+  if (hit) return hit;
+  let f: Fn;
+  switch (e.k) {
+    case 'const': {
+      const v = e.v;
+      f = () => v;
+      break;
+    }
+    case 'var': {
+      const n = e.name;
+      f = (x) => {
+        const v = x.vars.get(n);
+        if (v === undefined) throw new KernelError(`kernel ${x.kernel.name}: '${n}' is not defined`);
+        return v;
+      };
+      break;
+    }
+    case 'wg': {
+      const a = e.axis;
+      f = (x) => x.wg[a];
+      break;
+    }
+    case 'un': {
+      const a = compile(e.a, memo);
+      const op = (unaryOps as Record<string, (x: number) => number>)[e.fn] ?? extraUnary[e.fn]!;
+      f = (x) => op(a(x));
+      break;
+    }
+    case 'bin': {
+      const a = compile(e.a, memo);
+      const c = compile(e.b, memo);
+      const op = (binaryOps as Record<string, (a: number, b: number) => number>)[e.fn] ?? extraBinary[e.fn]!;
+      if (e.fn === 'and') f = (x) => (a(x) ? (c(x) ? 1 : 0) : 0);
+      else if (e.fn === 'or') f = (x) => (a(x) ? 1 : c(x) ? 1 : 0);
+      else f = (x) => op(a(x), c(x));
+      break;
+    }
+    case 'sel': {
+      const c = compile(e.c, memo);
+      const a = compile(e.a, memo);
+      const bb = compile(e.b, memo);
+      // Only the chosen branch is evaluated: a guard may protect a read.
+      f = (x) => (c(x) ? a(x) : bb(x));
+      break;
+    }
+    case 'ld': {
+      const idx = compile(e.idx, memo);
+      const name = e.buf;
+      f = (x) => {
+        const buf = x.buffers[name];
+        if (!buf) throw new KernelError(`kernel ${x.kernel.name}: buffer '${name}' is not bound`);
+        const i = idx(x);
+        if (!Number.isInteger(i) || i < 0 || i >= buf.length) throw new KernelError(`kernel ${x.kernel.name}: out-of-bounds read ${name}[${i}] (size ${buf.length}) in ${printSExpr(e)} at workgroup (${x.wg})`);
+        return buf[i]!;
+      };
+      break;
+    }
+    case 'tile': {
+      const r = compile(e.r, memo);
+      const c = compile(e.c, memo);
+      const name = e.tile;
+      f = (x) => {
+        const t = x.tiles.get(name);
+        if (!t) throw new KernelError(`kernel ${x.kernel.name}: tile '${name}' is not declared`);
+        const ri = r(x);
+        const ci = c(x);
+        if (!Number.isInteger(ri) || !Number.isInteger(ci) || ri < 0 || ci < 0 || ri >= t.decl.rows || ci >= t.decl.cols) {
+          throw new KernelError(`kernel ${x.kernel.name}: tile read ${name}[${ri}, ${ci}] outside [${t.decl.rows}, ${t.decl.cols}] in ${printSExpr(e)}`);
+        }
+        const k = ri * t.decl.cols + ci;
+        if (!t.init[k]) throw new KernelError(`kernel ${x.kernel.name}: tile ${name}[${ri}, ${ci}] is read before it is written`);
+        if (x.reading && x.reading.tile === name && (x.reading.r !== ri || x.reading.c !== ci)) x.reading.ok = false;
+        return t.data[k]!;
+      };
+      break;
+    }
+    case 'fold': {
+      const from = compile(e.from, memo);
+      const to = compile(e.to, memo);
+      const body = compile(e.body, memo);
+      const v = e.v;
+      const fn = e.fn;
+      f = (x) => {
+        const a = from(x);
+        const z = to(x);
+        const saved = x.vars.get(v);
+        let acc = fn === 'sum' ? 0 : fn === 'max' ? -Infinity : Infinity;
+        for (let i = a; i < z; i++) {
+          x.vars.set(v, i);
+          const y = body(x);
+          acc = fn === 'sum' ? acc + y : fn === 'max' ? Math.max(acc, y) : Math.min(acc, y);
+        }
+        if (saved === undefined) x.vars.delete(v);
+        else x.vars.set(v, saved);
+        return acc;
+      };
+      break;
+    }
+  }
+  memo.set(e, f);
+  return f;
+}
+
+export interface RunOptions {
+  /** Report missing barriers (default true). */
+  checkBarriers?: boolean;
+}
+
+export function runProgram(p: Program, buffers: Record<string, Float64Array>, params: Record<string, number>, opts: RunOptions = {}): void {
+  for (const k of p.kernels) runKernel(k, buffers, params, opts);
+}
+
+export function runKernel(k: Kernel, buffers: Record<string, Float64Array>, params: Record<string, number>, opts: RunOptions = {}): void {
+  const memo = new Map<SExpr, Fn>();
+  const base: Ctx = { vars: new Map(Object.entries(params)), wg: [0, 0, 0], tiles: new Map(), buffers, kernel: k, epochWrites: new Map(), epochReads: new Map(), opCounter: 0 };
+  const grid = k.grid.map((g) => compile(g, memo)(base));
+  for (const g of grid) if (!Number.isInteger(g) || g < 0) throw new KernelError(`kernel ${k.name}: grid size ${g}`);
+  const check = opts.checkBarriers ?? true;
+  for (let z = 0; z < grid[2]!; z++)
+    for (let y = 0; y < grid[1]!; y++)
+      for (let x = 0; x < grid[0]!; x++) {
+        const ctx: Ctx = { ...base, vars: new Map(base.vars), wg: [x, y, z], tiles: new Map(), epochWrites: new Map(), epochReads: new Map(), opCounter: 0 };
+        for (const t of k.tiles) ctx.tiles.set(t.name, { decl: t, data: new Float64Array(t.rows * t.cols), init: new Uint8Array(t.rows * t.cols) });
+        exec(k.body, ctx, memo, check);
+      }
+}
+
+function view(ref: TileRef, x: Ctx, memo: Map<SExpr, Fn>): { t: Tile; r0: number; rows: number } {
+  const t = x.tiles.get(ref.tile);
+  if (!t) throw new KernelError(`kernel ${x.kernel.name}: tile '${ref.tile}' is not declared`);
+  const r0 = ref.r0 ? compile(ref.r0, memo)(x) : 0;
+  const rows = ref.rows ?? t.decl.rows;
+  if (r0 < 0 || r0 + rows > t.decl.rows) throw new KernelError(`kernel ${x.kernel.name}: view ${ref.tile}[${r0} ..+${rows}] outside ${t.decl.rows} rows`);
+  return { t, r0, rows };
+}
+
+function get(v: { t: Tile; r0: number }, r: number, c: number, x: Ctx): number {
+  const k = (v.r0 + r) * v.t.decl.cols + c;
+  if (!v.t.init[k]) throw new KernelError(`kernel ${x.kernel.name}: tile ${v.t.decl.name}[${v.r0 + r}, ${c}] is read before it is written`);
+  return v.t.data[k]!;
+}
+
+function set(v: { t: Tile; r0: number }, r: number, c: number, value: number): void {
+  const k = (v.r0 + r) * v.t.decl.cols + c;
+  v.t.data[k] = value;
+  v.t.init[k] = 1;
+}
+
+function barrierCheck(s: Stmt, x: Ctx, on: boolean): void {
+  if (!on) return;
+  const id = ++x.opCounter;
+  const { reads, writes } = tileAccess(s);
+  const selfMap = s.op === 'map' ? s.dst.tile : undefined;
+  for (const t of reads) {
+    const w = x.epochWrites.get(t);
+    if (w !== undefined && w !== id && t !== selfMap) throw new KernelError(`kernel ${x.kernel.name}: missing barrier: ${s.op} reads tile ${t}, written by an earlier op without a barrier between`);
+  }
+  for (const t of writes) {
+    const w = x.epochWrites.get(t);
+    const rs = x.epochReads.get(t);
+    if (t !== selfMap && ((w !== undefined && w !== id) || (rs && [...rs].some((r) => r !== id)))) {
+      throw new KernelError(`kernel ${x.kernel.name}: missing barrier: ${s.op} writes tile ${t}, which an earlier op used without a barrier between`);
+    }
+  }
+  for (const t of reads) {
+    const set = x.epochReads.get(t) ?? new Set<number>();
+    set.add(id);
+    x.epochReads.set(t, set);
+  }
+  for (const t of writes) x.epochWrites.set(t, id);
+}
+
+function exec(body: Stmt[], x: Ctx, memo: Map<SExpr, Fn>, check: boolean): void {
+  for (const s of body) {
+    switch (s.op) {
+      case 'let':
+        barrierCheck(s, x, check);
+        x.vars.set(s.name, compile(s.value, memo)(x));
+        break;
+      case 'note':
+        break;
+      case 'barrier':
+        x.epochReads.clear();
+        x.epochWrites.clear();
+        break;
+      case 'for': {
+        const from = compile(s.from, memo)(x);
+        const to = compile(s.to, memo)(x);
+        const step = compile(s.step, memo)(x);
+        if (!(step > 0)) throw new KernelError(`kernel ${x.kernel.name}: loop ${s.v} with step ${step}`);
+        for (let i = from; i < to; i += step) {
+          x.vars.set(s.v, i);
+          exec(s.body, x, memo, check);
+        }
+        break;
+      }
+      case 'if':
+        exec(compile(s.cond, memo)(x) ? s.then : s.else, x, memo, check);
+        break;
+      case 'map': {
+        barrierCheck(s, x, check);
+        const v = view(s.dst, x, memo);
+        const e = compile(s.expr, memo);
+        const gRows = s.guard ? compile(s.guard.rows, memo)(x) : Infinity;
+        const gCols = s.guard ? compile(s.guard.cols, memo)(x) : Infinity;
+        const cols = v.t.decl.cols;
+        const out = new Float64Array(v.rows * cols);
+        for (let r = 0; r < v.rows; r++)
+          for (let c = 0; c < cols; c++) {
+            if (r >= gRows || c >= gCols) {
+              out[r * cols + c] = s.guard!.fill;
+              continue;
+            }
+            x.vars.set('r', r);
+            x.vars.set('c', c);
+            x.reading = { tile: s.dst.tile, r: v.r0 + r, c, ok: true };
+            out[r * cols + c] = e(x);
+            if (!x.reading.ok) throw new KernelError(`kernel ${x.kernel.name}: map into ${s.dst.tile} reads ${s.dst.tile} at another element (a race between threads)`);
+            x.reading = undefined;
+          }
+        for (let r = 0; r < v.rows; r++) for (let c = 0; c < cols; c++) set(v, r, c, out[r * cols + c]!);
+        x.vars.delete('r');
+        x.vars.delete('c');
+        break;
+      }
+      case 'matmul': {
+        barrierCheck(s, x, check);
+        const A = view(s.a, x, memo);
+        const B = view(s.b, x, memo);
+        const D = view(s.dst, x, memo);
+        const [m, kA] = s.transA ? [A.t.decl.cols, A.rows] : [A.rows, A.t.decl.cols];
+        const [kB, n] = s.transB ? [B.t.decl.cols, B.rows] : [B.rows, B.t.decl.cols];
+        if (kA !== kB || m !== D.rows || n !== D.t.decl.cols) throw new KernelError(`kernel ${x.kernel.name}: matmul shapes ${m}×${kA} · ${kB}×${n} into ${D.rows}×${D.t.decl.cols}`);
+        const out = new Float64Array(m * n);
+        for (let i = 0; i < m; i++)
+          for (let j = 0; j < n; j++) {
+            if ((s.mask === 'lower' && j > i) || (s.mask === 'strict' && j >= i)) continue;
+            let acc = 0;
+            for (let k = 0; k < kA; k++) acc += (s.transA ? get(A, k, i, x) : get(A, i, k, x)) * (s.transB ? get(B, j, k, x) : get(B, k, j, x));
+            out[i * n + j] = acc;
+          }
+        for (let i = 0; i < m; i++)
+          for (let j = 0; j < n; j++) {
+            const prev = s.acc === 'set' ? 0 : get(D, i, j, x);
+            set(D, i, j, s.acc === 'sub' ? prev - out[i * n + j]! : prev + out[i * n + j]!);
+          }
+        break;
+      }
+      case 'reduce': {
+        barrierCheck(s, x, check);
+        const src = x.tiles.get(s.src)!;
+        const dst = x.tiles.get(s.dst)!;
+        const sv = { t: src, r0: 0 };
+        const dv = { t: dst, r0: 0 };
+        if (s.axis === 'cols') {
+          for (let r = 0; r < src.decl.rows; r++) {
+            let acc = s.fn === 'sum' ? 0 : -Infinity;
+            for (let c = 0; c < src.decl.cols; c++) acc = s.fn === 'sum' ? acc + get(sv, r, c, x) : Math.max(acc, get(sv, r, c, x));
+            set(dv, r, 0, acc);
+          }
+        } else {
+          for (let c = 0; c < src.decl.cols; c++) {
+            let acc = s.fn === 'sum' ? 0 : -Infinity;
+            for (let r = 0; r < src.decl.rows; r++) acc = s.fn === 'sum' ? acc + get(sv, r, c, x) : Math.max(acc, get(sv, r, c, x));
+            set(dv, 0, c, acc);
+          }
+        }
+        break;
+      }
+      case 'cumsum': {
+        barrierCheck(s, x, check);
+        const src = { t: x.tiles.get(s.src)!, r0: 0 };
+        const dst = { t: x.tiles.get(s.dst)!, r0: 0 };
+        for (let c = 0; c < src.t.decl.cols; c++) {
+          let acc = 0;
+          for (let r = 0; r < src.t.decl.rows; r++) {
+            acc += get(src, r, c, x);
+            set(dst, r, c, acc);
+          }
+        }
+        break;
+      }
+      case 'trisolve': {
+        barrierCheck(s, x, check);
+        const A = { t: x.tiles.get(s.a)!, r0: 0 };
+        const B = { t: x.tiles.get(s.b)!, r0: 0 };
+        const n = B.t.decl.rows;
+        for (let c = 0; c < B.t.decl.cols; c++)
+          for (let r = 0; r < n; r++) {
+            let v = get(B, r, c, x);
+            for (let j = 0; j < r; j++) v -= s.sign * get(A, r, j, x) * get(B, j, c, x);
+            set(B, r, c, v);
+          }
+        break;
+      }
+      case 'store': {
+        barrierCheck(s, x, check);
+        const t = x.tiles.get(s.src)!;
+        const rows = compile(s.dst.rows, memo)(x);
+        const cols = compile(s.dst.cols, memo)(x);
+        const idx = compile(s.dst.index, memo);
+        const val = compile(s.value, memo);
+        const buf = x.buffers[s.dst.buf];
+        if (!buf) throw new KernelError(`kernel ${x.kernel.name}: buffer '${s.dst.buf}' is not bound`);
+        for (let r = 0; r < Math.min(rows, t.decl.rows); r++)
+          for (let c = 0; c < Math.min(cols, t.decl.cols); c++) {
+            x.vars.set('r', r);
+            x.vars.set('c', c);
+            const i = idx(x);
+            if (!Number.isInteger(i) || i < 0 || i >= buf.length) throw new KernelError(`kernel ${x.kernel.name}: out-of-bounds write ${s.dst.buf}[${i}] (size ${buf.length}) at workgroup (${x.wg})`);
+            buf[i] = val(x);
+          }
+        x.vars.delete('r');
+        x.vars.delete('c');
+        break;
+      }
+    }
+  }
+}

@@ -1,0 +1,155 @@
+/**
+ * The kernel IR: what the planner produces and the backends print. A program is a list of kernels
+ * run in order; a kernel is a grid of workgroups executing a body of tile-level statements.
+ *
+ * - Buffers are global (storage bindings), tiles live in workgroup-shared memory or in registers
+ *   (distributed over the workgroup's threads; only elementwise ops and matmul outputs may touch
+ *   them), scalars are uniform values (let-bound).
+ * - Every tile op is cooperative: all threads of the workgroup execute it together. Data flows
+ *   between ops through tiles, so ops that read what another op wrote need a barrier between them
+ *   (the `barriers` pass inserts them; the interpreter checks them).
+ * - Scalar and element expressions (SExpr) are one small language: index arithmetic, element
+ *   values, reads of tiles and buffers, and folds (Σ/max over a range).
+ */
+
+export type Dtype = 'f32' | 'f16' | 'bf16' | 'i32' | 'u32';
+
+export type SExpr =
+  | { k: 'const'; v: number; t: 'f' | 'i' | 'b' }
+  /** A named value: a uniform param, a let, a loop variable, or an element index (r, c, i). */
+  | { k: 'var'; name: string }
+  /** Workgroup id along x, y or z. */
+  | { k: 'wg'; axis: 0 | 1 | 2 }
+  | { k: 'un'; fn: UnFn; a: SExpr }
+  | { k: 'bin'; fn: BinFn; a: SExpr; b: SExpr }
+  | { k: 'sel'; c: SExpr; a: SExpr; b: SExpr }
+  /** A global buffer element (converted to f32). */
+  | { k: 'ld'; buf: string; idx: SExpr }
+  /** A tile element. */
+  | { k: 'tile'; tile: string; r: SExpr; c: SExpr }
+  /** Σ / max / min of `body` for `v` from `from` to `to` − 1 (a sequential loop in one thread). */
+  | { k: 'fold'; fn: 'sum' | 'max' | 'min'; v: string; from: SExpr; to: SExpr; body: SExpr };
+
+export type UnFn =
+  | 'neg'
+  | 'not'
+  | 'exp'
+  | 'exp2'
+  | 'log'
+  | 'log2'
+  | 'sqrt'
+  | 'rsqrt'
+  | 'abs'
+  | 'sigmoid'
+  | 'logsigmoid'
+  | 'softplus'
+  | 'silu'
+  | 'elu'
+  | 'relu'
+  | 'tanh'
+  | 'sin'
+  | 'cos'
+  | 'floor'
+  /** Integer conversion (toward zero) for index arithmetic. */
+  | 'int'
+  | 'float';
+
+export type BinFn = 'add' | 'sub' | 'mul' | 'div' | 'idiv' | 'mod' | 'pow' | 'min' | 'max' | 'lt' | 'le' | 'gt' | 'ge' | 'eq' | 'ne' | 'and' | 'or';
+
+export type Space = 'shared' | 'register';
+
+export interface TileDecl {
+  name: string;
+  rows: number;
+  cols: number;
+  space: Space;
+}
+
+export type BufferRole = 'input' | 'param' | 'output' | 'state-in' | 'state-out' | 'scratch' | 'meta';
+
+export interface BufferDecl {
+  name: string;
+  role: BufferRole;
+  /** Storage type; arithmetic is always f32 (f64 in the interpreter's validation mode). */
+  dtype: Dtype;
+  access: 'read' | 'read_write';
+  /** Number of elements, as an expression over the uniform params (for size checks). */
+  elems: SExpr;
+  /** Set by binding packing: this buffer is a slice of another binding, at this element offset. */
+  packedInto?: { buffer: string; offset: SExpr };
+}
+
+export interface ParamDecl {
+  name: string;
+  type: 'u32' | 'i32' | 'f32';
+}
+
+/** Elements (r, c) of a global buffer, at `index` (an expression over r and c), for r < rows, c < cols. */
+export interface Access {
+  buf: string;
+  index: SExpr;
+  rows: SExpr;
+  cols: SExpr;
+}
+
+/** A tile, or a block of its rows (r0 .. r0 + rows − 1) used as a tile. */
+export interface TileRef {
+  tile: string;
+  r0?: SExpr;
+  rows?: number;
+}
+
+export type Stmt =
+  | { op: 'let'; name: string; value: SExpr }
+  | { op: 'for'; v: string; from: SExpr; to: SExpr; step: SExpr; body: Stmt[]; note?: string }
+  | { op: 'if'; cond: SExpr; then: Stmt[]; else: Stmt[] }
+  /** Write value(r, c) to the buffer for the in-range elements of tile `src`'s shape. */
+  | { op: 'store'; src: string; dst: Access; value: SExpr }
+  /**
+   * dst[r][c] = expr over the destination view (element index variables r and c). With `guard`,
+   * elements outside rows × cols get `fill` and `expr` is not evaluated for them (no
+   * out-of-range reads).
+   */
+  | { op: 'map'; dst: TileRef; expr: SExpr; guard?: { rows: SExpr; cols: SExpr; fill: number } }
+  /**
+   * dst (±)= A·B over tile views, with optional transposes; `mask` keeps element (r, c) of the
+   * product only where c ≤ r ('lower') or c < r ('strict').
+   */
+  | { op: 'matmul'; dst: TileRef; a: TileRef; b: TileRef; transA: boolean; transB: boolean; acc: 'set' | 'add' | 'sub'; mask?: 'lower' | 'strict' }
+  /** dst[r][0] (axis 'cols': over a row) or dst[0][c] (axis 'rows': over a column) = fold of src. */
+  | { op: 'reduce'; dst: string; src: string; axis: 'rows' | 'cols'; fn: 'sum' | 'max' }
+  /** Inclusive prefix sum along rows (time): dst[r][c] = Σ_{r' ≤ r} src[r'][c]. */
+  | { op: 'cumsum'; dst: string; src: string }
+  /** Solve (I + strictly-lower(A)) X = B in place of B (forward substitution, rows in order). */
+  | { op: 'trisolve'; a: string; b: string; sign: 1 | -1 }
+  | { op: 'barrier' }
+  /** A comment in the printed kernel. */
+  | { op: 'note'; text: string };
+
+export interface Kernel {
+  name: string;
+  /** Workgroups along x, y, z (expressions over the uniform params). */
+  grid: [SExpr, SExpr, SExpr];
+  /** Threads per workgroup (a multiple of the subgroup size where it matters). */
+  threads: number;
+  params: ParamDecl[];
+  buffers: BufferDecl[];
+  tiles: TileDecl[];
+  body: Stmt[];
+  /** What the kernel computes, for the printer. */
+  doc: string;
+}
+
+/** A full plan for one spec on one target: kernels, run in order, sharing buffers by name. */
+export interface Program {
+  spec: string;
+  target: string;
+  form: 'chunk' | 'recurrent' | 'parallel';
+  kernels: Kernel[];
+  /** The uniform params every kernel may use, and how the host computes them. */
+  params: ParamDecl[];
+  /** Global buffers of the whole program (inputs, outputs, states, scratch). */
+  buffers: BufferDecl[];
+  /** Notes of the passes (choices and why), for `attnc explain`. */
+  notes: string[];
+}

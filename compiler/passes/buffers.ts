@@ -1,0 +1,133 @@
+/**
+ * The buffer and parameter contract between the host bindings and the kernels — one place for it.
+ *
+ * Tokens are flattened: token `tok` ∈ [0, NT) with NT = B·T; sequence n covers
+ * [cu[n], cu[n+1]) (without cu_seqlens the host passes cu = [0, T, 2T, …, B·T]).
+ *   in_<x>      per-token input  [NT, H_x, …shape]   (int inputs: [NT])
+ *   p_<x>       parameter        [H, …shape] per head, else […shape]
+ *   out         output           [NT, H, V']
+ *   state       S                [N, H, K', V'] (read at start if HAS_INIT, written at end if STORE_FINAL)
+ *   state_z     z                [N, H, K']     (sum / maxabs normalizer)
+ *   state_m     m                [N, H]         (maxabs stabiliser)
+ *   cu          sequence offsets [N + 1]  (i32)
+ *   tokinfo     [NT, 2] (position in its sequence, sequence length), when an expression uses t or T
+ *   f_<name>    prepared per-token values [NT, H, width] (scratch, written by the prepare kernel)
+ *   gcum        cumulative log-gates [NT, H] (softmax family with a gate)
+ */
+import type { AttentionIR } from '../ir/attention-ir.ts';
+import type { IndexVar, Ref } from '../ir/expr.ts';
+import * as b from '../kernel-ir/build.ts';
+import type { BufferDecl, Dtype, ParamDecl, SExpr } from '../kernel-ir/types.ts';
+import type { Elem, LeafEnv } from './lower-expr.ts';
+import { Unsupported } from './lower-expr.ts';
+
+export const inputBuf = (name: string) => `in_${name}`;
+export const paramBuf = (name: string) => `p_${name}`;
+export const featBuf = (name: string) => `f_${name}`;
+export const headsParam = (name: string) => `H_${name}`;
+
+export const P = {
+  B: b.v('B'),
+  T: b.v('T'),
+  H: b.v('H'),
+  N: b.v('N'),
+  NT: b.v('NT'),
+  MAXLEN: b.v('MAXLEN'),
+  HAS_INIT: b.v('HAS_INIT'),
+  STORE_FINAL: b.v('STORE_FINAL'),
+};
+
+export function programParams(ir: AttentionIR): ParamDecl[] {
+  const ps: ParamDecl[] = ['B', 'T', 'H', 'N', 'NT', 'MAXLEN', 'HAS_INIT', 'STORE_FINAL'].map((name) => ({ name, type: 'u32' as const }));
+  for (const i of ir.inputs) if (i.type === 'real') ps.push({ name: headsParam(i.name), type: 'u32' });
+  return ps;
+}
+
+const prod = (xs: readonly number[]) => xs.reduce((a, c) => a * c, 1);
+
+/** Global buffers every program of this spec may bind (kernels list the subset they use). */
+export function programBuffers(ir: AttentionIR, dtype: Dtype): BufferDecl[] {
+  const out: BufferDecl[] = [];
+  for (const i of ir.inputs) {
+    const n = prod(i.shape);
+    out.push(
+      i.type === 'int'
+        ? { name: inputBuf(i.name), role: 'input', dtype: 'i32', access: 'read', elems: P.NT }
+        : { name: inputBuf(i.name), role: 'input', dtype, access: 'read', elems: b.mul(b.mul(P.NT, b.v(headsParam(i.name))), b.i(n)) },
+    );
+  }
+  for (const p of ir.params) {
+    const n = prod(p.shape);
+    out.push({ name: paramBuf(p.name), role: 'param', dtype: 'f32', access: 'read', elems: p.perHead ? b.mul(P.H, b.i(n)) : b.i(n) });
+  }
+  out.push({ name: 'cu', role: 'meta', dtype: 'i32', access: 'read', elems: b.add(P.N, b.i(1)) });
+  out.push({ name: 'out', role: 'output', dtype, access: 'read_write', elems: b.mul(b.mul(P.NT, P.H), b.i(ir.valueDim)) });
+  if (ir.family === 'recurrent') {
+    out.push({ name: 'state', role: 'state-out', dtype: 'f32', access: 'read_write', elems: b.mul(b.mul(P.N, P.H), b.i(ir.keyDim * ir.valueDim)) });
+    if (ir.normalizer !== 'none') out.push({ name: 'state_z', role: 'state-out', dtype: 'f32', access: 'read_write', elems: b.mul(b.mul(P.N, P.H), b.i(ir.keyDim)) });
+    if (ir.normalizer === 'maxabs') out.push({ name: 'state_m', role: 'state-out', dtype: 'f32', access: 'read_write', elems: b.mul(P.N, P.H) });
+  }
+  return out;
+}
+
+export function scratchBuffer(name: string, width: number): BufferDecl {
+  return { name: featBuf(name), role: 'scratch', dtype: 'f32', access: 'read_write', elems: b.mul(b.mul(P.NT, P.H), b.i(Math.max(1, width))) };
+}
+
+export const tokinfoBuffer: BufferDecl = { name: 'tokinfo', role: 'meta', dtype: 'i32', access: 'read', elems: b.mul(P.NT, b.i(2)) };
+
+/** Where a row of a tile reads its token from. */
+export interface RowTokens {
+  tok: (r: SExpr) => SExpr;
+  /** Position of the token in its sequence, and the sequence length. */
+  pos: (r: SExpr) => SExpr;
+  len: (r: SExpr) => SExpr;
+  head: SExpr;
+}
+
+/** The input head serving output head h: ⌊h·H_x / H⌋ (GQA/GVA). */
+export function inputHead(name: string, head: SExpr): SExpr {
+  return b.idiv(b.mul(head, b.v(headsParam(name))), P.H);
+}
+
+/** Leaves of per-token expressions (features, gates, rule arguments, epilogues) read from the buffers. */
+export function tokenLeaves(ir: AttentionIR, rt: RowTokens, uses: { tokinfo: boolean }): LeafEnv {
+  return {
+    ref(ref: Ref, shape: readonly number[]): Elem {
+      if (ref.kind === 'input') {
+        const inp = ir.inputs.find((i) => i.name === ref.name)!;
+        if (inp.type === 'int') return { width: 0, at: (r) => b.ld(inputBuf(inp.name), rt.tok(r)) };
+        const Hx = b.v(headsParam(inp.name));
+        const hx = inputHead(inp.name, rt.head);
+        const d = prod(inp.shape);
+        const rowBase = (r: SExpr) => b.mul(b.add(b.mul(rt.tok(r), Hx), hx), b.i(d));
+        return { width: inp.shape[0] ?? 0, at: (r, c) => b.ld(inputBuf(inp.name), inp.shape.length ? b.add(rowBase(r), c) : rowBase(r)) };
+      }
+      if (ref.kind === 'param') {
+        // Global parameter; a matrix is addressed row-major by a flattened column index.
+        return { width: shape.length ? prod(shape) : 0, at: (_r, c) => b.ld(paramBuf(ref.name), shape.length ? c : b.i(0)) };
+      }
+      throw new Unsupported(`a ${ref.kind} reference in a per-token expression`);
+    },
+    paramAt(name: string, shape: readonly number[]): Elem {
+      const n = prod(shape);
+      return { width: shape.length ? n : 0, at: (_r, c) => b.ld(paramBuf(name), shape.length ? b.add(b.mul(rt.head, b.i(n)), c) : rt.head) };
+    },
+    index(name: IndexVar) {
+      switch (name) {
+        case 't':
+          uses.tokinfo = true;
+          return (r: SExpr) => b.un('float', rt.pos(r));
+        case 'T':
+          uses.tokinfo = true;
+          return (r: SExpr) => b.un('float', rt.len(r));
+        case 'h':
+          return () => b.un('float', rt.head);
+        case 'H':
+          return () => b.un('float', P.H);
+        default:
+          throw new Unsupported(`index ${name} in a per-token expression`);
+      }
+    },
+  };
+}

@@ -1,0 +1,363 @@
+/**
+ * The fused chunk kernel of the state-recurrent family: one workgroup per (value tile, head,
+ * sequence) walks its sequence chunk by chunk, keeping the state tile S[K', BV] in workgroup
+ * memory. Key features are processed in slices of BK columns, so the chunk size and the on-chip
+ * tiles are independent. Per chunk (the algorithm of the reference interpreter's chunk form):
+ *   additive  O = (Q ⊙ e^{b}) S + (QKᵀ ⊙ decay ⊙ mask) diag(s) V;  S ← e^{b_L} S + (K ⊙ e^{b_L − b} ⊙ s)ᵀ V
+ *   delta     X = (K ⊙ e^{b}) S;  U = (I + diag(β)(KKᵀ ⊙ decay))⁻¹ diag(β)(V − X);
+ *             O = (Q ⊙ e^{b}) S + (QKᵀ ⊙ decay) U;  S ← e^{b_L} S + (K ⊙ e^{b_L − b})ᵀ U
+ *   DPLR      R = (A ⊙ e^{b'}) S + (ABᵀ…) V; P = (I − …)⁻¹ R; O = (Q ⊙ e^{b}) S + (QBᵀ…) P + (QKᵀ…) V
+ *   mLSTM     additive with the stabiliser m (weights e^{log s_j + b_t − b_j − m_t} ≤ 1)
+ * With C = 1 the same kernel is the token-sequential (recurrent/decode) form.
+ */
+import type { AttentionIR } from '../ir/attention-ir.ts';
+import * as b from '../kernel-ir/build.ts';
+import type { Kernel, SExpr } from '../kernel-ir/types.ts';
+import { P, programBuffers, programParams, scratchBuffer, tokinfoBuffer, tokenLeaves, type RowTokens } from './buffers.ts';
+import { KernelBuilder } from './kernel-builder.ts';
+import { ExprLowering } from './lower-expr.ts';
+import type { PlanState } from './plan.ts';
+import { Sources } from './sources.ts';
+
+const { R, C: Cv } = b;
+const SUM_EPS = 1e-6;
+
+export function buildChunkKernel(st: PlanState): Kernel {
+  const ir = st.ir;
+  const tl = st.tiling!;
+  const C = tl.C;
+  const BK = tl.BK;
+  const BV = tl.BV;
+  const K = ir.keyDim;
+  const V = ir.valueDim;
+  const KP = Math.ceil(K / BK) * BK;
+  const u = ir.update!;
+  const cls = u.cls;
+  const gate = ir.gate;
+  const vecGate = gate.cls === 'dd-vector' || gate.cls === 'const-vector';
+  const hasGate = gate.cls !== 'none';
+  const exclusive = ir.read.kind === 'exclusive';
+  const maxabs = ir.normalizer === 'maxabs';
+  const norm = ir.normalizer !== 'none';
+  const src = new Sources(st);
+  const kb = new KernelBuilder(`${ir.name}_${C === 1 ? 'recurrent' : 'chunk'}`);
+
+  const v0 = kb.let('v0', b.mul(b.wg(0), b.i(BV)));
+  const h = kb.let('h', b.wg(1));
+  const n = kb.let('n', b.wg(2));
+  const start = kb.let('start', b.ld('cu', n));
+  const len = kb.let('len', b.sub(b.ld('cu', b.add(n, b.i(1))), start));
+  const vCols = kb.let('vcols', b.min(b.i(BV), b.sub(b.i(V), v0)));
+
+  // ── state tiles ────────────────────────────────────────────────────────────
+  const S = kb.tile('S', KP, BV);
+  const Z = norm ? kb.tile('Z', KP, 1) : undefined;
+  const Mt = maxabs ? kb.tile('Mt', 1, 1) : undefined;
+  const stateBase = b.mul(b.add(b.mul(n, P.H), h), b.i(K));
+  kb.note('initial state (zero unless HAS_INIT)');
+  const hasInit = b.bin('ne', P.HAS_INIT, b.i(0));
+  kb.map(S, b.sel(hasInit, b.ld('state', b.add(b.mul(b.add(stateBase, R), b.i(V)), b.add(v0, Cv))), b.f(0)), { rows: b.i(K), cols: vCols, fill: 0 });
+  if (Z) kb.map(Z, b.sel(hasInit, b.ld('state_z', b.add(stateBase, R)), b.f(0)), { rows: b.i(K), cols: b.i(1), fill: 0 });
+  if (Mt) kb.map(Mt, b.sel(hasInit, b.ld('state_m', b.add(b.mul(n, P.H), h)), b.f(0)));
+
+  // ── per-chunk tiles ────────────────────────────────────────────────────────
+  const Vc = kb.tile('Vc', C, BV);
+  const Qs = kb.tile('Qs', C, BK);
+  const Ks = kb.tile('Ks', C, BK);
+  const O = kb.tile('O', C, BV);
+  const Gc = hasGate && !vecGate ? kb.tile('Gc', C, 1) : undefined;
+  const Bc = hasGate && !vecGate ? kb.tile('Bc', C, 1) : undefined;
+  const Gs = vecGate ? kb.tile('Gs', C, BK) : undefined;
+  const Bs = vecGate ? kb.tile('Bs', C, BK) : undefined;
+  const Sc = src.has('scale') && !maxabs ? kb.tile('Sc', C, 1) : undefined;
+  const Li = maxabs ? kb.tile('Li', C, 1) : undefined;
+  const Mr = maxabs ? kb.tile('Mr', C, 1) : undefined;
+  const Dn = norm ? kb.tile('Dn', C, 1) : undefined;
+  const Bt = cls === 'delta' ? kb.tile('Bt', C, 1) : undefined;
+
+  const c0 = b.v('c0');
+  const L = b.v('L');
+  const t0 = b.v('t0');
+  const k0 = b.v('k0');
+  const rt: RowTokens = { tok: (r) => b.add(t0, r), pos: (r) => b.add(c0, r), len: () => len, head: h };
+  const rowsValid = { rows: L, fill: 0 };
+  const q = (name: Parameters<Sources['elem']>[0]) => src.elem(name, rt);
+
+  /** Cumulative log-gate at tile row `row` (0 before the chunk), key column `d` of the current slice. */
+  const bAt = (row: SExpr, d: SExpr): SExpr => {
+    if (!hasGate) return b.f(0);
+    const val = vecGate ? b.tile(Bs!, row, d) : b.tile(Bc!, row, b.i(0));
+    return b.sel(b.ge(row, b.i(0)), val, b.f(0));
+  };
+  const bLast = (d: SExpr): SExpr => bAt(b.sub(L, b.i(1)), d);
+  const readRow = (r: SExpr) => (exclusive ? b.sub(r, b.i(1)) : r);
+
+  const loadSlice = () => {
+    kb.map(Qs, q('q').at(R, b.add(Cv, k0)), { ...rowsValid, cols: b.min(b.i(BK), b.sub(b.i(K), k0)) });
+    kb.map(Ks, q('k').at(R, b.add(Cv, k0)), { ...rowsValid, cols: b.min(b.i(BK), b.sub(b.i(K), k0)) });
+    if (vecGate) {
+      kb.map(Gs!, q('g').at(R, b.add(Cv, k0)), { ...rowsValid, cols: b.min(b.i(BK), b.sub(b.i(K), k0)) });
+      kb.op({ op: 'cumsum', dst: Bs!, src: Gs! });
+    }
+  };
+  const sliceView = { tile: S, r0: k0, rows: BK };
+  /** Σ_d x[r][d] y[c][d] e^{b(rowX, d) − b(c, d)} over the slice (vector gates: exact in log space). */
+  const decayedDot = (x: string, y: string, rowX: SExpr) =>
+    b.fold('sum', 'd', b.i(0), b.i(BK), b.mul(b.mul(b.tile(x, R, b.v('d')), b.tile(y, Cv, b.v('d'))), b.exp(b.sub(bAt(rowX, b.v('d')), bAt(Cv, b.v('d'))))));
+  /** Scale the rows of the state slice by e^{b_L} and Z likewise. */
+  const decayStateSlice = () => {
+    if (!hasGate) return;
+    kb.map(sliceView, b.mul(b.tile(S, b.add(k0, R), Cv), b.exp(bLast(R))));
+    if (Z) kb.map({ tile: Z, r0: k0, rows: BK }, b.mul(b.tile(Z, b.add(k0, R), b.i(0)), b.exp(bLast(R))));
+  };
+
+  const chunkLoop = () => {
+    kb.let('L', b.min(b.i(C), b.sub(len, c0)));
+    kb.let('t0', b.add(start, c0));
+    kb.map(Vc, q('v').at(R, b.add(Cv, v0)), { ...rowsValid, cols: vCols });
+    if (Gc) {
+      kb.map(Gc, q('g').at(R, b.i(0)), { ...rowsValid, cols: b.i(1) });
+      kb.op({ op: 'cumsum', dst: Bc!, src: Gc });
+    }
+    if (Sc) kb.map(Sc, q('scale').at(R, b.i(0)), { ...rowsValid, cols: b.i(1) });
+    if (Bt) kb.map(Bt, q('beta').at(R, b.i(0)), { ...rowsValid, cols: b.i(1) });
+    kb.map(O, b.f(0));
+    if (Dn) kb.map(Dn, b.f(0));
+    if (cls === 'additive' && maxabs) maxabsChunk();
+    else if (cls === 'additive') additiveChunk();
+    else if (cls === 'delta') deltaChunk();
+    else dplrChunk();
+  };
+
+  // ── additive ───────────────────────────────────────────────────────────────
+  const additiveChunk = () => {
+    const A = kb.tile('A', C, C);
+    const Bn = exclusive ? kb.tile('Bn', C, 1) : undefined;
+    kb.map(A, b.f(0));
+    if (Bn) kb.map(Bn, b.f(0));
+    const sOf = (row: SExpr) => (Sc ? b.tile(Sc, row, b.i(0)) : b.f(1));
+    kb.for('k0', b.i(0), b.i(K), b.i(BK), () => {
+      loadSlice();
+      if (Bn && src.has('bonus')) {
+        const ub = q('bonus');
+        const uAt = (d: SExpr) => ub.at(R, ub.width ? b.add(k0, d) : b.i(0));
+        kb.map(Bn, b.add(b.tile(Bn, R, b.i(0)), b.fold('sum', 'd', b.i(0), b.i(BK), b.mul(b.mul(b.tile(Qs, R, b.v('d')), b.tile(Ks, R, b.v('d'))), uAt(b.v('d'))))));
+      }
+      if (vecGate) kb.map(A, b.add(b.tile(A, R, Cv), b.sel(b.le(Cv, readRow(R)), decayedDot(Qs, Ks, readRow(R)), b.f(0))));
+      else kb.matmul(A, Qs, Ks, { transB: true, acc: 'add' });
+      if (hasGate) kb.map(Qs, b.mul(b.tile(Qs, R, Cv), b.exp(bAt(readRow(R), Cv))));
+      kb.matmul(O, Qs, sliceView, { acc: 'add' });
+      if (Dn) kb.map(Dn, b.add(b.tile(Dn, R, b.i(0)), b.fold('sum', 'd', b.i(0), b.i(BK), b.mul(b.tile(Qs, R, b.v('d')), b.tile(Z!, b.add(k0, b.v('d')), b.i(0))))));
+      // State slice: S ← e^{b_L} S + (K ⊙ e^{b_L − b} ⊙ s)ᵀ V.
+      kb.map(Ks, b.mul(b.mul(b.tile(Ks, R, Cv), hasGate ? b.exp(b.sub(bLast(Cv), bAt(R, Cv))) : b.f(1)), sOf(R)));
+      decayStateSlice();
+      kb.matmul(sliceView, Ks, Vc, { transA: true, acc: 'add' });
+      if (Z) kb.map({ tile: Z, r0: k0, rows: BK }, b.add(b.tile(Z, b.add(k0, R), b.i(0)), b.fold('sum', 'j', b.i(0), b.i(C), b.tile(Ks, b.v('j'), R))));
+    }, 'key-feature slices');
+    // Intra-chunk weights: decay (scalar gates), the causal mask, the write strength, the bonus.
+    let w: SExpr = b.tile(A, R, Cv);
+    if (!vecGate) {
+      if (hasGate) w = b.mul(w, b.exp(b.sub(bAt(readRow(R), b.i(0)), bAt(Cv, b.i(0)))));
+      w = b.sel(b.le(Cv, readRow(R)), w, b.f(0));
+    }
+    w = b.mul(w, sOf(Cv));
+    if (Bn) w = b.sel(b.bin('eq', Cv, R), b.mul(b.tile(Bn, R, b.i(0)), sOf(R)), w);
+    kb.map(A, w);
+    kb.matmul(O, A, Vc, { acc: 'add' });
+    if (Dn) {
+      kb.map(Dn, b.add(b.tile(Dn, R, b.i(0)), b.fold('sum', 'j', b.i(0), b.i(C), b.tile(A, R, b.v('j')))));
+      kb.map(O, b.div(b.tile(O, R, Cv), b.add(b.tile(Dn, R, b.i(0)), b.f(SUM_EPS))));
+    }
+    storeOutput();
+  };
+
+  // ── mLSTM (maxabs) ─────────────────────────────────────────────────────────
+  const maxabsChunk = () => {
+    const A = kb.tile('A', C, C);
+    kb.map(A, b.f(0));
+    kb.map(Li!, src.has('logScale') ? q('logScale').at(R, b.i(0)) : b.f(0), { ...rowsValid, cols: b.i(1) });
+    const bR = (row: SExpr) => bAt(row, b.i(0));
+    // m_t = b_t + max(m_c, max_{j ≤ t}(log s_j − b_j))
+    kb.map(Mr!, b.add(bR(R), b.max(b.tile(Mt!, b.i(0), b.i(0)), b.fold('max', 'j', b.i(0), b.add(R, b.i(1)), b.sub(b.tile(Li!, b.v('j'), b.i(0)), bR(b.v('j')))))));
+    const mc = b.tile(Mt!, b.i(0), b.i(0));
+    const mL = b.tile(Mr!, b.sub(L, b.i(1)), b.i(0));
+    kb.for('k0', b.i(0), b.i(K), b.i(BK), () => {
+      loadSlice();
+      kb.matmul(A, Qs, Ks, { transB: true, acc: 'add' });
+      kb.map(Qs, b.mul(b.tile(Qs, R, Cv), b.exp(b.sub(b.add(mc, bR(R)), b.tile(Mr!, R, b.i(0))))));
+      kb.matmul(O, Qs, sliceView, { acc: 'add' });
+      kb.map(Dn!, b.add(b.tile(Dn!, R, b.i(0)), b.fold('sum', 'd', b.i(0), b.i(BK), b.mul(b.tile(Qs, R, b.v('d')), b.tile(Z!, b.add(k0, b.v('d')), b.i(0))))));
+      kb.map(Ks, b.mul(b.tile(Ks, R, Cv), b.exp(b.sub(b.sub(b.add(b.tile(Li!, R, b.i(0)), bR(b.sub(L, b.i(1)))), bR(R)), mL))));
+      const f = b.exp(b.sub(b.add(mc, bR(b.sub(L, b.i(1)))), mL));
+      kb.map(sliceView, b.mul(b.tile(S, b.add(k0, R), Cv), f));
+      kb.map({ tile: Z!, r0: k0, rows: BK }, b.mul(b.tile(Z!, b.add(k0, R), b.i(0)), f));
+      kb.matmul(sliceView, Ks, Vc, { transA: true, acc: 'add' });
+      kb.map({ tile: Z!, r0: k0, rows: BK }, b.add(b.tile(Z!, b.add(k0, R), b.i(0)), b.fold('sum', 'j', b.i(0), b.i(C), b.tile(Ks, b.v('j'), R))));
+    }, 'key-feature slices');
+    kb.map(A, b.sel(b.le(Cv, R), b.mul(b.tile(A, R, Cv), b.exp(b.sub(b.sub(b.add(b.tile(Li!, Cv, b.i(0)), bR(R)), bR(Cv)), b.tile(Mr!, R, b.i(0))))), b.f(0)));
+    kb.matmul(O, A, Vc, { acc: 'add' });
+    kb.map(Dn!, b.add(b.tile(Dn!, R, b.i(0)), b.fold('sum', 'j', b.i(0), b.i(C), b.tile(A, R, b.v('j')))));
+    kb.map(O, b.div(b.tile(O, R, Cv), b.max(b.un('abs', b.tile(Dn!, R, b.i(0))), b.exp(b.un('neg', b.tile(Mr!, R, b.i(0)))))));
+    storeOutput();
+    kb.map(Mt!, mL);
+  };
+
+  // ── delta rule ─────────────────────────────────────────────────────────────
+  const deltaChunk = () => {
+    const Akk = kb.tile('Akk', C, C);
+    const Aqk = kb.tile('Aqk', C, C);
+    const X = kb.tile('X', C, BV);
+    kb.map(Akk, b.f(0));
+    kb.map(Aqk, b.f(0));
+    kb.map(X, b.f(0));
+    kb.for('k0', b.i(0), b.i(K), b.i(BK), () => {
+      loadSlice();
+      if (vecGate) {
+        kb.map(Akk, b.add(b.tile(Akk, R, Cv), b.sel(b.lt(Cv, R), decayedDot(Ks, Ks, R), b.f(0))));
+        kb.map(Aqk, b.add(b.tile(Aqk, R, Cv), b.sel(b.le(Cv, R), decayedDot(Qs, Ks, R), b.f(0))));
+      } else {
+        kb.matmul(Akk, Ks, Ks, { transB: true, acc: 'add' });
+        kb.matmul(Aqk, Qs, Ks, { transB: true, acc: 'add' });
+      }
+      if (hasGate) {
+        kb.map(Ks, b.mul(b.tile(Ks, R, Cv), b.exp(bAt(R, Cv))));
+        kb.map(Qs, b.mul(b.tile(Qs, R, Cv), b.exp(bAt(R, Cv))));
+      }
+      kb.matmul(X, Ks, sliceView, { acc: 'add' });
+      kb.matmul(O, Qs, sliceView, { acc: 'add' });
+    }, 'key-feature slices: scores and reads of the old state');
+    const beta = (row: SExpr) => b.tile(Bt!, row, b.i(0));
+    const decay = hasGate && !vecGate ? b.exp(b.sub(bAt(R, b.i(0)), bAt(Cv, b.i(0)))) : b.f(1);
+    kb.map(Akk, b.sel(b.lt(Cv, R), b.mul(b.mul(b.tile(Akk, R, Cv), vecGate ? b.f(1) : decay), beta(R)), b.f(0)));
+    kb.map(Aqk, b.sel(b.le(Cv, R), b.mul(b.tile(Aqk, R, Cv), vecGate ? b.f(1) : decay), b.f(0)));
+    kb.map(X, b.mul(beta(R), b.sub(b.tile(Vc, R, Cv), b.tile(X, R, Cv))));
+    kb.op({ op: 'trisolve', a: Akk, b: X, sign: 1 });
+    kb.matmul(O, Aqk, X, { acc: 'add' });
+    storeOutput();
+    kb.for('k0', b.i(0), b.i(K), b.i(BK), () => {
+      kb.map(Ks, q('k').at(R, b.add(Cv, k0)), { ...rowsValid, cols: b.min(b.i(BK), b.sub(b.i(K), k0)) });
+      if (vecGate) {
+        kb.map(Gs!, q('g').at(R, b.add(Cv, k0)), { ...rowsValid, cols: b.min(b.i(BK), b.sub(b.i(K), k0)) });
+        kb.op({ op: 'cumsum', dst: Bs!, src: Gs! });
+      }
+      if (hasGate) kb.map(Ks, b.mul(b.tile(Ks, R, Cv), b.exp(b.sub(bLast(Cv), bAt(R, Cv)))));
+      decayStateSlice();
+      kb.matmul(sliceView, Ks, X, { transA: true, acc: 'add' });
+    }, 'key-feature slices: state update');
+  };
+
+  // ── diagonal plus rank one ─────────────────────────────────────────────────
+  const dplrChunk = () => {
+    const As = kb.tile('As', C, BK);
+    const Bb = kb.tile('Bb', C, BK);
+    const Aab = kb.tile('Aab', C, C);
+    const Aak = kb.tile('Aak', C, C);
+    const Aqb = kb.tile('Aqb', C, C);
+    const Aqk = kb.tile('Aqk', C, C);
+    const Rr = kb.tile('Rr', C, BV);
+    for (const t of [Aab, Aak, Aqb, Aqk, Rr]) kb.map(t, b.f(0));
+    /** b at the previous token: b_{t−1} = b_t − g_t. */
+    const bPrev = (row: SExpr, d: SExpr): SExpr => {
+      if (!hasGate) return b.f(0);
+      const g = vecGate ? b.tile(Gs!, row, d) : b.tile(Gc!, row, b.i(0));
+      return b.sub(bAt(row, d), g);
+    };
+    const sliceCols = { ...rowsValid, cols: b.min(b.i(BK), b.sub(b.i(K), k0)) };
+    const loadAB = () => {
+      kb.map(As, q('a').at(R, b.add(Cv, k0)), sliceCols);
+      kb.map(Bb, q('b').at(R, b.add(Cv, k0)), sliceCols);
+    };
+    const dd = (x: string, y: string, xb: (row: SExpr, d: SExpr) => SExpr) =>
+      b.fold('sum', 'd', b.i(0), b.i(BK), b.mul(b.mul(b.tile(x, R, b.v('d')), b.tile(y, Cv, b.v('d'))), b.exp(b.sub(xb(R, b.v('d')), bAt(Cv, b.v('d'))))));
+    kb.for('k0', b.i(0), b.i(K), b.i(BK), () => {
+      loadSlice();
+      loadAB();
+      if (vecGate) {
+        kb.map(Aab, b.add(b.tile(Aab, R, Cv), b.sel(b.lt(Cv, R), dd(As, Bb, bPrev), b.f(0))));
+        kb.map(Aak, b.add(b.tile(Aak, R, Cv), b.sel(b.lt(Cv, R), dd(As, Ks, bPrev), b.f(0))));
+        kb.map(Aqb, b.add(b.tile(Aqb, R, Cv), b.sel(b.le(Cv, R), dd(Qs, Bb, bAt), b.f(0))));
+        kb.map(Aqk, b.add(b.tile(Aqk, R, Cv), b.sel(b.le(Cv, R), dd(Qs, Ks, bAt), b.f(0))));
+      } else {
+        kb.matmul(Aab, As, Bb, { transB: true, acc: 'add' });
+        kb.matmul(Aak, As, Ks, { transB: true, acc: 'add' });
+        kb.matmul(Aqb, Qs, Bb, { transB: true, acc: 'add' });
+        kb.matmul(Aqk, Qs, Ks, { transB: true, acc: 'add' });
+      }
+      if (hasGate) {
+        kb.map(As, b.mul(b.tile(As, R, Cv), b.exp(bPrev(R, Cv))));
+        kb.map(Qs, b.mul(b.tile(Qs, R, Cv), b.exp(bAt(R, Cv))));
+      }
+      kb.matmul(Rr, As, sliceView, { acc: 'add' });
+      kb.matmul(O, Qs, sliceView, { acc: 'add' });
+    }, 'key-feature slices: scores and reads of the old state');
+    if (!vecGate) {
+      const dPrev = hasGate ? b.exp(b.sub(bPrev(R, b.i(0)), bAt(Cv, b.i(0)))) : b.f(1);
+      const dCur = hasGate ? b.exp(b.sub(bAt(R, b.i(0)), bAt(Cv, b.i(0)))) : b.f(1);
+      kb.map(Aab, b.sel(b.lt(Cv, R), b.mul(b.tile(Aab, R, Cv), dPrev), b.f(0)));
+      kb.map(Aak, b.sel(b.lt(Cv, R), b.mul(b.tile(Aak, R, Cv), dPrev), b.f(0)));
+      kb.map(Aqb, b.sel(b.le(Cv, R), b.mul(b.tile(Aqb, R, Cv), dCur), b.f(0)));
+      kb.map(Aqk, b.sel(b.le(Cv, R), b.mul(b.tile(Aqk, R, Cv), dCur), b.f(0)));
+    }
+    kb.matmul(Rr, Aak, Vc, { acc: 'add' });
+    kb.op({ op: 'trisolve', a: Aab, b: Rr, sign: -1 });
+    kb.matmul(O, Aqb, Rr, { acc: 'add' });
+    kb.matmul(O, Aqk, Vc, { acc: 'add' });
+    storeOutput();
+    kb.for('k0', b.i(0), b.i(K), b.i(BK), () => {
+      kb.map(Ks, q('k').at(R, b.add(Cv, k0)), sliceCols);
+      kb.map(Bb, q('b').at(R, b.add(Cv, k0)), sliceCols);
+      if (vecGate) {
+        kb.map(Gs!, q('g').at(R, b.add(Cv, k0)), sliceCols);
+        kb.op({ op: 'cumsum', dst: Bs!, src: Gs! });
+      }
+      if (hasGate) {
+        kb.map(Ks, b.mul(b.tile(Ks, R, Cv), b.exp(b.sub(bLast(Cv), bAt(R, Cv)))));
+        kb.map(Bb, b.mul(b.tile(Bb, R, Cv), b.exp(b.sub(bLast(Cv), bAt(R, Cv)))));
+      }
+      decayStateSlice();
+      kb.matmul(sliceView, Bb, Rr, { transA: true, acc: 'add' });
+      kb.matmul(sliceView, Ks, Vc, { transA: true, acc: 'add' });
+    }, 'key-feature slices: state update');
+  };
+
+  // ── output (with the epilogue) ─────────────────────────────────────────────
+  const storeOutput = () => {
+    let value: SExpr = b.tile(O, R, Cv);
+    if (ir.epilogue) {
+      const leaves = tokenLeaves(ir, rt, src.uses);
+      const env = {
+        ...leaves,
+        ref: (ref: Parameters<typeof leaves.ref>[0], shape: readonly number[]) =>
+          ref.kind === 'output' ? { width: V, at: (r: SExpr, c: SExpr) => b.tile(O, r, b.sub(c, v0)) } : leaves.ref(ref, shape),
+      };
+      const l = new ExprLowering(C, env, 'E', L);
+      const e = l.lower(ir.epilogue);
+      kb.absorb(l);
+      value = e.at(R, b.add(Cv, v0));
+    }
+    const outIdx = b.add(b.mul(b.add(b.mul(b.add(t0, R), P.H), h), b.i(V)), b.add(v0, Cv));
+    kb.op({ op: 'store', src: O, dst: { buf: 'out', index: outIdx, rows: L, cols: vCols }, value });
+  };
+
+  kb.for('c0', b.i(0), len, b.i(C), chunkLoop, 'chunks of the sequence, in order');
+
+  kb.note('final state');
+  kb.if(b.bin('ne', P.STORE_FINAL, b.i(0)), () => {
+    kb.op({ op: 'store', src: S, dst: { buf: 'state', index: b.add(b.mul(b.add(stateBase, R), b.i(V)), b.add(v0, Cv)), rows: b.i(K), cols: vCols }, value: b.tile(S, R, Cv) });
+    kb.if(b.bin('eq', v0, b.i(0)), () => {
+      if (Z) kb.op({ op: 'store', src: Z, dst: { buf: 'state_z', index: b.add(stateBase, R), rows: b.i(K), cols: b.i(1) }, value: b.tile(Z, R, b.i(0)) });
+      if (Mt) kb.op({ op: 'store', src: Mt, dst: { buf: 'state_m', index: b.add(b.mul(n, P.H), h), rows: b.i(1), cols: b.i(1) }, value: b.tile(Mt, b.i(0), b.i(0)) });
+    });
+  });
+
+  const buffers = [...programBuffers(ir, st.options.dtype ?? 'f32'), ...preparedBuffers(st), tokinfoBuffer];
+  return kb.build([b.ceilDiv(b.i(V), b.i(BV)), P.H, P.N], tl.threads, programParams(ir), buffers, `${ir.name}: ${C === 1 ? 'token-sequential' : `chunks of ${C}`} ${cls} update, state tile [${K}, ${BV}] per workgroup, key slices of ${BK}`);
+}
+
+export function preparedBuffers(st: PlanState) {
+  return Object.entries(st.quantities ?? {})
+    .filter(([, p]) => p!.how === 'prepared')
+    .map(([name, p]) => scratchBuffer(name, p!.width));
+}
+
+export type { AttentionIR };

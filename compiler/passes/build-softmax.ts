@@ -1,0 +1,172 @@
+/**
+ * The softmax family's kernels.
+ *  - gate cumsum (forgetting attention): G_t = Σ_{r ≤ t} g_r per sequence and head, by chunks.
+ *  - the FlashAttention-style kernel: one workgroup per (query tile, head, sequence); key tiles
+ *    the mask rules out are skipped (the interval test of mask-tiles.ts, evaluated per tile);
+ *    the rest are masked per element; online softmax with a running max and sum. Sigmoid and relu
+ *    weights accumulate without normalisation.
+ */
+import { tileMaySee } from '../ir/mask-tiles.ts';
+import type { Ref, TExpr } from '../ir/expr.ts';
+import * as b from '../kernel-ir/build.ts';
+import type { Kernel, SExpr } from '../kernel-ir/types.ts';
+import { inputBuf, inputHead, headsParam, P, programBuffers, programParams, tokenLeaves, tokinfoBuffer, type RowTokens } from './buffers.ts';
+import { preparedBuffers } from './build-chunk.ts';
+import { KernelBuilder } from './kernel-builder.ts';
+import { ExprLowering, Unsupported, type Elem, type LeafEnv } from './lower-expr.ts';
+import type { PlanState } from './plan.ts';
+import { Sources } from './sources.ts';
+
+const { R, C: Cv } = b;
+const NEG = -1e30;
+
+export const gcumBuffer = { name: 'gcum', role: 'scratch' as const, dtype: 'f32' as const, access: 'read_write' as const, elems: b.mul(P.NT, P.H) };
+
+export function buildGateCumsumKernel(st: PlanState): Kernel {
+  const ir = st.ir;
+  const C = 64;
+  const kb = new KernelBuilder(`${ir.name}_gate_cumsum`);
+  const h = kb.let('h', b.wg(1));
+  const n = kb.let('n', b.wg(2));
+  const start = kb.let('start', b.ld('cu', n));
+  const len = kb.let('len', b.sub(b.ld('cu', b.add(n, b.i(1))), start));
+  const Gt = kb.tile('Gt', C, 1);
+  const Gs = kb.tile('Gs', C, 1);
+  const carry = kb.tile('carry', 1, 1);
+  const src = new Sources(st);
+  kb.map(carry, b.f(0));
+  kb.for('c0', b.i(0), len, b.i(C), () => {
+    const L = kb.let('L', b.min(b.i(C), b.sub(len, b.v('c0'))));
+    const t0 = kb.let('t0', b.add(start, b.v('c0')));
+    const rt: RowTokens = { tok: (r) => b.add(t0, r), pos: (r) => b.add(b.v('c0'), r), len: () => len, head: h };
+    kb.map(Gt, src.elem('g', rt).at(R, b.i(0)), { rows: L, cols: b.i(1), fill: 0 });
+    kb.op({ op: 'cumsum', dst: Gs, src: Gt });
+    kb.op({ op: 'store', src: Gs, dst: { buf: 'gcum', index: b.add(b.mul(b.add(t0, R), P.H), h), rows: L, cols: b.i(1) }, value: b.add(b.tile(Gs, R, b.i(0)), b.tile(carry, b.i(0), b.i(0))) });
+    kb.map(carry, b.add(b.tile(carry, b.i(0), b.i(0)), b.tile(Gs, b.sub(L, b.i(1)), b.i(0))));
+  });
+  const buffers = [...programBuffers(ir, st.options.dtype ?? 'f32'), ...preparedBuffers(st), gcumBuffer, tokinfoBuffer];
+  return kb.build([b.i(1), P.H, P.N], 64, programParams(ir), buffers, `${ir.name}: cumulative log-gates per sequence`);
+}
+
+export function buildSoftmaxKernel(st: PlanState): Kernel {
+  const ir = st.ir;
+  const { C: Bq, BK: Bk, threads } = st.tiling!;
+  const Dk = ir.keyDim;
+  const V = ir.valueDim;
+  const src = new Sources(st);
+  const kb = new KernelBuilder(`${ir.name}_attention`);
+  const i0 = kb.let('i0', b.mul(b.wg(0), b.i(Bq)));
+  const h = kb.let('h', b.wg(1));
+  const n = kb.let('n', b.wg(2));
+  const start = kb.let('start', b.ld('cu', n));
+  const len = kb.let('len', b.sub(b.ld('cu', b.add(n, b.i(1))), start));
+  const gated = ir.gate.cls !== 'none';
+  kb.if(b.lt(i0, len), () => {
+    const Lq = kb.let('Lq', b.min(b.i(Bq), b.sub(len, i0)));
+    const rq: RowTokens = { tok: (r) => b.add(b.add(start, i0), r), pos: (r) => b.add(i0, r), len: () => len, head: h };
+    const Q = kb.tile('Q', Bq, Dk);
+    const Mx = kb.tile('Mx', Bq, 1);
+    const Ls = kb.tile('Ls', Bq, 1);
+    const Acc = kb.tile('Acc', Bq, V);
+    const Kt = kb.tile('Kt', Bk, Dk);
+    const Vt = kb.tile('Vt', Bk, V);
+    const Sm = kb.tile('Sm', Bq, Bk);
+    const Mn = kb.tile('Mn', Bq, 1);
+    kb.map(Q, src.elem('q', rq).at(R, Cv), { rows: Lq, cols: b.i(Dk), fill: 0 });
+    kb.map(Mx, b.f(NEG));
+    kb.map(Ls, b.f(0));
+    kb.map(Acc, b.f(0));
+    const j0 = b.v('j0');
+    kb.for('j0', b.i(0), len, b.i(Bk), () => {
+      const Lk = kb.let('Lk', b.min(b.i(Bk), b.sub(len, j0)));
+      const rng = (lo: SExpr, hi: SExpr) => ({ lo: b.un('float', lo), hi: b.un('float', hi) });
+      const may = tileMaySee(ir.mask, {
+        i: rng(i0, b.sub(b.add(i0, Lq), b.i(1))),
+        j: rng(j0, b.sub(b.add(j0, Lk), b.i(1))),
+        h: rng(h, h),
+        T: rng(len, len),
+        H: rng(P.H, P.H),
+      });
+      kb.if(may, () => {
+        const rk: RowTokens = { tok: (r) => b.add(b.add(start, j0), r), pos: (r) => b.add(j0, r), len: () => len, head: h };
+        kb.map(Kt, src.elem('k', rk).at(R, Cv), { rows: Lk, cols: b.i(Dk), fill: 0 });
+        kb.map(Vt, src.elem('v', rk).at(R, Cv), { rows: Lk, cols: b.i(V), fill: 0 });
+        kb.matmul(Sm, Q, Kt, { transB: true });
+        // Score modification and mask, per element; masked elements hold a large negative sentinel.
+        const pair = pairLeaves(st, rq, rk, Sm, src.uses);
+        const score = lowerPair(ir.score!, pair);
+        const visible = lowerPair(ir.mask, pair);
+        let s = score;
+        if (gated) s = b.add(s, b.sub(b.ld('gcum', b.add(b.mul(b.add(b.add(start, i0), R), P.H), h)), b.ld('gcum', b.add(b.mul(b.add(b.add(start, j0), Cv), P.H), h))));
+        kb.map(Sm, b.sel(b.and(b.and(b.lt(R, Lq), b.lt(Cv, Lk)), visible), s, b.f(NEG)));
+        if (ir.weight === 'softmax') {
+          kb.map(Mn, b.max(b.tile(Mx, R, b.i(0)), b.fold('max', 'jj', b.i(0), b.i(Bk), b.tile(Sm, R, b.v('jj')))));
+          kb.map(Sm, b.sel(b.bin('gt', b.tile(Sm, R, Cv), b.f(NEG / 2)), b.exp(b.sub(b.tile(Sm, R, Cv), b.tile(Mn, R, b.i(0)))), b.f(0)));
+          const corr = b.exp(b.sub(b.tile(Mx, R, b.i(0)), b.tile(Mn, R, b.i(0))));
+          kb.map(Ls, b.add(b.mul(b.tile(Ls, R, b.i(0)), corr), b.fold('sum', 'jj', b.i(0), b.i(Bk), b.tile(Sm, R, b.v('jj')))));
+          kb.map(Acc, b.mul(b.tile(Acc, R, Cv), corr));
+          kb.map(Mx, b.tile(Mn, R, b.i(0)));
+        } else {
+          const w = ir.weight === 'sigmoid' ? b.un('sigmoid', b.tile(Sm, R, Cv)) : b.un('relu', b.tile(Sm, R, Cv));
+          kb.map(Sm, b.sel(b.bin('gt', b.tile(Sm, R, Cv), b.f(NEG / 2)), w, b.f(0)));
+        }
+        kb.matmul(Acc, Sm, Vt, { acc: 'add' });
+      });
+    }, 'key tiles');
+    if (ir.weight === 'softmax') kb.map(Acc, b.sel(b.bin('gt', b.tile(Ls, R, b.i(0)), b.f(0)), b.div(b.tile(Acc, R, Cv), b.tile(Ls, R, b.i(0))), b.f(0)));
+    let value: SExpr = b.tile(Acc, R, Cv);
+    if (ir.epilogue) {
+      const leaves = tokenLeaves(ir, rq, src.uses);
+      const env: LeafEnv = { ...leaves, ref: (ref, shape) => (ref.kind === 'output' ? { width: V, at: (r, c) => b.tile(Acc, r, c) } : leaves.ref(ref, shape)) };
+      const l = new ExprLowering(Bq, env, 'E', Lq);
+      const e = l.lower(ir.epilogue);
+      kb.absorb(l);
+      value = e.at(R, Cv);
+    }
+    kb.op({ op: 'store', src: Acc, dst: { buf: 'out', index: b.add(b.mul(b.add(b.mul(b.add(b.add(start, i0), R), P.H), h), b.i(V)), Cv), rows: Lq, cols: b.i(V) }, value });
+  });
+  const buffers = [...programBuffers(ir, st.options.dtype ?? 'f32'), ...preparedBuffers(st), gcumBuffer, tokinfoBuffer];
+  return kb.build([b.ceilDiv(P.MAXLEN, b.i(Bq)), P.H, P.N], threads, programParams(ir), buffers, `${ir.name}: query tiles of ${Bq}, key tiles of ${Bk}, online ${ir.weight}`);
+}
+
+/** Leaves of a score or mask expression: element (r, c) is the pair (query i0 + r, key j0 + c). */
+function pairLeaves(st: PlanState, rq: RowTokens, rk: RowTokens, Sm: string, uses: { tokinfo: boolean }): LeafEnv {
+  const ir = st.ir;
+  const qLeaves = tokenLeaves(ir, rq, uses);
+  const kLeaves = tokenLeaves(ir, rk, uses);
+  return {
+    ref(ref: Ref, shape: readonly number[]): Elem {
+      if (ref.kind === 'input') {
+        const side = ref.at === 'j' ? kLeaves : qLeaves;
+        const e = side.ref({ kind: 'input', name: ref.name, at: 't' }, shape);
+        // A per-token value of the query (row) or of the key (column).
+        return ref.at === 'j' ? { width: 0, at: (_r, c) => e.at(c, b.i(0)) } : { width: 0, at: (r) => e.at(r, b.i(0)) };
+      }
+      if (ref.kind === 'param') return qLeaves.ref(ref, shape);
+      throw new Unsupported(`${ref.kind} ${ref.kind === 'feature' ? ref.which : ''} outside dot(q, k) in a score`);
+    },
+    paramAt: (name, shape) => qLeaves.paramAt(name, shape),
+    index(name) {
+      switch (name) {
+        case 'i':
+          return (r: SExpr) => b.un('float', rq.pos(r));
+        case 'j':
+          return (_r: SExpr, c: SExpr) => b.un('float', rk.pos(c));
+        case 'T':
+          return () => b.un('float', rq.len(b.i(0)));
+        default:
+          return qLeaves.index(name);
+      }
+    },
+    qkDot: (r, c) => b.tile(Sm, r, c),
+  };
+}
+
+function lowerPair(e: TExpr, env: LeafEnv): SExpr {
+  const l = new ExprLowering(1, env, 'P');
+  const x = l.lower(e);
+  if (l.stmts.length) throw new Unsupported('a score or mask that needs more than elementwise work per pair');
+  return x.at(R, Cv);
+}
+
+export { inputBuf, inputHead, headsParam };

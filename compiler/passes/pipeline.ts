@@ -1,0 +1,374 @@
+/**
+ * The lowering pipeline from the attention IR to kernel IR: named passes, each a function from
+ * plan to plan, run in this order. `attnc explain FILE --target T --dump-after PASS` prints the
+ * plan after any of them.
+ *
+ *   form-selection   chunk / recurrent / parallel, by the cost model below
+ *   fusion           which per-token quantities are computed in the main kernel's loads (fused)
+ *                    and which by a prepare kernel; gate cumsums into the chunk kernel
+ *   tiling           chunk size and tiles that fit the profile's workgroup memory and threads
+ *   kernels          kernel IR for the chosen form
+ *   barriers         keep only the barriers that separate dependent tile ops
+ *   binding-packing  pack buffers when a kernel would exceed the storage-buffer limit
+ *   dtype            storage types: f16/bf16 inputs and outputs, f32 state and arithmetic
+ *   memory           check every kernel against the workgroup-memory and thread limits
+ */
+import { diag } from '../diagnostics/diagnostic.ts';
+import type { AttentionIR } from '../ir/attention-ir.ts';
+import * as b from '../kernel-ir/build.ts';
+import type { BufferDecl, Kernel, Program, SExpr, Stmt } from '../kernel-ir/types.ts';
+import { tileAccess } from '../kernel-ir/analysis.ts';
+import { PROFILES, PROFILE_NAMES, type TargetProfile } from '../targets/profiles.ts';
+import { programBuffers, programParams, scratchBuffer, tokinfoBuffer } from './buffers.ts';
+import { buildChunkKernel } from './build-chunk.ts';
+import { buildPrepareKernel } from './build-prepare.ts';
+import { buildGateCumsumKernel, buildSoftmaxKernel, gcumBuffer } from './build-softmax.ts';
+import { isElementwise, Unsupported } from './lower-expr.ts';
+import type { KernelForm, PlanOptions, PlanState, Quantity, QuantityPlan, Tiling } from './plan.ts';
+
+export type Pass = { name: string; run: (st: PlanState) => void; doc: string };
+
+const fail = (st: PlanState, id: Parameters<typeof diag>[0], args: (string | number)[]) => {
+  st.diagnostics.push(diag(id, st.ir.span, args, st.ir.source ? { source: st.ir.source } : {}));
+};
+
+// ── form selection ─────────────────────────────────────────────────────────────
+
+/**
+ * Cost model: softmax specs use the parallel (FlashAttention) form. State-recurrent specs use the
+ * chunk form for prefill — the fused single-pass kernel, which keeps the state on chip and needs
+ * N·H·⌈V'/BV⌉ workgroups to fill the device — and the recurrent (token-sequential) form for decode
+ * (T ≤ 16 tokens per call). General linear and vector-state updates have no kernels yet.
+ */
+function formSelection(st: PlanState): void {
+  const ir = st.ir;
+  const want = st.options.form;
+  if (ir.family === 'softmax') {
+    if (want && want !== 'parallel') return fail(st, 'FormUnsupported', [want, ir.name, 'softmax specs compile to the parallel (FlashAttention) form']);
+    st.form = 'parallel';
+    st.notes.push('form: parallel (tiled online softmax)');
+    return;
+  }
+  const cls = ir.update!.cls;
+  if (cls === 'general-linear' || cls === 'vector-state') return fail(st, 'FormUnsupported', [want ?? 'chunk', ir.name, `${cls} updates run only in the reference interpreter so far`]);
+  if (ir.direction === 'bidirectional') return fail(st, 'FormUnsupported', [want ?? 'chunk', ir.name, 'bidirectional kernels are not generated yet (the reference interpreter runs them)']);
+  if (want === 'parallel') return fail(st, 'FormUnsupported', ['parallel', ir.name, 'state-recurrent specs compile to the chunk and recurrent forms']);
+  const T = st.options.shape?.T ?? 4096;
+  st.form = want ?? (T <= 16 ? 'recurrent' : 'chunk');
+  st.notes.push(`form: ${st.form}${want ? ' (asked for)' : T <= 16 ? ' (decode: a few tokens per call)' : ' (prefill: fused single-pass chunk kernel)'}`);
+}
+
+// ── fusion ─────────────────────────────────────────────────────────────────────
+
+function quantityExprs(ir: AttentionIR, form: KernelForm): Partial<Record<Quantity, { expr: import('../ir/expr.ts').TExpr; width: number }>> {
+  const out: Partial<Record<Quantity, { expr: import('../ir/expr.ts').TExpr; width: number }>> = {};
+  const put = (q: Quantity, e: import('../ir/expr.ts').TExpr | undefined) => {
+    if (e) out[q] = { expr: e, width: e.shape[0] ?? 0 };
+  };
+  put('q', ir.features.q);
+  put('k', ir.features.k);
+  put('v', ir.features.v);
+  put('g', ir.gate.expr);
+  const u = ir.update;
+  if (u?.cls === 'delta') put('beta', u.beta);
+  if (u?.cls === 'additive') {
+    if (ir.normalizer === 'maxabs') put('logScale', u.logScale);
+    else put('scale', u.scale);
+  }
+  if (u?.cls === 'dplr') {
+    put('a', u.a);
+    put('b', u.b);
+  }
+  if (ir.read.kind === 'exclusive') put('bonus', ir.read.bonus);
+  void form;
+  return out;
+}
+
+function fusion(st: PlanState): void {
+  const qs: Partial<Record<Quantity, QuantityPlan>> = {};
+  for (const [name, x] of Object.entries(quantityExprs(st.ir, st.form!)) as [Quantity, { expr: import('../ir/expr.ts').TExpr; width: number }][]) {
+    const fused = isElementwise(x.expr);
+    qs[name] = { ...x, how: fused ? 'fused' : 'prepared', why: fused ? 'elementwise: computed where it is loaded' : 'needs reductions or products: computed by the prepare kernel' };
+  }
+  st.quantities = qs;
+  const prepared = Object.entries(qs).filter(([, p]) => p!.how === 'prepared').map(([n]) => n);
+  st.notes.push(prepared.length ? `fusion: ${prepared.join(', ')} prepared by a separate kernel; the rest fused into loads` : 'fusion: every feature map and gate argument fused into the main kernel');
+}
+
+// ── tiling ─────────────────────────────────────────────────────────────────────
+
+export function sharedBytes(k: Kernel): number {
+  return k.tiles.filter((t) => t.space === 'shared').reduce((s, t) => s + t.rows * t.cols * 4, 0);
+}
+
+const pow2Floor = (x: number) => 2 ** Math.floor(Math.log2(Math.max(1, x)));
+
+function tiling(st: PlanState): void {
+  const ir = st.ir;
+  const prof = st.target;
+  const limit = prof.limits.sharedBytes;
+  const threads = Math.min(256, prof.limits.threadsPerGroup);
+  const build = (t: Tiling) => {
+    st.tiling = t;
+    try {
+      return ir.family === 'softmax' ? buildSoftmaxKernel(st) : buildChunkKernel(st);
+    } catch (e) {
+      if (e instanceof Unsupported) return undefined;
+      throw e;
+    }
+  };
+  const prepareRows = choosePrepareRows(st, limit);
+  if (ir.family === 'softmax') {
+    const pref = st.options.chunk ?? (ir.chunk.kind === 'tiles' ? ir.chunk.q : 64);
+    const prefK = ir.chunk.kind === 'tiles' ? ir.chunk.k : 64;
+    for (const Bq of [pref, 64, 32, 16, 8].filter((x, i, a) => x <= pref && a.indexOf(x) === i)) {
+      for (const Bk of [prefK, 64, 32, 16, 8].filter((x, i, a) => x <= prefK && a.indexOf(x) === i)) {
+        const t: Tiling = { C: Bq, BK: Bk, BV: ir.valueDim, threads, prepareRows, sharedBytes: 0, why: '' };
+        const k = build(t);
+        if (!k) return fail(st, 'FormUnsupported', ['parallel', ir.name, 'the score must use q and k only through dot(q, k), and per-token inputs as x[i] or x[j]']);
+        const bytes = sharedBytes(k);
+        if (bytes <= limit) {
+          st.tiling = { ...t, sharedBytes: bytes, why: `query tiles of ${Bq} and key tiles of ${Bk} (${bytes} bytes of workgroup memory; ${prof.name} allows ${limit})` };
+          st.notes.push(`tiling: ${st.tiling.why}`);
+          return;
+        }
+      }
+    }
+    st.tiling = undefined;
+    return fail(st, 'DoesNotFit', [`spec '${ir.name}' (head dims ${ir.keyDim}/${ir.valueDim})`, prof.name, `even 8 × 8 tiles need more than ${limit} bytes of workgroup memory; use a profile with more (webgpu-large) or smaller head dims`]);
+  }
+  const K = ir.keyDim;
+  const V = ir.valueDim;
+  const recurrent = st.form === 'recurrent';
+  const specC = st.options.chunk ?? (ir.chunk.kind === 'size' ? ir.chunk.size : 64);
+  const Cs = recurrent ? [1] : [specC, 64, 32, 16].filter((x, i, a) => x <= specC && a.indexOf(x) === i);
+  // Epilogues that need the whole output row (norms over o) need one value tile per head.
+  const fullRow = ir.epilogue !== undefined && !isElementwise(ir.epilogue);
+  const BVs = fullRow ? [V] : [64, 32, 16, 8].map((x) => Math.min(x, pow2Ceil(V))).filter((x, i, a) => a.indexOf(x) === i);
+  const BKs = [128, 64, 32, 16, 8].map((x) => Math.min(x, pow2Ceil(K))).filter((x, i, a) => a.indexOf(x) === i);
+  let best: { t: Tiling; score: number } | undefined;
+  for (const C of Cs)
+    for (const BV of BVs)
+      for (const BK of BKs) {
+        const t: Tiling = { C, BK, BV, threads, prepareRows, sharedBytes: 0, why: '' };
+        const k = build(t);
+        if (!k) return fail(st, 'FormUnsupported', [st.form!, ir.name, 'an epilogue or feature map the kernel cannot compute']);
+        const bytes = sharedBytes(k);
+        if (bytes > limit) continue;
+        // Prefer the requested chunk, then wide value tiles (less repeated work), then wide key slices.
+        const score = (C === specC ? 1e6 : C * 1e3) + BV * 10 + Math.min(BK, K);
+        if (!best || score > best.score) best = { t: { ...t, sharedBytes: bytes }, score };
+      }
+  if (!best) {
+    st.tiling = undefined;
+    return fail(st, 'DoesNotFit', [
+      `spec '${ir.name}' (K' = ${K}, V' = ${V})`,
+      prof.name,
+      `the smallest ${recurrent ? 'recurrent' : 'chunk'} kernel (chunk ${Cs[Cs.length - 1]}, value tile ${BVs[BVs.length - 1]}, key slice 8) needs more than ${limit} bytes of workgroup memory${fullRow ? ' (its epilogue needs whole output rows)' : ''}; use a profile with more (webgpu-large), or smaller head dims`,
+    ]);
+  }
+  const t = best.t;
+  st.tiling = { ...t, why: `chunk ${t.C}, value tile ${t.BV}, key slice ${t.BK}, ${t.threads} threads: ${t.sharedBytes} bytes of workgroup memory (${prof.name} allows ${limit})` };
+  if (!recurrent && t.C !== specC) st.notes.push(`tiling: the spec's chunk ${specC} does not fit ${prof.name}; using ${t.C} (results are the same up to rounding)`);
+  st.notes.push(`tiling: ${st.tiling.why}`);
+}
+
+function pow2Ceil(x: number): number {
+  return 2 ** Math.ceil(Math.log2(Math.max(1, x)));
+}
+
+function choosePrepareRows(st: PlanState, limit: number): number {
+  // The prepare kernel's tiles are [R, width]: keep the widest few within the budget.
+  const widths = Object.values(st.quantities ?? {}).filter((p) => p!.how === 'prepared').map((p) => Math.max(1, p!.width));
+  if (!widths.length) return 16;
+  const perRow = widths.reduce((a, w) => a + 4 * w * 4, 0);
+  return Math.max(1, Math.min(32, pow2Floor(limit / Math.max(1, perRow))));
+}
+
+// ── kernels ────────────────────────────────────────────────────────────────────
+
+function kernels(st: PlanState): void {
+  const ir = st.ir;
+  const ks: Kernel[] = [];
+  const extra: BufferDecl[] = [];
+  try {
+    const prep = buildPrepareKernel(st);
+    if (prep) ks.push(prep);
+    if (ir.family === 'softmax') {
+      if (ir.gate.cls !== 'none') {
+        ks.push(buildGateCumsumKernel(st));
+        extra.push(gcumBuffer);
+      }
+      ks.push(buildSoftmaxKernel(st));
+    } else ks.push(buildChunkKernel(st));
+  } catch (e) {
+    if (e instanceof Unsupported) return fail(st, 'FormUnsupported', [st.form!, ir.name, e.message]);
+    throw e;
+  }
+  const scratch = Object.entries(st.quantities ?? {})
+    .filter(([, p]) => p!.how === 'prepared')
+    .map(([n, p]) => scratchBuffer(n, p!.width));
+  const used = new Set(ks.flatMap((k) => k.buffers.map((x) => x.name)));
+  const buffers = [...programBuffers(ir, st.options.dtype ?? 'f32'), ...scratch, ...extra, tokinfoBuffer].filter((x) => used.has(x.name));
+  st.program = { spec: ir.name, target: st.target.name, form: st.form!, kernels: ks, params: programParams(ir), buffers, notes: st.notes };
+}
+
+// ── barriers ───────────────────────────────────────────────────────────────────
+
+/**
+ * Keep a barrier only where an op reads a tile written since the last barrier, or writes a tile
+ * read or written since then by another op. Loop bodies and branches end with a barrier when they
+ * touched tiles (the next iteration, or the code after, may depend on them).
+ */
+export function minimiseBarriers(body: Stmt[]): Stmt[] {
+  const out: Stmt[] = [];
+  let written = new Set<string>();
+  let read = new Set<string>();
+  const flush = () => {
+    if (out.length && out[out.length - 1]!.op !== 'barrier' && (written.size || read.size)) out.push({ op: 'barrier' });
+    written = new Set();
+    read = new Set();
+  };
+  for (const s of body) {
+    if (s.op === 'barrier') continue;
+    if (s.op === 'for' || s.op === 'if') {
+      const acc = tileAccess(s);
+      if ([...acc.reads].some((t) => written.has(t))) flush();
+      flush();
+      if (s.op === 'for') out.push({ ...s, body: endWithBarrier(minimiseBarriers(s.body)) });
+      else out.push({ ...s, then: endWithBarrier(minimiseBarriers(s.then)), else: endWithBarrier(minimiseBarriers(s.else)) });
+      continue;
+    }
+    const { reads, writes } = tileAccess(s);
+    const hazard = [...reads].some((t) => written.has(t) && !selfOnly(s, t)) || [...writes].some((t) => (written.has(t) || read.has(t)) && !selfOnly(s, t));
+    if (hazard) flush();
+    out.push(s);
+    for (const t of writes) written.add(t);
+    for (const t of reads) read.add(t);
+  }
+  return out;
+}
+
+/** The op only touches tile t at its own element (map dst = f(dst[r][c]), matmul accumulation). */
+function selfOnly(s: Stmt, t: string): boolean {
+  if (s.op === 'matmul') return false;
+  if (s.op !== 'map' || s.dst.tile !== t) return false;
+  return true;
+}
+
+function hasTileOps(ss: Stmt[]): boolean {
+  return ss.some((s) => s.op !== 'let' && s.op !== 'note' && s.op !== 'barrier');
+}
+
+function endWithBarrier(ss: Stmt[]): Stmt[] {
+  if (hasTileOps(ss) && ss[ss.length - 1]?.op !== 'barrier') return [...ss, { op: 'barrier' }];
+  return ss;
+}
+
+function barriers(st: PlanState): void {
+  for (const k of st.program?.kernels ?? []) k.body = minimiseBarriers(k.body);
+}
+
+// ── binding packing ────────────────────────────────────────────────────────────
+
+/**
+ * WebGPU allows few storage buffers per stage (8 by default). When a kernel needs more, pack
+ * read-only meta and parameter buffers into one binding (the host copies them in: they are
+ * small), then the prepared scratch buffers (written by our own kernel: free), then inputs.
+ */
+function bindingPacking(st: PlanState): void {
+  const p = st.program;
+  if (!p) return;
+  const limit = st.target.limits.storageBuffers;
+  const groups: { name: string; roles: BufferDecl['role'][] }[] = [
+    { name: 'packed_meta', roles: ['meta', 'param'] },
+    { name: 'packed_scratch', roles: ['scratch'] },
+    { name: 'packed_in', roles: ['input'] },
+  ];
+  const bindingsOf = (k: Kernel) => new Set(k.buffers.map((x) => x.packedInto?.buffer ?? x.name)).size;
+  for (const g of groups) {
+    if (p.kernels.every((k) => bindingsOf(k) <= limit)) break;
+    const members = p.buffers.filter((x) => g.roles.includes(x.role) && !x.packedInto);
+    if (members.length < 2) continue;
+    let offset: SExpr = b.i(0);
+    for (const m of members) {
+      m.packedInto = { buffer: g.name, offset };
+      offset = b.add(offset, alignUp(m.elems));
+    }
+    for (const k of p.kernels) for (const x of k.buffers) {
+      const m = members.find((y) => y.name === x.name);
+      if (m) x.packedInto = m.packedInto;
+    }
+    st.notes.push(`binding packing: ${members.map((m) => m.name).join(', ')} share the binding ${g.name}`);
+  }
+  for (const k of p.kernels) {
+    const n = bindingsOf(k);
+    if (n > limit) fail(st, 'DoesNotFit', [`kernel ${k.name}`, st.target.name, `it needs ${n} storage buffers even after packing; the profile allows ${limit}`]);
+  }
+}
+
+/** Offsets in a packed binding stay 4-element aligned (16 bytes), for vector loads. */
+function alignUp(e: SExpr): SExpr {
+  return b.mul(b.ceilDiv(e, b.i(4)), b.i(4));
+}
+
+// ── dtype legalisation ─────────────────────────────────────────────────────────
+
+function dtypeLegalisation(st: PlanState): void {
+  const want = st.options.dtype ?? 'f32';
+  const p = st.program;
+  if (!p || want === 'f32') return;
+  const prof = st.target;
+  if (want === 'bf16' && prof.backend === 'wgsl') st.notes.push('dtype: bf16 storage as the high halves of f32 words (WGSL has no bf16 type)');
+  if (want === 'f16' && prof.backend === 'wgsl' && !prof.features.f16) st.notes.push("dtype: f16 storage packed two to a u32 (the profile has no 'shader-f16')");
+  st.notes.push(`dtype: ${want} inputs and outputs; state, accumulators and arithmetic in f32`);
+}
+
+// ── memory ─────────────────────────────────────────────────────────────────────
+
+function memory(st: PlanState): void {
+  for (const k of st.program?.kernels ?? []) {
+    const bytes = sharedBytes(k);
+    if (bytes > st.target.limits.sharedBytes) fail(st, 'DoesNotFit', [`kernel ${k.name}`, st.target.name, `${bytes} bytes of workgroup memory, the profile allows ${st.target.limits.sharedBytes}`]);
+    if (k.threads > st.target.limits.threadsPerGroup) fail(st, 'DoesNotFit', [`kernel ${k.name}`, st.target.name, `${k.threads} threads per workgroup, the profile allows ${st.target.limits.threadsPerGroup}`]);
+  }
+}
+
+export const PASSES: Pass[] = [
+  { name: 'form-selection', run: formSelection, doc: 'chunk / recurrent / parallel, by the cost model' },
+  { name: 'fusion', run: fusion, doc: 'feature maps and gate arguments into loads, or a prepare kernel' },
+  { name: 'tiling', run: tiling, doc: 'chunk size and tiles that fit the profile' },
+  { name: 'kernels', run: kernels, doc: 'kernel IR for the chosen form' },
+  { name: 'barriers', run: barriers, doc: 'only the barriers dependent tile ops need' },
+  { name: 'binding-packing', run: bindingPacking, doc: 'pack buffers past the storage-buffer limit' },
+  { name: 'dtype', run: dtypeLegalisation, doc: 'f16/bf16 storage, f32 state and arithmetic' },
+  { name: 'memory', run: memory, doc: 'workgroup memory and threads within the limits' },
+];
+
+export const PASS_NAMES = PASSES.map((p) => p.name);
+
+export interface PlanResult extends PlanState {
+  /** The plan printed after the requested pass. */
+  dump?: string;
+}
+
+export function plan(ir: AttentionIR, targetName: string, options: PlanOptions = {}, dumpAfter?: string, dumper?: (st: PlanState) => string): PlanResult {
+  const target: TargetProfile | undefined = PROFILES[targetName];
+  const st: PlanResult = { ir, target: target!, options, diagnostics: [], notes: [] };
+  if (!target) {
+    st.diagnostics.push(diag('UnknownTarget', ir.span, [targetName, PROFILE_NAMES.join(', ')], ir.source ? { source: ir.source } : {}));
+    return st;
+  }
+  if (dumpAfter && !PASS_NAMES.includes(dumpAfter)) {
+    st.diagnostics.push(diag('UnknownPass', ir.span, [dumpAfter, PASS_NAMES.join(', ')], ir.source ? { source: ir.source } : {}));
+    return st;
+  }
+  for (const p of PASSES) {
+    p.run(st);
+    if (dumpAfter === p.name && dumper) st.dump = dumper(st);
+    if (st.diagnostics.some((d) => d.severity === 'error')) break;
+  }
+  return st;
+}
+
+export type { Program };

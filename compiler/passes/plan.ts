@@ -1,0 +1,56 @@
+/** The state threaded through the lowering passes, from the attention IR to kernel IR. */
+import type { Diagnostic } from '../diagnostics/diagnostic.ts';
+import type { AttentionIR } from '../ir/attention-ir.ts';
+import type { TExpr } from '../ir/expr.ts';
+import type { Dtype, Program } from '../kernel-ir/types.ts';
+import type { TargetProfile } from '../targets/profiles.ts';
+
+export type KernelForm = 'chunk' | 'recurrent' | 'parallel';
+
+/** Per-token quantities a kernel reads; each is computed in its load (fused) or by the prepare kernel. */
+export type Quantity = 'q' | 'k' | 'v' | 'g' | 'beta' | 'scale' | 'logScale' | 'a' | 'b' | 'bonus';
+
+export interface QuantityPlan {
+  expr: TExpr;
+  width: number;
+  /** 'fused': evaluated where it is loaded; 'prepared': written by the prepare kernel to f_<name>. */
+  how: 'fused' | 'prepared';
+  why: string;
+}
+
+export interface Tiling {
+  /** Tokens per chunk (recurrent family) or query rows per tile (softmax). */
+  C: number;
+  /** Key-feature slice (recurrent family) or key rows per tile (softmax). */
+  BK: number;
+  /** Value columns per workgroup. */
+  BV: number;
+  threads: number;
+  /** Token rows per workgroup of the prepare kernel. */
+  prepareRows: number;
+  sharedBytes: number;
+  why: string;
+}
+
+export interface PlanOptions {
+  /** Which form to build (default: chosen by the cost model). */
+  form?: KernelForm;
+  /** Override the chunk size (recurrent family) or query tile (softmax). */
+  chunk?: number;
+  /** Storage type of inputs and outputs; state and arithmetic stay f32. */
+  dtype?: Dtype;
+  /** Typical run shape, for the cost model (defaults: the standard benchmark shape). */
+  shape?: { B: number; T: number; H: number };
+}
+
+export interface PlanState {
+  ir: AttentionIR;
+  target: TargetProfile;
+  options: PlanOptions;
+  form?: KernelForm;
+  quantities?: Partial<Record<Quantity, QuantityPlan>>;
+  tiling?: Tiling;
+  program?: Program;
+  diagnostics: Diagnostic[];
+  notes: string[];
+}
