@@ -45,8 +45,12 @@ export function buildProgram(): Command {
     .argument('<file>', 'a spec file')
     .option('--spec <name>', 'the spec to explain when the file has several')
     .option('--dims <list>', 'override declared dims, e.g. K=16,V=16')
+    .option('--target <profile>', 'also plan kernels for a target profile (webgpu-default, webgpu-large, webgpu-naga, cuda-sm80, cuda-sm90)')
+    .option('--dump-after <pass>', 'print the plan after a pass (form-selection, fusion, tiling, kernels, barriers, binding-packing, dtype, memory)')
+    .option('--form <form>', 'chunk or recurrent (state-recurrent specs)')
+    .option('--dtype <type>', 'storage type of inputs and outputs: f32, f16, bf16')
     .option('--json', 'print the IR summary as JSON')
-    .addHelpText('after', '\nExamples:\n  attnc explain stdlib/gated_deltanet.attn\n  attnc explain examples/gla_equation.attn --json')
+    .addHelpText('after', '\nExamples:\n  attnc explain stdlib/gated_deltanet.attn\n  attnc explain stdlib/gated_deltanet.attn --target webgpu-default --dump-after tiling\n  attnc explain examples/gla_equation.attn --json')
     .action((file: string, o) => {
       process.exitCode = explainCommand(file, o);
     });
@@ -84,7 +88,9 @@ export async function main(argv: string[]): Promise<number> {
     return Number(process.exitCode ?? EXIT.ok);
   } catch (e) {
     if (e instanceof CommanderError) {
-      if (e.code === 'commander.helpDisplayed' || e.code === 'commander.version' || e.code === 'commander.help') return EXIT.ok;
+      if (e.code === 'commander.helpDisplayed' || e.code === 'commander.version') return EXIT.ok;
+      // `attnc help` shows the help (exit code 0); `attnc` with no command shows it as a usage error.
+      if (e.code === 'commander.help') return e.exitCode === 0 ? EXIT.ok : EXIT.usage;
       return EXIT.usage;
     }
     process.stderr.write(`attnc: internal error: ${(e as Error).stack ?? e}\n`);

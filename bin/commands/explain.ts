@@ -4,11 +4,18 @@ import { diagnosticsJson, EXIT, printDiagnostics, printJson } from '../output.ts
 import { parseDims } from '../options.ts';
 import { loadIR, printWarnings } from '../load-ir.ts';
 import { printTExpr } from '../../compiler/ir/print.ts';
+import { plan, PASS_NAMES } from '../../compiler/passes/pipeline.ts';
+import { printPlan } from '../../compiler/passes/print-plan.ts';
+import type { KernelForm } from '../../compiler/passes/plan.ts';
 
 export interface ExplainCmdOptions {
   dims?: string;
   spec?: string;
   json?: boolean;
+  target?: string;
+  dumpAfter?: string;
+  form?: string;
+  dtype?: string;
 }
 
 export function explainCommand(file: string, opts: ExplainCmdOptions): number {
@@ -28,6 +35,15 @@ export function explainCommand(file: string, opts: ExplainCmdOptions): number {
     return EXIT.diagnostics;
   }
   const ir = l.ir;
+  if (opts.target || opts.dumpAfter) {
+    const form = opts.form as KernelForm | undefined;
+    const st = plan(ir, opts.target ?? 'webgpu-default', { ...(form ? { form } : {}), ...(opts.dtype ? { dtype: opts.dtype as 'f32' } : {}) }, opts.dumpAfter ?? PASS_NAMES[PASS_NAMES.length - 1], printPlan);
+    if (st.diagnostics.length) printDiagnostics(st.diagnostics);
+    if (st.diagnostics.some((d) => d.severity === 'error')) return EXIT.diagnostics;
+    if (opts.json) printJson({ ok: true, form: st.form, tiling: st.tiling, notes: st.notes, kernels: st.program?.kernels.map((k) => ({ name: k.name, threads: k.threads, tiles: k.tiles, buffers: k.buffers.map((x) => x.name) })) });
+    else process.stdout.write((st.dump ?? printPlan(st)) + '\n');
+    return EXIT.ok;
+  }
   if (opts.json) {
     const u = ir.update;
     printJson({

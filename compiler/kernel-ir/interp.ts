@@ -23,6 +23,60 @@ interface Tile {
   init: Uint8Array;
 }
 
+/** Register tiles are spread over threads: an op may touch them only at the element it owns. */
+function registerReads(e: SExpr, regs: Set<string>, out: Set<string> = new Set()): Set<string> {
+  switch (e.k) {
+    case 'tile':
+      if (regs.has(e.tile)) out.add(e.tile);
+      registerReads(e.r, regs, out);
+      registerReads(e.c, regs, out);
+      break;
+    case 'un':
+      registerReads(e.a, regs, out);
+      break;
+    case 'bin':
+      registerReads(e.a, regs, out);
+      registerReads(e.b, regs, out);
+      break;
+    case 'sel':
+      registerReads(e.c, regs, out);
+      registerReads(e.a, regs, out);
+      registerReads(e.b, regs, out);
+      break;
+    case 'fold':
+      registerReads(e.body, regs, out);
+      break;
+    case 'ld':
+      registerReads(e.idx, regs, out);
+      break;
+    default:
+  }
+  return out;
+}
+
+function checkRegisterUse(s: Stmt, x: Ctx): void {
+  const regs = new Set(x.kernel.tiles.filter((t) => t.space === 'register').map((t) => t.name));
+  if (!regs.size) return;
+  const bad = (why: string) => {
+    throw new KernelError(`kernel ${x.kernel.name}: ${why}`);
+  };
+  const decl = (n: string) => x.kernel.tiles.find((t) => t.name === n)!;
+  if (s.op === 'map') {
+    for (const t of registerReads(s.expr, regs)) {
+      if (t !== s.dst.tile && !(regs.has(s.dst.tile) && decl(t).rows === decl(s.dst.tile).rows && decl(t).cols === decl(s.dst.tile).cols && !s.dst.r0)) bad(`map into ${s.dst.tile} reads register tile ${t} of another shape or owner`);
+    }
+  } else if (s.op === 'store') {
+    for (const t of registerReads(s.value, regs)) if (t !== s.src) bad(`store of ${s.src} reads register tile ${t}`);
+  } else if (s.op === 'matmul') {
+    if (regs.has(s.a.tile) || regs.has(s.b.tile)) bad('a matmul operand is a register tile');
+    if (regs.has(s.dst.tile) && s.dst.r0) bad('a matmul writes a view of a register tile');
+  } else if (s.op === 'reduce' || s.op === 'cumsum') {
+    if (regs.has(s.src) || regs.has(s.dst)) bad(`${s.op} on a register tile`);
+  } else if (s.op === 'trisolve') {
+    if (regs.has(s.a) || regs.has(s.b)) bad('trisolve on a register tile');
+  }
+}
+
 interface Ctx {
   vars: Map<string, number>;
   wg: [number, number, number];
@@ -30,7 +84,7 @@ interface Ctx {
   buffers: Record<string, Float64Array>;
   kernel: Kernel;
   /** Per-op tile reads (for the destination-read check of maps). */
-  reading?: { tile: string; r: number; c: number; ok: boolean };
+  reading?: { tile: string; r: number; c: number; ok: boolean; regs?: boolean };
   epochWrites: Map<string, number>;
   epochReads: Map<string, Set<number>>;
   opCounter: number;
@@ -114,7 +168,7 @@ function compile(e: SExpr, memo: Map<SExpr, Fn>): Fn {
         }
         const k = ri * t.decl.cols + ci;
         if (!t.init[k]) throw new KernelError(`kernel ${x.kernel.name}: tile ${name}[${ri}, ${ci}] is read before it is written`);
-        if (x.reading && x.reading.tile === name && (x.reading.r !== ri || x.reading.c !== ci)) x.reading.ok = false;
+        if (x.reading && (x.reading.tile === name || (t.decl.space === 'register' && x.reading.regs)) && (x.reading.r !== ri || x.reading.c !== ci)) x.reading.ok = false;
         return t.data[k]!;
       };
       break;
@@ -192,6 +246,7 @@ function set(v: { t: Tile; r0: number }, r: number, c: number, value: number): v
 }
 
 function barrierCheck(s: Stmt, x: Ctx, on: boolean): void {
+  checkRegisterUse(s, x);
   if (!on) return;
   const id = ++x.opCounter;
   const { reads, writes } = tileAccess(s);
@@ -258,9 +313,9 @@ function exec(body: Stmt[], x: Ctx, memo: Map<SExpr, Fn>, check: boolean): void 
             }
             x.vars.set('r', r);
             x.vars.set('c', c);
-            x.reading = { tile: s.dst.tile, r: v.r0 + r, c, ok: true };
+            x.reading = { tile: s.dst.tile, r: v.r0 + r, c, ok: true, regs: true };
             out[r * cols + c] = e(x);
-            if (!x.reading.ok) throw new KernelError(`kernel ${x.kernel.name}: map into ${s.dst.tile} reads ${s.dst.tile} at another element (a race between threads)`);
+            if (!x.reading.ok) throw new KernelError(`kernel ${x.kernel.name}: map into ${s.dst.tile} reads ${s.dst.tile} (or a register tile) at another element (a race between threads)`);
             x.reading = undefined;
           }
         for (let r = 0; r < v.rows; r++) for (let c = 0; c < cols; c++) set(v, r, c, out[r * cols + c]!);
@@ -351,9 +406,12 @@ function exec(body: Stmt[], x: Ctx, memo: Map<SExpr, Fn>, check: boolean): void 
           for (let c = 0; c < Math.min(cols, t.decl.cols); c++) {
             x.vars.set('r', r);
             x.vars.set('c', c);
+            x.reading = { tile: s.src, r, c, ok: true, regs: true };
             const i = idx(x);
             if (!Number.isInteger(i) || i < 0 || i >= buf.length) throw new KernelError(`kernel ${x.kernel.name}: out-of-bounds write ${s.dst.buf}[${i}] (size ${buf.length}) at workgroup (${x.wg})`);
             buf[i] = val(x);
+            if (!x.reading.ok) throw new KernelError(`kernel ${x.kernel.name}: store of ${s.src} reads a register tile at another element`);
+            x.reading = undefined;
           }
         x.vars.delete('r');
         x.vars.delete('c');

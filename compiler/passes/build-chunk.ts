@@ -15,7 +15,7 @@ import * as b from '../kernel-ir/build.ts';
 import type { Kernel, SExpr } from '../kernel-ir/types.ts';
 import { P, programBuffers, programParams, scratchBuffer, tokinfoBuffer, tokenLeaves, type RowTokens } from './buffers.ts';
 import { KernelBuilder } from './kernel-builder.ts';
-import { ExprLowering } from './lower-expr.ts';
+import { ExprLowering, isElementwise } from './lower-expr.ts';
 import type { PlanState } from './plan.ts';
 import { Sources } from './sources.ts';
 
@@ -64,7 +64,8 @@ export function buildChunkKernel(st: PlanState): Kernel {
   const Vc = kb.tile('Vc', C, BV);
   const Qs = kb.tile('Qs', C, BK);
   const Ks = kb.tile('Ks', C, BK);
-  const O = kb.tile('O', C, BV);
+  // The output block lives in registers unless a non-elementwise epilogue must read it across threads.
+  const O = kb.tile('O', C, BV, !ir.epilogue || isElementwise(ir.epilogue) ? 'register' : 'shared');
   const Gc = hasGate && !vecGate ? kb.tile('Gc', C, 1) : undefined;
   const Bc = hasGate && !vecGate ? kb.tile('Bc', C, 1) : undefined;
   const Gs = vecGate ? kb.tile('Gs', C, BK) : undefined;

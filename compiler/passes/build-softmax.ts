@@ -67,7 +67,8 @@ export function buildSoftmaxKernel(st: PlanState): Kernel {
     const Q = kb.tile('Q', Bq, Dk);
     const Mx = kb.tile('Mx', Bq, 1);
     const Ls = kb.tile('Ls', Bq, 1);
-    const Acc = kb.tile('Acc', Bq, V);
+    // The output accumulator lives in registers: only elementwise ops and matmul outputs touch it.
+    const Acc = kb.tile('Acc', Bq, V, 'register');
     const Kt = kb.tile('Kt', Bk, Dk);
     const Vt = kb.tile('Vt', Bk, V);
     const Sm = kb.tile('Sm', Bq, Bk);

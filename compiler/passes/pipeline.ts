@@ -101,6 +101,11 @@ export function sharedBytes(k: Kernel): number {
   return k.tiles.filter((t) => t.space === 'shared').reduce((s, t) => s + t.rows * t.cols * 4, 0);
 }
 
+/** f32 registers per thread for the kernel's register tiles. */
+export function registerWords(k: Kernel): number {
+  return k.tiles.filter((t) => t.space === 'register').reduce((s, t) => s + Math.ceil((t.rows * t.cols) / k.threads), 0);
+}
+
 const pow2Floor = (x: number) => 2 ** Math.floor(Math.log2(Math.max(1, x)));
 
 function tiling(st: PlanState): void {
