@@ -17,6 +17,8 @@ interface Anchor {
   commentIndent: string;
   leading: A.Comment[];
   trailing: A.Comment[];
+  /** Indentation of the lines that follow the anchor (for its second and later trailing comments). */
+  afterIndent: string;
 }
 
 export function format(file: A.SpecFile, source: SourceFile): string {
@@ -31,11 +33,12 @@ export function format(file: A.SpecFile, source: SourceFile): string {
       commentIndent: '',
       leading: [],
       trailing: [],
+      afterIndent: '  ',
     });
     for (const it of spec.items) {
-      anchors.push({ start: it.span.start, end: it.span.end, render: () => printItem(it), indent: '  ', commentIndent: '  ', leading: [], trailing: [] });
+      anchors.push({ start: it.span.start, end: it.span.end, render: () => printItem(it), indent: '  ', commentIndent: '  ', leading: [], trailing: [], afterIndent: '  ' });
     }
-    anchors.push({ start: Math.max(spec.span.end - 1, spec.span.start), end: spec.span.end, render: () => '}', indent: '', commentIndent: '  ', leading: [], trailing: [] });
+    anchors.push({ start: Math.max(spec.span.end - 1, spec.span.start), end: spec.span.end, render: () => '}', indent: '', commentIndent: '  ', leading: [], trailing: [], afterIndent: '' });
   }
   const tail: A.Comment[] = [];
   const text = source.text;
@@ -71,9 +74,11 @@ export function format(file: A.SpecFile, source: SourceFile): string {
     }
     const startLine = source.lineCol(a.start).line;
     blankBefore(startLine);
-    let s = `${a.indent}${a.render()}`;
-    if (a.trailing.length) s += `  ${a.trailing.map((c) => c.text.trimEnd()).join(' ')}`;
-    out.push(s);
+    const [first, ...more] = a.trailing;
+    out.push(`${a.indent}${a.render()}${first ? `  ${first.text.trimEnd()}` : ''}`);
+    // An anchor spread over several lines can own several trailing comments: joined on one line
+    // they would become one comment, so the second and later ones go on their own lines.
+    for (const c of more) out.push(`${a.afterIndent}${c.text.trimEnd()}`);
     prevEndLine = source.lineCol(Math.max(a.start, a.end - 1)).line;
     for (const c of a.trailing) prevEndLine = Math.max(prevEndLine, source.lineCol(c.span.start).line);
   }

@@ -8,7 +8,9 @@ import { Ajv } from 'ajv';
 import { diag, type Diagnostic } from '../compiler/diagnostics/diagnostic.ts';
 import { SourceFile } from '../compiler/diagnostics/source.ts';
 import type * as A from './ast.ts';
+import { attnLexer, Identifier } from './lexer.ts';
 import { parse, type ParseResult } from './parse.ts';
+import { parserInstance } from './parser.ts';
 import { KEYWORD_WIDTH, printExpr, printRule, printType } from './print-expr.ts';
 import schema from './spec.schema.json' with { type: 'json' };
 
@@ -150,6 +152,54 @@ export function parseJsonSpec(text: string, name: string): ParseResult {
   }
   const specs = Array.isArray(value) ? (value as SpecJson[]) : [value as SpecJson];
   const generated = specs.map(jsonToSource).join('\n');
-  return parse(new SourceFile(`${name} (as spec text)`, generated));
+  const result = parse(new SourceFile(`${name} (as spec text)`, generated));
+  if (result.diagnostics.some((d) => d.severity === 'error')) return result;
+  // Each string must be one expression, type, rule or name: pasted into the spec text,
+  // `"mask": "causal\n  let z = 1"` would otherwise add an item (or a whole spec).
+  const problems = specs.flatMap((j, i) => stringProblems(j, Array.isArray(value) ? `/${i}` : ''));
+  if (problems.length === 0) return result;
+  const diagnostics = problems.slice(0, 8).map(([path, what]) => diag('SchemaViolation', { start: 0, end: Math.min(1, text.length) }, [path, `must be ${what}`], { source: jsonSource }));
+  return { file: { specs: [], comments: [], span: { start: 0, end: text.length } }, diagnostics, source: jsonSource };
+}
+
+type Syntax = 'expression' | 'typeExpr' | 'ruleCall' | 'updateItem' | 'name';
+const SYNTAX_WORDS: Record<Syntax, string> = { expression: 'one expression', typeExpr: 'one type', ruleCall: 'one rule', updateItem: 'one rule or state equations', name: 'one name' };
+
+/** What is wrong with `text` as exactly one instance of the grammar rule (nothing before or after it, no comment). */
+function syntaxProblem(text: string, syntax: Syntax): string | undefined {
+  const lex = attnLexer.tokenize(syntax === 'updateItem' ? `update ${text}` : text);
+  if (lex.groups['comments']?.length) return `${SYNTAX_WORDS[syntax]}, without comments`;
+  if (lex.errors.length) return SYNTAX_WORDS[syntax];
+  if (syntax === 'name') return lex.tokens.length === 1 && lex.tokens[0]!.tokenType === Identifier ? undefined : SYNTAX_WORDS[syntax];
+  const parser = parserInstance();
+  parser.input = lex.tokens;
+  parser[syntax]();
+  return parser.errors.length === 0 ? undefined : SYNTAX_WORDS[syntax];
+}
+
+/** [JSON pointer, what it must be] for each string of a spec that is not one element of its kind. */
+function stringProblems(j: SpecJson, at: string): [string, string][] {
+  const out: [string, string][] = [];
+  const want = (path: string, v: unknown, syntax: Syntax) => {
+    const problem = typeof v === 'string' ? syntaxProblem(v, syntax) : undefined;
+    if (problem) out.push([`${at}${path}`, problem]);
+  };
+  const each = (key: string, o: Record<string, unknown> | undefined, syntax: Syntax) => {
+    for (const [k, v] of Object.entries(o ?? {})) want(`/${key}/${k}`, v, syntax);
+  };
+  each('dims', j.dims, 'expression');
+  each('inputs', j.inputs, 'typeExpr');
+  each('params', j.params, 'typeExpr');
+  each('states', j.states, 'typeExpr');
+  (j.lets ?? []).forEach((l, i) => want(`/lets/${i}/value`, l.value, 'expression'));
+  each('features', j.features, 'expression');
+  for (const k of ['gate', 'epilogue', 'score', 'mask'] as const) want(`/${k}`, j[k], 'expression');
+  if (typeof j.update === 'string') want('/update', j.update, 'updateItem');
+  else each('update', j.update, 'expression');
+  each('output', j.output, 'expression');
+  want('/read', j.read, 'ruleCall');
+  want('/normalize', j.normalize, 'name');
+  want('/direction', j.direction, 'name');
+  return out;
 }
 

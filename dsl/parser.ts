@@ -15,6 +15,11 @@ export class AttnParser extends CstParser {
     this.performSelfAnalysis();
   }
 
+  /** The next token to parse (where a failed parse stopped). */
+  nextToken(): IToken {
+    return this.LA(1);
+  }
+
   file = this.RULE('file', () => {
     this.MANY(() => this.SUBRULE(this.attention));
   });

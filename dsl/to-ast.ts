@@ -55,6 +55,11 @@ function nodes(ctx: Ctx, name: string): CstNode[] {
   return (ctx[name] ?? []).filter((e): e is CstNode => !isToken(e));
 }
 
+/** A token that is in the source (not one inserted by error recovery, which has no offsets). */
+function realToken(t: IToken | undefined): IToken | undefined {
+  return t && !t.isInsertedInRecovery && Number.isFinite(t.startOffset) && t.startOffset >= 0 ? t : undefined;
+}
+
 function ident(t: IToken | undefined): A.Ident {
   return { name: t?.image ?? '<missing>', span: tokenSpan(t) };
 }
@@ -368,7 +373,10 @@ class ToAst extends BaseVisitor {
   parenExpr(ctx: Ctx): A.Expr {
     const inner = this.expr(node(ctx, 'expression'));
     if (inner === MISSING) return MISSING;
-    return { ...inner, parens: true };
+    // The span covers the parentheses, so that diagnostics underline `(a + b)` whole.
+    const l = realToken(tok(ctx, 'LParen'));
+    const r = realToken(tok(ctx, 'RParen'));
+    return { ...inner, parens: true, span: union(l ? tokenSpan(l) : inner.span, r ? tokenSpan(r) : inner.span) };
   }
 
   vectorExpr(ctx: Ctx): A.Expr {

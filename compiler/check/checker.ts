@@ -312,10 +312,12 @@ class SpecChecker {
 
   private checkDims(items: A.Item[]): void {
     const overrides = this.opts.dims ?? {};
+    const declared = new Set<string>();
     for (const it of items) {
       if (it.kind !== 'dims') continue;
       for (const d of it.dims) {
         const n = d.name.name;
+        declared.add(n);
         if (this.declare(n, d.name.span, 'dimension')) {
           let v: number | undefined;
           if (n in overrides) v = overrides[n];
@@ -335,7 +337,8 @@ class SpecChecker {
       }
     }
     for (const n of Object.keys(overrides)) {
-      if (!this.dims.has(n)) {
+      // A declared dim with a bad override value was reported above.
+      if (!declared.has(n)) {
         const hint = didYouMean(n, this.dims.keys());
         this.err('UnknownDim', this.spec.name.span, [n], { hint: hint ?? `spec '${this.spec.name.name}' declares: ${[...this.dims.keys()].join(', ') || 'no dims'}` });
       }
@@ -496,13 +499,7 @@ class SpecChecker {
       this.lets.set(it.name.name, { name: it.name.name, span: it.name.span, expr: it.value, order });
     }
     // Check every let once, so errors in unused lets are reported too.
-    for (const lb of this.lets.values()) {
-      if (lb.checked === undefined) {
-        lb.checking = true;
-        lb.checked = this.ex.check(lb.expr, this.ctx('a let'), lb);
-        lb.checking = false;
-      }
-    }
+    for (const lb of this.lets.values()) if (lb.checked === undefined) this.ex.checkLet(lb);
   }
 
   // ── features ────────────────────────────────────────────────────────────────
@@ -642,7 +639,8 @@ class SpecChecker {
       const tn = eq.target.name;
       const st = this.states.get(tn);
       if (!st) {
-        this.err('UpdateUndeclared', eq.target.span, [tn]);
+        // A state whose declaration failed was reported there.
+        if (!this.poisoned.has(tn)) this.err('UpdateUndeclared', eq.target.span, [tn]);
         this.poisoned.add(tn);
         continue;
       }

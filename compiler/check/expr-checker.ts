@@ -165,12 +165,7 @@ export class ExprChecker {
     if (lb.checking || (currentLet && lb.order >= currentLet.order)) {
       return this.err('RecursiveLet', span, [lb.name], { labels: [{ span: lb.span, message: 'defined here' }] });
     }
-    if (lb.checked === undefined) {
-      lb.checking = true;
-      // A let is a per-token definition over the raw inputs, checked once in that context.
-      lb.checked = this.check(lb.expr, letContext(), lb);
-      lb.checking = false;
-    }
+    if (lb.checked === undefined) this.checkLet(lb);
     const x = lb.checked;
     if (!x) return null;
     if (ctx.pair && dependsOnToken(x)) {
@@ -179,6 +174,18 @@ export class ExprChecker {
       });
     }
     return x;
+  }
+
+  /** Check a let once: a per-token definition over the raw inputs, checked in that context. */
+  checkLet(lb: LetBinding): void {
+    lb.checking = true;
+    lb.checked = this.check(lb.expr, letContext(), lb);
+    lb.checking = false;
+    // Lets are expanded where they are used, so chained lets add up their depths.
+    if (lb.checked && typedDepth(lb.checked) > MAX_TYPED_DEPTH) {
+      this.err('NestingTooDeep', lb.span, [], { hint: `'${lb.name}' expands, with the lets it uses, to more than ${MAX_TYPED_DEPTH} levels` });
+      lb.checked = null;
+    }
   }
 
   private unary(e: A.UnaryExpr, ctx: ExprContext, currentLet?: LetBinding): TExpr | null {
@@ -529,6 +536,31 @@ export function dependsOnToken(x: TExpr): boolean {
   };
   visit(x);
   return dep;
+}
+
+/** The deepest typed expression (lets expanded) that the checker accepts; later stages recurse this deep. */
+export const MAX_TYPED_DEPTH = 1024;
+
+const depths = new WeakMap<TExpr, number>();
+/** Depth of a typed expression (a DAG: lets are shared), without recursion. */
+export function typedDepth(root: TExpr): number {
+  const stack: TExpr[] = [root];
+  while (stack.length) {
+    const e = stack[stack.length - 1]!;
+    if (depths.has(e)) {
+      stack.pop();
+      continue;
+    }
+    const kids = childrenOf(e);
+    const pending = kids.filter((k) => !depths.has(k));
+    if (pending.length) {
+      stack.push(...pending);
+      continue;
+    }
+    depths.set(e, 1 + Math.max(0, ...kids.map((k) => depths.get(k)!)));
+    stack.pop();
+  }
+  return depths.get(root)!;
 }
 
 function childrenOf(e: TExpr): TExpr[] {

@@ -28,6 +28,7 @@ export const messages = {
   InvalidNumber: { code: 'ATTN1006', severity: 'error', message: "invalid number '{0}'" },
   TileSeparator: { code: 'ATTN1007', severity: 'error', message: "expected 'x' between tile sizes, found '{0}'", hint: 'write tile sizes as `chunk 128 x 64`' },
   NoSpec: { code: 'ATTN1008', severity: 'error', message: 'no attention spec found', hint: 'a spec starts with `attention NAME {`' },
+  NestingTooDeep: { code: 'ATTN1009', severity: 'error', message: 'this expression is nested too deeply' },
 
   // ── 2xxx names, types, shapes, spec rules ──────────────────────────────────
   UnknownName: { code: 'ATTN2001', severity: 'error', message: "unknown name '{0}'" },
