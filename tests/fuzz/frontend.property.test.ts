@@ -629,9 +629,9 @@ test('the stdlib itself satisfies every property', () => {
   assert.is(stats.checkedClean, CORPUS.length);
 });
 
-run('(a) mutations of the standard library', mutatedStdlib, textProperty, 4000, 0x5eed_a);
-run('(b) token soups', soupArb, textProperty, 3000, 0x5eed_b);
-run('(c) random specs from a grammar', grammarSpecArb, textProperty, 2500, 0x5eed_c);
+run('(a) mutations of the standard library', mutatedStdlib, textProperty, 3000, 0x5eed_a);
+run('(b) token soups', soupArb, textProperty, 4300, 0x5eed_b);
+run('(c) random specs from a grammar', grammarSpecArb, textProperty, 2200, 0x5eed_c);
 run('(d) near-valid JSON specs', nearValidJson, jsonProperty, 1500, 0x5eed_d);
 run('(d) random JSON values and text', randomJson, jsonProperty, 600, 0x5eed_e);
 run('(e) deeply nested expressions', deepArb, textProperty, 80, 0x5eed_f);

@@ -5,9 +5,10 @@
  */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import type { CheckOptions } from '../../compiler/check/checker.ts';
+import { check, type CheckOptions } from '../../compiler/check/checker.ts';
 import type { TypedSpec } from '../../compiler/check/typed-spec.ts';
 import { parseAndCheck, type FrontendResult } from '../../compiler/frontend.ts';
+import { parse } from '../../dsl/parse.ts';
 
 const RECURRENT_HEAD = 'dims K = 8, V = 16\n  input q: [K], k: [K], v: [V], x: scalar, a: scalar, b: scalar, g: [K], y: [V]\n  param A_log: [H], dt_bias: [H]';
 const SOFTMAX_HEAD = 'dims D = 8\n  input q: [D], k: [D], v: [D], f: scalar, doc: int';
@@ -156,6 +157,22 @@ test('feature dimensions: φ_q and φ_k must agree; φ_v sets the value dimensio
 });
 
 // ── dims overrides ──────────────────────────────────────────────────────────
+
+test('check(file, source, { dims }) overrides a declared dim: keyDim follows it', () => {
+  const p = parse(`attention s {\n  ${RECURRENT_HEAD}\n  update additive\n}\n`, 's.attn');
+  assert.is(check(p.file, p.source).specs[0]!.keyDim, 8);
+  const r = check(p.file, p.source, { dims: { K: 8 * 4 } });
+  assert.equal(r.diagnostics.filter((d) => d.severity === 'error'), []);
+  assert.is(r.specs[0]!.keyDim, 32);
+  assert.is(r.specs[0]!.dims.get('K'), 32);
+  assert.is(r.specs[0]!.valueDim, 16);
+  const bad = check(p.file, p.source, { dims: { Z: 8 } });
+  assert.equal(
+    bad.diagnostics.map((d) => d.code),
+    ['ATTN2007'],
+  );
+  assert.equal(bad.specs, []);
+});
 
 test('dims overrides replace declared values everywhere', () => {
   const s = ok('feature q = taylor2(q)\nfeature k = taylor2(k)\nupdate additive', { dims: { K: 4 } });
