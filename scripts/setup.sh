@@ -10,5 +10,7 @@ npm ci --no-audit --no-fund
 npm run build
 
 echo
-echo "main job: attnc check stdlib/"
+echo "main job: check the standard library, then compile Gated DeltaNet and run it on the default"
+echo "WebGPU adapter, comparing with the float64 reference interpreter"
 ./bin/attnc check stdlib/
+./bin/attnc run stdlib/gated_deltanet.attn --backend webgpu --check --shape B=2,T=256,H=4

@@ -5,12 +5,14 @@
 import { readFileSync } from 'node:fs';
 import type { AttentionIR, Form } from '../../compiler/ir/attention-ir.ts';
 import { interpret, defaultForm, type InterpretResult } from '../../compiler/interp/interpret.ts';
-import { randomInputs, type RunInputs } from '../../compiler/interp/inputs.ts';
+import { type RunInputs } from '../../compiler/interp/inputs.ts';
+import { randomInputs } from '../../compiler/interp/random.ts';
 import { compareTensors, type Tensor } from '../../compiler/interp/tensor.ts';
 import { parseNpz, parseTensorJson, toRunInputs } from '../../compiler/interp/tensor-io.ts';
 import { diagnosticsJson, EXIT, printDiagnostics, printJson } from '../output.ts';
 import { parseAssignments, parseDims } from '../options.ts';
 import { loadIR, printWarnings } from '../load-ir.ts';
+import type { WebGpuRunOptions } from './run-webgpu.ts';
 
 export interface RunCmdOptions {
   backend?: string;
@@ -27,6 +29,8 @@ export interface RunCmdOptions {
   check?: boolean;
   spec?: string;
   json?: boolean;
+  dtype?: string;
+  profile?: string;
 }
 
 function usage(msg: string): number {
@@ -99,7 +103,7 @@ export async function runCommand(file: string, opts: RunCmdOptions): Promise<num
 
   if (backend === 'webgpu') {
     const { runWebGpuCommand } = await import('./run-webgpu.ts');
-    return runWebGpuCommand(ir, run, { ...opts, ...(chunk ? { chunkSize: chunk } : {}) });
+    return runWebGpuCommand(ir, run, { ...opts, ...(chunk ? { chunkSize: chunk } : {}) } as WebGpuRunOptions);
   }
 
   const chosen = form ?? defaultForm(ir);

@@ -9,7 +9,7 @@ import type { MessageId } from '../diagnostics/catalogue.ts';
 import type { SourceFile, Span } from '../diagnostics/source.ts';
 import { didYouMean } from '../diagnostics/suggest.ts';
 import { shapeText, type IndexVar, type Shape, type TExpr } from '../ir/expr.ts';
-import { BUILTIN_BY_NAME, INDEX_VARS } from './builtins.ts';
+import { BUILTIN_BY_NAME, CONSTANTS, INDEX_VARS } from './builtins.ts';
 import { ExprChecker, type ExprContext, type LetBinding, type Scope } from './expr-checker.ts';
 import { intervalOf, intervalText } from './interval.ts';
 import type { ChunkSpec, InputInfo, ParamInfo, RuleName, StateInfo, TypedRule, TypedSpec } from './typed-spec.ts';
@@ -67,6 +67,8 @@ class SpecChecker {
   private declSpans = new Map<string, Span>();
   /** Declared names whose declaration had an error; later uses stay quiet. */
   private poisoned = new Set<string>();
+  /** q, k or v that only state equations define (no input, no feature map). */
+  private placeholders = new Set<'q' | 'k' | 'v'>();
   private scope: Scope;
   private ex: ExprChecker;
   private errorsBefore: number;
@@ -136,7 +138,9 @@ class SpecChecker {
         labels: [{ span: this.featureSpan(items, 'k') ?? spec.name.span, message: `φ_k gives ${shapeText(fk.shape)}` }],
       });
     }
-    this.scope.featureShapes = { q: fq.shape, k: fk.shape, v: fv.shape };
+    // Stand-ins for a q, k or v that state equations define themselves are not names.
+    const real = (w: 'q' | 'k' | 'v') => !this.placeholders.has(w);
+    this.scope.featureShapes = { ...(real('q') ? { q: fq.shape } : {}), ...(real('k') ? { k: fk.shape } : {}), ...(real('v') ? { v: fv.shape } : {}) };
 
     // Gate.
     let gate: TypedSpec['gate'];
@@ -258,6 +262,7 @@ class SpecChecker {
         }
       }
     }
+    if (family === 'softmax' && gate && !impliesCausal(mask)) this.err('GateNeedsCausal', mi?.value.span ?? di?.mode.span ?? gate.span);
     if (direction === 'bidirectional' && family === 'recurrent') {
       const why =
         rule.kind === 'named' && (rule.name === 'delta' || rule.name === 'dplr')
@@ -394,6 +399,14 @@ class SpecChecker {
     if (name === '<missing>') return false;
     if (name in INDEX_VARS) {
       this.err('ReservedName', span, [name, `the index variable: ${INDEX_VARS[name as IndexVar]}`]);
+      return false;
+    }
+    if (name === 'o') {
+      this.err('ReservedName', span, [name, 'the attention output, in epilogues']);
+      return false;
+    }
+    if (name in CONSTANTS) {
+      this.err('ReservedName', span, [name, `the constant ${CONSTANTS[name]}`]);
       return false;
     }
     const b = BUILTIN_BY_NAME.get(name);
@@ -552,6 +565,7 @@ class SpecChecker {
         const main = [...this.states.values()].find((st) => st.shape.length === 2);
         const n = (w === 'v' ? main?.shape[1] : main?.shape[0]) ?? 1;
         out[w] = zeros(n, this.spec.name.span);
+        this.placeholders.add(w);
         continue;
       }
       if (!inp) {
@@ -713,6 +727,12 @@ class SpecChecker {
 function zeros(n: number, span: Span): TExpr {
   const z: TExpr = { op: 'const', value: 0, type: 'real', shape: [], span };
   return { op: 'concat', parts: Array.from({ length: n }, () => z), type: 'real', shape: [n], span };
+}
+
+/** True when the mask is causal or a conjunction with a causal part (it never admits j > i). */
+export function impliesCausal(m: TExpr): boolean {
+  if (isCausal(m)) return true;
+  return m.op === 'binary' && m.fn === 'and' && (impliesCausal(m.a) || impliesCausal(m.b));
 }
 
 /** The mask j ≤ i (or i ≥ j), as written by `causal`. */

@@ -337,6 +337,7 @@ export class ExprChecker {
         return this.err('NotANumber', a.value.span, [`'${an}'`]);
       }
       namedVals[an] = a.value.kind === 'Number' ? a.value.value : -(a.value.operand as A.NumberExpr).value;
+      if (an === 'eps' && !(namedVals[an]! > 0)) return this.err('BadArgValue', a.value.span, [`'eps' must be positive, found ${namedVals[an]}`]);
     }
     if (b.category === 'mask') {
       if (!ctx.maskBuiltins) return this.err('TypeMismatch', e.span, [`'${n}' is a mask and can only be used in \`mask\``]);

@@ -105,6 +105,13 @@ export const messages = {
   UnusedInput: { code: 'ATTN2040', severity: 'warning', message: "input '{0}' is never used" },
   OutputItem: { code: 'ATTN2041', severity: 'error', message: '{0}' },
   ConstantRange: { code: 'ATTN2042', severity: 'error', message: '{0}' },
+  BadArgValue: { code: 'ATTN2044', severity: 'error', message: '{0}' },
+  GateNeedsCausal: {
+    code: 'ATTN2045',
+    severity: 'error',
+    message: 'a forget gate needs a causal mask: for keys after the query (j > i) its decay G_i − G_j would grow instead of shrink',
+    hint: 'add `causal &` to the mask, or drop the gate',
+  },
   ReservedName: { code: 'ATTN2043', severity: 'error', message: "'{0}' is reserved ({1}) and cannot be redefined" },
 
   // ── 3xxx lowering to the attention IR ──────────────────────────────────────

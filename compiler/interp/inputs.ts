@@ -12,8 +12,7 @@
 import type { AttentionIR } from '../ir/attention-ir.ts';
 import { diag, type Diagnostic } from '../diagnostics/diagnostic.ts';
 import { NO_SPAN } from '../diagnostics/source.ts';
-import { Rng } from './values.ts';
-import { shapeString, tensor, type Tensor } from './tensor.ts';
+import { shapeString, type Tensor } from './tensor.ts';
 
 export interface StateTensors {
   /** [N, H, K', V'] */
@@ -168,52 +167,3 @@ function flatIndex(i: number, shape: number[]): string {
   return `[${idx.join(', ')}]`;
 }
 
-export interface RandomOptions {
-  B: number;
-  T: number;
-  H: number;
-  /** Heads of particular inputs (GQA/GVA), e.g. { q: 2, k: 2 } with H = 4. */
-  heads?: Record<string, number>;
-  seed?: number;
-  cuSeqlens?: number[];
-  initialState?: boolean;
-  /** Scale of the random normals of per-token inputs (default 1). */
-  scale?: number;
-}
-
-export function randomInputs(ir: AttentionIR, o: RandomOptions): RunInputs {
-  const rng = new Rng(o.seed ?? 0);
-  const heads: Record<string, number> = {};
-  for (const i of ir.inputs) if (i.type === 'real') heads[i.name] = o.heads?.[i.name] ?? o.H;
-  const want = expectedShapes(ir, o.B, o.T, o.H, heads);
-  const tensors: Record<string, Tensor> = {};
-  const scale = o.scale ?? 1;
-  for (const [name, shape] of Object.entries(want)) {
-    const n = shape.reduce((a, b) => a * b, 1);
-    const inp = ir.inputs.find((i) => i.name === name);
-    if (inp?.type === 'int') {
-      // Segment ids: a few documents per row, in order.
-      const d = new Float64Array(n);
-      for (let b = 0; b < o.B; b++) {
-        let id = 0;
-        for (let t = 0; t < o.T; t++) {
-          if (t > 0 && rng.uniform() < 4 / o.T) id++;
-          d[b * o.T + t] = id;
-        }
-      }
-      tensors[name] = tensor(shape, d);
-    } else tensors[name] = tensor(shape, Float64Array.from({ length: n }, () => rng.normal() * (inp ? scale : 1)));
-  }
-  const out: RunInputs = { tensors };
-  if (o.cuSeqlens) out.cuSeqlens = o.cuSeqlens;
-  if (o.initialState && ir.family === 'recurrent') {
-    const N = o.cuSeqlens ? o.cuSeqlens.length - 1 : o.B;
-    const s = stateShapes(ir, N, o.H);
-    const rand = (shape: number[], f: (x: number) => number) => tensor(shape, Float64Array.from({ length: shape.reduce((a, b) => a * b, 1) }, () => f(rng.normal())));
-    out.initialState = { S: rand(s.S, (x) => 0.5 * x) };
-    // A normaliser state accumulates keys: keep it positive and of a plausible size.
-    if (s.z) out.initialState.z = rand(s.z, (x) => 1 + Math.abs(x));
-    if (s.m) out.initialState.m = rand(s.m, (x) => 0.5 * x);
-  }
-  return out;
-}

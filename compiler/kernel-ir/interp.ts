@@ -85,6 +85,10 @@ interface Ctx {
   kernel: Kernel;
   /** Per-op tile reads (for the destination-read check of maps). */
   reading?: { tile: string; r: number; c: number; ok: boolean; regs?: boolean };
+  /** Which workgroup wrote each buffer element during this dispatch (−1: none): workgroups cannot
+   * see each other's writes within one dispatch, so a read of another's write is a race. */
+  writers: Map<string, Int32Array>;
+  wgIndex: number;
   epochWrites: Map<string, number>;
   epochReads: Map<string, Set<number>>;
   opCounter: number;
@@ -150,6 +154,8 @@ function compile(e: SExpr, memo: Map<SExpr, Fn>): Fn {
         if (!buf) throw new KernelError(`kernel ${x.kernel.name}: buffer '${name}' is not bound`);
         const i = idx(x);
         if (!Number.isInteger(i) || i < 0 || i >= buf.length) throw new KernelError(`kernel ${x.kernel.name}: out-of-bounds read ${name}[${i}] (size ${buf.length}) in ${printSExpr(e)} at workgroup (${x.wg})`);
+        const w = x.writers.get(name)?.[i];
+        if (w !== undefined && w !== -1 && w !== x.wgIndex) throw new KernelError(`kernel ${x.kernel.name}: workgroup (${x.wg}) reads ${name}[${i}], which another workgroup wrote in the same dispatch (a race)`);
         return buf[i]!;
       };
       break;
@@ -211,14 +217,16 @@ export function runProgram(p: Program, buffers: Record<string, Float64Array>, pa
 
 export function runKernel(k: Kernel, buffers: Record<string, Float64Array>, params: Record<string, number>, opts: RunOptions = {}): void {
   const memo = new Map<SExpr, Fn>();
-  const base: Ctx = { vars: new Map(Object.entries(params)), wg: [0, 0, 0], tiles: new Map(), buffers, kernel: k, epochWrites: new Map(), epochReads: new Map(), opCounter: 0 };
+  const writers = new Map<string, Int32Array>();
+  for (const [name, buf] of Object.entries(buffers)) writers.set(name, new Int32Array(buf.length).fill(-1));
+  const base: Ctx = { vars: new Map(Object.entries(params)), wg: [0, 0, 0], tiles: new Map(), buffers, kernel: k, writers, wgIndex: 0, epochWrites: new Map(), epochReads: new Map(), opCounter: 0 };
   const grid = k.grid.map((g) => compile(g, memo)(base));
   for (const g of grid) if (!Number.isInteger(g) || g < 0) throw new KernelError(`kernel ${k.name}: grid size ${g}`);
   const check = opts.checkBarriers ?? true;
   for (let z = 0; z < grid[2]!; z++)
     for (let y = 0; y < grid[1]!; y++)
       for (let x = 0; x < grid[0]!; x++) {
-        const ctx: Ctx = { ...base, vars: new Map(base.vars), wg: [x, y, z], tiles: new Map(), epochWrites: new Map(), epochReads: new Map(), opCounter: 0 };
+        const ctx: Ctx = { ...base, vars: new Map(base.vars), wg: [x, y, z], wgIndex: (z * grid[1]! + y) * grid[0]! + x, tiles: new Map(), epochWrites: new Map(), epochReads: new Map(), opCounter: 0 };
         for (const t of k.tiles) ctx.tiles.set(t.name, { decl: t, data: new Float64Array(t.rows * t.cols), init: new Uint8Array(t.rows * t.cols) });
         exec(k.body, ctx, memo, check);
       }
@@ -250,15 +258,15 @@ function barrierCheck(s: Stmt, x: Ctx, on: boolean): void {
   if (!on) return;
   const id = ++x.opCounter;
   const { reads, writes } = tileAccess(s);
-  const selfMap = s.op === 'map' ? s.dst.tile : undefined;
+  // Earlier ops of this epoch (the current op is registered after the checks).
   for (const t of reads) {
     const w = x.epochWrites.get(t);
-    if (w !== undefined && w !== id && t !== selfMap) throw new KernelError(`kernel ${x.kernel.name}: missing barrier: ${s.op} reads tile ${t}, written by an earlier op without a barrier between`);
+    if (w !== undefined && w !== id) throw new KernelError(`kernel ${x.kernel.name}: missing barrier: ${s.op} reads tile ${t}, written by an earlier op without a barrier between`);
   }
   for (const t of writes) {
     const w = x.epochWrites.get(t);
     const rs = x.epochReads.get(t);
-    if (t !== selfMap && ((w !== undefined && w !== id) || (rs && [...rs].some((r) => r !== id)))) {
+    if ((w !== undefined && w !== id) || (rs && [...rs].some((r) => r !== id))) {
       throw new KernelError(`kernel ${x.kernel.name}: missing barrier: ${s.op} writes tile ${t}, which an earlier op used without a barrier between`);
     }
   }
@@ -409,6 +417,9 @@ function exec(body: Stmt[], x: Ctx, memo: Map<SExpr, Fn>, check: boolean): void 
             x.reading = { tile: s.src, r, c, ok: true, regs: true };
             const i = idx(x);
             if (!Number.isInteger(i) || i < 0 || i >= buf.length) throw new KernelError(`kernel ${x.kernel.name}: out-of-bounds write ${s.dst.buf}[${i}] (size ${buf.length}) at workgroup (${x.wg})`);
+            const wr = x.writers.get(s.dst.buf)!;
+            if (wr[i] !== -1 && wr[i] !== x.wgIndex) throw new KernelError(`kernel ${x.kernel.name}: workgroups write ${s.dst.buf}[${i}] twice in one dispatch (a race)`);
+            wr[i] = x.wgIndex;
             buf[i] = val(x);
             if (!x.reading.ok) throw new KernelError(`kernel ${x.kernel.name}: store of ${s.src} reads a register tile at another element`);
             x.reading = undefined;

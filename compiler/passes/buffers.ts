@@ -6,9 +6,10 @@
  *   in_<x>      per-token input  [NT, H_x, …shape]   (int inputs: [NT])
  *   p_<x>       parameter        [H, …shape] per head, else […shape]
  *   out         output           [NT, H, V']
- *   state       S                [N, H, K', V'] (read at start if HAS_INIT, written at end if STORE_FINAL)
- *   state_z     z                [N, H, K']     (sum / maxabs normalizer)
- *   state_m     m                [N, H]         (maxabs stabiliser)
+ *   initial_state, final_state   S [N, H, K', V'] (read at the start if HAS_INIT; written at the end if STORE_FINAL)
+ *   initial_z, final_z           z [N, H, K']     (sum / maxabs normalizer)
+ *   initial_m, final_m           m [N, H]         (maxabs stabiliser)
+ *   (separate in and out buffers: the value tiles of one head share z and m, so in place would race)
  *   cu          sequence offsets [N + 1]  (i32)
  *   tokinfo     [NT, 2] (position in its sequence, sequence length), when an expression uses t or T
  *   f_<name>    prepared per-token values [NT, H, width] (scratch, written by the prepare kernel)
@@ -63,9 +64,16 @@ export function programBuffers(ir: AttentionIR, dtype: Dtype): BufferDecl[] {
   out.push({ name: 'cu', role: 'meta', dtype: 'i32', access: 'read', elems: b.add(P.N, b.i(1)) });
   out.push({ name: 'out', role: 'output', dtype, access: 'read_write', elems: b.mul(b.mul(P.NT, P.H), b.i(ir.valueDim)) });
   if (ir.family === 'recurrent') {
-    out.push({ name: 'state', role: 'state-out', dtype: 'f32', access: 'read_write', elems: b.mul(b.mul(P.N, P.H), b.i(ir.keyDim * ir.valueDim)) });
-    if (ir.normalizer !== 'none') out.push({ name: 'state_z', role: 'state-out', dtype: 'f32', access: 'read_write', elems: b.mul(b.mul(P.N, P.H), b.i(ir.keyDim)) });
-    if (ir.normalizer === 'maxabs') out.push({ name: 'state_m', role: 'state-out', dtype: 'f32', access: 'read_write', elems: b.mul(P.N, P.H) });
+    const S = b.mul(b.mul(P.N, P.H), b.i(ir.keyDim * ir.valueDim));
+    const Z = b.mul(b.mul(P.N, P.H), b.i(ir.keyDim));
+    const M = b.mul(P.N, P.H);
+    const pair = (name: string, elems: SExpr) => {
+      out.push({ name: `initial_${name}`, role: 'state-in', dtype: 'f32', access: 'read', elems });
+      out.push({ name: `final_${name}`, role: 'state-out', dtype: 'f32', access: 'read_write', elems });
+    };
+    pair('state', S);
+    if (ir.normalizer !== 'none') pair('z', Z);
+    if (ir.normalizer === 'maxabs') pair('m', M);
   }
   return out;
 }

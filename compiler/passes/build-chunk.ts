@@ -56,9 +56,9 @@ export function buildChunkKernel(st: PlanState): Kernel {
   const stateBase = b.mul(b.add(b.mul(n, P.H), h), b.i(K));
   kb.note('initial state (zero unless HAS_INIT)');
   const hasInit = b.bin('ne', P.HAS_INIT, b.i(0));
-  kb.map(S, b.sel(hasInit, b.ld('state', b.add(b.mul(b.add(stateBase, R), b.i(V)), b.add(v0, Cv))), b.f(0)), { rows: b.i(K), cols: vCols, fill: 0 });
-  if (Z) kb.map(Z, b.sel(hasInit, b.ld('state_z', b.add(stateBase, R)), b.f(0)), { rows: b.i(K), cols: b.i(1), fill: 0 });
-  if (Mt) kb.map(Mt, b.sel(hasInit, b.ld('state_m', b.add(b.mul(n, P.H), h)), b.f(0)));
+  kb.map(S, b.sel(hasInit, b.ld('initial_state', b.add(b.mul(b.add(stateBase, R), b.i(V)), b.add(v0, Cv))), b.f(0)), { rows: b.i(K), cols: vCols, fill: 0 });
+  if (Z) kb.map(Z, b.sel(hasInit, b.ld('initial_z', b.add(stateBase, R)), b.f(0)), { rows: b.i(K), cols: b.i(1), fill: 0 });
+  if (Mt) kb.map(Mt, b.sel(hasInit, b.ld('initial_m', b.add(b.mul(n, P.H), h)), b.f(0)));
 
   // ── per-chunk tiles ────────────────────────────────────────────────────────
   const Vc = kb.tile('Vc', C, BV);
@@ -142,7 +142,9 @@ export function buildChunkKernel(st: PlanState): Kernel {
       if (Bn && src.has('bonus')) {
         const ub = q('bonus');
         const uAt = (d: SExpr) => ub.at(R, ub.width ? b.add(k0, d) : b.i(0));
-        kb.map(Bn, b.add(b.tile(Bn, R, b.i(0)), b.fold('sum', 'd', b.i(0), b.i(BK), b.mul(b.mul(b.tile(Qs, R, b.v('d')), b.tile(Ks, R, b.v('d'))), uAt(b.v('d'))))));
+        // Only the key columns of this slice that exist: u is read from its buffer.
+        const dEnd = b.min(b.i(BK), b.sub(b.i(K), k0));
+        kb.map(Bn, b.add(b.tile(Bn, R, b.i(0)), b.fold('sum', 'd', b.i(0), dEnd, b.mul(b.mul(b.tile(Qs, R, b.v('d')), b.tile(Ks, R, b.v('d'))), uAt(b.v('d'))))));
       }
       if (vecGate) kb.map(A, b.add(b.tile(A, R, Cv), b.sel(b.le(Cv, readRow(R)), decayedDot(Qs, Ks, readRow(R)), b.f(0))));
       else kb.matmul(A, Qs, Ks, { transB: true, acc: 'add' });
@@ -344,14 +346,14 @@ export function buildChunkKernel(st: PlanState): Kernel {
 
   kb.note('final state');
   kb.if(b.bin('ne', P.STORE_FINAL, b.i(0)), () => {
-    kb.op({ op: 'store', src: S, dst: { buf: 'state', index: b.add(b.mul(b.add(stateBase, R), b.i(V)), b.add(v0, Cv)), rows: b.i(K), cols: vCols }, value: b.tile(S, R, Cv) });
+    kb.op({ op: 'store', src: S, dst: { buf: 'final_state', index: b.add(b.mul(b.add(stateBase, R), b.i(V)), b.add(v0, Cv)), rows: b.i(K), cols: vCols }, value: b.tile(S, R, Cv) });
     kb.if(b.bin('eq', v0, b.i(0)), () => {
-      if (Z) kb.op({ op: 'store', src: Z, dst: { buf: 'state_z', index: b.add(stateBase, R), rows: b.i(K), cols: b.i(1) }, value: b.tile(Z, R, b.i(0)) });
-      if (Mt) kb.op({ op: 'store', src: Mt, dst: { buf: 'state_m', index: b.add(b.mul(n, P.H), h), rows: b.i(1), cols: b.i(1) }, value: b.tile(Mt, b.i(0), b.i(0)) });
+      if (Z) kb.op({ op: 'store', src: Z, dst: { buf: 'final_z', index: b.add(stateBase, R), rows: b.i(K), cols: b.i(1) }, value: b.tile(Z, R, b.i(0)) });
+      if (Mt) kb.op({ op: 'store', src: Mt, dst: { buf: 'final_m', index: b.add(b.mul(n, P.H), h), rows: b.i(1), cols: b.i(1) }, value: b.tile(Mt, b.i(0), b.i(0)) });
     });
   });
 
-  const buffers = [...programBuffers(ir, st.options.dtype ?? 'f32'), ...preparedBuffers(st), tokinfoBuffer];
+  const buffers = [...programBuffers(ir, 'f32'), ...preparedBuffers(st), tokinfoBuffer];
   return kb.build([b.ceilDiv(b.i(V), b.i(BV)), P.H, P.N], tl.threads, programParams(ir), buffers, `${ir.name}: ${C === 1 ? 'token-sequential' : `chunks of ${C}`} ${cls} update, state tile [${K}, ${BV}] per workgroup, key slices of ${BK}`);
 }
 

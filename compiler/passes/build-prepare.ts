@@ -37,6 +37,6 @@ export function buildPrepareKernel(st: PlanState): Kernel | undefined {
     const anchor = kb.tile(`W${name}`, Rr, w);
     kb.op({ op: 'store', src: anchor, dst: { buf: featBuf(name), index: idx, rows, cols: b.i(w) }, value: e.at(b.R, b.C) });
   }
-  const buffers = [...programBuffers(ir, st.options.dtype ?? 'f32'), ...preparedBuffers(st), tokinfoBuffer];
+  const buffers = [...programBuffers(ir, 'f32'), ...preparedBuffers(st), tokinfoBuffer];
   return kb.build([b.ceilDiv(P.NT, b.i(Rr)), P.H, b.i(1)], st.tiling!.threads, programParams(ir), buffers, `${ir.name}: per-token feature maps and gate arguments, ${Rr} tokens × one head per workgroup`);
 }

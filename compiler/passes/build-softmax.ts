@@ -44,7 +44,7 @@ export function buildGateCumsumKernel(st: PlanState): Kernel {
     kb.op({ op: 'store', src: Gs, dst: { buf: 'gcum', index: b.add(b.mul(b.add(t0, R), P.H), h), rows: L, cols: b.i(1) }, value: b.add(b.tile(Gs, R, b.i(0)), b.tile(carry, b.i(0), b.i(0))) });
     kb.map(carry, b.add(b.tile(carry, b.i(0), b.i(0)), b.tile(Gs, b.sub(L, b.i(1)), b.i(0))));
   });
-  const buffers = [...programBuffers(ir, st.options.dtype ?? 'f32'), ...preparedBuffers(st), gcumBuffer, tokinfoBuffer];
+  const buffers = [...programBuffers(ir, 'f32'), ...preparedBuffers(st), gcumBuffer, tokinfoBuffer];
   return kb.build([b.i(1), P.H, P.N], 64, programParams(ir), buffers, `${ir.name}: cumulative log-gates per sequence`);
 }
 
@@ -126,7 +126,7 @@ export function buildSoftmaxKernel(st: PlanState): Kernel {
     }
     kb.op({ op: 'store', src: Acc, dst: { buf: 'out', index: b.add(b.mul(b.add(b.mul(b.add(b.add(start, i0), R), P.H), h), b.i(V)), Cv), rows: Lq, cols: b.i(V) }, value });
   });
-  const buffers = [...programBuffers(ir, st.options.dtype ?? 'f32'), ...preparedBuffers(st), gcumBuffer, tokinfoBuffer];
+  const buffers = [...programBuffers(ir, 'f32'), ...preparedBuffers(st), gcumBuffer, tokinfoBuffer];
   return kb.build([b.ceilDiv(P.MAXLEN, b.i(Bq)), P.H, P.N], threads, programParams(ir), buffers, `${ir.name}: query tiles of ${Bq}, key tiles of ${Bk}, online ${ir.weight}`);
 }
 

@@ -16,7 +16,7 @@
 import { diag } from '../diagnostics/diagnostic.ts';
 import type { AttentionIR } from '../ir/attention-ir.ts';
 import * as b from '../kernel-ir/build.ts';
-import type { BufferDecl, Kernel, Program, SExpr, Stmt } from '../kernel-ir/types.ts';
+import type { BufferDecl, Dtype, Kernel, Program, SExpr, Stmt } from '../kernel-ir/types.ts';
 import { tileAccess } from '../kernel-ir/analysis.ts';
 import { PROFILES, PROFILE_NAMES, type TargetProfile } from '../targets/profiles.ts';
 import { programBuffers, programParams, scratchBuffer, tokinfoBuffer } from './buffers.ts';
@@ -106,7 +106,6 @@ export function registerWords(k: Kernel): number {
   return k.tiles.filter((t) => t.space === 'register').reduce((s, t) => s + Math.ceil((t.rows * t.cols) / k.threads), 0);
 }
 
-const pow2Floor = (x: number) => 2 ** Math.floor(Math.log2(Math.max(1, x)));
 
 function tiling(st: PlanState): void {
   const ir = st.ir;
@@ -182,12 +181,20 @@ function pow2Ceil(x: number): number {
   return 2 ** Math.ceil(Math.log2(Math.max(1, x)));
 }
 
+/** Token rows per workgroup of the prepare kernel: the most (up to 32) whose tiles fit. */
 function choosePrepareRows(st: PlanState, limit: number): number {
-  // The prepare kernel's tiles are [R, width]: keep the widest few within the budget.
-  const widths = Object.values(st.quantities ?? {}).filter((p) => p!.how === 'prepared').map((p) => Math.max(1, p!.width));
-  if (!widths.length) return 16;
-  const perRow = widths.reduce((a, w) => a + 4 * w * 4, 0);
-  return Math.max(1, Math.min(32, pow2Floor(limit / Math.max(1, perRow))));
+  if (!Object.values(st.quantities ?? {}).some((p) => p!.how === 'prepared')) return 16;
+  const saved = st.tiling;
+  try {
+    for (let R = 32; R >= 1; R /= 2) {
+      st.tiling = { C: 1, BK: 1, BV: 1, threads: 64, prepareRows: R, sharedBytes: 0, why: '' };
+      const k = buildPrepareKernel(st);
+      if (!k || sharedBytes(k) <= limit) return R;
+    }
+    return 1;
+  } finally {
+    st.tiling = saved;
+  }
 }
 
 // ── kernels ────────────────────────────────────────────────────────────────────
@@ -214,7 +221,7 @@ function kernels(st: PlanState): void {
     .filter(([, p]) => p!.how === 'prepared')
     .map(([n, p]) => scratchBuffer(n, p!.width));
   const used = new Set(ks.flatMap((k) => k.buffers.map((x) => x.name)));
-  const buffers = [...programBuffers(ir, st.options.dtype ?? 'f32'), ...scratch, ...extra, tokinfoBuffer].filter((x) => used.has(x.name));
+  const buffers = [...programBuffers(ir, 'f32'), ...scratch, ...extra, tokinfoBuffer].filter((x) => used.has(x.name));
   st.program = { spec: ir.name, target: st.target.name, form: st.form!, kernels: ks, params: programParams(ir), buffers, notes: st.notes };
 }
 
@@ -245,20 +252,14 @@ export function minimiseBarriers(body: Stmt[]): Stmt[] {
       continue;
     }
     const { reads, writes } = tileAccess(s);
-    const hazard = [...reads].some((t) => written.has(t) && !selfOnly(s, t)) || [...writes].some((t) => (written.has(t) || read.has(t)) && !selfOnly(s, t));
+    // Ops map elements to threads independently: any tile shared with an earlier op of this epoch needs a barrier.
+    const hazard = [...reads].some((t) => written.has(t)) || [...writes].some((t) => written.has(t) || read.has(t));
     if (hazard) flush();
     out.push(s);
     for (const t of writes) written.add(t);
     for (const t of reads) read.add(t);
   }
   return out;
-}
-
-/** The op only touches tile t at its own element (map dst = f(dst[r][c]), matmul accumulation). */
-function selfOnly(s: Stmt, t: string): boolean {
-  if (s.op === 'matmul') return false;
-  if (s.op !== 'map' || s.dst.tile !== t) return false;
-  return true;
 }
 
 function hasTileOps(ss: Stmt[]): boolean {
@@ -278,16 +279,18 @@ function barriers(st: PlanState): void {
 
 /**
  * WebGPU allows few storage buffers per stage (8 by default). When a kernel needs more, pack
- * read-only meta and parameter buffers into one binding (the host copies them in: they are
- * small), then the prepared scratch buffers (written by our own kernel: free), then inputs.
+ * buffers into shared bindings, cheapest first: read-only meta, parameters and initial states (the
+ * host copies them in), prepared scratch (written by our own kernels: free), final states (the
+ * host copies them out after the pass), then inputs (copied in).
  */
 function bindingPacking(st: PlanState): void {
   const p = st.program;
   if (!p) return;
   const limit = st.target.limits.storageBuffers;
   const groups: { name: string; roles: BufferDecl['role'][] }[] = [
-    { name: 'packed_meta', roles: ['meta', 'param'] },
+    { name: 'packed_meta', roles: ['meta', 'param', 'state-in'] },
     { name: 'packed_scratch', roles: ['scratch'] },
+    { name: 'packed_final', roles: ['state-out'] },
     { name: 'packed_in', roles: ['input'] },
   ];
   const bindingsOf = (k: Kernel) => new Set(k.buffers.map((x) => x.packedInto?.buffer ?? x.name)).size;
@@ -319,14 +322,24 @@ function alignUp(e: SExpr): SExpr {
 
 // ── dtype legalisation ─────────────────────────────────────────────────────────
 
+/**
+ * Inputs and outputs are stored in the requested type; state, scratch, parameters and arithmetic
+ * stay f32. WGSL has no bf16, and f16 needs 'shader-f16': there the storage falls back to f32
+ * (with a note), so a program always runs on its profile.
+ */
 function dtypeLegalisation(st: PlanState): void {
   const want = st.options.dtype ?? 'f32';
   const p = st.program;
   if (!p || want === 'f32') return;
   const prof = st.target;
-  if (want === 'bf16' && prof.backend === 'wgsl') st.notes.push('dtype: bf16 storage as the high halves of f32 words (WGSL has no bf16 type)');
-  if (want === 'f16' && prof.backend === 'wgsl' && !prof.features.f16) st.notes.push("dtype: f16 storage packed two to a u32 (the profile has no 'shader-f16')");
-  st.notes.push(`dtype: ${want} inputs and outputs; state, accumulators and arithmetic in f32`);
+  let use: Dtype = want;
+  if (prof.backend === 'wgsl' && (want === 'bf16' || (want === 'f16' && !prof.features.f16))) {
+    use = 'f32';
+    st.notes.push(want === 'bf16' ? 'dtype: WGSL has no bf16: f32 storage' : `dtype: ${prof.name} has no 'shader-f16': f32 storage`);
+  }
+  const roles = new Set(['input', 'output']);
+  for (const b of [...p.buffers, ...p.kernels.flatMap((k) => k.buffers)]) if (roles.has(b.role) && b.dtype !== 'i32') b.dtype = use;
+  st.notes.push(`dtype: ${use} inputs and outputs; state, accumulators and arithmetic in f32`);
 }
 
 // ── memory ─────────────────────────────────────────────────────────────────────
@@ -357,11 +370,12 @@ export interface PlanResult extends PlanState {
   dump?: string;
 }
 
-export function plan(ir: AttentionIR, targetName: string, options: PlanOptions = {}, dumpAfter?: string, dumper?: (st: PlanState) => string): PlanResult {
-  const target: TargetProfile | undefined = PROFILES[targetName];
+/** Plan kernels for a target: a profile name, or a profile object (a device's own limits, say). */
+export function plan(ir: AttentionIR, targetName: string | TargetProfile, options: PlanOptions = {}, dumpAfter?: string, dumper?: (st: PlanState) => string): PlanResult {
+  const target: TargetProfile | undefined = typeof targetName === 'string' ? PROFILES[targetName] : targetName;
   const st: PlanResult = { ir, target: target!, options, diagnostics: [], notes: [] };
   if (!target) {
-    st.diagnostics.push(diag('UnknownTarget', ir.span, [targetName, PROFILE_NAMES.join(', ')], ir.source ? { source: ir.source } : {}));
+    st.diagnostics.push(diag('UnknownTarget', ir.span, [String(targetName), PROFILE_NAMES.join(', ')], ir.source ? { source: ir.source } : {}));
     return st;
   }
   if (dumpAfter && !PASS_NAMES.includes(dumpAfter)) {
@@ -371,7 +385,11 @@ export function plan(ir: AttentionIR, targetName: string, options: PlanOptions =
   for (const p of PASSES) {
     p.run(st);
     if (dumpAfter === p.name && dumper) st.dump = dumper(st);
-    if (st.diagnostics.some((d) => d.severity === 'error')) break;
+    if (st.diagnostics.some((d) => d.severity === 'error')) {
+      // Never hand out a plan that failed a check (an over-budget kernel, say).
+      delete st.program;
+      break;
+    }
   }
   return st;
 }

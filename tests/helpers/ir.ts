@@ -10,10 +10,11 @@ import { REPO } from './baseline.ts';
 /** Small values for every dim a stdlib spec may declare (only the declared ones are used). */
 export const SMALL_DIMS: Record<string, number> = { K: 8, V: 6, D: 8, M: 12, W: 12, S: 2 };
 
-export function smallDimsFor(text: string): Record<string, number> {
+/** The values of `table` for the dims a spec declares. */
+export function smallDimsFor(text: string, table: Record<string, number> = SMALL_DIMS): Record<string, number> {
   const declared = /dims\s+([^\n]*)/.exec(text)?.[1] ?? '';
   const names = [...declared.matchAll(/([A-Za-z_]\w*)\s*=/g)].map((m) => m[1]!);
-  return Object.fromEntries(names.filter((n) => n in SMALL_DIMS).map((n) => [n, SMALL_DIMS[n]!]));
+  return Object.fromEntries(names.filter((n) => n in table).map((n) => [n, table[n]!]));
 }
 
 export function irFromText(text: string, name = '<test>', dims?: Record<string, number>): AttentionIR {
@@ -22,7 +23,9 @@ export function irFromText(text: string, name = '<test>', dims?: Record<string, 
   return l.irs[0]!;
 }
 
-export function stdlibIR(name: string, dims?: Record<string, number>): AttentionIR {
+/** A stdlib spec at small dims (SMALL_DIMS, or the given table, for the dims it declares). */
+export function stdlibIR(name: string, table?: Record<string, number>): AttentionIR {
   const path = join(REPO, 'stdlib', `${name}.attn`);
-  return irFromText(readFileSync(path, 'utf8'), path, dims);
+  const text = readFileSync(path, 'utf8');
+  return irFromText(text, path, smallDimsFor(text, table));
 }

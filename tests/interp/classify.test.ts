@@ -6,7 +6,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import type { AttentionIR } from '../../compiler/ir/attention-ir.ts';
 import { interpret } from '../../compiler/interp/interpret.ts';
-import { randomInputs } from '../../compiler/interp/inputs.ts';
+import { randomInputs } from '../../compiler/interp/random.ts';
 import { compareTensors } from '../../compiler/interp/tensor.ts';
 import { lowerSource } from '../../compiler/pipeline.ts';
 import { renderDiagnostics } from '../../compiler/diagnostics/render.ts';

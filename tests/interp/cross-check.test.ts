@@ -3,7 +3,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import type { Form } from '../../compiler/ir/attention-ir.ts';
 import { interpret } from '../../compiler/interp/interpret.ts';
-import { randomInputs } from '../../compiler/interp/inputs.ts';
+import { randomInputs } from '../../compiler/interp/random.ts';
 import { compareTensors } from '../../compiler/interp/tensor.ts';
 import { stdlibIR } from '../helpers/ir.ts';
 import * as paper from '../reference/papers.ts';

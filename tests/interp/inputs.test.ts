@@ -2,7 +2,8 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { interpret } from '../../compiler/interp/interpret.ts';
-import { randomInputs, type RunInputs } from '../../compiler/interp/inputs.ts';
+import { type RunInputs } from '../../compiler/interp/inputs.ts';
+import { randomInputs } from '../../compiler/interp/random.ts';
 import { tensor } from '../../compiler/interp/tensor.ts';
 import { stdlibIR } from '../helpers/ir.ts';
 

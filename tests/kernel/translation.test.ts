@@ -8,7 +8,8 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import type { AttentionIR } from '../../compiler/ir/attention-ir.ts';
 import { interpret } from '../../compiler/interp/interpret.ts';
-import { randomInputs, type RunInputs } from '../../compiler/interp/inputs.ts';
+import { type RunInputs } from '../../compiler/interp/inputs.ts';
+import { randomInputs } from '../../compiler/interp/random.ts';
 import { compareTensors } from '../../compiler/interp/tensor.ts';
 import { prepareHostRun, readOutputs } from '../../compiler/kernel-ir/host.ts';
 import { runProgram } from '../../compiler/kernel-ir/interp.ts';
@@ -56,6 +57,29 @@ for (const f of stdlibFiles()) {
       }
   });
 }
+
+test('several value tiles per head share the normalizer and stabiliser states (in and out kept apart)', () => {
+  for (const name of ['linear_attention', 'mlstm', 'gated_deltanet', 'rwkv6']) {
+    const ir = stdlibIR(name, { K: 40, V: 40, D: 40 });
+    const inputs = randomInputs(ir, { B: 2, T: 40, H: 1, seed: 9, initialState: true });
+    const p = plan(ir, 'webgpu-default', { form: 'chunk', chunk: 16 });
+    assert.ok(p.tiling!.BV < 40, `${name}: several value tiles (BV = ${p.tiling!.BV})`);
+    validate(ir, 'webgpu-default', 'chunk', inputs, `${name} multi-tile`, 16);
+  }
+});
+
+test('the kernel-IR interpreter catches workgroups racing on a buffer', () => {
+  const ir = stdlibIR('linear_attention', { K: 40, V: 40 });
+  const p = plan(ir, 'webgpu-default', { form: 'chunk', chunk: 16 });
+  // Make every value tile write the normalizer state (not only the first).
+  const unguard = (ss: import('../../compiler/kernel-ir/types.ts').Stmt[]): import('../../compiler/kernel-ir/types.ts').Stmt[] =>
+    ss.flatMap((s) => (s.op === 'if' && JSON.stringify(s.cond).includes('"v0"') ? s.then : s.op === 'if' ? [{ ...s, then: unguard(s.then), else: unguard(s.else) }] : s.op === 'for' ? [{ ...s, body: unguard(s.body) }] : [s]));
+  const k = p.program!.kernels.find((x) => x.name.endsWith('_chunk'))!;
+  k.body = unguard(k.body);
+  const inputs = randomInputs(ir, { B: 1, T: 20, H: 1, seed: 1, initialState: true });
+  const h = prepareHostRun(ir, p.program!, inputs, true);
+  assert.throws(() => runProgram(p.program!, h.host!.buffers, h.host!.params), /twice in one dispatch/);
+});
 
 test('GVA heads and a chunk larger than the sequence', () => {
   const ir = stdlibIR('gated_deltanet');

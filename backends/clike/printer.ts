@@ -1,0 +1,423 @@
+/**
+ * The shared part of the WGSL and CUDA backends: how each tile op of the kernel IR is spread over
+ * a workgroup's threads, printed through a small dialect interface (tinygrad-style: a backend is
+ * mostly syntax). Every thread runs the same code; `lid` is its index, T the workgroup size.
+ *   map / store   elements e = lid, lid + T, … of the tile (row e / cols, column e % cols)
+ *   register tile elements are owned the same way: thread lid holds slot s of element lid + s·T
+ *   matmul        each thread computes the output elements it owns, over the reduction dimension
+ *   reduce        a thread per row (or column); cumsum and trisolve: a thread per column
+ * Barriers are printed where the kernel IR has them (the barriers pass placed them).
+ */
+import type { BufferDecl, Kernel, SExpr, Stmt, TileDecl, TileRef } from '../../compiler/kernel-ir/types.ts';
+import { Typer, type CType } from './types.ts';
+
+export interface ExprCtx {
+  /** Printing inside the element loop of a register-tile op: register reads use this slot. */
+  slot?: string;
+  /** Inside a branch of a select that the dialect evaluates eagerly: clamp indices. */
+  clamp?: boolean;
+}
+
+export abstract class CLikePrinter {
+  protected lines: string[] = [];
+  protected depth = 1;
+  protected typer: Typer;
+  protected tiles: Map<string, TileDecl>;
+  protected T: number;
+  private tmp = 0;
+  /** Statements hoisted out of the expression being printed (fold loops). */
+  private hoisted: string[][] = [];
+  protected usedFns = new Set<string>();
+
+  constructor(protected k: Kernel) {
+    this.typer = new Typer(k);
+    this.tiles = new Map(k.tiles.map((t) => [t.name, t]));
+    this.T = k.threads;
+  }
+
+  // ── dialect ──────────────────────────────────────────────────────────────────
+  abstract typeName(t: CType): string;
+  abstract floatLit(v: number): string;
+  abstract intLit(v: number): string;
+  abstract declVar(name: string, t: CType, init: string): string;
+  abstract declConst(name: string, t: CType, init: string): string;
+  abstract forLoop(v: string, from: string, to: string, step: string): string;
+  abstract barrier(): string;
+  abstract select(c: string, a: string, b: string): string;
+  abstract cast(to: CType, e: string): string;
+  abstract call(fn: string, args: string[]): string;
+  /** A read of buffer `b` at `idx` as f32 (or i32). */
+  abstract load(b: BufferDecl, idx: string): string;
+  abstract storeBuf(b: BufferDecl, idx: string, value: string): string;
+  abstract tileRef(name: string): string;
+  abstract regRef(name: string): string;
+  abstract wgId(axis: 0 | 1 | 2): string;
+  /** Whether select(…) evaluates both branches (WGSL) — reads under it are then clamped. */
+  abstract readonly eagerSelect: boolean;
+  abstract clampIndex(idx: string, size: string): string;
+  abstract bufferLength(b: BufferDecl): string;
+
+  protected emit(line: string): void {
+    this.lines.push('  '.repeat(this.depth) + line);
+  }
+
+  protected fresh(prefix: string): string {
+    return `${prefix}${this.tmp++}`;
+  }
+
+  protected buffer(name: string): BufferDecl {
+    const b = this.k.buffers.find((x) => x.name === name);
+    if (!b) throw new Error(`internal: kernel ${this.k.name} reads undeclared buffer ${name}`);
+    return b;
+  }
+
+  // ── expressions ──────────────────────────────────────────────────────────────
+
+  /** Print an expression converted to type `want`. */
+  expr(e: SExpr, ctx: ExprCtx = {}, want?: CType): string {
+    const t = this.typer.of(e);
+    const s = this.exprRaw(e, ctx);
+    return want && want !== t ? this.convert(t, want, s) : s;
+  }
+
+  protected convert(from: CType, to: CType, s: string): string {
+    if (from === to) return s;
+    if (to === 'bool') return `(${s} != ${from === 'f32' ? this.floatLit(0) : this.intLit(0)})`;
+    if (from === 'bool') return this.select(s, to === 'f32' ? this.floatLit(1) : this.intLit(1), to === 'f32' ? this.floatLit(0) : this.intLit(0));
+    return this.cast(to, s);
+  }
+
+  private binOp(fn: string): string | undefined {
+    return { add: '+', sub: '-', mul: '*', div: '/', idiv: '/', mod: '%', lt: '<', le: '<=', gt: '>', ge: '>=', eq: '==', ne: '!=', and: '&&', or: '||' }[fn];
+  }
+
+  protected exprRaw(e: SExpr, ctx: ExprCtx): string {
+    switch (e.k) {
+      case 'const':
+        return e.t === 'f' ? this.floatLit(e.v) : e.t === 'i' ? this.intLit(e.v) : e.v ? 'true' : 'false';
+      case 'var':
+        return e.name;
+      case 'wg':
+        return this.wgId(e.axis);
+      case 'un':
+        return this.unary(e.fn, e.a, ctx);
+      case 'bin': {
+        const op = this.binOp(e.fn);
+        const ta = this.typer.of(e.a);
+        const tb = this.typer.of(e.b);
+        if (e.fn === 'and' || e.fn === 'or') return `(${this.expr(e.a, ctx, 'bool')} ${op} ${this.expr(e.b, ctx, 'bool')})`;
+        if (e.fn === 'idiv' || e.fn === 'mod') return `(${this.expr(e.a, ctx, 'i32')} ${op} ${this.expr(e.b, ctx, 'i32')})`;
+        const t: CType = e.fn === 'div' || e.fn === 'pow' || ta === 'f32' || tb === 'f32' ? 'f32' : 'i32';
+        if (op) return `(${this.expr(e.a, ctx, t)} ${op} ${this.expr(e.b, ctx, t)})`;
+        return this.call(e.fn, [this.expr(e.a, ctx, t), this.expr(e.b, ctx, t)]);
+      }
+      case 'sel': {
+        const t = this.typer.of(e);
+        const inner = this.eagerSelect ? { ...ctx, clamp: true } : ctx;
+        return this.select(this.expr(e.c, ctx, 'bool'), this.expr(e.a, inner, t), this.expr(e.b, inner, t));
+      }
+      case 'ld': {
+        const b = this.buffer(e.buf);
+        let idx = this.expr(e.idx, ctx, 'i32');
+        if (ctx.clamp) idx = this.clampIndex(idx, this.bufferLength(b));
+        return this.load(b, idx);
+      }
+      case 'tile': {
+        const t = this.tiles.get(e.tile)!;
+        if (t.space === 'register') {
+          if (!ctx.slot) throw new Error(`internal: register tile ${e.tile} read outside its element loop`);
+          return `${this.regRef(e.tile)}[${ctx.slot}]`;
+        }
+        let idx = t.cols === 1 ? this.expr(e.r, ctx, 'i32') : `${this.expr(e.r, ctx, 'i32')} * ${this.intLit(t.cols)} + ${this.expr(e.c, ctx, 'i32')}`;
+        if (ctx.clamp) idx = this.clampIndex(idx, this.intLit(t.rows * t.cols));
+        return `${this.tileRef(e.tile)}[${idx}]`;
+      }
+      case 'fold': {
+        const t = this.typer.of(e);
+        const acc = this.fresh('acc');
+        const init = e.fn === 'sum' ? (t === 'f32' ? this.floatLit(0) : this.intLit(0)) : this.floatLit(e.fn === 'max' ? -3.0e38 : 3.0e38);
+        const pre = this.hoisted[this.hoisted.length - 1];
+        if (!pre) throw new Error('internal: fold outside a statement');
+        pre.push(this.declVar(acc, t, init));
+        pre.push(`${this.forLoop(e.v, this.expr(e.from, ctx, 'i32'), this.expr(e.to, ctx, 'i32'), this.intLit(1))} {`);
+        this.hoisted.push([]);
+        const body = this.expr(e.body, ctx, t);
+        const inner = this.hoisted.pop()!;
+        for (const l of inner) pre.push('  ' + l);
+        pre.push(`  ${acc} = ${e.fn === 'sum' ? `${acc} + ${body}` : this.call(e.fn, [acc, body])};`);
+        pre.push('}');
+        return acc;
+      }
+    }
+  }
+
+  protected unary(fn: string, a: SExpr, ctx: ExprCtx): string {
+    const t = this.typer.of(a);
+    switch (fn) {
+      case 'neg':
+        return `(-${this.expr(a, ctx)})`;
+      case 'not':
+        return `(!${this.expr(a, ctx, 'bool')})`;
+      case 'abs':
+        return this.call('abs', [this.expr(a, ctx)]);
+      case 'int':
+        return this.expr(a, ctx, 'i32');
+      case 'float':
+        return this.expr(a, ctx, 'f32');
+      default:
+        void t;
+        this.usedFns.add(fn);
+        return this.mathFn(fn, this.expr(a, ctx, 'f32'));
+    }
+  }
+
+  /** A float math function (exp, sigmoid, …); helpers for the missing ones go in the prelude. */
+  abstract mathFn(fn: string, x: string): string;
+
+  /** Print a statement that uses expressions: fold loops are hoisted in front of it. */
+  protected withExprs(build: () => string | string[]): void {
+    this.hoisted.push([]);
+    const out = build();
+    const pre = this.hoisted.pop()!;
+    for (const l of pre) this.emit(l);
+    for (const l of Array.isArray(out) ? out : [out]) this.emit(l);
+  }
+
+  // ── statements ───────────────────────────────────────────────────────────────
+
+  protected stmts(ss: Stmt[]): void {
+    for (const s of ss) this.stmt(s);
+  }
+
+  protected block(open: string, body: () => void): void {
+    this.emit(`${open} {`);
+    this.depth++;
+    body();
+    this.depth--;
+    this.emit('}');
+  }
+
+  /** A `let` whose value all threads must agree on (the dialect may need a uniform load). */
+  protected letStmt(name: string, value: SExpr): void {
+    this.withExprs(() => this.declConst(name, this.typer.of(value), this.expr(value)));
+  }
+
+  protected stmt(s: Stmt): void {
+    switch (s.op) {
+      case 'let':
+        this.letStmt(s.name, s.value);
+        break;
+      case 'note':
+        this.emit(`// ${s.text}`);
+        break;
+      case 'barrier':
+        this.emit(this.barrier());
+        break;
+      case 'for': {
+        if (s.note) this.emit(`// ${s.note}`);
+        let head = '';
+        this.withExprs(() => {
+          head = this.forLoop(s.v, this.expr(s.from, {}, 'i32'), this.expr(s.to, {}, 'i32'), this.expr(s.step, {}, 'i32'));
+          return [];
+        });
+        this.block(head, () => this.stmts(s.body));
+        break;
+      }
+      case 'if': {
+        let cond = '';
+        this.withExprs(() => {
+          cond = this.expr(s.cond, {}, 'bool');
+          return [];
+        });
+        this.block(`if (${cond})`, () => this.stmts(s.then));
+        if (s.else.length) this.block('else', () => this.stmts(s.else));
+        break;
+      }
+      case 'map':
+        this.mapOp(s);
+        break;
+      case 'matmul':
+        this.matmulOp(s);
+        break;
+      case 'reduce':
+        this.reduceOp(s);
+        break;
+      case 'cumsum':
+        this.cumsumOp(s);
+        break;
+      case 'trisolve':
+        this.trisolveOp(s);
+        break;
+      case 'store':
+        this.storeOp(s);
+        break;
+    }
+  }
+
+  /** Index of element (r, c) in a shared tile (with a row offset for views). */
+  protected at(tile: string, r: string, c: string, r0?: string): string {
+    const t = this.tiles.get(tile)!;
+    const row = r0 ? `(${r0} + ${r})` : r;
+    return `${this.tileRef(tile)}[${t.cols === 1 ? row : `${row} * ${this.intLit(t.cols)} + ${c}`}]`;
+  }
+
+  /** Loop over the elements of a rows × cols block owned by this thread. */
+  protected elementLoop(rows: number, cols: number, body: (r: string, c: string, slot?: string) => void, register: boolean): void {
+    const n = rows * cols;
+    const i = this.intLit;
+    if (register) {
+      const slots = Math.ceil(n / this.T);
+      const s = this.fresh('s');
+      this.block(this.forLoop(s, i.call(this, 0), i.call(this, slots), i.call(this, 1)), () => {
+        const e = this.fresh('e');
+        this.emit(this.declConst(e, 'i32', `lid + ${s} * ${i.call(this, this.T)}`));
+        this.block(`if (${e} < ${i.call(this, n)})`, () => {
+          this.emit(this.declConst('r', 'i32', `${e} / ${i.call(this, cols)}`));
+          this.emit(this.declConst('c', 'i32', `${e} % ${i.call(this, cols)}`));
+          body('r', 'c', s);
+        });
+      });
+      return;
+    }
+    const e = this.fresh('e');
+    this.block(this.forLoop(e, 'lid', i.call(this, n), i.call(this, this.T)), () => {
+      this.emit(this.declConst('r', 'i32', `${e} / ${i.call(this, cols)}`));
+      this.emit(this.declConst('c', 'i32', `${e} % ${i.call(this, cols)}`));
+      body('r', 'c');
+    });
+  }
+
+  protected viewOf(ref: TileRef): { t: TileDecl; rows: number; r0?: string } {
+    const t = this.tiles.get(ref.tile)!;
+    return { t, rows: ref.rows ?? t.rows, ...(ref.r0 ? { r0: this.expr(ref.r0, {}, 'i32') } : {}) };
+  }
+
+  protected mapOp(s: Extract<Stmt, { op: 'map' }>): void {
+    const v = this.viewOf(s.dst);
+    const reg = v.t.space === 'register';
+    let r0 = '';
+    if (v.r0) {
+      r0 = this.fresh('r0_');
+      this.withExprs(() => this.declConst(r0, 'i32', v.r0!));
+    }
+    this.elementLoop(v.rows, v.t.cols, (r, c, slot) => {
+      const target = reg ? `${this.regRef(s.dst.tile)}[${slot}]` : this.at(s.dst.tile, r, c, r0 || undefined);
+      const ctx: ExprCtx = slot ? { slot } : {};
+      if (s.guard) {
+        let cond = '';
+        this.withExprs(() => {
+          cond = `${r} < ${this.expr(s.guard!.rows, ctx, 'i32')} && ${c} < ${this.expr(s.guard!.cols, ctx, 'i32')}`;
+          return [];
+        });
+        this.block(`if (${cond})`, () => this.withExprs(() => `${target} = ${this.expr(s.expr, ctx, 'f32')};`));
+        this.block('else', () => this.emit(`${target} = ${this.floatLit(s.guard!.fill)};`));
+      } else this.withExprs(() => `${target} = ${this.expr(s.expr, ctx, 'f32')};`);
+    }, reg);
+  }
+
+  protected matmulOp(s: Extract<Stmt, { op: 'matmul' }>): void {
+    const A = this.viewOf(s.a);
+    const B = this.viewOf(s.b);
+    const D = this.viewOf(s.dst);
+    const m = s.transA ? A.t.cols : A.rows;
+    const kk = s.transA ? A.rows : A.t.cols;
+    const n = s.transB ? B.rows : B.t.cols;
+    const reg = D.t.space === 'register';
+    const names: Record<string, string> = {};
+    for (const [key, v] of [['a', A], ['b', B], ['d', D]] as const) {
+      if (v.r0) {
+        names[key] = this.fresh(`r0${key}_`);
+        this.emit(this.declConst(names[key]!, 'i32', v.r0));
+      }
+    }
+    this.elementLoop(m, n, (r, c, slot) => {
+      const body = () => {
+        const acc = this.fresh('acc');
+        this.emit(this.declVar(acc, 'f32', this.floatLit(0)));
+        const x = this.fresh('x');
+        this.block(this.forLoop(x, this.intLit(0), this.intLit(kk), this.intLit(1)), () => {
+          const a = s.transA ? this.at(s.a.tile, x, r, names['a']) : this.at(s.a.tile, r, x, names['a']);
+          const bb = s.transB ? this.at(s.b.tile, c, x, names['b']) : this.at(s.b.tile, x, c, names['b']);
+          this.emit(`${acc} = ${acc} + ${a} * ${bb};`);
+        });
+        const target = reg ? `${this.regRef(s.dst.tile)}[${slot}]` : this.at(s.dst.tile, r, c, names['d']);
+        this.emit(s.acc === 'set' ? `${target} = ${acc};` : `${target} = ${target} ${s.acc === 'add' ? '+' : '-'} ${acc};`);
+      };
+      if (s.mask) {
+        const keep = s.mask === 'lower' ? `${c} <= ${r}` : `${c} < ${r}`;
+        this.block(`if (${keep})`, body);
+        if (s.acc === 'set') this.block('else', () => this.emit(`${reg ? `${this.regRef(s.dst.tile)}[${slot}]` : this.at(s.dst.tile, r, c, names['d'])} = ${this.floatLit(0)};`));
+      } else body();
+    }, reg);
+  }
+
+  protected reduceOp(s: Extract<Stmt, { op: 'reduce' }>): void {
+    const src = this.tiles.get(s.src)!;
+    const byRow = s.axis === 'cols';
+    const outer = byRow ? src.rows : src.cols;
+    const inner = byRow ? src.cols : src.rows;
+    const i = this.fresh('i');
+    this.block(this.forLoop(i, 'lid', this.intLit(outer), this.intLit(this.T)), () => {
+      const acc = this.fresh('acc');
+      this.emit(this.declVar(acc, 'f32', s.fn === 'sum' ? this.floatLit(0) : this.floatLit(-3.0e38)));
+      const j = this.fresh('j');
+      this.block(this.forLoop(j, this.intLit(0), this.intLit(inner), this.intLit(1)), () => {
+        const x = byRow ? this.at(s.src, i, j) : this.at(s.src, j, i);
+        this.emit(`${acc} = ${s.fn === 'sum' ? `${acc} + ${x}` : this.call('max', [acc, x])};`);
+      });
+      this.emit(`${byRow ? this.at(s.dst, i, this.intLit(0)) : this.at(s.dst, this.intLit(0), i)} = ${acc};`);
+    });
+  }
+
+  protected cumsumOp(s: Extract<Stmt, { op: 'cumsum' }>): void {
+    const src = this.tiles.get(s.src)!;
+    const c = this.fresh('col');
+    this.block(this.forLoop(c, 'lid', this.intLit(src.cols), this.intLit(this.T)), () => {
+      const acc = this.fresh('acc');
+      this.emit(this.declVar(acc, 'f32', this.floatLit(0)));
+      const r = this.fresh('row');
+      this.block(this.forLoop(r, this.intLit(0), this.intLit(src.rows), this.intLit(1)), () => {
+        this.emit(`${acc} = ${acc} + ${this.at(s.src, r, c)};`);
+        this.emit(`${this.at(s.dst, r, c)} = ${acc};`);
+      });
+    });
+  }
+
+  protected trisolveOp(s: Extract<Stmt, { op: 'trisolve' }>): void {
+    const B = this.tiles.get(s.b)!;
+    const c = this.fresh('col');
+    this.block(this.forLoop(c, 'lid', this.intLit(B.cols), this.intLit(this.T)), () => {
+      const r = this.fresh('row');
+      this.block(this.forLoop(r, this.intLit(0), this.intLit(B.rows), this.intLit(1)), () => {
+        const acc = this.fresh('acc');
+        this.emit(this.declVar(acc, 'f32', this.at(s.b, r, c)));
+        const j = this.fresh('j');
+        this.block(this.forLoop(j, this.intLit(0), r, this.intLit(1)), () => {
+          this.emit(`${acc} = ${acc} ${s.sign > 0 ? '-' : '+'} ${this.at(s.a, r, j)} * ${this.at(s.b, j, c)};`);
+        });
+        this.emit(`${this.at(s.b, r, c)} = ${acc};`);
+      });
+    });
+  }
+
+  protected storeOp(s: Extract<Stmt, { op: 'store' }>): void {
+    const t = this.tiles.get(s.src)!;
+    const reg = t.space === 'register';
+    const b = this.buffer(s.dst.buf);
+    this.elementLoop(t.rows, t.cols, (r, c, slot) => {
+      const ctx: ExprCtx = slot ? { slot } : {};
+      let cond = '';
+      this.withExprs(() => {
+        cond = `${r} < ${this.expr(s.dst.rows, ctx, 'i32')} && ${c} < ${this.expr(s.dst.cols, ctx, 'i32')}`;
+        return [];
+      });
+      this.block(`if (${cond})`, () => this.withExprs(() => this.storeBuf(b, this.expr(s.dst.index, ctx, 'i32'), this.expr(s.value, ctx, 'f32'))));
+    }, reg);
+  }
+
+  /** The kernel body, after the dialect's prologue. */
+  protected body(): string[] {
+    this.stmts(this.k.body);
+    return this.lines;
+  }
+}

@@ -1,0 +1,53 @@
+/** A WebGPU device in Node through the `webgpu` package (Dawn): for tests, the CLI and benchmarks. */
+import type { TargetProfile } from '../../compiler/targets/profiles.ts';
+
+export interface NodeGpu {
+  adapter: GPUAdapter;
+  device: GPUDevice;
+  /** A short description of the adapter (vendor, architecture, driver). */
+  description: string;
+  destroy(): void;
+}
+
+let instance: GPU | undefined;
+
+/**
+ * Request the default adapter and a device with the features and limits a profile may use (those
+ * the adapter has). One instance per process; call `destroy()` on the device when done.
+ */
+export async function nodeGpu(opts: { features?: string[]; limits?: Record<string, number> } = {}): Promise<NodeGpu> {
+  const { create, globals } = await import('webgpu');
+  Object.assign(globalThis, globals);
+  instance ??= create([]);
+  const adapter = await instance.requestAdapter();
+  if (!adapter) throw new Error('no WebGPU adapter: install a Vulkan driver (scripts/setup-system.sh installs Mesa lavapipe)');
+  const want = opts.features ?? ['shader-f16', 'subgroups'];
+  const requiredFeatures = want.filter((f) => adapter.features.has(f)) as GPUFeatureName[];
+  const al = adapter.limits as unknown as Record<string, number>;
+  const requiredLimits: Record<string, number> = {};
+  for (const name of ['maxComputeWorkgroupStorageSize', 'maxComputeInvocationsPerWorkgroup', 'maxStorageBuffersPerShaderStage', 'maxStorageBufferBindingSize', 'maxBufferSize']) {
+    const want2 = opts.limits?.[name] ?? al[name];
+    if (want2 !== undefined) requiredLimits[name] = Math.min(want2, al[name] ?? want2);
+  }
+  const device = await adapter.requestDevice({ requiredFeatures, requiredLimits });
+  const info = adapter.info as GPUAdapterInfo & { description?: string };
+  const description = [info.vendor, info.architecture, info.device, info.description].filter(Boolean).join(' ') || 'unknown adapter';
+  return { adapter, device, description, destroy: () => device.destroy() };
+}
+
+/** The profile that fits a device: its limits and features, keeping the others of `base`. */
+export function deviceProfile(base: TargetProfile, device: GPUDevice): TargetProfile {
+  const l = device.limits;
+  return {
+    ...base,
+    name: `${base.name}@device`,
+    limits: {
+      ...base.limits,
+      sharedBytes: l.maxComputeWorkgroupStorageSize,
+      threadsPerGroup: Math.min(256, l.maxComputeInvocationsPerWorkgroup),
+      storageBuffers: l.maxStorageBuffersPerShaderStage,
+      bufferBindingBytes: l.maxStorageBufferBindingSize,
+    },
+    features: { ...base.features, f16: device.features.has('shader-f16'), subgroups: device.features.has('subgroups') },
+  };
+}
