@@ -4,6 +4,7 @@ import { checkCommand } from './commands/check.ts';
 import { fmtCommand } from './commands/fmt.ts';
 import { explainCommand } from './commands/explain.ts';
 import { runCommand } from './commands/run.ts';
+import { compileCommand } from './commands/compile.ts';
 import { EXIT } from './output.ts';
 import { VERSION } from '../compiler/version.ts';
 
@@ -53,6 +54,25 @@ export function buildProgram(): Command {
     .addHelpText('after', '\nExamples:\n  attnc explain stdlib/gated_deltanet.attn\n  attnc explain stdlib/gated_deltanet.attn --target webgpu-default --dump-after tiling\n  attnc explain examples/gla_equation.attn --json')
     .action((file: string, o) => {
       process.exitCode = explainCommand(file, o);
+    });
+
+  program
+    .command('compile')
+    .description('compile a spec to WGSL kernels, TypeScript bindings and CUDA sources')
+    .argument('<file>', 'a spec file')
+    .option('--target <list>', 'wgsl, ts, cuda (comma-separated)', 'wgsl,ts')
+    .option('--out <dir>', 'output folder (one subfolder per spec)', 'out')
+    .option('--profile <name>', 'WebGPU profile: webgpu-default, webgpu-large, webgpu-naga', 'webgpu-large')
+    .option('--cuda-profile <name>', 'CUDA profile: cuda-sm80, cuda-sm90', 'cuda-sm90')
+    .option('--dtype <type>', 'storage type of inputs and outputs: f32, f16, bf16')
+    .option('--chunk <n>', 'chunk size (state-recurrent) or query tile (softmax)')
+    .option('--form <form>', 'chunk, recurrent (decode) or parallel')
+    .option('--dims <list>', 'override declared dims, e.g. K=64,V=64')
+    .option('--spec <name>', 'the spec to compile when the file has several')
+    .option('--json', 'print the written files as JSON')
+    .addHelpText('after', '\nExamples:\n  attnc compile stdlib/gated_deltanet.attn --target wgsl,ts --out out/\n  attnc compile stdlib/gla.attn --target cuda --cuda-profile cuda-sm80 --dtype bf16')
+    .action(async (file: string, o) => {
+      process.exitCode = await compileCommand(file, o);
     });
 
   program

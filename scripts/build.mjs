@@ -1,6 +1,7 @@
 // Bundles the CLI (dist/attnc.js, Node) and the compiler core (dist/attnc.browser.js, browsers) with esbuild.
 import { build } from 'esbuild';
 import { mkdirSync } from 'node:fs';
+import { buildRuntime } from './build-runtime.mjs';
 
 mkdirSync('dist', { recursive: true });
 const common = { bundle: true, format: 'esm', sourcemap: true, logLevel: 'warning', legalComments: 'none' };
@@ -24,4 +25,5 @@ await build({
   platform: 'browser',
   target: 'es2022',
 });
-console.log('built dist/attnc.js and dist/attnc.browser.js');
+await buildRuntime();
+console.log('built dist/attnc.js, dist/attnc.browser.js and the WebGPU runtime dist/attnc-runtime.{js,d.ts}');

@@ -61,6 +61,13 @@ export class AttentionKernels {
     }
   }
 
+  /** Bytes each caller buffer needs for these dims (inputs, parameters, out, states). */
+  bufferSizes(dims: RunDims): Record<string, number> {
+    const e = this.bufferElements(dims);
+    const user = new Set(['input', 'param', 'output', 'state-in', 'state-out']);
+    return Object.fromEntries(this.manifest.buffers.filter((b) => user.has(b.role)).map((b) => [tensorName(b.name), e[b.name]! * bytesOf(b.dtype)]));
+  }
+
   /** The expected element count of each buffer for these dims. */
   bufferElements(dims: RunDims): Record<string, number> {
     const params = uniformParams(dims, this.realInputs);
@@ -112,7 +119,10 @@ export class AttentionKernels {
    * when dims.storeFinalState. Internal buffers (sequence offsets, scratch) are made and cached
    * per dims.
    */
-  encode(encoder: GPUCommandEncoder, buffers: Record<string, GPUBuffer>, dims: RunDims): void {
+  encode(target: GPUCommandEncoder | GPUComputePassEncoder, buffers: Record<string, GPUBuffer>, dims: RunDims): void {
+    // A compute pass can take the dispatches only when nothing must be copied around them.
+    const isPass = !('beginComputePass' in target);
+    const encoder = target as GPUCommandEncoder;
     const m = this.manifest;
     const params = uniformParams(dims, this.realInputs);
     const res = this.resourcesFor(dims);
@@ -166,11 +176,15 @@ export class AttentionKernels {
           copyOut.push([pbuf, off, dst, size]);
         }
         else if (b.role === 'state-in' && !dims.hasInitialState) continue;
-        else if (b.role === 'input' || b.role === 'param' || b.role === 'state-in') encoder.copyBufferToBuffer(bound[b.name]!, 0, pbuf, off, size);
+        else if (b.role === 'input' || b.role === 'param' || b.role === 'state-in') {
+          if (isPass) throw new AttncError(`attnc: ${m.spec}: this program packs '${tensorName(b.name)}' into a shared binding, which needs a copy: pass a GPUCommandEncoder, not a compute pass`);
+          encoder.copyBufferToBuffer(bound[b.name]!, 0, pbuf, off, size);
+        }
       }
       bound[pack] = pbuf;
     }
-    const pass = encoder.beginComputePass({ label: `${m.spec}` });
+    if (isPass && dims.storeFinalState && copyOut.length) throw new AttncError(`attnc: ${m.spec}: the final state is copied out of a shared binding: pass a GPUCommandEncoder, not a compute pass`);
+    const pass = isPass ? (target as GPUComputePassEncoder) : encoder.beginComputePass({ label: `${m.spec}` });
     let u = 0;
     for (const k of m.kernels) {
       const { pipeline, layout } = this.pipeline(k);
@@ -192,6 +206,7 @@ export class AttentionKernels {
         pass.dispatchWorkgroups(Math.min(maxX, grid[0] - x0), grid[1], grid[2]);
       }
     }
+    if (isPass) return;
     pass.end();
     if (dims.storeFinalState) for (const [src, off, dst, size] of copyOut) encoder.copyBufferToBuffer(src, off, dst, 0, size);
   }

@@ -1,0 +1,62 @@
+/**
+ * Compile an attention IR to artefacts for targets: WGSL kernels with their manifest, and
+ * TypeScript bindings. (CUDA artefacts come from backends/cuda.) No Node-only imports.
+ */
+import { webgpuManifest, type WebGpuManifest } from '../backends/wgsl/manifest.ts';
+import { tsBindings } from '../backends/ts/bindings.ts';
+import type { Diagnostic } from './diagnostics/diagnostic.ts';
+import type { AttentionIR } from './ir/attention-ir.ts';
+import type { Dtype } from './kernel-ir/types.ts';
+import { plan, type PlanResult } from './passes/pipeline.ts';
+import type { KernelForm } from './passes/plan.ts';
+import { PROFILES, type TargetProfile } from './targets/profiles.ts';
+
+export type TargetKind = 'wgsl' | 'ts' | 'cuda';
+
+export interface CompileOptions {
+  targets: TargetKind[];
+  /** WebGPU profile (default webgpu-large) and CUDA profile (default cuda-sm90). */
+  webgpuProfile?: string | TargetProfile;
+  cudaProfile?: string | TargetProfile;
+  form?: KernelForm;
+  dtype?: Dtype;
+  chunk?: number;
+  /** The spec's source text, embedded in bindings and packages. */
+  specText?: string;
+  source?: string;
+}
+
+export interface Artifact {
+  /** File name relative to the output folder. */
+  path: string;
+  contents: string;
+}
+
+export interface CompileOutput {
+  artifacts: Artifact[];
+  diagnostics: Diagnostic[];
+  manifest?: WebGpuManifest;
+  plans: PlanResult[];
+}
+
+export function compileIR(ir: AttentionIR, o: CompileOptions): CompileOutput {
+  const out: CompileOutput = { artifacts: [], diagnostics: [], plans: [] };
+  const common = { ...(o.form ? { form: o.form } : {}), ...(o.chunk ? { chunk: o.chunk } : {}), ...(o.dtype ? { dtype: o.dtype } : {}) };
+  if (o.targets.includes('wgsl') || o.targets.includes('ts')) {
+    const prof = o.webgpuProfile ?? 'webgpu-large';
+    const p = plan(ir, prof, common);
+    out.plans.push(p);
+    out.diagnostics.push(...p.diagnostics);
+    if (p.program) {
+      const target = typeof prof === 'string' ? PROFILES[prof]! : prof;
+      const m = webgpuManifest(ir, p.program, target, o.dtype === 'f16' && target.features.f16 ? 'f16' : 'f32');
+      out.manifest = m;
+      if (o.targets.includes('wgsl')) {
+        for (const k of m.kernels) out.artifacts.push({ path: `${ir.name}/${k.name}.wgsl`, contents: k.code });
+        out.artifacts.push({ path: `${ir.name}/${ir.name}.manifest.json`, contents: JSON.stringify(m, null, 2) + '\n' });
+      }
+      if (o.targets.includes('ts')) out.artifacts.push({ path: `${ir.name}/${ir.name}.ts`, contents: tsBindings({ manifest: m, specText: o.specText ?? '', ...(o.source ? { source: o.source } : {}) }) });
+    }
+  }
+  return out;
+}
