@@ -7,7 +7,7 @@ import { CstParser, type CstNode, type IToken } from 'chevrotain';
 import * as T from './lexer.ts';
 import { errorProvider } from './parse-errors.ts';
 
-const MUL_OPS = new Set([T.Star, T.Slash, T.At, T.Otimes]);
+const MUL_OPS = new Set([T.Star, T.Slash, T.At, T.Otimes, T.Times]);
 
 export class AttnParser extends CstParser {
   constructor() {
@@ -185,7 +185,8 @@ export class AttnParser extends CstParser {
     this.SUBRULE(this.chunkSize);
     this.OPTION(() => {
       this.SUBRULE(this.tileSeparator);
-      this.SUBRULE2(this.chunkSize);
+      // `128x64` lexes as 128 and the name x64: the second size may sit in the separator.
+      this.OPTION2({ GATE: () => !/^x\d+$/.test(this.LA(0).image), DEF: () => this.SUBRULE2(this.chunkSize) });
     });
   });
 
@@ -249,10 +250,12 @@ export class AttnParser extends CstParser {
   /** `a * b`, `a / b`, `a @ b`, `a ⊗ b`, and juxtaposition `Sᵀ q` (a matrix product, like `@`). */
   mulExpr = this.RULE('mulExpr', () => {
     this.SUBRULE(this.unaryExpr);
-    // Juxtaposition only within a line, so that a mistyped item keyword on the next line is not
-    // silently read as a factor of the previous expression.
+    // Juxtaposition only within a line (a mistyped item keyword on the next line is not silently
+    // read as a factor) and never beside a number (`1.5.2`, `2K` and `1e` are errors, not products).
     this.MANY({
-      GATE: () => MUL_OPS.has(this.LA(1).tokenType) || this.LA(1).startLine === this.LA(0).endLine,
+      GATE: () =>
+        MUL_OPS.has(this.LA(1).tokenType) ||
+        (this.LA(1).startLine === this.LA(0).endLine && this.LA(1).tokenType !== T.NumberLit && this.LA(0).tokenType !== T.NumberLit),
       DEF: () => {
         this.OR([
           {
@@ -273,6 +276,7 @@ export class AttnParser extends CstParser {
       { ALT: () => this.CONSUME(T.Slash) },
       { ALT: () => this.CONSUME(T.At) },
       { ALT: () => this.CONSUME(T.Otimes) },
+      { ALT: () => this.CONSUME(T.Times) },
     ]);
   });
 

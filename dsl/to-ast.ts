@@ -220,8 +220,13 @@ class ToAst extends BaseVisitor {
   chunkItem(ctx: Ctx): A.Item {
     const sep = node(ctx, 'tileSeparator');
     const t = sep ? (this.visit(sep) as IToken | undefined) : undefined;
-    if (t && t.tokenType.name === 'Identifier' && t.image !== 'x') this.problems.push({ id: 'TileSeparator', span: tokenSpan(t), args: [t.image] });
-    return { kind: 'chunk', ...this.base(ctx, 'Chunk'), sizes: nodes(ctx, 'chunkSize').map((c) => this.visit(c)) };
+    const sizes: A.ChunkSize[] = nodes(ctx, 'chunkSize').map((c) => this.visit(c));
+    const glued = t && t.tokenType.name === 'Identifier' ? /^x(\d+)$/.exec(t.image) : null;
+    if (glued) {
+      const sp = tokenSpan(t);
+      sizes.push({ kind: 'Int', value: Number(glued[1]), text: glued[1]!, span: { start: sp.start + 1, end: sp.end } });
+    } else if (t && t.tokenType.name === 'Identifier' && t.image !== 'x') this.problems.push({ id: 'TileSeparator', span: tokenSpan(t), args: [t.image] });
+    return { kind: 'chunk', ...this.base(ctx, 'Chunk'), sizes };
   }
 
   chunkSize(ctx: Ctx): A.ChunkSize {
