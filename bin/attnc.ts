@@ -4,8 +4,11 @@ import { checkCommand } from './commands/check.ts';
 import { fmtCommand } from './commands/fmt.ts';
 import { explainCommand } from './commands/explain.ts';
 import { runCommand } from './commands/run.ts';
-import { compileCommand } from './commands/compile.ts';
-import { EXIT } from './output.ts';
+import { compileCommand, type CompileCmdOptions } from './commands/compile.ts';
+import { packCommand } from './commands/pack.ts';
+import { benchCommand } from './commands/bench.ts';
+import { expandPaths } from './io.ts';
+import { captureStdout, diagnosticsJson, EXIT, printDiagnostics, printJson, progress } from './output.ts';
 import { VERSION } from '../compiler/version.ts';
 
 export function buildProgram(): Command {
@@ -59,7 +62,7 @@ export function buildProgram(): Command {
   program
     .command('compile')
     .description('compile a spec to WGSL kernels, TypeScript bindings and CUDA sources')
-    .argument('<file>', 'a spec file')
+    .argument('<files...>', 'spec files or directories (a folder compiles every spec in it)')
     .option('--target <list>', 'wgsl, ts, cuda (comma-separated)', 'wgsl,ts')
     .option('--out <dir>', 'output folder (one subfolder per spec)', 'out')
     .option('--profile <name>', 'WebGPU profile: webgpu-default, webgpu-large, webgpu-naga', 'webgpu-large')
@@ -70,9 +73,9 @@ export function buildProgram(): Command {
     .option('--dims <list>', 'override declared dims, e.g. K=64,V=64')
     .option('--spec <name>', 'the spec to compile when the file has several')
     .option('--json', 'print the written files as JSON')
-    .addHelpText('after', '\nExamples:\n  attnc compile stdlib/gated_deltanet.attn --target wgsl,ts --out out/\n  attnc compile stdlib/gla.attn --target cuda --cuda-profile cuda-sm80 --dtype bf16')
-    .action(async (file: string, o) => {
-      process.exitCode = await compileCommand(file, o);
+    .addHelpText('after', '\nExamples:\n  attnc compile stdlib/gated_deltanet.attn --target wgsl,ts --out out/\n  attnc compile stdlib/gla.attn --target cuda --cuda-profile cuda-sm80 --dtype bf16\n  attnc compile stdlib/ --dims K=32,V=32,D=32 --out out/   # every spec, with a progress bar on a terminal')
+    .action(async (files: string[], o: CompileCmdOptions) => {
+      process.exitCode = await compileMany(files, o);
     });
 
   program
@@ -100,6 +103,50 @@ export function buildProgram(): Command {
       process.exitCode = await runCommand(file, o);
     });
 
+  program
+    .command('pack')
+    .description('write a complete npm package for a spec: index.js + index.d.ts, WGSL, the WebGPU runtime, the manifest, CUDA sources when built, and a README')
+    .argument('<file>', 'a spec file')
+    .option('--out <dir>', 'the package folder (default: out/<package name>)')
+    .option('--name <name>', 'package name (default: attnc-<spec>)')
+    .option('--pkg-version <semver>', 'package version', '0.1.0')
+    .option('--license <id>', 'SPDX license of the package', 'UNLICENSED')
+    .option('--dims <list>', 'override declared dims, e.g. K=64,V=64')
+    .option('--spec <name>', 'the spec to pack when the file has several')
+    .option('--profile <name>', 'WebGPU profile: webgpu-default, webgpu-large, webgpu-naga', 'webgpu-large')
+    .option('--dtype <type>', 'storage type of inputs and outputs: f32 or f16')
+    .option('--form <form>', 'chunk, recurrent (decode) or parallel')
+    .option('--chunk <n>', 'chunk size (state-recurrent) or query tile (softmax)')
+    .option('--cuda-profile <name>', 'CUDA profile of the CUDA sources: cuda-sm80, cuda-sm90', 'cuda-sm90')
+    .option('--no-cuda', 'leave the CUDA sources out')
+    .option('--json', 'print the package name, folder and files as JSON')
+    .addHelpText(
+      'after',
+      '\nExamples:\n  attnc pack stdlib/gated_deltanet.attn --out pkg/gdn\n  attnc pack stdlib/gla.attn --dims K=64,V=64 --name @me/gla-kernels --pkg-version 1.0.0\n  npm pack pkg/gdn            # the tarball; npm install it anywhere',
+    )
+    .action(async (file: string, o) => {
+      process.exitCode = await packCommand(file, o);
+    });
+
+  program
+    .command('bench')
+    .description("time a spec's WebGPU kernels on this machine's adapter: median ms/call and tokens/s of run() and of the kernels alone")
+    .argument('<file>', 'a spec file')
+    .option('--shape <list>', 'B=…,T=…,H=…', 'B=1,T=256,H=2')
+    .option('--dims <list>', 'override declared dims, e.g. K=64,V=64')
+    .option('--repeats <n>', 'timed calls (the median is reported)', '10')
+    .option('--warmup <n>', 'untimed calls first', '2')
+    .option('--dtype <type>', 'storage type of inputs and outputs: f32 or f16', 'f32')
+    .option('--form <form>', 'chunk, recurrent or parallel')
+    .option('--chunk <n>', 'chunk size (state-recurrent) or query tile (softmax)')
+    .option('--profile <name>', 'the profile whose defaults the device limits refine', 'webgpu-large')
+    .option('--spec <name>', 'the spec to time when the file has several')
+    .option('--json', 'print the timings as JSON (with every sample)')
+    .addHelpText('after', '\nExamples:\n  attnc bench stdlib/gated_deltanet.attn --shape B=1,T=1024,H=4\n  attnc bench stdlib/softmax.attn --dims D=64 --shape B=2,T=512,H=4 --repeats 20 --json')
+    .action(async (file: string, o) => {
+      process.exitCode = await benchCommand(file, o);
+    });
+
   return program;
 }
 
@@ -118,4 +165,38 @@ export async function main(argv: string[]): Promise<number> {
     process.stderr.write(`attnc: internal error: ${(e as Error).stack ?? e}\n`);
     return 70;
   }
+}
+
+/** `attnc compile` over several files or folders: one compile per spec file, with a progress bar. */
+async function compileMany(paths: string[], o: CompileCmdOptions): Promise<number> {
+  const { files, diagnostics } = expandPaths(paths);
+  if (paths.length === 1 && files.length === 1 && files[0] === paths[0] && !diagnostics.length) return compileCommand(files[0]!, o);
+  if (diagnostics.length) {
+    if (o.json) printJson({ ok: false, diagnostics: diagnosticsJson(diagnostics) });
+    else printDiagnostics(diagnostics);
+    return EXIT.diagnostics;
+  }
+  if (!files.length) {
+    process.stderr.write(`attnc: no spec files (.attn, .attn.json) in ${paths.join(', ')}\n`);
+    return EXIT.usage;
+  }
+  const bar = progress(files.length, 'compile', o.json ? { json: true } : {});
+  let code: number = EXIT.ok;
+  const results: unknown[] = [];
+  for (const f of files) {
+    bar.tick(f);
+    if (o.json) {
+      const r = await captureStdout(() => compileCommand(f, o));
+      results.push({ file: f, ...(JSON.parse(r.stdout || '{}') as object) });
+      code = Math.max(code, r.value);
+    } else {
+      bar.clear();
+      code = Math.max(code, await compileCommand(f, o));
+      bar.redraw();
+    }
+    if (code === EXIT.usage) break;
+  }
+  bar.done();
+  if (o.json) printJson({ ok: code === EXIT.ok, results });
+  return code;
 }
