@@ -73,7 +73,7 @@ export function buildProgram(): Command {
     .option('--dims <list>', 'override declared dims, e.g. K=64,V=64')
     .option('--spec <name>', 'the spec to compile when the file has several')
     .option('--json', 'print the written files as JSON')
-    .addHelpText('after', '\nExamples:\n  attnc compile stdlib/gated_deltanet.attn --target wgsl,ts --out out/\n  attnc compile stdlib/gla.attn --target cuda --cuda-profile cuda-sm80 --dtype bf16\n  attnc compile stdlib/ --dims K=32,V=32,D=32 --out out/   # every spec, with a progress bar on a terminal')
+    .addHelpText('after', '\nExamples:\n  attnc compile stdlib/gated_deltanet.attn --target wgsl,ts --out out/\n  attnc compile stdlib/gla.attn --target cuda --cuda-profile cuda-sm80 --dtype bf16\n  attnc compile stdlib/ --out out/   # every spec in the folder, with a progress bar on a terminal')
     .action(async (files: string[], o: CompileCmdOptions) => {
       process.exitCode = await compileMany(files, o);
     });

@@ -1,0 +1,104 @@
+/**
+ * The programmatic API (compiler/api.ts): compile, lower, check, format, interpret — results and
+ * diagnostics as values, options validated, never an exception on bad input.
+ */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import * as api from '../../compiler/api.ts';
+import { interpret as interpretIR } from '../../compiler/interp/interpret.ts';
+import { REPO } from '../helpers/baseline.ts';
+
+const GLA = readFileSync(join(REPO, 'stdlib/gla.attn'), 'utf8');
+const TWO = `attention first {\n  dims K = 4, V = 4\n  input q: [K], k: [K], v: [V]\n  update additive\n}\n\nattention second {\n  dims K = 4, V = 4\n  input q: [K], k: [K], v: [V]\n  update delta(beta = 0.5)\n}\n`;
+
+test('compile: every spec of a source by default, or the one named; artefacts are prefixed by the spec', () => {
+  const all = api.compile(TWO);
+  assert.ok(all.ok, api.renderText(all.diagnostics));
+  assert.equal(all.specs.map((s) => s.ir.name), ['first', 'second']);
+  assert.is(all.ir!.name, 'first');
+  for (const s of all.specs) {
+    assert.ok(s.manifest);
+    assert.ok(s.artifacts.every((a) => a.path.startsWith(`${s.ir.name}/`)));
+  }
+  const one = api.compile(TWO, { spec: 'second', targets: ['wgsl'] });
+  assert.equal(one.specs.map((s) => s.ir.name), ['second']);
+  assert.not.ok(one.artifacts.some((a) => a.path.endsWith('.ts')), 'no bindings without the ts target');
+  const missing = api.compile(TWO, { spec: 'third' });
+  assert.is(missing.ok, false);
+  assert.match(missing.diagnostics[0]!.message, "no spec named 'third'");
+});
+
+test('compile: options change the output (dims, dtype, profile) and bad options are diagnostics', () => {
+  const small = api.compile(GLA, { dims: { K: 16, V: 16 } });
+  const f16 = api.compile(GLA, { dims: { K: 16, V: 16 }, dtype: 'f16' });
+  assert.is(small.specs[0]!.manifest!.keyDim, 16);
+  assert.is(small.specs[0]!.manifest!.dtype, 'f32');
+  assert.is(f16.specs[0]!.manifest!.dtype, 'f16');
+  assert.ok(f16.specs[0]!.manifest!.requiredFeatures.includes('shader-f16'));
+  const unknownProfile = api.compile(GLA, { profile: 'webgpu-huge' });
+  assert.is(unknownProfile.ok, false);
+  assert.is(unknownProfile.diagnostics[0]!.code, 'ATTN4003');
+  const bad = api.compile(GLA, { chunk: -3, form: 'sideways' as 'chunk', dims: { K: 0 } });
+  assert.is(bad.ok, false);
+  assert.is(bad.diagnostics.length, 3);
+  assert.ok(bad.diagnostics.every((d) => d.code === 'ATTN6005'));
+});
+
+test('compile to cuda: CUDA files, or a diagnostic that names cuda — never silently nothing', () => {
+  const r = api.compile(GLA, { targets: ['cuda'], dims: { K: 16, V: 16 } });
+  const cudaFiles = r.artifacts.filter((a) => /\.(cu|cuh|h|py)$/.test(a.path));
+  if (cudaFiles.length) assert.ok(r.ok);
+  else {
+    assert.is(r.ok, false);
+    assert.ok(r.diagnostics.some((d) => d.severity === 'error' && d.message.includes('cuda')), api.renderText(r.diagnostics));
+  }
+});
+
+test('JSON form in, same kernels out; a spec given as JSON with a schema error is a diagnostic', () => {
+  const j = api.toJson(GLA).json;
+  const a = api.compile(GLA, { dims: { K: 8, V: 8 }, targets: ['wgsl'] });
+  const b = api.compile(j, { dims: { K: 8, V: 8 }, targets: ['wgsl'] });
+  assert.equal(b.artifacts, a.artifacts);
+  const broken = api.compile({ ...j[0]!, update: 42 } as unknown as api.SpecJson);
+  assert.is(broken.ok, false);
+  assert.match(broken.diagnostics[0]!.code, /^ATTN6\d{3}$/);
+});
+
+test('interpret: random inputs by shape, or given inputs; the result equals the internal interpreter', () => {
+  const r = api.interpret(GLA, { dims: { K: 8, V: 8 }, random: { B: 2, T: 20, H: 2, seed: 1 }, outputFinalState: true });
+  assert.ok(r.ok, api.renderText(r.diagnostics));
+  assert.equal(r.output!.shape, [2, 20, 2, 8]);
+  assert.equal(r.finalState!.S.shape, [2, 2, 8, 8]);
+  const again = interpretIR(r.ir!, r.inputs!, { form: r.form! });
+  assert.equal(Array.from(again.output!.data), Array.from(r.output!.data));
+  // From an IR and given inputs, another form: the same output to float64 rounding.
+  const rec = api.interpret(r.ir!, { inputs: r.inputs!, form: 'recurrent' });
+  assert.ok(api.compareTensors(rec.output!.data, r.output!.data).relErr < 1e-9);
+});
+
+test('interpret: missing inputs, a bad shape and a wrong tensor are diagnostics', () => {
+  const none = api.interpret(GLA);
+  assert.is(none.ok, false);
+  assert.is(none.diagnostics[0]!.code, 'ATTN6005');
+  const badShape = api.interpret(GLA, { random: { B: 0, T: 4, H: 1 } });
+  assert.is(badShape.diagnostics[0]!.code, 'ATTN5008');
+  const r = api.interpret(GLA, { dims: { K: 4, V: 4 }, random: { B: 1, T: 4, H: 1 } });
+  const inputs = { ...r.inputs!, tensors: { ...r.inputs!.tensors, q: api.tensor([1, 4, 1, 3]) } };
+  const wrong = api.interpret(r.ir!, { inputs });
+  assert.is(wrong.ok, false);
+  assert.ok(wrong.diagnostics.some((d) => d.code === 'ATTN5002' && d.message.includes("'q'")));
+});
+
+test('check, format and lower keep their contracts', () => {
+  assert.ok(api.check(GLA).ok);
+  assert.is(api.format(GLA).text, GLA, 'stdlib specs are formatted');
+  assert.is(api.format('attention {').text, undefined);
+  const l = api.lower(TWO);
+  assert.ok(l.ok);
+  assert.equal(l.irs.map((i) => [i.name, i.update!.cls]), [['first', 'additive'], ['second', 'delta']]);
+  assert.ok(api.profiles.includes('webgpu-default'));
+});
+
+test.run();
