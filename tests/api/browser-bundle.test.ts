@@ -3,10 +3,9 @@
  * `node:vm` context — no `process`, `require`, `Buffer`, `fs`, not even `TextEncoder` — and
  * compiles a stdlib spec from its source text there. Its results must equal the sources' own
  * (compiler/api.ts in this process), and a broken spec gives diagnostics with codes and spans.
- * The bundle is rebuilt (scripts/build.mjs) when it is missing or older than the sources.
+ * The bundle is rebuilt (scripts/build.mjs) when it is missing or older than the sources (./dist.ts).
  */
-import { execFileSync } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import vm from 'node:vm';
 import { build, transform } from 'esbuild';
@@ -14,31 +13,15 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import * as api from '../../compiler/api.ts';
 import { REPO } from '../helpers/baseline.ts';
+import { ensureDist } from './dist.ts';
 
 const BUNDLE = join(REPO, 'dist/attnc.browser.js');
-
-function newestSource(dir: string): number {
-  let t = 0;
-  for (const name of readdirSync(dir)) {
-    const p = join(dir, name);
-    const st = statSync(p);
-    if (st.isDirectory()) t = Math.max(t, newestSource(p));
-    else if (/\.(ts|json|mjs)$/.test(name)) t = Math.max(t, st.mtimeMs);
-  }
-  return t;
-}
-
-function ensureBundle(): void {
-  const newest = Math.max(...['compiler', 'dsl', 'backends'].map((d) => newestSource(join(REPO, d))), statSync(join(REPO, 'scripts/build.mjs')).mtimeMs);
-  if (existsSync(BUNDLE) && statSync(BUNDLE).mtimeMs >= newest) return;
-  execFileSync(process.execPath, [join(REPO, 'scripts/build.mjs')], { cwd: REPO, stdio: 'pipe' });
-}
 
 let ctx: vm.Context | undefined;
 /** A bare context with the bundle's exports as `attnc`. */
 async function browserContext(): Promise<vm.Context> {
   if (ctx) return ctx;
-  ensureBundle();
+  ensureDist();
   const esm = readFileSync(BUNDLE, 'utf8');
   // Only the module format changes (ESM → a script that assigns the exports), so vm can run it.
   const script = await transform(esm, { format: 'iife', globalName: '__attnc', loader: 'js', target: 'es2022' });

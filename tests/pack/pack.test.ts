@@ -22,7 +22,7 @@ const tmp = mkdtempSync(join(tmpdir(), 'attnc-pack-'));
 test.after(() => rmSync(tmp, { recursive: true, force: true }));
 
 const SPEC = join(REPO, 'stdlib/gated_deltanet.attn');
-const DIMS = { K: 16, V: 16 };
+const DIMS = { K: 8, V: 8 };
 
 interface PackJson {
   ok: boolean;
@@ -35,7 +35,7 @@ interface PackJson {
 }
 
 async function pack(out: string, ...extra: string[]): Promise<PackJson> {
-  const r = await attnc('pack', SPEC, '--dims', 'K=16,V=16', '--out', out, '--json', ...extra);
+  const r = await attnc('pack', SPEC, '--dims', 'K=8,V=8', '--out', out, '--json', ...extra);
   assert.is(r.code, 0, r.stderr + r.stdout);
   return JSON.parse(r.stdout) as PackJson;
 }
@@ -150,7 +150,7 @@ test('npm pack → npm install in a fresh project → typecheck and run on WebGP
 export async function use(device: GPUDevice, t: GatedDeltanetTensors): Promise<Float32Array> {
   const f: GPUFeatureName[] = requiredFeatures;
   const l: Record<string, number> = requiredLimits;
-  const k: 16 = compiledWith.dims.K;
+  const k: 8 = compiledWith.dims.K;
   void f; void l; void k;
   const attn = new GatedDeltanet(device);
   const sizes: number = attn.bufferSizes({ B: 1, T: 8, H: 2 }).q;
