@@ -135,7 +135,7 @@ export interface CompileResult {
 const TARGETS: readonly TargetKind[] = ['wgsl', 'ts', 'cuda'];
 const DTYPES: readonly Dtype[] = ['f32', 'f16', 'bf16'];
 const FORMS: readonly KernelForm[] = ['chunk', 'recurrent', 'parallel'];
-const isCudaFile = (p: string) => /\.(cu|cuh|h|hpp|cpp|py)$/.test(p);
+const isCudaFile = (p: string) => /(^|\/)cuda\//.test(p) || /\.(cu|cuh|h|hpp|cpp|py)$/.test(p);
 
 function optionErrors(o: CompileOptions): Diagnostic[] {
   const bad = (m: string) => diag('BadOption', NO_SPAN, [m]);

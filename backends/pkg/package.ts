@@ -131,7 +131,8 @@ export async function npmPackage(input: PackInput, transpile: Transpiler = trans
     { path: `spec/${specFileName(input.source, m.spec)}`, contents: input.specText },
     ...m.kernels.map((k) => ({ path: `wgsl/${k.name}.wgsl`, contents: k.code })),
   ];
-  const cudaFiles = input.cuda.artifacts.map((a) => ({ path: `cuda/${a.path.startsWith(`${m.spec}/`) ? a.path.slice(m.spec.length + 1) : a.path}`, contents: a.contents }));
+  // compileIR names CUDA files SPEC/cuda/FILE (or SPEC/FILE); the package keeps them in cuda/.
+  const cudaFiles = input.cuda.artifacts.map((a) => ({ path: `cuda/${a.path.replace(new RegExp(`^${m.spec}/`), '').replace(/^cuda\//, '')}`, contents: a.contents }));
   files.push(...cudaFiles);
   if (!cudaFiles.length) notes.push(`no CUDA sources: ${input.cuda.missing ?? 'the CUDA backend produced none'}`);
 
@@ -256,6 +257,19 @@ Sequence-first, as in flash-linear-attention. Host arrays for \`run\` are \`Floa
 
 {{#each cuda}}- \`cuda/{{this}}\`
 {{/each}}
+
+{{#if torchModule}}
+From Python (PyTorch with a CUDA GPU; the first call builds the \`.cu\` with nvcc):
+
+\`\`\`python
+import sys
+sys.path.insert(0, 'node_modules/{{name}}/cuda')
+import {{torchModule}} as attn
+
+o = attn.forward({{torchArgs}})
+o, final_state = attn.forward({{torchArgs}}, initial_state=None, output_final_state=True)
+\`\`\`
+{{/if}}
 {{else}}This package has no CUDA sources: {{cudaMissing}}.
 {{/if}}
 
@@ -291,6 +305,7 @@ function readme(a: { input: PackInput; pkg: PackageJson; Type: string; cudaFiles
     ...m.requiredFeatures.map((f) => `feature \`${f}\``),
     ...Object.entries(m.requiredLimits).map(([k, v]) => `limit \`${k}\` ≥ ${v}`),
   ];
+  const torch = a.cudaFiles.find((f) => f.path.endsWith('_torch.py'));
   const text = README({
     name: a.pkg.name,
     description: a.pkg.description,
@@ -310,6 +325,8 @@ function readme(a: { input: PackInput; pkg: PackageJson; Type: string; cudaFiles
     requirements: requirements.length ? requirements : false,
     kernels: m.kernels.map((k) => ({ name: k.name, threads: k.threads, sharedBytes: k.sharedBytes })),
     cuda: a.cudaFiles.length ? a.cudaFiles.map((f) => f.path.slice('cuda/'.length)) : false,
+    torchModule: torch ? torch.path.slice('cuda/'.length, -'.py'.length) : false,
+    torchArgs: [...m.inputs.filter((i) => m.buffers.some((b) => b.name === `in_${i.name}`)).map((i) => i.name), ...m.params.map((p) => p.name)].join(', '),
     cudaMissing: a.input.cuda.missing ?? 'the CUDA backend produced none',
     specText: a.input.specText.endsWith('\n') ? a.input.specText : a.input.specText + '\n',
     attnc: VERSION,

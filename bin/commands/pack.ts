@@ -36,7 +36,7 @@ const usage = (m: string) => {
   return EXIT.usage;
 };
 
-const isCudaFile = (p: string) => /\.(cu|cuh|h|hpp|cpp|py)$/.test(p);
+const isCudaFile = (p: string) => /(^|\/)cuda\//.test(p) || /\.(cu|cuh|h|hpp|cpp|py)$/.test(p);
 
 export async function packCommand(file: string, o: PackCmdOptions): Promise<number> {
   const dims = parseDims(o.dims);
