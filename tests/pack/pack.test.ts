@@ -16,9 +16,12 @@ import { interpret } from '../../compiler/interp/interpret.ts';
 import { randomInputs } from '../../compiler/interp/random.ts';
 import { compareTensors } from '../../compiler/interp/tensor.ts';
 import { REPO } from '../helpers/baseline.ts';
+import { ensureDist } from '../api/dist.ts';
 import { attnc } from './run-cli.ts';
 
 const tmp = mkdtempSync(join(tmpdir(), 'attnc-pack-'));
+// Packages copy dist/attnc-runtime.js: make sure it is built from the current sources.
+test.before(() => ensureDist());
 test.after(() => rmSync(tmp, { recursive: true, force: true }));
 
 const SPEC = join(REPO, 'stdlib/gated_deltanet.attn');
