@@ -65,7 +65,7 @@ export async function packCommand(file: string, o: PackCmdOptions): Promise<numb
 
   // CUDA is best effort: the package builds without it and its README says why.
   let cuda: { artifacts: Artifact[]; missing?: string } = { artifacts: [], missing: 'not requested (--no-cuda)' };
-  if (o.cuda !== false) cuda = cudaFiles(ir, o.cudaProfile ?? 'cuda-sm90', common, specText);
+  if (o.cuda !== false) cuda = cudaFiles(ir, o.cudaProfile ?? 'cuda-sm90', common, specText, basename(file));
 
   const rt = await runtimeFiles();
   const attncPkg = JSON.parse(readFileSync(join(packageRoot(), 'package.json'), 'utf8')) as { dependencies?: Record<string, string>; devDependencies?: Record<string, string> };
@@ -115,14 +115,14 @@ function fail(ds: Parameters<typeof printDiagnostics>[0], o: PackCmdOptions): nu
 }
 
 /** CUDA sources from compileIR's 'cuda' target, else from the CLI's CUDA hook; why not, when neither. */
-function cudaFiles(ir: Parameters<typeof compileIR>[0], profile: string, common: { form?: KernelForm; chunk?: number }, specText: string): { artifacts: Artifact[]; missing?: string } {
+function cudaFiles(ir: Parameters<typeof compileIR>[0], profile: string, common: { form?: KernelForm; chunk?: number }, specText: string, source: string): { artifacts: Artifact[]; missing?: string } {
   const reasons: string[] = [];
   try {
-    const c = compileIR(ir, { targets: ['cuda'], cudaProfile: profile, ...common, dtype: 'bf16', specText });
+    const c = compileIR(ir, { targets: ['cuda'], cudaProfile: profile, ...common, dtype: 'bf16', specText, source });
     const files = c.artifacts.filter((a) => isCudaFile(a.path));
     if (files.length && !c.diagnostics.some((d) => d.severity === 'error')) return { artifacts: files };
     reasons.push(...c.diagnostics.filter((d) => d.severity === 'error').map((d) => d.message));
-    const h = cudaArtifacts(ir, { profile, ...common, dtype: 'bf16', specText });
+    const h = cudaArtifacts(ir, { profile, ...common, dtype: 'bf16', specText, source });
     if (h.artifacts.length && !h.diagnostics.some((d) => d.severity === 'error')) return { artifacts: h.artifacts };
     reasons.push(...h.diagnostics.filter((d) => d.severity === 'error').map((d) => d.message));
   } catch (e) {
