@@ -55,8 +55,8 @@ export async function packCommand(file: string, o: PackCmdOptions): Promise<numb
   const ir = l.ir;
   const name = o.name ?? defaultPackageName(ir.name);
   const outDir = o.out ?? join('out', name);
-  const prepared = prepareOutDir(outDir);
-  if (prepared) return usage(prepared);
+  const unusable = checkOutDir(outDir);
+  if (unusable) return usage(unusable);
 
   const specText = readFileSync(file, 'utf8');
   const common = { ...(o.form ? { form: o.form as KernelForm } : {}), ...(chunk ? { chunk } : {}) };
@@ -92,6 +92,8 @@ export async function packCommand(file: string, o: PackCmdOptions): Promise<numb
     process.stderr.write(`attnc: internal error: the generated bindings did not transpile:\n${out.errors.join('\n')}\n`);
     return 70;
   }
+  // Only now, with the package made, clear what an earlier pack generated there.
+  for (const sub of ['wgsl', 'cuda', 'spec']) rmSync(join(outDir, sub), { recursive: true, force: true });
   for (const f of out.files) {
     const p = join(outDir, f.path);
     mkdirSync(dirname(p), { recursive: true });
@@ -131,8 +133,8 @@ function cudaFiles(ir: Parameters<typeof compileIR>[0], profile: string, common:
   return { artifacts: [], missing: reasons[0] ?? 'the CUDA backend produced no files for this spec' };
 }
 
-/** An empty or new folder, or one an earlier `attnc pack` wrote (its generated folders are cleared). */
-function prepareOutDir(dir: string): string | undefined {
+/** Why `dir` cannot take the package: it must be new, empty, or a package an earlier `attnc pack` wrote. */
+function checkOutDir(dir: string): string | undefined {
   if (!existsSync(dir)) return undefined;
   let entries: string[];
   try {
@@ -149,6 +151,5 @@ function prepareOutDir(dir: string): string | undefined {
     ours = false;
   }
   if (!ours) return `--out '${dir}' is not empty and holds no package made by attnc pack; choose an empty or new folder`;
-  for (const sub of ['wgsl', 'cuda', 'spec']) rmSync(join(dir, sub), { recursive: true, force: true });
   return undefined;
 }

@@ -88,6 +88,12 @@ test('pack: --no-cuda, repacking into the same folder, and bad usage', async () 
   const again = await pack(dir, '--no-cuda');
   assert.ok(again.ok, 'an earlier pack folder is reused');
   assert.match(readFileSync(join(dir, 'README.md'), 'utf8'), 'no CUDA sources: not requested (--no-cuda)');
+  // A failed pack leaves the earlier package as it was.
+  const broken = join(tmp, 'broken-again.attn');
+  writeFileSync(broken, 'attention x {\n  dims K = 4, V = 4\n  input q: [K], k: [K], v: [V]\n  update nonsense\n}\n');
+  const before = readdirSync(join(dir, 'wgsl'));
+  assert.is((await attnc('pack', broken, '--out', dir)).code, 1);
+  assert.equal(readdirSync(join(dir, 'wgsl')), before);
   const foreign = join(tmp, 'foreign');
   mkdirSync(foreign);
   writeFileSync(join(foreign, 'notes.txt'), 'mine');
