@@ -56,6 +56,13 @@ export abstract class CLikePrinter {
   abstract readonly eagerSelect: boolean;
   abstract clampIndex(idx: string, size: string): string;
   abstract bufferLength(b: BufferDecl): string;
+  /**
+   * A line printed before the loop over a register tile's slots (CUDA: `#pragma unroll`, so that
+   * slot indices are constants and the tile stays in registers). None by default.
+   */
+  registerLoopHint(): string | undefined {
+    return undefined;
+  }
 
   protected emit(line: string): void {
     this.lines.push('  '.repeat(this.depth) + line);
@@ -268,6 +275,8 @@ export abstract class CLikePrinter {
     if (register) {
       const slots = Math.ceil(n / this.T);
       const s = this.fresh('s');
+      const hint = this.registerLoopHint();
+      if (hint) this.emit(hint);
       this.block(this.forLoop(s, i.call(this, 0), i.call(this, slots), i.call(this, 1)), () => {
         const e = this.fresh('e');
         this.emit(this.declConst(e, 'i32', `lid + ${s} * ${i.call(this, this.T)}`));
