@@ -18,6 +18,9 @@ export interface ExprCtx {
   clamp?: boolean;
 }
 
+/** Most output rows one thread accumulates in registers in a matmul (beyond it: the element loop). */
+const MAX_MATMUL_SLOTS = 32;
+
 export abstract class CLikePrinter {
   protected lines: string[] = [];
   protected depth = 1;
@@ -197,7 +200,7 @@ export abstract class CLikePrinter {
   }
 
   protected block(open: string, body: () => void): void {
-    this.emit(`${open} {`);
+    this.emit(open ? `${open} {` : "{");
     this.depth++;
     body();
     this.depth--;
@@ -339,6 +342,7 @@ export abstract class CLikePrinter {
         this.emit(this.declConst(names[key]!, 'i32', v.r0));
       }
     }
+    if (this.T % n === 0 && Math.ceil(m / (this.T / n)) <= MAX_MATMUL_SLOTS) return this.matmulColumnOwner(s, m, kk, n, names);
     this.elementLoop(m, n, (r, c, slot) => {
       const body = () => {
         const acc = this.fresh('acc');
@@ -358,6 +362,55 @@ export abstract class CLikePrinter {
         if (s.acc === 'set') this.block('else', () => this.emit(`${reg ? `${this.regRef(s.dst.tile)}[${slot}]` : this.at(s.dst.tile, r, c, names['d'])} = ${this.floatLit(0)};`));
       } else body();
     }, reg);
+  }
+
+  /**
+   * A matmul whose output width n divides the thread count: every thread owns one output column
+   * c = lid % n and the rows lid / n + s·(T / n) — the same elements (and register slots) as the
+   * element loop. The reduction runs outermost, so each B element is loaded once per thread and
+   * reused across its rows, with one accumulator per row in registers.
+   */
+  private matmulColumnOwner(s: Extract<Stmt, { op: 'matmul' }>, m: number, kk: number, n: number, names: Record<string, string>): void {
+    const i = (v: number) => this.intLit(v);
+    const step = this.T / n;
+    const slots = Math.ceil(m / step);
+    const reg = this.tiles.get(s.dst.tile)!.space === 'register';
+    // Fewer rows than one pass covers: only the threads that own an element take part.
+    const few = step > m;
+    const partial = (k: number) => !few && (k + 1) * step > m;
+    this.block(few ? `if (lid < ${i(m * n)})` : '', () => {
+      const c = this.fresh('mc');
+      const r = this.fresh('mr');
+      this.emit(this.declConst(c, 'i32', `lid % ${i(n)}`));
+      this.emit(this.declConst(r, 'i32', `lid / ${i(n)}`));
+      const row = (k: number) => (k === 0 ? r : `(${r} + ${i(k * step)})`);
+      // Rows past m (a last partial pass) read row m − 1 and are not written.
+      const readRow = (k: number) => (partial(k) ? this.call('min', [row(k), i(m - 1)]) : row(k));
+      const acc = Array.from({ length: slots }, () => this.fresh('acc'));
+      for (const a of acc) this.emit(this.declVar(a, 'f32', this.floatLit(0)));
+      const x = this.fresh('x');
+      this.block(this.forLoop(x, i(0), i(kk), i(1)), () => {
+        const bv = this.fresh('bv');
+        this.emit(this.declConst(bv, 'f32', s.transB ? this.at(s.b.tile, c, x, names['b']) : this.at(s.b.tile, x, c, names['b'])));
+        acc.forEach((a, k) => {
+          const av = s.transA ? this.at(s.a.tile, x, readRow(k), names['a']) : this.at(s.a.tile, readRow(k), x, names['a']);
+          this.emit(`${a} = ${a} + ${av} * ${bv};`);
+        });
+      });
+      acc.forEach((a, k) => {
+        const rk = row(k);
+        const target = reg ? `${this.regRef(s.dst.tile)}[${i(k)}]` : this.at(s.dst.tile, rk, c, names['d']);
+        const value = s.acc === 'set' ? a : `${target} ${s.acc === 'add' ? '+' : '-'} ${a}`;
+        const write = () => {
+          if (!s.mask) return this.emit(`${target} = ${value};`);
+          const keep = s.mask === 'lower' ? `${c} <= ${rk}` : `${c} < ${rk}`;
+          if (s.acc === 'set') this.emit(`${target} = ${this.select(keep, a, this.floatLit(0))};`);
+          else this.block(`if (${keep})`, () => this.emit(`${target} = ${value};`));
+        };
+        if (partial(k)) this.block(`if (${rk} < ${i(m)})`, write);
+        else write();
+      });
+    });
   }
 
   protected reduceOp(s: Extract<Stmt, { op: 'reduce' }>): void {

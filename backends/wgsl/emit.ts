@@ -11,6 +11,7 @@
 import Handlebars from 'handlebars';
 import type { BufferDecl, Kernel, Program, SExpr } from '../../compiler/kernel-ir/types.ts';
 import type { TargetProfile } from '../../compiler/targets/profiles.ts';
+import { readsMemory } from '../../compiler/kernel-ir/analysis.ts';
 import { CLikePrinter } from '../clike/printer.ts';
 import type { CType } from '../clike/types.ts';
 
@@ -21,6 +22,7 @@ const SHADER = Handlebars.compile(
 struct Params {
 {{#each params}}  {{name}}: u32,
 {{/each}}  GX_OFFSET: u32,
+  ZERO: u32,
 }
 @group(0) @binding({{paramsBinding}}) var<uniform> params: Params;
 {{#each bindings}}@group(0) @binding({{binding}}) var<storage, {{access}}> {{name}}: array<{{type}}>;
@@ -33,7 +35,8 @@ struct Params {
 fn main(@builtin(local_invocation_index) lid_u: u32, @builtin(workgroup_id) wg_u: vec3<u32>) {
   let lid = i32(lid_u);
   let wg = vec3<i32>(i32(wg_u.x + params.GX_OFFSET), i32(wg_u.y), i32(wg_u.z));
-{{#each params}}  let {{name}} = i32(params.{{name}});
+{{#if opaque}}  let zero_ = i32(params.ZERO);
+{{/if}}{{#each params}}  let {{name}} = i32(params.{{name}});
 {{/each}}{{#each registers}}  var {{name}}: array<f32, {{size}}>;
 {{/each}}{{body}}
 }
@@ -85,6 +88,7 @@ class WgslPrinter extends CLikePrinter {
   constructor(
     k: Kernel,
     private bindings: ReturnType<typeof bindingsOf>,
+    private opaqueBounds = false,
   ) {
     super(k);
   }
@@ -108,7 +112,9 @@ class WgslPrinter extends CLikePrinter {
     return `let ${name}: ${t} = ${init};`;
   }
   forLoop(v: string, from: string, to: string, step: string): string {
-    return `for (var ${v}: i32 = ${from}; ${v} < ${to}; ${v} = ${v} + ${step})`;
+    // A software adapter's compiler would unroll a constant bound (see TargetProfile.opaqueLoopBounds).
+    const bound = this.opaqueBounds && /^\d+$/.test(to) ? `${to} + zero_` : to;
+    return `for (var ${v}: i32 = ${from}; ${v} < ${bound}; ${v} = ${v} + ${step})`;
   }
   barrier(): string {
     return 'workgroupBarrier();';
@@ -196,24 +202,6 @@ class WgslPrinter extends CLikePrinter {
   }
 }
 
-function readsMemory(e: SExpr): boolean {
-  switch (e.k) {
-    case 'ld':
-    case 'tile':
-      return true;
-    case 'un':
-      return readsMemory(e.a);
-    case 'bin':
-      return readsMemory(e.a) || readsMemory(e.b);
-    case 'sel':
-      return readsMemory(e.c) || readsMemory(e.a) || readsMemory(e.b);
-    case 'fold':
-      return readsMemory(e.body) || readsMemory(e.from) || readsMemory(e.to);
-    default:
-      return false;
-  }
-}
-
 export interface WgslKernel {
   name: string;
   code: string;
@@ -223,7 +211,7 @@ export interface WgslKernel {
 
 export function emitWgslKernel(k: Kernel, target: TargetProfile, version: string): WgslKernel {
   const bindings = bindingsOf(k);
-  const p = new WgslPrinter(k, bindings);
+  const p = new WgslPrinter(k, bindings, target.opaqueLoopBounds === true);
   const { body, helpers } = p.render();
   const enables: string[] = [];
   if (k.buffers.some((b) => b.dtype === 'f16' && !b.packedInto)) enables.push('f16');
@@ -241,6 +229,7 @@ export function emitWgslKernel(k: Kernel, target: TargetProfile, version: string
     uniforms: p.uniforms,
     helpers,
     threads: k.threads,
+    opaque: target.opaqueLoopBounds === true,
     body,
   });
   return { name: k.name, code, bindings: bindings.map(({ name, binding, access, type }) => ({ name, binding, access, type })), paramsBinding: bindings.length };

@@ -49,5 +49,12 @@ export function deviceProfile(base: TargetProfile, device: GPUDevice): TargetPro
       bufferBindingBytes: l.maxStorageBufferBindingSize,
     },
     features: { ...base.features, f16: device.features.has('shader-f16'), subgroups: device.features.has('subgroups') },
+    ...(isSoftwareAdapter(device) ? { opaqueLoopBounds: true } : {}),
   };
+}
+
+/** A software (CPU) adapter, by WebGPU's own flag. */
+export function isSoftwareAdapter(device: GPUDevice): boolean {
+  const info = (device as GPUDevice & { adapterInfo?: GPUAdapterInfo & { isFallbackAdapter?: boolean } }).adapterInfo;
+  return info?.isFallbackAdapter === true;
 }

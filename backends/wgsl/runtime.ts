@@ -198,6 +198,7 @@ export class AttentionKernels {
         const words = new Uint32Array(m.uniforms.length + 4);
         m.uniforms.forEach((name, i) => (words[i] = params[name]!));
         words[m.uniforms.length] = x0;
+        words[m.uniforms.length + 1] = 0; // ZERO: an opaque 0 that keeps loop bounds unknown to software compilers
         dev.queue.writeBuffer(ubuf, 0, words);
         const entries: GPUBindGroupEntry[] = k.bindings.map((b) => ({ binding: b.binding, resource: { buffer: bound[b.name]! } }));
         entries.push({ binding: k.paramsBinding, resource: { buffer: ubuf } });

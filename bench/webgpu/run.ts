@@ -158,8 +158,9 @@ class GeneratedCase {
     ir: AttentionIR,
     form: KernelForm,
     shape: Shape,
+    extra: { split?: boolean; chunk?: number } = {},
   ) {
-    const p = plan(ir, profile, { form, dtype: 'f32', shape });
+    const p = plan(ir, profile, { form, dtype: 'f32', shape, ...extra });
     if (!p.program) {
       for (const d of p.diagnostics) process.stderr.write(`${d.message}\n`);
       throw new Error(`${ir.name}: no ${form} program for ${profile.name}`);
@@ -307,6 +308,26 @@ async function main(): Promise<void> {
       process.stderr.write(`  sweep B=${s.B} T=${s.T}: chunk ${chunk.toFixed(3)} ms, baseline ${baseline.toFixed(3)} ms\n`);
     }
   }
+  // --explore: the chunk form's variants (split or fused kernels, chunk sizes) side by side.
+  const exploreRows: { spec: string; variant: string; ms: number; kernels: string }[] = [];
+  if (process.argv.includes('--explore')) {
+    for (const file of ['stdlib/gated_deltanet.attn', 'stdlib/gla.attn', 'stdlib/linear_attention.attn']) {
+      const ir = loadSpec(file);
+      for (const split of [true, false])
+        for (const chunk of [16, 32, 64]) {
+          let c: GeneratedCase;
+          try {
+            c = new GeneratedCase(gpu, profile, ir, 'chunk', shape, { split, chunk });
+          } catch {
+            continue;
+          }
+          const ms = await time(gpu.device, c.record, reps);
+          c.destroy();
+          exploreRows.push({ spec: ir.name, variant: `${split ? 'split' : 'fused'}, chunk ${chunk}`, ms, kernels: c.description });
+          process.stderr.write(`  explore ${ir.name} ${split ? 'split' : 'fused'} C=${chunk}: ${ms.toFixed(3)} ms\n`);
+        }
+    }
+  }
   base.destroy();
   const err = await gpu.device.popErrorScope();
   if (err) {
@@ -324,7 +345,11 @@ async function main(): Promise<void> {
     o.write('| shape | chunk ms | token-sequential ms | speed-up |\n|---|---:|---:|---:|\n');
     for (const s of sweepRows) o.write(`| B=${s.shape.B} T=${s.shape.T} | ${s.chunk.toFixed(3)} | ${s.baseline.toFixed(3)} | ${(s.baseline / s.chunk).toFixed(1)}× |\n`);
   }
-  if (jsonFile) writeFileSync(jsonFile, JSON.stringify({ date: new Date().toISOString(), adapter: gpu.description, shape, rows, sweep: sweepRows }, null, 2));
+  if (exploreRows.length) {
+    o.write(`\nChunk-form variants at B=${shape.B} T=${shape.T} H=${shape.H}\n\n| spec | variant | ms/call | kernels |\n|---|---|---:|---|\n`);
+    for (const r of exploreRows) o.write(`| ${r.spec} | ${r.variant} | ${r.ms.toFixed(3)} | ${r.kernels} |\n`);
+  }
+  if (jsonFile) writeFileSync(jsonFile, JSON.stringify({ date: new Date().toISOString(), adapter: gpu.description, shape, rows, sweep: sweepRows, explore: exploreRows }, null, 2));
   gpu.destroy();
   process.exit(failed ? 1 : 0);
 }

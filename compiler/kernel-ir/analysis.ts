@@ -81,3 +81,39 @@ export function tileAccess(s: Stmt): { reads: Set<string>; writes: Set<string> }
   return { reads, writes };
 }
 
+
+/** Whether an expression reads a buffer or a tile (WGSL cannot prove such a value uniform). */
+export function readsMemory(e: SExpr): boolean {
+  switch (e.k) {
+    case 'ld':
+    case 'tile':
+      return true;
+    case 'un':
+      return readsMemory(e.a);
+    case 'bin':
+      return readsMemory(e.a) || readsMemory(e.b);
+    case 'sel':
+      return readsMemory(e.c) || readsMemory(e.a) || readsMemory(e.b);
+    case 'fold':
+      return readsMemory(e.body) || readsMemory(e.from) || readsMemory(e.to);
+    default:
+      return false;
+  }
+}
+
+/** Names of the `let`s whose value reads memory (the WGSL backend broadcasts each through a workgroup variable). */
+export function memoryLets(body: Stmt[]): Set<string> {
+  const out = new Set<string>();
+  const walk = (ss: Stmt[]): void => {
+    for (const s of ss) {
+      if (s.op === 'let' && readsMemory(s.value)) out.add(s.name);
+      else if (s.op === 'for') walk(s.body);
+      else if (s.op === 'if') {
+        walk(s.then);
+        walk(s.else);
+      }
+    }
+  };
+  walk(body);
+  return out;
+}

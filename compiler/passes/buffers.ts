@@ -14,6 +14,9 @@
  *   tokinfo     [NT, 2] (position in its sequence, sequence length), when an expression uses t or T
  *   f_<name>    prepared per-token values [NT, H, width] (scratch, written by the prepare kernel)
  *   gcum        cumulative log-gates [NT, H] (softmax family with a gate)
+ *   w_a, w_b, w_w, w_u   split chunk form: per-token rows of the intra-chunk kernel's results —
+ *               output weights [NT, H, C], cumulative log-gates in the chunk [NT, H, 1 or K'],
+ *               delta rules' WY factors W [NT, H, K'] and U [NT, H, V'] (compiler/passes/build-intra.ts)
  */
 import type { AttentionIR } from '../ir/attention-ir.ts';
 import type { IndexVar, Ref } from '../ir/expr.ts';
@@ -80,6 +83,16 @@ export function programBuffers(ir: AttentionIR, dtype: Dtype): BufferDecl[] {
 
 export function scratchBuffer(name: string, width: number): BufferDecl {
   return { name: featBuf(name), role: 'scratch', dtype: 'f32', access: 'read_write', elems: b.mul(b.mul(P.NT, P.H), b.i(Math.max(1, width))) };
+}
+
+/** Scratch written by the intra-chunk kernel and read by the state kernel: [NT, H, width]. */
+export function splitBuffers(ir: AttentionIR, C: number): BufferDecl[] {
+  const scratch = (name: string, width: number): BufferDecl => ({ name, role: 'scratch', dtype: 'f32', access: 'read_write', elems: b.mul(b.mul(P.NT, P.H), b.i(width)) });
+  const out: BufferDecl[] = [scratch('w_a', C)];
+  const gate = ir.gate.cls;
+  if (gate !== 'none') out.push(scratch('w_b', gate === 'dd-vector' || gate === 'const-vector' ? ir.keyDim : 1));
+  if (ir.update!.cls === 'delta') out.push(scratch('w_w', ir.keyDim), scratch('w_u', ir.valueDim));
+  return out;
 }
 
 export const tokinfoBuffer: BufferDecl = { name: 'tokinfo', role: 'meta', dtype: 'i32', access: 'read', elems: b.mul(P.NT, b.i(2)) };

@@ -13,7 +13,7 @@
 import type { AttentionIR } from '../ir/attention-ir.ts';
 import * as b from '../kernel-ir/build.ts';
 import type { Kernel, SExpr } from '../kernel-ir/types.ts';
-import { P, programBuffers, programParams, scratchBuffer, tokinfoBuffer, tokenLeaves, type RowTokens } from './buffers.ts';
+import { P, programBuffers, programParams, scratchBuffer, splitBuffers, tokinfoBuffer, tokenLeaves, type RowTokens } from './buffers.ts';
 import { KernelBuilder } from './kernel-builder.ts';
 import { ExprLowering, isElementwise } from './lower-expr.ts';
 import type { PlanState } from './plan.ts';
@@ -40,6 +40,8 @@ export function buildChunkKernel(st: PlanState): Kernel {
   const maxabs = ir.normalizer === 'maxabs';
   const norm = ir.normalizer !== 'none';
   const src = new Sources(st);
+  // Split form: scores, WY factors and gate cumsums come from the intra-chunk kernel (build-intra.ts).
+  const split = tl.split === true;
   const kb = new KernelBuilder(`${ir.name}_${C === 1 ? 'recurrent' : 'chunk'}`);
 
   const v0 = kb.let('v0', b.mul(b.wg(0), b.i(BV)));
@@ -61,20 +63,20 @@ export function buildChunkKernel(st: PlanState): Kernel {
   if (Mt) kb.map(Mt, b.sel(hasInit, b.ld('initial_m', b.add(b.mul(n, P.H), h)), b.f(0)));
 
   // ── per-chunk tiles ────────────────────────────────────────────────────────
-  const Vc = kb.tile('Vc', C, BV);
+  const Vc = split && cls === 'delta' ? undefined : kb.tile('Vc', C, BV);
   const Qs = kb.tile('Qs', C, BK);
   const Ks = kb.tile('Ks', C, BK);
   // The output block lives in registers unless a non-elementwise epilogue must read it across threads.
   const O = kb.tile('O', C, BV, !ir.epilogue || isElementwise(ir.epilogue) ? 'register' : 'shared');
-  const Gc = hasGate && !vecGate ? kb.tile('Gc', C, 1) : undefined;
+  const Gc = hasGate && !vecGate && !split ? kb.tile('Gc', C, 1) : undefined;
   const Bc = hasGate && !vecGate ? kb.tile('Bc', C, 1) : undefined;
-  const Gs = vecGate ? kb.tile('Gs', C, BK) : undefined;
+  const Gs = vecGate && !split ? kb.tile('Gs', C, BK) : undefined;
   const Bs = vecGate ? kb.tile('Bs', C, BK) : undefined;
   const Sc = src.has('scale') && !maxabs ? kb.tile('Sc', C, 1) : undefined;
   const Li = maxabs ? kb.tile('Li', C, 1) : undefined;
   const Mr = maxabs ? kb.tile('Mr', C, 1) : undefined;
   const Dn = norm ? kb.tile('Dn', C, 1) : undefined;
-  const Bt = cls === 'delta' ? kb.tile('Bt', C, 1) : undefined;
+  const Bt = cls === 'delta' && !split ? kb.tile('Bt', C, 1) : undefined;
 
   const c0 = b.v('c0');
   const L = b.v('L');
@@ -92,14 +94,22 @@ export function buildChunkKernel(st: PlanState): Kernel {
   };
   const bLast = (d: SExpr): SExpr => bAt(b.sub(L, b.i(1)), d);
   const readRow = (r: SExpr) => (exclusive ? b.sub(r, b.i(1)) : r);
+  const rowBase = (r: SExpr, width: number) => b.mul(b.add(b.mul(b.add(t0, r), P.H), h), b.i(width));
+  /** The cumulative log-gate of the key slice: from the intra-chunk kernel, or a cumsum here. */
+  const loadGateSlice = () => {
+    if (split) kb.map(Bs!, b.ld('w_b', b.add(rowBase(R, K), b.add(k0, Cv))), { ...rowsValid, cols: b.min(b.i(BK), b.sub(b.i(K), k0)) });
+    else {
+      kb.map(Gs!, q('g').at(R, b.add(Cv, k0)), { ...rowsValid, cols: b.min(b.i(BK), b.sub(b.i(K), k0)) });
+      kb.op({ op: 'cumsum', dst: Bs!, src: Gs! });
+    }
+  };
+  /** Intra-chunk output weights from the intra-chunk kernel. */
+  const loadWeights = (A: string) => kb.map(A, b.ld('w_a', b.add(rowBase(R, C), Cv)), { ...rowsValid, cols: b.i(C) });
 
   const loadSlice = () => {
     kb.map(Qs, q('q').at(R, b.add(Cv, k0)), { ...rowsValid, cols: b.min(b.i(BK), b.sub(b.i(K), k0)) });
     kb.map(Ks, q('k').at(R, b.add(Cv, k0)), { ...rowsValid, cols: b.min(b.i(BK), b.sub(b.i(K), k0)) });
-    if (vecGate) {
-      kb.map(Gs!, q('g').at(R, b.add(Cv, k0)), { ...rowsValid, cols: b.min(b.i(BK), b.sub(b.i(K), k0)) });
-      kb.op({ op: 'cumsum', dst: Bs!, src: Gs! });
-    }
+    if (vecGate) loadGateSlice();
   };
   const sliceView = { tile: S, r0: k0, rows: BK };
   /** Σ_d x[r][d] y[c][d] e^{b(rowX, d) − b(c, d)} over the slice (vector gates: exact in log space). */
@@ -115,17 +125,18 @@ export function buildChunkKernel(st: PlanState): Kernel {
   const chunkLoop = () => {
     kb.let('L', b.min(b.i(C), b.sub(len, c0)));
     kb.let('t0', b.add(start, c0));
-    kb.map(Vc, q('v').at(R, b.add(Cv, v0)), { ...rowsValid, cols: vCols });
+    if (Vc) kb.map(Vc, q('v').at(R, b.add(Cv, v0)), { ...rowsValid, cols: vCols });
     if (Gc) {
       kb.map(Gc, q('g').at(R, b.i(0)), { ...rowsValid, cols: b.i(1) });
       kb.op({ op: 'cumsum', dst: Bc!, src: Gc });
-    }
+    } else if (Bc) kb.map(Bc, b.ld('w_b', rowBase(R, 1)), { ...rowsValid, cols: b.i(1) });
     if (Sc) kb.map(Sc, q('scale').at(R, b.i(0)), { ...rowsValid, cols: b.i(1) });
     if (Bt) kb.map(Bt, q('beta').at(R, b.i(0)), { ...rowsValid, cols: b.i(1) });
     kb.map(O, b.f(0));
     if (Dn) kb.map(Dn, b.f(0));
     if (cls === 'additive' && maxabs) maxabsChunk();
     else if (cls === 'additive') additiveChunk();
+    else if (cls === 'delta' && split) splitDeltaChunk();
     else if (cls === 'delta') deltaChunk();
     else dplrChunk();
   };
@@ -133,8 +144,8 @@ export function buildChunkKernel(st: PlanState): Kernel {
   // ── additive ───────────────────────────────────────────────────────────────
   const additiveChunk = () => {
     const A = kb.tile('A', C, C);
-    const Bn = exclusive ? kb.tile('Bn', C, 1) : undefined;
-    kb.map(A, b.f(0));
+    const Bn = exclusive && !split ? kb.tile('Bn', C, 1) : undefined;
+    if (!split) kb.map(A, b.f(0));
     if (Bn) kb.map(Bn, b.f(0));
     const sOf = (row: SExpr) => (Sc ? b.tile(Sc, row, b.i(0)) : b.f(1));
     kb.for('k0', b.i(0), b.i(K), b.i(BK), () => {
@@ -146,7 +157,9 @@ export function buildChunkKernel(st: PlanState): Kernel {
         const dEnd = b.min(b.i(BK), b.sub(b.i(K), k0));
         kb.map(Bn, b.add(b.tile(Bn, R, b.i(0)), b.fold('sum', 'd', b.i(0), dEnd, b.mul(b.mul(b.tile(Qs, R, b.v('d')), b.tile(Ks, R, b.v('d'))), uAt(b.v('d'))))));
       }
-      if (vecGate) kb.map(A, b.add(b.tile(A, R, Cv), b.sel(b.le(Cv, readRow(R)), decayedDot(Qs, Ks, readRow(R)), b.f(0))));
+      if (split) {
+        // (the weights come from the intra-chunk kernel)
+      } else if (vecGate) kb.map(A, b.add(b.tile(A, R, Cv), b.sel(b.le(Cv, readRow(R)), decayedDot(Qs, Ks, readRow(R)), b.f(0))));
       else kb.matmul(A, Qs, Ks, { transB: true, acc: 'add' });
       if (hasGate) kb.map(Qs, b.mul(b.tile(Qs, R, Cv), b.exp(bAt(readRow(R), Cv))));
       kb.matmul(O, Qs, sliceView, { acc: 'add' });
@@ -154,19 +167,22 @@ export function buildChunkKernel(st: PlanState): Kernel {
       // State slice: S ← e^{b_L} S + (K ⊙ e^{b_L − b} ⊙ s)ᵀ V.
       kb.map(Ks, b.mul(b.mul(b.tile(Ks, R, Cv), hasGate ? b.exp(b.sub(bLast(Cv), bAt(R, Cv))) : b.f(1)), sOf(R)));
       decayStateSlice();
-      kb.matmul(sliceView, Ks, Vc, { transA: true, acc: 'add' });
+      kb.matmul(sliceView, Ks, Vc!, { transA: true, acc: 'add' });
       if (Z) kb.map({ tile: Z, r0: k0, rows: BK }, b.add(b.tile(Z, b.add(k0, R), b.i(0)), b.fold('sum', 'j', b.i(0), b.i(C), b.tile(Ks, b.v('j'), R))));
     }, 'key-feature slices');
-    // Intra-chunk weights: decay (scalar gates), the causal mask, the write strength, the bonus.
-    let w: SExpr = b.tile(A, R, Cv);
-    if (!vecGate) {
-      if (hasGate) w = b.mul(w, b.exp(b.sub(bAt(readRow(R), b.i(0)), bAt(Cv, b.i(0)))));
-      w = b.sel(b.le(Cv, readRow(R)), w, b.f(0));
+    if (split) loadWeights(A);
+    else {
+      // Intra-chunk weights: decay (scalar gates), the causal mask, the write strength, the bonus.
+      let w: SExpr = b.tile(A, R, Cv);
+      if (!vecGate) {
+        if (hasGate) w = b.mul(w, b.exp(b.sub(bAt(readRow(R), b.i(0)), bAt(Cv, b.i(0)))));
+        w = b.sel(b.le(Cv, readRow(R)), w, b.f(0));
+      }
+      w = b.mul(w, sOf(Cv));
+      if (Bn) w = b.sel(b.bin('eq', Cv, R), b.mul(b.tile(Bn, R, b.i(0)), sOf(R)), w);
+      kb.map(A, w);
     }
-    w = b.mul(w, sOf(Cv));
-    if (Bn) w = b.sel(b.bin('eq', Cv, R), b.mul(b.tile(Bn, R, b.i(0)), sOf(R)), w);
-    kb.map(A, w);
-    kb.matmul(O, A, Vc, { acc: 'add' });
+    kb.matmul(O, A, Vc!, { acc: 'add' });
     if (Dn) {
       kb.map(Dn, b.add(b.tile(Dn, R, b.i(0)), b.fold('sum', 'j', b.i(0), b.i(C), b.tile(A, R, b.v('j')))));
       kb.map(O, b.div(b.tile(O, R, Cv), b.add(b.tile(Dn, R, b.i(0)), b.f(SUM_EPS))));
@@ -194,11 +210,11 @@ export function buildChunkKernel(st: PlanState): Kernel {
       const f = b.exp(b.sub(b.add(mc, bR(b.sub(L, b.i(1)))), mL));
       kb.map(sliceView, b.mul(b.tile(S, b.add(k0, R), Cv), f));
       kb.map({ tile: Z!, r0: k0, rows: BK }, b.mul(b.tile(Z!, b.add(k0, R), b.i(0)), f));
-      kb.matmul(sliceView, Ks, Vc, { transA: true, acc: 'add' });
+      kb.matmul(sliceView, Ks, Vc!, { transA: true, acc: 'add' });
       kb.map({ tile: Z!, r0: k0, rows: BK }, b.add(b.tile(Z!, b.add(k0, R), b.i(0)), b.fold('sum', 'j', b.i(0), b.i(C), b.tile(Ks, b.v('j'), R))));
     }, 'key-feature slices');
     kb.map(A, b.sel(b.le(Cv, R), b.mul(b.tile(A, R, Cv), b.exp(b.sub(b.sub(b.add(b.tile(Li!, Cv, b.i(0)), bR(R)), bR(Cv)), b.tile(Mr!, R, b.i(0))))), b.f(0)));
-    kb.matmul(O, A, Vc, { acc: 'add' });
+    kb.matmul(O, A, Vc!, { acc: 'add' });
     kb.map(Dn!, b.add(b.tile(Dn!, R, b.i(0)), b.fold('sum', 'j', b.i(0), b.i(C), b.tile(A, R, b.v('j')))));
     kb.map(O, b.div(b.tile(O, R, Cv), b.max(b.un('abs', b.tile(Dn!, R, b.i(0))), b.exp(b.un('neg', b.tile(Mr!, R, b.i(0)))))));
     storeOutput();
@@ -233,16 +249,40 @@ export function buildChunkKernel(st: PlanState): Kernel {
     const decay = hasGate && !vecGate ? b.exp(b.sub(bAt(R, b.i(0)), bAt(Cv, b.i(0)))) : b.f(1);
     kb.map(Akk, b.sel(b.lt(Cv, R), b.mul(b.mul(b.tile(Akk, R, Cv), vecGate ? b.f(1) : decay), beta(R)), b.f(0)));
     kb.map(Aqk, b.sel(b.le(Cv, R), b.mul(b.tile(Aqk, R, Cv), vecGate ? b.f(1) : decay), b.f(0)));
-    kb.map(X, b.mul(beta(R), b.sub(b.tile(Vc, R, Cv), b.tile(X, R, Cv))));
+    kb.map(X, b.mul(beta(R), b.sub(b.tile(Vc!, R, Cv), b.tile(X, R, Cv))));
     kb.op({ op: 'trisolve', a: Akk, b: X, sign: 1 });
     kb.matmul(O, Aqk, X, { acc: 'add' });
     storeOutput();
     kb.for('k0', b.i(0), b.i(K), b.i(BK), () => {
       kb.map(Ks, q('k').at(R, b.add(Cv, k0)), { ...rowsValid, cols: b.min(b.i(BK), b.sub(b.i(K), k0)) });
-      if (vecGate) {
-        kb.map(Gs!, q('g').at(R, b.add(Cv, k0)), { ...rowsValid, cols: b.min(b.i(BK), b.sub(b.i(K), k0)) });
-        kb.op({ op: 'cumsum', dst: Bs!, src: Gs! });
-      }
+      if (vecGate) loadGateSlice();
+      if (hasGate) kb.map(Ks, b.mul(b.tile(Ks, R, Cv), b.exp(b.sub(bLast(Cv), bAt(R, Cv)))));
+      decayStateSlice();
+      kb.matmul(sliceView, Ks, X, { transA: true, acc: 'add' });
+    }, 'key-feature slices: state update');
+  };
+
+  // ── delta rule, split form: X = U − W S with W, U and the weights from the intra-chunk kernel ──
+  const splitDeltaChunk = () => {
+    const Aqk = kb.tile('Aqk', C, C);
+    const X = kb.tile('X', C, BV);
+    const Ws = kb.tile('Ws', C, BK);
+    kb.map(X, b.ld('w_u', b.add(rowBase(R, V), b.add(v0, Cv))), { ...rowsValid, cols: vCols });
+    kb.for('k0', b.i(0), b.i(K), b.i(BK), () => {
+      const cols = { ...rowsValid, cols: b.min(b.i(BK), b.sub(b.i(K), k0)) };
+      kb.map(Qs, q('q').at(R, b.add(Cv, k0)), cols);
+      kb.map(Ws, b.ld('w_w', b.add(rowBase(R, K), b.add(k0, Cv))), cols);
+      if (vecGate) loadGateSlice();
+      if (hasGate) kb.map(Qs, b.mul(b.tile(Qs, R, Cv), b.exp(bAt(R, Cv))));
+      kb.matmul(X, Ws, sliceView, { acc: 'sub' });
+      kb.matmul(O, Qs, sliceView, { acc: 'add' });
+    }, 'key-feature slices: reads of the old state');
+    loadWeights(Aqk);
+    kb.matmul(O, Aqk, X, { acc: 'add' });
+    storeOutput();
+    kb.for('k0', b.i(0), b.i(K), b.i(BK), () => {
+      kb.map(Ks, q('k').at(R, b.add(Cv, k0)), { ...rowsValid, cols: b.min(b.i(BK), b.sub(b.i(K), k0)) });
+      if (vecGate) loadGateSlice();
       if (hasGate) kb.map(Ks, b.mul(b.tile(Ks, R, Cv), b.exp(b.sub(bLast(Cv), bAt(R, Cv)))));
       decayStateSlice();
       kb.matmul(sliceView, Ks, X, { transA: true, acc: 'add' });
@@ -301,10 +341,10 @@ export function buildChunkKernel(st: PlanState): Kernel {
       kb.map(Aqb, b.sel(b.le(Cv, R), b.mul(b.tile(Aqb, R, Cv), dCur), b.f(0)));
       kb.map(Aqk, b.sel(b.le(Cv, R), b.mul(b.tile(Aqk, R, Cv), dCur), b.f(0)));
     }
-    kb.matmul(Rr, Aak, Vc, { acc: 'add' });
+    kb.matmul(Rr, Aak, Vc!, { acc: 'add' });
     kb.op({ op: 'trisolve', a: Aab, b: Rr, sign: -1 });
     kb.matmul(O, Aqb, Rr, { acc: 'add' });
-    kb.matmul(O, Aqk, Vc, { acc: 'add' });
+    kb.matmul(O, Aqk, Vc!, { acc: 'add' });
     storeOutput();
     kb.for('k0', b.i(0), b.i(K), b.i(BK), () => {
       kb.map(Ks, q('k').at(R, b.add(Cv, k0)), sliceCols);
@@ -319,7 +359,7 @@ export function buildChunkKernel(st: PlanState): Kernel {
       }
       decayStateSlice();
       kb.matmul(sliceView, Bb, Rr, { transA: true, acc: 'add' });
-      kb.matmul(sliceView, Ks, Vc, { transA: true, acc: 'add' });
+      kb.matmul(sliceView, Ks, Vc!, { transA: true, acc: 'add' });
     }, 'key-feature slices: state update');
   };
 
@@ -353,7 +393,7 @@ export function buildChunkKernel(st: PlanState): Kernel {
     });
   });
 
-  const buffers = [...programBuffers(ir, 'f32'), ...preparedBuffers(st), tokinfoBuffer];
+  const buffers = [...programBuffers(ir, 'f32'), ...preparedBuffers(st), ...(split ? splitBuffers(ir, C) : []), tokinfoBuffer];
   return kb.build([b.ceilDiv(b.i(V), b.i(BV)), P.H, P.N], tl.threads, programParams(ir), buffers, `${ir.name}: ${C === 1 ? 'token-sequential' : `chunks of ${C}`} ${cls} update, state tile [${K}, ${BV}] per workgroup, key slices of ${BK}`);
 }
 

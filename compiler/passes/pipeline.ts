@@ -17,10 +17,11 @@ import { diag } from '../diagnostics/diagnostic.ts';
 import type { AttentionIR } from '../ir/attention-ir.ts';
 import * as b from '../kernel-ir/build.ts';
 import type { BufferDecl, Dtype, Kernel, Program, SExpr, Stmt } from '../kernel-ir/types.ts';
-import { tileAccess } from '../kernel-ir/analysis.ts';
+import { memoryLets, tileAccess } from '../kernel-ir/analysis.ts';
 import { PROFILES, PROFILE_NAMES, type TargetProfile } from '../targets/profiles.ts';
-import { programBuffers, programParams, scratchBuffer, tokinfoBuffer } from './buffers.ts';
+import { programBuffers, programParams, scratchBuffer, splitBuffers, tokinfoBuffer } from './buffers.ts';
 import { buildChunkKernel } from './build-chunk.ts';
+import { buildIntraKernel } from './build-intra.ts';
 import { buildPrepareKernel } from './build-prepare.ts';
 import { buildGateCumsumKernel, buildSoftmaxKernel, gcumBuffer } from './build-softmax.ts';
 import { isElementwise, Unsupported } from './lower-expr.ts';
@@ -36,9 +37,11 @@ const fail = (st: PlanState, id: Parameters<typeof diag>[0], args: (string | num
 
 /**
  * Cost model: softmax specs use the parallel (FlashAttention) form. State-recurrent specs use the
- * chunk form for prefill — the fused single-pass kernel, which keeps the state on chip and needs
- * N·H·⌈V'/BV⌉ workgroups to fill the device — and the recurrent (token-sequential) form for decode
- * (T ≤ 16 tokens per call). General linear and vector-state updates have no kernels yet.
+ * chunk form for prefill and the recurrent (token-sequential) form for decode (T ≤ 16 tokens per
+ * call). The chunk form of additive and delta updates is split in two kernels (see `canSplit`):
+ * the intra-chunk work (scores, WY factors: O(C) per token) runs for all chunks at once instead of
+ * once per value tile inside the sequential loop; mLSTM's stabilised and DPLR updates keep the
+ * fused single-pass kernel. General linear and vector-state updates have no kernels yet.
  */
 function formSelection(st: PlanState): void {
   const ir = st.ir;
@@ -55,7 +58,16 @@ function formSelection(st: PlanState): void {
   if (want === 'parallel') return fail(st, 'FormUnsupported', ['parallel', ir.name, 'state-recurrent specs compile to the chunk and recurrent forms']);
   const T = st.options.shape?.T ?? 4096;
   st.form = want ?? (T <= 16 ? 'recurrent' : 'chunk');
-  st.notes.push(`form: ${st.form}${want ? ' (asked for)' : T <= 16 ? ' (decode: a few tokens per call)' : ' (prefill: fused single-pass chunk kernel)'}`);
+  const how = st.form === 'chunk' ? (canSplit(st) ? 'intra-chunk kernel for all chunks in parallel, then the sequential state kernel' : 'fused single-pass chunk kernel') : '';
+  st.notes.push(`form: ${st.form}${want ? ' (asked for)' : T <= 16 ? ' (decode: a few tokens per call)' : ' (prefill)'}${how ? `: ${how}` : ''}`);
+}
+
+/** Whether the chunk form is split into the intra-chunk and state kernels. */
+export function canSplit(st: PlanState): boolean {
+  const ir = st.ir;
+  if (st.form !== 'chunk' || st.options.split === false || ir.family !== 'recurrent') return false;
+  const cls = ir.update!.cls;
+  return (cls === 'additive' && ir.normalizer !== 'maxabs') || cls === 'delta';
 }
 
 // ── fusion ─────────────────────────────────────────────────────────────────────
@@ -97,8 +109,13 @@ function fusion(st: PlanState): void {
 
 // ── tiling ─────────────────────────────────────────────────────────────────────
 
+/**
+ * Workgroup memory of a kernel as WGSL compilers count it: each shared tile rounded up to 16 bytes,
+ * plus a 16-byte slot per value broadcast through workgroup memory (lets that read memory).
+ */
 export function sharedBytes(k: Kernel): number {
-  return k.tiles.filter((t) => t.space === 'shared').reduce((s, t) => s + t.rows * t.cols * 4, 0);
+  const tiles = k.tiles.filter((t) => t.space === 'shared').reduce((s, t) => s + Math.ceil((t.rows * t.cols * 4) / 16) * 16, 0);
+  return tiles + 16 * memoryLets(k.body).size;
 }
 
 /** f32 registers per thread for the kernel's register tiles. */
@@ -115,7 +132,12 @@ function tiling(st: PlanState): void {
   const build = (t: Tiling) => {
     st.tiling = t;
     try {
-      return ir.family === 'softmax' ? buildSoftmaxKernel(st) : buildChunkKernel(st);
+      if (ir.family === 'softmax') return buildSoftmaxKernel(st);
+      const main = buildChunkKernel(st);
+      if (!t.split) return main;
+      // Both kernels of the split form must fit: report the larger.
+      const intra = buildIntraKernel(st);
+      return sharedBytes(intra) > sharedBytes(main) ? intra : main;
     } catch (e) {
       if (e instanceof Unsupported) return undefined;
       throw e;
@@ -150,17 +172,22 @@ function tiling(st: PlanState): void {
   const fullRow = ir.epilogue !== undefined && !isElementwise(ir.epilogue);
   const BVs = fullRow ? [V] : [64, 32, 16, 8].map((x) => Math.min(x, pow2Ceil(V))).filter((x, i, a) => a.indexOf(x) === i);
   const BKs = [128, 64, 32, 16, 8].map((x) => Math.min(x, pow2Ceil(K))).filter((x, i, a) => a.indexOf(x) === i);
+  const split = canSplit(st);
   let best: { t: Tiling; score: number } | undefined;
   for (const C of Cs)
     for (const BV of BVs)
       for (const BK of BKs) {
-        const t: Tiling = { C, BK, BV, threads, prepareRows, sharedBytes: 0, why: '' };
+        const t: Tiling = { C, BK, BV, threads, prepareRows, sharedBytes: 0, why: '', ...(split ? { split } : {}) };
         const k = build(t);
         if (!k) return fail(st, 'FormUnsupported', [st.form!, ir.name, 'an epilogue or feature map the kernel cannot compute']);
         const bytes = sharedBytes(k);
         if (bytes > limit) continue;
-        // Prefer the requested chunk, then wide value tiles (less repeated work), then wide key slices.
-        const score = (C === specC ? 1e6 : C * 1e3) + BV * 10 + Math.min(BK, K);
+        // Fused: prefer the requested chunk, then wide value tiles (less repeated work), then wide
+        // key slices. Split: value tiles of 32 first (each value tile reloads the chunk's q and W),
+        // then key slices of 32 (fewer barriers, longer inner loops), then the chunk.
+        const score = split
+          ? Math.min(BV, 32) * 1e7 + Math.min(BK, 32, K) * 1e5 + (C === specC ? 1e4 : C * 10) + BV + Math.min(BK, K) / 1e3
+          : (C === specC ? 1e6 : C * 1e3) + BV * 10 + Math.min(BK, K);
         if (!best || score > best.score) best = { t: { ...t, sharedBytes: bytes }, score };
       }
   if (!best) {
@@ -172,7 +199,7 @@ function tiling(st: PlanState): void {
     ]);
   }
   const t = best.t;
-  st.tiling = { ...t, why: `chunk ${t.C}, value tile ${t.BV}, key slice ${t.BK}, ${t.threads} threads: ${t.sharedBytes} bytes of workgroup memory (${prof.name} allows ${limit})` };
+  st.tiling = { ...t, why: `chunk ${t.C}, value tile ${t.BV}, key slice ${t.BK}, ${t.threads} threads: ${t.sharedBytes} bytes of workgroup memory${t.split ? ' (the larger of the two kernels)' : ''} (${prof.name} allows ${limit})` };
   if (!recurrent && t.C !== specC) st.notes.push(`tiling: the spec's chunk ${specC} does not fit ${prof.name}; using ${t.C} (results are the same up to rounding)`);
   st.notes.push(`tiling: ${st.tiling.why}`);
 }
@@ -212,7 +239,13 @@ function kernels(st: PlanState): void {
         extra.push(gcumBuffer);
       }
       ks.push(buildSoftmaxKernel(st));
-    } else ks.push(buildChunkKernel(st));
+    } else {
+      if (st.tiling!.split) {
+        ks.push(buildIntraKernel(st));
+        extra.push(...splitBuffers(ir, st.tiling!.C));
+      }
+      ks.push(buildChunkKernel(st));
+    }
   } catch (e) {
     if (e instanceof Unsupported) return fail(st, 'FormUnsupported', [st.form!, ir.name, e.message]);
     throw e;

@@ -26,6 +26,11 @@ export interface Tiling {
   /** Value columns per workgroup. */
   BV: number;
   threads: number;
+  /**
+   * Chunk form in two kernels: intra-chunk scores and WY factors for all chunks in parallel
+   * (build-intra.ts), then the sequential state kernel; otherwise one fused kernel.
+   */
+  split?: boolean;
   /** Token rows per workgroup of the prepare kernel. */
   prepareRows: number;
   sharedBytes: number;
@@ -39,6 +44,8 @@ export interface PlanOptions {
   chunk?: number;
   /** Storage type of inputs and outputs; state and arithmetic stay f32. */
   dtype?: Dtype;
+  /** Chunk form: split into intra-chunk and state kernels (default where the update allows it) or one fused kernel. */
+  split?: boolean;
   /** Typical run shape, for the cost model (defaults: the standard benchmark shape). */
   shape?: { B: number; T: number; H: number };
 }

@@ -40,6 +40,13 @@ export interface TargetProfile {
   computeUnits: number;
   /** CUDA architecture (80 = sm_80). */
   sm?: number;
+  /**
+   * Keep constant loop bounds opaque to the driver's shader compiler. Software adapters (WebGPU's
+   * `isFallbackAdapter`: Mesa lavapipe, SwiftShader) unroll constant-trip loops before LLVM, which
+   * costs 10–30 s per kernel; with an opaque bound (a zero from the params block added to it) the
+   * same kernel compiles in under a second. GPUs keep the unrollable constant bounds.
+   */
+  opaqueLoopBounds?: boolean;
 }
 
 const KiB = 1024;

@@ -1,0 +1,151 @@
+/**
+ * The intra-chunk kernel of the split chunk form: everything of a chunk that does not depend on
+ * the state, computed for all chunks in parallel (one workgroup per chunk × head × sequence), so
+ * that the sequential state kernel is left with state reads and updates only. Per chunk of C
+ * tokens, with b the cumulative log-gate inside the chunk (scalar or per key feature):
+ *
+ *   w_b  = b                                          (the state kernel scales q, k and S by it)
+ *   w_a  = (QKᵀ ⊙ e^{b_r − b_c} ⊙ mask) diag(s)        intra-chunk output weights, bonus on the
+ *                                                      diagonal for exclusive reads
+ *   delta rules, in the WY/UT form:
+ *     Tm   = (I + strictly-lower(diag(β)(KKᵀ ⊙ e^{b_r − b_c})))⁻¹
+ *     w_w  = Tm diag(β) (K ⊙ e^{b})                   so that the chunk's corrected values are
+ *     w_u  = Tm diag(β) V                             U − W S (S the state before the chunk)
+ *
+ * Rows past the end of a sequence are zero; nothing is stored for them.
+ */
+import * as b from '../kernel-ir/build.ts';
+import type { Kernel, SExpr } from '../kernel-ir/types.ts';
+import { P, programBuffers, programParams, splitBuffers, tokinfoBuffer, type RowTokens } from './buffers.ts';
+import { preparedBuffers } from './build-chunk.ts';
+import { KernelBuilder } from './kernel-builder.ts';
+import type { PlanState } from './plan.ts';
+import { Sources } from './sources.ts';
+
+const { R, C: Cv } = b;
+
+export function buildIntraKernel(st: PlanState): Kernel {
+  const ir = st.ir;
+  const tl = st.tiling!;
+  const C = tl.C;
+  const BK = tl.BK;
+  const K = ir.keyDim;
+  const V = ir.valueDim;
+  const delta = ir.update!.cls === 'delta';
+  const gate = ir.gate.cls;
+  const vecGate = gate === 'dd-vector' || gate === 'const-vector';
+  const hasGate = gate !== 'none';
+  const exclusive = ir.read.kind === 'exclusive';
+  const src = new Sources(st);
+  const kb = new KernelBuilder(`${ir.name}_intra`);
+
+  const c0 = kb.let('c0', b.mul(b.wg(0), b.i(C)));
+  const h = kb.let('h', b.wg(1));
+  const n = kb.let('n', b.wg(2));
+  const start = kb.let('start', b.ld('cu', n));
+  const len = kb.let('len', b.sub(b.ld('cu', b.add(n, b.i(1))), start));
+
+  const Qs = kb.tile('Qs', C, BK);
+  const Ks = kb.tile('Ks', C, BK);
+  const A = kb.tile('A', C, C);
+  const Akk = delta ? kb.tile('Akk', C, C) : undefined;
+  const Gc = hasGate && !vecGate ? kb.tile('Gc', C, 1) : undefined;
+  const Bc = hasGate && !vecGate ? kb.tile('Bc', C, 1) : undefined;
+  const Gs = vecGate ? kb.tile('Gs', C, BK) : undefined;
+  const Bs = vecGate ? kb.tile('Bs', C, BK) : undefined;
+  const Sc = src.has('scale') ? kb.tile('Sc', C, 1) : undefined;
+  const Bt = delta ? kb.tile('Bt', C, 1) : undefined;
+  const Bn = exclusive ? kb.tile('Bn', C, 1) : undefined;
+
+  const L = b.v('L');
+  const t0 = b.v('t0');
+  const k0 = b.v('k0');
+  const rt: RowTokens = { tok: (r) => b.add(t0, r), pos: (r) => b.add(c0, r), len: () => len, head: h };
+  const q = (name: Parameters<Sources['elem']>[0]) => src.elem(name, rt);
+  const rowBase = (r: SExpr, width: number) => b.mul(b.add(b.mul(b.add(t0, r), P.H), h), b.i(width));
+  const sliceCols = { rows: L, cols: b.min(b.i(BK), b.sub(b.i(K), k0)), fill: 0 };
+  const bAt = (row: SExpr, d: SExpr): SExpr => {
+    if (!hasGate) return b.f(0);
+    const val = vecGate ? b.tile(Bs!, row, d) : b.tile(Bc!, row, b.i(0));
+    return b.sel(b.ge(row, b.i(0)), val, b.f(0));
+  };
+  const readRow = (r: SExpr) => (exclusive ? b.sub(r, b.i(1)) : r);
+  const sOf = (row: SExpr) => (Sc ? b.tile(Sc, row, b.i(0)) : b.f(1));
+  /** Σ_d x[r][d] y[c][d] e^{b(rowX, d) − b(c, d)} over the slice (vector gates: exact in log space). */
+  const decayedDot = (x: string, y: string, rowX: SExpr) =>
+    b.fold('sum', 'd', b.i(0), b.i(BK), b.mul(b.mul(b.tile(x, R, b.v('d')), b.tile(y, Cv, b.v('d'))), b.exp(b.sub(bAt(rowX, b.v('d')), bAt(Cv, b.v('d'))))));
+  const loadGateSlice = () => {
+    kb.map(Gs!, q('g').at(R, b.add(Cv, k0)), sliceCols);
+    kb.op({ op: 'cumsum', dst: Bs!, src: Gs! });
+  };
+
+  kb.if(b.lt(c0, len), () => {
+    kb.let('L', b.min(b.i(C), b.sub(len, c0)));
+    kb.let('t0', b.add(start, c0));
+    if (Gc) {
+      kb.map(Gc, q('g').at(R, b.i(0)), { rows: L, cols: b.i(1), fill: 0 });
+      kb.op({ op: 'cumsum', dst: Bc!, src: Gc });
+      kb.op({ op: 'store', src: Bc!, dst: { buf: 'w_b', index: rowBase(R, 1), rows: L, cols: b.i(1) }, value: b.tile(Bc!, R, b.i(0)) });
+    }
+    if (Sc) kb.map(Sc, q('scale').at(R, b.i(0)), { rows: L, cols: b.i(1), fill: 0 });
+    if (Bt) kb.map(Bt, q('beta').at(R, b.i(0)), { rows: L, cols: b.i(1), fill: 0 });
+    kb.map(A, b.f(0));
+    if (Akk) kb.map(Akk, b.f(0));
+    if (Bn) kb.map(Bn, b.f(0));
+    kb.for('k0', b.i(0), b.i(K), b.i(BK), () => {
+      kb.map(Qs, q('q').at(R, b.add(Cv, k0)), sliceCols);
+      kb.map(Ks, q('k').at(R, b.add(Cv, k0)), sliceCols);
+      if (vecGate) {
+        loadGateSlice();
+        kb.op({ op: 'store', src: Bs!, dst: { buf: 'w_b', index: b.add(rowBase(R, K), b.add(k0, Cv)), rows: L, cols: b.min(b.i(BK), b.sub(b.i(K), k0)) }, value: b.tile(Bs!, R, Cv) });
+      }
+      if (Bn && src.has('bonus')) {
+        const ub = q('bonus');
+        const uAt = (d: SExpr) => ub.at(R, ub.width ? b.add(k0, d) : b.i(0));
+        const dEnd = b.min(b.i(BK), b.sub(b.i(K), k0));
+        kb.map(Bn, b.add(b.tile(Bn, R, b.i(0)), b.fold('sum', 'd', b.i(0), dEnd, b.mul(b.mul(b.tile(Qs, R, b.v('d')), b.tile(Ks, R, b.v('d'))), uAt(b.v('d'))))));
+      }
+      if (vecGate) {
+        kb.map(A, b.add(b.tile(A, R, Cv), b.sel(b.le(Cv, readRow(R)), decayedDot(Qs, Ks, readRow(R)), b.f(0))));
+        if (Akk) kb.map(Akk, b.add(b.tile(Akk, R, Cv), b.sel(b.lt(Cv, R), decayedDot(Ks, Ks, R), b.f(0))));
+      } else {
+        kb.matmul(A, Qs, Ks, { transB: true, acc: 'add' });
+        if (Akk) kb.matmul(Akk, Ks, Ks, { transB: true, acc: 'add' });
+      }
+    }, 'key-feature slices: scores');
+    // Output weights: decay (scalar gates), the causal mask, the write strength, the bonus.
+    let w: SExpr = b.tile(A, R, Cv);
+    if (!vecGate) {
+      if (hasGate) w = b.mul(w, b.exp(b.sub(bAt(readRow(R), b.i(0)), bAt(Cv, b.i(0)))));
+      w = b.sel(b.le(Cv, readRow(R)), w, b.f(0));
+    }
+    w = b.mul(w, sOf(Cv));
+    if (Bn) w = b.sel(b.bin('eq', Cv, R), b.mul(b.tile(Bn, R, b.i(0)), sOf(R)), w);
+    kb.map(A, w);
+    kb.op({ op: 'store', src: A, dst: { buf: 'w_a', index: b.add(rowBase(R, C), Cv), rows: L, cols: b.i(C) }, value: b.tile(A, R, Cv) });
+    if (!delta) return;
+    // Tm = (I + strictly-lower(diag(β)(KKᵀ ⊙ decay)))⁻¹, in the tile A (its weights are stored).
+    const beta = (row: SExpr) => b.tile(Bt!, row, b.i(0));
+    const decay = hasGate && !vecGate ? b.exp(b.sub(bAt(R, b.i(0)), bAt(Cv, b.i(0)))) : b.f(1);
+    kb.map(Akk!, b.sel(b.lt(Cv, R), b.mul(b.mul(b.tile(Akk!, R, Cv), decay), beta(R)), b.f(0)));
+    kb.map(A, b.sel(b.bin('eq', R, Cv), b.f(1), b.f(0)));
+    kb.op({ op: 'trisolve', a: Akk!, b: A, sign: 1 });
+    // W = Tm diag(β)(K ⊙ e^{b}) and U = Tm diag(β) V, a slice of columns at a time (Qs holds the product).
+    kb.for('k0', b.i(0), b.i(K), b.i(BK), () => {
+      kb.map(Ks, q('k').at(R, b.add(Cv, k0)), sliceCols);
+      if (vecGate) loadGateSlice();
+      kb.map(Ks, b.mul(b.mul(b.tile(Ks, R, Cv), beta(R)), hasGate ? b.exp(bAt(R, Cv)) : b.f(1)));
+      kb.matmul(Qs, A, Ks);
+      kb.op({ op: 'store', src: Qs, dst: { buf: 'w_w', index: b.add(rowBase(R, K), b.add(k0, Cv)), rows: L, cols: b.min(b.i(BK), b.sub(b.i(K), k0)) }, value: b.tile(Qs, R, Cv) });
+    }, 'key-feature slices: W');
+    const vCols = { rows: L, cols: b.min(b.i(BK), b.sub(b.i(V), k0)), fill: 0 };
+    kb.for('k0', b.i(0), b.i(V), b.i(BK), () => {
+      kb.map(Ks, b.mul(q('v').at(R, b.add(Cv, k0)), beta(R)), vCols);
+      kb.matmul(Qs, A, Ks);
+      kb.op({ op: 'store', src: Qs, dst: { buf: 'w_u', index: b.add(rowBase(R, V), b.add(k0, Cv)), rows: L, cols: vCols.cols }, value: b.tile(Qs, R, Cv) });
+    }, 'value slices: U');
+  });
+
+  const buffers = [...programBuffers(ir, 'f32'), ...preparedBuffers(st), ...splitBuffers(ir, C), tokinfoBuffer];
+  return kb.build([b.ceilDiv(P.MAXLEN, b.i(C)), P.H, P.N], tl.threads, programParams(ir), buffers, `${ir.name}: intra-chunk scores${delta ? ' and WY factors' : ''}, one workgroup per chunk of ${C} × head × sequence, key slices of ${BK}`);
+}
