@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# Compiles the stdlib specs of bench/gpu/compare.py to CUDA (bf16, cuda-sm90) into DIR (default
+# .gpu/compare, which ../shared/tools/gpu-carry.sh's .gpu folder carries to the GPU machine), with
+# the decode (recurrent) form of Gated DeltaNet under DIR/decode. All at K = V = 128, H-agnostic.
+#
+#   bash bench/gpu/prepare-compare.sh [DIR]
+#   then on the GPU machine: python3 bench/gpu/compare.py DIR
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+dir=${1:-.gpu/compare}
+rm -rf "$dir" && mkdir -p "$dir"
+for s in linear_attention retnet simple_gla gla deltanet gated_deltanet kda softmax swa_sink alibi; do
+  ./bin/attnc compile "stdlib/$s.attn" --target cuda --out "$dir" > /dev/null
+done
+# RWKV-6 is declared with K = V = 64; the comparison runs it at 128 like the others.
+./bin/attnc compile stdlib/rwkv6.attn --target cuda --dims K=128,V=128 --out "$dir" > /dev/null
+./bin/attnc compile stdlib/gated_deltanet.attn --target cuda --form recurrent --out "$dir/decode" > /dev/null
+echo "compiled $(ls "$dir" | grep -vc decode) specs and the decode form into $dir"
