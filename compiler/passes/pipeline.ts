@@ -147,18 +147,25 @@ function tiling(st: PlanState): void {
   if (ir.family === 'softmax') {
     const pref = st.options.chunk ?? (ir.chunk.kind === 'tiles' ? ir.chunk.q : 64);
     const prefK = ir.chunk.kind === 'tiles' ? ir.chunk.k : 64;
+    // Balanced tiles first: the smaller of the two tile sizes sets how often a query tile's running
+    // max/sum is rescaled and how many barriers a key sweep costs, so 32 × 32 beats 64 × 8.
+    let bestS: { t: Tiling; score: number } | undefined;
     for (const Bq of [pref, 64, 32, 16, 8].filter((x, i, a) => x <= pref && a.indexOf(x) === i)) {
       for (const Bk of [prefK, 64, 32, 16, 8].filter((x, i, a) => x <= prefK && a.indexOf(x) === i)) {
         const t: Tiling = { C: Bq, BK: Bk, BV: ir.valueDim, threads, prepareRows, sharedBytes: 0, why: '' };
         const k = build(t);
         if (!k) return fail(st, 'FormUnsupported', ['parallel', ir.name, 'the score must use q and k only through dot(q, k), and per-token inputs as x[i] or x[j]']);
         const bytes = sharedBytes(k);
-        if (bytes <= limit) {
-          st.tiling = { ...t, sharedBytes: bytes, why: `query tiles of ${Bq} and key tiles of ${Bk} (${bytes} bytes of workgroup memory; ${prof.name} allows ${limit})` };
-          st.notes.push(`tiling: ${st.tiling.why}`);
-          return;
-        }
+        if (bytes > limit) continue;
+        const score = Math.min(Bq, Bk) * 1e4 + Bq * 10 + Bk;
+        if (!bestS || score > bestS.score) bestS = { t: { ...t, sharedBytes: bytes }, score };
       }
+    }
+    if (bestS) {
+      const { C: Bq, BK: Bk, sharedBytes: bytes } = bestS.t;
+      st.tiling = { ...bestS.t, why: `query tiles of ${Bq} and key tiles of ${Bk} (${bytes} bytes of workgroup memory; ${prof.name} allows ${limit})` };
+      st.notes.push(`tiling: ${st.tiling.why}`);
+      return;
     }
     st.tiling = undefined;
     return fail(st, 'DoesNotFit', [`spec '${ir.name}' (head dims ${ir.keyDim}/${ir.valueDim})`, prof.name, `even 8 × 8 tiles need more than ${limit} bytes of workgroup memory; use a profile with more (webgpu-large) or smaller head dims`]);
@@ -173,6 +180,9 @@ function tiling(st: PlanState): void {
   const BVs = fullRow ? [V] : [64, 32, 16, 8].map((x) => Math.min(x, pow2Ceil(V))).filter((x, i, a) => a.indexOf(x) === i);
   const BKs = [128, 64, 32, 16, 8].map((x) => Math.min(x, pow2Ceil(K))).filter((x, i, a) => a.indexOf(x) === i);
   const split = canSplit(st);
+  // The chunk to prefer: an explicit --chunk, else the profile's split chunk where it is smaller
+  // than the spec's (a measured preference), else the spec's.
+  const prefC = st.options.chunk ?? (split && prof.splitChunk && prof.splitChunk < specC ? prof.splitChunk : specC);
   let best: { t: Tiling; score: number } | undefined;
   for (const C of Cs)
     for (const BV of BVs)
@@ -186,7 +196,7 @@ function tiling(st: PlanState): void {
         // key slices. Split: value tiles of 32 first (each value tile reloads the chunk's q and W),
         // then key slices of 32 (fewer barriers, longer inner loops), then the chunk.
         const score = split
-          ? Math.min(BV, 32) * 1e7 + Math.min(BK, 32, K) * 1e5 + (C === specC ? 1e4 : C * 10) + BV + Math.min(BK, K) / 1e3
+          ? Math.min(BV, 32) * 1e7 + Math.min(BK, 32, K) * 1e5 + (C === prefC ? 1e4 : C * 10) + BV + Math.min(BK, K) / 1e3
           : (C === specC ? 1e6 : C * 1e3) + BV * 10 + Math.min(BK, K);
         if (!best || score > best.score) best = { t: { ...t, sharedBytes: bytes }, score };
       }
@@ -200,7 +210,8 @@ function tiling(st: PlanState): void {
   }
   const t = best.t;
   st.tiling = { ...t, why: `chunk ${t.C}, value tile ${t.BV}, key slice ${t.BK}, ${t.threads} threads: ${t.sharedBytes} bytes of workgroup memory${t.split ? ' (the larger of the two kernels)' : ''} (${prof.name} allows ${limit})` };
-  if (!recurrent && t.C !== specC) st.notes.push(`tiling: the spec's chunk ${specC} does not fit ${prof.name}; using ${t.C} (results are the same up to rounding)`);
+  if (!recurrent && t.C !== specC && t.C === prefC && prefC !== st.options.chunk) st.notes.push(`tiling: chunk ${t.C} instead of the spec's ${specC}: ${prof.name} prefers it for the split form (results are the same up to rounding)`);
+  else if (!recurrent && t.C !== specC) st.notes.push(`tiling: the spec's chunk ${specC} does not fit ${prof.name}; using ${t.C} (results are the same up to rounding)`);
   st.notes.push(`tiling: ${st.tiling.why}`);
 }
 
