@@ -118,12 +118,6 @@ export function sharedBytes(k: Kernel): number {
   return tiles + 16 * memoryLets(k.body).size;
 }
 
-/** f32 registers per thread for the kernel's register tiles. */
-export function registerWords(k: Kernel): number {
-  return k.tiles.filter((t) => t.space === 'register').reduce((s, t) => s + Math.ceil((t.rows * t.cols) / k.threads), 0);
-}
-
-
 function tiling(st: PlanState): void {
   const ir = st.ir;
   const prof = st.target;

@@ -36,7 +36,10 @@ export interface TargetProfile {
   };
   /** WGSL dialect: Dawn (Chrome, the `webgpu` npm package) needs `enable subgroups;`, naga (wgpu) rejects it. */
   dialect: 'dawn' | 'naga' | 'cuda';
-  /** Compute units (SMs) that a grid should fill, for the form-selection cost model. */
+  /**
+   * Compute units (SMs) of a typical device of this profile. Descriptive only: no pass reads it yet
+   * (form selection goes by the update class and the limits; see docs/architecture.md).
+   */
   computeUnits: number;
   /** CUDA architecture (80 = sm_80). */
   sm?: number;
