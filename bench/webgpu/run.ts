@@ -9,9 +9,12 @@
  * (flash) form of causal softmax, and the token-sequential baseline for Gated DeltaNet (one
  * workgroup per head, state column in registers, tokens in a loop: bench/webgpu/token-sequential.ts).
  * --sweep adds Gated DeltaNet chunk vs the baseline at B=16 T=1024, B=4 T=4096 and B=1 T=16384.
+ * --per-kernel times each kernel of a multi-kernel program alone (prepare, intra, chunk).
+ * --explore times the chunk form's variants (split or fused, chunks of 16/32/64).
  *
- * Timing: each measurement records `inner` calls into one command encoder (inner chosen so that
- * a submission takes ≥ 50 ms), submits, and waits for the queue; ms per call = wall time ÷ inner.
+ * Timing: after ≥ 300 ms of warm-up work, each measurement records `inner` calls into one command
+ * encoder (inner chosen so that a submission takes ≥ 50 ms), submits, and waits for the queue;
+ * ms per call = wall time ÷ inner.
  * The table shows the median of --reps measurements after a warm-up call. Launch and bind-group
  * creation are included, as a user of the bindings pays them.
  *
@@ -126,8 +129,15 @@ async function time(device: GPUDevice, record: (enc: GPUCommandEncoder) => void,
     await device.queue.onSubmittedWorkDone();
     return performance.now() - t0;
   };
-  await submit(1); // warm-up: pipelines, caches
-  const one = await submit(1);
+  // Warm-up: pipelines, caches, and ≥ 300 ms of GPU work so the clocks are up before timing
+  // (without it the first rows of a run measured up to 3× slower on an H100).
+  let one = await submit(1);
+  for (let spent = one; spent < 300; ) {
+    const n = Math.max(1, Math.min(100, Math.ceil(100 / Math.max(one, 0.01))));
+    const t = await submit(n);
+    one = t / n;
+    spent += t;
+  }
   const inner = Math.max(1, Math.min(100, Math.ceil(50 / Math.max(one, 0.01))));
   const times: number[] = [];
   for (let r = 0; r < reps; r++) times.push((await submit(inner)) / inner);
@@ -180,6 +190,19 @@ class GeneratedCase {
     }
   }
   record = (enc: GPUCommandEncoder) => this.kernels.encode(enc, this.buffers, this.dims);
+  /**
+   * Each kernel of the program alone (a manifest holding only that kernel, on the same input
+   * buffers; its scratch inputs are the runtime's own zeroed buffers, which costs the same work),
+   * for a per-kernel breakdown of the time.
+   */
+  kernelAlone(): { name: string; record: (enc: GPUCommandEncoder) => void; destroy: () => void }[] {
+    const m = this.kernels.manifest;
+    if (m.kernels.length < 2) return [];
+    return m.kernels.map((k) => {
+      const alone = new AttentionKernels(this.gpu.device, { ...m, kernels: [k] });
+      return { name: k.name, record: (enc: GPUCommandEncoder) => alone.encode(enc, this.buffers, this.dims), destroy: () => alone.destroy() };
+    });
+  }
   async output(): Promise<Float32Array> {
     const enc = this.gpu.device.createCommandEncoder();
     this.record(enc);
@@ -255,6 +278,8 @@ async function main(): Promise<void> {
   const cpu = /llvmpipe|lavapipe|swiftshader/i.test(gpu.description) || info.type === 'cpu';
   const shape = parseShape(argValue('shape') ?? (cpu ? 'B=1,T=512,H=2' : 'B=4,T=4096,H=16'));
   const sweep = process.argv.includes('--sweep');
+  const perKernel = process.argv.includes('--per-kernel');
+  const kernelRows: { spec: string; form: string; kernel: string; ms: number; share: number }[] = [];
   const profile = deviceProfile(PROFILES['webgpu-large']!, gpu.device);
   process.stderr.write(`adapter: ${gpu.description}; limits: ${profile.limits.sharedBytes} B workgroup memory, ${profile.limits.bufferBindingBytes} B bindings; subgroups ${profile.features.subgroups}, f16 ${profile.features.f16}\n`);
   const rows: Row[] = [];
@@ -282,6 +307,13 @@ async function main(): Promise<void> {
       outs.push(await c.output());
       const ms = await time(gpu.device, c.record, reps);
       formRows.push({ spec: ir.name, form, shape, ms, tokensPerSecond: ((shape.B * shape.T) / ms) * 1000, check: '', kernels: c.description });
+      if (perKernel)
+        for (const k of c.kernelAlone()) {
+          const kms = await time(gpu.device, k.record, reps);
+          k.destroy();
+          kernelRows.push({ spec: ir.name, form, kernel: k.name, ms: kms, share: kms / ms });
+          process.stderr.write(`    ${k.name} alone: ${kms.toFixed(3)} ms\n`);
+        }
       c.destroy();
       process.stderr.write(`  ${ir.name} ${form}: ${ms.toFixed(3)} ms\n`);
     }
@@ -340,6 +372,10 @@ async function main(): Promise<void> {
   o.write(`shape B=${shape.B} T=${shape.T} H=${shape.H}, K=V=128 (softmax D=128), f32; median of ${reps}; ms per call (wall time of a batch of calls ÷ calls)\n\n`);
   o.write('| spec | form | ms/call | tokens/s | check | kernels |\n|---|---|---:|---:|---|---|\n');
   for (const r of rows) o.write(`| ${r.spec} | ${r.form} | ${r.ms.toFixed(3)} | ${rate(r.tokensPerSecond)} | ${r.check} | ${r.kernels} |\n`);
+  if (kernelRows.length) {
+    o.write('\nEach kernel alone (same shape; share = its time ÷ the whole program\'s)\n\n| spec | form | kernel | ms/call | share |\n|---|---|---|---:|---:|\n');
+    for (const r of kernelRows) o.write(`| ${r.spec} | ${r.form} | ${r.kernel} | ${r.ms.toFixed(3)} | ${(100 * r.share).toFixed(0)} % |\n`);
+  }
   if (sweepRows.length) {
     o.write('\nGated DeltaNet, H=16, K=V=128, f32: generated chunk kernel vs the token-sequential baseline\n\n');
     o.write('| shape | chunk ms | token-sequential ms | speed-up |\n|---|---:|---:|---:|\n');
@@ -349,7 +385,7 @@ async function main(): Promise<void> {
     o.write(`\nChunk-form variants at B=${shape.B} T=${shape.T} H=${shape.H}\n\n| spec | variant | ms/call | kernels |\n|---|---|---:|---|\n`);
     for (const r of exploreRows) o.write(`| ${r.spec} | ${r.variant} | ${r.ms.toFixed(3)} | ${r.kernels} |\n`);
   }
-  if (jsonFile) writeFileSync(jsonFile, JSON.stringify({ date: new Date().toISOString(), adapter: gpu.description, shape, rows, sweep: sweepRows, explore: exploreRows }, null, 2));
+  if (jsonFile) writeFileSync(jsonFile, JSON.stringify({ date: new Date().toISOString(), adapter: gpu.description, shape, rows, kernels: kernelRows, sweep: sweepRows, explore: exploreRows }, null, 2));
   gpu.destroy();
   process.exit(failed ? 1 : 0);
 }
