@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# Everything the GPU machine is needed for, in one call and in priority order, each step under its
+# own time limit, results under OUT (logs, JSON). A session has 30 device minutes and a call at
+# most 10: this fits one call.
+#
+#   here:   bash ../shared/tools/gpu-carry.sh FLA_GIT_DIR && node bench/gpu-bundle.mjs \
+#             && bash bench/gpu/prepare-compare.sh
+#   there:  source .gpu/prelude.sh && bash bench/gpu/session.sh "$OUT" [STEPS]
+#
+# STEPS (default: check,webgpu,compare) picks and orders the steps:
+#   check    CUDA equivalence of every stdlib spec (bf16, f16, f32; 3 cases) against the float64
+#            reference (bench/gpu/check.py), references made there by the bundled exporter
+#   webgpu   WebGPU table at B=4 T=4096 H=16 with each kernel timed alone, and the Gated DeltaNet
+#            sweep against the token-sequential baseline (bench/webgpu/run.ts)
+#   compare  attnc CUDA vs FLA / SDPA / FlexAttention (bench/gpu/compare.py); FLA's Triton
+#            autotuning makes the first call of each of its kernels slow, so this goes last
+set -uo pipefail
+cd "$(dirname "$0")/../.."
+out=${1:?usage: session.sh OUT [STEPS]}
+steps=${2:-check,webgpu,compare}
+mkdir -p "$out"
+step() { # name seconds command...
+  local name=$1 secs=$2
+  shift 2
+  echo "== $name (at most ${secs} s) =="
+  local t0=$SECONDS
+  timeout "$secs" "$@" > "$out/$name.log" 2>&1
+  local rc=$?
+  tail -n 40 "$out/$name.log"
+  echo "== $name: exit $rc after $((SECONDS - t0)) s =="
+}
+for s in ${steps//,/ }; do
+  case $s in
+    check)
+      step export 60 node .gpu/bench/export-reference.mjs --out /tmp/attnc-ref
+      step check 150 python3 bench/gpu/check.py /tmp/attnc-ref ;;
+    webgpu)
+      step webgpu 150 node .gpu/bench/webgpu.mjs --sweep --per-kernel --reps 5 --json "$out/webgpu.json" ;;
+    compare)
+      step compare 240 python3 bench/gpu/compare.py .gpu/compare --reps 20 --json "$out/compare.json" ;;
+    *) echo "unknown step '$s' (check, webgpu, compare)"; exit 2 ;;
+  esac
+done
