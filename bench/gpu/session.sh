@@ -32,7 +32,7 @@ step() { # name seconds command...
 for s in ${steps//,/ }; do
   case $s in
     check)
-      step export 60 node .gpu/bench/export-reference.mjs --out /tmp/attnc-ref
+      step export 60 node .gpu/bench/export_reference.mjs --out /tmp/attnc-ref
       step check 150 python3 bench/gpu/check.py /tmp/attnc-ref ;;
     webgpu)
       step webgpu 150 node .gpu/bench/webgpu.mjs --sweep --per-kernel --reps 5 --json "$out/webgpu.json" ;;
