@@ -1,5 +1,5 @@
 /** The recurrent state of one (sequence, head) and small dense helpers shared by the forms. */
-import type { AttentionIR } from '../ir/attention-ir.ts';
+import { SUM_EPS, type AttentionIR } from '../ir/attention-ir.ts';
 import type { StateTensors } from './inputs.ts';
 
 export interface HeadState {
@@ -11,8 +11,7 @@ export interface HeadState {
   m: number;
 }
 
-/** ε added to the sum normalizer's denominator: o = Sᵀq̃ / (zᵀq̃ + ε). */
-export const SUM_EPS = 1e-6;
+export { SUM_EPS };
 
 export function zeroState(ir: AttentionIR): HeadState {
   return { S: new Float64Array(ir.keyDim * ir.valueDim), z: ir.normalizer !== 'none' ? new Float64Array(ir.keyDim) : undefined, m: 0 };

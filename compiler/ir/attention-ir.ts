@@ -84,3 +84,7 @@ export interface AttentionIR {
 }
 
 export const ALL_FORMS: readonly Form[] = ['recurrent', 'chunk', 'parallel'];
+
+/** ε added to the sum normalizer's denominator, o = Sᵀq̃ / (zᵀq̃ + ε): part of the semantics, so the
+ * interpreter and every kernel use this one value. */
+export const SUM_EPS = 1e-6;

@@ -10,7 +10,7 @@
  *   mLSTM     additive with the stabiliser m (weights e^{log s_j + b_t − b_j − m_t} ≤ 1)
  * With C = 1 the same kernel is the token-sequential (recurrent/decode) form.
  */
-import type { AttentionIR } from '../ir/attention-ir.ts';
+import { SUM_EPS, type AttentionIR } from '../ir/attention-ir.ts';
 import * as b from '../kernel-ir/build.ts';
 import type { Kernel, SExpr } from '../kernel-ir/types.ts';
 import { P, programBuffers, programParams, scratchBuffer, splitBuffers, tokinfoBuffer, tokenLeaves, type RowTokens } from './buffers.ts';
@@ -20,7 +20,6 @@ import type { PlanState } from './plan.ts';
 import { Sources } from './sources.ts';
 
 const { R, C: Cv } = b;
-const SUM_EPS = 1e-6;
 
 export function buildChunkKernel(st: PlanState): Kernel {
   const ir = st.ir;
