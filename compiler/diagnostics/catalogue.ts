@@ -124,7 +124,8 @@ export const messages = {
   GeneralLinear: {
     code: 'ATTN3002',
     severity: 'warning',
-    message: "the update of '{0}' is linear but not additive, delta or DPLR ({1}); it compiles to the recurrent form only",
+    message: "the update of '{0}' is linear but not additive, delta or DPLR ({1}); no kernel target compiles it: only the reference interpreter runs it, in the recurrent form",
+    hint: 'run it with `attnc run FILE --backend reference --form recurrent`; `attnc compile` and `attnc run --backend webgpu` reject it (ATTN4002). Write the update as an additive, delta or DPLR rule to get kernels',
   },
   UnrecognisedRead: {
     code: 'ATTN3003',
@@ -140,7 +141,14 @@ export const messages = {
   ClassificationCheck: {
     code: 'ATTN3009',
     severity: 'warning',
-    message: "the update of '{0}' looked like {1} but did not match it numerically; it compiles to the recurrent form only",
+    message: "the update of '{0}' looked like {1} but did not match it numerically; it is kept as a general linear update, which no kernel target compiles",
+    hint: 'only the reference interpreter runs it, in the recurrent form (`attnc run FILE --backend reference --form recurrent`); `attnc compile` and `attnc run --backend webgpu` reject it (ATTN4002)',
+  },
+  DecayAboveOne: {
+    code: 'ATTN3010',
+    severity: 'error',
+    message: "the decay of '{0}' is greater than 1: its log, the gate, has range {1}, so the state grows without bound",
+    hint: 'a decay must be ≤ 1 (a gate ≤ 0 in log space): write it as exp(g) with g ≤ 0 (e.g. g = -softplus(x) or logsigmoid(x)), as sigmoid(x), or as a constant in (0, 1]',
   },
 
   // ── 4xxx kernel planning for a target ──────────────────────────────────────

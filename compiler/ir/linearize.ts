@@ -8,6 +8,7 @@
  * "general"; anything else (S inside exp, S · S, …) is not linear. Vector states [n] are treated
  * as [n, 1] matrices.
  */
+import { InternalError } from '../diagnostics/diagnostic.ts';
 import { mk, shapeText, type TExpr } from './expr.ts';
 
 export type Mono =
@@ -60,6 +61,10 @@ function scaleMono(m: Mono, c: TExpr[]): Mono {
 /** Product of two canonical left operators (a applied after b: a · b). */
 function mulMono(a: Mono, b: Mono): Mono {
   const coef = [...a.coef, ...b.coef];
+  // The identity (a diagonal operator with no factors, the bare state) is neutral on either side;
+  // it has no size of its own, so it must never reach monoMatrix (W @ S, S-terms under W @ (…)).
+  if (a.kind === 'diag' && a.diag.length === 0) return { ...b, coef };
+  if (b.kind === 'diag' && b.diag.length === 0) return { ...a, coef };
   if (a.kind === 'matrix' || b.kind === 'matrix') {
     const ma = monoMatrix(a);
     const mb = monoMatrix(b);
@@ -77,11 +82,17 @@ function scaleVec(v: TExpr, ds: TExpr[]): TExpr {
   return ds.reduce((acc, d) => mk.binary('mul', d, acc), v);
 }
 
-/** The matrix a canonical operator stands for (without its coefficients). */
+/**
+ * The matrix a canonical operator stands for (without its coefficients). A diagonal operator with
+ * factors is diag(d₁ ⊙ d₂ ⊙ …), sized by its (vector) factors; the identity has no size and is
+ * handled by mulMono before it gets here.
+ */
 function monoMatrix(m: Mono): TExpr {
   if (m.kind === 'matrix') return m.m;
   if (m.kind === 'rank1') return { op: 'outer', a: m.x, b: m.y, type: 'real', shape: [m.x.shape[0]!, m.y.shape[0]!], span: m.x.span };
-  throw new Error('internal: a diagonal operator has no size here');
+  const d = m.diag.slice(1).reduce((acc, x) => mk.binary('mul', acc, x), m.diag[0]!);
+  if (!d || d.shape.length !== 1) throw new InternalError('a diagonal operator without a vector factor has no size here');
+  return { op: 'diag', a: d, type: 'real', shape: [d.shape[0]!, d.shape[0]!], span: d.span };
 }
 
 /** Interpret a state-free [n, n] matrix as a canonical operator. */

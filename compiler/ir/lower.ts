@@ -4,10 +4,10 @@
  * and every classification is confirmed numerically on random values before it is trusted.
  */
 import type { TypedSpec } from '../check/typed-spec.ts';
-import { intervalOf } from '../check/interval.ts';
-import { diag as mkDiag, type Diagnostic } from '../diagnostics/diagnostic.ts';
+import { intervalOf, intervalText } from '../check/interval.ts';
+import { diag as mkDiag, type DiagOptions, type Diagnostic } from '../diagnostics/diagnostic.ts';
 import type { MessageId } from '../diagnostics/catalogue.ts';
-import type { Span } from '../diagnostics/source.ts';
+import { spanUnion, type Span } from '../diagnostics/source.ts';
 import { mapExpr, mk, usesIndex, type TExpr } from './expr.ts';
 import { dependsOn, linearize, product, type Func, type Mono } from './linearize.ts';
 import type { AttentionIR, Form, Gate, GateClass, Normalizer, Read, Update } from './attention-ir.ts';
@@ -20,8 +20,8 @@ export interface LowerResult {
 
 export function lower(spec: TypedSpec): LowerResult {
   const diagnostics: Diagnostic[] = [];
-  const err = (id: MessageId, span: Span, args: (string | number)[] = []) => {
-    diagnostics.push(mkDiag(id, span, args, spec.source ? { source: spec.source } : {}));
+  const err: ErrFn = (id, span, args = [], opts = {}) => {
+    diagnostics.push(mkDiag(id, span, args, spec.source ? { ...opts, source: spec.source } : opts));
   };
 
   let features = spec.features;
@@ -185,7 +185,7 @@ interface Classified {
   normalizer?: Normalizer;
 }
 
-type ErrFn = (id: MessageId, span: Span, args?: (string | number)[]) => void;
+type ErrFn = (id: MessageId, span: Span, args?: (string | number)[], opts?: DiagOptions) => void;
 
 /** Strip scalar factors: s1 * (s2 * x) → ([s1, s2], x). */
 function splitScalars(e: TExpr): { coef: TExpr[]; base: TExpr } {
@@ -220,6 +220,43 @@ function monoAlpha(diags: Extract<Mono, { kind: 'diag' }>[]): TExpr | undefined 
     return product(factors);
   });
   return terms.slice(1).reduce((a, b) => mk.binary('add', a, b), terms[0]!);
+}
+
+/**
+ * The log-space rule of `gate` items (the checker's ATTN2023) applied to the decay α recovered from
+ * a state equation: its gate log α must be provably ≤ 0. A gate provably > 0 (α > 1 for every
+ * value) is an error, ATTN3010; one that is not provably ≤ 0 gets the gate's warning, ATTN2023.
+ * Returns false when the spec must be rejected.
+ */
+function checkDecay(gate: TExpr, diags: Extract<Mono, { kind: 'diag' }>[], value: TExpr, state: string, err: ErrFn): boolean {
+  const range = intervalOf(gate);
+  if (range.hi <= 0) return true;
+  const span = decaySpan(diags, value.span);
+  if (range.lo > 0) {
+    err('DecayAboveOne', span, [state, intervalText(range)]);
+    return false;
+  }
+  err('GateNotLogSpace', span, [intervalText(range)], {
+    label: `the decay of '${state}'; its gate (log-decay) is not provably ≤ 0`,
+    hint: 'a decay in a state equation is exp(gate): write it as exp(g) with g from -softplus(x), logsigmoid(x), -exp(x) * softplus(y) or min(x, 0), or as sigmoid(x)',
+  });
+  return true;
+}
+
+/**
+ * Where the decay is written: with one decay term, the union of its factors' spans (built
+ * constants have none); the whole right-hand side when there are several terms (S + 0.5 * S: the
+ * bare S has no factor to point at) or a factor comes from elsewhere (a let's body).
+ */
+function decaySpan(diags: Extract<Mono, { kind: 'diag' }>[], within: Span): Span {
+  if (diags.length !== 1) return within;
+  let out: Span | undefined;
+  for (const f of [...diags[0]!.coef, ...diags[0]!.diag]) {
+    if (f.span.end === f.span.start) continue;
+    if (f.span.start < within.start || f.span.end > within.end) return within;
+    out = out ? spanUnion(out, f.span) : f.span;
+  }
+  return out ?? within;
 }
 
 function isOne(e: TExpr): boolean {
@@ -284,6 +321,7 @@ function classifyEquations(spec: TypedSpec, err: ErrFn): Classified | undefined 
     err('DecayNotPositive', rule.span, ['the decay must be positive (write it as exp(g) with g ≤ 0, or sigmoid(x))']);
     return undefined;
   }
+  if (gate && !checkDecay(gate, diags, eqOf(S)!.value, S, err)) return undefined;
 
   // The output: Sᵀ u, optionally divided by a normalizer read of z.
   const out = classifyOutput(rule.output, S, vecStates.map((v) => v.name));

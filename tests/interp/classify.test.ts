@@ -107,4 +107,153 @@ test('a vector state is evaluated as written', () => {
   for (let d = 0; d < 8; d++) assert.ok(Math.abs(r.output!.data[d]! - t('q')[d]! * t('k')[d]! * t('v')[d]!) < 1e-12);
 });
 
+// ── full matrices on the left: general linear, never a crash ─────────────────────
+
+/** Lower a spec with these items after the shared head; diagnostics other than unused inputs. */
+function lowerEq(inputs: string, items: string) {
+  const l = lowerSource(head(inputs, `${items}\n}\n`), 'eq.attn');
+  return { l, codes: l.diagnostics.filter((d) => d.code !== 'ATTN2040').map((d) => d.code) };
+}
+
+test('a full matrix parameter on the left of the state (W @ S) is general linear, not a crash', () => {
+  const { l, codes } = lowerEq('q: [K], k: [K], v: [V]', '  param W: [K, K]\n  state S: [K, V]\n  update S = W @ S + k ⊗ v\n  output o = Sᵀ @ q');
+  assert.ok(l.ok, renderDiagnostics(l.diagnostics));
+  assert.equal(codes, ['ATTN3002']);
+  const ir = l.irs[0]!;
+  assert.is(ir.update?.cls, 'general-linear');
+  assert.equal(ir.forms, ['recurrent']);
+  // The reference interpreter runs the equation as written: S_t = W S_{t−1} + k_t v_tᵀ, o_t = S_tᵀ q_t.
+  const K = 8;
+  const V = 6;
+  const T = 5;
+  const inp = randomInputs(ir, { B: 1, T, H: 1, seed: 3, scale: 0.5 });
+  const r = interpret(ir, inp, { form: 'recurrent' });
+  assert.ok(r.output, renderDiagnostics(r.diagnostics));
+  const [W, q, k, v] = ['W', 'q', 'k', 'v'].map((n) => inp.tensors[n]!.data);
+  let S: number[] = new Array(K * V).fill(0);
+  const want: number[] = [];
+  for (let t = 0; t < T; t++) {
+    const next = new Array(K * V).fill(0);
+    for (let a = 0; a < K; a++) for (let c = 0; c < V; c++) {
+      let acc = k![t * K + a]! * v![t * V + c]!;
+      for (let b = 0; b < K; b++) acc += W![a * K + b]! * S[b * V + c]!;
+      next[a * V + c] = acc;
+    }
+    S = next;
+    for (let c = 0; c < V; c++) {
+      let o = 0;
+      for (let a = 0; a < K; a++) o += S[a * V + c]! * q![t * K + a]!;
+      want.push(o);
+    }
+  }
+  assert.ok(compareTensors(r.output!.data, Float64Array.from(want)).relErr < 1e-12);
+});
+
+const LEFT_MATRIX_NEIGHBOURS: [string, string][] = [
+  ['W: [H, K, K]', 'W[h] @ S + k ⊗ v'],
+  ['W: [K, K]', '(W @ S) * 0.5 + k ⊗ v'],
+  ['W: [K, K]', '0.5 * (W @ S) + k ⊗ v'],
+  ['W: [K, K]', 'W @ (0.5 * S) + k ⊗ v'],
+  ['W: [K, K]', 'W @ (exp(-softplus(g)) * S) + k ⊗ v'],
+  ['W: [K, K]', 'exp(-softplus(g)) * (W @ S) + k ⊗ v'],
+  ['W: [K, K]', 'W @ S + S + k ⊗ v'],
+  ['W: [K, K]', 'W @ (W @ S) + k ⊗ v'],
+  ['W: [K, K]', 'W @ (S - k ⊗ (kᵀ @ S)) + k ⊗ v'],
+  ['W: [K, K]', '(k ⊗ k) @ (W @ S) + k ⊗ v'],
+  ['W: [K, K]', 'W @ S - (k ⊗ k) @ S + k ⊗ v'],
+  ['W: [K, K]', 'Wᵀ @ S + k ⊗ v'],
+  ['W: [K, K]', '(W @ diag(g)) @ S + k ⊗ v'],
+  ['W: [K, K]', '(W + k ⊗ k) @ S + k ⊗ v'],
+  ['W: [V, V]', 'S @ W + k ⊗ v'],
+  ['W: [V, V]', '0.5 * (S @ W) + k ⊗ v'],
+];
+for (const [param, rhs] of LEFT_MATRIX_NEIGHBOURS) {
+  test(`general linear, not a crash: S = ${rhs}`, () => {
+    const { l, codes } = lowerEq('q: [K], k: [K], v: [V], g: [K]', `  param ${param}\n  state S: [K, V]\n  update S = ${rhs}\n  output o = Sᵀ @ q`);
+    assert.ok(l.ok, renderDiagnostics(l.diagnostics));
+    assert.equal(codes, ['ATTN3002']);
+    assert.is(l.irs[0]!.update?.cls, 'general-linear');
+    assert.equal(l.irs[0]!.forms, ['recurrent']);
+    const r = interpret(l.irs[0]!, randomInputs(l.irs[0]!, { B: 1, T: 6, H: 2, seed: 2, scale: 0.5 }), { form: 'recurrent' });
+    assert.ok(r.output && r.output.data.every(Number.isFinite), renderDiagnostics(r.diagnostics));
+  });
+}
+
+test('a matrix on the left of a vector state (s = W @ s + …) is general linear, not a crash', () => {
+  for (const [param, rhs] of [['W: [D, D]', 'W @ s + k * v'], ['W: [H, D, D]', '0.5 * (W[h] @ s) + k * v']]) {
+    const l = lowerSource(`attention vs {\n  dims D = 8\n  input q: [D], k: [D], v: [D]\n  param ${param}\n  state s: [D]\n  update s = ${rhs}\n  output o = q * s\n}\n`, 'vs.attn');
+    assert.ok(l.ok, renderDiagnostics(l.diagnostics));
+    assert.equal(l.diagnostics.map((d) => d.code), ['ATTN3002'], rhs);
+    assert.is(l.irs[0]!.update?.cls, 'general-linear');
+    assert.ok(interpret(l.irs[0]!, randomInputs(l.irs[0]!, { B: 1, T: 4, H: 2, seed: 5 })).output, rhs);
+  }
+});
+
+test('a matrix inside a normalizer state or an output is a diagnostic, not a crash', () => {
+  const z = lowerEq('q: [K], k: [K], v: [V]', '  param W: [K, K]\n  state S: [K, V], z: [K]\n  update S = S + k ⊗ v, z = W @ z + k\n  output o = Sᵀ @ q / dot(z, q)');
+  assert.equal(z.codes, ['ATTN3007']);
+  const o = lowerEq('q: [K], k: [K], v: [V]', '  param W: [K, K]\n  state S: [K, V]\n  update S = S + k ⊗ v\n  output o = (W @ S)ᵀ @ q');
+  assert.equal(o.codes, ['ATTN3003']);
+});
+
+test('ATTN3002 says what runs a general linear update: the reference interpreter, not a kernel', () => {
+  const { l } = lowerEq('q: [K], k: [K], v: [V]', '  param W: [K, K]\n  state S: [K, V]\n  update S = W @ S + k ⊗ v\n  output o = Sᵀ @ q');
+  const d = l.diagnostics.find((x) => x.code === 'ATTN3002')!;
+  assert.is(d.severity, 'warning');
+  assert.is(d.message, "the update of 'S' is linear but not additive, delta or DPLR (the state is multiplied by a general matrix); no kernel target compiles it: only the reference interpreter runs it, in the recurrent form");
+  assert.not.match(d.message, 'compiles to the recurrent form');
+  assert.match(d.hint ?? '', '`attnc run FILE --backend reference --form recurrent`');
+  assert.match(d.hint ?? '', 'ATTN4002');
+});
+
+// ── the decay of a state equation: the log-space rule of gates ──────────────────
+
+const GROWING: [string, string][] = [
+  ['2 * S + k ⊗ v', '2'],
+  ['exp(1) * S + k ⊗ v', 'exp(1)'],
+  ['S * 1.5 + k ⊗ v', '1.5'],
+  ['exp(softplus(g) + 1) * S + k ⊗ v', 'exp(softplus(g) + 1)'],
+  ['S + 0.5 * S + k ⊗ v', 'S + 0.5 * S + k ⊗ v'],
+  ['2 * S - 2 * k ⊗ (kᵀ @ S) + k ⊗ v', '2'],
+];
+for (const [rhs, at] of GROWING) {
+  test(`a decay provably > 1 is an error (ATTN3010): S = ${rhs}`, () => {
+    const { l, codes } = lowerEq('q: [K], k: [K], v: [V], g: [K]', `  state S: [K, V]\n  update S = ${rhs}\n  output o = Sᵀ @ q`);
+    assert.not.ok(l.ok);
+    assert.equal(codes, ['ATTN3010']);
+    const d = l.diagnostics.find((x) => x.code === 'ATTN3010')!;
+    assert.is(d.severity, 'error');
+    assert.match(d.message, /^the decay of 'S' is greater than 1: its log, the gate, has range \[/);
+    assert.match(d.hint ?? '', 'exp(g) with g ≤ 0');
+    assert.is(d.source!.text.slice(d.span.start, d.span.end), at);
+  });
+}
+
+const UNPROVEN: [string, string, string][] = [
+  ['exp(g) * S + k ⊗ v', 'exp(g)', '[-∞, ∞]'],
+  ['exp(softplus(g)) * S + k ⊗ v', 'exp(softplus(g))', '[0, ∞]'],
+  ['(1 + sigmoid(g)) * S + k ⊗ v', '(1 + sigmoid(g))', '[0, 0.6931]'],
+];
+for (const [rhs, at, range] of UNPROVEN) {
+  test(`a decay not provably ≤ 1 warns like a gate (ATTN2023): S = ${rhs}`, () => {
+    const { l, codes } = lowerEq('q: [K], k: [K], v: [V], g: [K]', `  state S: [K, V]\n  update S = ${rhs}\n  output o = Sᵀ @ q`);
+    assert.ok(l.ok, renderDiagnostics(l.diagnostics));
+    assert.equal(codes, ['ATTN2023']);
+    const d = l.diagnostics.find((x) => x.code === 'ATTN2023')!;
+    assert.is(d.severity, 'warning');
+    assert.is(d.message, `the gate is not provably ≤ 0 (log space): its range is ${range}`);
+    assert.is(d.source!.text.slice(d.span.start, d.span.end), at);
+    assert.match(d.label ?? '', "the decay of 'S'");
+    assert.is(l.irs[0]!.update?.cls, 'additive');
+  });
+}
+
+test('decays provably ≤ 1 pass silently', () => {
+  for (const rhs of ['sigmoid(g) * S + k ⊗ v', '0.5 * S + k ⊗ v', 'exp(-softplus(g)) * S + k ⊗ v', 'S - 0.5 * S + k ⊗ v', 'S + k ⊗ v', 'exp(logsigmoid(g) / 16) * S + k ⊗ v']) {
+    const { l, codes } = lowerEq('q: [K], k: [K], v: [V], g: [K]', `  state S: [K, V]\n  update S = ${rhs}\n  output o = Sᵀ @ q`);
+    assert.ok(l.ok, renderDiagnostics(l.diagnostics));
+    assert.equal(codes, [], rhs);
+  }
+});
+
 test.run();
