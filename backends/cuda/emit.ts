@@ -15,7 +15,7 @@
  *   - register tiles: local arrays, walked by `#pragma unroll` loops so slot indices are constants;
  *   - selects are C's lazy `c ? a : b`: reads under an untaken branch never happen.
  */
-import { tileAccess } from '../../compiler/kernel-ir/analysis.ts';
+import { usedTiles } from '../../compiler/kernel-ir/analysis.ts';
 import type { BufferDecl, Dtype, Kernel, Stmt } from '../../compiler/kernel-ir/types.ts';
 import { CLikePrinter } from '../clike/printer.ts';
 import type { CType } from '../clike/types.ts';
@@ -248,27 +248,8 @@ class CudaPrinter extends CLikePrinter {
   }
 }
 
-/**
- * Tiles the body reads or writes. A store's source tile only lends the store its shape (the value
- * is an expression), so a shared tile used for nothing else needs no memory.
- */
-export function usedTiles(body: Stmt[]): Set<string> {
-  const out = new Set<string>();
-  const walk = (ss: Stmt[]) => {
-    for (const s of ss) {
-      const a = tileAccess(s);
-      for (const t of a.reads) out.add(t);
-      for (const t of a.writes) out.add(t);
-      if (s.op === 'for') walk(s.body);
-      else if (s.op === 'if') {
-        walk(s.then);
-        walk(s.else);
-      }
-    }
-  };
-  walk(body);
-  return out;
-}
+/** Tiles the body reads or writes (shared with the WGSL backend and the planner). */
+export { usedTiles };
 
 /** Buffers a kernel body stores to. */
 export function writtenBuffers(body: Stmt[]): Set<string> {

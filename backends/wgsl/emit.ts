@@ -5,13 +5,14 @@
  *
  * Storage types: f32 everywhere; f16 inputs and outputs with `enable f16;` when the profile has
  * shader-f16 (otherwise the dtype pass keeps f32). Packed bindings are array<u32> read with
- * bitcast. Values that all threads must agree on for control flow (sequence lengths read from a
- * buffer) go through workgroupUniformLoad, as WGSL's uniformity rules require.
+ * bitcast (f16 members: unpack2x16float, two elements per word). Values that all threads must
+ * agree on for control flow (sequence lengths read from a buffer) go through
+ * workgroupUniformLoad, as WGSL's uniformity rules require.
  */
 import Handlebars from 'handlebars';
 import type { BufferDecl, Kernel, Program, SExpr } from '../../compiler/kernel-ir/types.ts';
 import type { TargetProfile } from '../../compiler/targets/profiles.ts';
-import { readsMemory } from '../../compiler/kernel-ir/analysis.ts';
+import { readsMemory, usedTiles } from '../../compiler/kernel-ir/analysis.ts';
 import { CLikePrinter } from '../clike/printer.ts';
 import type { CType } from '../clike/types.ts';
 
@@ -150,7 +151,11 @@ class WgslPrinter extends CLikePrinter {
   }
   load(b: BufferDecl, idx: string): string {
     if (b.packedInto) {
+      // Packed bindings are array<u32> with offsets in words; f16 members hold two elements per
+      // word (element 2w in the low half, as the host's little-endian bytes lay them out).
       const off = this.expr(b.packedInto.offset, {}, 'i32');
+      if (b.dtype === 'f16') return `unpack2x16float(${b.packedInto.buffer}[${off} + (${idx}) / 2])[(${idx}) % 2]`;
+      if (b.dtype === 'bf16') throw new Error(`internal: WGSL has no bf16 storage (buffer ${b.name})`);
       const raw = `${b.packedInto.buffer}[${off} + ${idx}]`;
       return b.dtype === 'i32' ? `bitcast<i32>(${raw})` : `bitcast<f32>(${raw})`;
     }
@@ -159,6 +164,9 @@ class WgslPrinter extends CLikePrinter {
   }
   storeBuf(b: BufferDecl, idx: string, value: string): string {
     if (b.packedInto) {
+      // Two threads would race on one word: only 32-bit members are written (inputs, the only
+      // 16-bit members, are read-only).
+      if (b.dtype !== 'f32' && b.dtype !== 'i32' && b.dtype !== 'u32') throw new Error(`internal: store to the packed ${b.dtype} buffer ${b.name}`);
       const off = this.expr(b.packedInto.offset, {}, 'i32');
       return `${b.packedInto.buffer}[${off} + ${idx}] = bitcast<u32>(${value});`;
     }
@@ -213,6 +221,7 @@ export function emitWgslKernel(k: Kernel, target: TargetProfile, version: string
   const bindings = bindingsOf(k);
   const p = new WgslPrinter(k, bindings, target.opaqueLoopBounds === true);
   const { body, helpers } = p.render();
+  const used = usedTiles(k.body);
   const enables: string[] = [];
   if (k.buffers.some((b) => b.dtype === 'f16' && !b.packedInto)) enables.push('f16');
   const code = SHADER({
@@ -224,7 +233,8 @@ export function emitWgslKernel(k: Kernel, target: TargetProfile, version: string
     params: k.params.map((x) => ({ name: x.name })),
     paramsBinding: bindings.length,
     bindings: bindings.map((x) => ({ binding: x.binding, access: x.access, name: x.name, type: x.type })),
-    shared: k.tiles.filter((t) => t.space === 'shared').map((t) => ({ name: t.name, size: t.rows * t.cols })),
+    // Tiles that only lend a store its shape get no workgroup memory (as sharedBytes counts).
+    shared: k.tiles.filter((t) => t.space === 'shared' && used.has(t.name)).map((t) => ({ name: t.name, size: t.rows * t.cols })),
     registers: k.tiles.filter((t) => t.space === 'register').map((t) => ({ name: t.name, size: Math.ceil((t.rows * t.cols) / k.threads) })),
     uniforms: p.uniforms,
     helpers,

@@ -42,15 +42,32 @@ interface Resources {
   uniforms: GPUBuffer[];
 }
 
+export interface AttentionKernelsOptions {
+  /**
+   * How many distinct shapes (RunDims) keep their internal buffers (sequence offsets, scratch,
+   * packed bindings, uniforms) cached; the least recently used shape's buffers are destroyed
+   * past it. Default 8. Work already submitted is unaffected (WebGPU frees a destroyed buffer
+   * once the queue is done with it), but a command encoder must be submitted before more than
+   * this many other shapes are encoded.
+   */
+  maxCachedShapes?: number;
+}
+
 export class AttentionKernels {
   private pipelines = new Map<string, { pipeline: GPUComputePipeline; layout: GPUBindGroupLayout }>();
+  /** Per-shape resources, least recently used first (a Map keeps insertion order). */
   private resources = new Map<string, Resources>();
   readonly realInputs: string[];
+  readonly maxCachedShapes: number;
 
   constructor(
     readonly device: GPUDevice,
     readonly manifest: WebGpuManifest,
+    options: AttentionKernelsOptions = {},
   ) {
+    const max = options.maxCachedShapes ?? 8;
+    if (!Number.isInteger(max) || max < 1) throw new AttncError(`attnc: maxCachedShapes must be a positive integer (got ${max})`);
+    this.maxCachedShapes = max;
     this.realInputs = manifest.inputs.filter((i) => i.type === 'real').map((i) => i.name);
     for (const f of manifest.requiredFeatures) {
       if (!device.features.has(f)) throw new AttncError(`attnc: ${manifest.spec} needs the device feature '${f}'; request it with requestDevice({ requiredFeatures: [...] })`);
@@ -61,11 +78,14 @@ export class AttentionKernels {
     }
   }
 
-  /** Bytes each caller buffer needs for these dims (inputs, parameters, out, states). */
+  /**
+   * Bytes each caller buffer needs for these dims (inputs, parameters, out, states): whole 4-byte
+   * words, as storage bindings and buffer copies take them (an odd count of f16 values is padded).
+   */
   bufferSizes(dims: RunDims): Record<string, number> {
     const e = this.bufferElements(dims);
     const user = new Set(['input', 'param', 'output', 'state-in', 'state-out']);
-    return Object.fromEntries(this.manifest.buffers.filter((b) => user.has(b.role)).map((b) => [tensorName(b.name), e[b.name]! * bytesOf(b.dtype)]));
+    return Object.fromEntries(this.manifest.buffers.filter((b) => user.has(b.role)).map((b) => [tensorName(b.name), align4(e[b.name]! * bytesOf(b.dtype))]));
   }
 
   /** The expected element count of each buffer for these dims. */
@@ -103,10 +123,25 @@ export class AttentionKernels {
     return out;
   }
 
+  /** Shapes whose internal buffers are cached now (for tests and memory accounting). */
+  get cachedShapes(): number {
+    return this.resources.size;
+  }
+
   private resourcesFor(dims: RunDims): Resources {
     const key = JSON.stringify(dims);
     let r = this.resources.get(key);
-    if (r) return r;
+    if (r) {
+      // Most recently used: move to the end.
+      this.resources.delete(key);
+      this.resources.set(key, r);
+      return r;
+    }
+    while (this.resources.size >= this.maxCachedShapes) {
+      const [oldest, old] = this.resources.entries().next().value as [string, Resources];
+      this.resources.delete(oldest);
+      freeResources(old);
+    }
     r = { internal: new Map(), uniforms: [] };
     this.resources.set(key, r);
     return r;
@@ -133,7 +168,7 @@ export class AttentionKernels {
     // Caller buffers: present and large enough.
     for (const b of m.buffers) {
       if (!user.has(b.role)) continue;
-      const need = elems[b.name]! * bytesOf(b.dtype);
+      const need = align4(elems[b.name]! * bytesOf(b.dtype));
       const name = tensorName(b.name);
       let buf = buffers[name] ?? buffers[b.name];
       const wanted = b.role === 'state-in' ? dims.hasInitialState : b.role === 'state-out' ? dims.storeFinalState : true;
@@ -142,7 +177,7 @@ export class AttentionKernels {
         bound[b.name] = buf!;
         continue;
       }
-      if (!buf) throw new AttncError(`attnc: ${m.spec}: missing buffer '${name}' (${elems[b.name]} ${b.dtype} elements = ${need} bytes)`);
+      if (!buf) throw new AttncError(`attnc: ${m.spec}: missing buffer '${name}' (${elems[b.name]} ${b.dtype} elements, ${need} bytes)`);
       if (buf.size < need) throw new AttncError(`attnc: ${m.spec}: buffer '${name}' has ${buf.size} bytes; shape ${shapeText(m, b, dims)} (${b.dtype}) needs ${need}`);
       bound[b.name] = buf;
     }
@@ -161,12 +196,15 @@ export class AttentionKernels {
     const copyOut: [GPUBuffer, number, GPUBuffer, number][] = [];
     for (const b of m.buffers) if (b.packedInto) packs.set(b.packedInto.buffer, [...(packs.get(b.packedInto.buffer) ?? []), b]);
     for (const [pack, members] of packs) {
+      // A pack is 32-bit words (offsets count words); a member takes its bytes rounded up to a
+      // word (f16 members: two elements per word).
+      const bytes = (b: BufferManifest) => align4(elems[b.name]! * bytesOf(b.dtype));
       let total = 0;
-      for (const b of members) total = Math.max(total, (evalSize(b.packedInto!.offset, params) + elems[b.name]!) * 4);
+      for (const b of members) total = Math.max(total, evalSize(b.packedInto!.offset, params) * 4 + bytes(b));
       const pbuf = this.internal(res, { name: pack, role: 'meta', dtype: 'u32', elems: { k: 'const', v: 0, t: 'i' } }, Math.max(16, total), false);
       for (const b of members) {
         const off = evalSize(b.packedInto!.offset, params) * 4;
-        const size = elems[b.name]! * 4;
+        const size = bytes(b);
         if (size === 0) continue;
         if (b.name === 'cu') dev.queue.writeBuffer(pbuf, off, new Int32Array(sequenceOffsets(dims)));
         else if (b.name === 'tokinfo') dev.queue.writeBuffer(pbuf, off, tokenInfo(dims) as Int32Array<ArrayBuffer>);
@@ -178,6 +216,7 @@ export class AttentionKernels {
         else if (b.role === 'state-in' && !dims.hasInitialState) continue;
         else if (b.role === 'input' || b.role === 'param' || b.role === 'state-in') {
           if (isPass) throw new AttncError(`attnc: ${m.spec}: this program packs '${tensorName(b.name)}' into a shared binding, which needs a copy: pass a GPUCommandEncoder, not a compute pass`);
+          // Whole words (an odd count of f16 values: the caller's buffer is padded, checked above).
           encoder.copyBufferToBuffer(bound[b.name]!, 0, pbuf, off, size);
         }
       }
@@ -238,7 +277,7 @@ export class AttentionKernels {
       const n = elems[b.name]!;
       if (data.length !== n) throw new AttncError(`attnc: ${m.spec}: tensor '${label}' has ${data.length} values; shape ${shapeText(m, b, dims)} needs ${n}`);
       const buf = make(n * bytesOf(b.dtype), USAGE_STORAGE | USAGE_COPY_DST | USAGE_COPY_SRC, label);
-      dev.queue.writeBuffer(buf, 0, hostArray(b.dtype, data) as BufferSource);
+      dev.queue.writeBuffer(buf, 0, padTo4(hostArray(b.dtype, data)) as BufferSource);
       return buf;
     };
     const buffers: Record<string, GPUBuffer> = {};
@@ -287,13 +326,22 @@ export class AttentionKernels {
     return result;
   }
 
+  /**
+   * Free every internal buffer (per-shape caches) and forget the pipelines. The object stays
+   * usable: a later call makes what it needs again. Caller buffers are the caller's to destroy.
+   */
   destroy(): void {
-    for (const r of this.resources.values()) {
-      for (const b of r.internal.values()) b.destroy();
-      for (const b of r.uniforms) b.destroy();
-    }
+    for (const r of this.resources.values()) freeResources(r);
     this.resources.clear();
+    this.pipelines.clear();
   }
+}
+
+function freeResources(r: Resources): void {
+  for (const b of r.internal.values()) b.destroy();
+  for (const b of r.uniforms) b.destroy();
+  r.internal.clear();
+  r.uniforms.length = 0;
 }
 
 /** Buffer names are in_<x> / p_<x> in the kernels; callers use the tensor names. */
@@ -319,6 +367,14 @@ function shapeText(m: WebGpuManifest, b: BufferManifest, d: RunDims): string {
 
 function align4(n: number): number {
   return Math.ceil(n / 4) * 4;
+}
+
+/** writeBuffer takes whole 4-byte words: an odd count of f16 values gets a zero half-word. */
+function padTo4(a: ArrayBufferView): ArrayBufferView {
+  if (a.byteLength % 4 === 0) return a;
+  const out = new Uint8Array(align4(a.byteLength));
+  out.set(new Uint8Array(a.buffer, a.byteOffset, a.byteLength));
+  return out;
 }
 
 function hostArray(dtype: string, data: ArrayLike<number>): ArrayBufferView {

@@ -81,6 +81,28 @@ export function tileAccess(s: Stmt): { reads: Set<string>; writes: Set<string> }
   return { reads, writes };
 }
 
+/**
+ * Tiles the body reads or writes. A store's source tile only lends the store its shape (the value
+ * is an expression), so a shared tile used for nothing else needs no memory: the backends do not
+ * declare it and `sharedBytes` does not count it.
+ */
+export function usedTiles(body: Stmt[]): Set<string> {
+  const out = new Set<string>();
+  const walk = (ss: Stmt[]) => {
+    for (const s of ss) {
+      const a = tileAccess(s);
+      for (const t of a.reads) out.add(t);
+      for (const t of a.writes) out.add(t);
+      if (s.op === 'for') walk(s.body);
+      else if (s.op === 'if') {
+        walk(s.then);
+        walk(s.else);
+      }
+    }
+  };
+  walk(body);
+  return out;
+}
 
 /** Whether an expression reads a buffer or a tile (WGSL cannot prove such a value uniform). */
 export function readsMemory(e: SExpr): boolean {

@@ -75,7 +75,10 @@ export interface BufferDecl {
   access: 'read' | 'read_write';
   /** Number of elements, as an expression over the uniform params (for size checks). */
   elems: SExpr;
-  /** Set by binding packing: this buffer is a slice of another binding, at this element offset. */
+  /**
+   * Set by binding packing: this buffer is a slice of another binding (an array of 32-bit words),
+   * starting at this word offset. 16-bit members hold two elements per word.
+   */
   packedInto?: { buffer: string; offset: SExpr };
 }
 

@@ -34,6 +34,8 @@ export function buildPrepareKernel(st: PlanState): Kernel | undefined {
     kb.absorb(l);
     const w = Math.max(1, qp!.width);
     const idx = b.add(b.mul(b.add(b.mul(b.add(tok0, b.R), P.H), h), b.i(w)), qp!.width ? b.C : b.i(0));
+    // The store's value is an expression: this tile only lends the store its shape (R × width).
+    // No op reads or writes it, so it takes no workgroup memory (see usedTiles, sharedBytes).
     const anchor = kb.tile(`W${name}`, Rr, w);
     kb.op({ op: 'store', src: anchor, dst: { buf: featBuf(name), index: idx, rows, cols: b.i(w) }, value: e.at(b.R, b.C) });
   }

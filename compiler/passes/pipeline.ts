@@ -17,7 +17,7 @@ import { diag } from '../diagnostics/diagnostic.ts';
 import type { AttentionIR } from '../ir/attention-ir.ts';
 import * as b from '../kernel-ir/build.ts';
 import type { BufferDecl, Dtype, Kernel, Program, SExpr, Stmt } from '../kernel-ir/types.ts';
-import { memoryLets, tileAccess } from '../kernel-ir/analysis.ts';
+import { memoryLets, tileAccess, usedTiles } from '../kernel-ir/analysis.ts';
 import { PROFILES, PROFILE_NAMES, type TargetProfile } from '../targets/profiles.ts';
 import { programBuffers, programParams, scratchBuffer, splitBuffers, tokinfoBuffer } from './buffers.ts';
 import { buildChunkKernel } from './build-chunk.ts';
@@ -29,8 +29,8 @@ import type { KernelForm, PlanOptions, PlanState, Quantity, QuantityPlan, Tiling
 
 export type Pass = { name: string; run: (st: PlanState) => void; doc: string };
 
-const fail = (st: PlanState, id: Parameters<typeof diag>[0], args: (string | number)[]) => {
-  st.diagnostics.push(diag(id, st.ir.span, args, st.ir.source ? { source: st.ir.source } : {}));
+const fail = (st: PlanState, id: Parameters<typeof diag>[0], args: (string | number)[], hint?: string) => {
+  st.diagnostics.push(diag(id, st.ir.span, args, { ...(st.ir.source ? { source: st.ir.source } : {}), ...(hint ? { hint } : {}) }));
 };
 
 // ── form selection ─────────────────────────────────────────────────────────────
@@ -53,7 +53,9 @@ function formSelection(st: PlanState): void {
     return;
   }
   const cls = ir.update!.cls;
-  if (cls === 'general-linear' || cls === 'vector-state') return fail(st, 'FormUnsupported', [want ?? 'chunk', ir.name, `${cls} updates run only in the reference interpreter so far`]);
+  if (cls === 'general-linear' || cls === 'vector-state') {
+    return fail(st, 'FormUnsupported', [want ?? 'chunk', ir.name, `no kernel target compiles a ${cls} update: only the reference interpreter runs it, in the recurrent form`], 'run it with `attnc run FILE --backend reference --form recurrent`; write the update as an additive, delta or DPLR rule to get kernels');
+  }
   if (ir.direction === 'bidirectional') return fail(st, 'FormUnsupported', [want ?? 'chunk', ir.name, 'bidirectional kernels are not generated yet (the reference interpreter runs them)']);
   if (want === 'parallel') return fail(st, 'FormUnsupported', ['parallel', ir.name, 'state-recurrent specs compile to the chunk and recurrent forms']);
   const T = st.options.shape?.T ?? 4096;
@@ -111,10 +113,12 @@ function fusion(st: PlanState): void {
 
 /**
  * Workgroup memory of a kernel as WGSL compilers count it: each shared tile rounded up to 16 bytes,
- * plus a 16-byte slot per value broadcast through workgroup memory (lets that read memory).
+ * plus a 16-byte slot per value broadcast through workgroup memory (lets that read memory). Tiles
+ * no op touches (a store's shape anchor, say) are not declared by the backends and not counted.
  */
 export function sharedBytes(k: Kernel): number {
-  const tiles = k.tiles.filter((t) => t.space === 'shared').reduce((s, t) => s + Math.ceil((t.rows * t.cols * 4) / 16) * 16, 0);
+  const used = usedTiles(k.body);
+  const tiles = k.tiles.filter((t) => t.space === 'shared' && used.has(t.name)).reduce((s, t) => s + Math.ceil((t.rows * t.cols * 4) / 16) * 16, 0);
   return tiles + 16 * memoryLets(k.body).size;
 }
 
@@ -320,6 +324,10 @@ function barriers(st: PlanState): void {
  * buffers into shared bindings, cheapest first: read-only meta, parameters and initial states (the
  * host copies them in), prepared scratch (written by our own kernels: free), final states (the
  * host copies them out after the pass), then inputs (copied in).
+ *
+ * A packed binding is an array of 32-bit words and `packedInto.offset` counts words. This pass runs
+ * before `dtype`, so it sizes each member by the storage type that pass will give it
+ * (`storedDtype`): f16 inputs take two elements to a word.
  */
 function bindingPacking(st: PlanState): void {
   const p = st.program;
@@ -339,7 +347,7 @@ function bindingPacking(st: PlanState): void {
     let offset: SExpr = b.i(0);
     for (const m of members) {
       m.packedInto = { buffer: g.name, offset };
-      offset = b.add(offset, alignUp(m.elems));
+      offset = b.add(offset, alignUp(packedWords(m, storedDtype(m, storageDtype(st)))));
     }
     for (const k of p.kernels) for (const x of k.buffers) {
       const m = members.find((y) => y.name === x.name);
@@ -353,30 +361,44 @@ function bindingPacking(st: PlanState): void {
   }
 }
 
-/** Offsets in a packed binding stay 4-element aligned (16 bytes), for vector loads. */
+/** Offsets in a packed binding stay 4-word aligned (16 bytes), for vector loads. */
 function alignUp(e: SExpr): SExpr {
   return b.mul(b.ceilDiv(e, b.i(4)), b.i(4));
 }
 
+/** 32-bit words a buffer of this storage type takes in a packed binding. */
+export function packedWords(m: BufferDecl, dtype: Dtype): SExpr {
+  return dtype === 'f16' || dtype === 'bf16' ? b.ceilDiv(m.elems, b.i(2)) : m.elems;
+}
+
 // ── dtype legalisation ─────────────────────────────────────────────────────────
+
+/** The storage type of inputs and outputs on this target: the requested one, or f32 where it has none. */
+export function storageDtype(st: PlanState): Dtype {
+  const want = st.options.dtype ?? 'f32';
+  const prof = st.target;
+  if (prof.backend === 'wgsl' && (want === 'bf16' || (want === 'f16' && !prof.features.f16))) return 'f32';
+  return want;
+}
+
+/** The storage type of one buffer when inputs and outputs are stored as `use`. */
+export function storedDtype(x: BufferDecl, use: Dtype): Dtype {
+  return (x.role === 'input' || x.role === 'output') && x.dtype !== 'i32' ? use : x.dtype;
+}
 
 /**
  * Inputs and outputs are stored in the requested type; state, scratch, parameters and arithmetic
  * stay f32. WGSL has no bf16, and f16 needs 'shader-f16': there the storage falls back to f32
- * (with a note), so a program always runs on its profile.
+ * (with a note), so a program always runs on its profile. (Binding packing, which runs before,
+ * sizes packed members with the same `storageDtype`/`storedDtype`.)
  */
 function dtypeLegalisation(st: PlanState): void {
   const want = st.options.dtype ?? 'f32';
   const p = st.program;
   if (!p || want === 'f32') return;
-  const prof = st.target;
-  let use: Dtype = want;
-  if (prof.backend === 'wgsl' && (want === 'bf16' || (want === 'f16' && !prof.features.f16))) {
-    use = 'f32';
-    st.notes.push(want === 'bf16' ? 'dtype: WGSL has no bf16: f32 storage' : `dtype: ${prof.name} has no 'shader-f16': f32 storage`);
-  }
-  const roles = new Set(['input', 'output']);
-  for (const b of [...p.buffers, ...p.kernels.flatMap((k) => k.buffers)]) if (roles.has(b.role) && b.dtype !== 'i32') b.dtype = use;
+  const use = storageDtype(st);
+  if (use !== want) st.notes.push(want === 'bf16' ? 'dtype: WGSL has no bf16: f32 storage' : `dtype: ${st.target.name} has no 'shader-f16': f32 storage`);
+  for (const x of [...p.buffers, ...p.kernels.flatMap((k) => k.buffers)]) x.dtype = storedDtype(x, use);
   st.notes.push(`dtype: ${use} inputs and outputs; state, accumulators and arithmetic in f32`);
 }
 

@@ -8,6 +8,9 @@ import { irFromText, stdlibIR } from '../helpers/ir.ts';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { REPO } from '../helpers/baseline.ts';
+import { emitWgslKernel } from '../../backends/wgsl/emit.ts';
+import { workgroupStorageBytes } from '../../backends/pkg/limits.ts';
+import { evalSize } from '../../compiler/kernel-ir/host-contract.ts';
 
 const fullSize = (name: string) => irFromText(readFileSync(join(REPO, 'stdlib', `${name}.attn`), 'utf8'), name, {});
 
@@ -51,6 +54,48 @@ test('too many storage buffers are packed into fewer bindings', () => {
   assert.ok(p.notes.some((n) => n.startsWith('binding packing')));
 });
 
+test('prepare kernels: tiles that only give a store its shape take no workgroup memory', () => {
+  // The prepare kernel stores each quantity from an expression; its tile W<name> only gives the
+  // store its R × width shape. It is neither declared in WGSL nor counted against the limit.
+  for (const name of ['gated_deltanet', 'performer', 'rwkv7', 'hedgehog']) {
+    for (const target of ['webgpu-default', 'webgpu-large']) {
+      const p = plan(fullSize(name), target);
+      assert.ok(p.program, `${name} on ${target}`);
+      const k = p.program!.kernels.find((x) => x.name.endsWith('_prepare'))!;
+      const code = emitWgslKernel(k, PROFILES[target]!, 'test').code;
+      const anchors = k.tiles.filter((t) => /^W/.test(t.name)).map((t) => t.name);
+      assert.ok(anchors.length > 0, `${name}: the prepare kernel has store anchors`);
+      for (const a of anchors) assert.not.match(code, new RegExp(`var<workgroup> ${a}:`), `${name} on ${target}: ${a} declared in workgroup memory`);
+      assert.is(sharedBytes(k), workgroupStorageBytes(code), `${name} on ${target}: counted bytes = the WGSL's workgroup bytes`);
+    }
+  }
+  // Without the anchors counted, Performer's prepare kernel fits 8 tokens per workgroup in 16 KiB (it had 4).
+  assert.is(plan(fullSize('performer'), 'webgpu-default').tiling!.prepareRows, 8);
+});
+
+test('binding packing sizes f16 inputs in 32-bit words (two elements per word)', () => {
+  const ir = irFromText(
+    'attention many {\n  dims K = 16, V = 16\n  input q: [K], s: scalar, k: [K], v: [V], a: [K], b: [K], c: [V], d: [V], w: [K]\n  feature q = q * sigmoid(a)\n  feature k = k * sigmoid(b)\n  feature v = v * sigmoid(c) * sigmoid(s)\n  gate -exp(w)\n  update additive\n  epilogue o * sigmoid(d)\n}\n',
+    'many.attn',
+    {},
+  );
+  const profile = { ...PROFILES['webgpu-default']!, features: { ...PROFILES['webgpu-default']!.features, f16: true } };
+  const offsets = (dtype: 'f32' | 'f16') => {
+    const p = plan(ir, profile, { form: 'recurrent', dtype });
+    assert.ok(p.program);
+    const ins = p.program!.buffers.filter((x) => x.role === 'input');
+    assert.ok(ins.every((x) => x.packedInto?.buffer === 'packed_in' && x.dtype === dtype), `${dtype}: inputs packed`);
+    const params = { NT: 7, H: 3, ...Object.fromEntries(ir.inputs.map((i) => [`H_${i.name}`, 3])) };
+    return ins.map((x) => evalSize(x.packedInto!.offset, params));
+  };
+  const f32 = offsets('f32');
+  const f16 = offsets('f16');
+  // 7 tokens × 3 heads: a [16] input has 336 elements (336 words in f32, 168 in f16), the scalar
+  // s has 21 (21 words → 24 aligned in f32; 11 words → 12 aligned in f16).
+  assert.equal(f32, [0, 336, 360, 696, 1032, 1368, 1704, 2040, 2376]);
+  assert.equal(f16, [0, 168, 180, 348, 516, 684, 852, 1020, 1188]);
+});
+
 test('unknown targets and passes are diagnostics', () => {
   const ir = stdlibIR('gla');
   assert.equal(plan(ir, 'webgpu-huge').diagnostics.map((d) => d.code), ['ATTN4003']);
@@ -65,6 +110,26 @@ test('explain --dump-after tiling shows a readable plan', () => {
   assert.match(st.dump!, /tiling: chunk \d+, value tile \d+, key slice \d+/);
   assert.ok(!/^kernel /m.test(st.dump!), 'no kernels yet after tiling');
   assert.equal(PASS_NAMES, ['form-selection', 'fusion', 'tiling', 'kernels', 'barriers', 'binding-packing', 'dtype', 'memory']);
+});
+
+test('general-linear and vector-state updates get a clear ATTN4002 on every target, with the way to run them', () => {
+  const specs = [
+    'attention gl {\n  dims K = 8, V = 6\n  input q: [K], k: [K], v: [V]\n  param W: [K, K]\n  state S: [K, V]\n  update S = W @ S + k ⊗ v\n  output o = Sᵀ @ q\n}\n',
+    'attention vs {\n  dims D = 8\n  input q: [D], k: [D], v: [D], w: [D]\n  state s: [D]\n  update s = exp(-softplus(w)) * s + k * v\n  output o = q * s\n}\n',
+  ];
+  for (const text of specs) {
+    const ir = irFromText(text, 'x.attn', {});
+    for (const target of ['webgpu-large', 'cuda-sm90']) {
+      for (const form of [undefined, 'recurrent', 'chunk'] as const) {
+        const p = plan(ir, target, form ? { form } : {});
+        assert.is(p.program, undefined);
+        assert.equal(p.diagnostics.map((d) => d.code), ['ATTN4002'], `${ir.name} on ${target}`);
+        const d = p.diagnostics[0]!;
+        assert.is(d.message, `form '${form ?? 'chunk'}' is not available for spec '${ir.name}': no kernel target compiles a ${ir.update!.cls} update: only the reference interpreter runs it, in the recurrent form`);
+        assert.match(d.hint ?? '', '`attnc run FILE --backend reference --form recurrent`');
+      }
+    }
+  }
 });
 
 test.run();
