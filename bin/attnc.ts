@@ -8,6 +8,9 @@ import { compileCommand, type CompileCmdOptions } from './commands/compile.ts';
 import { packCommand } from './commands/pack.ts';
 import { benchCommand } from './commands/bench.ts';
 import { expandPaths } from './io.ts';
+import { collect, CUDA_PROFILES, DTYPES, FORMS, orList, PROFILE_HELP, TARGETS, WEBGPU_DTYPES, WEBGPU_PROFILES } from './options.ts';
+import { PROFILE_NAMES } from '../compiler/targets/profiles.ts';
+import { PASS_NAMES } from '../compiler/passes/pipeline.ts';
 import { captureStdout, diagnosticsJson, EXIT, printDiagnostics, printJson, progress } from './output.ts';
 import { VERSION } from '../compiler/version.ts';
 
@@ -49,10 +52,10 @@ export function buildProgram(): Command {
     .argument('<file>', 'a spec file')
     .option('--spec <name>', 'the spec to explain when the file has several')
     .option('--dims <list>', 'override declared dims, e.g. K=16,V=16')
-    .option('--target <profile>', 'also plan kernels for a target profile (webgpu-default, webgpu-large, webgpu-naga, cuda-sm80, cuda-sm90)')
-    .option('--dump-after <pass>', 'print the plan after a pass (form-selection, fusion, tiling, kernels, barriers, binding-packing, dtype, memory)')
-    .option('--form <form>', 'chunk or recurrent (state-recurrent specs)')
-    .option('--dtype <type>', 'storage type of inputs and outputs: f32, f16, bf16')
+    .option('--target <profile>', `also plan kernels for a target profile (${PROFILE_NAMES.join(', ')})`)
+    .option('--dump-after <pass>', `print the plan after a pass (${PASS_NAMES.join(', ')})`)
+    .option('--form <form>', `kernel form for the plan: ${orList(FORMS)}`)
+    .option('--dtype <type>', `storage type of inputs and outputs for the plan: ${orList(DTYPES)}`)
     .option('--json', 'print the IR summary as JSON')
     .addHelpText('after', '\nExamples:\n  attnc explain stdlib/gated_deltanet.attn\n  attnc explain stdlib/gated_deltanet.attn --target webgpu-default --dump-after tiling\n  attnc explain examples/gla_equation.attn --json')
     .action((file: string, o) => {
@@ -63,17 +66,17 @@ export function buildProgram(): Command {
     .command('compile')
     .description('compile a spec to WGSL kernels, TypeScript bindings and CUDA sources')
     .argument('<files...>', 'spec files or directories (a folder compiles every spec in it)')
-    .option('--target <list>', 'wgsl, ts, cuda (comma-separated)', 'wgsl,ts')
+    .option('--target <list>', `${TARGETS.join(', ')} (comma-separated)`, 'wgsl,ts')
     .option('--out <dir>', 'output folder (one subfolder per spec)', 'out')
-    .option('--profile <name>', 'WebGPU profile: webgpu-default, webgpu-large, webgpu-naga', 'webgpu-large')
-    .option('--cuda-profile <name>', 'CUDA profile: cuda-sm80, cuda-sm90', 'cuda-sm90')
-    .option('--dtype <type>', 'storage type of inputs and outputs: f32, f16, bf16')
+    .option('--profile <names>', `${PROFILE_HELP}; a WebGPU profile needs the wgsl or ts target, a CUDA profile the cuda target`, collect)
+    .option('--cuda-profile <name>', `an alias: the same as naming a CUDA profile (${CUDA_PROFILES.join(', ')}) in --profile`)
+    .option('--dtype <type>', `storage type of inputs and outputs: ${orList(DTYPES)} (default f32 for WebGPU, bf16 for CUDA)`)
     .option('--chunk <n>', 'chunk size (state-recurrent) or query tile (softmax)')
-    .option('--form <form>', 'chunk, recurrent (decode) or parallel')
+    .option('--form <form>', `${FORMS.join(', ')} (recurrent: the decode form)`)
     .option('--dims <list>', 'override declared dims, e.g. K=64,V=64')
     .option('--spec <name>', 'the spec to compile when the file has several')
     .option('--json', 'print the written files as JSON')
-    .addHelpText('after', '\nExamples:\n  attnc compile stdlib/gated_deltanet.attn --target wgsl,ts --out out/\n  attnc compile stdlib/gla.attn --target cuda --cuda-profile cuda-sm80 --dtype bf16\n  attnc compile stdlib/ --out out/   # every spec in the folder, with a progress bar on a terminal')
+    .addHelpText('after', '\nExamples:\n  attnc compile stdlib/gated_deltanet.attn --target wgsl,ts --out out/\n  attnc compile stdlib/gla.attn --target cuda --profile cuda-sm80 --dtype bf16\n  attnc compile stdlib/gla.attn --target wgsl,ts,cuda --profile webgpu-default,cuda-sm80\n  attnc compile stdlib/ --out out/   # every spec in the folder, with a progress bar on a terminal')
     .action(async (files: string[], o: CompileCmdOptions) => {
       process.exitCode = await compileMany(files, o);
     });
@@ -83,7 +86,7 @@ export function buildProgram(): Command {
     .description('run a spec on random or given inputs; print output statistics, time and (with --compare) the errors between forms')
     .argument('<file>', 'a spec file')
     .option('--backend <name>', 'reference (float64 interpreter) or webgpu', 'reference')
-    .option('--form <form>', 'recurrent, chunk or parallel (default: chunk where it exists)')
+    .option('--form <form>', `${FORMS.join(', ')} (default: chunk where it exists)`)
     .option('--shape <list>', 'B=…,T=…,H=… for random inputs', 'B=2,T=128,H=4')
     .option('--heads <list>', 'heads of particular inputs (GQA/GVA), e.g. q=2,k=2')
     .option('--dims <list>', 'override declared dims, e.g. K=16,V=16')
@@ -94,8 +97,8 @@ export function buildProgram(): Command {
     .option('--initial-state', 'start from a random initial state')
     .option('--compare', 'run every form and report the errors between them')
     .option('--check', 'compare the webgpu backend with the float64 reference')
-    .option('--dtype <type>', 'storage type of inputs and outputs on webgpu: f32 or f16', 'f32')
-    .option('--profile <name>', 'the profile whose defaults the device limits refine (webgpu)', 'webgpu-large')
+    .option('--dtype <type>', `storage type of inputs and outputs on webgpu: ${orList(WEBGPU_DTYPES)}`, 'f32')
+    .option('--profile <name>', `the WebGPU profile whose defaults the device limits refine (webgpu): ${WEBGPU_PROFILES.join(', ')}`, 'webgpu-large')
     .option('--spec <name>', 'the spec to run when the file has several')
     .option('--json', 'print the result as JSON')
     .addHelpText('after', '\nExamples:\n  attnc run stdlib/gla.attn --dims K=16,V=16 --shape B=2,T=64,H=2 --compare\n  attnc run stdlib/softmax.attn --form parallel --json\n  attnc run stdlib/kda.attn --cu-seqlens 0,30,100 --initial-state --compare')
@@ -105,7 +108,7 @@ export function buildProgram(): Command {
 
   program
     .command('pack')
-    .description('write a complete npm package for a spec: index.js + index.d.ts, WGSL, the WebGPU runtime, the manifest, CUDA sources when built, and a README')
+    .description('write a complete npm package for a spec: index.js + index.d.ts, WGSL, the WebGPU runtime, the manifest, CUDA sources (unless --no-cuda or the spec has no CUDA kernels), and a README')
     .argument('<file>', 'a spec file')
     .option('--out <dir>', 'the package folder (default: out/<package name>)')
     .option('--name <name>', 'package name (default: attnc-<spec>)')
@@ -113,11 +116,11 @@ export function buildProgram(): Command {
     .option('--license <id>', 'SPDX license of the package', 'UNLICENSED')
     .option('--dims <list>', 'override declared dims, e.g. K=64,V=64')
     .option('--spec <name>', 'the spec to pack when the file has several')
-    .option('--profile <name>', 'WebGPU profile: webgpu-default, webgpu-large, webgpu-naga', 'webgpu-large')
-    .option('--dtype <type>', 'storage type of inputs and outputs: f32 or f16')
-    .option('--form <form>', 'chunk, recurrent (decode) or parallel')
+    .option('--profile <names>', `${PROFILE_HELP}; the CUDA one is for the CUDA sources`, collect)
+    .option('--dtype <type>', `storage type of the WebGPU kernels' inputs and outputs: ${orList(WEBGPU_DTYPES)} (CUDA sources: bf16)`)
+    .option('--form <form>', `${FORMS.join(', ')} (recurrent: the decode form)`)
     .option('--chunk <n>', 'chunk size (state-recurrent) or query tile (softmax)')
-    .option('--cuda-profile <name>', 'CUDA profile of the CUDA sources: cuda-sm80, cuda-sm90', 'cuda-sm90')
+    .option('--cuda-profile <name>', `an alias: the same as naming a CUDA profile (${CUDA_PROFILES.join(', ')}) in --profile`)
     .option('--no-cuda', 'leave the CUDA sources out')
     .option('--json', 'print the package name, folder and files as JSON')
     .addHelpText(
@@ -136,10 +139,10 @@ export function buildProgram(): Command {
     .option('--dims <list>', 'override declared dims, e.g. K=64,V=64')
     .option('--repeats <n>', 'timed calls (the median is reported)', '10')
     .option('--warmup <n>', 'untimed calls first', '2')
-    .option('--dtype <type>', 'storage type of inputs and outputs: f32 or f16', 'f32')
-    .option('--form <form>', 'chunk, recurrent or parallel')
+    .option('--dtype <type>', `storage type of inputs and outputs: ${orList(WEBGPU_DTYPES)}`, 'f32')
+    .option('--form <form>', FORMS.join(', '))
     .option('--chunk <n>', 'chunk size (state-recurrent) or query tile (softmax)')
-    .option('--profile <name>', 'the profile whose defaults the device limits refine', 'webgpu-large')
+    .option('--profile <name>', `the WebGPU profile whose defaults the device limits refine: ${WEBGPU_PROFILES.join(', ')}`, 'webgpu-large')
     .option('--spec <name>', 'the spec to time when the file has several')
     .option('--json', 'print the timings as JSON (with every sample)')
     .addHelpText('after', '\nExamples:\n  attnc bench stdlib/gated_deltanet.attn --shape B=1,T=1024,H=4\n  attnc bench stdlib/softmax.attn --dims D=64 --shape B=2,T=512,H=4 --repeats 20 --json')

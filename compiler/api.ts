@@ -6,7 +6,7 @@
  *   check(source)            parse and check: specs and diagnostics
  *   format(text)             canonical layout (comments kept)
  *   lower(source)            attention IRs (what the interpreter and the planner read)
- *   compile(source, opts)    WGSL kernels, manifest, TypeScript bindings (and CUDA when built)
+ *   compile(source, opts)    WGSL kernels, manifest, TypeScript bindings, CUDA sources
  *   interpret(source, req)   the float64 reference interpreter on given or random inputs
  *
  * `source` is spec text, or the JSON form (an object or an array of objects; see specSchema).
@@ -19,7 +19,7 @@ import { renderDiagnostics, diagnosticToJson, plainStyle, type Style } from './d
 import { format as formatAst } from '../dsl/format.ts';
 import { parse } from '../dsl/parse.ts';
 import { parseJsonSpec, specToJson, jsonToSource, specSchema, type SpecJson } from '../dsl/json.ts';
-import { compileIR, type Artifact, type TargetKind } from './compile.ts';
+import { compileIR, planNotes, type Artifact, type TargetKind } from './compile.ts';
 import type { AttentionIR, Form } from './ir/attention-ir.ts';
 import { lowerSource } from './pipeline.ts';
 import { interpret as interpretIR, defaultForm, type InterpretOptions } from './interp/interpret.ts';
@@ -100,11 +100,14 @@ export interface CompileOptions extends LowerOptions {
   targets?: TargetKind[];
   /** Compile only this spec of a file with several (default: every spec). */
   spec?: string;
-  /** WebGPU profile name or object (default 'webgpu-large'); see `profiles`. */
+  /**
+   * Target profile name or object; see `profiles`. A WebGPU profile (default 'webgpu-large') is for
+   * the wgsl and ts targets; a CUDA profile is the same as `cudaProfile` (targets must include 'cuda').
+   */
   profile?: string | TargetProfile;
-  /** CUDA profile (default 'cuda-sm90'). */
+  /** CUDA profile for the cuda target (default 'cuda-sm90'). */
   cudaProfile?: string | TargetProfile;
-  /** Storage type of inputs and outputs (default f32 for WebGPU). */
+  /** Storage type of inputs and outputs (default f32 for WebGPU, bf16 for CUDA). */
   dtype?: Dtype;
   /** chunk / recurrent (decode) / parallel; default: the planner's choice. */
   form?: KernelForm;
@@ -126,7 +129,7 @@ export interface CompileResult {
   diagnostics: Diagnostic[];
   /** The first compiled spec's attention IR (or the one named by `spec`). */
   ir: AttentionIR | undefined;
-  /** All artefacts: `NAME/KERNEL.wgsl`, `NAME/NAME.manifest.json`, `NAME/NAME.ts`, CUDA files. */
+  /** All artefacts: `NAME/KERNEL.wgsl`, `NAME/NAME.manifest.json`, `NAME/NAME.ts`, `NAME/cuda/…`. */
   artifacts: Artifact[];
   /** Per spec: its IR, artefacts, WebGPU manifest and planner notes. */
   specs: CompiledSpec[];
@@ -135,12 +138,34 @@ export interface CompileResult {
 const TARGETS: readonly TargetKind[] = ['wgsl', 'ts', 'cuda'];
 const DTYPES: readonly Dtype[] = ['f32', 'f16', 'bf16'];
 const FORMS: readonly KernelForm[] = ['chunk', 'recurrent', 'parallel'];
-const isCudaFile = (p: string) => /(^|\/)cuda\//.test(p) || /\.(cu|cuh|h|hpp|cpp|py)$/.test(p);
+
+/** The backend of a profile given by name or object; undefined for an unknown name (the planner reports it). */
+function profileBackend(p: string | TargetProfile | undefined): 'wgsl' | 'cuda' | undefined {
+  if (p === undefined) return undefined;
+  return typeof p === 'string' ? PROFILES[p]?.backend : p.backend;
+}
+const profileName = (p: string | TargetProfile) => (typeof p === 'string' ? p : p.name);
+
+/** `profile` and `cudaProfile` sorted by backend: a CUDA `profile` is the CUDA profile. */
+function profilesOf(o: CompileOptions): { webgpu?: string | TargetProfile; cuda?: string | TargetProfile } {
+  if (profileBackend(o.profile) === 'cuda') return { cuda: o.profile! };
+  return { ...(o.profile !== undefined ? { webgpu: o.profile } : {}), ...(o.cudaProfile !== undefined ? { cuda: o.cudaProfile } : {}) };
+}
 
 function optionErrors(o: CompileOptions): Diagnostic[] {
   const bad = (m: string) => diag('BadOption', NO_SPAN, [m]);
   const out: Diagnostic[] = [];
+  const targets = o.targets ?? ['wgsl', 'ts'];
   for (const t of o.targets ?? []) if (!TARGETS.includes(t)) out.push(bad(`unknown target '${t}' (${TARGETS.join(', ')})`));
+  const cudaProfiles = Object.values(PROFILES).filter((p) => p.backend === 'cuda').map((p) => p.name);
+  if (o.profile !== undefined && profileBackend(o.profile) === 'cuda') {
+    const name = profileName(o.profile);
+    if (!targets.includes('cuda')) out.push(bad(`profile '${name}' is a CUDA profile, but targets has no 'cuda' (targets: ${targets.join(', ')})`));
+    if (o.cudaProfile !== undefined && profileName(o.cudaProfile) !== name) out.push(bad(`profile '${name}' and cudaProfile '${profileName(o.cudaProfile)}' name two CUDA profiles; give one`));
+  } else if (o.profile !== undefined && profileBackend(o.profile) === 'wgsl' && !targets.some((t) => t === 'wgsl' || t === 'ts')) {
+    out.push(bad(`profile '${profileName(o.profile)}' is a WebGPU profile, but targets has neither 'wgsl' nor 'ts' (targets: ${targets.join(', ')})`));
+  }
+  if (o.cudaProfile !== undefined && profileBackend(o.cudaProfile) === 'wgsl') out.push(bad(`cudaProfile '${profileName(o.cudaProfile)}' is a WebGPU profile (CUDA profiles: ${cudaProfiles.join(', ')})`));
   if (o.dtype !== undefined && !DTYPES.includes(o.dtype)) out.push(bad(`dtype is ${DTYPES.join(', ')}, found '${o.dtype}'`));
   if (o.form !== undefined && !FORMS.includes(o.form)) out.push(bad(`form is ${FORMS.join(', ')}, found '${o.form}'`));
   if (o.chunk !== undefined && !(Number.isInteger(o.chunk) && o.chunk > 0)) out.push(bad(`chunk takes a positive integer, found ${o.chunk}`));
@@ -165,11 +190,12 @@ export function compile(source: SpecSource, options: CompileOptions = {}): Compi
     irs = irs.filter((i) => i.name === options.spec);
     if (!irs.length) return { ...result, diagnostics: [...diagnostics, diag('BadOption', NO_SPAN, [`no spec named '${options.spec}' (the source has: ${l.irs.map((i) => i.name).join(', ')})`])] };
   }
+  const profiles = profilesOf(options);
   for (const ir of irs) {
     const c = compileIR(ir, {
       targets,
-      ...(options.profile ? { webgpuProfile: options.profile } : {}),
-      ...(options.cudaProfile ? { cudaProfile: options.cudaProfile } : {}),
+      ...(profiles.webgpu ? { webgpuProfile: profiles.webgpu } : {}),
+      ...(profiles.cuda ? { cudaProfile: profiles.cuda } : {}),
       ...(options.form ? { form: options.form } : {}),
       ...(options.dtype ? { dtype: options.dtype } : {}),
       ...(options.chunk ? { chunk: options.chunk } : {}),
@@ -177,11 +203,7 @@ export function compile(source: SpecSource, options: CompileOptions = {}): Compi
       source: s.name,
     });
     diagnostics.push(...c.diagnostics);
-    // The CUDA backend plugs into compileIR; until it does, say so rather than return nothing.
-    if (targets.includes('cuda') && !c.artifacts.some((a) => isCudaFile(a.path)) && !c.diagnostics.some((d) => d.severity === 'error')) {
-      diagnostics.push(diag('FormUnsupported', ir.span, ['cuda', ir.name, 'this build of attnc has no CUDA backend'], ir.source ? { source: ir.source } : {}));
-    }
-    result.specs.push({ ir, artifacts: c.artifacts, manifest: c.manifest, notes: c.plans.flatMap((p) => p.notes) });
+    result.specs.push({ ir, artifacts: c.artifacts, manifest: c.manifest, notes: planNotes(c.plans) });
     result.artifacts.push(...c.artifacts);
   }
   result.diagnostics = sortDiagnostics(diagnostics);

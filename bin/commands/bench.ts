@@ -13,7 +13,7 @@ import { plan } from '../../compiler/passes/pipeline.ts';
 import type { KernelForm } from '../../compiler/passes/plan.ts';
 import { PROFILES } from '../../compiler/targets/profiles.ts';
 import { diagnosticsJson, EXIT, printDiagnostics, printJson } from '../output.ts';
-import { parseAssignments, parseDims } from '../options.ts';
+import { badChoice, DEFAULT_WEBGPU_PROFILE, FORMS, parseAssignments, parseDims, WEBGPU_DTYPES, WEBGPU_PROFILES } from '../options.ts';
 import { loadIR, printWarnings } from '../load-ir.ts';
 
 export interface BenchCmdOptions {
@@ -58,12 +58,11 @@ export async function benchCommand(file: string, o: BenchCmdOptions): Promise<nu
   const warmup = Number(o.warmup ?? 2);
   if (!(Number.isInteger(repeats) && repeats > 0)) return usage('--repeats takes a positive integer');
   if (!(Number.isInteger(warmup) && warmup >= 0)) return usage('--warmup takes a non-negative integer');
-  if (o.dtype && !['f32', 'f16'].includes(o.dtype)) return usage(`--dtype is f32 or f16 on WebGPU, found '${o.dtype}'`);
-  if (o.form && !['chunk', 'recurrent', 'parallel'].includes(o.form)) return usage(`--form is chunk, recurrent or parallel, found '${o.form}'`);
+  const bad = badChoice('--dtype', o.dtype, WEBGPU_DTYPES, ' on WebGPU') ?? badChoice('--form', o.form, FORMS) ?? badChoice('--profile', o.profile, WEBGPU_PROFILES, ' (a WebGPU profile)');
+  if (bad) return usage(bad);
   const chunk = o.chunk ? Number(o.chunk) : undefined;
   if (chunk !== undefined && !(Number.isInteger(chunk) && chunk > 0)) return usage('--chunk takes a positive integer');
-  const base = PROFILES[o.profile ?? 'webgpu-large'];
-  if (!base || base.backend !== 'wgsl') return usage(`--profile is a WebGPU profile (${Object.keys(PROFILES).filter((p) => PROFILES[p]!.backend === 'wgsl').join(', ')}), found '${o.profile}'`);
+  const base = PROFILES[o.profile ?? DEFAULT_WEBGPU_PROFILE]!;
 
   const l = loadIR(file, { ...(dims ? { dims } : {}), ...(o.spec ? { spec: o.spec } : {}) });
   if (l.usage) return usage(l.usage);

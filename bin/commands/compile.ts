@@ -1,18 +1,20 @@
 /** `attnc compile FILE --target wgsl,ts,cuda --out DIR`: write the generated artefacts. */
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
-import { compileIR, type TargetKind } from '../../compiler/compile.ts';
+import { compileIR, planNotes, type TargetKind } from '../../compiler/compile.ts';
+import type { Dtype } from '../../compiler/kernel-ir/types.ts';
 import type { KernelForm } from '../../compiler/passes/plan.ts';
 import { diagnosticsJson, EXIT, printDiagnostics, printJson } from '../output.ts';
-import { parseDims } from '../options.ts';
+import { badChoice, DTYPES, FORMS, parseDims, parseProfiles, resolveProfiles, TARGETS, WEBGPU_PROFILES, orList } from '../options.ts';
 import { loadIR, printWarnings } from '../load-ir.ts';
 import { runtimeFiles } from '../paths.ts';
-import { cudaArtifacts } from './compile-cuda.ts';
 
 export interface CompileCmdOptions {
   target?: string;
   out?: string;
-  profile?: string;
+  /** Repeated and/or comma-separated; WebGPU and CUDA profiles, one of each kind. */
+  profile?: string | string[];
+  /** An alias for a CUDA profile in --profile. */
   cudaProfile?: string;
   dtype?: string;
   chunk?: string;
@@ -29,13 +31,26 @@ const usage = (m: string) => {
 
 export async function compileCommand(file: string, o: CompileCmdOptions): Promise<number> {
   const targets = (o.target ?? 'wgsl,ts').split(',').map((t) => t.trim()) as TargetKind[];
-  for (const t of targets) if (!['wgsl', 'ts', 'cuda'].includes(t)) return usage(`unknown target '${t}' (wgsl, ts, cuda)`);
+  for (const t of targets) if (!TARGETS.includes(t)) return usage(`unknown target '${t}' (${TARGETS.join(', ')})`);
   const dims = parseDims(o.dims);
   if (typeof dims === 'string') return usage(dims);
-  if (o.dtype && !['f32', 'f16', 'bf16'].includes(o.dtype)) return usage(`--dtype is f32, f16 or bf16, found '${o.dtype}'`);
-  if (o.form && !['chunk', 'recurrent', 'parallel'].includes(o.form)) return usage(`--form is chunk, recurrent or parallel, found '${o.form}'`);
+  const badValue = badChoice('--dtype', o.dtype, DTYPES) ?? badChoice('--form', o.form, FORMS);
+  if (badValue) return usage(badValue);
   const chunk = o.chunk ? Number(o.chunk) : undefined;
   if (chunk !== undefined && !(Number.isInteger(chunk) && chunk > 0)) return usage('--chunk takes a positive integer');
+  // --profile names the WebGPU profile, the CUDA profile, or one of each; --cuda-profile is an alias.
+  const choice = parseProfiles(o.profile, o.cudaProfile);
+  if (typeof choice === 'string') return usage(choice);
+  const wantsWgsl = targets.includes('wgsl') || targets.includes('ts');
+  const profiles = resolveProfiles(
+    choice,
+    { wgsl: wantsWgsl, cuda: targets.includes('cuda') },
+    {
+      cuda: `--target ${targets.join(',')} has no cuda (add cuda to --target, or name a WebGPU profile: ${orList(WEBGPU_PROFILES)})`,
+      wgsl: `--target ${targets.join(',')} has neither wgsl nor ts`,
+    },
+  );
+  if (typeof profiles === 'string') return usage(profiles);
   const l = loadIR(file, { ...(dims ? { dims } : {}), ...(o.spec ? { spec: o.spec } : {}) });
   if (l.usage) return usage(l.usage);
   if (!l.ir) {
@@ -46,20 +61,17 @@ export async function compileCommand(file: string, o: CompileCmdOptions): Promis
   if (!o.json) printWarnings(l.diagnostics);
   const ir = l.ir;
   const specText = readFileSync(file, 'utf8');
+  // The same compileIR as the programmatic API's compile(): WGSL, TS bindings and CUDA sources.
   const res = compileIR(ir, {
-    targets: targets.filter((t) => t !== 'cuda'),
-    ...(o.profile ? { webgpuProfile: o.profile } : {}),
+    targets,
+    webgpuProfile: profiles.wgsl,
+    cudaProfile: profiles.cuda,
     ...(o.form ? { form: o.form as KernelForm } : {}),
-    ...(o.dtype ? { dtype: o.dtype as 'f32' } : {}),
+    ...(o.dtype ? { dtype: o.dtype as Dtype } : {}),
     ...(chunk ? { chunk } : {}),
     specText,
     source: basename(file),
   });
-  if (targets.includes('cuda')) {
-    const c = cudaArtifacts(ir, { profile: o.cudaProfile ?? 'cuda-sm90', ...(o.form ? { form: o.form as KernelForm } : {}), ...(chunk ? { chunk } : {}), dtype: (o.dtype ?? 'bf16') as 'bf16', specText });
-    res.artifacts.push(...c.artifacts);
-    res.diagnostics.push(...c.diagnostics);
-  }
   const errors = res.diagnostics.filter((d) => d.severity === 'error');
   if (errors.length) {
     if (o.json) printJson({ ok: false, diagnostics: diagnosticsJson(res.diagnostics) });
@@ -76,9 +88,10 @@ export async function compileCommand(file: string, o: CompileCmdOptions): Promis
     mkdirSync(dirname(p), { recursive: true });
     writeFileSync(p, a.contents);
   }
-  if (o.json) printJson({ ok: true, spec: ir.name, files: res.artifacts.map((a) => join(outDir, a.path)), notes: res.plans.flatMap((p) => p.notes) });
+  const notes = planNotes(res.plans);
+  if (o.json) printJson({ ok: true, spec: ir.name, files: res.artifacts.map((a) => join(outDir, a.path)), notes });
   else {
-    for (const p of res.plans) for (const n of p.notes) process.stderr.write(`note: ${n}\n`);
+    for (const n of notes) process.stderr.write(`note: ${n}\n`);
     for (const a of res.artifacts) process.stdout.write(`${join(outDir, a.path)}\n`);
   }
   return EXIT.ok;

@@ -1,12 +1,13 @@
 /** `attnc explain FILE`: the attention IR (and, with --target, the kernel plan). */
 import { printIR } from '../../compiler/ir/print.ts';
 import { diagnosticsJson, EXIT, printDiagnostics, printJson } from '../output.ts';
-import { parseDims } from '../options.ts';
+import { badChoice, DTYPES, FORMS, parseDims } from '../options.ts';
 import { loadIR, printWarnings } from '../load-ir.ts';
 import { printTExpr } from '../../compiler/ir/print.ts';
 import { plan, PASS_NAMES } from '../../compiler/passes/pipeline.ts';
 import { printPlan } from '../../compiler/passes/print-plan.ts';
 import type { KernelForm } from '../../compiler/passes/plan.ts';
+import type { Dtype } from '../../compiler/kernel-ir/types.ts';
 
 export interface ExplainCmdOptions {
   dims?: string;
@@ -18,17 +19,19 @@ export interface ExplainCmdOptions {
   dtype?: string;
 }
 
+function usage(msg: string): number {
+  process.stderr.write(`attnc: ${msg}\n`);
+  return EXIT.usage;
+}
+
 export function explainCommand(file: string, opts: ExplainCmdOptions): number {
   const dims = parseDims(opts.dims);
-  if (typeof dims === 'string') {
-    process.stderr.write(`attnc: ${dims}\n`);
-    return EXIT.usage;
-  }
+  if (typeof dims === 'string') return usage(dims);
+  // The same value lists as compile's (bin/options.ts); checked even without --target.
+  const bad = badChoice('--form', opts.form, FORMS) ?? badChoice('--dtype', opts.dtype, DTYPES);
+  if (bad) return usage(bad);
   const l = loadIR(file, { ...(dims ? { dims } : {}), ...(opts.spec ? { spec: opts.spec } : {}) });
-  if (l.usage) {
-    process.stderr.write(`attnc: ${l.usage}\n`);
-    return EXIT.usage;
-  }
+  if (l.usage) return usage(l.usage);
   if (!l.ir) {
     if (opts.json) printJson({ ok: false, diagnostics: diagnosticsJson(l.diagnostics) });
     else printDiagnostics(l.diagnostics);
@@ -37,7 +40,7 @@ export function explainCommand(file: string, opts: ExplainCmdOptions): number {
   const ir = l.ir;
   if (opts.target || opts.dumpAfter) {
     const form = opts.form as KernelForm | undefined;
-    const st = plan(ir, opts.target ?? 'webgpu-default', { ...(form ? { form } : {}), ...(opts.dtype ? { dtype: opts.dtype as 'f32' } : {}) }, opts.dumpAfter ?? PASS_NAMES[PASS_NAMES.length - 1], printPlan);
+    const st = plan(ir, opts.target ?? 'webgpu-default', { ...(form ? { form } : {}), ...(opts.dtype ? { dtype: opts.dtype as Dtype } : {}) }, opts.dumpAfter ?? PASS_NAMES[PASS_NAMES.length - 1], printPlan);
     if (st.diagnostics.length) printDiagnostics(st.diagnostics);
     if (st.diagnostics.some((d) => d.severity === 'error')) return EXIT.diagnostics;
     if (opts.json) printJson({ ok: true, form: st.form, tiling: st.tiling, notes: st.notes, kernels: st.program?.kernels.map((k) => ({ name: k.name, threads: k.threads, tiles: k.tiles, buffers: k.buffers.map((x) => x.name) })) });

@@ -10,7 +10,7 @@ import { randomInputs } from '../../compiler/interp/random.ts';
 import { compareTensors, type Tensor } from '../../compiler/interp/tensor.ts';
 import { parseNpz, parseTensorJson, toRunInputs } from '../../compiler/interp/tensor-io.ts';
 import { diagnosticsJson, EXIT, printDiagnostics, printJson } from '../output.ts';
-import { parseAssignments, parseDims } from '../options.ts';
+import { badChoice, FORMS, parseAssignments, parseDims, WEBGPU_DTYPES, WEBGPU_PROFILES } from '../options.ts';
 import { loadIR, printWarnings } from '../load-ir.ts';
 import type { WebGpuRunOptions } from './run-webgpu.ts';
 
@@ -72,8 +72,10 @@ export async function runCommand(file: string, opts: RunCmdOptions): Promise<num
   const seed = Number(opts.seed ?? 0);
   const chunk = opts.chunk ? Number(opts.chunk) : undefined;
   if (chunk !== undefined && (!Number.isInteger(chunk) || chunk < 1)) return usage('--chunk takes a positive integer');
+  // The same value lists as compile's (bin/options.ts); --dtype and --profile are WebGPU's.
+  const bad = badChoice('--form', opts.form, FORMS) ?? badChoice('--dtype', opts.dtype, WEBGPU_DTYPES, ' (the storage type on webgpu)') ?? badChoice('--profile', opts.profile, WEBGPU_PROFILES, ' (a WebGPU profile)');
+  if (bad) return usage(bad);
   const form = opts.form as Form | undefined;
-  if (form && !['recurrent', 'chunk', 'parallel'].includes(form)) return usage(`--form is recurrent, chunk or parallel, found '${form}'`);
   const cu = opts.cuSeqlens ? opts.cuSeqlens.split(',').map((x) => Number(x.trim())) : undefined;
 
   const l = loadIR(file, { ...(dims ? { dims } : {}), ...(opts.spec ? { spec: opts.spec } : {}) });

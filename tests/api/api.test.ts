@@ -2,13 +2,15 @@
  * The programmatic API (compiler/api.ts): compile, lower, check, format, interpret — results and
  * diagnostics as values, options validated, never an exception on bad input.
  */
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import * as api from '../../compiler/api.ts';
 import { interpret as interpretIR } from '../../compiler/interp/interpret.ts';
 import { REPO } from '../helpers/baseline.ts';
+import { attnc } from '../pack/run-cli.ts';
 
 const GLA = readFileSync(join(REPO, 'stdlib/gla.attn'), 'utf8');
 const TWO = `attention first {\n  dims K = 4, V = 4\n  input q: [K], k: [K], v: [V]\n  update additive\n}\n\nattention second {\n  dims K = 4, V = 4\n  input q: [K], k: [K], v: [V]\n  update delta(beta = 0.5)\n}\n`;
@@ -46,13 +48,41 @@ test('compile: options change the output (dims, dtype, profile) and bad options 
   assert.ok(bad.diagnostics.every((d) => d.code === 'ATTN6005'));
 });
 
-test('compile to cuda: CUDA files, or a diagnostic that names cuda — never silently nothing', () => {
-  const r = api.compile(GLA, { targets: ['cuda'], dims: { K: 16, V: 16 } });
-  const cudaFiles = r.artifacts.filter((a) => /\.(cu|cuh|h|py)$/.test(a.path));
-  if (cudaFiles.length) assert.ok(r.ok);
-  else {
-    assert.is(r.ok, false);
-    assert.ok(r.diagnostics.some((d) => d.severity === 'error' && d.message.includes('cuda')), api.renderText(r.diagnostics));
+test("compile to cuda: the CUDA backend's files (not ATTN4002), the same as `attnc compile --target cuda` writes", async () => {
+  const r = api.compile(GLA, { name: 'gla.attn', targets: ['cuda'], dims: { K: 16, V: 16 } });
+  assert.ok(r.ok, api.renderText(r.diagnostics));
+  assert.not.ok(r.diagnostics.some((d) => d.code === 'ATTN4002'));
+  assert.equal(r.artifacts.map((a) => a.path).sort(), ['gla/cuda/gla.cu', 'gla/cuda/gla.h', 'gla/cuda/gla.manifest.json', 'gla/cuda/gla_torch.py']);
+  assert.is(r.specs[0]!.manifest, undefined, 'no WebGPU manifest without the wgsl or ts target');
+  const manifest = JSON.parse(r.artifacts.find((a) => a.path.endsWith('.manifest.json'))!.contents) as { target: string; dtype: string; keyDim: number };
+  assert.equal([manifest.target, manifest.dtype, manifest.keyDim], ['cuda-sm90', 'bfloat16', 16], 'defaults: cuda-sm90, bf16 storage');
+  assert.match(r.artifacts.find((a) => a.path.endsWith('.cu'))!.contents, /__global__/);
+  // Byte for byte what the CLI writes for the same spec and options.
+  const out = mkdtempSync(join(tmpdir(), 'attnc-api-cuda-'));
+  try {
+    const file = join(out, 'gla.attn');
+    writeFileSync(file, GLA);
+    const cli = await attnc('compile', file, '--target', 'cuda', '--dims', 'K=16,V=16', '--out', out);
+    assert.is(cli.code, 0, cli.stderr);
+    for (const a of r.artifacts) assert.ok(readFileSync(join(out, a.path), 'utf8') === a.contents, `${a.path} as the CLI writes it`);
+  } finally {
+    rmSync(out, { recursive: true, force: true });
+  }
+  // Every target at once; `profile` naming a CUDA profile is the CUDA profile (like the CLI's --profile).
+  const all = api.compile(GLA, { targets: ['wgsl', 'ts', 'cuda'], dims: { K: 16, V: 16 }, profile: 'cuda-sm80', dtype: 'f16' });
+  assert.ok(all.ok, api.renderText(all.diagnostics));
+  assert.ok(all.artifacts.some((a) => a.path.endsWith('.wgsl')) && all.artifacts.some((a) => a.path === 'gla/gla.ts'));
+  assert.is(all.specs[0]!.manifest!.target, 'webgpu-large');
+  const m80 = JSON.parse(all.artifacts.find((a) => a.path === 'gla/cuda/gla.manifest.json')!.contents) as { target: string; dtype: string };
+  assert.equal([m80.target, m80.dtype], ['cuda-sm80', 'float16']);
+  assert.ok(all.specs[0]!.notes.some((n) => n.startsWith('cuda-sm80: ')) && all.specs[0]!.notes.some((n) => n.startsWith('webgpu-large: ')), 'notes name their target when there are several plans');
+  const viaCudaProfile = api.compile(GLA, { targets: ['cuda'], dims: { K: 16, V: 16 }, cudaProfile: 'cuda-sm80', dtype: 'f16' });
+  assert.is(viaCudaProfile.artifacts.find((a) => a.path.endsWith('.cu'))!.contents, all.artifacts.find((a) => a.path.endsWith('.cu'))!.contents);
+  // Profiles that no requested target uses are bad options.
+  for (const o of [{ targets: ['wgsl'], profile: 'cuda-sm80' }, { targets: ['cuda'], profile: 'webgpu-default' }, { targets: ['cuda'], cudaProfile: 'webgpu-large' }, { targets: ['cuda'], profile: 'cuda-sm80', cudaProfile: 'cuda-sm90' }] as api.CompileOptions[]) {
+    const b = api.compile(GLA, o);
+    assert.is(b.ok, false, JSON.stringify(o));
+    assert.equal(b.diagnostics.map((d) => d.code), ['ATTN6005'], JSON.stringify(o));
   }
 });
 

@@ -77,6 +77,23 @@ test('compile a stdlib spec from its source text in the bundle: the same WGSL, m
   assert.ok(ts.includes(JSON.stringify(GDN)), 'the bindings embed the spec text');
 });
 
+test('the cuda target in the bundle: the CUDA backend runs without Node and gives the same files as the sources', async () => {
+  const c = await browserContext();
+  const opts = { name: 'gated_deltanet.attn', dims: { K: 32, V: 32 }, targets: ['cuda'], profile: 'cuda-sm80' } as const;
+  const got = inBrowser<{ ok: boolean; diagnostics: unknown[]; artifacts: { path: string; contents: string }[] }>(
+    c,
+    '(() => { const r = attnc.compile(v.src, v.opts); return { ok: r.ok, diagnostics: r.diagnostics.map(attnc.diagnosticToJson), artifacts: r.artifacts }; })()',
+    { src: GDN, opts },
+  );
+  assert.ok(got.ok, JSON.stringify(got.diagnostics));
+  assert.equal(got.artifacts.map((a) => a.path).sort(), ['gated_deltanet/cuda/gated_deltanet.cu', 'gated_deltanet/cuda/gated_deltanet.h', 'gated_deltanet/cuda/gated_deltanet.manifest.json', 'gated_deltanet/cuda/gated_deltanet_torch.py']);
+  const here = api.compile(GDN, { ...opts, targets: [...opts.targets] });
+  assert.ok(here.ok);
+  assert.equal(got.artifacts.map((a) => a.path), here.artifacts.map((a) => a.path));
+  for (let i = 0; i < here.artifacts.length; i++) assert.ok(got.artifacts[i]!.contents === here.artifacts[i]!.contents, `${here.artifacts[i]!.path} differs`);
+  assert.match(got.artifacts.find((a) => a.path.endsWith('.cu'))!.contents, 'cuda-sm80');
+});
+
 test('a broken spec in the bundle: no artefacts, diagnostics with ATTN codes and spans that point at the problem', async () => {
   const c = await browserContext();
   const r = inBrowser<{ ok: boolean; n: number; ds: { code: string; severity: string; message: string; start: { line: number; column: number; offset: number }; end: { offset: number } }[]; text: string }>(
@@ -127,6 +144,7 @@ test('the compiler core has no Node-only imports: compiler/api.ts bundles for th
   const local = Object.keys(r.metafile!.inputs).filter((p) => !p.includes('node_modules'));
   assert.ok(local.every((p) => /^(compiler|dsl|backends)\//.test(p)), `only compiler/, dsl/ and backends/ sources: ${local.filter((p) => !/^(compiler|dsl|backends)\//.test(p)).join(', ')}`);
   assert.not.ok(local.some((p) => p.includes('node-device')), 'the Node WebGPU device is not part of the core');
+  assert.ok(local.some((p) => p.startsWith('backends/cuda/')), 'the CUDA backend is part of the core (compile targets cuda)');
 });
 
 test.run();

@@ -6,12 +6,17 @@
  * the output and final state are compared here with the float64 reference interpreter.
  */
 import { execFileSync } from 'node:child_process';
-import { existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { lower } from '../../compiler/api.ts';
+import { tsBindings } from '../../backends/ts/bindings.ts';
+import type { WebGpuManifest } from '../../backends/wgsl/manifest.ts';
+import type * as TS from 'typescript';
 import { interpret } from '../../compiler/interp/interpret.ts';
 import { randomInputs } from '../../compiler/interp/random.ts';
 import { compareTensors } from '../../compiler/interp/tensor.ts';
@@ -105,6 +110,81 @@ test('pack: --no-cuda, repacking into the same folder, and bad usage', async () 
   assert.is((await attnc('pack', SPEC, '--out', join(tmp, 'x'), '--pkg-version', 'one')).code, 2);
   assert.is((await attnc('pack', SPEC, '--out', join(tmp, 'x'), '--dims', 'K=')).code, 2);
   assert.is((await attnc('pack')).code, 2, 'missing argument');
+});
+
+test('pack --profile: the WebGPU profile for the kernels, a CUDA profile for the CUDA sources (never for WGSL)', async () => {
+  const dir = join(tmp, 'profiles');
+  const j = await pack(dir, '--profile', 'webgpu-default,cuda-sm80');
+  const manifest = JSON.parse(readFileSync(join(dir, 'manifest.json'), 'utf8')) as { target: string };
+  assert.is(manifest.target, 'webgpu-default');
+  if (j.cuda) assert.is((JSON.parse(readFileSync(join(dir, 'cuda/gated_deltanet.manifest.json'), 'utf8')) as { target: string }).target, 'cuda-sm80');
+  // A CUDA profile alone leaves the WebGPU kernels on the default WebGPU profile (it used to plan them for CUDA's limits).
+  const only = join(tmp, 'profiles-cuda');
+  await pack(only, '--profile', 'cuda-sm80');
+  assert.is((JSON.parse(readFileSync(join(only, 'manifest.json'), 'utf8')) as { target: string }).target, 'webgpu-large');
+  assert.is((await attnc('pack', SPEC, '--out', join(tmp, 'x'), '--profile', 'webgpu-default,webgpu-naga')).code, 2);
+  assert.is((await attnc('pack', SPEC, '--out', join(tmp, 'x'), '--cuda-profile', 'webgpu-default')).code, 2);
+});
+
+test("index.js and index.d.ts are what TypeScript makes of the bindings module (emitted directly, without TypeScript)", async () => {
+  const ts = (await import('typescript')).default;
+  /** Parse and print without comments, string and number literals re-made, so only the code is compared. */
+  const normalize = (text: string, fileName: string): string => {
+    const sf = ts.createSourceFile(fileName, text, ts.ScriptTarget.ES2022, true, fileName.endsWith('.js') ? ts.ScriptKind.JS : ts.ScriptKind.TS);
+    const literals = (ctx: TS.TransformationContext) => (root: TS.SourceFile) => {
+      const visit = (n: TS.Node): TS.Node => (ts.isStringLiteral(n) ? ts.factory.createStringLiteral(n.text) : ts.isNumericLiteral(n) ? ts.factory.createNumericLiteral(n.text) : ts.visitEachChild(n, visit, ctx));
+      return ts.visitNode(root, visit) as TS.SourceFile;
+    };
+    return ts.createPrinter({ removeComments: true }).printFile(ts.transform(sf, [literals]).transformed[0]!);
+  };
+  for (const [spec, dims] of [['gated_deltanet', 'K=8,V=8'], ['mlstm', 'K=8,V=8'], ['softmax', 'D=16']] as const) {
+    const dir = join(tmp, `emit-${spec}`);
+    const r = await attnc('pack', join(REPO, `stdlib/${spec}.attn`), '--dims', dims, '--chunk', '16', '--out', dir, '--no-cuda', '--json');
+    assert.is(r.code, 0, r.stderr);
+    const js = readFileSync(join(dir, 'index.js'), 'utf8');
+    // The package's declarations reference the GPU* types of @webgpu/types first.
+    const reference = '/// <reference types="@webgpu/types" />\n';
+    const fullDts = readFileSync(join(dir, 'index.d.ts'), 'utf8');
+    assert.ok(fullDts.includes(reference) && fullDts.indexOf(reference) < fullDts.indexOf('import '), 'the @webgpu/types reference comes first');
+    const dts = fullDts.replace(reference, '');
+    // The TypeScript module `attnc compile --target ts` writes, with the package's compiledWith.
+    const compiledWith = JSON.parse(js.slice(js.indexOf('export const compiledWith = ') + 'export const compiledWith = '.length).replace(/;\s*$/, '')) as Record<string, unknown>;
+    assert.is(compiledWith['chunk'], 16);
+    const manifest = JSON.parse(readFileSync(join(dir, 'manifest.json'), 'utf8')) as WebGpuManifest;
+    const source = `${tsBindings({ manifest, specText: readFileSync(join(REPO, `stdlib/${spec}.attn`), 'utf8'), source: `${spec}.attn` })}\nexport const compiledWith = ${JSON.stringify(compiledWith, null, 2)} as const;\n`;
+    const compilerOptions = { target: ts.ScriptTarget.ES2022, module: ts.ModuleKind.ESNext, declaration: true };
+    const want = ts.transpileModule(source, { compilerOptions, fileName: 'index.ts', reportDiagnostics: true });
+    const wantDts = ts.transpileDeclaration(source, { compilerOptions, fileName: 'index.ts', reportDiagnostics: true });
+    assert.equal([...(want.diagnostics ?? []), ...(wantDts.diagnostics ?? [])].map((d) => ts.flattenDiagnosticMessageText(d.messageText, '\n')), []);
+    assert.fixture(normalize(js, 'index.js'), normalize(want.outputText, 'want.js'), `${spec}: index.js`);
+    assert.fixture(normalize(dts, 'index.d.ts'), normalize(wantDts.outputText, 'want.d.ts'), `${spec}: index.d.ts`);
+    // The comparison sees a difference in a type.
+    assert.ok(normalize(dts.replace('warmup(): Promise<void>;', 'warmup(): void;'), 'x.d.ts') !== normalize(wantDts.outputText, 'want.d.ts'));
+  }
+});
+
+test('pack without TypeScript: an install of attnc without devDependencies packs (the bundled CLI, no node_modules)', () => {
+  // attnc as npm installs it for a user: package.json, bin/attnc and the built dist/ files — and no
+  // typescript (a devDependency) anywhere Node would look for it.
+  const root = join(tmp, 'installed-attnc');
+  for (const f of ['package.json', 'bin/attnc', 'dist/attnc.js', 'dist/attnc-runtime.js', 'dist/attnc-runtime.d.ts']) {
+    mkdirSync(dirname(join(root, f)), { recursive: true });
+    copyFileSync(join(REPO, f), join(root, f));
+  }
+  assert.throws(() => createRequire(join(root, 'dist/attnc.js')).resolve('typescript'), /Cannot find module/, 'typescript is not reachable from the install');
+  const out = join(tmp, 'packed-without-ts');
+  let stdout = '';
+  try {
+    stdout = execFileSync(process.execPath, [join(root, 'bin/attnc'), 'pack', SPEC, '--dims', 'K=8,V=8', '--no-cuda', '--out', out, '--json'], { cwd: tmp, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+  } catch (e) {
+    const x = e as { status?: number; stdout?: string; stderr?: string };
+    assert.unreachable(`attnc pack failed without typescript (status ${x.status}):\n${x.stdout}\n${x.stderr}`);
+  }
+  assert.ok((JSON.parse(stdout) as PackJson).ok);
+  for (const f of ['index.js', 'index.d.ts', 'attnc-runtime.js', 'package.json']) assert.ok(existsSync(join(out, f)), f);
+  // The emitted module loads and exports the API (no GPU needed to import it).
+  const exported = execFileSync(process.execPath, ['--input-type=module', '-e', `const m = await import(${JSON.stringify(pathToFileURL(join(out, 'index.js')).href)}); console.log(Object.keys(m).sort().join(','))`], { cwd: tmp, encoding: 'utf8' }).trim().split(',');
+  for (const name of ['GatedDeltanet', 'createGatedDeltanet', 'compiledWith', 'manifest', 'requiredFeatures', 'requiredLimits', 'specSource', 'wgsl']) assert.ok(exported.includes(name), `exports ${name}`);
 });
 
 test('pack a broken spec: exit 1 with diagnostics (codes, lines), no package', async () => {

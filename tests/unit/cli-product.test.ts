@@ -2,7 +2,7 @@
  * The product commands of the CLI: exit codes (0 ok, 1 diagnostics, 2 usage) of pack, bench and
  * compile over folders, --json output a tool can read, --help with examples, --version.
  */
-import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'uvu';
@@ -44,6 +44,76 @@ test('bad usage exits 2: unknown command, unknown option, missing argument, bad 
   const empty = join(tmp, 'empty');
   mkdirSync(empty);
   assert.is((await attnc('compile', empty)).code, 2, 'a folder without specs');
+});
+
+test('explain and run check --form and --dtype as compile does: an unknown value is a usage error (exit 2) that lists the allowed values', async () => {
+  const out = join(tmp, 'never');
+  const commands = [
+    ['explain', GLA],
+    ['explain', GLA, '--target', 'webgpu-default'],
+    ['run', GLA, '--dims', 'K=8,V=8', '--shape', 'B=1,T=8,H=1'],
+    ['compile', GLA, '--out', out],
+  ];
+  for (const cmd of commands) {
+    const f = await attnc(...cmd, '--form', 'sideways');
+    assert.is(f.code, 2, `${cmd.join(' ')} --form sideways: ${f.stdout}`);
+    assert.match(f.stderr, "--form is chunk, recurrent or parallel, found 'sideways'");
+    assert.is(f.stdout, '', 'nothing printed but the usage error');
+    const d = await attnc(...cmd, '--dtype', 'f8');
+    assert.is(d.code, 2, `${cmd.join(' ')} --dtype f8: ${d.stdout}`);
+    assert.match(d.stderr, cmd[0] === 'run' ? "--dtype is f32 or f16 (the storage type on webgpu), found 'f8'" : "--dtype is f32, f16 or bf16, found 'f8'");
+  }
+  assert.not.ok(existsSync(out));
+  // run's --dtype and --profile are WebGPU's; explain plans for CUDA profiles too, so bf16 is fine there.
+  assert.is((await attnc('run', GLA, '--dtype', 'bf16')).code, 2);
+  assert.match((await attnc('run', GLA, '--backend', 'webgpu', '--profile', 'cuda-sm90')).stderr, "--profile is webgpu-default, webgpu-large or webgpu-naga (a WebGPU profile), found 'cuda-sm90'");
+  const bf16 = await attnc('explain', GLA, '--dims', 'K=16,V=16', '--target', 'cuda-sm90', '--dtype', 'bf16', '--form', 'recurrent');
+  assert.is(bf16.code, 0, bf16.stderr);
+  assert.match(bf16.stdout, 'recurrent form');
+  const ok = await attnc('run', GLA, '--dims', 'K=8,V=8', '--shape', 'B=1,T=8,H=1', '--form', 'recurrent', '--dtype', 'f16', '--json');
+  assert.is(ok.code, 0, ok.stderr);
+  assert.is((JSON.parse(ok.stdout) as { form: string }).form, 'recurrent');
+});
+
+test("compile --profile: a CUDA profile is the CUDA backend's; one of each kind for wgsl and cuda together; --cuda-profile is an alias; bad combinations exit 2", async () => {
+  const cudaTarget = (dir: string) => JSON.parse(readFileSync(join(dir, 'gla/cuda/gla.manifest.json'), 'utf8')) as { target: string };
+  const wgslTarget = (dir: string) => JSON.parse(readFileSync(join(dir, 'gla/gla.manifest.json'), 'utf8')) as { target: string };
+  const compile = async (dir: string, ...args: string[]) => {
+    const r = await attnc('compile', GLA, '--dims', 'K=8,V=8', '--out', join(tmp, dir), ...args);
+    assert.is(r.code, 0, `${args.join(' ')}: ${r.stderr}`);
+    return join(tmp, dir);
+  };
+  assert.is(cudaTarget(await compile('p1', '--target', 'cuda', '--profile', 'cuda-sm80')).target, 'cuda-sm80');
+  assert.is(cudaTarget(await compile('p2', '--target', 'cuda')).target, 'cuda-sm90', 'the default CUDA profile');
+  assert.is(cudaTarget(await compile('p3', '--target', 'cuda', '--cuda-profile', 'cuda-sm80')).target, 'cuda-sm80', '--cuda-profile still works');
+  for (const args of [
+    ['--profile', 'webgpu-default,cuda-sm80'],
+    ['--profile', 'cuda-sm80', '--profile', 'webgpu-default'],
+    ['--profile', 'webgpu-default', '--cuda-profile', 'cuda-sm80'],
+  ]) {
+    const dir = await compile(`p4-${args.length}-${args[1]}`, '--target', 'wgsl,cuda', ...args);
+    assert.is(wgslTarget(dir).target, 'webgpu-default', args.join(' '));
+    assert.is(cudaTarget(dir).target, 'cuda-sm80', args.join(' '));
+  }
+  const usage = async (pattern: string, ...args: string[]) => {
+    const r = await attnc('compile', GLA, '--dims', 'K=8,V=8', '--out', join(tmp, 'p-bad'), ...args);
+    assert.is(r.code, 2, `${args.join(' ')}: ${r.stderr}`);
+    assert.match(r.stderr, pattern);
+  };
+  await usage("--profile cuda-sm80 is a CUDA profile, but --target wgsl has no cuda", '--target', 'wgsl', '--profile', 'cuda-sm80');
+  await usage("--profile cuda-sm80 is a CUDA profile, but --target wgsl,ts has no cuda", '--profile', 'cuda-sm80');
+  await usage('--cuda-profile cuda-sm80 is a CUDA profile, but --target wgsl,ts has no cuda', '--cuda-profile', 'cuda-sm80');
+  await usage("--profile webgpu-default is a WebGPU profile, but --target cuda has neither wgsl nor ts", '--target', 'cuda', '--profile', 'webgpu-default');
+  await usage("--profile names two CUDA profiles, 'cuda-sm80' and 'cuda-sm90'", '--target', 'cuda', '--profile', 'cuda-sm80,cuda-sm90');
+  await usage("--profile names two WebGPU profiles", '--profile', 'webgpu-default', '--profile', 'webgpu-large');
+  await usage('--profile and --cuda-profile name two CUDA profiles', '--target', 'cuda', '--profile', 'cuda-sm80', '--cuda-profile', 'cuda-sm90');
+  await usage("--cuda-profile takes a CUDA profile (cuda-sm80 or cuda-sm90), found 'webgpu-large'", '--target', 'cuda', '--cuda-profile', 'webgpu-large');
+  await usage("--profile 'webgpu-huge' is not a profile: WebGPU webgpu-default, webgpu-large or webgpu-naga; CUDA cuda-sm80 or cuda-sm90", '--profile', 'webgpu-huge');
+  assert.not.ok(existsSync(join(tmp, 'p-bad')));
+  // pack takes the same --profile: the CUDA one for its CUDA sources, never for its WebGPU kernels.
+  const pk = await attnc('pack', GLA, '--dims', 'K=8,V=8', '--out', join(tmp, 'p-pack'), '--no-cuda', '--profile', 'cuda-sm80');
+  assert.is(pk.code, 2);
+  assert.match(pk.stderr, '--profile cuda-sm80 is a CUDA profile, but --no-cuda leaves the CUDA sources out');
 });
 
 test('bench: a broken spec exits 1 with the diagnostic; a spec runs and reports consistent timings as JSON', async () => {
@@ -111,6 +181,38 @@ test('the progress bar draws only on a terminal, and clears its line', () => {
     assert.equal(writes, [], 'never with --json');
   } finally {
     for (const [k, v] of Object.entries(saved)) if (v !== undefined) process.env[k] = v;
+  }
+});
+
+test('a general-linear spec (S = W @ S + …): compile (wgsl, cuda) and pack refuse it with a diagnostic, not a crash; the reference interpreter runs it', async () => {
+  const f = join(tmp, 'left_matrix.attn');
+  writeFileSync(f, 'attention left_matrix {\n  dims K = 8, V = 6\n  input q: [K], k: [K], v: [V]\n  param W: [K, K]\n  state S: [K, V]\n  update S = W @ S + k ⊗ v\n  output o = Sᵀ @ q\n}\n');
+  const out = join(tmp, 'out-left-matrix');
+  for (const argv of [['compile', f, '--out', out], ['compile', f, '--target', 'cuda', '--form', 'recurrent', '--out', out], ['pack', f, '--out', out]]) {
+    const r = await attnc(...argv);
+    assert.is(r.code, 1, `${argv.join(' ')}: ${r.stderr}`);
+    assert.not.match(r.stderr, 'internal error');
+    assert.match(r.stderr, 'error[ATTN4002]');
+    assert.match(r.stderr, 'no kernel target compiles a general-linear update: only the reference interpreter runs it, in the recurrent form');
+    assert.match(r.stderr, 'hint: run it with `attnc run FILE --backend reference --form recurrent`');
+  }
+  const run = await attnc('run', f, '--backend', 'reference', '--form', 'recurrent', '--shape', 'B=1,T=8,H=1');
+  assert.is(run.code, 0, run.stderr);
+  assert.match(run.stderr, 'warning[ATTN3002]');
+  assert.match(run.stderr, 'only the reference interpreter runs it');
+  assert.not.match(run.stderr, 'compiles to the recurrent form');
+  const ex = await attnc('explain', f);
+  assert.is(ex.code, 0, ex.stderr);
+  assert.match(ex.stdout, 'general-linear');
+});
+
+test('a state equation whose decay is > 1 is an error (ATTN3010) for every command that lowers it', async () => {
+  const f = join(tmp, 'growing.attn');
+  writeFileSync(f, 'attention growing {\n  dims K = 8, V = 6\n  input q: [K], k: [K], v: [V]\n  state S: [K, V]\n  update S = 2 * S + k ⊗ v\n  output o = Sᵀ @ q\n}\n');
+  for (const cmd of ['explain', 'compile', 'run']) {
+    const r = await attnc(cmd, f);
+    assert.is(r.code, 1, `${cmd}: ${r.stderr}`);
+    assert.match(r.stderr, `${f}:5:14: error[ATTN3010]: the decay of 'S' is greater than 1`);
   }
 });
 
