@@ -1,4 +1,10 @@
-/** `attnc check FILES…`: parse and check specs; print diagnostics. */
+/**
+ * `attnc check FILES…`: parse and check specs, then lower each clean spec to the attention IR so
+ * that what lowering finds (an unclassifiable or non-linear state equation, a decay above 1, …)
+ * is reported too; print every diagnostic. Planning for a target is `compile`'s and `explain`'s.
+ */
+import { sortDiagnostics } from '../../compiler/diagnostics/diagnostic.ts';
+import { lower } from '../../compiler/ir/lower.ts';
 import { expandPaths } from '../io.ts';
 import { loadSpecFile } from '../load.ts';
 import { countText, diagnosticsJson, EXIT, printDiagnostics, printJson } from '../output.ts';
@@ -13,7 +19,14 @@ export function checkCommand(paths: string[], opts: CheckCmdOptions): number {
   const dims = parseDims(opts.dims);
   if (typeof dims === 'string') return usage(dims);
   const { files, diagnostics: ioDiags } = expandPaths(paths);
-  const results = files.map((f) => loadSpecFile(f, { dims }));
+  const results = files.map((f) => {
+    const r = loadSpecFile(f, { dims });
+    if (!r.ok || !r.specs) return r;
+    const lowered = r.specs.flatMap((spec) => lower(spec).diagnostics);
+    if (!lowered.length) return r;
+    const diagnostics = sortDiagnostics([...r.diagnostics, ...lowered]);
+    return { ...r, diagnostics, ok: diagnostics.every((d) => d.severity !== 'error') };
+  });
   const all = [...ioDiags, ...results.flatMap((r) => r.diagnostics)];
   if (opts.json) {
     printJson({

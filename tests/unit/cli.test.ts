@@ -85,6 +85,23 @@ test('check a bad file: exit 1, the diagnostic with file:line:col, a code frame 
   assert.not.match(r.stderr, /\x1b\[/, 'no colour when not on a terminal');
 });
 
+test('check lowers clean specs: lowering diagnostics (a decay above 1, a general-linear update) are reported', async () => {
+  const grow = tmpFile('attention grow {\n  dims   K = 4, V = 4\n  input  q: [K], k: [K], v: [V]\n  state  S: [K, V]\n  update S = 2 * S + k ⊗ v\n  output o = Sᵀ @ q\n}\n');
+  const r = await attnc('check', grow);
+  assert.is(r.code, 1, r.stderr);
+  assert.match(r.stderr, `${grow}:5:14: error[ATTN3010]`);
+  assert.match(r.stderr, 'checked 1 file (1 spec): 1 error, 0 warnings');
+  const json = await attnc('check', grow, '--json');
+  assert.is(json.code, 1);
+  const out = JSON.parse(json.stdout) as { ok: boolean; files: { ok: boolean; diagnostics: { code: string }[] }[] };
+  assert.is(out.ok, false);
+  assert.equal(out.files[0]!.diagnostics.map((d) => d.code), ['ATTN3010']);
+  const mix = tmpFile('attention mix {\n  dims   K = 4, V = 4\n  input  q: [K], k: [K], v: [V]\n  param  W: [K, K]\n  state  S: [K, V]\n  update S = W @ S + k ⊗ v\n  output o = Sᵀ @ q\n}\n');
+  const w = await attnc('check', mix);
+  assert.is(w.code, 0, w.stderr);
+  assert.match(w.stderr, 'warning[ATTN3002]');
+});
+
 test('check: warnings alone exit 0', async () => {
   const f = tmpFile(GOOD.replace('v: [V]', 'v: [V], x: scalar'));
   const r = await attnc('check', f);
