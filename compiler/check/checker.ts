@@ -155,7 +155,8 @@ class SpecChecker {
           else this.err('GateShape', gi.value.span, [keyDim, shapeText(g.shape)]);
         } else {
           const range = intervalOf(g);
-          if (range.hi > 0) this.err('GateNotLogSpace', gi.value.span, [intervalText(range)]);
+          if (range.lo > 0) this.err('GatePositive', gi.value.span, [intervalText(range)]);
+          else if (range.hi > 0) this.err('GateNotLogSpace', gi.value.span, [intervalText(range)]);
           gate = { expr: g, range, span: gi.value.span };
         }
       }

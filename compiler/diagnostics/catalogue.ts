@@ -81,6 +81,12 @@ export const messages = {
     message: 'the gate is not provably ≤ 0 (log space): its range is {0}',
     hint: 'gates are log-decays; build them from -softplus(x), logsigmoid(x), -exp(x) * softplus(y), or clamp with min(x, 0)',
   },
+  GatePositive: {
+    code: 'ATTN2046',
+    severity: 'error',
+    message: 'the gate is > 0 for every input: its range is {0}, so the decay e^gate is above 1 and the state grows without bound',
+    hint: 'a gate is a log-decay and must be ≤ 0: negate it (e.g. -softplus(x)), or use logsigmoid(x) or -exp(x) * softplus(y)',
+  },
   UnknownType: { code: 'ATTN2024', severity: 'error', message: "unknown type '{0}'", hint: 'types are `scalar`, `int`, or a shape such as `[K]`, `[H]`, `[H, K]`' },
   HeadIndexNeeded: {
     code: 'ATTN2025',
@@ -161,6 +167,12 @@ export const messages = {
   UnknownTarget: { code: 'ATTN4003', severity: 'error', message: "unknown target profile '{0}'", hint: 'known profiles: {1}' },
   UnknownPass: { code: 'ATTN4004', severity: 'error', message: "unknown pass '{0}'", hint: 'passes: {1}' },
   FeatureMissing: { code: 'ATTN4005', severity: 'error', message: "{0} needs the feature '{1}', which target '{2}' does not have" },
+  BadTiles: {
+    code: 'ATTN4006',
+    severity: 'error',
+    message: "tile size {0} is not allowed for spec '{1}': {2}",
+    hint: "tile sizes are powers of two from 8 up to the next power of two of the dimension they tile (BV: V', BK: K'); softmax specs take BK, the key tile (the query tile is the chunk)",
+  },
 
   // ── 5xxx run-time inputs ───────────────────────────────────────────────────
   MissingTensor: { code: 'ATTN5001', severity: 'error', message: "missing tensor '{0}' (expected shape {1})" },

@@ -61,7 +61,6 @@ const NOT_LOG_SPACE: [string, string][] = [
   ['exp(x)', '[0, ∞]'],
   ['softplus(x)', '[0, ∞]'],
   ['-x', '[-∞, ∞]'],
-  ['1 - 2^(-5 - h)', '[0.9688, 1]'],
   ['h / H', '[0, ∞]'],
 ];
 for (const [g, range] of NOT_LOG_SPACE) {
@@ -74,6 +73,22 @@ for (const [g, range] of NOT_LOG_SPACE) {
     assert.is(d.message, `the gate is not provably ≤ 0 (log space): its range is ${range}`);
     assert.is(r.source.text.slice(d.span.start, d.span.end), g, 'the warning points at the gate');
     assert.ok(r.ok, 'a warning does not fail the spec');
+  });
+}
+
+// A gate above 0 for every input is a decay above 1: an error, not a warning.
+const POSITIVE_GATES: [string, string][] = [
+  ['1 - 2^(-5 - h)', '[0.9688, 1]'],
+  ['softplus(x) + 0.5', '[0.5, ∞]'],
+  ['exp(x) + 1', '[1, ∞]'],
+  ['2', '[2, 2]'],
+];
+for (const [g, range] of POSITIVE_GATES) {
+  test(`gate > 0 for every input is error ATTN2046: ${g}`, () => {
+    const r = run(`gate ${g}\nupdate additive`);
+    assert.equal(errors(r), ['ATTN2046'], show(r));
+    assert.equal(warnings(r), [], show(r));
+    assert.match(r.diagnostics.find((x) => x.code === 'ATTN2046')!.message, `its range is ${range}`);
   });
 }
 
