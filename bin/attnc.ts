@@ -8,7 +8,7 @@ import { compileCommand, type CompileCmdOptions } from './commands/compile.ts';
 import { packCommand } from './commands/pack.ts';
 import { benchCommand } from './commands/bench.ts';
 import { expandPaths } from './io.ts';
-import { collect, CUDA_PROFILES, DTYPES, FORMS, orList, PROFILE_HELP, TARGETS, WEBGPU_DTYPES, WEBGPU_PROFILES } from './options.ts';
+import { collect, CUDA_PROFILES, DTYPES, FORMS, orList, PROFILE_HELP, TARGETS, TILES_HELP, WEBGPU_DTYPES, WEBGPU_PROFILES } from './options.ts';
 import { PROFILE_NAMES } from '../compiler/targets/profiles.ts';
 import { PASS_NAMES } from '../compiler/passes/pipeline.ts';
 import { captureStdout, diagnosticsJson, EXIT, printDiagnostics, printJson, progress } from './output.ts';
@@ -56,8 +56,10 @@ export function buildProgram(): Command {
     .option('--dump-after <pass>', `print the plan after a pass (${PASS_NAMES.join(', ')})`)
     .option('--form <form>', `kernel form for the plan: ${orList(FORMS)}`)
     .option('--dtype <type>', `storage type of inputs and outputs for the plan: ${orList(DTYPES)}`)
+    .option('--chunk <n>', 'chunk size (state-recurrent) or query tile (softmax) for the plan')
+    .option('--tiles <list>', `${TILES_HELP} (plans for webgpu-default without --target)`)
     .option('--json', 'print the IR summary as JSON')
-    .addHelpText('after', '\nExamples:\n  attnc explain stdlib/gated_deltanet.attn\n  attnc explain stdlib/gated_deltanet.attn --target webgpu-default --dump-after tiling\n  attnc explain examples/gla_equation.attn --json')
+    .addHelpText('after', '\nExamples:\n  attnc explain stdlib/gated_deltanet.attn\n  attnc explain stdlib/gated_deltanet.attn --target webgpu-default --dump-after tiling\n  attnc explain stdlib/gated_deltanet.attn --target cuda-sm90 --tiles BV=32,BK=64\n  attnc explain examples/gla_equation.attn --json')
     .action((file: string, o) => {
       process.exitCode = explainCommand(file, o);
     });
@@ -72,11 +74,12 @@ export function buildProgram(): Command {
     .option('--cuda-profile <name>', `an alias: the same as naming a CUDA profile (${CUDA_PROFILES.join(', ')}) in --profile`)
     .option('--dtype <type>', `storage type of inputs and outputs: ${orList(DTYPES)} (default f32 for WebGPU, bf16 for CUDA)`)
     .option('--chunk <n>', 'chunk size (state-recurrent) or query tile (softmax)')
+    .option('--tiles <list>', `${TILES_HELP}; for every target`)
     .option('--form <form>', `${FORMS.join(', ')} (recurrent: the decode form)`)
     .option('--dims <list>', 'override declared dims, e.g. K=64,V=64')
     .option('--spec <name>', 'the spec to compile when the file has several')
     .option('--json', 'print the written files as JSON')
-    .addHelpText('after', '\nExamples:\n  attnc compile stdlib/gated_deltanet.attn --target wgsl,ts --out out/\n  attnc compile stdlib/gla.attn --target cuda --profile cuda-sm80 --dtype bf16\n  attnc compile stdlib/gla.attn --target wgsl,ts,cuda --profile webgpu-default,cuda-sm80\n  attnc compile stdlib/ --out out/   # every spec in the folder, with a progress bar on a terminal')
+    .addHelpText('after', '\nExamples:\n  attnc compile stdlib/gated_deltanet.attn --target wgsl,ts --out out/\n  attnc compile stdlib/gla.attn --target cuda --profile cuda-sm80 --dtype bf16\n  attnc compile stdlib/gla.attn --target wgsl,ts,cuda --profile webgpu-default,cuda-sm80\n  attnc compile stdlib/gated_deltanet.attn --target cuda --chunk 32 --tiles BV=32   # a tile variant\n  attnc compile stdlib/ --out out/   # every spec in the folder, with a progress bar on a terminal')
     .action(async (files: string[], o: CompileCmdOptions) => {
       process.exitCode = await compileMany(files, o);
     });
@@ -92,6 +95,7 @@ export function buildProgram(): Command {
     .option('--dims <list>', 'override declared dims, e.g. K=16,V=16')
     .option('--seed <n>', 'seed of the random inputs', '0')
     .option('--chunk <n>', 'chunk size of the chunk form')
+    .option('--tiles <list>', `${TILES_HELP} (webgpu)`)
     .option('--inputs <file>', 'inputs from a .npz or .json file instead of random ones')
     .option('--cu-seqlens <list>', 'packed variable-length sequences, e.g. 0,40,128 (B = 1)')
     .option('--initial-state', 'start from a random initial state')
@@ -142,6 +146,7 @@ export function buildProgram(): Command {
     .option('--dtype <type>', `storage type of inputs and outputs: ${orList(WEBGPU_DTYPES)}`, 'f32')
     .option('--form <form>', FORMS.join(', '))
     .option('--chunk <n>', 'chunk size (state-recurrent) or query tile (softmax)')
+    .option('--tiles <list>', TILES_HELP)
     .option('--profile <name>', `the WebGPU profile whose defaults the device limits refine: ${WEBGPU_PROFILES.join(', ')}`, 'webgpu-large')
     .option('--spec <name>', 'the spec to time when the file has several')
     .option('--json', 'print the timings as JSON (with every sample)')

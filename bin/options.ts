@@ -40,13 +40,43 @@ export function parseDims(text: string | undefined): Record<string, number> | st
   return parseAssignments(text, '--dims');
 }
 
+const ASSIGNMENT_EXAMPLES: Record<string, string> = { '--dims': 'K=16,V=16', '--tiles': 'BV=32,BK=64' };
+
 export function parseAssignments(text: string, flag: string): Record<string, number> | string {
   const out: Record<string, number> = {};
   for (const part of text.split(',').map((s) => s.trim()).filter(Boolean)) {
     const m = /^([A-Za-z_][A-Za-z0-9_]*)\s*=\s*(\d+)$/.exec(part);
-    if (!m) return `${flag} expects NAME=INTEGER pairs separated by commas (e.g. ${flag === '--dims' ? 'K=16,V=16' : 'B=2,T=128,H=4'}), found '${part}'`;
+    if (!m) return `${flag} expects NAME=INTEGER pairs separated by commas (e.g. ${ASSIGNMENT_EXAMPLES[flag] ?? 'B=2,T=128,H=4'}), found '${part}'`;
     out[m[1]!] = Number(m[2]);
   }
+  return out;
+}
+
+/** The tiles `--tiles` may name (compiler/passes/plan.ts TileRequest). */
+export const TILE_KEYS = ['BV', 'BK'] as const;
+
+/** Help text of `--tiles` (compile, explain, bench, run --backend webgpu). */
+export const TILES_HELP = "tiles instead of the planner's choice, e.g. BV=32,BK=64: BV the value tile and BK the key slice (state-recurrent), BK the key tile (softmax; its query tile is --chunk); powers of two from 8";
+
+/**
+ * `--tiles BV=32,BK=64` → { BV: 32, BK: 64 }; undefined when absent; a string is the usage message
+ * (bad syntax, an unknown or repeated name, a size that is not a positive integer). Whether a size
+ * suits the spec and the profile is the planner's check (ATTN4006, ATTN4001).
+ */
+export function parseTiles(text: string | undefined): { BV?: number; BK?: number } | string | undefined {
+  if (text === undefined) return undefined;
+  const a = parseAssignments(text, '--tiles');
+  if (typeof a === 'string') return a;
+  const names = text.split(',').map((s) => s.split('=')[0]!.trim()).filter(Boolean);
+  const repeated = names.find((n, i) => names.indexOf(n) !== i);
+  if (repeated) return `--tiles names ${repeated} twice`;
+  const out: { BV?: number; BK?: number } = {};
+  for (const [k, v] of Object.entries(a)) {
+    if (!(TILE_KEYS as readonly string[]).includes(k)) return `--tiles takes ${orList(TILE_KEYS)}, found '${k}'${k === 'BQ' || k === 'C' ? ' (the chunk or query tile is --chunk)' : ''}`;
+    if (!(v > 0)) return `--tiles: ${k} takes a positive integer, found ${v}`;
+    out[k as 'BV' | 'BK'] = v;
+  }
+  if (!Object.keys(out).length) return `--tiles names no tile (e.g. ${ASSIGNMENT_EXAMPLES['--tiles']})`;
   return out;
 }
 

@@ -27,7 +27,7 @@ import { expectedShapes, type RunInputs, type StateTensors } from './interp/inpu
 import { randomInputs, type RandomOptions } from './interp/random.ts';
 import { compareTensors, tensor, type Tensor } from './interp/tensor.ts';
 import type { Dtype } from './kernel-ir/types.ts';
-import type { KernelForm } from './passes/plan.ts';
+import type { KernelForm, TileRequest } from './passes/plan.ts';
 import { PROFILES, type TargetProfile } from './targets/profiles.ts';
 import type { WebGpuManifest } from '../backends/wgsl/manifest.ts';
 import { AttentionKernels, AttncError, type RunResult } from '../backends/wgsl/runtime.ts';
@@ -36,7 +36,7 @@ import { typeName } from '../backends/ts/bindings.ts';
 import { VERSION } from './version.ts';
 
 export type { Diagnostic, FrontendResult, SpecJson, CheckOptions, Style };
-export type { AttentionIR, Artifact, TargetKind, TargetProfile, WebGpuManifest, RunInputs, RandomOptions, StateTensors, Tensor, InterpretOptions, RunDims, RunResult, Dtype, KernelForm, Form };
+export type { AttentionIR, Artifact, TargetKind, TargetProfile, WebGpuManifest, RunInputs, RandomOptions, StateTensors, Tensor, InterpretOptions, RunDims, RunResult, Dtype, KernelForm, Form, TileRequest };
 export { VERSION, renderDiagnostics, diagnosticToJson, specSchema, specToJson, jsonToSource, hasErrors, plainStyle };
 /** The float64 tensor helpers and random inputs the interpreter takes. */
 export { tensor, compareTensors, randomInputs, expectedShapes };
@@ -113,6 +113,13 @@ export interface CompileOptions extends LowerOptions {
   form?: KernelForm;
   /** Chunk size (state-recurrent) or query tile (softmax). */
   chunk?: number;
+  /**
+   * Tiles instead of the planner's choice, e.g. { BV: 32, BK: 64 } (measured on a GPU, say): the
+   * value tile and key slice of a state-recurrent spec, the key tile (BK only) of a softmax spec.
+   * Powers of two from 8 up to the next power of two of V' or K' (256 for softmax key tiles); a
+   * size the spec does not allow is ATTN4006, tiles that do not fit the profile ATTN4001.
+   */
+  tiles?: TileRequest;
 }
 
 export interface CompiledSpec {
@@ -138,6 +145,7 @@ export interface CompileResult {
 const TARGETS: readonly TargetKind[] = ['wgsl', 'ts', 'cuda'];
 const DTYPES: readonly Dtype[] = ['f32', 'f16', 'bf16'];
 const FORMS: readonly KernelForm[] = ['chunk', 'recurrent', 'parallel'];
+const TILE_KEYS: readonly string[] = ['BV', 'BK'] satisfies (keyof TileRequest)[];
 
 /** The backend of a profile given by name or object; undefined for an unknown name (the planner reports it). */
 function profileBackend(p: string | TargetProfile | undefined): 'wgsl' | 'cuda' | undefined {
@@ -169,6 +177,14 @@ function optionErrors(o: CompileOptions): Diagnostic[] {
   if (o.dtype !== undefined && !DTYPES.includes(o.dtype)) out.push(bad(`dtype is ${DTYPES.join(', ')}, found '${o.dtype}'`));
   if (o.form !== undefined && !FORMS.includes(o.form)) out.push(bad(`form is ${FORMS.join(', ')}, found '${o.form}'`));
   if (o.chunk !== undefined && !(Number.isInteger(o.chunk) && o.chunk > 0)) out.push(bad(`chunk takes a positive integer, found ${o.chunk}`));
+  if (o.tiles !== undefined) {
+    if (typeof o.tiles !== 'object' || o.tiles === null || Array.isArray(o.tiles)) out.push(bad(`tiles takes an object { BV?, BK? } of positive integers, found ${JSON.stringify(o.tiles)}`));
+    else
+      for (const [k, v] of Object.entries(o.tiles)) {
+        if (!TILE_KEYS.includes(k)) out.push(bad(`tiles takes BV and BK, found '${k}'`));
+        else if (v !== undefined && !(Number.isInteger(v) && v > 0)) out.push(bad(`tiles: ${k} takes a positive integer, found ${JSON.stringify(v)}`));
+      }
+  }
   for (const [k, v] of Object.entries(o.dims ?? {})) if (!(Number.isInteger(v) && v > 0)) out.push(bad(`dims: ${k} must be a positive integer, found ${v}`));
   return out;
 }
@@ -199,6 +215,7 @@ export function compile(source: SpecSource, options: CompileOptions = {}): Compi
       ...(options.form ? { form: options.form } : {}),
       ...(options.dtype ? { dtype: options.dtype } : {}),
       ...(options.chunk ? { chunk: options.chunk } : {}),
+      ...(options.tiles ? { tiles: { ...options.tiles } } : {}),
       specText: s.text,
       source: s.name,
     });

@@ -10,7 +10,7 @@ import type { Diagnostic } from './diagnostics/diagnostic.ts';
 import type { AttentionIR } from './ir/attention-ir.ts';
 import type { Dtype } from './kernel-ir/types.ts';
 import { plan, type PlanResult } from './passes/pipeline.ts';
-import type { KernelForm } from './passes/plan.ts';
+import type { KernelForm, TileRequest } from './passes/plan.ts';
 import { PROFILES, type TargetProfile } from './targets/profiles.ts';
 
 export type TargetKind = 'wgsl' | 'ts' | 'cuda';
@@ -24,6 +24,8 @@ export interface CompileOptions {
   /** Storage type of inputs and outputs: default f32 for WebGPU (bf16 falls back to f32 there), bf16 for CUDA. */
   dtype?: Dtype;
   chunk?: number;
+  /** Requested tiles (BV, BK) instead of the tiling pass's choice, for both plans. */
+  tiles?: TileRequest;
   /** The spec's source text, embedded in bindings and packages. */
   specText?: string;
   source?: string;
@@ -50,7 +52,7 @@ export function planNotes(plans: readonly PlanResult[]): string[] {
 
 export function compileIR(ir: AttentionIR, o: CompileOptions): CompileOutput {
   const out: CompileOutput = { artifacts: [], diagnostics: [], plans: [] };
-  const common = { ...(o.form ? { form: o.form } : {}), ...(o.chunk ? { chunk: o.chunk } : {}), ...(o.dtype ? { dtype: o.dtype } : {}) };
+  const common = { ...(o.form ? { form: o.form } : {}), ...(o.chunk ? { chunk: o.chunk } : {}), ...(o.tiles ? { tiles: o.tiles } : {}), ...(o.dtype ? { dtype: o.dtype } : {}) };
   if (o.targets.includes('wgsl') || o.targets.includes('ts')) {
     const prof = o.webgpuProfile ?? 'webgpu-large';
     const p = plan(ir, prof, common);
@@ -73,6 +75,7 @@ export function compileIR(ir: AttentionIR, o: CompileOptions): CompileOutput {
       dtype: o.dtype ?? 'bf16',
       ...(o.form ? { form: o.form } : {}),
       ...(o.chunk ? { chunk: o.chunk } : {}),
+      ...(o.tiles ? { tiles: o.tiles } : {}),
       ...(o.source ? { source: o.source } : {}),
     });
     if (c.plan) out.plans.push(c.plan);

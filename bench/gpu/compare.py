@@ -2,15 +2,19 @@
 flash-linear-attention's chunk kernels, PyTorch SDPA and FlexAttention.
 
     python3 bench/gpu/compare.py DIR [--reps 30] [--shapes 16x1024,4x4096,1x16384] [--only a,b] [--json FILE]
+    python3 bench/gpu/compare.py DIR --only gated_deltanet --skip-others --variants
 
 DIR holds `attnc compile --target cuda` outputs, one folder per spec (SPEC/cuda/SPEC_torch.py),
-and DIR/decode/gated_deltanet for the decode row (bench/gpu/prepare-compare.sh makes it). FLA is
+DIR/decode/gated_deltanet for the decode row and DIR/variants/NAME/gated_deltanet for the tile
+variants that --variants times, each at every shape, in a table of variant × shape
+(bench/gpu/prepare-compare.sh makes them all: `attnc compile --chunk C --tiles BV=…`). FLA is
 imported from PYTHONPATH (a checkout kept outside the repository); rows whose library is missing
 are reported as such. H = 16, K = V = 128, bf16 inputs, fp32 state, forward only; each timing is
 the median of --reps CUDA-event measurements after warm-up. Rows print as they finish.
 """
 import argparse
 import concurrent.futures
+import glob
 import importlib.util
 import json
 import math
@@ -66,6 +70,18 @@ def load_loader(path):
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)
     return mod
+
+
+def tiling_note(loader_path):
+    """The planner's tiling note from the manifest beside a loader ('chunk 32, value tile 32 (requested), …'), or ''."""
+    folder = os.path.dirname(loader_path)
+    spec = os.path.basename(loader_path)[:-len('_torch.py')]
+    try:
+        with open(os.path.join(folder, spec + '.manifest.json')) as f:
+            notes = json.load(f).get('notes', [])
+    except (OSError, ValueError):
+        return ''
+    return next((n[len('tiling: '):] for n in notes if n.startswith('tiling: chunk')), '')
 
 
 def attnc_args(mod, B, T, gen):
@@ -148,6 +164,7 @@ def main():
     ap.add_argument('--only', default='')
     ap.add_argument('--json', default='')
     ap.add_argument('--skip-others', action='store_true', help='attnc only (no FLA, SDPA or Flex)')
+    ap.add_argument('--variants', action='store_true', help='also time every tile variant DIR/variants/*/gated_deltanet at each shape (table: variant x shape)')
     a = ap.parse_args()
     shapes = [tuple(int(x) for x in s.split('x')) for s in a.shapes.split(',')]
     only = set(filter(None, a.only.split(',')))
@@ -162,15 +179,26 @@ def main():
             mods[s] = load_loader(path)
     decode_path = os.path.join(a.dir, 'decode', 'gated_deltanet', 'cuda', 'gated_deltanet_torch.py')
     decode = load_loader(decode_path) if os.path.exists(decode_path) and (not only or 'gated_deltanet' in only) else None
+    # Tile variants: DIR/variants/NAME/gated_deltanet/cuda/gated_deltanet_torch.py, by NAME.
+    variants = {}
+    if a.variants:
+        for path in sorted(glob.glob(os.path.join(a.dir, 'variants', '*', 'gated_deltanet', 'cuda', 'gated_deltanet_torch.py'))):
+            name = os.path.basename(os.path.dirname(os.path.dirname(os.path.dirname(path))))
+            variants[name] = load_loader(path)
+            print(f'variant {name}: {tiling_note(path) or "tiling unknown"}', flush=True)
+        if not variants:
+            print(f'--variants: no DIR/variants/*/gated_deltanet/cuda/gated_deltanet_torch.py under {a.dir} (bench/gpu/prepare-compare.sh makes them)', flush=True)
     t0 = time.time()
     with concurrent.futures.ThreadPoolExecutor(8) as ex:
         builds = {s: ex.submit(m.build) for s, m in list(mods.items()) + ([('decode', decode)] if decode else [])}
+        builds.update({'variant ' + n: ex.submit(m.build) for n, m in variants.items()})
         for s, f in builds.items():
             try:
                 f.result()
             except Exception as e:  # noqa: BLE001
                 print(f'attnc {s}: build failed: {e}', flush=True)
                 mods.pop(s, None)
+                variants.pop(s[len('variant '):] if s.startswith('variant ') else None, None)
     print(f'built {len(builds)} attnc libraries in {time.time() - t0:.0f} s', flush=True)
 
     results = []
@@ -212,6 +240,25 @@ def main():
                   + (f"  [attnc: {row['attnc_error']}]" if 'attnc_error' in row else '') + (f"  [other: {row['other_error']}]" if 'other_error' in row else '')
                   + ('' if row.get('attnc_finite', True) else '  [attnc output NOT FINITE]'), flush=True)
 
+    for name, mod in variants.items():
+        for B, T in shapes:
+            row = {'spec': 'gated_deltanet', 'other': None, 'variant': name, 'B': B, 'T': T}
+            try:
+                gen.manual_seed(0)
+                args = attnc_args(mod, B, T, gen)
+                out = mod.forward(*args)
+                o = out[0] if isinstance(out, tuple) else out
+                row['attnc_finite'] = bool(torch.isfinite(o.float()).all())
+                row['attnc_ms'] = median_ms(lambda: mod.forward(*args), a.reps)
+                del args, out, o
+            except Exception as e:  # noqa: BLE001
+                row['attnc_error'] = f'{type(e).__name__}: {e}'[:300]
+            torch.cuda.empty_cache()
+            results.append(row)
+            print(f"gated_deltanet variant {name:12s} B={B:<3d} T={T:<6d} attnc {row.get('attnc_ms', float('nan')):8.3f} ms"
+                  + (f"  [attnc: {row['attnc_error']}]" if 'attnc_error' in row else '')
+                  + ('' if row.get('attnc_finite', True) else '  [attnc output NOT FINITE]'), flush=True)
+
     if decode is not None:
         Bd = 64
         gen.manual_seed(2)
@@ -251,6 +298,16 @@ def main():
         if not a.skip_others:
             print(f'| {other} | ' + ' | '.join(fmt(c.get('other_ms')) for c in cells) + ' |')
             print(f'| {other} ÷ attnc | ' + ' | '.join(fmt(c['other_ms'] / c['attnc_ms']) if c.get('other_ms') and c.get('attnc_ms') else '—' for c in cells) + ' |')
+
+    # Tile variants: one row per variant, columns per shape (ms), the default build first.
+    if variants:
+        print('\n| gated_deltanet tiles | ' + ' | '.join(f'B={B} T={T}' for B, T in shapes) + ' |')
+        print('|---|' + '---:|' * len(shapes))
+        if 'gated_deltanet' in mods:
+            print('| default | ' + ' | '.join(fmt(done_attnc.get(('gated_deltanet', B, T))) for B, T in shapes) + ' |')
+        for name in variants:
+            cells = [next((r for r in results if r.get('variant') == name and r['B'] == B and r['T'] == T), {}) for B, T in shapes]
+            print(f'| {name} | ' + ' | '.join(fmt(c.get('attnc_ms')) for c in cells) + ' |')
 
 
 if __name__ == '__main__':

@@ -13,7 +13,7 @@ import { plan } from '../../compiler/passes/pipeline.ts';
 import type { KernelForm } from '../../compiler/passes/plan.ts';
 import { PROFILES } from '../../compiler/targets/profiles.ts';
 import { diagnosticsJson, EXIT, printDiagnostics, printJson } from '../output.ts';
-import { badChoice, DEFAULT_WEBGPU_PROFILE, FORMS, parseAssignments, parseDims, WEBGPU_DTYPES, WEBGPU_PROFILES } from '../options.ts';
+import { badChoice, DEFAULT_WEBGPU_PROFILE, FORMS, parseAssignments, parseDims, parseTiles, WEBGPU_DTYPES, WEBGPU_PROFILES } from '../options.ts';
 import { loadIR, printWarnings } from '../load-ir.ts';
 
 export interface BenchCmdOptions {
@@ -24,6 +24,7 @@ export interface BenchCmdOptions {
   dtype?: string;
   form?: string;
   chunk?: string;
+  tiles?: string;
   profile?: string;
   spec?: string;
   json?: boolean;
@@ -62,6 +63,8 @@ export async function benchCommand(file: string, o: BenchCmdOptions): Promise<nu
   if (bad) return usage(bad);
   const chunk = o.chunk ? Number(o.chunk) : undefined;
   if (chunk !== undefined && !(Number.isInteger(chunk) && chunk > 0)) return usage('--chunk takes a positive integer');
+  const tiles = parseTiles(o.tiles);
+  if (typeof tiles === 'string') return usage(tiles);
   const base = PROFILES[o.profile ?? DEFAULT_WEBGPU_PROFILE]!;
 
   const l = loadIR(file, { ...(dims ? { dims } : {}), ...(o.spec ? { spec: o.spec } : {}) });
@@ -81,7 +84,7 @@ export async function benchCommand(file: string, o: BenchCmdOptions): Promise<nu
     const dev = gpu.device;
     const profile = deviceProfile(base, dev);
     const dtype = (o.dtype ?? 'f32') as 'f32' | 'f16';
-    const p = plan(ir, profile, { ...(o.form ? { form: o.form as KernelForm } : {}), ...(chunk ? { chunk } : {}), dtype, shape: { B, T, H } });
+    const p = plan(ir, profile, { ...(o.form ? { form: o.form as KernelForm } : {}), ...(chunk ? { chunk } : {}), ...(tiles ? { tiles } : {}), dtype, shape: { B, T, H } });
     if (!p.program) return fail(p.diagnostics, o);
     const manifest = webgpuManifest(ir, p.program, profile, dtype);
     const kernels = new AttentionKernels(dev, manifest);
@@ -139,11 +142,12 @@ export async function benchCommand(file: string, o: BenchCmdOptions): Promise<nu
     const run = { msPerCall: median(runMs), tokensPerSecond: tokens / (median(runMs) / 1000), samplesMs: runMs };
     const encode = { msPerCall: median(encMs), tokensPerSecond: tokens / (median(encMs) / 1000), samplesMs: encMs };
     if (o.json) {
-      printJson({ ok: true, spec: ir.name, adapter: gpu.description, form: p.form, dtype, kernels: manifest.kernels.map((k) => k.name), shape: { B, T, H, K: ir.keyDim, V: ir.valueDim }, repeats, warmup, run, encode });
+      printJson({ ok: true, spec: ir.name, adapter: gpu.description, form: p.form, dtype, tiling: p.tiling, kernels: manifest.kernels.map((k) => k.name), shape: { B, T, H, K: ir.keyDim, V: ir.valueDim }, repeats, warmup, run, encode });
     } else {
       const out = process.stdout;
       out.write(`${ir.name}: ${p.form} form, ${dtype}, B=${B} T=${T} H=${H} K=${ir.keyDim} V=${ir.valueDim} on ${gpu.description}\n`);
       out.write(`  ${manifest.kernels.length} kernel${manifest.kernels.length === 1 ? '' : 's'}: ${manifest.kernels.map((k) => k.name).join(', ')}\n`);
+      out.write(`  tiling: ${p.tiling!.why}\n`);
       out.write(`  median of ${repeats} after ${warmup} warm-up call${warmup === 1 ? '' : 's'}:\n`);
       out.write(`  run     (upload, dispatch, read back)  ${run.msPerCall.toFixed(3).padStart(10)} ms/call  ${fmtRate(run.tokensPerSecond)} tokens/s\n`);
       out.write(`  encode  (resident buffers, kernels)    ${encode.msPerCall.toFixed(3).padStart(10)} ms/call  ${fmtRate(encode.tokensPerSecond)} tokens/s\n`);

@@ -5,7 +5,7 @@ import { compileIR, planNotes, type TargetKind } from '../../compiler/compile.ts
 import type { Dtype } from '../../compiler/kernel-ir/types.ts';
 import type { KernelForm } from '../../compiler/passes/plan.ts';
 import { diagnosticsJson, EXIT, printDiagnostics, printJson } from '../output.ts';
-import { badChoice, DTYPES, FORMS, parseDims, parseProfiles, resolveProfiles, TARGETS, WEBGPU_PROFILES, orList } from '../options.ts';
+import { badChoice, DTYPES, FORMS, parseDims, parseProfiles, parseTiles, resolveProfiles, TARGETS, WEBGPU_PROFILES, orList } from '../options.ts';
 import { loadIR, printWarnings } from '../load-ir.ts';
 import { runtimeFiles } from '../paths.ts';
 
@@ -18,6 +18,8 @@ export interface CompileCmdOptions {
   cudaProfile?: string;
   dtype?: string;
   chunk?: string;
+  /** `BV=32,BK=64`: tiles instead of the planner's choice. */
+  tiles?: string;
   form?: string;
   dims?: string;
   spec?: string;
@@ -38,6 +40,8 @@ export async function compileCommand(file: string, o: CompileCmdOptions): Promis
   if (badValue) return usage(badValue);
   const chunk = o.chunk ? Number(o.chunk) : undefined;
   if (chunk !== undefined && !(Number.isInteger(chunk) && chunk > 0)) return usage('--chunk takes a positive integer');
+  const tiles = parseTiles(o.tiles);
+  if (typeof tiles === 'string') return usage(tiles);
   // --profile names the WebGPU profile, the CUDA profile, or one of each; --cuda-profile is an alias.
   const choice = parseProfiles(o.profile, o.cudaProfile);
   if (typeof choice === 'string') return usage(choice);
@@ -69,6 +73,7 @@ export async function compileCommand(file: string, o: CompileCmdOptions): Promis
     ...(o.form ? { form: o.form as KernelForm } : {}),
     ...(o.dtype ? { dtype: o.dtype as Dtype } : {}),
     ...(chunk ? { chunk } : {}),
+    ...(tiles ? { tiles } : {}),
     specText,
     source: basename(file),
   });

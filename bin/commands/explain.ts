@@ -1,7 +1,7 @@
 /** `attnc explain FILE`: the attention IR (and, with --target, the kernel plan). */
 import { printIR } from '../../compiler/ir/print.ts';
 import { diagnosticsJson, EXIT, printDiagnostics, printJson } from '../output.ts';
-import { badChoice, DTYPES, FORMS, parseDims } from '../options.ts';
+import { badChoice, DTYPES, FORMS, parseDims, parseTiles } from '../options.ts';
 import { loadIR, printWarnings } from '../load-ir.ts';
 import { printTExpr } from '../../compiler/ir/print.ts';
 import { plan, PASS_NAMES } from '../../compiler/passes/pipeline.ts';
@@ -17,6 +17,8 @@ export interface ExplainCmdOptions {
   dumpAfter?: string;
   form?: string;
   dtype?: string;
+  tiles?: string;
+  chunk?: string;
 }
 
 function usage(msg: string): number {
@@ -30,6 +32,10 @@ export function explainCommand(file: string, opts: ExplainCmdOptions): number {
   // The same value lists as compile's (bin/options.ts); checked even without --target.
   const bad = badChoice('--form', opts.form, FORMS) ?? badChoice('--dtype', opts.dtype, DTYPES);
   if (bad) return usage(bad);
+  const tiles = parseTiles(opts.tiles);
+  if (typeof tiles === 'string') return usage(tiles);
+  const chunk = opts.chunk ? Number(opts.chunk) : undefined;
+  if (chunk !== undefined && !(Number.isInteger(chunk) && chunk > 0)) return usage('--chunk takes a positive integer');
   const l = loadIR(file, { ...(dims ? { dims } : {}), ...(opts.spec ? { spec: opts.spec } : {}) });
   if (l.usage) return usage(l.usage);
   if (!l.ir) {
@@ -38,9 +44,10 @@ export function explainCommand(file: string, opts: ExplainCmdOptions): number {
     return EXIT.diagnostics;
   }
   const ir = l.ir;
-  if (opts.target || opts.dumpAfter) {
+  // --tiles and --chunk are about the plan: they plan (for webgpu-default without --target) as --target does.
+  if (opts.target || opts.dumpAfter || tiles || chunk) {
     const form = opts.form as KernelForm | undefined;
-    const st = plan(ir, opts.target ?? 'webgpu-default', { ...(form ? { form } : {}), ...(opts.dtype ? { dtype: opts.dtype as Dtype } : {}) }, opts.dumpAfter ?? PASS_NAMES[PASS_NAMES.length - 1], printPlan);
+    const st = plan(ir, opts.target ?? 'webgpu-default', { ...(form ? { form } : {}), ...(opts.dtype ? { dtype: opts.dtype as Dtype } : {}), ...(tiles ? { tiles } : {}), ...(chunk ? { chunk } : {}) }, opts.dumpAfter ?? PASS_NAMES[PASS_NAMES.length - 1], printPlan);
     if (st.diagnostics.length) printDiagnostics(st.diagnostics);
     if (st.diagnostics.some((d) => d.severity === 'error')) return EXIT.diagnostics;
     if (opts.json) printJson({ ok: true, form: st.form, tiling: st.tiling, notes: st.notes, kernels: st.program?.kernels.map((k) => ({ name: k.name, threads: k.threads, tiles: k.tiles, buffers: k.buffers.map((x) => x.name) })) });

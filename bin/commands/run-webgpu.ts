@@ -10,13 +10,15 @@ import { interpret } from '../../compiler/interp/interpret.ts';
 import { validateInputs, type RunInputs } from '../../compiler/interp/inputs.ts';
 import { compareTensors } from '../../compiler/interp/tensor.ts';
 import { plan } from '../../compiler/passes/pipeline.ts';
-import type { KernelForm } from '../../compiler/passes/plan.ts';
+import type { KernelForm, TileRequest } from '../../compiler/passes/plan.ts';
 import { PROFILES } from '../../compiler/targets/profiles.ts';
 import { diagnosticsJson, EXIT, printDiagnostics, printJson } from '../output.ts';
 
 export interface WebGpuRunOptions {
   form?: string;
   chunkSize?: number;
+  /** Tiles instead of the planner's choice (--tiles, parsed). */
+  tiles?: TileRequest;
   check?: boolean;
   json?: boolean;
   dtype?: string;
@@ -44,7 +46,7 @@ export async function runWebGpuCommand(ir: AttentionIR, run: RunInputs, opts: We
     const dtype = (opts.dtype ?? 'f32') as 'f32' | 'f16';
     const form = opts.form as KernelForm | undefined;
     // Plan against the device's own limits and features.
-    const p = plan(ir, profile, { ...(form ? { form } : {}), ...(opts.chunkSize ? { chunk: opts.chunkSize } : {}), dtype, shape: { B: shape.B, T: shape.T, H: shape.H } });
+    const p = plan(ir, profile, { ...(form ? { form } : {}), ...(opts.chunkSize ? { chunk: opts.chunkSize } : {}), ...(opts.tiles ? { tiles: opts.tiles } : {}), dtype, shape: { B: shape.B, T: shape.T, H: shape.H } });
     if (!p.program) {
       printDiagnostics(p.diagnostics);
       return EXIT.diagnostics;

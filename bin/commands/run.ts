@@ -10,7 +10,7 @@ import { randomInputs } from '../../compiler/interp/random.ts';
 import { compareTensors, type Tensor } from '../../compiler/interp/tensor.ts';
 import { parseNpz, parseTensorJson, toRunInputs } from '../../compiler/interp/tensor-io.ts';
 import { diagnosticsJson, EXIT, printDiagnostics, printJson } from '../output.ts';
-import { badChoice, FORMS, parseAssignments, parseDims, WEBGPU_DTYPES, WEBGPU_PROFILES } from '../options.ts';
+import { badChoice, FORMS, parseAssignments, parseDims, parseTiles, WEBGPU_DTYPES, WEBGPU_PROFILES } from '../options.ts';
 import { loadIR, printWarnings } from '../load-ir.ts';
 import type { WebGpuRunOptions } from './run-webgpu.ts';
 
@@ -22,6 +22,7 @@ export interface RunCmdOptions {
   dims?: string;
   seed?: string;
   chunk?: string;
+  tiles?: string;
   inputs?: string;
   cuSeqlens?: string;
   initialState?: boolean;
@@ -72,6 +73,9 @@ export async function runCommand(file: string, opts: RunCmdOptions): Promise<num
   const seed = Number(opts.seed ?? 0);
   const chunk = opts.chunk ? Number(opts.chunk) : undefined;
   if (chunk !== undefined && (!Number.isInteger(chunk) || chunk < 1)) return usage('--chunk takes a positive integer');
+  const tiles = parseTiles(opts.tiles);
+  if (typeof tiles === 'string') return usage(tiles);
+  if (tiles && backend !== 'webgpu') return usage('--tiles is for --backend webgpu (the reference interpreter has no tiles)');
   // The same value lists as compile's (bin/options.ts); --dtype and --profile are WebGPU's.
   const bad = badChoice('--form', opts.form, FORMS) ?? badChoice('--dtype', opts.dtype, WEBGPU_DTYPES, ' (the storage type on webgpu)') ?? badChoice('--profile', opts.profile, WEBGPU_PROFILES, ' (a WebGPU profile)');
   if (bad) return usage(bad);
@@ -105,7 +109,7 @@ export async function runCommand(file: string, opts: RunCmdOptions): Promise<num
 
   if (backend === 'webgpu') {
     const { runWebGpuCommand } = await import('./run-webgpu.ts');
-    return runWebGpuCommand(ir, run, { ...opts, ...(chunk ? { chunkSize: chunk } : {}) } as WebGpuRunOptions);
+    return runWebGpuCommand(ir, run, { ...opts, ...(chunk ? { chunkSize: chunk } : {}), tiles } as WebGpuRunOptions);
   }
 
   const chosen = form ?? defaultForm(ir);

@@ -25,7 +25,7 @@ import { buildIntraKernel } from './build-intra.ts';
 import { buildPrepareKernel } from './build-prepare.ts';
 import { buildGateCumsumKernel, buildSoftmaxKernel, gcumBuffer } from './build-softmax.ts';
 import { isElementwise, Unsupported } from './lower-expr.ts';
-import type { KernelForm, PlanOptions, PlanState, Quantity, QuantityPlan, Tiling } from './plan.ts';
+import type { KernelForm, PlanOptions, PlanState, Quantity, QuantityPlan, TileRequest, Tiling } from './plan.ts';
 
 export type Pass = { name: string; run: (st: PlanState) => void; doc: string };
 
@@ -141,6 +141,16 @@ function tiling(st: PlanState): void {
       throw e;
     }
   };
+  // Epilogues that need the whole output row (norms over o) need one value tile per head.
+  const fullRow = ir.family !== 'softmax' && ir.epilogue !== undefined && !isElementwise(ir.epilogue);
+  const req = requestedTiles(st, fullRow);
+  if (!req) return;
+  // The smallest kernel among the candidates, for the diagnostic when requested tiles fit nowhere.
+  let smallest: { t: Tiling; bytes: number } | undefined;
+  const measured = (t: Tiling, bytes: number) => {
+    if (!smallest || bytes < smallest.bytes) smallest = { t, bytes };
+    return bytes <= limit;
+  };
   const prepareRows = choosePrepareRows(st, limit);
   if (ir.family === 'softmax') {
     const pref = st.options.chunk ?? (ir.chunk.kind === 'tiles' ? ir.chunk.q : 64);
@@ -148,24 +158,26 @@ function tiling(st: PlanState): void {
     // Balanced tiles first: the smaller of the two tile sizes sets how often a query tile's running
     // max/sum is rescaled and how many barriers a key sweep costs, so 32 × 32 beats 64 × 8.
     let bestS: { t: Tiling; score: number } | undefined;
+    const Bks = req.BK ? [req.BK] : [prefK, 64, 32, 16, 8].filter((x, i, a) => x <= prefK && a.indexOf(x) === i);
     for (const Bq of [pref, 64, 32, 16, 8].filter((x, i, a) => x <= pref && a.indexOf(x) === i)) {
-      for (const Bk of [prefK, 64, 32, 16, 8].filter((x, i, a) => x <= prefK && a.indexOf(x) === i)) {
+      for (const Bk of Bks) {
         const t: Tiling = { C: Bq, BK: Bk, BV: ir.valueDim, threads, prepareRows, sharedBytes: 0, why: '' };
         const k = build(t);
         if (!k) return fail(st, 'FormUnsupported', ['parallel', ir.name, 'the score must use q and k only through dot(q, k), and per-token inputs as x[i] or x[j]']);
         const bytes = sharedBytes(k);
-        if (bytes > limit) continue;
+        if (!measured(t, bytes)) continue;
         const score = Math.min(Bq, Bk) * 1e4 + Bq * 10 + Bk;
         if (!bestS || score > bestS.score) bestS = { t: { ...t, sharedBytes: bytes }, score };
       }
     }
     if (bestS) {
       const { C: Bq, BK: Bk, sharedBytes: bytes } = bestS.t;
-      st.tiling = { ...bestS.t, why: `query tiles of ${Bq} and key tiles of ${Bk} (${bytes} bytes of workgroup memory; ${prof.name} allows ${limit})` };
+      st.tiling = { ...bestS.t, why: `query tiles of ${Bq} and key tiles of ${Bk}${req.BK ? ' (requested)' : ''} (${bytes} bytes of workgroup memory; ${prof.name} allows ${limit})` };
       st.notes.push(`tiling: ${st.tiling.why}`);
       return;
     }
     st.tiling = undefined;
+    if (req.BK && smallest) return tooBig(st, req, smallest, `query tiles of ${smallest.t.C}, key tiles of ${smallest.t.BK}`);
     return fail(st, 'DoesNotFit', [`spec '${ir.name}' (head dims ${ir.keyDim}/${ir.valueDim})`, prof.name, `even 8 × 8 tiles need more than ${limit} bytes of workgroup memory; use a profile with more (webgpu-large) or smaller head dims`]);
   }
   const K = ir.keyDim;
@@ -173,10 +185,9 @@ function tiling(st: PlanState): void {
   const recurrent = st.form === 'recurrent';
   const specC = st.options.chunk ?? (ir.chunk.kind === 'size' ? ir.chunk.size : 64);
   const Cs = recurrent ? [1] : [specC, 64, 32, 16].filter((x, i, a) => x <= specC && a.indexOf(x) === i);
-  // Epilogues that need the whole output row (norms over o) need one value tile per head.
-  const fullRow = ir.epilogue !== undefined && !isElementwise(ir.epilogue);
-  const BVs = fullRow ? [V] : [64, 32, 16, 8].map((x) => Math.min(x, pow2Ceil(V))).filter((x, i, a) => a.indexOf(x) === i);
-  const BKs = [128, 64, 32, 16, 8].map((x) => Math.min(x, pow2Ceil(K))).filter((x, i, a) => a.indexOf(x) === i);
+  // Requested tiles (checked by requestedTiles) are the only candidates of their kind.
+  const BVs = req.BV ? [req.BV] : fullRow ? [V] : [64, 32, 16, 8].map((x) => Math.min(x, pow2Ceil(V))).filter((x, i, a) => a.indexOf(x) === i);
+  const BKs = req.BK ? [req.BK] : [128, 64, 32, 16, 8].map((x) => Math.min(x, pow2Ceil(K))).filter((x, i, a) => a.indexOf(x) === i);
   const split = canSplit(st);
   // The chunk to prefer: an explicit --chunk, else the profile's split chunk where it is smaller
   // than the spec's (a measured preference), else the spec's.
@@ -189,7 +200,7 @@ function tiling(st: PlanState): void {
         const k = build(t);
         if (!k) return fail(st, 'FormUnsupported', [st.form!, ir.name, 'an epilogue or feature map the kernel cannot compute']);
         const bytes = sharedBytes(k);
-        if (bytes > limit) continue;
+        if (!measured(t, bytes)) continue;
         // Fused: prefer the requested chunk, then wide value tiles (less repeated work), then wide
         // key slices. Split: value tiles of 32 first (each value tile reloads the chunk's q and W),
         // then key slices of 32 (fewer barriers, longer inner loops), then the chunk.
@@ -200,6 +211,7 @@ function tiling(st: PlanState): void {
       }
   if (!best) {
     st.tiling = undefined;
+    if ((req.BV || req.BK) && smallest) return tooBig(st, req, smallest, `chunk ${smallest.t.C}, value tile ${smallest.t.BV}, key slice ${smallest.t.BK}${smallest.t.split ? ', the larger of the two kernels of the split form' : ''}`);
     return fail(st, 'DoesNotFit', [
       `spec '${ir.name}' (K' = ${K}, V' = ${V})`,
       prof.name,
@@ -207,10 +219,67 @@ function tiling(st: PlanState): void {
     ]);
   }
   const t = best.t;
-  st.tiling = { ...t, why: `chunk ${t.C}, value tile ${t.BV}, key slice ${t.BK}, ${t.threads} threads: ${t.sharedBytes} bytes of workgroup memory${t.split ? ' (the larger of the two kernels)' : ''} (${prof.name} allows ${limit})` };
+  st.tiling = { ...t, why: `chunk ${t.C}, value tile ${t.BV}${req.BV ? ' (requested)' : ''}, key slice ${t.BK}${req.BK ? ' (requested)' : ''}, ${t.threads} threads: ${t.sharedBytes} bytes of workgroup memory${t.split ? ' (the larger of the two kernels)' : ''} (${prof.name} allows ${limit})` };
   if (!recurrent && t.C !== specC && t.C === prefC && prefC !== st.options.chunk) st.notes.push(`tiling: chunk ${t.C} instead of the spec's ${specC}: ${prof.name} prefers it for the split form (results are the same up to rounding)`);
   else if (!recurrent && t.C !== specC) st.notes.push(`tiling: the spec's chunk ${specC} does not fit ${prof.name}; using ${t.C} (results are the same up to rounding)`);
   st.notes.push(`tiling: ${st.tiling.why}`);
+}
+
+/** Powers of two from 8 (or `cap`, when smaller) up to `cap`, itself a power of two. */
+function tileSizes(cap: number): number[] {
+  const out: number[] = [];
+  for (let x = Math.min(8, cap); x <= cap; x *= 2) out.push(x);
+  return out;
+}
+
+/** The key tiles a softmax request may name: up to the largest tile a spec may declare. */
+const SOFTMAX_KEY_TILES = tileSizes(256);
+
+const oneOf = (xs: readonly number[]) => (xs.length === 1 ? `${xs[0]}` : `one of ${xs.join(', ')}`);
+
+/**
+ * `options.tiles` checked against the spec; undefined (with ATTN4006 for each bad size) when one is
+ * not allowed. Recurrent family: BV and BK are powers of two from 8 up to the next power of two of
+ * V' and K'; BV is V' when the epilogue needs whole output rows. Softmax: BK only (the key tile),
+ * up to 256; the value tile is always the whole row.
+ */
+function requestedTiles(st: PlanState, fullRow: boolean): TileRequest | undefined {
+  const ir = st.ir;
+  const want = st.options.tiles ?? {};
+  const out: TileRequest = {};
+  let ok = true;
+  const check = (key: 'BV' | 'BK', allowed: readonly number[], why: string, hint?: string) => {
+    const x = want[key];
+    if (x === undefined) return;
+    if (allowed.includes(x)) out[key] = x;
+    else {
+      ok = false;
+      fail(st, 'BadTiles', [`${key}=${x}`, ir.name, why], hint);
+    }
+  };
+  if (ir.family === 'softmax') {
+    check('BV', [], `softmax specs take no value tile: each workgroup computes whole output rows (V' = ${ir.valueDim})`, 'give BK, the key tile, and the chunk (--chunk), the query tile');
+    check('BK', SOFTMAX_KEY_TILES, `the key tile must be ${oneOf(SOFTMAX_KEY_TILES)}`);
+  } else {
+    const V = ir.valueDim;
+    const K = ir.keyDim;
+    if (fullRow) check('BV', [V], `the epilogue needs whole output rows, so the value tile must be V' = ${V}`, `leave BV out, or give BV=${V}`);
+    else check('BV', tileSizes(pow2Ceil(V)), `the value tile must be ${oneOf(tileSizes(pow2Ceil(V)))} (V' = ${V})`);
+    check('BK', tileSizes(pow2Ceil(K)), `the key slice must be ${oneOf(tileSizes(pow2Ceil(K)))} (K' = ${K})`);
+  }
+  return ok ? out : undefined;
+}
+
+/** ATTN4001 for requested tiles whose smallest kernel (`where` says which) exceeds the workgroup memory. */
+function tooBig(st: PlanState, req: TileRequest, smallest: { t: Tiling; bytes: number }, where: string): void {
+  const named = (['BV', 'BK'] as const).filter((k) => req[k] !== undefined).map((k) => `${k}=${req[k]}`).join(', ');
+  const limit = st.target.limits.sharedBytes;
+  fail(
+    st,
+    'DoesNotFit',
+    [`the tile request ${named} for spec '${st.ir.name}'`, st.target.name, `its smallest kernel (${where}) needs ${smallest.bytes} bytes of workgroup memory; ${st.target.name} allows ${limit}`],
+    'ask for smaller tiles, or leave them to the tiling pass (no --tiles)',
+  );
 }
 
 function pow2Ceil(x: number): number {

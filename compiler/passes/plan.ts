@@ -37,11 +37,24 @@ export interface Tiling {
   why: string;
 }
 
+/** Tile sizes a caller asks for (`--tiles BV=32,BK=64`); unset ones are the tiling pass's choice. */
+export interface TileRequest {
+  BV?: number;
+  BK?: number;
+}
+
 export interface PlanOptions {
   /** Which form to build (default: chosen by the cost model). */
   form?: KernelForm;
   /** Override the chunk size (recurrent family) or query tile (softmax). */
   chunk?: number;
+  /**
+   * Requested tiles instead of the tiling pass's choice (measured on a GPU, say): BV the value tile
+   * and BK the key slice of the recurrent family; BK the key tile of softmax (which takes no BV;
+   * its query tile is `chunk`). Powers of two from 8 up to the next power of two of the dimension
+   * they tile (K', V'; 256 for softmax key tiles); BV = V' when the epilogue needs whole rows.
+   */
+  tiles?: TileRequest;
   /** Storage type of inputs and outputs; state and arithmetic stay f32. */
   dtype?: Dtype;
   /** Chunk form: split into intra-chunk and state kernels (default where the update allows it) or one fused kernel. */

@@ -48,6 +48,26 @@ test('compile: options change the output (dims, dtype, profile) and bad options 
   assert.ok(bad.diagnostics.every((d) => d.code === 'ATTN6005'));
 });
 
+test('compile: tiles are validated like chunk (ATTN6005), reach both plans, and sizes the spec does not allow are ATTN4006', () => {
+  const dims = { K: 16, V: 16 };
+  const cudaManifest = (r: api.CompileResult) => JSON.parse(r.artifacts.find((a) => a.path === 'gla/cuda/gla.manifest.json')!.contents) as { kernels: { grid: unknown }[]; notes: string[] };
+  const auto = api.compile(GLA, { dims, targets: ['wgsl', 'cuda'] });
+  const tiled = api.compile(GLA, { dims, targets: ['wgsl', 'cuda'], tiles: { BV: 8, BK: 8 } });
+  assert.ok(tiled.ok, api.renderText(tiled.diagnostics));
+  for (const target of ['webgpu-large', 'cuda-sm90']) assert.ok(tiled.specs[0]!.notes.some((n) => n.startsWith(`${target}: tiling: `) && n.includes('value tile 8 (requested), key slice 8 (requested)')), target);
+  assert.ok(cudaManifest(tiled).notes.some((n) => n.includes('value tile 8 (requested)')), 'the CUDA manifest notes say so');
+  assert.not.equal(cudaManifest(tiled).kernels.map((k) => k.grid), cudaManifest(auto).kernels.map((k) => k.grid), 'the CUDA grids change with the value tile');
+  for (const tiles of [{ BV: 0 }, { BK: -8 }, { BV: 1.5 }, { BQ: 16 }, 'BV=32', null, [32]] as unknown as api.TileRequest[]) {
+    const b = api.compile(GLA, { dims, tiles });
+    assert.is(b.ok, false, JSON.stringify(tiles));
+    assert.equal(b.diagnostics.map((d) => d.code), ['ATTN6005'], JSON.stringify(tiles));
+    assert.match(b.diagnostics[0]!.message, 'tiles');
+  }
+  const notPow2 = api.compile(GLA, { dims, targets: ['wgsl', 'cuda'], tiles: { BV: 12 } });
+  assert.is(notPow2.ok, false);
+  assert.equal(notPow2.diagnostics.map((d) => d.code), ['ATTN4006'], 'said once for both plans');
+});
+
 test("compile to cuda: the CUDA backend's files (not ATTN4002), the same as `attnc compile --target cuda` writes", async () => {
   const r = api.compile(GLA, { name: 'gla.attn', targets: ['cuda'], dims: { K: 16, V: 16 } });
   assert.ok(r.ok, api.renderText(r.diagnostics));

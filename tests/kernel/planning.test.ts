@@ -11,6 +11,13 @@ import { REPO } from '../helpers/baseline.ts';
 import { emitWgslKernel } from '../../backends/wgsl/emit.ts';
 import { workgroupStorageBytes } from '../../backends/pkg/limits.ts';
 import { evalSize } from '../../compiler/kernel-ir/host-contract.ts';
+import { prepareHostRun, readOutputs } from '../../compiler/kernel-ir/host.ts';
+import { runProgram } from '../../compiler/kernel-ir/interp.ts';
+import { interpret } from '../../compiler/interp/interpret.ts';
+import { randomInputs } from '../../compiler/interp/random.ts';
+import { compareTensors } from '../../compiler/interp/tensor.ts';
+import { renderDiagnostics } from '../../compiler/diagnostics/render.ts';
+import type { PlanOptions } from '../../compiler/passes/plan.ts';
 
 const fullSize = (name: string) => irFromText(readFileSync(join(REPO, 'stdlib', `${name}.attn`), 'utf8'), name, {});
 
@@ -130,6 +137,104 @@ test('general-linear and vector-state updates get a clear ATTN4002 on every targ
       }
     }
   }
+});
+
+test('requested tiles (--tiles) replace the choice of the tiling pass, and the plan says so', () => {
+  const gdn = fullSize('gated_deltanet');
+  const auto = plan(gdn, 'cuda-sm90');
+  assert.equal([auto.tiling!.BV, auto.tiling!.BK], [64, 128], 'the choice without a request');
+  assert.not.match(auto.tiling!.why, 'requested');
+  const cases: [PlanOptions, { C: number; BV: number; BK: number }][] = [
+    [{ tiles: { BV: 32 } }, { C: 64, BV: 32, BK: 128 }],
+    [{ tiles: { BK: 32 } }, { C: 64, BV: 64, BK: 32 }],
+    [{ tiles: { BV: 16, BK: 64 } }, { C: 64, BV: 16, BK: 64 }],
+    [{ chunk: 32, tiles: { BV: 128, BK: 128 } }, { C: 32, BV: 128, BK: 128 }],
+    [{ form: 'recurrent', tiles: { BV: 8 } }, { C: 1, BV: 8, BK: 128 }],
+  ];
+  for (const [options, want] of cases) {
+    const p = plan(gdn, 'cuda-sm90', options);
+    assert.ok(p.program, `${JSON.stringify(options)}: ${renderDiagnostics(p.diagnostics)}`);
+    const t = p.tiling!;
+    assert.equal({ C: t.C, BV: t.BV, BK: t.BK }, want, JSON.stringify(options));
+    if (options.tiles!.BV) assert.match(t.why, `value tile ${want.BV} (requested)`);
+    if (options.tiles!.BK) assert.match(t.why, `key slice ${want.BK} (requested)`);
+    assert.ok(p.notes.some((n) => n.includes('(requested)')), 'the notes say the tiles were requested');
+  }
+  // Softmax: BK is the key tile; the query tile stays the chunk's.
+  const sm = fullSize('softmax');
+  const s = plan(sm, 'cuda-sm90', { tiles: { BK: 32 } });
+  assert.ok(s.program, renderDiagnostics(s.diagnostics));
+  assert.equal([s.tiling!.C, s.tiling!.BK], [plan(sm, 'cuda-sm90').tiling!.C, 32]);
+  assert.match(s.tiling!.why, 'key tiles of 32 (requested)');
+  assert.equal(plan(sm, 'cuda-sm90', { chunk: 64, tiles: { BK: 128 } }).tiling!.C, 64);
+});
+
+test('a tile size the spec does not allow is ATTN4006, with the allowed sizes', () => {
+  const gdn = fullSize('gated_deltanet');
+  const bad = plan(gdn, 'cuda-sm90', { tiles: { BV: 12, BK: 256 } });
+  assert.is(bad.program, undefined);
+  assert.equal(bad.diagnostics.map((d) => d.code), ['ATTN4006', 'ATTN4006']);
+  assert.is(bad.diagnostics[0]!.message, "tile size BV=12 is not allowed for spec 'gated_deltanet': the value tile must be one of 8, 16, 32, 64, 128 (V' = 128)");
+  assert.is(bad.diagnostics[1]!.message, "tile size BK=256 is not allowed for spec 'gated_deltanet': the key slice must be one of 8, 16, 32, 64, 128 (K' = 128)");
+  assert.match(bad.diagnostics[0]!.hint ?? '', 'powers of two from 8');
+  for (const BV of [0, 4, 256, 2.5]) assert.equal(plan(gdn, 'cuda-sm90', { tiles: { BV } }).diagnostics.map((d) => d.code), ['ATTN4006'], `BV=${BV}`);
+  // Up to the next power of two of the dimension: V' = 24 allows 32.
+  const small = irFromText('attention small {\n  dims K = 16, V = 24\n  input q: [K], k: [K], v: [V]\n  update additive\n}\n', 'small.attn', {});
+  assert.is(plan(small, 'webgpu-default', { tiles: { BV: 32, BK: 16 } }).tiling!.BV, 32);
+  assert.equal(plan(small, 'webgpu-default', { tiles: { BK: 32 } }).diagnostics.map((d) => d.code), ['ATTN4006']);
+  // An epilogue over whole output rows needs BV = V'.
+  const normed = irFromText('attention normed {\n  dims K = 16, V = 24\n  input q: [K], k: [K], v: [V]\n  update additive\n  epilogue l2norm(o)\n}\n', 'normed.attn', {});
+  const rows = plan(normed, 'webgpu-default', { tiles: { BV: 16 } });
+  assert.equal(rows.diagnostics.map((d) => d.code), ['ATTN4006']);
+  assert.match(rows.diagnostics[0]!.message, "the epilogue needs whole output rows, so the value tile must be V' = 24");
+  assert.is(plan(normed, 'webgpu-default', { tiles: { BV: 24, BK: 8 } }).tiling!.BK, 8);
+  // Softmax takes no BV, and key tiles up to 256.
+  const sm = fullSize('softmax');
+  const bv = plan(sm, 'cuda-sm90', { tiles: { BV: 32 } });
+  assert.equal(bv.diagnostics.map((d) => d.code), ['ATTN4006']);
+  assert.match(bv.diagnostics[0]!.message, 'softmax specs take no value tile');
+  assert.match(bv.diagnostics[0]!.hint ?? '', 'give BK, the key tile');
+  const bk = plan(sm, 'cuda-sm90', { tiles: { BK: 512 } });
+  assert.equal(bk.diagnostics.map((d) => d.code), ['ATTN4006']);
+  assert.match(bk.diagnostics[0]!.message, 'the key tile must be one of 8, 16, 32, 64, 128, 256');
+});
+
+test('requested tiles that do not fit the workgroup memory are ATTN4001, naming the tiles and the bytes', () => {
+  const p = plan(fullSize('gated_deltanet'), 'webgpu-default', { tiles: { BV: 128, BK: 128 } });
+  assert.is(p.program, undefined);
+  assert.equal(p.diagnostics.map((d) => d.code), ['ATTN4001']);
+  const m = p.diagnostics[0]!.message;
+  assert.match(m, "the tile request BV=128, BK=128 for spec 'gated_deltanet' does not fit target 'webgpu-default'");
+  const bytes = Number(/needs (\d+) bytes of workgroup memory; webgpu-default allows 16384/.exec(m)?.[1]);
+  assert.ok(bytes > 16384, m);
+  assert.match(p.diagnostics[0]!.hint ?? '', 'smaller tiles');
+  const s = plan(fullSize('softmax'), 'webgpu-default', { tiles: { BK: 64 } });
+  assert.equal(s.diagnostics.map((d) => d.code), ['ATTN4001']);
+  assert.match(s.diagnostics[0]!.message, /the tile request BK=64 for spec 'softmax' does not fit target 'webgpu-default': its smallest kernel \(query tiles of 8, key tiles of 64\) needs \d+ bytes/);
+});
+
+test('kernels planned with requested tiles equal the reference (kernel-IR interpreter)', () => {
+  const run = (name: string, dims: Record<string, number>, options: PlanOptions) => {
+    const ir = stdlibIR(name, dims);
+    const recurrent = ir.family === 'recurrent';
+    const inputs = randomInputs(ir, { B: 2, T: 37, H: 1, seed: 5, initialState: recurrent });
+    const p = plan(ir, 'webgpu-large', options);
+    assert.ok(p.program, renderDiagnostics(p.diagnostics));
+    const h = prepareHostRun(ir, p.program!, inputs, true);
+    assert.ok(h.host, renderDiagnostics(h.diagnostics));
+    runProgram(p.program!, h.host!.buffers, h.host!.params);
+    const got = readOutputs(ir, h.host!, true);
+    const ref = interpret(ir, inputs, { form: 'recurrent', outputFinalState: true });
+    const label = `${name} ${JSON.stringify(options)}`;
+    assert.ok(compareTensors(got.output.data, ref.output!.data).relErr <= 1e-9, `${label}: output`);
+    if (recurrent) assert.ok(compareTensors(got.finalState!.S.data, ref.finalState!.S.data).relErr <= 1e-9, `${label}: final state`);
+    return p.tiling!;
+  };
+  const d = { K: 32, V: 32 };
+  assert.equal([run('gated_deltanet', d, { chunk: 16, tiles: { BV: 8, BK: 32 } }).BV, run('gated_deltanet', d, { chunk: 16, tiles: { BV: 32, BK: 8 } }).BK], [8, 8]);
+  assert.is(run('gated_deltanet', d, { form: 'recurrent', tiles: { BV: 16, BK: 8 } }).BV, 16);
+  assert.is(run('softmax', { D: 16 }, { chunk: 16, tiles: { BK: 8 } }).BK, 8);
+  assert.is(run('softmax', { D: 16 }, { chunk: 8, tiles: { BK: 32 } }).BK, 32);
 });
 
 test.run();

@@ -75,6 +75,71 @@ test('explain and run check --form and --dtype as compile does: an unknown value
   assert.is((JSON.parse(ok.stdout) as { form: string }).form, 'recurrent');
 });
 
+test('--tiles on compile, explain, bench and run: bad syntax, unknown or repeated names and non-positive sizes are usage errors (exit 2); sizes the spec does not allow are ATTN4006 (exit 1)', async () => {
+  const out = join(tmp, 'never-tiles');
+  const commands = [
+    ['compile', GLA, '--out', out],
+    ['explain', GLA],
+    ['bench', GLA],
+    ['run', GLA, '--backend', 'webgpu'],
+  ];
+  const cases: [string, string][] = [
+    ['BV=abc', "--tiles expects NAME=INTEGER pairs separated by commas (e.g. BV=32,BK=64), found 'BV=abc'"],
+    ['BV:32', "--tiles expects NAME=INTEGER pairs separated by commas (e.g. BV=32,BK=64), found 'BV:32'"],
+    ['BQ=16', "--tiles takes BV or BK, found 'BQ' (the chunk or query tile is --chunk)"],
+    ['BV=32,bk=8', "--tiles takes BV or BK, found 'bk'"],
+    ['BV=0', '--tiles: BV takes a positive integer, found 0'],
+    ['BV=16,BV=32', '--tiles names BV twice'],
+    [',', '--tiles names no tile (e.g. BV=32,BK=64)'],
+  ];
+  for (const cmd of commands)
+    for (const [value, message] of cases) {
+      const r = await attnc(...cmd, '--dims', 'K=8,V=8', '--tiles', value);
+      assert.is(r.code, 2, `${cmd.join(' ')} --tiles ${value}: ${r.stderr}`);
+      assert.is(r.stderr, `attnc: ${message}\n`, `${cmd.join(' ')} --tiles ${value}`);
+      assert.is(r.stdout, '');
+    }
+  assert.not.ok(existsSync(out));
+  const reference = await attnc('run', GLA, '--dims', 'K=8,V=8', '--tiles', 'BV=8');
+  assert.is(reference.code, 2);
+  assert.match(reference.stderr, '--tiles is for --backend webgpu');
+  for (const cmd of ['compile', 'explain', 'bench', 'run']) assert.match((await attnc(cmd, '--help')).stdout, '--tiles <list>', cmd);
+  const notPow2 = await attnc('compile', GLA, '--dims', 'K=16,V=16', '--target', 'wgsl,cuda', '--tiles', 'BV=12', '--out', out);
+  assert.is(notPow2.code, 1);
+  assert.match(notPow2.stderr, "error[ATTN4006]: tile size BV=12 is not allowed for spec 'gla': the value tile must be one of 8, 16 (V' = 16)");
+  assert.is(notPow2.stderr.split('error[ATTN4006]').length, 2, 'said once for both plans');
+  const tooBig = await attnc('explain', join(REPO, 'stdlib/gated_deltanet.attn'), '--tiles', 'BV=128,BK=128');
+  assert.is(tooBig.code, 1);
+  assert.match(tooBig.stderr, "error[ATTN4001]: the tile request BV=128, BK=128 for spec 'gated_deltanet' does not fit target 'webgpu-default'");
+  assert.not.ok(existsSync(out));
+});
+
+test('explain --tiles plans with the requested tiles (webgpu-default without --target); compile writes kernels with them', async () => {
+  const gdn = join(REPO, 'stdlib/gated_deltanet.attn');
+  const r = await attnc('explain', gdn, '--tiles', 'BV=16');
+  assert.is(r.code, 0, r.stderr);
+  assert.match(r.stdout, 'plan for gated_deltanet on webgpu-default');
+  assert.match(r.stdout, /tiling: chunk \d+, value tile 16 \(requested\), key slice \d+/);
+  const j = await attnc('explain', gdn, '--target', 'cuda-sm90', '--tiles', 'BV=32,BK=64', '--json');
+  assert.is(j.code, 0, j.stderr);
+  const t = (JSON.parse(j.stdout) as { tiling: { C: number; BV: number; BK: number } }).tiling;
+  assert.equal([t.C, t.BV, t.BK], [64, 32, 64]);
+  const sm = await attnc('explain', join(REPO, 'stdlib/softmax.attn'), '--target', 'cuda-sm90', '--tiles', 'BK=32');
+  assert.is(sm.code, 0, sm.stderr);
+  assert.match(sm.stdout, 'key tiles of 32 (requested)');
+  const q = await attnc('explain', join(REPO, 'stdlib/softmax.attn'), '--target', 'webgpu-large', '--chunk', '32', '--tiles', 'BK=8');
+  assert.is(q.code, 0, q.stderr);
+  assert.match(q.stdout, 'query tiles of 32 and key tiles of 8 (requested)');
+  const badChunk = await attnc('explain', gdn, '--chunk', '0');
+  assert.is(badChunk.code, 2);
+  assert.match(badChunk.stderr, '--chunk takes a positive integer');
+  const out = join(tmp, 'tiles-out');
+  const c = await attnc('compile', gdn, '--target', 'cuda', '--chunk', '32', '--tiles', 'BV=32', '--out', out, '--json');
+  assert.is(c.code, 0, c.stderr);
+  const notes = (JSON.parse(c.stdout) as { notes: string[] }).notes;
+  assert.ok(notes.some((n) => n.includes('chunk 32, value tile 32 (requested)')), notes.join('\n'));
+});
+
 test("compile --profile: a CUDA profile is the CUDA backend's; one of each kind for wgsl and cuda together; --cuda-profile is an alias; bad combinations exit 2", async () => {
   const cudaTarget = (dir: string) => JSON.parse(readFileSync(join(dir, 'gla/cuda/gla.manifest.json'), 'utf8')) as { target: string };
   const wgslTarget = (dir: string) => JSON.parse(readFileSync(join(dir, 'gla/gla.manifest.json'), 'utf8')) as { target: string };
