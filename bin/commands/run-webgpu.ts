@@ -37,7 +37,8 @@ export async function runWebGpuCommand(ir: AttentionIR, run: RunInputs, opts: We
   try {
     gpu = await nodeGpu();
   } catch (e) {
-    process.stderr.write(`attnc: ${(e as Error).message}\n`);
+    if (opts.json) printJson({ ok: false, backend: 'webgpu', error: (e as Error).message });
+    else process.stderr.write(`attnc: ${(e as Error).message}\n`);
     return EXIT.diagnostics;
   }
   try {
@@ -48,7 +49,8 @@ export async function runWebGpuCommand(ir: AttentionIR, run: RunInputs, opts: We
     // Plan against the device's own limits and features.
     const p = plan(ir, profile, { ...(form ? { form } : {}), ...(opts.chunkSize ? { chunk: opts.chunkSize } : {}), ...(opts.tiles ? { tiles: opts.tiles } : {}), dtype, shape: { B: shape.B, T: shape.T, H: shape.H } });
     if (!p.program) {
-      printDiagnostics(p.diagnostics);
+      if (opts.json) printJson({ ok: false, spec: ir.name, backend: 'webgpu', adapter: gpu.description, diagnostics: diagnosticsJson(p.diagnostics) });
+      else printDiagnostics(p.diagnostics);
       return EXIT.diagnostics;
     }
     const kernels = new AttentionKernels(gpu.device, webgpuManifest(ir, p.program, profile, dtype));

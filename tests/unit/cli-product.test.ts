@@ -269,6 +269,12 @@ test('a general-linear spec (S = W @ S + …): compile (wgsl, cuda) and pack ref
   const ex = await attnc('explain', f);
   assert.is(ex.code, 0, ex.stderr);
   assert.match(ex.stdout, 'general-linear');
+  // run --backend webgpu --json: the refusal as JSON on stdout (a GPU adapter is needed to get there).
+  const wj = await attnc('run', f, '--backend', 'webgpu', '--json', '--shape', 'B=1,T=8,H=1');
+  assert.is(wj.code, 1, wj.stderr);
+  const j = JSON.parse(wj.stdout) as { ok: boolean; diagnostics?: { code: string }[]; error?: string };
+  assert.is(j.ok, false);
+  assert.ok(j.diagnostics?.some((d) => d.code === 'ATTN4002') || j.error !== undefined, wj.stdout);
 });
 
 test('a state equation whose decay is > 1 is an error (ATTN3010) for every command that lowers it', async () => {
