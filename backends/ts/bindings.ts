@@ -28,7 +28,7 @@ const DOC = {
   wgsl: 'The WGSL of each kernel.',
   requiredFeatures: 'Device features to request (`requestDevice({ requiredFeatures })`).',
   requiredLimits: 'Device limits to request beyond the WebGPU defaults (`requestDevice({ requiredLimits })`).',
-  constructor: 'Pipelines are created on first use and cached.',
+  constructor: 'Pipelines are created on first use and cached; `options.maxCachedShapes` bounds how many shapes keep their internal buffers (default 8).',
   encode: `/**
    * Record the kernels into the caller's encoder (or an open compute pass, when no buffer needs
    * copying). Set dims.hasInitialState / dims.storeFinalState to use the state buffers.
@@ -68,7 +68,7 @@ const options = { noEscape: true, strict: true, knownHelpers: { json: true } } a
 
 /** The TypeScript module. */
 const MODULE_TS = Handlebars.compile(
-  `${HEADER}import { AttentionKernels, type RunDims, type RunResult, type WebGpuManifest } from './attnc-runtime.js';
+  `${HEADER}import { AttentionKernels, type AttentionKernelsOptions, type RunDims, type RunResult, type WebGpuManifest } from './attnc-runtime.js';
 
 export type { RunDims, RunResult };
 
@@ -92,8 +92,8 @@ export class {{Type}} {
   readonly kernels: AttentionKernels;
 
   /** {{doc.constructor}} */
-  constructor(readonly device: GPUDevice) {
-    this.kernels = new AttentionKernels(device, manifest);
+  constructor(readonly device: GPUDevice, options: AttentionKernelsOptions = {}) {
+    this.kernels = new AttentionKernels(device, manifest, options);
   }
 
   {{doc.encode}}
@@ -153,9 +153,9 @@ export class {{Type}} {
   kernels;
 
   /** {{doc.constructor}} */
-  constructor(device) {
+  constructor(device, options = {}) {
     this.device = device;
-    this.kernels = new AttentionKernels(device, manifest);
+    this.kernels = new AttentionKernels(device, manifest, options);
   }
 
   {{doc.encode}}
@@ -193,7 +193,7 @@ export function create{{Type}}(device) {
 
 /** The module's declarations (what TypeScript's declaration emit makes of MODULE_TS). */
 const MODULE_DTS = Handlebars.compile(
-  `import { AttentionKernels, type RunDims, type RunResult, type WebGpuManifest } from './attnc-runtime.js';
+  `import { AttentionKernels, type AttentionKernelsOptions, type RunDims, type RunResult, type WebGpuManifest } from './attnc-runtime.js';
 
 export type { RunDims, RunResult };
 
@@ -218,7 +218,7 @@ export declare class {{Type}} {
   readonly kernels: AttentionKernels;
 
   /** {{doc.constructor}} */
-  constructor(device: GPUDevice);
+  constructor(device: GPUDevice, options?: AttentionKernelsOptions);
 
   {{doc.encode}}
   encode(target: GPUCommandEncoder | GPUComputePassEncoder, buffers: {{Type}}Buffers, dims: RunDims): void;

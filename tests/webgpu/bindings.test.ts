@@ -68,8 +68,10 @@ test('buffer and tensor errors name the tensor and the size it needs', async () 
   const { ir, dir } = await generate('gla', 'webgpu-large');
   const mod = (await import(pathToFileURL(join(dir, 'gla.ts')).href)) as Record<string, unknown>;
   const gpu = await testGpu();
-  const Cls = mod['Gla'] as new (d: GPUDevice) => { run: (t: object, d: object) => Promise<unknown>; encode: (e: GPUCommandEncoder, b: object, d: object) => void };
+  const Cls = mod['Gla'] as new (d: GPUDevice, o?: { maxCachedShapes?: number }) => { run: (t: object, d: object) => Promise<unknown>; encode: (e: GPUCommandEncoder, b: object, d: object) => void; kernels: { maxCachedShapes: number } };
   const k = new Cls(gpu.device);
+  assert.is(k.kernels.maxCachedShapes, 8, 'the runtime default');
+  assert.is(new Cls(gpu.device, { maxCachedShapes: 2 }).kernels.maxCachedShapes, 2, 'the bindings pass options to the runtime');
   const inputs = randomInputs(ir, { B: 1, T: 10, H: 2, seed: 4 });
   const tensors: Record<string, Float64Array> = Object.fromEntries(Object.entries(inputs.tensors).map(([n, t]) => [n, t.data]));
   tensors['q'] = tensors['q']!.slice(0, 5);
