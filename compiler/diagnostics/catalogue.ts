@@ -133,6 +133,12 @@ export const messages = {
     message: "the update of '{0}' is linear but not additive, delta or DPLR ({1}); no kernel target compiles it: only the reference interpreter runs it, in the recurrent form",
     hint: 'run it with `attnc run FILE --backend reference --form recurrent`; `attnc compile` and `attnc run --backend webgpu` reject it (ATTN4002). Write the update as an additive, delta or DPLR rule to get kernels',
   },
+  VectorStateNoKernel: {
+    code: 'ATTN3011',
+    severity: 'warning',
+    message: "the state '{0}' is a vector (an elementwise recurrence); no kernel target compiles vector states yet: only the reference interpreter runs it, in the recurrent form",
+    hint: 'run it with `attnc run FILE --backend reference --form recurrent`; `attnc compile` and `attnc run --backend webgpu` reject it (ATTN4002). A matrix state [K, V] with an additive update gets kernels',
+  },
   UnrecognisedRead: {
     code: 'ATTN3003',
     severity: 'error',

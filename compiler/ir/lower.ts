@@ -296,6 +296,7 @@ function classifyEquations(spec: TypedSpec, err: ErrFn): Classified | undefined 
     const st = vecStates[0]!;
     const l = linearize(eqOf(st.name)!.value, st.name);
     if (l.k !== 'mat' || l.monos.some((m) => m.kind !== 'diag') || !l.free) return general(l.k === 'general' ? l.reason : 'not an elementwise decay plus a write');
+    err('VectorStateNoKernel', rule.span, [st.name]);
     const upd: Update = { cls: 'vector-state', states: [{ name: st.name, shape: st.shape }], equations: rule.equations, output: rule.output, reason: 'a vector state' };
     return { update: upd, description: `vector state ${st.name}: elementwise decay and write`, gate: undefined };
   }

@@ -99,6 +99,9 @@ test('a vector state is evaluated as written', () => {
   const l = lowerSource('attention vs {\n  dims D = 8\n  input q: [D], k: [D], v: [D], w: [D]\n  state s: [D]\n  update s = exp(-softplus(w)) * s + k * v\n  output o = q * s\n}\n', 'vs.attn');
   assert.ok(l.ok, renderDiagnostics(l.diagnostics));
   assert.is(l.irs[0]!.update?.cls, 'vector-state');
+  // Lowering says that only the interpreter runs it (a warning, not an error).
+  assert.equal(l.diagnostics.map((d) => `${d.code} ${d.severity}`), ['ATTN3011 warning']);
+  assert.match(l.diagnostics[0]!.message, "the state 's' is a vector");
   const ir = l.irs[0]!;
   const inp = randomInputs(ir, { B: 1, T: 5, H: 1, seed: 4 });
   const r = interpret(ir, inp);
