@@ -147,8 +147,19 @@ export function buildChunkKernel(st: PlanState): Kernel {
     if (!split) kb.map(A, b.f(0));
     if (Bn) kb.map(Bn, b.f(0));
     const sOf = (row: SExpr) => (Sc ? b.tile(Sc, row, b.i(0)) : b.f(1));
+    // Split form with a scalar gate (or none): q and k are used only decayed, so they are scaled as
+    // they are loaded (the gate sums are loaded before the slice loop): two fewer passes and
+    // barriers per key slice.
+    const preScale = split && !vecGate;
+    /** q̃ ⊙ e^{b_row}, and k̃ ⊙ e^{b_L − b_row} ⊙ s_row (the state update's factors). */
+    const qDecay = (row: SExpr) => (hasGate ? b.exp(bAt(readRow(row), Cv)) : b.f(1));
+    const kDecay = (row: SExpr) => b.mul(hasGate ? b.exp(b.sub(bLast(Cv), bAt(row, Cv))) : b.f(1), sOf(row));
     kb.for('k0', b.i(0), b.i(K), b.i(BK), () => {
-      loadSlice();
+      if (preScale) {
+        const cols = { ...rowsValid, cols: b.min(b.i(BK), b.sub(b.i(K), k0)) };
+        kb.map(Qs, b.mul(q('q').at(R, b.add(Cv, k0)), qDecay(R)), cols);
+        kb.map(Ks, b.mul(q('k').at(R, b.add(Cv, k0)), kDecay(R)), cols);
+      } else loadSlice();
       if (Bn && src.has('bonus')) {
         const ub = q('bonus');
         const uAt = (d: SExpr) => ub.at(R, ub.width ? b.add(k0, d) : b.i(0));
@@ -160,11 +171,11 @@ export function buildChunkKernel(st: PlanState): Kernel {
         // (the weights come from the intra-chunk kernel)
       } else if (vecGate) kb.map(A, b.add(b.tile(A, R, Cv), b.sel(b.le(Cv, readRow(R)), decayedDot(Qs, Ks, readRow(R)), b.f(0))));
       else kb.matmul(A, Qs, Ks, { transB: true, acc: 'add' });
-      if (hasGate) kb.map(Qs, b.mul(b.tile(Qs, R, Cv), b.exp(bAt(readRow(R), Cv))));
+      if (hasGate && !preScale) kb.map(Qs, b.mul(b.tile(Qs, R, Cv), qDecay(R)));
       kb.matmul(O, Qs, sliceView, { acc: 'add' });
       if (Dn) kb.map(Dn, b.add(b.tile(Dn, R, b.i(0)), b.fold('sum', 'd', b.i(0), b.i(BK), b.mul(b.tile(Qs, R, b.v('d')), b.tile(Z!, b.add(k0, b.v('d')), b.i(0))))));
       // State slice: S ← e^{b_L} S + (K ⊙ e^{b_L − b} ⊙ s)ᵀ V.
-      kb.map(Ks, b.mul(b.mul(b.tile(Ks, R, Cv), hasGate ? b.exp(b.sub(bLast(Cv), bAt(R, Cv))) : b.f(1)), sOf(R)));
+      if (!preScale) kb.map(Ks, b.mul(b.tile(Ks, R, Cv), kDecay(R)));
       decayStateSlice();
       kb.matmul(sliceView, Ks, Vc!, { transA: true, acc: 'add' });
       if (Z) kb.map({ tile: Z, r0: k0, rows: BK }, b.add(b.tile(Z, b.add(k0, R), b.i(0)), b.fold('sum', 'j', b.i(0), b.i(C), b.tile(Ks, b.v('j'), R))));
@@ -269,10 +280,12 @@ export function buildChunkKernel(st: PlanState): Kernel {
     kb.map(X, b.ld('w_u', b.add(rowBase(R, V), b.add(v0, Cv))), { ...rowsValid, cols: vCols });
     kb.for('k0', b.i(0), b.i(K), b.i(BK), () => {
       const cols = { ...rowsValid, cols: b.min(b.i(BK), b.sub(b.i(K), k0)) };
-      kb.map(Qs, q('q').at(R, b.add(Cv, k0)), cols);
+      // Scalar gates: q is scaled as it is loaded (the gate sums are already loaded); vector gates
+      // load their slice of gate sums next to it, then scale.
+      kb.map(Qs, hasGate && !vecGate ? b.mul(q('q').at(R, b.add(Cv, k0)), b.exp(bAt(R, Cv))) : q('q').at(R, b.add(Cv, k0)), cols);
       kb.map(Ws, b.ld('w_w', b.add(rowBase(R, K), b.add(k0, Cv))), cols);
       if (vecGate) loadGateSlice();
-      if (hasGate) kb.map(Qs, b.mul(b.tile(Qs, R, Cv), b.exp(bAt(R, Cv))));
+      if (vecGate) kb.map(Qs, b.mul(b.tile(Qs, R, Cv), b.exp(bAt(R, Cv))));
       kb.matmul(X, Ws, sliceView, { acc: 'sub' });
       kb.matmul(O, Qs, sliceView, { acc: 'add' });
     }, 'key-feature slices: reads of the old state');
@@ -280,9 +293,10 @@ export function buildChunkKernel(st: PlanState): Kernel {
     kb.matmul(O, Aqk, X, { acc: 'add' });
     storeOutput();
     kb.for('k0', b.i(0), b.i(K), b.i(BK), () => {
-      kb.map(Ks, q('k').at(R, b.add(Cv, k0)), { ...rowsValid, cols: b.min(b.i(BK), b.sub(b.i(K), k0)) });
+      const kDecay = b.exp(b.sub(bLast(Cv), bAt(R, Cv)));
+      kb.map(Ks, hasGate && !vecGate ? b.mul(q('k').at(R, b.add(Cv, k0)), kDecay) : q('k').at(R, b.add(Cv, k0)), { ...rowsValid, cols: b.min(b.i(BK), b.sub(b.i(K), k0)) });
       if (vecGate) loadGateSlice();
-      if (hasGate) kb.map(Ks, b.mul(b.tile(Ks, R, Cv), b.exp(b.sub(bLast(Cv), bAt(R, Cv)))));
+      if (vecGate) kb.map(Ks, b.mul(b.tile(Ks, R, Cv), kDecay));
       decayStateSlice();
       kb.matmul(sliceView, Ks, X, { transA: true, acc: 'add' });
     }, 'key-feature slices: state update');
