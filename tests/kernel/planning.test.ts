@@ -237,4 +237,33 @@ test('kernels planned with requested tiles equal the reference (kernel-IR interp
   assert.is(run('softmax', { D: 16 }, { chunk: 8, tiles: { BK: 32 } }).BK, 32);
 });
 
+test('split state kernel: scalar-gated q and k are scaled as they load, one barrier fewer per key slice than with separate scaling passes (vector gates keep them)', () => {
+  type S = import('../../compiler/kernel-ir/types.ts').Stmt;
+  /** Barriers directly inside each `for k0` loop of a kernel body, in order. */
+  const sliceBarriers = (body: S[]): number[] => {
+    const out: number[] = [];
+    const walk = (ss: S[]) => {
+      for (const s of ss) {
+        if (s.op === 'for') {
+          if (s.v === 'k0') out.push(s.body.filter((x) => x.op === 'barrier').length);
+          walk(s.body);
+        } else if (s.op === 'if') {
+          walk(s.then);
+          walk(s.else);
+        }
+      }
+    };
+    walk(body);
+    return out;
+  };
+  const chunkKernel = (name: string) => plan(fullSize(name), 'webgpu-large').program!.kernels.find((k) => k.name === `${name}_chunk`)!;
+  // Delta rules: a reads loop and an update loop (before: [3, 3] with a scalar gate).
+  assert.equal(sliceBarriers(chunkKernel('gated_deltanet').body), [2, 2], 'gated_deltanet');
+  assert.equal(sliceBarriers(chunkKernel('deltanet').body), [2, 2], 'deltanet (no gate)');
+  assert.equal(sliceBarriers(chunkKernel('kda').body), [3, 3], 'kda (vector gate: the gate slice loads with q)');
+  // Additive rules: one loop (before: [5] with a scalar gate).
+  for (const name of ['retnet', 'simple_gla', 'mamba2', 'lightning']) assert.equal(sliceBarriers(chunkKernel(name).body), [4], name);
+  assert.equal(sliceBarriers(chunkKernel('gla').body), [5], 'gla (vector gate)');
+});
+
 test.run();
