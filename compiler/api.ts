@@ -166,6 +166,17 @@ function optionErrors(o: CompileOptions): Diagnostic[] {
   const targets = o.targets ?? ['wgsl', 'ts'];
   for (const t of o.targets ?? []) if (!TARGETS.includes(t)) out.push(bad(`unknown target '${t}' (${TARGETS.join(', ')})`));
   const cudaProfiles = Object.values(PROFILES).filter((p) => p.backend === 'cuda').map((p) => p.name);
+  // A profile is a known name or a TargetProfile object; anything else is reported here, whatever
+  // the targets (a profile no requested target uses would otherwise be dropped silently).
+  for (const [key, p] of [['profile', o.profile], ['cudaProfile', o.cudaProfile]] as const) {
+    if (p === undefined) continue;
+    if (typeof p === 'string') {
+      if (!PROFILES[p]) out.push(diag('UnknownTarget', NO_SPAN, [p, Object.keys(PROFILES).join(', ')]));
+    } else if (typeof p !== 'object' || p === null || typeof p.name !== 'string' || (p.backend !== 'wgsl' && p.backend !== 'cuda') || typeof p.limits !== 'object' || p.limits === null || typeof p.features !== 'object' || p.features === null) {
+      out.push(bad(`${key} takes a profile name (${Object.keys(PROFILES).join(', ')}) or a TargetProfile object (name, backend, limits, features, …)`));
+    }
+  }
+  if (out.length) return out;
   if (o.profile !== undefined && profileBackend(o.profile) === 'cuda') {
     const name = profileName(o.profile);
     if (!targets.includes('cuda')) out.push(bad(`profile '${name}' is a CUDA profile, but targets has no 'cuda' (targets: ${targets.join(', ')})`));
@@ -269,6 +280,8 @@ export function interpret(source: SpecSource | AttentionIR, request: InterpretRe
     const badShape = (['B', 'T', 'H'] as const).find((k) => !(Number.isInteger(r[k]) && r[k] > 0));
     if (badShape) return { ...none, ir, diagnostics: [...diagnostics, diag('BadShapeOption', NO_SPAN, [`random.${badShape} must be a positive integer, found ${r[badShape]}`])] };
   }
+  if (request.chunkSize !== undefined && !(Number.isInteger(request.chunkSize) && request.chunkSize > 0)) return { ...none, ir, diagnostics: [...diagnostics, diag('BadOption', NO_SPAN, [`chunkSize takes a positive integer, found ${request.chunkSize}`])] };
+  if (request.form !== undefined && !['recurrent', 'parallel', 'chunk'].includes(request.form)) return { ...none, ir, diagnostics: [...diagnostics, diag('BadOption', NO_SPAN, [`form is recurrent, parallel or chunk, found '${request.form}'`])] };
   const inputs = request.inputs ?? randomInputs(ir, request.random!);
   const form = request.form ?? defaultForm(ir);
   const opts: InterpretOptions = { form, ...(request.chunkSize ? { chunkSize: request.chunkSize } : {}), ...(request.tiles ? { tiles: request.tiles } : {}), ...(request.outputFinalState ? { outputFinalState: true } : {}) };

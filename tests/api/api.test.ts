@@ -141,6 +141,24 @@ test('interpret: missing inputs, a bad shape and a wrong tensor are diagnostics'
   assert.ok(wrong.diagnostics.some((d) => d.code === 'ATTN5002' && d.message.includes("'q'")));
 });
 
+test('bad profiles and interpreter options are diagnostics whatever the targets, never exceptions', () => {
+  for (const o of [{ targets: ['cuda'], profile: 'cuda-sm70' }, { targets: ['cuda'], profile: 'nosuch' }, { targets: ['wgsl'], cudaProfile: 'nosuch' }] as api.CompileOptions[]) {
+    const r = api.compile(GLA, o);
+    assert.is(r.ok, false, JSON.stringify(o));
+    assert.equal(r.diagnostics.map((d) => d.code), ['ATTN4003'], JSON.stringify(o));
+  }
+  const obj = api.compile(GLA, { targets: ['wgsl'], profile: { name: 'x' } as unknown as api.CompileOptions['profile'] });
+  assert.is(obj.ok, false);
+  assert.is(obj.diagnostics[0]!.code, 'ATTN6005');
+  for (const chunkSize of [2.5, 0, -1]) {
+    const r = api.interpret(GLA, { dims: { K: 4, V: 4 }, random: { B: 1, T: 4, H: 1 }, form: 'chunk', chunkSize });
+    assert.is(r.ok, false, String(chunkSize));
+    assert.is(r.diagnostics[0]!.code, 'ATTN6005');
+  }
+  const badForm = api.interpret(GLA, { dims: { K: 4, V: 4 }, random: { B: 1, T: 4, H: 1 }, form: 'sideways' as unknown as 'chunk' });
+  assert.is(badForm.diagnostics[0]!.code, 'ATTN6005');
+});
+
 test('check, format and lower keep their contracts', () => {
   assert.ok(api.check(GLA).ok);
   assert.is(api.format(GLA).text, GLA, 'stdlib specs are formatted');
