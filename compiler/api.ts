@@ -168,15 +168,18 @@ function optionErrors(o: CompileOptions): Diagnostic[] {
   const cudaProfiles = Object.values(PROFILES).filter((p) => p.backend === 'cuda').map((p) => p.name);
   // A profile is a known name or a TargetProfile object; anything else is reported here, whatever
   // the targets (a profile no requested target uses would otherwise be dropped silently).
+  let malformed = false;
   for (const [key, p] of [['profile', o.profile], ['cudaProfile', o.cudaProfile]] as const) {
     if (p === undefined) continue;
     if (typeof p === 'string') {
       if (!PROFILES[p]) out.push(diag('UnknownTarget', NO_SPAN, [p, Object.keys(PROFILES).join(', ')]));
     } else if (typeof p !== 'object' || p === null || typeof p.name !== 'string' || (p.backend !== 'wgsl' && p.backend !== 'cuda') || typeof p.limits !== 'object' || p.limits === null || typeof p.features !== 'object' || p.features === null) {
       out.push(bad(`${key} takes a profile name (${Object.keys(PROFILES).join(', ')}) or a TargetProfile object (name, backend, limits, features, …)`));
+      malformed = true;
     }
   }
-  if (out.length) return out;
+  // The checks below read profile fields: not of a malformed object.
+  if (malformed) return out;
   if (o.profile !== undefined && profileBackend(o.profile) === 'cuda') {
     const name = profileName(o.profile);
     if (!targets.includes('cuda')) out.push(bad(`profile '${name}' is a CUDA profile, but targets has no 'cuda' (targets: ${targets.join(', ')})`));

@@ -157,10 +157,14 @@ function tiling(st: PlanState): void {
     const prefK = ir.chunk.kind === 'tiles' ? ir.chunk.k : 64;
     // Balanced tiles first: the smaller of the two tile sizes sets how often a query tile's running
     // max/sum is rescaled and how many barriers a key sweep costs, so 32 × 32 beats 64 × 8.
+    // An explicit query tile (--chunk) is the only candidate while some key tile fits with it.
     let bestS: { t: Tiling; score: number } | undefined;
     const Bks = req.BK ? [req.BK] : [prefK, 64, 32, 16, 8].filter((x, i, a) => x <= prefK && a.indexOf(x) === i);
-    for (const Bq of [pref, 64, 32, 16, 8].filter((x, i, a) => x <= pref && a.indexOf(x) === i)) {
-      for (const Bk of Bks) {
+    const allBq = [pref, 64, 32, 16, 8].filter((x, i, a) => x <= pref && a.indexOf(x) === i);
+    const askedQ = st.options.chunk;
+    for (const Bqs of askedQ ? [[askedQ], allBq.slice(1)] : [allBq]) {
+      if (bestS) break;
+      for (const Bq of Bqs) for (const Bk of Bks) {
         const t: Tiling = { C: Bq, BK: Bk, BV: ir.valueDim, threads, prepareRows, sharedBytes: 0, why: '' };
         const k = build(t);
         if (!k) return fail(st, 'FormUnsupported', ['parallel', ir.name, 'the score must use q and k only through dot(q, k), and per-token inputs as x[i] or x[j]']);
@@ -172,6 +176,7 @@ function tiling(st: PlanState): void {
     }
     if (bestS) {
       const { C: Bq, BK: Bk, sharedBytes: bytes } = bestS.t;
+      if (askedQ && Bq !== askedQ) st.notes.push(`tiling: the requested query tile ${askedQ} (--chunk) does not fit ${prof.name} with any key tile; using ${Bq}`);
       st.tiling = { ...bestS.t, why: `query tiles of ${Bq} and key tiles of ${Bk}${req.BK ? ' (requested)' : ''} (${bytes} bytes of workgroup memory; ${prof.name} allows ${limit})` };
       st.notes.push(`tiling: ${st.tiling.why}`);
       return;
@@ -193,22 +198,27 @@ function tiling(st: PlanState): void {
   // than the spec's (a measured preference), else the spec's.
   const prefC = st.options.chunk ?? (split && prof.splitChunk && prof.splitChunk < specC ? prof.splitChunk : specC);
   let best: { t: Tiling; score: number } | undefined;
-  for (const C of Cs)
-    for (const BV of BVs)
-      for (const BK of BKs) {
-        const t: Tiling = { C, BK, BV, threads, prepareRows, sharedBytes: 0, why: '', ...(split ? { split } : {}) };
-        const k = build(t);
-        if (!k) return fail(st, 'FormUnsupported', [st.form!, ir.name, 'an epilogue or feature map the kernel cannot compute']);
-        const bytes = sharedBytes(k);
-        if (!measured(t, bytes)) continue;
-        // Fused: prefer the requested chunk, then wide value tiles (less repeated work), then wide
-        // key slices. Split: value tiles of 32 first (each value tile reloads the chunk's q and W),
-        // then key slices of 32 (fewer barriers, longer inner loops), then the chunk.
-        const score = split
-          ? Math.min(BV, 32) * 1e7 + Math.min(BK, 32, K) * 1e5 + (C === prefC ? 1e4 : C * 10) + BV + Math.min(BK, K) / 1e3
-          : (C === specC ? 1e6 : C * 1e3) + BV * 10 + Math.min(BK, K);
-        if (!best || score > best.score) best = { t: { ...t, sharedBytes: bytes }, score };
-      }
+  // An explicit chunk (--chunk) is the only candidate while some tiles fit with it.
+  const asked = recurrent ? undefined : st.options.chunk;
+  for (const Cset of asked ? [[asked], Cs.filter((c) => c !== asked)] : [Cs]) {
+    if (best) break;
+    for (const C of Cset)
+      for (const BV of BVs)
+        for (const BK of BKs) {
+          const t: Tiling = { C, BK, BV, threads, prepareRows, sharedBytes: 0, why: '', ...(split ? { split } : {}) };
+          const k = build(t);
+          if (!k) return fail(st, 'FormUnsupported', [st.form!, ir.name, 'an epilogue or feature map the kernel cannot compute']);
+          const bytes = sharedBytes(k);
+          if (!measured(t, bytes)) continue;
+          // Fused: prefer the requested chunk, then wide value tiles (less repeated work), then wide
+          // key slices. Split: value tiles of 32 first (each value tile reloads the chunk's q and W),
+          // then key slices of 32 (fewer barriers, longer inner loops), then the chunk.
+          const score = split
+            ? Math.min(BV, 32) * 1e7 + Math.min(BK, 32, K) * 1e5 + (C === prefC ? 1e4 : C * 10) + BV + Math.min(BK, K) / 1e3
+            : (C === specC ? 1e6 : C * 1e3) + BV * 10 + Math.min(BK, K);
+          if (!best || score > best.score) best = { t: { ...t, sharedBytes: bytes }, score };
+        }
+  }
   if (!best) {
     st.tiling = undefined;
     if ((req.BV || req.BK) && smallest) return tooBig(st, req, smallest, `chunk ${smallest.t.C}, value tile ${smallest.t.BV}, key slice ${smallest.t.BK}${smallest.t.split ? ', the larger of the two kernels of the split form' : ''}`);
@@ -220,8 +230,9 @@ function tiling(st: PlanState): void {
   }
   const t = best.t;
   st.tiling = { ...t, why: `chunk ${t.C}, value tile ${t.BV}${req.BV ? ' (requested)' : ''}, key slice ${t.BK}${req.BK ? ' (requested)' : ''}, ${t.threads} threads: ${t.sharedBytes} bytes of workgroup memory${t.split ? ' (the larger of the two kernels)' : ''} (${prof.name} allows ${limit})` };
-  if (!recurrent && t.C !== specC && t.C === prefC && prefC !== st.options.chunk) st.notes.push(`tiling: chunk ${t.C} instead of the spec's ${specC}: ${prof.name} prefers it for the split form (results are the same up to rounding)`);
-  else if (!recurrent && t.C !== specC) st.notes.push(`tiling: the spec's chunk ${specC} does not fit ${prof.name}; using ${t.C} (results are the same up to rounding)`);
+  if (asked && t.C !== asked) st.notes.push(`tiling: the requested chunk ${asked} (--chunk) does not fit ${prof.name}; using ${t.C} (results are the same up to rounding)`);
+  else if (!recurrent && !asked && t.C !== specC && t.C === prefC) st.notes.push(`tiling: chunk ${t.C} instead of the spec's ${specC}: ${prof.name} prefers it for the split form (results are the same up to rounding)`);
+  else if (!recurrent && !asked && t.C !== specC) st.notes.push(`tiling: the spec's chunk ${specC} does not fit ${prof.name}; using ${t.C} (results are the same up to rounding)`);
   st.notes.push(`tiling: ${st.tiling.why}`);
 }
 

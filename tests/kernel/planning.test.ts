@@ -266,4 +266,20 @@ test('split state kernel: scalar-gated q and k are scaled as they load, one barr
   assert.equal(sliceBarriers(chunkKernel('gla').body), [5], 'gla (vector gate)');
 });
 
+test('an explicit chunk (--chunk) is kept when it fits, and a fallback says the request did not fit', () => {
+  const gdn = fullSize('gated_deltanet');
+  const kept = plan(gdn, 'webgpu-large', { chunk: 32 });
+  assert.is(kept.tiling!.C, 32, kept.tiling!.why);
+  assert.not.ok(kept.notes.some((n) => n.includes('does not fit')), kept.notes.join('\n'));
+  const fallback = plan(gdn, 'webgpu-default', { chunk: 64 });
+  assert.is(fallback.tiling!.C, 16);
+  assert.ok(fallback.notes.includes('tiling: the requested chunk 64 (--chunk) does not fit webgpu-default; using 16 (results are the same up to rounding)'), fallback.notes.join('\n'));
+  const sm = irFromText(readFileSync(join(REPO, 'stdlib', 'softmax.attn'), 'utf8'), 'softmax', { D: 16 });
+  const q = plan(sm, 'webgpu-default', { chunk: 64 });
+  assert.is(q.tiling!.C, 64, q.tiling!.why);
+  const big = plan(fullSize('softmax'), 'webgpu-default', { chunk: 128 });
+  assert.ok(big.tiling!.C < 128);
+  assert.ok(big.notes.some((n) => n.startsWith('tiling: the requested query tile 128 (--chunk) does not fit webgpu-default')), big.notes.join('\n'));
+});
+
 test.run();
