@@ -296,6 +296,11 @@ function classifyEquations(spec: TypedSpec, err: ErrFn): Classified | undefined 
     const st = vecStates[0]!;
     const l = linearize(eqOf(st.name)!.value, st.name);
     if (l.k !== 'mat' || l.monos.some((m) => m.kind !== 'diag') || !l.free) return general(l.k === 'general' ? l.reason : 'not an elementwise decay plus a write');
+    // The decay is held to the rule of gates, as for matrix states (ATTN3010 above 1).
+    const vdiags = l.monos.filter((m): m is Extract<Mono, { kind: 'diag' }> => m.kind === 'diag');
+    const valpha = monoAlpha(vdiags);
+    const vgate = valpha && !isOne(valpha) ? logOf(valpha) : undefined;
+    if (vgate && !checkDecay(vgate, vdiags, eqOf(st.name)!.value, st.name, err)) return undefined;
     err('VectorStateNoKernel', rule.span, [st.name]);
     const upd: Update = { cls: 'vector-state', states: [{ name: st.name, shape: st.shape }], equations: rule.equations, output: rule.output, reason: 'a vector state' };
     return { update: upd, description: `vector state ${st.name}: elementwise decay and write`, gate: undefined };

@@ -110,6 +110,16 @@ test('a vector state is evaluated as written', () => {
   for (let d = 0; d < 8; d++) assert.ok(Math.abs(r.output!.data[d]! - t('q')[d]! * t('k')[d]! * t('v')[d]!) < 1e-12);
 });
 
+test('a vector state whose decay is above 1 is ATTN3010, like a matrix state', () => {
+  const src = (decay: string) => `attention vs {\n  dims D = 8\n  input q: [D], k: [D], v: [D], w: [D]\n  state s: [D]\n  update s = ${decay} * s + k * v\n  output o = q * s\n}\n`;
+  const grow = lowerSource(src('2'), 'vs.attn');
+  assert.is(grow.ok, false);
+  assert.ok(grow.diagnostics.some((d) => d.code === 'ATTN3010' && d.message.includes("'s'")), renderDiagnostics(grow.diagnostics));
+  const fine = lowerSource(src('sigmoid(w)'), 'vs.attn');
+  assert.ok(fine.ok, renderDiagnostics(fine.diagnostics));
+  assert.equal(fine.diagnostics.map((d) => d.code), ['ATTN3011']);
+});
+
 // ── full matrices on the left: general linear, never a crash ─────────────────────
 
 /** Lower a spec with these items after the shared head; diagnostics other than unused inputs. */
