@@ -211,10 +211,14 @@ function tiling(st: PlanState): void {
           const bytes = sharedBytes(k);
           if (!measured(t, bytes)) continue;
           // Fused: prefer the requested chunk, then wide value tiles (less repeated work), then wide
-          // key slices. Split: value tiles of 32 first (each value tile reloads the chunk's q and W),
-          // then key slices of 32 (fewer barriers, longer inner loops), then the chunk.
+          // key slices. Split: the state kernel is a chain of barrier-separated phases per chunk,
+          // two or three per key slice, and on a GPU each phase costs about a microsecond of
+          // latency (an H100 through WebGPU: ~39 µs per chunk at 29 phases); so value tiles of 32
+          // (each value tile reloads the chunk's q and W; narrower tiles also give more
+          // workgroups), then the widest key slice (fewest slices, fewest phases), then the
+          // preferred chunk, then wider value tiles.
           const score = split
-            ? Math.min(BV, 32) * 1e7 + Math.min(BK, 32, K) * 1e5 + (C === prefC ? 1e4 : C * 10) + BV + Math.min(BK, K) / 1e3
+            ? Math.min(BV, 32) * 1e7 + Math.min(BK, K) * 1e4 + (C === prefC ? 1e3 : C) + BV / 1e3
             : (C === specC ? 1e6 : C * 1e3) + BV * 10 + Math.min(BK, K);
           if (!best || score > best.score) best = { t: { ...t, sharedBytes: bytes }, score };
         }

@@ -282,4 +282,14 @@ test('an explicit chunk (--chunk) is kept when it fits, and a fallback says the 
   assert.ok(big.notes.some((n) => n.startsWith('tiling: the requested query tile 128 (--chunk) does not fit webgpu-default')), big.notes.join('\n'));
 });
 
+test('split form: with room for it, the widest key slice beats a value tile wider than 32 (fewer phases per chunk, more workgroups)', () => {
+  // An adapter with 48 KiB of workgroup memory, as an H100 grants through Dawn.
+  const prof = { ...PROFILES['webgpu-large']!, name: 'webgpu-48k', limits: { ...PROFILES['webgpu-large']!.limits, sharedBytes: 48 * 1024 } };
+  const t = plan(fullSize('gated_deltanet'), prof).tiling!;
+  assert.equal([t.C, t.BV, t.BK], [16, 32, 128], t.why);
+  // CUDA keeps the spec's chunk and the widest tiles (everything fits).
+  const c = plan(fullSize('gated_deltanet'), 'cuda-sm90').tiling!;
+  assert.equal([c.C, c.BV, c.BK], [64, 64, 128], c.why);
+});
+
 test.run();
