@@ -4,8 +4,9 @@
  * masking mistakes surface as errors instead of wrong numbers:
  *   - every buffer read and write is bounds-checked;
  *   - tiles start uninitialised; reading an element nobody wrote is an error;
- *   - a tile op that reads a tile another op wrote since the last barrier (or overwrites one read
- *     since then) is a missing-barrier error;
+ *   - a tile op that reads a shared tile another op wrote since the last barrier (or overwrites
+ *     one read since then) is a missing-barrier error (register tiles are per-thread: an op may
+ *     touch them only at the elements its thread owns, which is checked instead);
  *   - a map may read its destination only at the element it writes.
  */
 import { binaryOps, unaryOps } from '../interp/eval.ts';
@@ -257,7 +258,11 @@ function barrierCheck(s: Stmt, x: Ctx, on: boolean): void {
   checkRegisterUse(s, x);
   if (!on) return;
   const id = ++x.opCounter;
-  const { reads, writes } = tileAccess(s);
+  // Register tiles are per-thread (checkRegisterUse above): only shared tiles can race.
+  const isShared = (t: string) => x.kernel.tiles.find((d) => d.name === t)?.space !== 'register';
+  const acc = tileAccess(s);
+  const reads = [...acc.reads].filter(isShared);
+  const writes = [...acc.writes].filter(isShared);
   // Earlier ops of this epoch (the current op is registered after the checks).
   for (const t of reads) {
     const w = x.epochWrites.get(t);

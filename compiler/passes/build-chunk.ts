@@ -154,6 +154,12 @@ export function buildChunkKernel(st: PlanState): Kernel {
     /** q̃ ⊙ e^{b_row}, and k̃ ⊙ e^{b_L − b_row} ⊙ s_row (the state update's factors). */
     const qDecay = (row: SExpr) => (hasGate ? b.exp(bAt(readRow(row), Cv)) : b.f(1));
     const kDecay = (row: SExpr) => b.mul(hasGate ? b.exp(b.sub(bLast(Cv), bAt(row, Cv))) : b.f(1), sOf(row));
+    // Split: the intra-chunk weights load with the chunk's other inputs, and without a normalizer
+    // their part of the output is taken before the slice loop (nothing after it then touches
+    // workgroup memory: one barrier fewer per chunk).
+    if (split) loadWeights(A);
+    const intraFirst = split && !Dn;
+    if (intraFirst) kb.matmul(O, A, Vc!, { acc: 'add' });
     kb.for('k0', b.i(0), b.i(K), b.i(BK), () => {
       if (preScale) {
         const cols = { ...rowsValid, cols: b.min(b.i(BK), b.sub(b.i(K), k0)) };
@@ -180,8 +186,7 @@ export function buildChunkKernel(st: PlanState): Kernel {
       kb.matmul(sliceView, Ks, Vc!, { transA: true, acc: 'add' });
       if (Z) kb.map({ tile: Z, r0: k0, rows: BK }, b.add(b.tile(Z, b.add(k0, R), b.i(0)), b.fold('sum', 'j', b.i(0), b.i(C), b.tile(Ks, b.v('j'), R))));
     }, 'key-feature slices');
-    if (split) loadWeights(A);
-    else {
+    if (!split) {
       // Intra-chunk weights: decay (scalar gates), the causal mask, the write strength, the bonus.
       let w: SExpr = b.tile(A, R, Cv);
       if (!vecGate) {
@@ -192,7 +197,7 @@ export function buildChunkKernel(st: PlanState): Kernel {
       if (Bn) w = b.sel(b.bin('eq', Cv, R), b.mul(b.tile(Bn, R, b.i(0)), sOf(R)), w);
       kb.map(A, w);
     }
-    kb.matmul(O, A, Vc!, { acc: 'add' });
+    if (!intraFirst) kb.matmul(O, A, Vc!, { acc: 'add' });
     if (Dn) {
       kb.map(Dn, b.add(b.tile(Dn, R, b.i(0)), b.fold('sum', 'j', b.i(0), b.i(C), b.tile(A, R, b.v('j')))));
       kb.map(O, b.div(b.tile(O, R, Cv), b.add(b.tile(Dn, R, b.i(0)), b.f(SUM_EPS))));
@@ -278,6 +283,8 @@ export function buildChunkKernel(st: PlanState): Kernel {
     const X = kb.tile('X', C, BV);
     const Ws = kb.tile('Ws', C, BK);
     kb.map(X, b.ld('w_u', b.add(rowBase(R, V), b.add(v0, Cv))), { ...rowsValid, cols: vCols });
+    // Loaded with the chunk's other inputs (one barrier for all), read after the slice loop.
+    loadWeights(Aqk);
     kb.for('k0', b.i(0), b.i(K), b.i(BK), () => {
       const cols = { ...rowsValid, cols: b.min(b.i(BK), b.sub(b.i(K), k0)) };
       // Scalar gates: q is scaled as it is loaded (the gate sums are already loaded); vector gates
@@ -289,7 +296,6 @@ export function buildChunkKernel(st: PlanState): Kernel {
       kb.matmul(X, Ws, sliceView, { acc: 'sub' });
       kb.matmul(O, Qs, sliceView, { acc: 'add' });
     }, 'key-feature slices: reads of the old state');
-    loadWeights(Aqk);
     kb.matmul(O, Aqk, X, { acc: 'add' });
     storeOutput();
     kb.for('k0', b.i(0), b.i(K), b.i(BK), () => {

@@ -354,33 +354,51 @@ function kernels(st: PlanState): void {
 // ── barriers ───────────────────────────────────────────────────────────────────
 
 /**
- * Keep a barrier only where an op reads a tile written since the last barrier, or writes a tile
- * read or written since then by another op. Loop bodies and branches end with a barrier when they
- * touched tiles (the next iteration, or the code after, may depend on them).
+ * Keep a barrier only where an op reads a shared tile written since the last barrier, or writes a
+ * shared tile read or written since then by another op. Register tiles never need one: each
+ * thread touches only the elements it owns (the interpreter's `checkRegisterUse` enforces it).
+ * A loop gets a barrier in front only when its body (at any depth) or its bounds conflict with
+ * the current epoch; its body ends with a barrier when it touched shared tiles (the next
+ * iteration, or the code after, may depend on them). After a loop that runs at least once the
+ * epoch is fresh; after one that may run zero times the epoch before it carries on.
  */
-export function minimiseBarriers(body: Stmt[]): Stmt[] {
+export function minimiseBarriers(body: Stmt[], registers: ReadonlySet<string> = new Set()): Stmt[] {
   const out: Stmt[] = [];
   let written = new Set<string>();
   let read = new Set<string>();
+  const shared = (ts: Iterable<string>) => [...ts].filter((t) => !registers.has(t));
   const flush = () => {
     if (out.length && out[out.length - 1]!.op !== 'barrier' && (written.size || read.size)) out.push({ op: 'barrier' });
     written = new Set();
     read = new Set();
   };
+  const conflicts = (reads: string[], writes: string[]) => reads.some((t) => written.has(t)) || writes.some((t) => written.has(t) || read.has(t));
   for (const s of body) {
     if (s.op === 'barrier') continue;
-    if (s.op === 'for' || s.op === 'if') {
-      const acc = tileAccess(s);
-      if ([...acc.reads].some((t) => written.has(t))) flush();
+    if (s.op === 'if') {
       flush();
-      if (s.op === 'for') out.push({ ...s, body: endWithBarrier(minimiseBarriers(s.body)) });
-      else out.push({ ...s, then: endWithBarrier(minimiseBarriers(s.then)), else: endWithBarrier(minimiseBarriers(s.else)) });
+      out.push({ ...s, then: endWithBarrier(minimiseBarriers(s.then, registers), registers), else: endWithBarrier(minimiseBarriers(s.else, registers), registers) });
       continue;
     }
-    const { reads, writes } = tileAccess(s);
-    // Ops map elements to threads independently: any tile shared with an earlier op of this epoch needs a barrier.
-    const hazard = [...reads].some((t) => written.has(t)) || [...writes].some((t) => written.has(t) || read.has(t));
-    if (hazard) flush();
+    if (s.op === 'for') {
+      const deep = deepTileAccess([s]);
+      if (conflicts(shared(deep.reads), shared(deep.writes))) flush();
+      const inner = endWithBarrier(minimiseBarriers(s.body, registers), registers);
+      out.push({ ...s, body: inner });
+      if (runsOnce(s) && inner[inner.length - 1]?.op === 'barrier') {
+        written = new Set();
+        read = new Set();
+      } else {
+        // The loop may not run (or ends without a barrier): what it touches joins the epoch.
+        for (const t of shared(deep.writes)) written.add(t);
+        for (const t of shared(deep.reads)) read.add(t);
+      }
+      continue;
+    }
+    const acc = tileAccess(s);
+    const reads = shared(acc.reads);
+    const writes = shared(acc.writes);
+    if (conflicts(reads, writes)) flush();
     out.push(s);
     for (const t of writes) written.add(t);
     for (const t of reads) read.add(t);
@@ -388,17 +406,46 @@ export function minimiseBarriers(body: Stmt[]): Stmt[] {
   return out;
 }
 
-function hasTileOps(ss: Stmt[]): boolean {
-  return ss.some((s) => s.op !== 'let' && s.op !== 'note' && s.op !== 'barrier');
+/** Tiles read and written by statements at any depth (loop bounds and conditions included). */
+function deepTileAccess(ss: Stmt[]): { reads: Set<string>; writes: Set<string> } {
+  const reads = new Set<string>();
+  const writes = new Set<string>();
+  const walk = (xs: Stmt[]) => {
+    for (const s of xs) {
+      const a = tileAccess(s);
+      for (const t of a.reads) reads.add(t);
+      for (const t of a.writes) writes.add(t);
+      if (s.op === 'for') walk(s.body);
+      else if (s.op === 'if') {
+        walk(s.then);
+        walk(s.else);
+      }
+    }
+  };
+  walk(ss);
+  return { reads, writes };
 }
 
-function endWithBarrier(ss: Stmt[]): Stmt[] {
-  if (hasTileOps(ss) && ss[ss.length - 1]?.op !== 'barrier') return [...ss, { op: 'barrier' }];
-  return ss;
+/** Whether a loop provably runs at least once (constant bounds with from < to). */
+function runsOnce(s: Extract<Stmt, { op: 'for' }>): boolean {
+  return s.from.k === 'const' && s.to.k === 'const' && s.from.v < s.to.v;
+}
+
+/**
+ * A body ends with a barrier when it touched shared tiles since its last barrier (a loop that runs
+ * at least once and whose body ends with one counts as one): the next iteration, or the code
+ * after, may depend on them. Register tiles and buffer stores alone need none.
+ */
+function endWithBarrier(ss: Stmt[], registers: ReadonlySet<string>): Stmt[] {
+  const endsWithBarrier = (s: Stmt) => s.op === 'barrier' || (s.op === 'for' && runsOnce(s) && s.body[s.body.length - 1]?.op === 'barrier');
+  let tail = ss.length;
+  while (tail > 0 && !endsWithBarrier(ss[tail - 1]!)) tail--;
+  const touched = deepTileAccess(ss.slice(tail));
+  return [...touched.reads, ...touched.writes].some((t) => !registers.has(t)) ? [...ss, { op: 'barrier' }] : ss;
 }
 
 function barriers(st: PlanState): void {
-  for (const k of st.program?.kernels ?? []) k.body = minimiseBarriers(k.body);
+  for (const k of st.program?.kernels ?? []) k.body = minimiseBarriers(k.body, new Set(k.tiles.filter((t) => t.space === 'register').map((t) => t.name)));
 }
 
 // ── binding packing ────────────────────────────────────────────────────────────
