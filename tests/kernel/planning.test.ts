@@ -292,4 +292,34 @@ test('split form: with room for it, the widest key slice beats a value tile wide
   assert.equal([c.C, c.BV, c.BK], [64, 64, 128], c.why);
 });
 
+test('barriers per chunk of the split state kernels: register tiles and loop ends need none of their own', () => {
+  type S = import('../../compiler/kernel-ir/types.ts').Stmt;
+  /** Barriers one pass over `body` executes, constant-trip loops unrolled. */
+  const executed = (body: S[]): number =>
+    body.reduce((n, s) => {
+      if (s.op === 'barrier') return n + 1;
+      if (s.op === 'for') {
+        const trips = s.from.k === 'const' && s.to.k === 'const' && s.step.k === 'const' ? Math.ceil((s.to.v - s.from.v) / s.step.v) : 1;
+        return n + trips * executed(s.body);
+      }
+      return s.op === 'if' ? n + Math.max(executed(s.then), executed(s.else)) : n;
+    }, 0);
+  const prof = { ...PROFILES['webgpu-large']!, name: 'webgpu-48k', limits: { ...PROFILES['webgpu-large']!.limits, sharedBytes: 48 * 1024 } };
+  const perChunk = (name: string) => {
+    const k = plan(fullSize(name), prof).program!.kernels.find((x) => x.name === `${name}_chunk`)!;
+    const find = (ss: S[]): S[] | undefined => {
+      for (const s of ss) {
+        if (s.op === 'for' && s.v === 'c0') return s.body;
+        if (s.op === 'for') { const f = find(s.body); if (f) return f; }
+      }
+      return undefined;
+    };
+    return executed(find(k.body)!);
+  };
+  // One key slice of 128: the chunk's loads, then two barriers in each of the two slice loops.
+  assert.is(perChunk('gated_deltanet'), 5);
+  // Additive, one slice: the loads, then four in the slice loop; nothing after it.
+  assert.is(perChunk('simple_gla'), 5);
+});
+
 test.run();
