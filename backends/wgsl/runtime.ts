@@ -370,7 +370,7 @@ function align4(n: number): number {
 }
 
 /** writeBuffer takes whole 4-byte words: an odd count of f16 values gets a zero half-word. */
-function padTo4(a: ArrayBufferView): ArrayBufferView {
+export function padTo4(a: ArrayBufferView): ArrayBufferView {
   if (a.byteLength % 4 === 0) return a;
   const out = new Uint8Array(align4(a.byteLength));
   out.set(new Uint8Array(a.buffer, a.byteOffset, a.byteLength));

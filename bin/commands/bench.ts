@@ -7,7 +7,7 @@
  */
 import { webgpuManifest } from '../../backends/wgsl/manifest.ts';
 import { deviceProfile, nodeGpu } from '../../backends/wgsl/node-device.ts';
-import { AttentionKernels, floatToHalf } from '../../backends/wgsl/runtime.ts';
+import { AttentionKernels, floatToHalf, padTo4 } from '../../backends/wgsl/runtime.ts';
 import { randomInputs } from '../../compiler/interp/random.ts';
 import { plan } from '../../compiler/passes/pipeline.ts';
 import type { KernelForm } from '../../compiler/passes/plan.ts';
@@ -113,7 +113,8 @@ export async function benchCommand(file: string, o: BenchCmdOptions): Promise<nu
       if (data) {
         const b = manifest.buffers.find((x) => x.name === `in_${name}` || x.name === `p_${name}`);
         const host = b?.dtype === 'i32' ? Int32Array.from(data) : b?.dtype === 'f16' ? floatToHalf(data) : data;
-        dev.queue.writeBuffer(buf, 0, host as unknown as GPUAllowSharedBufferSource);
+        // writeBuffer takes whole 4-byte words (an odd count of f16 values is padded).
+        dev.queue.writeBuffer(buf, 0, padTo4(host as ArrayBufferView) as unknown as GPUAllowSharedBufferSource);
       }
       buffers[name] = buf;
     }

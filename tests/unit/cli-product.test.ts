@@ -201,6 +201,11 @@ test('bench: a broken spec exits 1 with the diagnostic; a spec runs and reports 
   const text = await attnc('bench', GLA, '--dims', 'K=8,V=8', '--shape', 'B=1,T=16,H=1', '--repeats', '1', '--warmup', '0');
   assert.is(text.code, 0, text.stderr);
   assert.match(text.stdout, /run .* ms\/call .* tokens\/s/);
+  // f16 with an odd number of elements in an input (T = 15, one head: the gate's a and b): the
+  // resident buffers are written in whole words, no internal error.
+  const odd = await attnc('bench', join(REPO, 'stdlib/gated_deltanet.attn'), '--dims', 'K=16,V=16', '--shape', 'B=1,T=15,H=1', '--dtype', 'f16', '--repeats', '1', '--warmup', '0', '--json');
+  assert.is(odd.code, 0, odd.stderr);
+  assert.is((JSON.parse(odd.stdout) as { ok: boolean }).ok, true);
 });
 
 test('compile a folder: one result per spec file (JSON), exit 1 when one has errors', async () => {
