@@ -44,12 +44,17 @@ export function explainCommand(file: string, opts: ExplainCmdOptions): number {
     return EXIT.diagnostics;
   }
   const ir = l.ir;
-  // --tiles and --chunk are about the plan: they plan (for webgpu-default without --target) as --target does.
-  if (opts.target || opts.dumpAfter || tiles || chunk) {
+  // --form and --dtype choose a plan too: without --target they plan for webgpu-default.
+  if (opts.target || opts.dumpAfter || tiles || chunk || opts.form || opts.dtype) {
     const form = opts.form as KernelForm | undefined;
     const st = plan(ir, opts.target ?? 'webgpu-default', { ...(form ? { form } : {}), ...(opts.dtype ? { dtype: opts.dtype as Dtype } : {}), ...(tiles ? { tiles } : {}), ...(chunk ? { chunk } : {}) }, opts.dumpAfter ?? PASS_NAMES[PASS_NAMES.length - 1], printPlan);
+    const failed = st.diagnostics.some((d) => d.severity === 'error');
+    if (opts.json && failed) {
+      printJson({ ok: false, diagnostics: diagnosticsJson(st.diagnostics) });
+      return EXIT.diagnostics;
+    }
     if (st.diagnostics.length) printDiagnostics(st.diagnostics);
-    if (st.diagnostics.some((d) => d.severity === 'error')) return EXIT.diagnostics;
+    if (failed) return EXIT.diagnostics;
     if (opts.json) printJson({ ok: true, form: st.form, tiling: st.tiling, notes: st.notes, kernels: st.program?.kernels.map((k) => ({ name: k.name, threads: k.threads, tiles: k.tiles, buffers: k.buffers.map((x) => x.name) })) });
     else process.stdout.write((st.dump ?? printPlan(st)) + '\n');
     return EXIT.ok;

@@ -292,4 +292,19 @@ test('a state equation whose decay is > 1 is an error (ATTN3010) for every comma
   }
 });
 
+test('explain: --form/--dtype alone plan (webgpu-default); a failed plan under --json is JSON with ok: false', async () => {
+  const gdn = join(REPO, 'stdlib/gated_deltanet.attn');
+  const par = await attnc('explain', gdn, '--form', 'parallel');
+  assert.is(par.code, 1, par.stdout);
+  assert.match(par.stderr, 'error[ATTN4002]');
+  const j = await attnc('explain', gdn, '--dims', 'K=16,V=16', '--tiles', 'BV=7', '--json');
+  assert.is(j.code, 1);
+  const out = JSON.parse(j.stdout) as { ok: boolean; diagnostics: { code: string }[] };
+  assert.is(out.ok, false);
+  assert.equal(out.diagnostics.map((d) => d.code), ['ATTN4006']);
+  const rec = await attnc('explain', gdn, '--form', 'recurrent', '--json');
+  assert.is(rec.code, 0, rec.stderr);
+  assert.is((JSON.parse(rec.stdout) as { form: string }).form, 'recurrent');
+});
+
 test.run();
