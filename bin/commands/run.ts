@@ -71,6 +71,7 @@ export async function runCommand(file: string, opts: RunCmdOptions): Promise<num
   const heads = opts.heads ? parseAssignments(opts.heads, '--heads') : {};
   if (typeof heads === 'string') return usage(heads);
   const seed = Number(opts.seed ?? 0);
+  if (!(Number.isInteger(seed) && seed >= 0)) return usage(`--seed takes a non-negative integer, found '${opts.seed}'`);
   const chunk = opts.chunk ? Number(opts.chunk) : undefined;
   if (chunk !== undefined && (!Number.isInteger(chunk) || chunk < 1)) return usage('--chunk takes a positive integer');
   const tiles = parseTiles(opts.tiles);

@@ -40,6 +40,9 @@ test('bad usage exits 2: unknown command, unknown option, missing argument, bad 
   assert.is((await attnc('bench', GLA, '--repeats', '0')).code, 2);
   assert.is((await attnc('bench', GLA, '--dtype', 'bf16')).code, 2);
   assert.is((await attnc('bench', GLA, '--profile', 'cuda-sm90')).code, 2);
+  const seed = await attnc('run', GLA, '--seed', 'abc');
+  assert.is(seed.code, 2);
+  assert.match(seed.stderr, "--seed takes a non-negative integer, found 'abc'");
   assert.is((await attnc('pack', GLA, '--form', 'sideways')).code, 2);
   const empty = join(tmp, 'empty');
   mkdirSync(empty);
