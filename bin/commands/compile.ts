@@ -94,7 +94,9 @@ export async function compileCommand(file: string, o: CompileCmdOptions): Promis
     writeFileSync(p, a.contents);
   }
   const notes = planNotes(res.plans);
-  if (o.json) printJson({ ok: true, spec: ir.name, files: res.artifacts.map((a) => join(outDir, a.path)), notes });
+  // Warnings of lowering and planning (ATTN2023, ATTN3002, …) go into the JSON too.
+  const warnings = [...l.diagnostics, ...res.diagnostics].filter((d) => d.severity !== 'error');
+  if (o.json) printJson({ ok: true, spec: ir.name, files: res.artifacts.map((a) => join(outDir, a.path)), notes, diagnostics: diagnosticsJson(warnings) });
   else {
     for (const n of notes) process.stderr.write(`note: ${n}\n`);
     for (const a of res.artifacts) process.stdout.write(`${join(outDir, a.path)}\n`);

@@ -310,4 +310,14 @@ test('explain: --form/--dtype alone plan (webgpu-default); a failed plan under -
   assert.is((JSON.parse(rec.stdout) as { form: string }).form, 'recurrent');
 });
 
+test('compile --json carries lowering warnings in diagnostics', async () => {
+  const f = join(tmp, 'warn.attn');
+  writeFileSync(f, 'attention warn {\n  dims K = 8, V = 8\n  input q: [K], k: [K], v: [V], g: scalar\n  state S: [K, V]\n  update S = exp(g) * S + k ⊗ v\n  output o = Sᵀ @ q\n}\n');
+  const r = await attnc('compile', f, '--out', join(tmp, 'warn-out'), '--json');
+  assert.is(r.code, 0, r.stderr);
+  const j = JSON.parse(r.stdout) as { ok: boolean; diagnostics: { code: string; severity: string }[] };
+  assert.ok(j.ok);
+  assert.ok(j.diagnostics.some((d) => d.code === 'ATTN2023' && d.severity === 'warning'), JSON.stringify(j.diagnostics));
+});
+
 test.run();
