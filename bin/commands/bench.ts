@@ -77,7 +77,8 @@ export async function benchCommand(file: string, o: BenchCmdOptions): Promise<nu
   try {
     gpu = await nodeGpu();
   } catch (e) {
-    process.stderr.write(`attnc: ${(e as Error).message}\n`);
+    if (o.json) printJson({ ok: false, error: (e as Error).message });
+    else process.stderr.write(`attnc: ${(e as Error).message}\n`);
     return EXIT.diagnostics;
   }
   try {
@@ -136,7 +137,9 @@ export async function benchCommand(file: string, o: BenchCmdOptions): Promise<nu
     for (const b of Object.values(buffers)) b.destroy();
     kernels.destroy();
     if (oom || invalid) {
-      process.stderr.write(`attnc: WebGPU ${invalid ? 'validation' : 'out-of-memory'} error: ${(invalid ?? oom)!.message}\n`);
+      const message = `WebGPU ${invalid ? 'validation' : 'out-of-memory'} error: ${(invalid ?? oom)!.message}`;
+      if (o.json) printJson({ ok: false, spec: ir.name, adapter: gpu.description, error: message });
+      else process.stderr.write(`attnc: ${message}\n`);
       return EXIT.diagnostics;
     }
     const tokens = B * T;

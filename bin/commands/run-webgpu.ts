@@ -66,7 +66,8 @@ export async function runWebGpuCommand(ir: AttentionIR, run: RunInputs, opts: We
     const err = await gpu.device.popErrorScope();
     kernels.destroy();
     if (err) {
-      process.stderr.write(`attnc: WebGPU validation error: ${err.message}\n`);
+      if (opts.json) printJson({ ok: false, spec: ir.name, backend: 'webgpu', adapter: gpu.description, error: `WebGPU validation error: ${err.message}` });
+      else process.stderr.write(`attnc: WebGPU validation error: ${err.message}\n`);
       return EXIT.diagnostics;
     }
     let check: { relErr: number; maxAbs: number; tolerance: number; ok: boolean } | undefined;
