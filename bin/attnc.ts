@@ -124,6 +124,7 @@ export function buildProgram(): Command {
     .option('--dtype <type>', `storage type of the WebGPU kernels' inputs and outputs: ${orList(WEBGPU_DTYPES)} (CUDA sources: bf16)`)
     .option('--form <form>', `${FORMS.join(', ')} (recurrent: the decode form)`)
     .option('--chunk <n>', 'chunk size (state-recurrent) or query tile (softmax)')
+    .option('--tiles <list>', `${TILES_HELP} (for the WebGPU kernels and the CUDA sources)`)
     .option('--cuda-profile <name>', `an alias: the same as naming a CUDA profile (${CUDA_PROFILES.join(', ')}) in --profile`)
     .option('--no-cuda', 'leave the CUDA sources out')
     .option('--json', 'print the package name, folder and files as JSON')

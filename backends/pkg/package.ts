@@ -34,7 +34,7 @@ export interface PackInput {
   /** Version ranges of the optional peer dependencies (attnc's own). */
   peers?: { webgpu?: string; webgpuTypes?: string };
   /** The options the kernels were compiled with, recorded in the package. */
-  options?: { dims?: Record<string, number>; chunk?: number };
+  options?: { dims?: Record<string, number>; chunk?: number; tiles?: { BV?: number; BK?: number } };
 }
 
 export interface PackOutput {
@@ -111,6 +111,7 @@ export function npmPackage(input: PackInput): PackOutput {
     form: m.form,
     dtype: m.dtype,
     ...(input.options?.chunk ? { chunk: input.options.chunk } : {}),
+    ...(input.options?.tiles ? { tiles: input.options.tiles } : {}),
   };
   // `export const compiledWith = {…} as const`, as JavaScript and as its declaration.
   const compiledDoc = '/** How these kernels were compiled: attnc version, the spec, its dims, the target profile, form and storage type. */';

@@ -10,7 +10,7 @@ import { compileIR, type Artifact } from '../../compiler/compile.ts';
 import type { KernelForm } from '../../compiler/passes/plan.ts';
 import { defaultPackageName, npmPackage, validPackageName, validVersion } from '../../backends/pkg/package.ts';
 import { diagnosticsJson, EXIT, printDiagnostics, printJson } from '../output.ts';
-import { badChoice, FORMS, parseDims, parseProfiles, resolveProfiles, WEBGPU_DTYPES } from '../options.ts';
+import { badChoice, FORMS, parseDims, parseProfiles, parseTiles, resolveProfiles, WEBGPU_DTYPES } from '../options.ts';
 import { loadIR, printWarnings } from '../load-ir.ts';
 import { packageRoot, runtimeFiles } from '../paths.ts';
 
@@ -26,6 +26,7 @@ export interface PackCmdOptions {
   cuda?: boolean;
   dtype?: string;
   chunk?: string;
+  tiles?: string;
   form?: string;
   dims?: string;
   spec?: string;
@@ -50,6 +51,8 @@ export async function packCommand(file: string, o: PackCmdOptions): Promise<numb
   if (typeof profiles === 'string') return usage(profiles);
   const chunk = o.chunk ? Number(o.chunk) : undefined;
   if (chunk !== undefined && !(Number.isInteger(chunk) && chunk > 0)) return usage('--chunk takes a positive integer');
+  const tiles = parseTiles(o.tiles);
+  if (typeof tiles === 'string') return usage(tiles);
   if (o.name !== undefined && !validPackageName(o.name)) return usage(`--name '${o.name}' is not a valid npm package name (lower case letters, digits, '-', '.', '_', '~', optionally @scope/)`);
   if (o.pkgVersion !== undefined && !validVersion(o.pkgVersion)) return usage(`--pkg-version '${o.pkgVersion}' is not a semantic version (x.y.z)`);
 
@@ -64,7 +67,7 @@ export async function packCommand(file: string, o: PackCmdOptions): Promise<numb
   if (unusable) return usage(unusable);
 
   const specText = readFileSync(file, 'utf8');
-  const common = { ...(o.form ? { form: o.form as KernelForm } : {}), ...(chunk ? { chunk } : {}) };
+  const common = { ...(o.form ? { form: o.form as KernelForm } : {}), ...(chunk ? { chunk } : {}), ...(tiles ? { tiles } : {}) };
   const web = compileIR(ir, { targets: ['wgsl'], webgpuProfile: profiles.wgsl, ...common, ...(o.dtype ? { dtype: o.dtype as 'f32' } : {}), specText, source: basename(file) });
   if (web.diagnostics.some((d) => d.severity === 'error') || !web.manifest) return fail(web.diagnostics, o);
 
@@ -87,7 +90,7 @@ export async function packCommand(file: string, o: PackCmdOptions): Promise<numb
       ...(o.pkgVersion ? { version: o.pkgVersion } : {}),
       ...(o.license ? { license: o.license } : {}),
       peers: { ...(attncPkg.dependencies?.['webgpu'] ? { webgpu: attncPkg.dependencies['webgpu'] } : {}), ...(attncPkg.devDependencies?.['@webgpu/types'] ? { webgpuTypes: attncPkg.devDependencies['@webgpu/types'] } : {}) },
-      options: { ...(dims ? { dims } : {}), ...(chunk ? { chunk } : {}) },
+      options: { ...(dims ? { dims } : {}), ...(chunk ? { chunk } : {}), ...(tiles ? { tiles } : {}) },
     });
   } catch (e) {
     process.stderr.write(`attnc: pack: ${(e as Error).message}\n`);
@@ -118,7 +121,7 @@ function fail(ds: Parameters<typeof printDiagnostics>[0], o: PackCmdOptions): nu
 }
 
 /** CUDA sources from compileIR's 'cuda' target (bf16 storage); why there are none, when none. */
-function cudaFiles(ir: Parameters<typeof compileIR>[0], profile: string, common: { form?: KernelForm; chunk?: number }, specText: string, source: string): { artifacts: Artifact[]; missing?: string } {
+function cudaFiles(ir: Parameters<typeof compileIR>[0], profile: string, common: { form?: KernelForm; chunk?: number; tiles?: { BV?: number; BK?: number } }, specText: string, source: string): { artifacts: Artifact[]; missing?: string } {
   const reasons: string[] = [];
   try {
     const c = compileIR(ir, { targets: ['cuda'], cudaProfile: profile, ...common, dtype: 'bf16', specText, source });

@@ -296,4 +296,15 @@ process.exit(0);
   assert.ok(Date.now() - started < 60_000, `took ${Date.now() - started} ms`);
 });
 
+test('pack --tiles: the kernels use the requested value tile, and compiledWith records it', async () => {
+  const dir = join(tmp, 'tiles');
+  await pack(dir, '--tiles', 'BV=8', '--no-cuda');
+  const manifest = JSON.parse(readFileSync(join(dir, 'manifest.json'), 'utf8')) as { valueDim: number; kernels: { name: string; grid: { k: string; v?: number }[] }[] };
+  const main = manifest.kernels[manifest.kernels.length - 1]!;
+  assert.equal(main.grid[0], { k: 'const', v: Math.ceil(manifest.valueDim / 8), t: 'i' }, `${main.name}: one workgroup per value tile of 8`);
+  assert.match(readFileSync(join(dir, 'index.js'), 'utf8'), /"tiles": \{\s*"BV": 8\s*\}/);
+  const bad = await attnc('pack', SPEC, '--out', join(tmp, 'tiles-bad'), '--tiles', 'BV=x');
+  assert.is(bad.code, 2);
+});
+
 test.run();
