@@ -15,7 +15,7 @@
  *   - register tiles: local arrays, walked by `#pragma unroll` loops so slot indices are constants;
  *   - selects are C's lazy `c ? a : b`: reads under an untaken branch never happen.
  */
-import { usedTiles } from '../../compiler/kernel-ir/analysis.ts';
+import { forEachStmt, usedTiles } from '../../compiler/kernel-ir/analysis.ts';
 import type { BufferDecl, Dtype, Kernel, Stmt } from '../../compiler/kernel-ir/types.ts';
 import { CLikePrinter } from '../clike/printer.ts';
 import type { CType } from '../clike/types.ts';
@@ -254,17 +254,9 @@ export { usedTiles };
 /** Buffers a kernel body stores to. */
 export function writtenBuffers(body: Stmt[]): Set<string> {
   const out = new Set<string>();
-  const walk = (ss: Stmt[]) => {
-    for (const s of ss) {
-      if (s.op === 'store') out.add(s.dst.buf);
-      else if (s.op === 'for') walk(s.body);
-      else if (s.op === 'if') {
-        walk(s.then);
-        walk(s.else);
-      }
-    }
-  };
-  walk(body);
+  forEachStmt(body, (s) => {
+    if (s.op === 'store') out.add(s.dst.buf);
+  });
   return out;
 }
 

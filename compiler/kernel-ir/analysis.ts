@@ -87,21 +87,32 @@ export function tileAccess(s: Stmt): { reads: Set<string>; writes: Set<string> }
  * declare it and `sharedBytes` does not count it.
  */
 export function usedTiles(body: Stmt[]): Set<string> {
-  const out = new Set<string>();
-  const walk = (ss: Stmt[]) => {
-    for (const s of ss) {
-      const a = tileAccess(s);
-      for (const t of a.reads) out.add(t);
-      for (const t of a.writes) out.add(t);
-      if (s.op === 'for') walk(s.body);
-      else if (s.op === 'if') {
-        walk(s.then);
-        walk(s.else);
-      }
+  const { reads, writes } = deepTileAccess(body);
+  return new Set([...reads, ...writes]);
+}
+
+/** Tiles read and written by statements at any depth (loop bounds and conditions included). */
+export function deepTileAccess(body: Stmt[]): { reads: Set<string>; writes: Set<string> } {
+  const reads = new Set<string>();
+  const writes = new Set<string>();
+  forEachStmt(body, (s) => {
+    const a = tileAccess(s);
+    for (const t of a.reads) reads.add(t);
+    for (const t of a.writes) writes.add(t);
+  });
+  return { reads, writes };
+}
+
+/** Visit every statement of a body, loop bodies and both branches included, in order. */
+export function forEachStmt(body: Stmt[], visit: (s: Stmt) => void): void {
+  for (const s of body) {
+    visit(s);
+    if (s.op === 'for') forEachStmt(s.body, visit);
+    else if (s.op === 'if') {
+      forEachStmt(s.then, visit);
+      forEachStmt(s.else, visit);
     }
-  };
-  walk(body);
-  return out;
+  }
 }
 
 /** Whether an expression reads a buffer or a tile (WGSL cannot prove such a value uniform). */
@@ -126,16 +137,8 @@ export function readsMemory(e: SExpr): boolean {
 /** Names of the `let`s whose value reads memory (the WGSL backend broadcasts each through a workgroup variable). */
 export function memoryLets(body: Stmt[]): Set<string> {
   const out = new Set<string>();
-  const walk = (ss: Stmt[]): void => {
-    for (const s of ss) {
-      if (s.op === 'let' && readsMemory(s.value)) out.add(s.name);
-      else if (s.op === 'for') walk(s.body);
-      else if (s.op === 'if') {
-        walk(s.then);
-        walk(s.else);
-      }
-    }
-  };
-  walk(body);
+  forEachStmt(body, (s) => {
+    if (s.op === 'let' && readsMemory(s.value)) out.add(s.name);
+  });
   return out;
 }

@@ -17,7 +17,7 @@ import { diag } from '../diagnostics/diagnostic.ts';
 import type { AttentionIR } from '../ir/attention-ir.ts';
 import * as b from '../kernel-ir/build.ts';
 import type { BufferDecl, Dtype, Kernel, Program, SExpr, Stmt } from '../kernel-ir/types.ts';
-import { memoryLets, tileAccess, usedTiles } from '../kernel-ir/analysis.ts';
+import { deepTileAccess, memoryLets, tileAccess, usedTiles } from '../kernel-ir/analysis.ts';
 import { PROFILES, PROFILE_NAMES, type TargetProfile } from '../targets/profiles.ts';
 import { programBuffers, programParams, scratchBuffer, splitBuffers, tokinfoBuffer } from './buffers.ts';
 import { buildChunkKernel } from './build-chunk.ts';
@@ -404,26 +404,6 @@ export function minimiseBarriers(body: Stmt[], registers: ReadonlySet<string> = 
     for (const t of reads) read.add(t);
   }
   return out;
-}
-
-/** Tiles read and written by statements at any depth (loop bounds and conditions included). */
-function deepTileAccess(ss: Stmt[]): { reads: Set<string>; writes: Set<string> } {
-  const reads = new Set<string>();
-  const writes = new Set<string>();
-  const walk = (xs: Stmt[]) => {
-    for (const s of xs) {
-      const a = tileAccess(s);
-      for (const t of a.reads) reads.add(t);
-      for (const t of a.writes) writes.add(t);
-      if (s.op === 'for') walk(s.body);
-      else if (s.op === 'if') {
-        walk(s.then);
-        walk(s.else);
-      }
-    }
-  };
-  walk(ss);
-  return { reads, writes };
 }
 
 /** Whether a loop provably runs at least once (constant bounds with from < to). */
