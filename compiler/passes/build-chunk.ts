@@ -17,6 +17,7 @@ import { P, programBuffers, programParams, scratchBuffer, splitBuffers, tokinfoB
 import { KernelBuilder } from './kernel-builder.ts';
 import { ExprLowering, isElementwise } from './lower-expr.ts';
 import type { PlanState } from './plan.ts';
+import { chunkTerms } from './chunk-terms.ts';
 import { Sources } from './sources.ts';
 
 const { R, C: Cv } = b;
@@ -85,14 +86,8 @@ export function buildChunkKernel(st: PlanState): Kernel {
   const rowsValid = { rows: L, fill: 0 };
   const q = (name: Parameters<Sources['elem']>[0]) => src.elem(name, rt);
 
-  /** Cumulative log-gate at tile row `row` (0 before the chunk), key column `d` of the current slice. */
-  const bAt = (row: SExpr, d: SExpr): SExpr => {
-    if (!hasGate) return b.f(0);
-    const val = vecGate ? b.tile(Bs!, row, d) : b.tile(Bc!, row, b.i(0));
-    return b.sel(b.ge(row, b.i(0)), val, b.f(0));
-  };
+  const { bAt, readRow, sOf, decayedDot, outputWeights } = chunkTerms(ir, BK, { Bc, Bs, Sc });
   const bLast = (d: SExpr): SExpr => bAt(b.sub(L, b.i(1)), d);
-  const readRow = (r: SExpr) => (exclusive ? b.sub(r, b.i(1)) : r);
   const rowBase = (r: SExpr, width: number) => b.mul(b.add(b.mul(b.add(t0, r), P.H), h), b.i(width));
   /** The cumulative log-gate of the key slice: from the intra-chunk kernel, or a cumsum here. */
   const loadGateSlice = () => {
@@ -111,9 +106,6 @@ export function buildChunkKernel(st: PlanState): Kernel {
     if (vecGate) loadGateSlice();
   };
   const sliceView = { tile: S, r0: k0, rows: BK };
-  /** Σ_d x[r][d] y[c][d] e^{b(rowX, d) − b(c, d)} over the slice (vector gates: exact in log space). */
-  const decayedDot = (x: string, y: string, rowX: SExpr) =>
-    b.fold('sum', 'd', b.i(0), b.i(BK), b.mul(b.mul(b.tile(x, R, b.v('d')), b.tile(y, Cv, b.v('d'))), b.exp(b.sub(bAt(rowX, b.v('d')), bAt(Cv, b.v('d'))))));
   /** Scale the rows of the state slice by e^{b_L} and Z likewise. */
   const decayStateSlice = () => {
     if (!hasGate) return;
@@ -146,7 +138,6 @@ export function buildChunkKernel(st: PlanState): Kernel {
     const Bn = exclusive && !split ? kb.tile('Bn', C, 1) : undefined;
     if (!split) kb.map(A, b.f(0));
     if (Bn) kb.map(Bn, b.f(0));
-    const sOf = (row: SExpr) => (Sc ? b.tile(Sc, row, b.i(0)) : b.f(1));
     // Split form with a scalar gate (or none): q and k are used only decayed, so they are scaled as
     // they are loaded (the gate sums are loaded before the slice loop): two fewer passes and
     // barriers per key slice.
@@ -186,17 +177,8 @@ export function buildChunkKernel(st: PlanState): Kernel {
       kb.matmul(sliceView, Ks, Vc!, { transA: true, acc: 'add' });
       if (Z) kb.map({ tile: Z, r0: k0, rows: BK }, b.add(b.tile(Z, b.add(k0, R), b.i(0)), b.fold('sum', 'j', b.i(0), b.i(C), b.tile(Ks, b.v('j'), R))));
     }, 'key-feature slices');
-    if (!split) {
-      // Intra-chunk weights: decay (scalar gates), the causal mask, the write strength, the bonus.
-      let w: SExpr = b.tile(A, R, Cv);
-      if (!vecGate) {
-        if (hasGate) w = b.mul(w, b.exp(b.sub(bAt(readRow(R), b.i(0)), bAt(Cv, b.i(0)))));
-        w = b.sel(b.le(Cv, readRow(R)), w, b.f(0));
-      }
-      w = b.mul(w, sOf(Cv));
-      if (Bn) w = b.sel(b.bin('eq', Cv, R), b.mul(b.tile(Bn, R, b.i(0)), sOf(R)), w);
-      kb.map(A, w);
-    }
+    // Fused: the intra-chunk weights from the scores (split: loaded from the intra-chunk kernel).
+    if (!split) kb.map(A, outputWeights(A, Bn));
     if (!intraFirst) kb.matmul(O, A, Vc!, { acc: 'add' });
     if (Dn) {
       kb.map(Dn, b.add(b.tile(Dn, R, b.i(0)), b.fold('sum', 'j', b.i(0), b.i(C), b.tile(A, R, b.v('j')))));

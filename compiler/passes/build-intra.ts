@@ -20,6 +20,7 @@ import { P, programBuffers, programParams, splitBuffers, tokinfoBuffer, type Row
 import { preparedBuffers } from './build-chunk.ts';
 import { KernelBuilder } from './kernel-builder.ts';
 import type { PlanState } from './plan.ts';
+import { chunkTerms } from './chunk-terms.ts';
 import { Sources } from './sources.ts';
 
 const { R, C: Cv } = b;
@@ -64,16 +65,7 @@ export function buildIntraKernel(st: PlanState): Kernel {
   const q = (name: Parameters<Sources['elem']>[0]) => src.elem(name, rt);
   const rowBase = (r: SExpr, width: number) => b.mul(b.add(b.mul(b.add(t0, r), P.H), h), b.i(width));
   const sliceCols = { rows: L, cols: b.min(b.i(BK), b.sub(b.i(K), k0)), fill: 0 };
-  const bAt = (row: SExpr, d: SExpr): SExpr => {
-    if (!hasGate) return b.f(0);
-    const val = vecGate ? b.tile(Bs!, row, d) : b.tile(Bc!, row, b.i(0));
-    return b.sel(b.ge(row, b.i(0)), val, b.f(0));
-  };
-  const readRow = (r: SExpr) => (exclusive ? b.sub(r, b.i(1)) : r);
-  const sOf = (row: SExpr) => (Sc ? b.tile(Sc, row, b.i(0)) : b.f(1));
-  /** Σ_d x[r][d] y[c][d] e^{b(rowX, d) − b(c, d)} over the slice (vector gates: exact in log space). */
-  const decayedDot = (x: string, y: string, rowX: SExpr) =>
-    b.fold('sum', 'd', b.i(0), b.i(BK), b.mul(b.mul(b.tile(x, R, b.v('d')), b.tile(y, Cv, b.v('d'))), b.exp(b.sub(bAt(rowX, b.v('d')), bAt(Cv, b.v('d'))))));
+  const { bAt, readRow, decayedDot, outputWeights } = chunkTerms(ir, BK, { Bc, Bs, Sc });
   const loadGateSlice = () => {
     kb.map(Gs!, q('g').at(R, b.add(Cv, k0)), sliceCols);
     kb.op({ op: 'cumsum', dst: Bs!, src: Gs! });
@@ -113,15 +105,7 @@ export function buildIntraKernel(st: PlanState): Kernel {
         if (Akk) kb.matmul(Akk, Ks, Ks, { transB: true, acc: 'add' });
       }
     }, 'key-feature slices: scores');
-    // Output weights: decay (scalar gates), the causal mask, the write strength, the bonus.
-    let w: SExpr = b.tile(A, R, Cv);
-    if (!vecGate) {
-      if (hasGate) w = b.mul(w, b.exp(b.sub(bAt(readRow(R), b.i(0)), bAt(Cv, b.i(0)))));
-      w = b.sel(b.le(Cv, readRow(R)), w, b.f(0));
-    }
-    w = b.mul(w, sOf(Cv));
-    if (Bn) w = b.sel(b.bin('eq', Cv, R), b.mul(b.tile(Bn, R, b.i(0)), sOf(R)), w);
-    kb.map(A, w);
+    kb.map(A, outputWeights(A, Bn));
     kb.op({ op: 'store', src: A, dst: { buf: 'w_a', index: b.add(rowBase(R, C), Cv), rows: L, cols: b.i(C) }, value: b.tile(A, R, Cv) });
     if (!delta) return;
     // Tm = (I + strictly-lower(diag(β)(KKᵀ ⊙ decay)))⁻¹, in the tile A (its weights are stored).
