@@ -52,6 +52,13 @@ export function parseAssignments(text: string, flag: string): Record<string, num
   return out;
 }
 
+/** `--chunk N` → N; undefined when absent; a string is the usage message (not a positive integer). */
+export function parseChunk(text: string | undefined): number | string | undefined {
+  if (!text) return undefined;
+  const n = Number(text);
+  return Number.isInteger(n) && n > 0 ? n : '--chunk takes a positive integer';
+}
+
 /** The tiles `--tiles` may name (compiler/passes/plan.ts TileRequest). */
 export const TILE_KEYS = ['BV', 'BK'] as const;
 

@@ -327,13 +327,16 @@ export abstract class CLikePrinter {
     }, reg);
   }
 
-  protected matmulOp(s: Extract<Stmt, { op: 'matmul' }>): void {
+  /** The views of a matmul and its m × kk · kk × n shape (transposes applied). */
+  protected matmulShape(s: Extract<Stmt, { op: 'matmul' }>) {
     const A = this.viewOf(s.a);
     const B = this.viewOf(s.b);
     const D = this.viewOf(s.dst);
-    const m = s.transA ? A.t.cols : A.rows;
-    const kk = s.transA ? A.rows : A.t.cols;
-    const n = s.transB ? B.rows : B.t.cols;
+    return { A, B, D, m: s.transA ? A.t.cols : A.rows, kk: s.transA ? A.rows : A.t.cols, n: s.transB ? B.rows : B.t.cols };
+  }
+
+  protected matmulOp(s: Extract<Stmt, { op: 'matmul' }>): void {
+    const { A, B, D, m, kk, n } = this.matmulShape(s);
     const reg = D.t.space === 'register';
     const names: Record<string, string> = {};
     for (const [key, v] of [['a', A], ['b', B], ['d', D]] as const) {

@@ -197,12 +197,7 @@ class CudaPrinter extends CLikePrinter {
    * the tile never leaves registers). Other shapes take the shared printer's path.
    */
   protected override matmulOp(s: Extract<Stmt, { op: 'matmul' }>): void {
-    const D = this.viewOf(s.dst);
-    const A = this.viewOf(s.a);
-    const B = this.viewOf(s.b);
-    const m = s.transA ? A.t.cols : A.rows;
-    const kk = s.transA ? A.rows : A.t.cols;
-    const n = s.transB ? B.rows : B.t.cols;
+    const { A, B, D, m, kk, n } = this.matmulShape(s);
     const fits = D.t.space === 'register' && !s.mask && !D.r0 && D.rows === m && D.t.cols === n && this.T % n === 0;
     if (!fits) return super.matmulOp(s);
     const i = (v: number) => this.intLit(v);

@@ -13,7 +13,7 @@ import { plan } from '../../compiler/passes/pipeline.ts';
 import type { KernelForm } from '../../compiler/passes/plan.ts';
 import { PROFILES } from '../../compiler/targets/profiles.ts';
 import { diagnosticsJson, EXIT, printDiagnostics, printJson } from '../output.ts';
-import { badChoice, DEFAULT_WEBGPU_PROFILE, FORMS, parseAssignments, parseDims, parseTiles, WEBGPU_DTYPES, WEBGPU_PROFILES } from '../options.ts';
+import { badChoice, DEFAULT_WEBGPU_PROFILE, FORMS, parseAssignments, parseChunk, parseDims, parseTiles, WEBGPU_DTYPES, WEBGPU_PROFILES } from '../options.ts';
 import { loadIR, printWarnings } from '../load-ir.ts';
 
 export interface BenchCmdOptions {
@@ -61,8 +61,8 @@ export async function benchCommand(file: string, o: BenchCmdOptions): Promise<nu
   if (!(Number.isInteger(warmup) && warmup >= 0)) return usage('--warmup takes a non-negative integer');
   const bad = badChoice('--dtype', o.dtype, WEBGPU_DTYPES, ' on WebGPU') ?? badChoice('--form', o.form, FORMS) ?? badChoice('--profile', o.profile, WEBGPU_PROFILES, ' (a WebGPU profile)');
   if (bad) return usage(bad);
-  const chunk = o.chunk ? Number(o.chunk) : undefined;
-  if (chunk !== undefined && !(Number.isInteger(chunk) && chunk > 0)) return usage('--chunk takes a positive integer');
+  const chunk = parseChunk(o.chunk);
+  if (typeof chunk === 'string') return usage(chunk);
   const tiles = parseTiles(o.tiles);
   if (typeof tiles === 'string') return usage(tiles);
   const base = PROFILES[o.profile ?? DEFAULT_WEBGPU_PROFILE]!;

@@ -5,7 +5,7 @@ import { compileIR, planNotes, type TargetKind } from '../../compiler/compile.ts
 import type { Dtype } from '../../compiler/kernel-ir/types.ts';
 import type { KernelForm } from '../../compiler/passes/plan.ts';
 import { diagnosticsJson, EXIT, printDiagnostics, printJson } from '../output.ts';
-import { badChoice, DTYPES, FORMS, parseDims, parseProfiles, parseTiles, resolveProfiles, TARGETS, WEBGPU_PROFILES, orList } from '../options.ts';
+import { badChoice, DTYPES, FORMS, orList, parseChunk, parseDims, parseProfiles, parseTiles, resolveProfiles, TARGETS, WEBGPU_PROFILES } from '../options.ts';
 import { loadIR, printWarnings } from '../load-ir.ts';
 import { runtimeFiles } from '../paths.ts';
 
@@ -38,8 +38,8 @@ export async function compileCommand(file: string, o: CompileCmdOptions): Promis
   if (typeof dims === 'string') return usage(dims);
   const badValue = badChoice('--dtype', o.dtype, DTYPES) ?? badChoice('--form', o.form, FORMS);
   if (badValue) return usage(badValue);
-  const chunk = o.chunk ? Number(o.chunk) : undefined;
-  if (chunk !== undefined && !(Number.isInteger(chunk) && chunk > 0)) return usage('--chunk takes a positive integer');
+  const chunk = parseChunk(o.chunk);
+  if (typeof chunk === 'string') return usage(chunk);
   const tiles = parseTiles(o.tiles);
   if (typeof tiles === 'string') return usage(tiles);
   // --profile names the WebGPU profile, the CUDA profile, or one of each; --cuda-profile is an alias.

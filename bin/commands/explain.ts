@@ -1,7 +1,7 @@
 /** `attnc explain FILE`: the attention IR (and, with --target, the kernel plan). */
 import { printIR } from '../../compiler/ir/print.ts';
 import { diagnosticsJson, EXIT, printDiagnostics, printJson } from '../output.ts';
-import { badChoice, DTYPES, FORMS, parseDims, parseTiles } from '../options.ts';
+import { badChoice, DTYPES, FORMS, parseChunk, parseDims, parseTiles } from '../options.ts';
 import { loadIR, printWarnings } from '../load-ir.ts';
 import { printTExpr } from '../../compiler/ir/print.ts';
 import { plan, PASS_NAMES } from '../../compiler/passes/pipeline.ts';
@@ -34,8 +34,8 @@ export function explainCommand(file: string, opts: ExplainCmdOptions): number {
   if (bad) return usage(bad);
   const tiles = parseTiles(opts.tiles);
   if (typeof tiles === 'string') return usage(tiles);
-  const chunk = opts.chunk ? Number(opts.chunk) : undefined;
-  if (chunk !== undefined && !(Number.isInteger(chunk) && chunk > 0)) return usage('--chunk takes a positive integer');
+  const chunk = parseChunk(opts.chunk);
+  if (typeof chunk === 'string') return usage(chunk);
   const l = loadIR(file, { ...(dims ? { dims } : {}), ...(opts.spec ? { spec: opts.spec } : {}) });
   if (l.usage) return usage(l.usage);
   if (!l.ir) {

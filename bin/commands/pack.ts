@@ -10,7 +10,7 @@ import { compileIR, type Artifact } from '../../compiler/compile.ts';
 import type { KernelForm } from '../../compiler/passes/plan.ts';
 import { defaultPackageName, npmPackage, validPackageName, validVersion } from '../../backends/pkg/package.ts';
 import { diagnosticsJson, EXIT, printDiagnostics, printJson } from '../output.ts';
-import { badChoice, FORMS, parseDims, parseProfiles, parseTiles, resolveProfiles, WEBGPU_DTYPES } from '../options.ts';
+import { badChoice, FORMS, parseChunk, parseDims, parseProfiles, parseTiles, resolveProfiles, WEBGPU_DTYPES } from '../options.ts';
 import { loadIR, printWarnings } from '../load-ir.ts';
 import { packageRoot, runtimeFiles } from '../paths.ts';
 
@@ -49,8 +49,8 @@ export async function packCommand(file: string, o: PackCmdOptions): Promise<numb
   if (typeof choice === 'string') return usage(choice);
   const profiles = resolveProfiles(choice, { wgsl: true, cuda: o.cuda !== false }, { cuda: '--no-cuda leaves the CUDA sources out' });
   if (typeof profiles === 'string') return usage(profiles);
-  const chunk = o.chunk ? Number(o.chunk) : undefined;
-  if (chunk !== undefined && !(Number.isInteger(chunk) && chunk > 0)) return usage('--chunk takes a positive integer');
+  const chunk = parseChunk(o.chunk);
+  if (typeof chunk === 'string') return usage(chunk);
   const tiles = parseTiles(o.tiles);
   if (typeof tiles === 'string') return usage(tiles);
   if (o.name !== undefined && !validPackageName(o.name)) return usage(`--name '${o.name}' is not a valid npm package name (lower case letters, digits, '-', '.', '_', '~', optionally @scope/)`);

@@ -10,7 +10,7 @@ import { randomInputs } from '../../compiler/interp/random.ts';
 import { compareTensors, type Tensor } from '../../compiler/interp/tensor.ts';
 import { parseNpz, parseTensorJson, toRunInputs } from '../../compiler/interp/tensor-io.ts';
 import { diagnosticsJson, EXIT, printDiagnostics, printJson } from '../output.ts';
-import { badChoice, FORMS, parseAssignments, parseDims, parseTiles, WEBGPU_DTYPES, WEBGPU_PROFILES } from '../options.ts';
+import { badChoice, FORMS, parseAssignments, parseChunk, parseDims, parseTiles, WEBGPU_DTYPES, WEBGPU_PROFILES } from '../options.ts';
 import { loadIR, printWarnings } from '../load-ir.ts';
 import type { WebGpuRunOptions } from './run-webgpu.ts';
 
@@ -72,8 +72,8 @@ export async function runCommand(file: string, opts: RunCmdOptions): Promise<num
   if (typeof heads === 'string') return usage(heads);
   const seed = Number(opts.seed ?? 0);
   if (!(Number.isInteger(seed) && seed >= 0)) return usage(`--seed takes a non-negative integer, found '${opts.seed}'`);
-  const chunk = opts.chunk ? Number(opts.chunk) : undefined;
-  if (chunk !== undefined && (!Number.isInteger(chunk) || chunk < 1)) return usage('--chunk takes a positive integer');
+  const chunk = parseChunk(opts.chunk);
+  if (typeof chunk === 'string') return usage(chunk);
   const tiles = parseTiles(opts.tiles);
   if (typeof tiles === 'string') return usage(tiles);
   if (tiles && backend !== 'webgpu') return usage('--tiles is for --backend webgpu (the reference interpreter has no tiles)');
