@@ -138,8 +138,8 @@ export abstract class CLikePrinter {
           if (!ctx.slot) throw new Error(`internal: register tile ${e.tile} read outside its element loop`);
           return `${this.regRef(e.tile)}[${ctx.slot}]`;
         }
-        let idx = t.cols === 1 ? this.expr(e.r, ctx, 'i32') : `${this.expr(e.r, ctx, 'i32')} * ${this.intLit(t.cols)} + ${this.expr(e.c, ctx, 'i32')}`;
-        if (ctx.clamp) idx = this.clampIndex(idx, this.intLit(t.rows * t.cols));
+        let idx = t.cols === 1 ? this.expr(e.r, ctx, 'i32') : `${this.expr(e.r, ctx, 'i32')} * ${this.intLit(this.rowStride(t))} + ${this.expr(e.c, ctx, 'i32')}`;
+        if (ctx.clamp) idx = this.clampIndex(idx, this.intLit(t.rows * this.rowStride(t)));
         return `${this.tileRef(e.tile)}[${idx}]`;
       }
       case 'fold': {
@@ -268,30 +268,67 @@ export abstract class CLikePrinter {
   protected at(tile: string, r: string, c: string, r0?: string): string {
     const t = this.tiles.get(tile)!;
     const row = r0 ? `(${r0} + ${r})` : r;
-    return `${this.tileRef(tile)}[${t.cols === 1 ? row : `${row} * ${this.intLit(t.cols)} + ${c}`}]`;
+    return `${this.tileRef(tile)}[${t.cols === 1 ? row : `${row} * ${this.intLit(this.rowStride(t))} + ${c}`}]`;
   }
 
-  /** Loop over the elements of a rows × cols block owned by this thread. */
-  protected elementLoop(rows: number, cols: number, body: (r: string, c: string, slot?: string) => void, register: boolean): void {
+  /** Words between the rows of a shared tile (a dialect may pad rows against bank conflicts). */
+  protected rowStride(t: TileDecl): number {
+    return t.cols;
+  }
+
+  /**
+   * Register tile `t`'s element in slot `s` of this thread (declaring what it needs): its row,
+   * column and, where slots can run past the tile, the condition that the slot holds one. By
+   * default slot s holds element lid + s·T; a dialect may lay register tiles out otherwise (CUDA:
+   * as tensor-core accumulator fragments) as long as every op on them goes through here.
+   */
+  protected registerElement(t: TileDecl, s: string): { r: string; c: string; guard?: string } {
+    const i = (v: number) => this.intLit(v);
+    const e = this.fresh('e');
+    this.emit(this.declConst(e, 'i32', `lid + ${s} * ${i(this.T)}`));
+    return { r: `${e} / ${i(t.cols)}`, c: `${e} % ${i(t.cols)}`, guard: `${e} < ${i(t.rows * t.cols)}` };
+  }
+
+  /**
+   * A line printed before the loop over a shared tile's elements, which runs `trips` times per
+   * thread (CUDA: partial unrolling, so that several global loads are in flight at once). None by
+   * default.
+   */
+  elementLoopHint(trips: number): string | undefined {
+    void trips;
+    return undefined;
+  }
+
+  /** Whether register tiles have the default layout (element lid + s·T in slot s). */
+  protected standardRegisters(): boolean {
+    return true;
+  }
+
+  /** Loop over the elements of a rows × cols block owned by this thread (all of register tile `reg`). */
+  protected elementLoop(rows: number, cols: number, body: (r: string, c: string, slot?: string) => void, reg?: TileDecl): void {
     const n = rows * cols;
     const i = this.intLit;
-    if (register) {
+    if (reg) {
+      if (rows !== reg.rows || cols !== reg.cols) throw new Error(`internal: an op covers ${rows} × ${cols} of the register tile ${reg.name} [${reg.rows}, ${reg.cols}]`);
       const slots = Math.ceil(n / this.T);
       const s = this.fresh('s');
       const hint = this.registerLoopHint();
       if (hint) this.emit(hint);
       this.block(this.forLoop(s, i.call(this, 0), i.call(this, slots), i.call(this, 1)), () => {
-        const e = this.fresh('e');
-        this.emit(this.declConst(e, 'i32', `lid + ${s} * ${i.call(this, this.T)}`));
-        this.block(`if (${e} < ${i.call(this, n)})`, () => {
-          this.emit(this.declConst('r', 'i32', `${e} / ${i.call(this, cols)}`));
-          this.emit(this.declConst('c', 'i32', `${e} % ${i.call(this, cols)}`));
+        const at = this.registerElement(reg, s);
+        const inner = () => {
+          this.emit(this.declConst('r', 'i32', at.r));
+          this.emit(this.declConst('c', 'i32', at.c));
           body('r', 'c', s);
-        });
+        };
+        if (at.guard) this.block(`if (${at.guard})`, inner);
+        else inner();
       });
       return;
     }
     const e = this.fresh('e');
+    const hint = this.elementLoopHint(Math.ceil(n / this.T));
+    if (hint) this.emit(hint);
     this.block(this.forLoop(e, 'lid', i.call(this, n), i.call(this, this.T)), () => {
       this.emit(this.declConst('r', 'i32', `${e} / ${i.call(this, cols)}`));
       this.emit(this.declConst('c', 'i32', `${e} % ${i.call(this, cols)}`));
@@ -324,7 +361,7 @@ export abstract class CLikePrinter {
         this.block(`if (${cond})`, () => this.withExprs(() => `${target} = ${this.expr(s.expr, ctx, 'f32')};`));
         this.block('else', () => this.emit(`${target} = ${this.floatLit(s.guard!.fill)};`));
       } else this.withExprs(() => `${target} = ${this.expr(s.expr, ctx, 'f32')};`);
-    }, reg);
+    }, reg ? v.t : undefined);
   }
 
   /** The views of a matmul and its m × kk · kk × n shape (transposes applied). */
@@ -345,7 +382,7 @@ export abstract class CLikePrinter {
         this.emit(this.declConst(names[key]!, 'i32', v.r0));
       }
     }
-    if (this.T % n === 0 && Math.ceil(m / (this.T / n)) <= MAX_MATMUL_SLOTS) return this.matmulColumnOwner(s, m, kk, n, names);
+    if (this.T % n === 0 && Math.ceil(m / (this.T / n)) <= MAX_MATMUL_SLOTS && (!reg || this.standardRegisters())) return this.matmulColumnOwner(s, m, kk, n, names);
     this.elementLoop(m, n, (r, c, slot) => {
       const body = () => {
         const acc = this.fresh('acc');
@@ -364,7 +401,7 @@ export abstract class CLikePrinter {
         this.block(`if (${keep})`, body);
         if (s.acc === 'set') this.block('else', () => this.emit(`${reg ? `${this.regRef(s.dst.tile)}[${slot}]` : this.at(s.dst.tile, r, c, names['d'])} = ${this.floatLit(0)};`));
       } else body();
-    }, reg);
+    }, reg ? D.t : undefined);
   }
 
   /**
@@ -477,7 +514,7 @@ export abstract class CLikePrinter {
         return [];
       });
       this.block(`if (${cond})`, () => this.withExprs(() => this.storeBuf(b, this.expr(s.dst.index, ctx, 'i32'), this.expr(s.value, ctx, 'f32'))));
-    }, reg);
+    }, reg ? t : undefined);
   }
 
   /** The kernel body, after the dialect's prologue. */

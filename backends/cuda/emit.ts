@@ -16,7 +16,7 @@
  *   - selects are C's lazy `c ? a : b`: reads under an untaken branch never happen.
  */
 import { forEachStmt, usedTiles } from '../../compiler/kernel-ir/analysis.ts';
-import type { BufferDecl, Dtype, Kernel, Stmt } from '../../compiler/kernel-ir/types.ts';
+import type { BufferDecl, Dtype, Kernel, Stmt, TileDecl } from '../../compiler/kernel-ir/types.ts';
 import { CLikePrinter } from '../clike/printer.ts';
 import type { CType } from '../clike/types.ts';
 
@@ -87,7 +87,51 @@ __device__ __forceinline__ int attnc_clamp(int x, int lo, int hi) { return x < l
 __device__ __forceinline__ float attnc_load(const __half* p, int i) { return __half2float(p[i]); }
 __device__ __forceinline__ float attnc_load(const __nv_bfloat16* p, int i) { return __bfloat162float(p[i]); }
 __device__ __forceinline__ void attnc_store(__half* p, int i, float x) { p[i] = __float2half_rn(x); }
-__device__ __forceinline__ void attnc_store(__nv_bfloat16* p, int i, float x) { p[i] = __float2bfloat16_rn(x); }`;
+__device__ __forceinline__ void attnc_store(__nv_bfloat16* p, int i, float x) { p[i] = __float2bfloat16_rn(x); }
+__device__ __forceinline__ unsigned attnc_tf32(float x) {
+  unsigned r;
+  asm("cvt.rna.tf32.f32 %0, %1;" : "=r"(r) : "f"(x));
+  return r;
+}
+// d += a·b for one 16×8 tile, k = 8 (a: 4 TF32 registers, b: 2; the PTX ISA's fragment layouts).
+__device__ __forceinline__ void attnc_mma_tf32(float* d, const unsigned* a, const unsigned* b) {
+  asm volatile("mma.sync.aligned.m16n8k8.row.col.f32.tf32.tf32.f32 {%0, %1, %2, %3}, {%4, %5, %6, %7}, {%8, %9}, {%0, %1, %2, %3};"
+               : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])
+               : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b[0]), "r"(b[1]));
+}`;
+
+/**
+ * How the warps of a block cover an m × n matmul output of 16 × 8 tensor-core tiles: a wm × wn grid
+ * of warps, each computing ma × nb tiles (at most 16: 64 accumulators per thread). Uses as many
+ * warps as the tiles allow, then the fewest fragment loads per mma; none when 16 × 8 does not
+ * divide the output or the warps cannot split the tiles evenly.
+ */
+export interface WarpGrid {
+  wm: number;
+  wn: number;
+  ma: number;
+  nb: number;
+}
+export function warpGrid(m: number, n: number, warps: number): WarpGrid | undefined {
+  if (m % 16 || n % 8) return undefined;
+  const mt = m / 16;
+  const nt = n / 8;
+  let best: (WarpGrid & { cost: number }) | undefined;
+  for (let wm = 1; wm <= warps; wm++) {
+    for (let wn = 1; wm * wn <= warps; wn++) {
+      if (mt % wm || nt % wn) continue;
+      const ma = mt / wm;
+      const nb = nt / wn;
+      if (ma * nb > 16) continue;
+      const cost = ma * nb * 100 + (4 * ma + 2 * nb) / (ma * nb);
+      if (!best || cost < best.cost) best = { wm, wn, ma, nb, cost };
+    }
+  }
+  return best && { wm: best.wm, wn: best.wn, ma: best.ma, nb: best.nb };
+}
+
+/** Rows of shared tiles that feed tensor cores are padded by this many words (no bank conflicts on fragment loads). */
+const MMA_ROW_PAD = 4;
 
 /** The shortest decimal that reads back as the same float32 value. */
 export function shortestFloat(v: number): string {
@@ -102,6 +146,90 @@ export function shortestFloat(v: number): string {
 
 class CudaPrinter extends CLikePrinter {
   readonly eagerSelect = false;
+  private readonly warps: number;
+  /** Register tiles are laid out as tensor-core accumulator fragments (see registerElement). */
+  private readonly fragments: boolean;
+  private readonly strides = new Map<string, number>();
+
+  constructor(k: Kernel, sharedLimit: number) {
+    super(k);
+    this.warps = k.threads % 32 === 0 ? k.threads / 32 : 0;
+    const matmuls: Extract<Stmt, { op: 'matmul' }>[] = [];
+    forEachStmt(k.body, (st) => {
+      if (st.op === 'matmul') matmuls.push(st);
+    });
+    const registers = k.tiles.filter((t) => t.space === 'register');
+    this.fragments =
+      !!k.tensorCores &&
+      this.warps > 0 &&
+      registers.length > 0 &&
+      registers.every((t) => {
+        const g = warpGrid(t.rows, t.cols, this.warps);
+        return !!g && this.fullGrid(g);
+      }) &&
+      matmuls.some((m) => this.tiles.get(m.dst.tile)!.space === 'register' && this.mmaShape(m, true));
+    // Pad the rows of the operand tiles of tensor-core matmuls when the block still fits.
+    const operands = new Set(matmuls.filter((m) => this.mmaFits(m)).flatMap((m) => [m.a.tile, m.b.tile]));
+    const padded = k.tiles.filter((t) => operands.has(t.name) && t.cols % 32 === 0);
+    const used = usedTiles(k.body);
+    const bytes = k.tiles.filter((t) => t.space === 'shared' && used.has(t.name)).reduce((n, t) => n + t.rows * t.cols * 4, 0);
+    if (padded.length && bytes + padded.reduce((n, t) => n + t.rows * MMA_ROW_PAD * 4, 0) <= sharedLimit) {
+      for (const t of padded) this.strides.set(t.name, t.cols + MMA_ROW_PAD);
+    }
+  }
+
+  private fullGrid(g: WarpGrid): boolean {
+    return g.wm * g.wn === this.warps;
+  }
+
+  override rowStride(t: TileDecl): number {
+    return this.strides.get(t.name) ?? t.cols;
+  }
+
+  protected override standardRegisters(): boolean {
+    return !this.fragments;
+  }
+
+  /**
+   * With fragments, register tile t [rows, cols] is split like a tensor-core matmul output (warpGrid):
+   * warp w = (w / wn, w % wn) holds tiles (mt, nt) = ((w / wn)·ma + a, (w % wn)·nb + b), and slot
+   * 4·(a·nb + b) + q holds the accumulator fragment's element q: row 16·mt + lane / 4 + 8·(q / 2),
+   * column 8·nt + 2·(lane % 4) + q % 2.
+   */
+  protected override registerElement(t: TileDecl, s: string): { r: string; c: string; guard?: string } {
+    if (!this.fragments) return super.registerElement(t, s);
+    const g = warpGrid(t.rows, t.cols, this.warps)!;
+    const i = (v: number) => this.intLit(v);
+    return this.fragmentElement(g, `(lid >> 5) / ${i(g.wn)} * ${i(g.ma)}`, `(lid >> 5) % ${i(g.wn)} * ${i(g.nb)}`, '((lid & 31) >> 2)', '(lid & 3)', s);
+  }
+
+  /**
+   * Row and column of accumulator slot s of a warp whose first output tile is (mt, nt) (lane
+   * lid & 31 = 4·gr + tg): tile (s >> 2) of its ma × nb, element q = s & 3 of the PTX ISA's m16n8
+   * f32 accumulator fragment — row gr + 8·(q >> 1), column 2·tg + (q & 1).
+   */
+  private fragmentElement(g: WarpGrid, mt: string, nt: string, gr: string, tg: string, s: string): { r: string; c: string } {
+    const i = (v: number) => this.intLit(v);
+    return {
+      r: `16 * (${mt} + (${s} >> 2) / ${i(g.nb)}) + ${gr} + 8 * ((${s} >> 1) & 1)`,
+      c: `8 * (${nt} + (${s} >> 2) % ${i(g.nb)}) + 2 * ${tg} + (${s} & 1)`,
+    };
+  }
+
+  /** Whether a matmul can run on tensor cores (shape only: `registerDst` assumes fragment registers). */
+  private mmaShape(s: Extract<Stmt, { op: 'matmul' }>, registerDst: boolean): WarpGrid | undefined {
+    if (!this.k.tensorCores || !this.warps) return undefined;
+    const { A, B, D, m, kk, n } = this.matmulShape(s);
+    if (A.t.space !== 'shared' || B.t.space !== 'shared' || kk % 8) return undefined;
+    const g = warpGrid(m, n, this.warps);
+    if (!g) return undefined;
+    if (D.t.space === 'register') return registerDst && !D.r0 && D.rows === m && D.t.rows === m && D.t.cols === n && this.fullGrid(g) ? g : undefined;
+    return D.t.space === 'shared' && D.t.cols === n ? g : undefined;
+  }
+
+  private mmaFits(s: Extract<Stmt, { op: 'matmul' }>): WarpGrid | undefined {
+    return this.mmaShape(s, this.fragments);
+  }
 
   typeName(t: CType): string {
     return t === 'f32' ? 'float' : t === 'i32' ? 'int' : 'bool';
@@ -188,6 +316,14 @@ class CudaPrinter extends CLikePrinter {
   override registerLoopHint(): string {
     return '#pragma unroll';
   }
+  /**
+   * Element loops of shared tiles mostly load global memory into the tile: unrolled 8 ways, a
+   * thread has 8 loads in flight instead of one (the state kernels issue these loads once per
+   * chunk, in sequence, so their latency is the kernel's time).
+   */
+  override elementLoopHint(trips: number): string | undefined {
+    return trips > 1 ? `#pragma unroll ${Math.min(8, trips)}` : undefined;
+  }
 
   /**
    * A matmul into a register tile (the output accumulators): when the output width n divides the
@@ -197,8 +333,10 @@ class CudaPrinter extends CLikePrinter {
    * the tile never leaves registers). Other shapes take the shared printer's path.
    */
   protected override matmulOp(s: Extract<Stmt, { op: 'matmul' }>): void {
+    const grid = this.mmaFits(s);
+    if (grid) return this.mmaMatmul(s, grid);
     const { A, B, D, m, kk, n } = this.matmulShape(s);
-    const fits = D.t.space === 'register' && !s.mask && !D.r0 && D.rows === m && D.t.cols === n && this.T % n === 0;
+    const fits = this.standardRegisters() && D.t.space === 'register' && !s.mask && !D.r0 && D.rows === m && D.t.cols === n && this.T % n === 0;
     if (!fits) return super.matmulOp(s);
     const i = (v: number) => this.intLit(v);
     const step = this.T / n;
@@ -238,6 +376,102 @@ class CudaPrinter extends CLikePrinter {
     });
   }
 
+  /**
+   * A matmul on tensor cores (mma.sync m16n8k8, TF32 operands rounded to nearest, f32
+   * accumulation): warp w computes its ma × nb output tiles of 16 × 8 (warpGrid), loading each A
+   * fragment once for nb tiles and each B fragment once for ma; output tiles a mask removes
+   * entirely are skipped. The result goes to D through the fragment layout: shared D by (row,
+   * column), register D slot by slot (registerElement lays register tiles out the same way).
+   */
+  private mmaMatmul(s: Extract<Stmt, { op: 'matmul' }>, g: WarpGrid): void {
+    const { A, B, D, m, kk, n } = this.matmulShape(s);
+    const i = (v: number) => this.intLit(v);
+    const reg = D.t.space === 'register';
+    const op = s.acc === 'set' ? '=' : s.acc === 'add' ? '+=' : '-=';
+    this.emit(`// ${s.dst.tile} ${op} ${s.a.tile}${s.transA ? 'ᵀ' : ''} · ${s.b.tile}${s.transB ? 'ᵀ' : ''}${s.mask ? ` (${s.mask} mask)` : ''}: ${m}×${n}×${kk} on tensor cores, ${g.wm}×${g.wn} warps of ${g.ma}×${g.nb} tiles of 16×8`);
+    const active = g.wm * g.wn;
+    this.block(active < this.warps ? `if ((lid >> 5) < ${i(active)})` : '', () => {
+      const names: Record<string, string> = {};
+      for (const [key, v] of [['a', A], ['b', B], ['d', D]] as const) {
+        if (v.r0) {
+          names[key] = this.fresh(`r0${key}_`);
+          this.emit(this.declConst(names[key]!, 'i32', v.r0));
+        }
+      }
+      const mt = this.fresh('mt');
+      const nt = this.fresh('nt');
+      const gr = this.fresh('g');
+      const tg = this.fresh('tg');
+      this.emit(this.declConst(mt, 'i32', `(lid >> 5) / ${i(g.wn)} * ${i(g.ma)}`));
+      this.emit(this.declConst(nt, 'i32', `(lid >> 5) % ${i(g.wn)} * ${i(g.nb)}`));
+      this.emit(this.declConst(gr, 'i32', '(lid & 31) >> 2'));
+      this.emit(this.declConst(tg, 'i32', 'lid & 3'));
+      const tiles = g.ma * g.nb;
+      const acc = this.fresh('acc');
+      this.emit(`float ${acc}[${tiles * 4}];`);
+      const ia0 = this.fresh('z');
+      this.emit('#pragma unroll');
+      this.emit(`for (int ${ia0} = 0; ${ia0} < ${tiles * 4}; ${ia0} += 1) ${acc}[${ia0}] = 0.0f;`);
+      // Whole output tiles the mask removes (warp-uniform): the mma is skipped, the zeros stay.
+      const masked = (a: string, b: string) =>
+        s.mask === 'lower' ? `8 * (${nt} + ${b}) > 16 * (${mt} + ${a}) + 15` : `8 * (${nt} + ${b}) >= 16 * (${mt} + ${a}) + 15`;
+      const x = this.fresh('x');
+      const ia = this.fresh('a');
+      const ib = this.fresh('b');
+      // Element (r, c) of the operand after its transpose (indices parenthesised for at()).
+      const A_ = (r: string, c: string) => (s.transA ? this.at(s.a.tile, `(${c})`, `(${r})`, names['a']) : this.at(s.a.tile, `(${r})`, `(${c})`, names['a']));
+      const B_ = (r: string, c: string) => (s.transB ? this.at(s.b.tile, `(${c})`, `(${r})`, names['b']) : this.at(s.b.tile, `(${r})`, `(${c})`, names['b']));
+      this.block(this.forLoop(x, i(0), i(kk), i(8)), () => {
+        const af = this.fresh('af');
+        const bf = this.fresh('bf');
+        this.emit(`unsigned ${af}[${g.ma}][4];`);
+        this.emit(`unsigned ${bf}[${g.nb}][2];`);
+        this.emit('#pragma unroll');
+        this.block(this.forLoop(ia, i(0), i(g.ma), i(1)), () => {
+          const row = `16 * (${mt} + ${ia}) + ${gr}`;
+          this.emit(`${af}[${ia}][0] = attnc_tf32(${A_(row, `${x} + ${tg}`)});`);
+          this.emit(`${af}[${ia}][1] = attnc_tf32(${A_(`${row} + 8`, `${x} + ${tg}`)});`);
+          this.emit(`${af}[${ia}][2] = attnc_tf32(${A_(row, `${x} + ${tg} + 4`)});`);
+          this.emit(`${af}[${ia}][3] = attnc_tf32(${A_(`${row} + 8`, `${x} + ${tg} + 4`)});`);
+        });
+        this.emit('#pragma unroll');
+        this.block(this.forLoop(ib, i(0), i(g.nb), i(1)), () => {
+          const col = `8 * (${nt} + ${ib}) + ${gr}`;
+          this.emit(`${bf}[${ib}][0] = attnc_tf32(${B_(`${x} + ${tg}`, col)});`);
+          this.emit(`${bf}[${ib}][1] = attnc_tf32(${B_(`${x} + ${tg} + 4`, col)});`);
+        });
+        this.emit('#pragma unroll');
+        this.block(this.forLoop(ia, i(0), i(g.ma), i(1)), () => {
+          this.emit('#pragma unroll');
+          this.block(this.forLoop(ib, i(0), i(g.nb), i(1)), () => {
+            const call = `attnc_mma_tf32(${acc} + 4 * (${ia} * ${i(g.nb)} + ${ib}), ${af}[${ia}], ${bf}[${ib}]);`;
+            if (s.mask) this.block(`if (!(${masked(ia, ib)}))`, () => this.emit(call));
+            else this.emit(call);
+          });
+        });
+      });
+      // The accumulators into D.
+      const sl = this.fresh('s');
+      this.emit('#pragma unroll');
+      this.block(this.forLoop(sl, i(0), i(tiles * 4), i(1)), () => {
+        const r = this.fresh('r');
+        const c = this.fresh('c');
+        if (!reg || s.mask) {
+          const at = this.fragmentElement(g, mt, nt, gr, tg, sl);
+          this.emit(this.declConst(r, 'i32', at.r));
+          this.emit(this.declConst(c, 'i32', at.c));
+        }
+        const target = reg ? `${this.regRef(s.dst.tile)}[${sl}]` : this.at(s.dst.tile, r, c, names['d']);
+        const v = `${acc}[${sl}]`;
+        const value = s.acc === 'set' ? v : `${target} ${s.acc === 'add' ? '+' : '-'} ${v}`;
+        if (!s.mask) return this.emit(`${target} = ${value};`);
+        const keep = s.mask === 'lower' ? `${c} <= ${r}` : `${c} < ${r}`;
+        if (s.acc === 'set') this.emit(`${target} = ${this.select(keep, v, this.floatLit(0))};`);
+        else this.block(`if (${keep})`, () => this.emit(`${target} = ${value};`));
+      });
+    });
+  }
+
   render(): string[] {
     return this.body();
   }
@@ -260,11 +494,13 @@ export interface EmitOptions {
   paramsType: string;
   /** Prefix of the kernel symbols (default `attnc_`). */
   symbolPrefix?: string;
+  /** Shared memory a block may have (the profile's limit): row padding is added only within it. */
+  sharedLimit?: number;
 }
 
 /** Print one kernel as an `extern "C" __global__` function. */
 export function emitCudaKernel(k: Kernel, o: EmitOptions): CudaKernel {
-  const p = new CudaPrinter(k);
+  const p = new CudaPrinter(k, o.sharedLimit ?? STATIC_SHARED_LIMIT);
   const body = p.render();
   const text = body.join('\n');
   const uses = (name: string) => new RegExp(`\\b${name}\\b`).test(text);
@@ -273,8 +509,10 @@ export function emitCudaKernel(k: Kernel, o: EmitOptions): CudaKernel {
   const used = usedTiles(k.body);
   const shared = k.tiles.filter((t) => t.space === 'shared' && used.has(t.name));
   const unusedShared = k.tiles.filter((t) => t.space === 'shared' && !used.has(t.name));
-  const sharedBytes = shared.reduce((s, t) => s + t.rows * t.cols * 4, 0);
+  const words = (t: TileDecl) => t.rows * p.rowStride(t);
+  const sharedBytes = shared.reduce((s, t) => s + words(t) * 4, 0);
   const dynamic = sharedBytes > STATIC_SHARED_LIMIT;
+  const pad = (t: TileDecl) => (p.rowStride(t) !== t.cols ? `, rows ${p.rowStride(t)} words apart` : '');
   const registers = k.tiles.filter((t) => t.space === 'register').map((t) => ({ name: t.name, size: Math.ceil((t.rows * t.cols) / k.threads) }));
   const symbol = `${o.symbolPrefix ?? 'attnc_'}${k.name}`;
   // Launch bounds (threads, 1): ptxas may use up to 255 registers (with `__launch_bounds__(256)`
@@ -296,10 +534,10 @@ export function emitCudaKernel(k: Kernel, o: EmitOptions): CudaKernel {
     lines.push('  extern __shared__ float attnc_smem[];');
     let off = 0;
     for (const t of shared) {
-      lines.push(`  float* const ${t.name} = attnc_smem + ${off};  // [${t.rows}, ${t.cols}]`);
-      off += t.rows * t.cols;
+      lines.push(`  float* const ${t.name} = attnc_smem + ${off};  // [${t.rows}, ${t.cols}]${pad(t)}`);
+      off += words(t);
     }
-  } else for (const t of shared) lines.push(`  __shared__ float ${t.name}[${t.rows * t.cols}];  // [${t.rows}, ${t.cols}]`);
+  } else for (const t of shared) lines.push(`  __shared__ float ${t.name}[${words(t)}];  // [${t.rows}, ${t.cols}]${pad(t)}`);
   for (const r of registers) lines.push(`  float ${r.name}[${r.size}];`);
   lines.push(...body);
   lines.push('}');

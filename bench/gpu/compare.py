@@ -139,7 +139,15 @@ def fla_call(label, B, T, gen):
     if label == 'SDPA causal':
         return lambda: F.scaled_dot_product_attention(qt, kt, vt, is_causal=True)
     from torch.nn.attention.flex_attention import create_block_mask, flex_attention
-    flex = FLEX.setdefault('fn', torch.compile(flex_attention, dynamic=False))
+    if 'fn' not in FLEX:
+        # One compiled flex_attention serves every mask and shape; past dynamo's default of 8
+        # recompiles it silently fell back to the unfused path (a 2026-11-23 run timed Flex ALiBi at
+        # B=1 T=16384 that way: 191 ms).
+        for knob in ('recompile_limit', 'cache_size_limit'):
+            if hasattr(torch._dynamo.config, knob):
+                setattr(torch._dynamo.config, knob, 64)
+        FLEX['fn'] = torch.compile(flex_attention, dynamic=False)
+    flex = FLEX['fn']
     if label == 'Flex causal':
         bm = create_block_mask(lambda b, h, i, j: i >= j, None, None, T, T, device=DEV)
         return lambda: flex(qt, kt, vt, block_mask=bm)

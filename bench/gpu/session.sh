@@ -7,18 +7,19 @@
 #             && bash bench/gpu/prepare-compare.sh
 #   there:  source .gpu/prelude.sh && bash bench/gpu/session.sh "$OUT" [STEPS]
 #
-# STEPS (default: check,webgpu,variants,compare) picks and orders the steps:
+# STEPS (default: check,webgpu,variants,kernels,compare) picks and orders the steps:
 #   check    CUDA equivalence of every stdlib spec (bf16, f16, f32; 3 cases) against the float64
 #            reference (bench/gpu/check.py), references made there by the bundled exporter
 #   webgpu   WebGPU table at B=4 T=4096 H=16 with each kernel timed alone, and the Gated DeltaNet
 #            sweep against the token-sequential baseline (bench/webgpu/run.ts)
 #   variants Gated DeltaNet's CUDA tile variants (prepare-compare.sh), attnc only
+#   kernels  each generated CUDA kernel's time at B=4 T=4096 (bench/gpu/kernel_times.py)
 #   compare  attnc CUDA vs FLA / SDPA / FlexAttention (bench/gpu/compare.py); FLA's Triton
 #            autotuning makes the first call of each of its kernels slow, so this goes last
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 out=${1:?usage: session.sh OUT [STEPS]}
-steps=${2:-check,webgpu,variants,compare}
+steps=${2:-check,webgpu,variants,kernels,compare}
 mkdir -p "$out"
 step() { # name seconds command...
   local name=$1 secs=$2
@@ -39,8 +40,10 @@ for s in ${steps//,/ }; do
       step webgpu 150 node .gpu/bench/webgpu.mjs --sweep --per-kernel --reps 5 --json "$out/webgpu.json" ;;
     variants)
       step variants 90 python3 bench/gpu/compare.py .gpu/compare --only gated_deltanet --skip-others --variants --reps 20 ;;
+    kernels)
+      step kernels 120 python3 bench/gpu/kernel_times.py .gpu/compare --reps 5 ;;
     compare)
       step compare 240 python3 bench/gpu/compare.py .gpu/compare --reps 20 --json "$out/compare.json" ;;
-    *) echo "unknown step '$s' (check, webgpu, variants, compare)"; exit 2 ;;
+    *) echo "unknown step '$s' (check, webgpu, variants, kernels, compare)"; exit 2 ;;
   esac
 done

@@ -104,7 +104,7 @@ export function printStmts(body: Stmt[], indent = '  '): string[] {
 }
 
 export function printKernel(k: Kernel): string {
-  const L = [`kernel ${k.name}  grid (${k.grid.map(printSExpr).join(', ')}) × ${k.threads} threads`, `  # ${k.doc}`];
+  const L = [`kernel ${k.name}  grid (${k.grid.map(printSExpr).join(', ')}) × ${k.threads} threads${k.tensorCores ? `, ${k.tensorCores} tensor cores` : ''}`, `  # ${k.doc}`];
   for (const b of k.buffers) L.push(`  buffer ${b.name}: ${b.dtype}[${printSExpr(b.elems)}] ${b.access} (${b.role})${b.packedInto ? ` packed into ${b.packedInto.buffer} at ${printSExpr(b.packedInto.offset)}` : ''}`);
   for (const t of k.tiles) L.push(`  ${t.space} ${t.name}[${t.rows}, ${t.cols}]`);
   L.push(...printStmts(k.body));

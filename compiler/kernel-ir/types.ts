@@ -141,6 +141,12 @@ export interface Kernel {
   body: Stmt[];
   /** What the kernel computes, for the printer. */
   doc: string;
+  /**
+   * Tile matmuls may run on tensor cores with TF32 operands (10-bit mantissa) and f32
+   * accumulation — set by the dtype pass for bf16/f16 programs on targets that have them; a
+   * backend without tensor cores ignores it (and the interpreter computes in f64 regardless).
+   */
+  tensorCores?: 'tf32';
 }
 
 /** A full plan for one spec on one target: kernels, run in order, sharing buffers by name. */

@@ -511,6 +511,12 @@ function dtypeLegalisation(st: PlanState): void {
   if (use !== want) st.notes.push(want === 'bf16' ? 'dtype: WGSL has no bf16: f32 storage' : `dtype: ${st.target.name} has no 'shader-f16': f32 storage`);
   for (const x of [...p.buffers, ...p.kernels.flatMap((k) => k.buffers)]) x.dtype = storedDtype(x, use);
   st.notes.push(`dtype: ${use} inputs and outputs; state, accumulators and arithmetic in f32`);
+  // Inputs already rounded to 8 (bf16) or 11 (f16) significant bits lose little more when the tile
+  // matmuls round their operands to TF32's 11; f32 programs keep f32 matmuls.
+  if (st.target.features.tf32 && use !== 'f32') {
+    for (const k of p.kernels) k.tensorCores = 'tf32';
+    st.notes.push('matmuls: tensor cores where the tile shapes allow (mma.sync m16n8k8, TF32 operands, f32 accumulation)');
+  }
 }
 
 // ── memory ─────────────────────────────────────────────────────────────────────

@@ -29,8 +29,10 @@ export interface TargetProfile {
     /** Subgroup (warp) operations. */
     subgroups: boolean;
     subgroupSize: [number, number];
-    /** Tensor-core MMA shapes m×n×k available to tile matmuls. */
+    /** Tensor-core MMA shapes m×n×k for f16/bf16 operands. */
     mma: [number, number, number][];
+    /** Tensor-core MMA with TF32 operands and f32 accumulation (mma.sync m16n8k8). */
+    tf32: boolean;
     /** Asynchronous global→shared copies (cp.async). */
     asyncCopy: boolean;
   };
@@ -67,7 +69,7 @@ export const PROFILES: Record<string, TargetProfile> = {
     backend: 'wgsl',
     description: "the limits every WebGPU adapter guarantees (W3C defaults), no optional features",
     limits: { sharedBytes: 16 * KiB, threadsPerGroup: 256, storageBuffers: 8, groupsPerDim: 65535, bufferBindingBytes: 128 * 1024 * KiB, registersPerThread: 64 },
-    features: { f16: false, bf16: false, subgroups: false, subgroupSize: [4, 128], mma: [], asyncCopy: false },
+    features: { f16: false, bf16: false, subgroups: false, subgroupSize: [4, 128], mma: [], tf32: false, asyncCopy: false },
     dialect: 'dawn',
     computeUnits: 16,
     splitChunk: 16,
@@ -77,7 +79,7 @@ export const PROFILES: Record<string, TargetProfile> = {
     backend: 'wgsl',
     description: 'limits a desktop adapter grants when asked (32 KiB workgroup memory, 1 GiB bindings), with shader-f16 and subgroups',
     limits: { sharedBytes: 32 * KiB, threadsPerGroup: 256, storageBuffers: 10, groupsPerDim: 65535, bufferBindingBytes: 1024 * 1024 * KiB, registersPerThread: 128 },
-    features: { f16: true, bf16: false, subgroups: true, subgroupSize: [4, 128], mma: [], asyncCopy: false },
+    features: { f16: true, bf16: false, subgroups: true, subgroupSize: [4, 128], mma: [], tf32: false, asyncCopy: false },
     dialect: 'dawn',
     computeUnits: 64,
     splitChunk: 16,
@@ -87,7 +89,7 @@ export const PROFILES: Record<string, TargetProfile> = {
     backend: 'wgsl',
     description: 'wgpu/naga (Firefox, native wgpu): default limits; subgroup builtins without `enable subgroups;`',
     limits: { sharedBytes: 16 * KiB, threadsPerGroup: 256, storageBuffers: 8, groupsPerDim: 65535, bufferBindingBytes: 128 * 1024 * KiB, registersPerThread: 64 },
-    features: { f16: true, bf16: false, subgroups: true, subgroupSize: [4, 128], mma: [], asyncCopy: false },
+    features: { f16: true, bf16: false, subgroups: true, subgroupSize: [4, 128], mma: [], tf32: false, asyncCopy: false },
     dialect: 'naga',
     computeUnits: 16,
     splitChunk: 16,
@@ -97,7 +99,7 @@ export const PROFILES: Record<string, TargetProfile> = {
     backend: 'cuda',
     description: 'NVIDIA Ampere (A100): 164 KiB shared memory per block (opt-in), mma.sync m16n8k16 for f16/bf16, cp.async',
     limits: { sharedBytes: 163 * KiB, threadsPerGroup: 1024, storageBuffers: 1 << 20, groupsPerDim: 65535, bufferBindingBytes: Number.MAX_SAFE_INTEGER, registersPerThread: 255 },
-    features: { f16: true, bf16: true, subgroups: true, subgroupSize: [32, 32], mma: [[16, 8, 16]], asyncCopy: true },
+    features: { f16: true, bf16: true, subgroups: true, subgroupSize: [32, 32], mma: [[16, 8, 16]], tf32: true, asyncCopy: true },
     dialect: 'cuda',
     computeUnits: 108,
     sm: 80,
@@ -107,7 +109,7 @@ export const PROFILES: Record<string, TargetProfile> = {
     backend: 'cuda',
     description: 'NVIDIA Hopper (H100): 227 KiB shared memory per block (opt-in), mma.sync m16n8k16, cp.async',
     limits: { sharedBytes: 227 * KiB, threadsPerGroup: 1024, storageBuffers: 1 << 20, groupsPerDim: 65535, bufferBindingBytes: Number.MAX_SAFE_INTEGER, registersPerThread: 255 },
-    features: { f16: true, bf16: true, subgroups: true, subgroupSize: [32, 32], mma: [[16, 8, 16]], asyncCopy: true },
+    features: { f16: true, bf16: true, subgroups: true, subgroupSize: [32, 32], mma: [[16, 8, 16]], tf32: true, asyncCopy: true },
     dialect: 'cuda',
     computeUnits: 132,
     sm: 90,

@@ -1,0 +1,55 @@
+"""Per-kernel GPU time of attnc's generated CUDA programs (torch.profiler, no ncu needed).
+
+    python3 bench/gpu/kernel_times.py DIR [--only a,b] [--shape 4x4096] [--reps 10]
+
+DIR holds SPEC/cuda/SPEC_torch.py loaders (bench/gpu/prepare-compare.sh writes .gpu/compare).
+Prints, per spec, each kernel's mean time per forward call and its share of the call, so a
+benchmark row can be split into the kernels that make it (H=16, K=V=128, as in compare.py).
+"""
+import argparse
+import collections
+import os
+import sys
+
+import torch
+from torch.profiler import ProfilerActivity, profile
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from compare import DEV, attnc_args, load_loader  # noqa: E402
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument('dir')
+    ap.add_argument('--only', default='')
+    ap.add_argument('--shape', default='4x4096')
+    ap.add_argument('--reps', type=int, default=10)
+    a = ap.parse_args()
+    B, T = (int(x) for x in a.shape.split('x'))
+    only = set(filter(None, a.only.split(',')))
+    specs = sorted(s for s in os.listdir(a.dir) if os.path.exists(os.path.join(a.dir, s, 'cuda', f'{s}_torch.py')) and (not only or s in only))
+    print(f'device: {torch.cuda.get_device_name()} | B={B} T={T} H=16 K=V=128 bf16 forward | mean of {a.reps} calls')
+    print('\n| spec | kernel | ms/call | share |\n|---|---|---:|---:|')
+    for s in specs:
+        mod = load_loader(os.path.join(a.dir, s, 'cuda', f'{s}_torch.py'))
+        mod.build()
+        gen = torch.Generator(device=DEV).manual_seed(0)
+        args = attnc_args(mod, B, T, gen)
+        for _ in range(3):
+            mod.forward(*args)
+        torch.cuda.synchronize()
+        with profile(activities=[ProfilerActivity.CUDA]) as prof:
+            for _ in range(a.reps):
+                mod.forward(*args)
+            torch.cuda.synchronize()
+        per = collections.defaultdict(float)
+        for ev in prof.events():
+            if ev.device_type == torch.autograd.DeviceType.CUDA and ev.name.startswith('attnc_'):
+                per[ev.name] += ev.device_time_total / 1000.0 / a.reps
+        total = sum(per.values()) or float('nan')
+        for name, ms in sorted(per.items(), key=lambda kv: -kv[1]):
+            print(f'| {s} | {name} | {ms:.3f} | {100 * ms / total:.0f} % |', flush=True)
+
+
+if __name__ == '__main__':
+    main()

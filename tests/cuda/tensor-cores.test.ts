@@ -1,0 +1,101 @@
+/**
+ * Tensor-core matmuls of the CUDA backend (no GPU here: bench/gpu/check.py runs them on one):
+ *   - warpGrid() splits an output of 16 × 8 tiles over the warps evenly, or declines;
+ *   - bf16 programs on cuda-sm90 use them and pad operand rows; f32 programs do not;
+ *   - the printed layouts cover each output exactly once: the register tile's fragment layout
+ *     (which every map and store on it follows) and a shared-output matmul's writeback, evaluated
+ *     from the generated C for every thread and slot.
+ */
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { compileCuda } from '../../backends/cuda/index.ts';
+import { warpGrid } from '../../backends/cuda/emit.ts';
+import { lowerSource } from '../../compiler/pipeline.ts';
+import { stdlibFiles } from '../helpers/stdlib.ts';
+
+function cudaOf(spec: string, dtype: 'bf16' | 'f32'): string {
+  const f = stdlibFiles().find((x) => x.name === spec)!;
+  const ir = lowerSource(f.text, f.path).irs[0];
+  const r = compileCuda(ir!, { profile: 'cuda-sm90', dtype });
+  const cu = r.files.find((x) => x.path.endsWith('.cu'));
+  assert.ok(cu, `${spec} ${dtype}: no .cu file`);
+  return cu!.contents;
+}
+
+/** The text of one generated kernel. */
+function kernel(cu: string, name: string): string {
+  const start = cu.indexOf(`__global__ void __launch_bounds__(256, 1) attnc_${name}(`);
+  assert.ok(start >= 0, `kernel ${name} not found`);
+  return cu.slice(start, cu.indexOf('\n}\n', start));
+}
+
+/** Evaluate a C int expression over non-negative ints (BigInt: `/` truncates like C). */
+function evalC(expr: string, env: Record<string, bigint>): bigint {
+  const js = expr.replace(/\b[A-Za-z_]\w*\b/g, (id) => {
+    if (!(id in env)) throw new Error(`unbound ${id} in ${expr}`);
+    return `env.${id}`;
+  });
+  return Function('env', `return ${js.replace(/\b(\d+)\b/g, '$1n')};`)(env) as bigint;
+}
+
+/** Each (row, column) of rows × cols produced exactly once. */
+function assertCovers(cells: [bigint, bigint][], rows: number, cols: number, what: string): void {
+  const seen = new Set<string>();
+  for (const [r, c] of cells) {
+    assert.ok(r >= 0n && r < BigInt(rows) && c >= 0n && c < BigInt(cols), `${what}: (${r}, ${c}) outside ${rows} × ${cols}`);
+    const key = `${r},${c}`;
+    assert.not.ok(seen.has(key), `${what}: (${r}, ${c}) twice`);
+    seen.add(key);
+  }
+  assert.is(seen.size, rows * cols, `${what}: covers ${seen.size} of ${rows * cols}`);
+}
+
+test('warpGrid: even splits with the fewest tiles per warp, then the fewest fragment loads', () => {
+  assert.equal(warpGrid(64, 64, 8), { wm: 2, wn: 4, ma: 2, nb: 2 });
+  assert.equal(warpGrid(128, 64, 8), { wm: 4, wn: 2, ma: 2, nb: 4 });
+  assert.equal(warpGrid(16, 8, 8), { wm: 1, wn: 1, ma: 1, nb: 1 }); // one tile: one warp
+  assert.is(warpGrid(20, 8, 8), undefined); // 16 does not divide 20
+  assert.is(warpGrid(64, 12, 8), undefined); // 8 does not divide 12
+  assert.is(warpGrid(256, 256, 8), undefined); // 64 tiles per warp: too many accumulators
+});
+
+test('bf16 on cuda-sm90: the tile matmuls run on tensor cores over padded rows; f32 keeps FMA loops', () => {
+  const bf16 = cudaOf('gated_deltanet', 'bf16');
+  const chunk = kernel(bf16, 'gated_deltanet_chunk');
+  assert.is(chunk.match(/on tensor cores/g)?.length, 4, 'the state kernel has four matmuls');
+  assert.match(chunk, /attnc_mma_tf32\(/);
+  assert.match(chunk, /rows 68 words apart/);
+  assert.match(bf16, /matmuls: tensor cores where the tile shapes allow/);
+  const f32 = cudaOf('gated_deltanet', 'f32');
+  assert.not.match(f32, /on tensor cores/);
+  assert.not.match(kernel(f32, 'gated_deltanet_chunk'), /attnc_mma_tf32\(/);
+});
+
+test('fragment layouts cover the output exactly once (register tile and shared-output writeback)', () => {
+  const chunk = kernel(cudaOf('gated_deltanet', 'bf16'), 'gated_deltanet_chunk');
+  // The register tile O [64, 64]: its store loop's (r, c) per thread and slot.
+  const store = chunk.slice(chunk.lastIndexOf('for (int s', chunk.indexOf('attnc_store(out')));
+  const slots = Number(/< (\d+);/.exec(store)![1]);
+  const slot = /for \(int (s\d+)/.exec(store)![1]!;
+  const r = /const int r = (.*);/.exec(store)![1]!;
+  const c = /const int c = (.*);/.exec(store)![1]!;
+  const reg: [bigint, bigint][] = [];
+  for (let lid = 0n; lid < 256n; lid++) for (let s = 0n; s < BigInt(slots); s++) reg.push([evalC(r, { lid, [slot]: s }), evalC(c, { lid, [slot]: s })]);
+  assertCovers(reg, 64, 64, 'register tile O');
+  // S += Ksᵀ · X (128 × 64 into a shared tile): the writeback's rows and columns.
+  const block = chunk.slice(chunk.indexOf('// S += Ksᵀ · X'));
+  const decls = [...block.slice(0, block.indexOf('S[(')).matchAll(/const int (\w+) = (.*);/g)].map((m) => [m[1]!, m[2]!] as const);
+  const wb = /for \(int (s\d+) = 0; s\d+ < (\d+);/.exec(block.slice(block.indexOf('for (int s')))!;
+  const out: [bigint, bigint][] = [];
+  for (let lid = 0n; lid < 256n; lid++) {
+    for (let s = 0n; s < BigInt(wb[2]!); s++) {
+      const env: Record<string, bigint> = { lid, k0: 0n, [wb[1]!]: s };
+      for (const [name, expr] of decls) env[name] = evalC(expr, env);
+      const [rName, cName] = decls.slice(-2).map(([n]) => n);
+      out.push([env[rName!]!, env[cName!]!]);
+    }
+  }
+  assertCovers(out, 128, 64, 'S += Ksᵀ · X writeback');
+});
+
+test.run();
