@@ -8,6 +8,7 @@
  *   reduce        a thread per row (or column); cumsum and trisolve: a thread per column
  * Barriers are printed where the kernel IR has them (the barriers pass placed them).
  */
+import { usedTiles } from '../../compiler/kernel-ir/analysis.ts';
 import type { BufferDecl, Kernel, SExpr, Stmt, TileDecl, TileRef } from '../../compiler/kernel-ir/types.ts';
 import { Typer, type CType } from './types.ts';
 
@@ -31,6 +32,8 @@ export abstract class CLikePrinter {
   /** Statements hoisted out of the expression being printed (fold loops). */
   private hoisted: string[][] = [];
   protected usedFns = new Set<string>();
+  /** Row strides of the shared tiles whose rows are padded (padSharedRows). */
+  private readonly strides = new Map<string, number>();
 
   constructor(protected k: Kernel) {
     this.typer = new Typer(k);
@@ -271,9 +274,26 @@ export abstract class CLikePrinter {
     return `${this.tileRef(tile)}[${t.cols === 1 ? row : `${row} * ${this.intLit(this.rowStride(t))} + ${c}`}]`;
   }
 
-  /** Words between the rows of a shared tile (a dialect may pad rows against bank conflicts). */
-  protected rowStride(t: TileDecl): number {
-    return t.cols;
+  /** Words between the rows of a shared tile (padSharedRows may lengthen them). */
+  rowStride(t: TileDecl): number {
+    return this.strides.get(t.name) ?? t.cols;
+  }
+
+  /**
+   * Pad the rows of shared tiles against bank conflicts, if the padded tiles still fit in `limit`
+   * bytes: a row of 32·n words gets one word more (threads walking down a column — a thread per
+   * row or per output element — then hit distinct banks instead of one), a row of a tile in
+   * `fragmentOperands` four (tensor-core fragment loads: 8 rows × 4 columns in distinct banks).
+   * When all of that does not fit, only the fragment operands are padded, or nothing.
+   */
+  protected padSharedRows(limit: number, fragmentOperands: ReadonlySet<string> = new Set()): void {
+    const used = usedTiles(this.k.body);
+    const shared = this.k.tiles.filter((t) => t.space === 'shared' && used.has(t.name));
+    const words = (pads: Map<string, number>) => shared.reduce((n, t) => n + t.rows * (t.cols + (pads.get(t.name) ?? 0)), 0);
+    const all = new Map(shared.filter((t) => t.cols % 32 === 0 && t.rows > 1).map((t) => [t.name, fragmentOperands.has(t.name) ? 4 : 1]));
+    const mma = new Map([...all].filter(([name]) => fragmentOperands.has(name)));
+    const pads = [all, mma].find((m) => words(m) * 4 <= limit) ?? new Map<string, number>();
+    for (const t of shared) if (pads.has(t.name)) this.strides.set(t.name, t.cols + pads.get(t.name)!);
   }
 
   /**

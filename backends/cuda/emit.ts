@@ -130,8 +130,7 @@ export function warpGrid(m: number, n: number, warps: number): WarpGrid | undefi
   return best && { wm: best.wm, wn: best.wn, ma: best.ma, nb: best.nb };
 }
 
-/** Rows of shared tiles that feed tensor cores are padded by this many words (no bank conflicts on fragment loads). */
-const MMA_ROW_PAD = 4;
+
 
 /** The shortest decimal that reads back as the same float32 value. */
 export function shortestFloat(v: number): string {
@@ -149,7 +148,6 @@ class CudaPrinter extends CLikePrinter {
   private readonly warps: number;
   /** Register tiles are laid out as tensor-core accumulator fragments (see registerElement). */
   private readonly fragments: boolean;
-  private readonly strides = new Map<string, number>();
 
   constructor(k: Kernel, sharedLimit: number) {
     super(k);
@@ -168,22 +166,12 @@ class CudaPrinter extends CLikePrinter {
         return !!g && this.fullGrid(g);
       }) &&
       matmuls.some((m) => this.tiles.get(m.dst.tile)!.space === 'register' && this.mmaShape(m, true));
-    // Pad the rows of the operand tiles of tensor-core matmuls when the block still fits.
-    const operands = new Set(matmuls.filter((m) => this.mmaFits(m)).flatMap((m) => [m.a.tile, m.b.tile]));
-    const padded = k.tiles.filter((t) => operands.has(t.name) && t.cols % 32 === 0);
-    const used = usedTiles(k.body);
-    const bytes = k.tiles.filter((t) => t.space === 'shared' && used.has(t.name)).reduce((n, t) => n + t.rows * t.cols * 4, 0);
-    if (padded.length && bytes + padded.reduce((n, t) => n + t.rows * MMA_ROW_PAD * 4, 0) <= sharedLimit) {
-      for (const t of padded) this.strides.set(t.name, t.cols + MMA_ROW_PAD);
-    }
+    // Pad shared rows; the operands of tensor-core matmuls by 4 words.
+    this.padSharedRows(sharedLimit, new Set(matmuls.filter((m) => this.mmaFits(m)).flatMap((m) => [m.a.tile, m.b.tile])));
   }
 
   private fullGrid(g: WarpGrid): boolean {
     return g.wm * g.wn === this.warps;
-  }
-
-  override rowStride(t: TileDecl): number {
-    return this.strides.get(t.name) ?? t.cols;
   }
 
   protected override standardRegisters(): boolean {

@@ -90,8 +90,10 @@ class WgslPrinter extends CLikePrinter {
     k: Kernel,
     private bindings: ReturnType<typeof bindingsOf>,
     private opaqueBounds = false,
+    sharedLimit?: number,
   ) {
     super(k);
+    if (sharedLimit !== undefined) this.padSharedRows(sharedLimit);
   }
 
   typeName(t: CType): string {
@@ -219,7 +221,7 @@ export interface WgslKernel {
 
 export function emitWgslKernel(k: Kernel, target: TargetProfile, version: string): WgslKernel {
   const bindings = bindingsOf(k);
-  const p = new WgslPrinter(k, bindings, target.opaqueLoopBounds === true);
+  const p = new WgslPrinter(k, bindings, target.opaqueLoopBounds === true, target.limits.sharedBytes);
   const { body, helpers } = p.render();
   const used = usedTiles(k.body);
   const enables: string[] = [];
@@ -234,7 +236,7 @@ export function emitWgslKernel(k: Kernel, target: TargetProfile, version: string
     paramsBinding: bindings.length,
     bindings: bindings.map((x) => ({ binding: x.binding, access: x.access, name: x.name, type: x.type })),
     // Tiles that only lend a store its shape get no workgroup memory (as sharedBytes counts).
-    shared: k.tiles.filter((t) => t.space === 'shared' && used.has(t.name)).map((t) => ({ name: t.name, size: t.rows * t.cols })),
+    shared: k.tiles.filter((t) => t.space === 'shared' && used.has(t.name)).map((t) => ({ name: t.name, size: t.rows * p.rowStride(t) })),
     registers: k.tiles.filter((t) => t.space === 'register').map((t) => ({ name: t.name, size: Math.ceil((t.rows * t.cols) / k.threads) })),
     uniforms: p.uniforms,
     helpers,

@@ -10,6 +10,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { compileCuda } from '../../backends/cuda/index.ts';
 import { warpGrid } from '../../backends/cuda/emit.ts';
+import { compileIR } from '../../compiler/compile.ts';
 import { lowerSource } from '../../compiler/pipeline.ts';
 import { stdlibFiles } from '../helpers/stdlib.ts';
 
@@ -96,6 +97,16 @@ test('fragment layouts cover the output exactly once (register tile and shared-o
     }
   }
   assertCovers(out, 128, 64, 'S += Ksᵀ · X writeback');
+});
+
+test('shared rows of 32·n words are padded: one word, four for tensor-core operands (CUDA and WGSL)', () => {
+  const intra = kernel(cudaOf('gla', 'bf16'), 'gla_intra');
+  assert.match(intra, /Gs = attnc_smem \+ \d+;  \/\/ \[64, 128\], rows 129 words apart/);
+  assert.match(kernel(cudaOf('gated_deltanet', 'bf16'), 'gated_deltanet_chunk'), /Qs = attnc_smem \+ \d+;  \/\/ \[64, 128\], rows 132 words apart/);
+  const f = stdlibFiles().find((x) => x.name === 'gated_deltanet')!;
+  const wgsl = compileIR(lowerSource(f.text, f.path).irs[0]!, { targets: ['wgsl'] });
+  const chunk = wgsl.artifacts.find((a) => a.path.endsWith('_chunk.wgsl'))!.contents;
+  assert.match(chunk, /var<workgroup> Qs: array<f32, 1040>;/, 'Qs [16, 64] in rows of 65 words on webgpu-large');
 });
 
 test.run();

@@ -73,7 +73,11 @@ test('prepare kernels: tiles that only give a store its shape take no workgroup 
       const anchors = k.tiles.filter((t) => /^W/.test(t.name)).map((t) => t.name);
       assert.ok(anchors.length > 0, `${name}: the prepare kernel has store anchors`);
       for (const a of anchors) assert.not.match(code, new RegExp(`var<workgroup> ${a}:`), `${name} on ${target}: ${a} declared in workgroup memory`);
-      assert.is(sharedBytes(k), workgroupStorageBytes(code), `${name} on ${target}: counted bytes = the WGSL's workgroup bytes`);
+      // The WGSL declares the counted bytes plus at most 4 words of padding per tile row, within the limit.
+      const declared = workgroupStorageBytes(code) ?? -1;
+      const padding = k.tiles.filter((t) => t.space === 'shared').reduce((n, t) => n + t.rows * 16, 0);
+      assert.ok(declared >= sharedBytes(k) && declared <= sharedBytes(k) + padding, `${name} on ${target}: ${declared} bytes declared, ${sharedBytes(k)} counted`);
+      assert.ok(declared <= PROFILES[target]!.limits.sharedBytes, `${name} on ${target}: ${declared} bytes declared`);
     }
   }
   // Without the anchors counted, Performer's prepare kernel fits 8 tokens per workgroup in 16 KiB (it had 4).
