@@ -347,13 +347,40 @@ export abstract class CLikePrinter {
       return;
     }
     const e = this.fresh('e');
-    const hint = this.elementLoopHint(Math.ceil(n / this.T));
-    if (hint) this.emit(hint);
-    this.block(this.forLoop(e, 'lid', i.call(this, n), i.call(this, this.T)), () => {
-      this.emit(this.declConst('r', 'i32', `${e} / ${i.call(this, cols)}`));
-      this.emit(this.declConst('c', 'i32', `${e} % ${i.call(this, cols)}`));
+    const trips = Math.ceil(n / this.T);
+    const copies = this.elementLoopCopies(trips);
+    const element = (at: string) => {
+      this.emit(this.declConst('r', 'i32', `${at} / ${i.call(this, cols)}`));
+      this.emit(this.declConst('c', 'i32', `${at} % ${i.call(this, cols)}`));
       body('r', 'c');
-    });
+    };
+    if (copies > 1) {
+      // The body written `copies` times per step (elements e, e + T, …): their loads can be in flight together.
+      const step = this.T * copies;
+      this.block(this.forLoop(e, 'lid', i.call(this, n), i.call(this, step)), () => {
+        for (let u = 0; u < copies; u++) {
+          const at = this.fresh('e');
+          this.block('', () => {
+            this.emit(this.declConst(at, 'i32', u === 0 ? e : `${e} + ${i.call(this, u * this.T)}`));
+            if (u === 0 || n % step === 0) element(at);
+            else this.block(`if (${at} < ${i.call(this, n)})`, () => element(at));
+          });
+        }
+      });
+      return;
+    }
+    const hint = this.elementLoopHint(trips);
+    if (hint) this.emit(hint);
+    this.block(this.forLoop(e, 'lid', i.call(this, n), i.call(this, this.T)), () => element(e));
+  }
+
+  /**
+   * How many elements a thread handles per step of a shared tile's element loop, written out in
+   * the printed code (1: a plain loop, which elementLoopHint may annotate instead).
+   */
+  protected elementLoopCopies(trips: number): number {
+    void trips;
+    return 1;
   }
 
   protected viewOf(ref: TileRef): { t: TileDecl; rows: number; r0?: string } {

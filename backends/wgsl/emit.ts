@@ -99,6 +99,14 @@ class WgslPrinter extends CLikePrinter {
   typeName(t: CType): string {
     return t;
   }
+  /**
+   * WGSL has no unroll hint: element loops of shared tiles are written 4 elements per step, so a
+   * thread's global loads are in flight together (the state kernels issue them once per chunk, in
+   * sequence, and wait on their latency).
+   */
+  protected override elementLoopCopies(trips: number): number {
+    return Math.min(4, trips);
+  }
   floatLit(v: number): string {
     if (!Number.isFinite(v)) return v > 0 ? '3.0e38' : '-3.0e38';
     const s = Math.fround(v) === v || Number.isInteger(v) ? String(v) : String(Math.fround(v));
