@@ -69,7 +69,9 @@ export function canSplit(st: PlanState): boolean {
   const ir = st.ir;
   if (st.form !== 'chunk' || st.options.split === false || ir.family !== 'recurrent') return false;
   const cls = ir.update!.cls;
-  return (cls === 'additive' && ir.normalizer !== 'maxabs') || cls === 'delta';
+  const possible = (cls === 'additive' && ir.normalizer !== 'maxabs') || cls === 'delta';
+  // The profile's measured preference, unless the caller asked for the split form.
+  return possible && (st.options.split === true || st.target.chunkPlan?.kernels !== 'fused');
 }
 
 // ── fusion ─────────────────────────────────────────────────────────────────────
@@ -191,12 +193,15 @@ function tiling(st: PlanState): void {
   const specC = st.options.chunk ?? (ir.chunk.kind === 'size' ? ir.chunk.size : 64);
   const Cs = recurrent ? [1] : [specC, 64, 32, 16].filter((x, i, a) => x <= specC && a.indexOf(x) === i);
   // Requested tiles (checked by requestedTiles) are the only candidates of their kind.
-  const BVs = req.BV ? [req.BV] : fullRow ? [V] : [64, 32, 16, 8].map((x) => Math.min(x, pow2Ceil(V))).filter((x, i, a) => a.indexOf(x) === i);
-  const BKs = req.BK ? [req.BK] : [128, 64, 32, 16, 8].map((x) => Math.min(x, pow2Ceil(K))).filter((x, i, a) => a.indexOf(x) === i);
   const split = canSplit(st);
-  // The chunk to prefer: an explicit --chunk, else the profile's split chunk where it is smaller
-  // than the spec's (a measured preference), else the spec's.
-  const prefC = st.options.chunk ?? (split && prof.splitChunk && prof.splitChunk < specC ? prof.splitChunk : specC);
+  // The profile's measured preferences apply to the kernel shape they were measured for.
+  const pref = prof.chunkPlan && (prof.chunkPlan.kernels === 'split') === !!split ? prof.chunkPlan : undefined;
+  const widest = split && pref?.valueTile ? pref.valueTile : 64;
+  const BVs = req.BV ? [req.BV] : fullRow ? [V] : [64, 32, 16, 8].filter((x) => x <= widest).map((x) => Math.min(x, pow2Ceil(V))).filter((x, i, a) => a.indexOf(x) === i);
+  const BKs = req.BK ? [req.BK] : [128, 64, 32, 16, 8].map((x) => Math.min(x, pow2Ceil(K))).filter((x, i, a) => a.indexOf(x) === i);
+  // The chunk to prefer: an explicit --chunk, else the profile's where it is smaller than the
+  // spec's (a measured preference), else the spec's.
+  const prefC = st.options.chunk ?? (pref && pref.chunk < specC ? pref.chunk : specC);
   let best: { t: Tiling; score: number } | undefined;
   // An explicit chunk (--chunk) is the only candidate while some tiles fit with it.
   const asked = recurrent ? undefined : st.options.chunk;
@@ -219,7 +224,7 @@ function tiling(st: PlanState): void {
           // preferred chunk, then wider value tiles.
           const score = split
             ? Math.min(BV, 32) * 1e7 + Math.min(BK, K) * 1e4 + (C === prefC ? 1e3 : C) + BV / 1e3
-            : (C === specC ? 1e6 : C * 1e3) + BV * 10 + Math.min(BK, K);
+            : (C === prefC ? 1e6 : C * 1e3) + BV * 10 + Math.min(BK, K);
           if (!best || score > best.score) best = { t: { ...t, sharedBytes: bytes }, score };
         }
   }
@@ -235,7 +240,7 @@ function tiling(st: PlanState): void {
   const t = best.t;
   st.tiling = { ...t, why: `chunk ${t.C}, value tile ${t.BV}${req.BV ? ' (requested)' : ''}, key slice ${t.BK}${req.BK ? ' (requested)' : ''}, ${t.threads} threads: ${t.sharedBytes} bytes of workgroup memory${t.split ? ' (the larger of the two kernels)' : ''} (${prof.name} allows ${limit})` };
   if (asked && t.C !== asked) st.notes.push(`tiling: the requested chunk ${asked} (--chunk) does not fit ${prof.name}; using ${t.C} (results are the same up to rounding)`);
-  else if (!recurrent && !asked && t.C !== specC && t.C === prefC) st.notes.push(`tiling: chunk ${t.C} instead of the spec's ${specC}: ${prof.name} prefers it for the split form (results are the same up to rounding)`);
+  else if (!recurrent && !asked && t.C !== specC && t.C === prefC) st.notes.push(`tiling: chunk ${t.C} instead of the spec's ${specC}: ${prof.name} prefers it for the ${split ? 'split' : 'fused'} form (results are the same up to rounding)`);
   else if (!recurrent && !asked && t.C !== specC) st.notes.push(`tiling: the spec's chunk ${specC} does not fit ${prof.name}; using ${t.C} (results are the same up to rounding)`);
   st.notes.push(`tiling: ${st.tiling.why}`);
 }

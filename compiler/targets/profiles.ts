@@ -53,12 +53,13 @@ export interface TargetProfile {
    */
   opaqueLoopBounds?: boolean;
   /**
-   * The chunk size the split chunk form prefers on this target when the spec asks for a larger
-   * one (an explicit --chunk still wins). Measured: on WebGPU (Dawn over an H100's Vulkan driver)
-   * Gated DeltaNet's split form at B=4 T=4096 H=16 took 10.1 ms with chunks of 16 and 14.7 ms with
-   * chunks of 32 — the state kernel is latency bound, and smaller chunks shorten its per-chunk chain.
+   * The chunk form's measured preferences on this target (docs/benchmarks.md), for specs whose
+   * update allows both kernel shapes: `kernels` — the split form (intra-chunk kernel, then the
+   * state kernel) or one fused kernel; `chunk` — the chunk size preferred when the spec asks for a
+   * larger one; `valueTile` — the widest value tile the split form prefers (narrower tiles: less
+   * shared memory per block, more blocks per SM). An explicit --chunk, --tiles or split option wins.
    */
-  splitChunk?: number;
+  chunkPlan?: { kernels: 'split' | 'fused'; chunk: number; valueTile?: number };
 }
 
 const KiB = 1024;
@@ -72,7 +73,9 @@ export const PROFILES: Record<string, TargetProfile> = {
     features: { f16: false, bf16: false, subgroups: false, subgroupSize: [4, 128], mma: [], tf32: false, asyncCopy: false },
     dialect: 'dawn',
     computeUnits: 16,
-    splitChunk: 16,
+    // An H100 through Dawn/Vulkan, B=4 T=4096 H=16 (2026-11-23): fused chunks of 16 beat the split
+    // form for Gated DeltaNet (10.2 vs 12.7 ms), GLA (8.0 vs 12.1) and linear attention (5.4 vs 8.6).
+    chunkPlan: { kernels: 'fused', chunk: 16 },
   },
   'webgpu-large': {
     name: 'webgpu-large',
@@ -82,7 +85,9 @@ export const PROFILES: Record<string, TargetProfile> = {
     features: { f16: true, bf16: false, subgroups: true, subgroupSize: [4, 128], mma: [], tf32: false, asyncCopy: false },
     dialect: 'dawn',
     computeUnits: 64,
-    splitChunk: 16,
+    // An H100 through Dawn/Vulkan, B=4 T=4096 H=16 (2026-11-23): fused chunks of 16 beat the split
+    // form for Gated DeltaNet (10.2 vs 12.7 ms), GLA (8.0 vs 12.1) and linear attention (5.4 vs 8.6).
+    chunkPlan: { kernels: 'fused', chunk: 16 },
   },
   'webgpu-naga': {
     name: 'webgpu-naga',
@@ -92,7 +97,9 @@ export const PROFILES: Record<string, TargetProfile> = {
     features: { f16: true, bf16: false, subgroups: true, subgroupSize: [4, 128], mma: [], tf32: false, asyncCopy: false },
     dialect: 'naga',
     computeUnits: 16,
-    splitChunk: 16,
+    // An H100 through Dawn/Vulkan, B=4 T=4096 H=16 (2026-11-23): fused chunks of 16 beat the split
+    // form for Gated DeltaNet (10.2 vs 12.7 ms), GLA (8.0 vs 12.1) and linear attention (5.4 vs 8.6).
+    chunkPlan: { kernels: 'fused', chunk: 16 },
   },
   'cuda-sm80': {
     name: 'cuda-sm80',
@@ -103,6 +110,8 @@ export const PROFILES: Record<string, TargetProfile> = {
     dialect: 'cuda',
     computeUnits: 108,
     sm: 80,
+    // Measured on sm_90 (below); sm_80 has the same one-block-per-SM limit at 160 KiB blocks.
+    chunkPlan: { kernels: 'split', chunk: 32, valueTile: 32 },
   },
   'cuda-sm90': {
     name: 'cuda-sm90',
@@ -113,6 +122,10 @@ export const PROFILES: Record<string, TargetProfile> = {
     dialect: 'cuda',
     computeUnits: 132,
     sm: 90,
+    // H100, bf16, Gated DeltaNet (2026-11-23): chunk 32 and value tiles of 32 (74 KiB blocks, three per
+    // SM) 3.9 ms at B=4 T=4096 against 4.5 ms for chunk 64 and value tiles of 64 (164 KiB, one per
+    // SM: ncu measured 12.5 % occupancy, stalls on global loads); 11.2 against 12.3 ms at B=1 T=16384.
+    chunkPlan: { kernels: 'split', chunk: 32, valueTile: 32 },
   },
 };
 

@@ -14,10 +14,11 @@ import { compileIR } from '../../compiler/compile.ts';
 import { lowerSource } from '../../compiler/pipeline.ts';
 import { stdlibFiles } from '../helpers/stdlib.ts';
 
+/** The .cu of a spec on cuda-sm90 with chunks and value tiles of 64 (the shapes the tests below walk). */
 function cudaOf(spec: string, dtype: 'bf16' | 'f32'): string {
   const f = stdlibFiles().find((x) => x.name === spec)!;
   const ir = lowerSource(f.text, f.path).irs[0];
-  const r = compileCuda(ir!, { profile: 'cuda-sm90', dtype });
+  const r = compileCuda(ir!, { profile: 'cuda-sm90', dtype, chunk: 64, tiles: { BV: 64 } });
   const cu = r.files.find((x) => x.path.endsWith('.cu'));
   assert.ok(cu, `${spec} ${dtype}: no .cu file`);
   return cu!.contents;

@@ -37,7 +37,9 @@ test('bigger profiles get bigger tiles', () => {
   const small = plan(ir, 'webgpu-default').tiling!;
   const big = plan(ir, 'cuda-sm90').tiling!;
   assert.ok(big.C * big.BV > small.C * small.BV, `${JSON.stringify(small)} vs ${JSON.stringify(big)}`);
-  assert.is(big.C, 64, 'the spec chunk of 64 fits an H100');
+  assert.is(big.C, 32, "cuda-sm90's measured chunkPlan: chunks of 32");
+  const unplanned = plan(ir, { ...PROFILES['cuda-sm90']!, chunkPlan: undefined }).tiling!;
+  assert.equal([unplanned.C, unplanned.BV], [64, 64], 'without the preference, the spec chunk of 64 and value tiles of 64 fit an H100');
 });
 
 test('a spec that cannot fit the profile gets a diagnostic, not an over-budget kernel', () => {
@@ -146,12 +148,12 @@ test('general-linear and vector-state updates get a clear ATTN4002 on every targ
 test('requested tiles (--tiles) replace the choice of the tiling pass, and the plan says so', () => {
   const gdn = fullSize('gated_deltanet');
   const auto = plan(gdn, 'cuda-sm90');
-  assert.equal([auto.tiling!.BV, auto.tiling!.BK], [64, 128], 'the choice without a request');
+  assert.equal([auto.tiling!.C, auto.tiling!.BV, auto.tiling!.BK], [32, 32, 128], "the choice without a request (cuda-sm90's chunkPlan)");
   assert.not.match(auto.tiling!.why, 'requested');
   const cases: [PlanOptions, { C: number; BV: number; BK: number }][] = [
-    [{ tiles: { BV: 32 } }, { C: 64, BV: 32, BK: 128 }],
-    [{ tiles: { BK: 32 } }, { C: 64, BV: 64, BK: 32 }],
-    [{ tiles: { BV: 16, BK: 64 } }, { C: 64, BV: 16, BK: 64 }],
+    [{ tiles: { BV: 64 } }, { C: 32, BV: 64, BK: 128 }],
+    [{ tiles: { BK: 32 } }, { C: 32, BV: 32, BK: 32 }],
+    [{ tiles: { BV: 16, BK: 64 } }, { C: 32, BV: 16, BK: 64 }],
     [{ chunk: 32, tiles: { BV: 128, BK: 128 } }, { C: 32, BV: 128, BK: 128 }],
     [{ form: 'recurrent', tiles: { BV: 8 } }, { C: 1, BV: 8, BK: 128 }],
   ];
@@ -260,7 +262,7 @@ test('split state kernel: scalar-gated q and k are scaled as they load, one barr
     walk(body);
     return out;
   };
-  const chunkKernel = (name: string) => plan(fullSize(name), 'webgpu-large').program!.kernels.find((k) => k.name === `${name}_chunk`)!;
+  const chunkKernel = (name: string) => plan(fullSize(name), 'webgpu-large', { split: true }).program!.kernels.find((k) => k.name === `${name}_chunk`)!;
   // Delta rules: a reads loop and an update loop (before: [3, 3] with a scalar gate).
   assert.equal(sliceBarriers(chunkKernel('gated_deltanet').body), [2, 2], 'gated_deltanet');
   assert.equal(sliceBarriers(chunkKernel('deltanet').body), [2, 2], 'deltanet (no gate)');
@@ -289,11 +291,14 @@ test('an explicit chunk (--chunk) is kept when it fits, and a fallback says the 
 test('split form: with room for it, the widest key slice beats a value tile wider than 32 (fewer phases per chunk, more workgroups)', () => {
   // An adapter with 48 KiB of workgroup memory, as an H100 grants through Dawn.
   const prof = { ...PROFILES['webgpu-large']!, name: 'webgpu-48k', limits: { ...PROFILES['webgpu-large']!.limits, sharedBytes: 48 * 1024 } };
-  const t = plan(fullSize('gated_deltanet'), prof).tiling!;
+  const t = plan(fullSize('gated_deltanet'), { ...prof, chunkPlan: undefined }, { split: true, chunk: 16 }).tiling!;
   assert.equal([t.C, t.BV, t.BK], [16, 32, 128], t.why);
-  // CUDA keeps the spec's chunk and the widest tiles (everything fits).
-  const c = plan(fullSize('gated_deltanet'), 'cuda-sm90').tiling!;
+  // Without a chunkPlan CUDA keeps the spec's chunk and the widest tiles (everything fits)...
+  const c = plan(fullSize('gated_deltanet'), { ...PROFILES['cuda-sm90']!, chunkPlan: undefined }).tiling!;
   assert.equal([c.C, c.BV, c.BK], [64, 64, 128], c.why);
+  // ...and with it, its measured chunk and value tiles of 32.
+  const m = plan(fullSize('gated_deltanet'), 'cuda-sm90').tiling!;
+  assert.equal([m.C, m.BV, m.BK], [32, 32, 128], m.why);
 });
 
 test('barriers per chunk of the split state kernels: register tiles and loop ends need none of their own', () => {
@@ -310,7 +315,7 @@ test('barriers per chunk of the split state kernels: register tiles and loop end
     }, 0);
   const prof = { ...PROFILES['webgpu-large']!, name: 'webgpu-48k', limits: { ...PROFILES['webgpu-large']!.limits, sharedBytes: 48 * 1024 } };
   const perChunk = (name: string) => {
-    const k = plan(fullSize(name), prof).program!.kernels.find((x) => x.name === `${name}_chunk`)!;
+    const k = plan(fullSize(name), prof, { split: true }).program!.kernels.find((x) => x.name === `${name}_chunk`)!;
     const find = (ss: S[]): S[] | undefined => {
       for (const s of ss) {
         if (s.op === 'for' && s.v === 'c0') return s.body;
