@@ -7,6 +7,11 @@ const FLOAT_UN = new Set(['exp', 'exp2', 'log', 'log2', 'sqrt', 'rsqrt', 'sigmoi
 
 export class Typer {
   private vars = new Map<string, CType>();
+
+  /** A variable a printer introduces (e.g. a loaded value), with its type. */
+  declareVar(name: string, t: CType): void {
+    this.vars.set(name, t);
+  }
   constructor(private k: Kernel) {
     for (const p of k.params) this.vars.set(p.name, p.type === 'f32' ? 'f32' : 'i32');
     for (const v of ['r', 'c']) this.vars.set(v, 'i32');

@@ -16,7 +16,7 @@
  *   - selects are C's lazy `c ? a : b`: reads under an untaken branch never happen.
  */
 import { forEachStmt, usedTiles } from '../../compiler/kernel-ir/analysis.ts';
-import type { BufferDecl, Dtype, Kernel, Stmt, TileDecl } from '../../compiler/kernel-ir/types.ts';
+import type { BufferDecl, Dtype, Kernel, SExpr, Stmt, TileDecl } from '../../compiler/kernel-ir/types.ts';
 import { CLikePrinter } from '../clike/printer.ts';
 import type { CType } from '../clike/types.ts';
 
@@ -141,6 +141,91 @@ export function shortestFloat(v: number): string {
     if (Math.fround(Number(s)) === f) return String(Number(s));
   }
   return String(f);
+}
+
+/** Visit every node of an expression. */
+function walkSExpr(e: SExpr, f: (e: SExpr) => void): void {
+  f(e);
+  switch (e.k) {
+    case 'un':
+      return walkSExpr(e.a, f);
+    case 'bin':
+      walkSExpr(e.a, f);
+      return walkSExpr(e.b, f);
+    case 'sel':
+      walkSExpr(e.c, f);
+      walkSExpr(e.a, f);
+      return walkSExpr(e.b, f);
+    case 'ld':
+      return walkSExpr(e.idx, f);
+    case 'tile':
+      walkSExpr(e.r, f);
+      return walkSExpr(e.c, f);
+    case 'fold':
+      walkSExpr(e.from, f);
+      walkSExpr(e.to, f);
+      return walkSExpr(e.body, f);
+    default:
+  }
+}
+
+function usesVar(e: SExpr, name: string): boolean {
+  let found = false;
+  walkSExpr(e, (x) => {
+    if (x.k === 'var' && x.name === name) found = true;
+  });
+  return found;
+}
+
+/** Whether `target` is evaluated whenever `e` is (not under a select's branches or in a fold). */
+function unconditional(e: SExpr, target: SExpr): boolean {
+  if (e === target) return true;
+  switch (e.k) {
+    case 'un':
+      return unconditional(e.a, target);
+    case 'bin':
+      return unconditional(e.a, target) || unconditional(e.b, target);
+    case 'sel':
+      return unconditional(e.c, target);
+    case 'ld':
+      return unconditional(e.idx, target);
+    case 'tile':
+      return unconditional(e.r, target) || unconditional(e.c, target);
+    default:
+      return false;
+  }
+}
+
+/** `c` or `c + Y` / `Y + c`. */
+function isColumn(e: SExpr): boolean {
+  if (e.k === 'var') return e.name === 'c';
+  return e.k === 'bin' && e.fn === 'add' && ((e.a.k === 'var' && e.a.name === 'c') || (e.b.k === 'var' && e.b.name === 'c'));
+}
+
+/** `e` for column c + k: the load `ld` replaced by the variable `value`, c by c + k. */
+function substitute(e: SExpr, ld: SExpr, value: string, k: number): SExpr {
+  const go = (x: SExpr): SExpr => {
+    if (x === ld) return { k: 'var', name: value };
+    switch (x.k) {
+      case 'var':
+        return x.name === 'c' && k ? { k: 'bin', fn: 'add', a: x, b: { k: 'const', v: k, t: 'i' } } : x;
+      case 'un':
+        return { ...x, a: go(x.a) };
+      case 'bin':
+        return { ...x, a: go(x.a), b: go(x.b) };
+      case 'sel':
+        return { ...x, c: go(x.c), a: go(x.a), b: go(x.b) };
+      case 'ld':
+        return { ...x, idx: go(x.idx) };
+      case 'tile':
+        return { ...x, r: go(x.r), c: go(x.c) };
+      case 'fold':
+        return { ...x, from: go(x.from), to: go(x.to), body: go(x.body) };
+      default:
+        return x;
+    }
+  };
+  return go(e);
 }
 
 class CudaPrinter extends CLikePrinter {
@@ -362,6 +447,114 @@ class CudaPrinter extends CLikePrinter {
         });
       });
     });
+  }
+
+  /**
+   * A map that fills a shared tile from one global load per element, at an index
+   * `X·M + (c + Y)` (M a multiple of the vector width, Y free of r and c), is printed with 16-byte
+   * loads — 8 bf16/f16 or 4 f32 elements per thread and load, the rest of the expression applied
+   * to each — under a block-uniform check that the buffer, Y and the column bound are aligned to
+   * the vector width; otherwise (or for any other map) the scalar element loop. The state and
+   * softmax kernels load their tiles once per chunk or key tile and wait on those loads: 2-byte
+   * loads kept too few bytes in flight.
+   */
+  protected override mapOp(s: Extract<Stmt, { op: 'map' }>): void {
+    const vec = this.vectorLoad(s);
+    if (!vec) return super.mapOp(s);
+    const { ld, y, width } = vec;
+    const v = this.viewOf(s.dst);
+    const i = (x: number) => this.intLit(x);
+    const b = this.buffer(ld.buf);
+    const cols = v.t.cols;
+    const n = v.rows * cols;
+    let cond = '';
+    let r0 = '';
+    this.withExprs(() => {
+      if (v.r0) {
+        r0 = this.fresh('r0_');
+        this.emit(this.declConst(r0, 'i32', v.r0));
+      }
+      const parts = [`(reinterpret_cast<unsigned long long>(${b.name}) & 15ull) == 0ull`];
+      if (y) parts.push(`(${this.expr(y, {}, 'i32')}) % ${i(width)} == 0`);
+      if (s.guard && s.guard.cols.k !== 'const') parts.push(`(${this.expr(s.guard.cols, {}, 'i32')}) % ${i(width)} == 0`);
+      cond = parts.join(' && ');
+      return [];
+    });
+    this.emit(`// ${s.dst.tile}: ${width} elements per 16-byte load where ${ld.buf}, the column offset and bound allow`);
+    this.block(`if (${cond})`, () => {
+      const e = this.fresh('e');
+      this.emit(`#pragma unroll ${Math.max(1, Math.min(4, Math.ceil(n / (this.T * width))))}`);
+      this.block(this.forLoop(e, `lid * ${i(width)}`, i(n), i(this.T * width)), () => {
+        this.emit(this.declConst('r', 'i32', `${e} / ${i(cols)}`));
+        this.emit(this.declConst('c', 'i32', `${e} % ${i(cols)}`));
+        const target = (k: number) => this.at(s.dst.tile, 'r', k ? `(c + ${i(k)})` : 'c', r0 || undefined);
+        const raw = this.fresh('raw');
+        const vals = this.fresh('ldv');
+        const body = () => {
+          this.withExprs(() => `const uint4 ${raw} = __ldg(reinterpret_cast<const uint4*>(${b.name} + (${this.expr(ld.idx, {}, 'i32')})));`);
+          this.emit(`float ${vals}[${width}];`);
+          if (b.dtype === 'f32') {
+            this.emit(`${vals}[0] = __uint_as_float(${raw}.x); ${vals}[1] = __uint_as_float(${raw}.y); ${vals}[2] = __uint_as_float(${raw}.z); ${vals}[3] = __uint_as_float(${raw}.w);`);
+          } else {
+            const pair = b.dtype === 'bf16' ? '__nv_bfloat162' : '__half2';
+            const cvt = b.dtype === 'bf16' ? '__bfloat1622float2' : '__half22float2';
+            ['x', 'y', 'z', 'w'].forEach((w, k) => {
+              const f = this.fresh('f');
+              this.emit(`const float2 ${f} = ${cvt}(*reinterpret_cast<const ${pair}*>(&${raw}.${w}));`);
+              this.emit(`${vals}[${2 * k}] = ${f}.x; ${vals}[${2 * k + 1}] = ${f}.y;`);
+            });
+          }
+          for (let k = 0; k < width; k++) {
+            this.typer.declareVar(`${vals}[${k}]`, 'f32');
+            const ek = substitute(s.expr, ld, `${vals}[${k}]`, k);
+            this.withExprs(() => `${target(k)} = ${this.expr(ek, {}, 'f32')};`);
+          }
+        };
+        if (s.guard) {
+          let g = '';
+          this.withExprs(() => {
+            g = `r < ${this.expr(s.guard!.rows, {}, 'i32')} && c < ${this.expr(s.guard!.cols, {}, 'i32')}`;
+            return [];
+          });
+          this.block(`if (${g})`, body);
+          this.block('else', () => {
+            for (let k = 0; k < width; k++) this.emit(`${target(k)} = ${this.floatLit(s.guard!.fill)};`);
+          });
+        } else body();
+      });
+    });
+    this.block('else', () => super.mapOp(s));
+  }
+
+  /** The load, column offset Y and vector width of a map mapOp can vectorise, if it is one. */
+  private vectorLoad(s: Extract<Stmt, { op: 'map' }>): { ld: Extract<SExpr, { k: 'ld' }>; y?: SExpr; width: number } | undefined {
+    const v = this.viewOf(s.dst);
+    if (v.t.space !== 'shared') return undefined;
+    const lds: Extract<SExpr, { k: 'ld' }>[] = [];
+    walkSExpr(s.expr, (e) => {
+      if (e.k === 'ld') lds.push(e);
+    });
+    if (lds.length !== 1) return undefined;
+    const ld = lds[0]!;
+    // A load under a select or in a fold is conditional (HAS_INIT ? initial_state[…] : 0 may have
+    // no buffer behind it): only unconditional loads are hoisted into the vector load.
+    if (!unconditional(s.expr, ld)) return undefined;
+    const b = this.buffer(ld.buf);
+    const width = b.dtype === 'f32' ? 4 : b.dtype === 'bf16' || b.dtype === 'f16' ? 8 : 0;
+    if (!width || v.t.cols % width || (v.rows * v.t.cols) % width) return undefined;
+    if (s.guard && s.guard.cols.k === 'const' && s.guard.cols.v % width) return undefined;
+    if (s.guard && (usesVar(s.guard.rows, 'c') || usesVar(s.guard.cols, 'c') || usesVar(s.guard.cols, 'r'))) return undefined;
+    // idx = X·M + (c [+ Y]) with M a multiple of the width and X, Y free of c.
+    const idx = ld.idx;
+    if (idx.k !== 'bin' || idx.fn !== 'add') return undefined;
+    const [xm, cy] = isColumn(idx.b) ? [idx.a, idx.b] : isColumn(idx.a) ? [idx.b, idx.a] : [];
+    if (!xm || !cy || xm.k !== 'bin' || xm.fn !== 'mul' || usesVar(xm, 'c')) return undefined;
+    const m = xm.b.k === 'const' ? xm.b.v : xm.a.k === 'const' ? xm.a.v : 0;
+    if (!m || m % width) return undefined;
+    const y = cy.k === 'var' ? undefined : cy.k === 'bin' ? (cy.a.k === 'var' && cy.a.name === 'c' ? cy.b : cy.a) : undefined;
+    if (y && (usesVar(y, 'r') || usesVar(y, 'c'))) return undefined;
+    // The rest of the expression may read r and c but nothing else that varies along the row.
+    return { ld, ...(y ? { y } : {}), width };
   }
 
   /**

@@ -2,11 +2,13 @@
 # Compiles the stdlib specs of bench/gpu/compare.py to CUDA (bf16, cuda-sm90) into DIR (default
 # .gpu/compare, which ../shared/tools/gpu-carry.sh's .gpu folder carries to the GPU machine), with
 # the decode (recurrent) form of Gated DeltaNet under DIR/decode and tile variants of its chunk
-# form (--chunk, --tiles) under DIR/variants/NAME. All at K = V = 128, H-agnostic.
+# form (--chunk, --tiles) under DIR/variants/NAME, and softmax tile variants (query tile × key
+# tile) under DIR/softmax-tiles/qQ_kK. All at K = V = 128, H-agnostic.
 #
 #   bash bench/gpu/prepare-compare.sh [DIR]
 #   then on the GPU machine: python3 bench/gpu/compare.py DIR
 #   the tile variants alone:  python3 bench/gpu/compare.py DIR --only gated_deltanet --skip-others --variants
+#   softmax tiles:            for d in DIR/softmax-tiles/*; do python3 bench/gpu/kernel_times.py $d; done
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 dir=${1:-.gpu/compare}
@@ -18,11 +20,16 @@ done
 ./bin/attnc compile stdlib/rwkv6.attn --target cuda --dims K=128,V=128 --out "$dir" > /dev/null
 ./bin/attnc compile stdlib/gated_deltanet.attn --target cuda --form recurrent --out "$dir/decode" > /dev/null
 # Tile variants of Gated DeltaNet's chunk form, NAME:CHUNK:BV (the key slice stays the planner's
-# choice); the default build above is chunk 64 with the planner's tiles (`attnc explain
-# stdlib/gated_deltanet.attn --target cuda-sm90` prints them).
-variants=(c32_bv32:32:32 c64_bv32:64:32 c32_bv16:32:16 c16_bv32:16:32)
+# choice); the default build above is the profile's chunkPlan, chunk 32 and value tiles of 32
+# (`attnc explain stdlib/gated_deltanet.attn --target cuda-sm90` prints the plan).
+variants=(c64_bv64:64:64 c64_bv32:64:32 c32_bv16:32:16 c16_bv32:16:32)
 for v in "${variants[@]}"; do
   IFS=: read -r name chunk bv <<< "$v"
   ./bin/attnc compile stdlib/gated_deltanet.attn --target cuda --chunk "$chunk" --tiles "BV=$bv" --out "$dir/variants/$name" > /dev/null
 done
-echo "compiled $(ls "$dir" | grep -vcE '^(decode|variants)$') specs, the decode form and ${#variants[@]} tile variants into $dir"
+tiles=(32:32 64:32 64:64 128:32 128:64 32:64)
+for t in "${tiles[@]}"; do
+  IFS=: read -r bq bk <<< "$t"
+  ./bin/attnc compile stdlib/softmax.attn --target cuda --chunk "$bq" --tiles "BK=$bk" --out "$dir/softmax-tiles/q${bq}_k${bk}" > /dev/null
+done
+echo "compiled $(ls "$dir" | grep -vcE '^(decode|variants|softmax-tiles)$') specs, the decode form, ${#variants[@]} tile variants and ${#tiles[@]} softmax tilings into $dir"

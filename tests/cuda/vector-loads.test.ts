@@ -1,0 +1,49 @@
+/**
+ * 16-byte tile loads of the CUDA backend (no GPU here: bench/gpu/check.py runs them on one): a
+ * map that fills a shared tile from one unconditional global load at X·M + (c + Y) is printed
+ * with vector loads under a block-uniform alignment check, with the scalar loop as its fallback;
+ * a load under a select (initial_state when HAS_INIT may be 0) never is.
+ */
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { compileCuda } from '../../backends/cuda/index.ts';
+import { lowerSource } from '../../compiler/pipeline.ts';
+import { stdlibFiles } from '../helpers/stdlib.ts';
+
+function cudaOf(spec: string): string {
+  const f = stdlibFiles().find((x) => x.name === spec)!;
+  const r = compileCuda(lowerSource(f.text, f.path).irs[0]!, { profile: 'cuda-sm90', dtype: 'bf16' });
+  return r.files.find((x) => x.path.endsWith('.cu'))!.contents;
+}
+
+/** The code from a tile-load comment to the end of its scalar fallback's opening. */
+function loadOf(cu: string, tile: string, buf: string): string | undefined {
+  const at = cu.indexOf(`// ${tile}: `);
+  if (at < 0) return undefined;
+  const text = cu.slice(at, cu.indexOf('else {', cu.indexOf(`__ldg(reinterpret_cast<const uint4*>(${buf}`, at)) + 200);
+  return text.includes(`(${buf}) & 15ull`) ? text : undefined;
+}
+
+test('bf16 key and value tiles of the softmax kernel load 8 elements per 16-byte load, with a scalar fallback', () => {
+  const cu = cudaOf('softmax');
+  const kt = loadOf(cu, 'Kt', 'in_k');
+  assert.ok(kt, 'Kt is loaded with vector loads');
+  assert.match(kt!, /Kt: 8 elements per 16-byte load where in_k/);
+  assert.match(kt!, /__bfloat1622float2/);
+  assert.match(kt!, /Kt\[r \* 132 \+ \(c \+ 7\)\] = ldv\d+\[7\];/);
+  // The fallback is the scalar element loop.
+  assert.match(cu, /else \{\n\s+#pragma unroll 8\n\s+for \(int e\d+ = lid; e\d+ < 8192; e\d+ \+= 256\)/);
+});
+
+test('f32 workspace tiles load 4 per load with the rest of the expression applied to each; a load under a select never is vectorised', () => {
+  const cu = cudaOf('gated_deltanet');
+  const chunk = cu.slice(cu.indexOf('attnc_gated_deltanet_chunk('));
+  assert.match(chunk, /\/\/ X: 4 elements per 16-byte load where w_u/);
+  // q is scaled by its decay as it loads: each of the 4 values gets the factor of its own row.
+  assert.match(chunk, /Qs\[r \* \d+ \+ \(c \+ 3\)\] = \(ldv\d+\[3\] \* expf/);
+  // The initial state is read only when HAS_INIT: its map keeps the lazy scalar select.
+  assert.not.match(chunk, /\/\/ S: \d+ elements per 16-byte load/);
+  assert.match(chunk, /\(HAS_INIT != 0\) \? initial_state\[/);
+});
+
+test.run();
