@@ -196,16 +196,38 @@ function unconditional(e: SExpr, target: SExpr): boolean {
   }
 }
 
+/** `idx` as X·M + (c + Y), M a multiple of `width`, X free of c, Y free of r and c; or undefined. */
+function columnIndex(idx: SExpr, width: number): { y?: SExpr } | undefined {
+  if (idx.k !== 'bin' || idx.fn !== 'add') return undefined;
+  const [xm, cy] = isColumn(idx.b) ? [idx.a, idx.b] : isColumn(idx.a) ? [idx.b, idx.a] : [];
+  if (!xm || !cy || xm.k !== 'bin' || xm.fn !== 'mul' || usesVar(xm, 'c')) return undefined;
+  const m = xm.b.k === 'const' ? xm.b.v : xm.a.k === 'const' ? xm.a.v : 0;
+  if (!m || m % width) return undefined;
+  const y = cy.k === 'var' ? undefined : cy.k === 'bin' ? (cy.a.k === 'var' && cy.a.name === 'c' ? cy.b : cy.a) : undefined;
+  if (y && (usesVar(y, 'r') || usesVar(y, 'c'))) return undefined;
+  return y ? { y } : {};
+}
+
+/** An expression every thread of a block evaluates alike: params, lets and loop variables only. */
+function blockUniform(e: SExpr): boolean {
+  let ok = true;
+  walkSExpr(e, (x) => {
+    if (x.k === 'ld' || x.k === 'tile' || x.k === 'fold' || (x.k === 'var' && ['r', 'c', 'lid'].includes(x.name))) ok = false;
+  });
+  return ok;
+}
+
 /** `c` or `c + Y` / `Y + c`. */
+
 function isColumn(e: SExpr): boolean {
   if (e.k === 'var') return e.name === 'c';
   return e.k === 'bin' && e.fn === 'add' && ((e.a.k === 'var' && e.a.name === 'c') || (e.b.k === 'var' && e.b.name === 'c'));
 }
 
 /** `e` for column c + k: the load `ld` replaced by the variable `value`, c by c + k. */
-function substitute(e: SExpr, ld: SExpr, value: string, k: number): SExpr {
+function substitute(e: SExpr, ld: SExpr | undefined, value: string, k: number): SExpr {
   const go = (x: SExpr): SExpr => {
-    if (x === ld) return { k: 'var', name: value };
+    if (ld && x === ld) return { k: 'var', name: value };
     switch (x.k) {
       case 'var':
         return x.name === 'c' && k ? { k: 'bin', fn: 'add', a: x, b: { k: 'const', v: k, t: 'i' } } : x;
@@ -459,6 +481,19 @@ class CudaPrinter extends CLikePrinter {
    * loads kept too few bytes in flight.
    */
   protected override mapOp(s: Extract<Stmt, { op: 'map' }>): void {
+    // `uniform ? A : B` (HAS_INIT ? initial_state[…] : 0): the branch is taken by the whole block,
+    // so each side is a map of its own and A's load may be vectorised.
+    const e = s.expr;
+    if (e.k === 'sel' && blockUniform(e.c) && this.viewOf(s.dst).t.space === 'shared' && this.vectorLoad({ ...s, expr: e.a })) {
+      let cond = '';
+      this.withExprs(() => {
+        cond = this.expr(e.c, {}, 'bool');
+        return [];
+      });
+      this.block(`if (${cond})`, () => this.mapOp({ ...s, expr: e.a }));
+      this.block('else', () => this.mapOp({ ...s, expr: e.b }));
+      return;
+    }
     const vec = this.vectorLoad(s);
     if (!vec) return super.mapOp(s);
     const { ld, y, width } = vec;
@@ -526,6 +561,68 @@ class CudaPrinter extends CLikePrinter {
     this.block('else', () => super.mapOp(s));
   }
 
+  /**
+   * A store of a shared tile to a global buffer at `X·M + (c + Y)` (the final state, a chunk's
+   * intra-chunk results) is printed with 16-byte stores — 4 f32 or 8 bf16/f16 elements — under the
+   * same block-uniform alignment check as vector loads, with the scalar loop as fallback.
+   */
+  protected override storeOp(s: Extract<Stmt, { op: 'store' }>): void {
+    const t = this.tiles.get(s.src)!;
+    const b = this.buffer(s.dst.buf);
+    const width = b.dtype === 'f32' ? 4 : b.dtype === 'bf16' || b.dtype === 'f16' ? 8 : 0;
+    const at = width ? columnIndex(s.dst.index, width) : undefined;
+    const fits =
+      t.space === 'shared' &&
+      at !== undefined &&
+      t.cols % width === 0 &&
+      !usesVar(s.dst.cols, 'c') &&
+      !usesVar(s.dst.cols, 'r') &&
+      !usesVar(s.dst.rows, 'c') &&
+      (s.dst.cols.k !== 'const' || s.dst.cols.v % width === 0);
+    if (!fits) return super.storeOp(s);
+    const i = (x: number) => this.intLit(x);
+    const n = t.rows * t.cols;
+    let cond = '';
+    this.withExprs(() => {
+      const parts = [`(reinterpret_cast<unsigned long long>(${b.name}) & 15ull) == 0ull`];
+      if (at!.y) parts.push(`(${this.expr(at!.y, {}, 'i32')}) % ${i(width)} == 0`);
+      if (s.dst.cols.k !== 'const') parts.push(`(${this.expr(s.dst.cols, {}, 'i32')}) % ${i(width)} == 0`);
+      cond = parts.join(' && ');
+      return [];
+    });
+    this.emit(`// ${s.src} → ${b.name}: ${width} elements per 16-byte store where ${b.name}, the column offset and bound allow`);
+    this.block(`if (${cond})`, () => {
+      const e = this.fresh('e');
+      this.emit(`#pragma unroll ${Math.max(1, Math.min(4, Math.ceil(n / (this.T * width))))}`);
+      this.block(this.forLoop(e, `lid * ${i(width)}`, i(n), i(this.T * width)), () => {
+        this.emit(this.declConst('r', 'i32', `${e} / ${i(t.cols)}`));
+        this.emit(this.declConst('c', 'i32', `${e} % ${i(t.cols)}`));
+        let g = '';
+        this.withExprs(() => {
+          g = `r < ${this.expr(s.dst.rows, {}, 'i32')} && c < ${this.expr(s.dst.cols, {}, 'i32')}`;
+          return [];
+        });
+        this.block(`if (${g})`, () => {
+          const vals = Array.from({ length: width }, (_, k) => {
+            const name = this.fresh('sv');
+            this.withExprs(() => this.declConst(name, 'f32', this.expr(substitute(s.value, undefined, '', k), {}, 'f32')));
+            return name;
+          });
+          const ptr = `${b.name} + (${this.expr(s.dst.index, {}, 'i32')})`;
+          if (b.dtype === 'f32') this.emit(`*reinterpret_cast<float4*>(${ptr}) = make_float4(${vals.join(', ')});`);
+          else {
+            const [pair, cvt] = b.dtype === 'bf16' ? ['__nv_bfloat162', '__floats2bfloat162_rn'] : ['__half2', '__floats2half2_rn'];
+            const w = this.fresh('w');
+            this.emit(`uint4 ${w};`);
+            ['x', 'y', 'z', 'w'].forEach((f, k) => this.emit(`{ const ${pair} p = ${cvt}(${vals[2 * k]}, ${vals[2 * k + 1]}); ${w}.${f} = *reinterpret_cast<const unsigned*>(&p); }`));
+            this.emit(`*reinterpret_cast<uint4*>(${ptr}) = ${w};`);
+          }
+        });
+      });
+    });
+    this.block('else', () => super.storeOp(s));
+  }
+
   /** The load, column offset Y and vector width of a map mapOp can vectorise, if it is one. */
   private vectorLoad(s: Extract<Stmt, { op: 'map' }>): { ld: Extract<SExpr, { k: 'ld' }>; y?: SExpr; width: number } | undefined {
     const v = this.viewOf(s.dst);
@@ -544,15 +641,9 @@ class CudaPrinter extends CLikePrinter {
     if (!width || v.t.cols % width || (v.rows * v.t.cols) % width) return undefined;
     if (s.guard && s.guard.cols.k === 'const' && s.guard.cols.v % width) return undefined;
     if (s.guard && (usesVar(s.guard.rows, 'c') || usesVar(s.guard.cols, 'c') || usesVar(s.guard.cols, 'r'))) return undefined;
-    // idx = X·M + (c [+ Y]) with M a multiple of the width and X, Y free of c.
-    const idx = ld.idx;
-    if (idx.k !== 'bin' || idx.fn !== 'add') return undefined;
-    const [xm, cy] = isColumn(idx.b) ? [idx.a, idx.b] : isColumn(idx.a) ? [idx.b, idx.a] : [];
-    if (!xm || !cy || xm.k !== 'bin' || xm.fn !== 'mul' || usesVar(xm, 'c')) return undefined;
-    const m = xm.b.k === 'const' ? xm.b.v : xm.a.k === 'const' ? xm.a.v : 0;
-    if (!m || m % width) return undefined;
-    const y = cy.k === 'var' ? undefined : cy.k === 'bin' ? (cy.a.k === 'var' && cy.a.name === 'c' ? cy.b : cy.a) : undefined;
-    if (y && (usesVar(y, 'r') || usesVar(y, 'c'))) return undefined;
+    const at = columnIndex(ld.idx, width);
+    if (!at) return undefined;
+    const y = at.y;
     // The rest of the expression may read r and c but nothing else that varies along the row.
     return { ld, ...(y ? { y } : {}), width };
   }

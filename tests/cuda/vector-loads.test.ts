@@ -2,7 +2,9 @@
  * 16-byte tile loads of the CUDA backend (no GPU here: bench/gpu/check.py runs them on one): a
  * map that fills a shared tile from one unconditional global load at X·M + (c + Y) is printed
  * with vector loads under a block-uniform alignment check, with the scalar loop as its fallback;
- * a load under a select (initial_state when HAS_INIT may be 0) never is.
+ * a load under a select is vectorised only when the select's condition is the same for the whole
+ * block (HAS_INIT ? initial_state[…] : 0 becomes two maps under `if (HAS_INIT)`). Stores of shared
+ * tiles to global memory get 16-byte stores the same way.
  */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -35,15 +37,22 @@ test('bf16 key and value tiles of the softmax kernel load 8 elements per 16-byte
   assert.match(cu, /else \{\n\s+#pragma unroll 8\n\s+for \(int e\d+ = lid; e\d+ < 8192; e\d+ \+= 256\)/);
 });
 
-test('f32 workspace tiles load 4 per load with the rest of the expression applied to each; a load under a select never is vectorised', () => {
+test('f32 workspace tiles load 4 per load with the rest of the expression applied to each; a block-uniform select splits the map', () => {
   const cu = cudaOf('gated_deltanet');
   const chunk = cu.slice(cu.indexOf('attnc_gated_deltanet_chunk('));
   assert.match(chunk, /\/\/ X: 4 elements per 16-byte load where w_u/);
   // q is scaled by its decay as it loads: each of the 4 values gets the factor of its own row.
   assert.match(chunk, /Qs\[r \* \d+ \+ \(c \+ 3\)\] = \(ldv\d+\[3\] \* expf/);
-  // The initial state is read only when HAS_INIT: its map keeps the lazy scalar select.
-  assert.not.match(chunk, /\/\/ S: \d+ elements per 16-byte load/);
-  assert.match(chunk, /\(HAS_INIT != 0\) \? initial_state\[/);
+  // The initial state is read only when HAS_INIT: the vector load sits under that branch, the
+  // other branch fills zeros without touching initial_state.
+  assert.match(chunk, /if \(\(HAS_INIT != 0\)\) \{\n\s+\/\/ S: 4 elements per 16-byte load where initial_state/);
+  assert.not.match(chunk, /\(HAS_INIT != 0\) \? initial_state\[/);
+});
+
+test('stores of shared tiles to global memory use 16-byte stores, the value computed per element', () => {
+  const cu = cudaOf('gated_deltanet');
+  assert.match(cu, /\/\/ Wq → f_q: 4 elements per 16-byte store where f_q/);
+  assert.match(cu, /\*reinterpret_cast<float4\*>\(f_q \+ \(.*\)\) = make_float4\(sv\d+, sv\d+, sv\d+, sv\d+\);/);
 });
 
 test.run();
