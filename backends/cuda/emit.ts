@@ -18,6 +18,7 @@
 import { forEachStmt, usedTiles } from '../../compiler/kernel-ir/analysis.ts';
 import type { BufferDecl, Dtype, Kernel, SExpr, Stmt, TileDecl } from '../../compiler/kernel-ir/types.ts';
 import { CLikePrinter } from '../clike/printer.ts';
+import { blockUniform, columnIndex, substitute, unconditional, usesVar, walkSExpr } from './tile-io.ts';
 import type { CType } from '../clike/types.ts';
 
 /** Static shared memory a block may declare; past it the tiles move to dynamic shared memory. */
@@ -141,113 +142,6 @@ export function shortestFloat(v: number): string {
     if (Math.fround(Number(s)) === f) return String(Number(s));
   }
   return String(f);
-}
-
-/** Visit every node of an expression. */
-function walkSExpr(e: SExpr, f: (e: SExpr) => void): void {
-  f(e);
-  switch (e.k) {
-    case 'un':
-      return walkSExpr(e.a, f);
-    case 'bin':
-      walkSExpr(e.a, f);
-      return walkSExpr(e.b, f);
-    case 'sel':
-      walkSExpr(e.c, f);
-      walkSExpr(e.a, f);
-      return walkSExpr(e.b, f);
-    case 'ld':
-      return walkSExpr(e.idx, f);
-    case 'tile':
-      walkSExpr(e.r, f);
-      return walkSExpr(e.c, f);
-    case 'fold':
-      walkSExpr(e.from, f);
-      walkSExpr(e.to, f);
-      return walkSExpr(e.body, f);
-    default:
-  }
-}
-
-function usesVar(e: SExpr, name: string): boolean {
-  let found = false;
-  walkSExpr(e, (x) => {
-    if (x.k === 'var' && x.name === name) found = true;
-  });
-  return found;
-}
-
-/** Whether `target` is evaluated whenever `e` is (not under a select's branches or in a fold). */
-function unconditional(e: SExpr, target: SExpr): boolean {
-  if (e === target) return true;
-  switch (e.k) {
-    case 'un':
-      return unconditional(e.a, target);
-    case 'bin':
-      return unconditional(e.a, target) || unconditional(e.b, target);
-    case 'sel':
-      return unconditional(e.c, target);
-    case 'ld':
-      return unconditional(e.idx, target);
-    case 'tile':
-      return unconditional(e.r, target) || unconditional(e.c, target);
-    default:
-      return false;
-  }
-}
-
-/** `idx` as X·M + (c + Y), M a multiple of `width`, X free of c, Y free of r and c; or undefined. */
-function columnIndex(idx: SExpr, width: number): { y?: SExpr } | undefined {
-  if (idx.k !== 'bin' || idx.fn !== 'add') return undefined;
-  const [xm, cy] = isColumn(idx.b) ? [idx.a, idx.b] : isColumn(idx.a) ? [idx.b, idx.a] : [];
-  if (!xm || !cy || xm.k !== 'bin' || xm.fn !== 'mul' || usesVar(xm, 'c')) return undefined;
-  const m = xm.b.k === 'const' ? xm.b.v : xm.a.k === 'const' ? xm.a.v : 0;
-  if (!m || m % width) return undefined;
-  const y = cy.k === 'var' ? undefined : cy.k === 'bin' ? (cy.a.k === 'var' && cy.a.name === 'c' ? cy.b : cy.a) : undefined;
-  if (y && (usesVar(y, 'r') || usesVar(y, 'c'))) return undefined;
-  return y ? { y } : {};
-}
-
-/** An expression every thread of a block evaluates alike: params, lets and loop variables only. */
-function blockUniform(e: SExpr): boolean {
-  let ok = true;
-  walkSExpr(e, (x) => {
-    if (x.k === 'ld' || x.k === 'tile' || x.k === 'fold' || (x.k === 'var' && ['r', 'c', 'lid'].includes(x.name))) ok = false;
-  });
-  return ok;
-}
-
-/** `c` or `c + Y` / `Y + c`. */
-
-function isColumn(e: SExpr): boolean {
-  if (e.k === 'var') return e.name === 'c';
-  return e.k === 'bin' && e.fn === 'add' && ((e.a.k === 'var' && e.a.name === 'c') || (e.b.k === 'var' && e.b.name === 'c'));
-}
-
-/** `e` for column c + k: the load `ld` replaced by the variable `value`, c by c + k. */
-function substitute(e: SExpr, ld: SExpr | undefined, value: string, k: number): SExpr {
-  const go = (x: SExpr): SExpr => {
-    if (ld && x === ld) return { k: 'var', name: value };
-    switch (x.k) {
-      case 'var':
-        return x.name === 'c' && k ? { k: 'bin', fn: 'add', a: x, b: { k: 'const', v: k, t: 'i' } } : x;
-      case 'un':
-        return { ...x, a: go(x.a) };
-      case 'bin':
-        return { ...x, a: go(x.a), b: go(x.b) };
-      case 'sel':
-        return { ...x, c: go(x.c), a: go(x.a), b: go(x.b) };
-      case 'ld':
-        return { ...x, idx: go(x.idx) };
-      case 'tile':
-        return { ...x, r: go(x.r), c: go(x.c) };
-      case 'fold':
-        return { ...x, from: go(x.from), to: go(x.to), body: go(x.body) };
-      default:
-        return x;
-    }
-  };
-  return go(e);
 }
 
 class CudaPrinter extends CLikePrinter {
