@@ -18,7 +18,7 @@
 import { forEachStmt, usedTiles } from '../../compiler/kernel-ir/analysis.ts';
 import type { BufferDecl, Dtype, Kernel, SExpr, Stmt, TileDecl } from '../../compiler/kernel-ir/types.ts';
 import { CLikePrinter } from '../clike/printer.ts';
-import { blockUniform, columnIndex, substitute, unconditional, usesVar, walkSExpr } from './tile-io.ts';
+import { blockUniform, columnIndex, guardKeepsVectors, substitute, unconditional, vectorWidth, walkSExpr } from './tile-io.ts';
 import type { CType } from '../clike/types.ts';
 
 /** Static shared memory a block may declare; past it the tiles move to dynamic shared memory. */
@@ -394,65 +394,83 @@ class CudaPrinter extends CLikePrinter {
     const v = this.viewOf(s.dst);
     const i = (x: number) => this.intLit(x);
     const b = this.buffer(ld.buf);
-    const cols = v.t.cols;
-    const n = v.rows * cols;
-    let cond = '';
     let r0 = '';
+    if (v.r0) {
+      r0 = this.fresh('r0_');
+      this.emit(this.declConst(r0, 'i32', v.r0));
+    }
+    const what = `${s.dst.tile}: ${width} elements per 16-byte load where ${ld.buf}, the column offset and bound allow`;
+    this.vectorLoop(b, width, y, s.guard?.cols, v.rows, v.t.cols, what, () => {
+      const target = (k: number) => this.at(s.dst.tile, 'r', k ? `(c + ${i(k)})` : 'c', r0 || undefined);
+      const raw = this.fresh('raw');
+      const vals = this.fresh('ldv');
+      const body = () => {
+        this.withExprs(() => `const uint4 ${raw} = __ldg(reinterpret_cast<const uint4*>(${b.name} + (${this.expr(ld.idx, {}, 'i32')})));`);
+        this.emit(`float ${vals}[${width}];`);
+        if (b.dtype === 'f32') {
+          this.emit(`${vals}[0] = __uint_as_float(${raw}.x); ${vals}[1] = __uint_as_float(${raw}.y); ${vals}[2] = __uint_as_float(${raw}.z); ${vals}[3] = __uint_as_float(${raw}.w);`);
+        } else {
+          const pair = b.dtype === 'bf16' ? '__nv_bfloat162' : '__half2';
+          const cvt = b.dtype === 'bf16' ? '__bfloat1622float2' : '__half22float2';
+          ['x', 'y', 'z', 'w'].forEach((w, k) => {
+            const f = this.fresh('f');
+            this.emit(`const float2 ${f} = ${cvt}(*reinterpret_cast<const ${pair}*>(&${raw}.${w}));`);
+            this.emit(`${vals}[${2 * k}] = ${f}.x; ${vals}[${2 * k + 1}] = ${f}.y;`);
+          });
+        }
+        for (let k = 0; k < width; k++) {
+          this.typer.declareVar(`${vals}[${k}]`, 'f32');
+          const ek = substitute(s.expr, ld, `${vals}[${k}]`, k);
+          this.withExprs(() => `${target(k)} = ${this.expr(ek, {}, 'f32')};`);
+        }
+      };
+      if (s.guard) {
+        this.block(`if (${this.vectorGuard(s.guard)})`, body);
+        this.block('else', () => {
+          for (let k = 0; k < width; k++) this.emit(`${target(k)} = ${this.floatLit(s.guard!.fill)};`);
+        });
+      } else body();
+    }, () => super.mapOp(s));
+  }
+
+  /**
+   * The loop of 16-byte accesses over a rows × cols shared tile: under a block-uniform check that
+   * the buffer, the column offset Y and the column bound are aligned to `width`, `body` runs for
+   * each group of `width` elements along a row (the first one's row and column named r and c);
+   * otherwise `fallback` (the scalar loop).
+   */
+  private vectorLoop(buf: BufferDecl, width: number, y: SExpr | undefined, colsBound: SExpr | undefined, rows: number, cols: number, what: string, body: () => void, fallback: () => void): void {
+    const i = (x: number) => this.intLit(x);
+    const n = rows * cols;
+    let cond = '';
     this.withExprs(() => {
-      if (v.r0) {
-        r0 = this.fresh('r0_');
-        this.emit(this.declConst(r0, 'i32', v.r0));
-      }
-      const parts = [`(reinterpret_cast<unsigned long long>(${b.name}) & 15ull) == 0ull`];
+      const parts = [`(reinterpret_cast<unsigned long long>(${buf.name}) & 15ull) == 0ull`];
       if (y) parts.push(`(${this.expr(y, {}, 'i32')}) % ${i(width)} == 0`);
-      if (s.guard && s.guard.cols.k !== 'const') parts.push(`(${this.expr(s.guard.cols, {}, 'i32')}) % ${i(width)} == 0`);
+      if (colsBound && colsBound.k !== 'const') parts.push(`(${this.expr(colsBound, {}, 'i32')}) % ${i(width)} == 0`);
       cond = parts.join(' && ');
       return [];
     });
-    this.emit(`// ${s.dst.tile}: ${width} elements per 16-byte load where ${ld.buf}, the column offset and bound allow`);
+    this.emit(`// ${what}`);
     this.block(`if (${cond})`, () => {
       const e = this.fresh('e');
       this.emit(`#pragma unroll ${Math.max(1, Math.min(4, Math.ceil(n / (this.T * width))))}`);
       this.block(this.forLoop(e, `lid * ${i(width)}`, i(n), i(this.T * width)), () => {
         this.emit(this.declConst('r', 'i32', `${e} / ${i(cols)}`));
         this.emit(this.declConst('c', 'i32', `${e} % ${i(cols)}`));
-        const target = (k: number) => this.at(s.dst.tile, 'r', k ? `(c + ${i(k)})` : 'c', r0 || undefined);
-        const raw = this.fresh('raw');
-        const vals = this.fresh('ldv');
-        const body = () => {
-          this.withExprs(() => `const uint4 ${raw} = __ldg(reinterpret_cast<const uint4*>(${b.name} + (${this.expr(ld.idx, {}, 'i32')})));`);
-          this.emit(`float ${vals}[${width}];`);
-          if (b.dtype === 'f32') {
-            this.emit(`${vals}[0] = __uint_as_float(${raw}.x); ${vals}[1] = __uint_as_float(${raw}.y); ${vals}[2] = __uint_as_float(${raw}.z); ${vals}[3] = __uint_as_float(${raw}.w);`);
-          } else {
-            const pair = b.dtype === 'bf16' ? '__nv_bfloat162' : '__half2';
-            const cvt = b.dtype === 'bf16' ? '__bfloat1622float2' : '__half22float2';
-            ['x', 'y', 'z', 'w'].forEach((w, k) => {
-              const f = this.fresh('f');
-              this.emit(`const float2 ${f} = ${cvt}(*reinterpret_cast<const ${pair}*>(&${raw}.${w}));`);
-              this.emit(`${vals}[${2 * k}] = ${f}.x; ${vals}[${2 * k + 1}] = ${f}.y;`);
-            });
-          }
-          for (let k = 0; k < width; k++) {
-            this.typer.declareVar(`${vals}[${k}]`, 'f32');
-            const ek = substitute(s.expr, ld, `${vals}[${k}]`, k);
-            this.withExprs(() => `${target(k)} = ${this.expr(ek, {}, 'f32')};`);
-          }
-        };
-        if (s.guard) {
-          let g = '';
-          this.withExprs(() => {
-            g = `r < ${this.expr(s.guard!.rows, {}, 'i32')} && c < ${this.expr(s.guard!.cols, {}, 'i32')}`;
-            return [];
-          });
-          this.block(`if (${g})`, body);
-          this.block('else', () => {
-            for (let k = 0; k < width; k++) this.emit(`${target(k)} = ${this.floatLit(s.guard!.fill)};`);
-          });
-        } else body();
+        body();
       });
     });
-    this.block('else', () => super.mapOp(s));
+    this.block('else', fallback);
+  }
+
+  /** `r < rows && c < cols` of a guard, for the first element of a vector. */
+  private vectorGuard(g: { rows: SExpr; cols: SExpr }): string {
+    let out = '';
+    this.withExprs(() => {
+      out = `r < ${this.expr(g.rows, {}, 'i32')} && c < ${this.expr(g.cols, {}, 'i32')}`;
+      return [];
+    });
+    return out;
   }
 
   /**
@@ -463,58 +481,28 @@ class CudaPrinter extends CLikePrinter {
   protected override storeOp(s: Extract<Stmt, { op: 'store' }>): void {
     const t = this.tiles.get(s.src)!;
     const b = this.buffer(s.dst.buf);
-    const width = b.dtype === 'f32' ? 4 : b.dtype === 'bf16' || b.dtype === 'f16' ? 8 : 0;
+    const width = vectorWidth(b.dtype);
     const at = width ? columnIndex(s.dst.index, width) : undefined;
-    const fits =
-      t.space === 'shared' &&
-      at !== undefined &&
-      t.cols % width === 0 &&
-      !usesVar(s.dst.cols, 'c') &&
-      !usesVar(s.dst.cols, 'r') &&
-      !usesVar(s.dst.rows, 'c') &&
-      (s.dst.cols.k !== 'const' || s.dst.cols.v % width === 0);
-    if (!fits) return super.storeOp(s);
-    const i = (x: number) => this.intLit(x);
-    const n = t.rows * t.cols;
-    let cond = '';
-    this.withExprs(() => {
-      const parts = [`(reinterpret_cast<unsigned long long>(${b.name}) & 15ull) == 0ull`];
-      if (at!.y) parts.push(`(${this.expr(at!.y, {}, 'i32')}) % ${i(width)} == 0`);
-      if (s.dst.cols.k !== 'const') parts.push(`(${this.expr(s.dst.cols, {}, 'i32')}) % ${i(width)} == 0`);
-      cond = parts.join(' && ');
-      return [];
-    });
-    this.emit(`// ${s.src} → ${b.name}: ${width} elements per 16-byte store where ${b.name}, the column offset and bound allow`);
-    this.block(`if (${cond})`, () => {
-      const e = this.fresh('e');
-      this.emit(`#pragma unroll ${Math.max(1, Math.min(4, Math.ceil(n / (this.T * width))))}`);
-      this.block(this.forLoop(e, `lid * ${i(width)}`, i(n), i(this.T * width)), () => {
-        this.emit(this.declConst('r', 'i32', `${e} / ${i(t.cols)}`));
-        this.emit(this.declConst('c', 'i32', `${e} % ${i(t.cols)}`));
-        let g = '';
-        this.withExprs(() => {
-          g = `r < ${this.expr(s.dst.rows, {}, 'i32')} && c < ${this.expr(s.dst.cols, {}, 'i32')}`;
-          return [];
+    if (t.space !== 'shared' || !at || t.cols % width || !guardKeepsVectors(s.dst, width)) return super.storeOp(s);
+    const what = `${s.src} → ${b.name}: ${width} elements per 16-byte store where ${b.name}, the column offset and bound allow`;
+    this.vectorLoop(b, width, at.y, s.dst.cols, t.rows, t.cols, what, () => {
+      this.block(`if (${this.vectorGuard(s.dst)})`, () => {
+        const vals = Array.from({ length: width }, (_, k) => {
+          const name = this.fresh('sv');
+          this.withExprs(() => this.declConst(name, 'f32', this.expr(substitute(s.value, undefined, '', k), {}, 'f32')));
+          return name;
         });
-        this.block(`if (${g})`, () => {
-          const vals = Array.from({ length: width }, (_, k) => {
-            const name = this.fresh('sv');
-            this.withExprs(() => this.declConst(name, 'f32', this.expr(substitute(s.value, undefined, '', k), {}, 'f32')));
-            return name;
-          });
-          const ptr = `${b.name} + (${this.expr(s.dst.index, {}, 'i32')})`;
-          if (b.dtype === 'f32') this.emit(`*reinterpret_cast<float4*>(${ptr}) = make_float4(${vals.join(', ')});`);
-          else {
-            const [pair, cvt] = b.dtype === 'bf16' ? ['__nv_bfloat162', '__floats2bfloat162_rn'] : ['__half2', '__floats2half2_rn'];
-            const w = this.fresh('w');
-            this.emit(`uint4 ${w};`);
-            ['x', 'y', 'z', 'w'].forEach((f, k) => this.emit(`{ const ${pair} p = ${cvt}(${vals[2 * k]}, ${vals[2 * k + 1]}); ${w}.${f} = *reinterpret_cast<const unsigned*>(&p); }`));
-            this.emit(`*reinterpret_cast<uint4*>(${ptr}) = ${w};`);
-          }
-        });
+        const ptr = `${b.name} + (${this.expr(s.dst.index, {}, 'i32')})`;
+        if (b.dtype === 'f32') this.emit(`*reinterpret_cast<float4*>(${ptr}) = make_float4(${vals.join(', ')});`);
+        else {
+          const [pair, cvt] = b.dtype === 'bf16' ? ['__nv_bfloat162', '__floats2bfloat162_rn'] : ['__half2', '__floats2half2_rn'];
+          const w = this.fresh('w');
+          this.emit(`uint4 ${w};`);
+          ['x', 'y', 'z', 'w'].forEach((f, k) => this.emit(`{ const ${pair} p = ${cvt}(${vals[2 * k]}, ${vals[2 * k + 1]}); ${w}.${f} = *reinterpret_cast<const unsigned*>(&p); }`));
+          this.emit(`*reinterpret_cast<uint4*>(${ptr}) = ${w};`);
+        }
       });
-    });
-    this.block('else', () => super.storeOp(s));
+    }, () => super.storeOp(s));
   }
 
   /** The load, column offset Y and vector width of a map mapOp can vectorise, if it is one. */
@@ -530,16 +518,10 @@ class CudaPrinter extends CLikePrinter {
     // A load under a select or in a fold is conditional (HAS_INIT ? initial_state[…] : 0 may have
     // no buffer behind it): only unconditional loads are hoisted into the vector load.
     if (!unconditional(s.expr, ld)) return undefined;
-    const b = this.buffer(ld.buf);
-    const width = b.dtype === 'f32' ? 4 : b.dtype === 'bf16' || b.dtype === 'f16' ? 8 : 0;
-    if (!width || v.t.cols % width || (v.rows * v.t.cols) % width) return undefined;
-    if (s.guard && s.guard.cols.k === 'const' && s.guard.cols.v % width) return undefined;
-    if (s.guard && (usesVar(s.guard.rows, 'c') || usesVar(s.guard.cols, 'c') || usesVar(s.guard.cols, 'r'))) return undefined;
+    const width = vectorWidth(this.buffer(ld.buf).dtype);
+    if (!width || v.t.cols % width || !guardKeepsVectors(s.guard, width)) return undefined;
     const at = columnIndex(ld.idx, width);
-    if (!at) return undefined;
-    const y = at.y;
-    // The rest of the expression may read r and c but nothing else that varies along the row.
-    return { ld, ...(y ? { y } : {}), width };
+    return at && { ld, ...at, width };
   }
 
   /**

@@ -4,32 +4,32 @@
  * unconditionally, a block-uniform condition) and the rewrite of an element's expression for the
  * k-th element of a vector. backends/cuda/emit.ts prints the accesses.
  */
-import type { SExpr } from '../../compiler/kernel-ir/types.ts';
+import type { Dtype, SExpr } from '../../compiler/kernel-ir/types.ts';
+
+/** The operands of an expression node, in order. */
+function operands(e: SExpr): SExpr[] {
+  switch (e.k) {
+    case 'un':
+      return [e.a];
+    case 'bin':
+      return [e.a, e.b];
+    case 'sel':
+      return [e.c, e.a, e.b];
+    case 'ld':
+      return [e.idx];
+    case 'tile':
+      return [e.r, e.c];
+    case 'fold':
+      return [e.from, e.to, e.body];
+    default:
+      return [];
+  }
+}
 
 /** Visit every node of an expression. */
 export function walkSExpr(e: SExpr, f: (e: SExpr) => void): void {
   f(e);
-  switch (e.k) {
-    case 'un':
-      return walkSExpr(e.a, f);
-    case 'bin':
-      walkSExpr(e.a, f);
-      return walkSExpr(e.b, f);
-    case 'sel':
-      walkSExpr(e.c, f);
-      walkSExpr(e.a, f);
-      return walkSExpr(e.b, f);
-    case 'ld':
-      return walkSExpr(e.idx, f);
-    case 'tile':
-      walkSExpr(e.r, f);
-      return walkSExpr(e.c, f);
-    case 'fold':
-      walkSExpr(e.from, f);
-      walkSExpr(e.to, f);
-      return walkSExpr(e.body, f);
-    default:
-  }
+  for (const x of operands(e)) walkSExpr(x, f);
 }
 
 export function usesVar(e: SExpr, name: string): boolean {
@@ -43,20 +43,24 @@ export function usesVar(e: SExpr, name: string): boolean {
 /** Whether `target` is evaluated whenever `e` is (not under a select's branches or in a fold). */
 export function unconditional(e: SExpr, target: SExpr): boolean {
   if (e === target) return true;
-  switch (e.k) {
-    case 'un':
-      return unconditional(e.a, target);
-    case 'bin':
-      return unconditional(e.a, target) || unconditional(e.b, target);
-    case 'sel':
-      return unconditional(e.c, target);
-    case 'ld':
-      return unconditional(e.idx, target);
-    case 'tile':
-      return unconditional(e.r, target) || unconditional(e.c, target);
-    default:
-      return false;
-  }
+  const always = e.k === 'sel' ? [e.c] : e.k === 'fold' ? [] : operands(e);
+  return always.some((x) => unconditional(x, target));
+}
+
+/** Elements per 16-byte access of a buffer of this dtype; 0 where none is printed. */
+export function vectorWidth(d: Dtype): number {
+  return d === 'f32' ? 4 : d === 'bf16' || d === 'f16' ? 8 : 0;
+}
+
+/**
+ * Whether a rows × cols guard keeps or drops whole groups of `width` columns: the bounds do not
+ * depend on the element's column (nor the column bound on its row), and a constant column bound
+ * is a multiple of the width (a computed one is checked when the kernel runs).
+ */
+export function guardKeepsVectors(g: { rows: SExpr; cols: SExpr } | undefined, width: number): boolean {
+  if (!g) return true;
+  if (usesVar(g.rows, 'c') || usesVar(g.cols, 'c') || usesVar(g.cols, 'r')) return false;
+  return g.cols.k !== 'const' || g.cols.v % width === 0;
 }
 
 /** `idx` as X·M + (c + Y), M a multiple of `width`, X free of c, Y free of r and c; or undefined. */
