@@ -3,6 +3,7 @@
  * --profile (one list each, used by the checks and the --help texts), and their parsers. A bad
  * value is a usage error (exit code 2) whose message lists the allowed values.
  */
+import type { TileRequest } from '../compiler/passes/plan.ts';
 import { PROFILE_NAMES, PROFILES } from '../compiler/targets/profiles.ts';
 
 /** `compile --target`. */
@@ -70,14 +71,14 @@ export const TILES_HELP = "tiles instead of the planner's choice, e.g. BV=32,BK=
  * (bad syntax, an unknown or repeated name, a size that is not a positive integer). Whether a size
  * suits the spec and the profile is the planner's check (ATTN4006, ATTN4001).
  */
-export function parseTiles(text: string | undefined): { BV?: number; BK?: number } | string | undefined {
+export function parseTiles(text: string | undefined): TileRequest | string | undefined {
   if (text === undefined) return undefined;
   const a = parseAssignments(text, '--tiles');
   if (typeof a === 'string') return a;
   const names = text.split(',').map((s) => s.split('=')[0]!.trim()).filter(Boolean);
   const repeated = names.find((n, i) => names.indexOf(n) !== i);
   if (repeated) return `--tiles names ${repeated} twice`;
-  const out: { BV?: number; BK?: number } = {};
+  const out: TileRequest = {};
   for (const [k, v] of Object.entries(a)) {
     if (!(TILE_KEYS as readonly string[]).includes(k)) return `--tiles takes ${orList(TILE_KEYS)}, found '${k}'${k === 'BQ' || k === 'C' ? ' (the chunk or query tile is --chunk)' : ''}`;
     if (!(v > 0)) return `--tiles: ${k} takes a positive integer, found ${v}`;

@@ -12,6 +12,7 @@
 import Handlebars from 'handlebars';
 import type { Artifact } from '../../compiler/compile.ts';
 import type { AttentionIR } from '../../compiler/ir/attention-ir.ts';
+import type { TileRequest } from '../../compiler/passes/plan.ts';
 import { VERSION } from '../../compiler/version.ts';
 import { constType, dtsBindings, jsBindings, typeName } from '../ts/bindings.ts';
 import type { WebGpuManifest } from '../wgsl/manifest.ts';
@@ -34,7 +35,7 @@ export interface PackInput {
   /** Version ranges of the optional peer dependencies (attnc's own). */
   peers?: { webgpu?: string; webgpuTypes?: string };
   /** The options the kernels were compiled with, recorded in the package. */
-  options?: { dims?: Record<string, number>; chunk?: number; tiles?: { BV?: number; BK?: number } };
+  options?: { dims?: Record<string, number>; chunk?: number; tiles?: TileRequest };
 }
 
 export interface PackOutput {

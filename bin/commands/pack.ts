@@ -7,7 +7,7 @@
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { compileIR, type Artifact } from '../../compiler/compile.ts';
-import type { KernelForm } from '../../compiler/passes/plan.ts';
+import type { KernelForm, TileRequest } from '../../compiler/passes/plan.ts';
 import { defaultPackageName, npmPackage, validPackageName, validVersion } from '../../backends/pkg/package.ts';
 import { diagnosticsJson, EXIT, printDiagnostics, printJson } from '../output.ts';
 import { badChoice, FORMS, parseChunk, parseDims, parseProfiles, parseTiles, resolveProfiles, WEBGPU_DTYPES } from '../options.ts';
@@ -121,7 +121,7 @@ function fail(ds: Parameters<typeof printDiagnostics>[0], o: PackCmdOptions): nu
 }
 
 /** CUDA sources from compileIR's 'cuda' target (bf16 storage); why there are none, when none. */
-function cudaFiles(ir: Parameters<typeof compileIR>[0], profile: string, common: { form?: KernelForm; chunk?: number; tiles?: { BV?: number; BK?: number } }, specText: string, source: string): { artifacts: Artifact[]; missing?: string } {
+function cudaFiles(ir: Parameters<typeof compileIR>[0], profile: string, common: { form?: KernelForm; chunk?: number; tiles?: TileRequest }, specText: string, source: string): { artifacts: Artifact[]; missing?: string } {
   const reasons: string[] = [];
   try {
     const c = compileIR(ir, { targets: ['cuda'], cudaProfile: profile, ...common, dtype: 'bf16', specText, source });
