@@ -64,6 +64,21 @@ export interface TargetProfile {
 
 const KiB = 1024;
 
+/**
+ * Measured on an H100 through Dawn/Vulkan, B=4 T=4096 H=16 (2026-11-23): fused chunks of 16 beat
+ * the split form for Gated DeltaNet (10.2 vs 12.7 ms), GLA (8.0 vs 12.1) and linear attention
+ * (5.4 vs 8.6). Used by every WebGPU profile.
+ */
+const WEBGPU_CHUNK_PLAN: TargetProfile['chunkPlan'] = { kernels: 'fused', chunk: 16 };
+
+/**
+ * Measured on an H100 (sm_90), bf16, Gated DeltaNet (2026-11-23): chunk 32 and value tiles of 32
+ * (74 KiB blocks, three per SM) 3.9 ms at B=4 T=4096 against 4.5 ms for chunk 64 and value tiles
+ * of 64 (164 KiB, one per SM: ncu measured 12.5 % occupancy, stalls on global loads); 11.2 against
+ * 12.3 ms at B=1 T=16384. sm_80 takes it too: it has the same one-block-per-SM limit at 160 KiB.
+ */
+const CUDA_CHUNK_PLAN: TargetProfile['chunkPlan'] = { kernels: 'split', chunk: 32, valueTile: 32 };
+
 export const PROFILES: Record<string, TargetProfile> = {
   'webgpu-default': {
     name: 'webgpu-default',
@@ -73,9 +88,7 @@ export const PROFILES: Record<string, TargetProfile> = {
     features: { f16: false, bf16: false, subgroups: false, subgroupSize: [4, 128], mma: [], tf32: false, asyncCopy: false },
     dialect: 'dawn',
     computeUnits: 16,
-    // An H100 through Dawn/Vulkan, B=4 T=4096 H=16 (2026-11-23): fused chunks of 16 beat the split
-    // form for Gated DeltaNet (10.2 vs 12.7 ms), GLA (8.0 vs 12.1) and linear attention (5.4 vs 8.6).
-    chunkPlan: { kernels: 'fused', chunk: 16 },
+    chunkPlan: WEBGPU_CHUNK_PLAN,
   },
   'webgpu-large': {
     name: 'webgpu-large',
@@ -85,9 +98,7 @@ export const PROFILES: Record<string, TargetProfile> = {
     features: { f16: true, bf16: false, subgroups: true, subgroupSize: [4, 128], mma: [], tf32: false, asyncCopy: false },
     dialect: 'dawn',
     computeUnits: 64,
-    // An H100 through Dawn/Vulkan, B=4 T=4096 H=16 (2026-11-23): fused chunks of 16 beat the split
-    // form for Gated DeltaNet (10.2 vs 12.7 ms), GLA (8.0 vs 12.1) and linear attention (5.4 vs 8.6).
-    chunkPlan: { kernels: 'fused', chunk: 16 },
+    chunkPlan: WEBGPU_CHUNK_PLAN,
   },
   'webgpu-naga': {
     name: 'webgpu-naga',
@@ -97,9 +108,7 @@ export const PROFILES: Record<string, TargetProfile> = {
     features: { f16: true, bf16: false, subgroups: true, subgroupSize: [4, 128], mma: [], tf32: false, asyncCopy: false },
     dialect: 'naga',
     computeUnits: 16,
-    // An H100 through Dawn/Vulkan, B=4 T=4096 H=16 (2026-11-23): fused chunks of 16 beat the split
-    // form for Gated DeltaNet (10.2 vs 12.7 ms), GLA (8.0 vs 12.1) and linear attention (5.4 vs 8.6).
-    chunkPlan: { kernels: 'fused', chunk: 16 },
+    chunkPlan: WEBGPU_CHUNK_PLAN,
   },
   'cuda-sm80': {
     name: 'cuda-sm80',
@@ -110,8 +119,7 @@ export const PROFILES: Record<string, TargetProfile> = {
     dialect: 'cuda',
     computeUnits: 108,
     sm: 80,
-    // Measured on sm_90 (below); sm_80 has the same one-block-per-SM limit at 160 KiB blocks.
-    chunkPlan: { kernels: 'split', chunk: 32, valueTile: 32 },
+    chunkPlan: CUDA_CHUNK_PLAN,
   },
   'cuda-sm90': {
     name: 'cuda-sm90',
@@ -122,10 +130,7 @@ export const PROFILES: Record<string, TargetProfile> = {
     dialect: 'cuda',
     computeUnits: 132,
     sm: 90,
-    // H100, bf16, Gated DeltaNet (2026-11-23): chunk 32 and value tiles of 32 (74 KiB blocks, three per
-    // SM) 3.9 ms at B=4 T=4096 against 4.5 ms for chunk 64 and value tiles of 64 (164 KiB, one per
-    // SM: ncu measured 12.5 % occupancy, stalls on global loads); 11.2 against 12.3 ms at B=1 T=16384.
-    chunkPlan: { kernels: 'split', chunk: 32, valueTile: 32 },
+    chunkPlan: CUDA_CHUNK_PLAN,
   },
 };
 
