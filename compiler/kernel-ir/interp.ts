@@ -56,7 +56,7 @@ function registerReads(e: SExpr, regs: Set<string>, out: Set<string> = new Set()
 }
 
 function checkRegisterUse(s: Stmt, x: Ctx): void {
-  const regs = new Set(x.kernel.tiles.filter((t) => t.space === 'register').map((t) => t.name));
+  const regs = x.registers;
   if (!regs.size) return;
   const bad = (why: string) => {
     throw new KernelError(`kernel ${x.kernel.name}: ${why}`);
@@ -84,6 +84,8 @@ interface Ctx {
   tiles: Map<string, Tile>;
   buffers: Record<string, Float64Array>;
   kernel: Kernel;
+  /** The kernel's register tiles (per-thread: they never race). */
+  registers: Set<string>;
   /** Per-op tile reads (for the destination-read check of maps). */
   reading?: { tile: string; r: number; c: number; ok: boolean; regs?: boolean };
   /** Which workgroup wrote each buffer element during this dispatch (−1: none): workgroups cannot
@@ -220,7 +222,7 @@ export function runKernel(k: Kernel, buffers: Record<string, Float64Array>, para
   const memo = new Map<SExpr, Fn>();
   const writers = new Map<string, Int32Array>();
   for (const [name, buf] of Object.entries(buffers)) writers.set(name, new Int32Array(buf.length).fill(-1));
-  const base: Ctx = { vars: new Map(Object.entries(params)), wg: [0, 0, 0], tiles: new Map(), buffers, kernel: k, writers, wgIndex: 0, epochWrites: new Map(), epochReads: new Map(), opCounter: 0 };
+  const base: Ctx = { vars: new Map(Object.entries(params)), wg: [0, 0, 0], tiles: new Map(), buffers, kernel: k, registers: new Set(k.tiles.filter((t) => t.space === 'register').map((t) => t.name)), writers, wgIndex: 0, epochWrites: new Map(), epochReads: new Map(), opCounter: 0 };
   const grid = k.grid.map((g) => compile(g, memo)(base));
   for (const g of grid) if (!Number.isInteger(g) || g < 0) throw new KernelError(`kernel ${k.name}: grid size ${g}`);
   const check = opts.checkBarriers ?? true;
@@ -259,7 +261,7 @@ function barrierCheck(s: Stmt, x: Ctx, on: boolean): void {
   if (!on) return;
   const id = ++x.opCounter;
   // Register tiles are per-thread (checkRegisterUse above): only shared tiles can race.
-  const isShared = (t: string) => x.kernel.tiles.find((d) => d.name === t)?.space !== 'register';
+  const isShared = (t: string) => !x.registers.has(t);
   const acc = tileAccess(s);
   const reads = [...acc.reads].filter(isShared);
   const writes = [...acc.writes].filter(isShared);
