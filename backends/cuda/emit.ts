@@ -644,6 +644,27 @@ export interface EmitOptions {
   symbolPrefix?: string;
   /** Shared memory a block may have (the profile's limit): row padding is added only within it. */
   sharedLimit?: number;
+  /** The profile's per-SM shared memory and registers: the launch bounds' minimum blocks per SM. */
+  unit?: { sharedBytes: number; registers: number };
+}
+
+/** Registers per thread below which the launch bounds never push ptxas (at 80–96 the chunk kernels spilled). */
+const REGISTER_FLOOR = 128;
+/** Shared memory the driver reserves per block on sm_80/sm_90. */
+const BLOCK_RESERVED_SHARED = 1024;
+
+/**
+ * Minimum blocks per SM for `__launch_bounds__`: as many as the block's shared memory lets an SM
+ * hold, but never so many that a thread gets fewer than REGISTER_FLOOR registers. Without it ptxas
+ * may take 137 registers for a 256-thread block (Gated DeltaNet's state kernel), which leaves room
+ * for one block per SM where shared memory has room for two: half the occupancy, and at B=4
+ * T=4096 (256 blocks on 132 SMs) two waves.
+ */
+export function minBlocksPerUnit(threads: number, sharedBytes: number, unit?: { sharedBytes: number; registers: number }): number {
+  if (!unit) return 1;
+  const bySharedMemory = Math.floor(unit.sharedBytes / (sharedBytes + BLOCK_RESERVED_SHARED));
+  const byRegisters = Math.floor(unit.registers / (threads * REGISTER_FLOOR));
+  return Math.max(1, Math.min(bySharedMemory, byRegisters));
 }
 
 /** Print one kernel as an `extern "C" __global__` function. */
@@ -663,9 +684,9 @@ export function emitCudaKernel(k: Kernel, o: EmitOptions): CudaKernel {
   const pad = (t: TileDecl) => (p.rowStride(t) !== t.cols ? `, rows ${p.rowStride(t)} words apart` : '');
   const registers = k.tiles.filter((t) => t.space === 'register').map((t) => ({ name: t.name, size: Math.ceil((t.rows * t.cols) / k.threads) }));
   const symbol = `${o.symbolPrefix ?? 'attnc_'}${k.name}`;
-  // Launch bounds (threads, 1): ptxas may use up to 255 registers (with `__launch_bounds__(256)`
-  // alone, CUDA 13's ptxas capped the chunk kernels near 80–128 registers, and they spilled).
-  const minBlocks = 1;
+  // Launch bounds (threads, minBlocks): without a minimum, CUDA 13's ptxas capped the chunk kernels
+  // near 80–128 registers and they spilled; with 1, it may take so many that one block fits an SM.
+  const minBlocks = minBlocksPerUnit(k.threads, sharedBytes, o.unit);
   const lines: string[] = [];
   lines.push(`// ${k.name}: ${k.doc}`);
   lines.push(`// ${k.threads} threads per block; ${sharedBytes} bytes of shared tiles (${dynamic ? 'dynamic' : 'static'})${registers.length ? `; register tiles ${registers.map((r) => `${r.name}[${r.size}]`).join(', ')} per thread` : ''}`);

@@ -20,6 +20,15 @@ export interface TargetProfile {
     bufferBindingBytes: number;
     /** Registers per thread (CUDA), for spill-aware tile choices. */
     registersPerThread: number;
+    /**
+     * Per compute unit (SM), CUDA: shared memory (bytes, with the 1 KiB the driver reserves per
+     * block counted by the reader) and 32-bit registers. The CUDA backend asks ptxas to fit as many
+     * blocks per SM as shared memory allows (`__launch_bounds__` minimum blocks), so a kernel's
+     * register count does not halve its occupancy. Left out on cuda-sm80: there ptxas spills GLA's
+     * state kernel and KDA's intra kernel at 128 registers (tests/cuda/compile.test.ts), and no A100
+     * measurement says the extra block pays for it.
+     */
+    unit?: { sharedBytes: number; registers: number };
   };
   features: {
     /** f16 arithmetic and storage in shaders (WebGPU 'shader-f16'; always on CUDA). */
@@ -125,7 +134,7 @@ export const PROFILES: Record<string, TargetProfile> = {
     name: 'cuda-sm90',
     backend: 'cuda',
     description: 'NVIDIA Hopper (H100): 227 KiB shared memory per block (opt-in), mma.sync m16n8k16, cp.async',
-    limits: { sharedBytes: 227 * KiB, threadsPerGroup: 1024, storageBuffers: 1 << 20, groupsPerDim: 65535, bufferBindingBytes: Number.MAX_SAFE_INTEGER, registersPerThread: 255 },
+    limits: { sharedBytes: 227 * KiB, threadsPerGroup: 1024, storageBuffers: 1 << 20, groupsPerDim: 65535, bufferBindingBytes: Number.MAX_SAFE_INTEGER, registersPerThread: 255, unit: { sharedBytes: 228 * KiB, registers: 65536 } },
     features: { f16: true, bf16: true, subgroups: true, subgroupSize: [32, 32], mma: [[16, 8, 16]], tf32: true, asyncCopy: true },
     dialect: 'cuda',
     computeUnits: 132,

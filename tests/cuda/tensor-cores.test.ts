@@ -26,7 +26,7 @@ function cudaOf(spec: string, dtype: 'bf16' | 'f32'): string {
 
 /** The text of one generated kernel. */
 function kernel(cu: string, name: string): string {
-  const start = cu.indexOf(`__global__ void __launch_bounds__(256, 1) attnc_${name}(`);
+  const start = cu.search(new RegExp(`__global__ void __launch_bounds__\\(256, \\d\\) attnc_${name}\\(`));
   assert.ok(start >= 0, `kernel ${name} not found`);
   return cu.slice(start, cu.indexOf('\n}\n', start));
 }

@@ -1,0 +1,45 @@
+/**
+ * `__launch_bounds__(threads, minBlocks)` of the CUDA kernels: minBlocks is as many blocks as the
+ * block's shared memory lets an SM hold, capped so each thread keeps at least 128 registers
+ * (tests/cuda/compile.test.ts then checks that ptxas fits them without spilling).
+ */
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { compileCuda } from '../../backends/cuda/index.ts';
+import { minBlocksPerUnit } from '../../backends/cuda/emit.ts';
+import { lowerSource } from '../../compiler/pipeline.ts';
+import { PROFILES } from '../../compiler/targets/profiles.ts';
+import { stdlibFiles } from '../helpers/stdlib.ts';
+
+const sm90 = PROFILES['cuda-sm90']!.limits.unit;
+
+test('minBlocksPerUnit: shared memory bounds the blocks, 128 registers per thread caps them', () => {
+  assert.ok(sm90, 'cuda-sm90 describes an SM');
+  assert.is(minBlocksPerUnit(256, 78464, sm90), 2); // two 77 KiB blocks (+1 KiB each) in 228 KiB
+  assert.is(minBlocksPerUnit(256, 75 * 1024, sm90), 2); // three fit by shared memory, but 3 × 256 × 128 > 65536
+  assert.is(minBlocksPerUnit(256, 165408, sm90), 1); // the softmax kernel: one per SM
+  assert.is(minBlocksPerUnit(256, 113 * 1024, sm90), 2); // 2 × (113 + 1) KiB = 228 KiB: just fits
+  assert.is(minBlocksPerUnit(256, 114 * 1024, sm90), 1); // 2 × 115 KiB does not
+  assert.is(minBlocksPerUnit(128, 30000, sm90), 4); // seven by shared memory, four by registers
+  assert.is(minBlocksPerUnit(256, 300 * 1024, sm90), 1); // never below one
+  assert.is(minBlocksPerUnit(256, 1000, PROFILES['cuda-sm80']!.limits.unit), 1); // cuda-sm80 leaves it to ptxas
+});
+
+/** The minimum-blocks argument of each kernel's launch bounds in the .cu of a spec (bf16, cuda-sm90). */
+function bounds(spec: string): Map<string, number> {
+  const f = stdlibFiles().find((x) => x.name === spec)!;
+  const ir = lowerSource(f.text, f.path).irs[0]!;
+  const cu = compileCuda(ir, { profile: 'cuda-sm90', dtype: 'bf16' }).files.find((x) => x.path.endsWith('.cu'))!.contents;
+  const out = new Map<string, number>();
+  for (const m of cu.matchAll(/__launch_bounds__\(256, (\d+)\) attnc_(\w+)\(/g)) out.set(m[2]!, Number(m[1]));
+  return out;
+}
+
+test('the printed kernels carry the bound: two state-kernel blocks per SM, one softmax block', () => {
+  const gdn = bounds('gated_deltanet');
+  assert.is(gdn.get('gated_deltanet_chunk'), 2, 'Gated DeltaNet state kernel (77 KiB of shared tiles)');
+  assert.is(gdn.get('gated_deltanet_intra'), 2);
+  assert.is(bounds('softmax').get('softmax_attention'), 1, 'softmax (162 KiB of shared tiles)');
+});
+
+test.run();
