@@ -11,6 +11,7 @@
 import { usedTiles } from '../../compiler/kernel-ir/analysis.ts';
 import type { BufferDecl, Kernel, SExpr, Stmt, TileDecl, TileRef } from '../../compiler/kernel-ir/types.ts';
 import { Typer, type CType } from './types.ts';
+import { invariantSubtrees, sexprKey } from './invariants.ts';
 
 export interface ExprCtx {
   /** Printing inside the element loop of a register-tile op: register reads use this slot. */
@@ -32,6 +33,8 @@ export abstract class CLikePrinter {
   /** Statements hoisted out of the expression being printed (fold loops). */
   private hoisted: string[][] = [];
   protected usedFns = new Set<string>();
+  /** Subexpressions already computed into a const (withInvariants), by structural key. */
+  private known = new Map<string, string>();
   /** Row strides of the shared tiles whose rows are padded (padSharedRows). */
   private readonly strides = new Map<string, number>();
 
@@ -89,7 +92,7 @@ export abstract class CLikePrinter {
   /** Print an expression converted to type `want`. */
   expr(e: SExpr, ctx: ExprCtx = {}, want?: CType): string {
     const t = this.typer.of(e);
-    const s = this.exprRaw(e, ctx);
+    const s = (this.known.size && this.known.get(sexprKey(e))) || this.exprRaw(e, ctx);
     return want && want !== t ? this.convert(t, want, s) : s;
   }
 
@@ -187,6 +190,30 @@ export abstract class CLikePrinter {
   /** A float math function (exp, sigmoid, …); helpers for the missing ones go in the prelude. */
   abstract mathFn(fn: string, x: string): string;
 
+  /**
+   * Run `body` with the f32 subexpressions of `e` that do not depend on the `variant` names
+   * (invariantSubtrees) computed once, into consts printed here; expr() prints their names. Tile
+   * reads among them are clamped to the tile (`clamp`, for consts printed before a loop whose guard
+   * may skip every element: they now run anyway).
+   */
+  protected withInvariants(e: SExpr, variant: string[], written: string, body: () => void, clamp = true): void {
+    const excluded = new Set([written, ...this.k.tiles.filter((t) => t.space === 'register').map((t) => t.name)]);
+    const saved = this.known;
+    this.known = new Map(saved);
+    for (const x of invariantSubtrees(e, new Set(variant), excluded)) {
+      const key = sexprKey(x);
+      if (this.known.has(key) || this.typer.of(x) !== 'f32') continue;
+      const name = this.fresh('inv');
+      this.withExprs(() => this.declConst(name, 'f32', this.expr(x, clamp ? { clamp } : {}, 'f32')));
+      this.known.set(key, name);
+    }
+    try {
+      body();
+    } finally {
+      this.known = saved;
+    }
+  }
+
   /** Print a statement that uses expressions: fold loops are hoisted in front of it. */
   protected withExprs(build: () => string | string[]): void {
     this.hoisted.push([]);
@@ -283,15 +310,16 @@ export abstract class CLikePrinter {
    * Pad the rows of shared tiles against bank conflicts, if the padded tiles still fit in `limit`
    * bytes: a row of 32·n words gets one word more (threads walking down a column — a thread per
    * row or per output element — then hit distinct banks instead of one), a row of a tile in
-   * `fragmentOperands` four (tensor-core fragment loads: 8 rows × 4 columns in distinct banks).
+   * `fragmentPads` the words given there (tensor-core fragment loads: 4 where a fragment's 8 rows
+   * are 8 tile rows, 8 where its 4 columns are tile rows, so that the 32 lanes hit 32 banks).
    * When all of that does not fit, only the fragment operands are padded, or nothing.
    */
-  protected padSharedRows(limit: number, fragmentOperands: ReadonlySet<string> = new Set()): void {
+  protected padSharedRows(limit: number, fragmentPads: ReadonlyMap<string, number> = new Map()): void {
     const used = usedTiles(this.k.body);
     const shared = this.k.tiles.filter((t) => t.space === 'shared' && used.has(t.name));
     const words = (pads: Map<string, number>) => shared.reduce((n, t) => n + t.rows * (t.cols + (pads.get(t.name) ?? 0)), 0);
-    const all = new Map(shared.filter((t) => t.cols % 32 === 0 && t.rows > 1).map((t) => [t.name, fragmentOperands.has(t.name) ? 4 : 1]));
-    const mma = new Map([...all].filter(([name]) => fragmentOperands.has(name)));
+    const all = new Map(shared.filter((t) => t.cols % 32 === 0 && t.rows > 1).map((t) => [t.name, fragmentPads.get(t.name) ?? 1]));
+    const mma = new Map([...all].filter(([name]) => fragmentPads.has(name)));
     const pads = [all, mma].find((m) => words(m) * 4 <= limit) ?? new Map<string, number>();
     for (const t of shared) if (pads.has(t.name)) this.strides.set(t.name, t.cols + pads.get(t.name)!);
   }
@@ -396,7 +424,7 @@ export abstract class CLikePrinter {
       r0 = this.fresh('r0_');
       this.withExprs(() => this.declConst(r0, 'i32', v.r0!));
     }
-    this.elementLoop(v.rows, v.t.cols, (r, c, slot) => {
+    this.withInvariants(s.expr, ['r', 'c'], s.dst.tile, () => this.elementLoop(v.rows, v.t.cols, (r, c, slot) => {
       const target = reg ? `${this.regRef(s.dst.tile)}[${slot}]` : this.at(s.dst.tile, r, c, r0 || undefined);
       const ctx: ExprCtx = slot ? { slot } : {};
       if (s.guard) {
@@ -408,7 +436,7 @@ export abstract class CLikePrinter {
         this.block(`if (${cond})`, () => this.withExprs(() => `${target} = ${this.expr(s.expr, ctx, 'f32')};`));
         this.block('else', () => this.emit(`${target} = ${this.floatLit(s.guard!.fill)};`));
       } else this.withExprs(() => `${target} = ${this.expr(s.expr, ctx, 'f32')};`);
-    }, reg ? v.t : undefined);
+    }, reg ? v.t : undefined));
   }
 
   /** The views of a matmul and its m × kk · kk × n shape (transposes applied). */

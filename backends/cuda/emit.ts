@@ -15,10 +15,10 @@
  *   - register tiles: local arrays, walked by `#pragma unroll` loops so slot indices are constants;
  *   - selects are C's lazy `c ? a : b`: reads under an untaken branch never happen.
  */
-import { forEachStmt, usedTiles } from '../../compiler/kernel-ir/analysis.ts';
+import { forEachStmt, usedTiles, walkSExpr } from '../../compiler/kernel-ir/analysis.ts';
 import type { BufferDecl, Dtype, Kernel, SExpr, Stmt, TileDecl } from '../../compiler/kernel-ir/types.ts';
 import { CLikePrinter } from '../clike/printer.ts';
-import { blockUniform, columnIndex, guardKeepsVectors, substitute, unconditional, vectorWidth, walkSExpr } from './tile-io.ts';
+import { blockUniform, columnIndex, guardKeepsVectors, substitute, unconditional, vectorWidth } from './tile-io.ts';
 import type { CType } from '../clike/types.ts';
 
 /** Static shared memory a block may declare; past it the tiles move to dynamic shared memory. */
@@ -167,8 +167,8 @@ class CudaPrinter extends CLikePrinter {
         return !!g && this.fullGrid(g);
       }) &&
       matmuls.some((m) => this.tiles.get(m.dst.tile)!.space === 'register' && this.mmaShape(m, true));
-    // Pad shared rows; the operands of tensor-core matmuls by 4 words.
-    this.padSharedRows(sharedLimit, new Set(matmuls.filter((m) => this.mmaFits(m)).flatMap((m) => [m.a.tile, m.b.tile])));
+    // Pad shared rows; the operands of tensor-core matmuls by 4 or 8 words (fragmentPads).
+    this.padSharedRows(sharedLimit, fragmentPads(matmuls.filter((m) => this.mmaFits(m))));
   }
 
   private fullGrid(g: WarpGrid): boolean {
@@ -400,8 +400,17 @@ class CudaPrinter extends CLikePrinter {
       this.emit(this.declConst(r0, 'i32', v.r0));
     }
     const what = `${s.dst.tile}: ${width} elements per 16-byte load where ${ld.buf}, the column offset and bound allow`;
-    this.vectorLoop(b, width, y, s.guard?.cols, v.rows, v.t.cols, what, () => {
-      const target = (k: number) => this.at(s.dst.tile, 'r', k ? `(c + ${i(k)})` : 'c', r0 || undefined);
+    const t = this.tiles.get(s.dst.tile)!;
+    // 16-byte shared stores where the rows and the tile start on 16 bytes (sharedLayout aligns every tile).
+    const wide = this.rowStride(t) % 4 === 0 && t.cols % 4 === 0;
+    const store = (vals: string[]) => {
+      for (let k = 0; k < width; k += wide ? 4 : 1) {
+        const at = this.at(s.dst.tile, 'r', k ? `(c + ${i(k)})` : 'c', r0 || undefined);
+        if (wide) this.emit(`*reinterpret_cast<float4*>(&${at}) = make_float4(${vals.slice(k, k + 4).join(', ')});`);
+        else this.emit(`${at} = ${vals[k]};`);
+      }
+    };
+    this.withInvariants(s.expr, ['r', 'c'], s.dst.tile, () => this.vectorLoop(b, width, y, s.guard?.cols, v.rows, v.t.cols, what, () => {
       const raw = this.fresh('raw');
       const vals = this.fresh('ldv');
       const body = () => {
@@ -418,19 +427,24 @@ class CudaPrinter extends CLikePrinter {
             this.emit(`${vals}[${2 * k}] = ${f}.x; ${vals}[${2 * k + 1}] = ${f}.y;`);
           });
         }
-        for (let k = 0; k < width; k++) {
-          this.typer.declareVar(`${vals}[${k}]`, 'f32');
-          const ek = substitute(s.expr, ld, `${vals}[${k}]`, k);
-          this.withExprs(() => `${target(k)} = ${this.expr(ek, {}, 'f32')};`);
-        }
+        // The parts of the expression that depend on the row alone: once per vector.
+        this.withInvariants(s.expr, ['c'], s.dst.tile, () => {
+          const out: string[] = [];
+          for (let k = 0; k < width; k++) {
+            this.typer.declareVar(`${vals}[${k}]`, 'f32');
+            const ek = substitute(s.expr, ld, `${vals}[${k}]`, k);
+            const o = this.fresh('sv');
+            this.withExprs(() => this.declConst(o, 'f32', this.expr(ek, {}, 'f32')));
+            out.push(o);
+          }
+          store(out);
+        }, false);
       };
       if (s.guard) {
         this.block(`if (${this.vectorGuard(s.guard)})`, body);
-        this.block('else', () => {
-          for (let k = 0; k < width; k++) this.emit(`${target(k)} = ${this.floatLit(s.guard!.fill)};`);
-        });
+        this.block('else', () => store(Array(width).fill(this.floatLit(s.guard!.fill))));
       } else body();
-    }, () => super.mapOp(s));
+    }, () => super.mapOp(s)));
   }
 
   /**
@@ -667,6 +681,27 @@ export function minBlocksPerUnit(threads: number, sharedBytes: number, unit?: { 
   return Math.max(1, Math.min(bySharedMemory, byRegisters));
 }
 
+/**
+ * Row padding (words, for rows of 32·n words) of the operands of tensor-core matmuls. A thread
+ * reads fragment element (g + 8i, t + 4j) of A and (t + 4j, g + 8i) of B (g = lane / 4, t = lane % 4).
+ * Where the tile's rows run along g (A, or a transposed B) a stride of 4 mod 32 words puts the 32
+ * lanes on 32 banks; where they run along t (B, or a transposed A: the state S, X, Kᵀ) it takes 8
+ * mod 32 (with 4, lanes t and g + 4 met on one bank: two-way conflicts). A tile read both ways
+ * keeps 4.
+ */
+export function fragmentPads(matmuls: Extract<Stmt, { op: 'matmul' }>[]): Map<string, number> {
+  const pads = new Map<string, number>();
+  const want = (tile: string, rowsAlongT: boolean) => {
+    const p = rowsAlongT ? 8 : 4;
+    pads.set(tile, pads.has(tile) && pads.get(tile) !== p ? 4 : p);
+  };
+  for (const m of matmuls) {
+    want(m.a.tile, m.transA);
+    want(m.b.tile, !m.transB);
+  }
+  return pads;
+}
+
 /** Print one kernel as an `extern "C" __global__` function. */
 export function emitCudaKernel(k: Kernel, o: EmitOptions): CudaKernel {
   const p = new CudaPrinter(k, o.sharedLimit ?? STATIC_SHARED_LIMIT);
@@ -679,7 +714,13 @@ export function emitCudaKernel(k: Kernel, o: EmitOptions): CudaKernel {
   const shared = k.tiles.filter((t) => t.space === 'shared' && used.has(t.name));
   const unusedShared = k.tiles.filter((t) => t.space === 'shared' && !used.has(t.name));
   const words = (t: TileDecl) => t.rows * p.rowStride(t);
-  const sharedBytes = shared.reduce((s, t) => s + words(t) * 4, 0);
+  // Each tile starts on 16 bytes (4 words), for the 16-byte shared stores of the tile loads.
+  const offsets: number[] = [];
+  const sharedBytes = 4 * shared.reduce((off, t) => {
+    const at = Math.ceil(off / 4) * 4;
+    offsets.push(at);
+    return at + words(t);
+  }, 0);
   const dynamic = sharedBytes > STATIC_SHARED_LIMIT;
   const pad = (t: TileDecl) => (p.rowStride(t) !== t.cols ? `, rows ${p.rowStride(t)} words apart` : '');
   const registers = k.tiles.filter((t) => t.space === 'register').map((t) => ({ name: t.name, size: Math.ceil((t.rows * t.cols) / k.threads) }));
@@ -700,13 +741,9 @@ export function emitCudaKernel(k: Kernel, o: EmitOptions): CudaKernel {
     if (uses(prm.name)) lines.push(`  const ${t} ${prm.name} = prm.${prm.name};`);
   }
   if (dynamic) {
-    lines.push('  extern __shared__ float attnc_smem[];');
-    let off = 0;
-    for (const t of shared) {
-      lines.push(`  float* const ${t.name} = attnc_smem + ${off};  // [${t.rows}, ${t.cols}]${pad(t)}`);
-      off += words(t);
-    }
-  } else for (const t of shared) lines.push(`  __shared__ float ${t.name}[${words(t)}];  // [${t.rows}, ${t.cols}]${pad(t)}`);
+    lines.push('  extern __shared__ __align__(16) float attnc_smem[];');
+    shared.forEach((t, j) => lines.push(`  float* const ${t.name} = attnc_smem + ${offsets[j]};  // [${t.rows}, ${t.cols}]${pad(t)}`));
+  } else for (const t of shared) lines.push(`  __shared__ __align__(16) float ${t.name}[${words(t)}];  // [${t.rows}, ${t.cols}]${pad(t)}`);
   for (const r of registers) lines.push(`  float ${r.name}[${r.size}];`);
   lines.push(...body);
   lines.push('}');

@@ -4,41 +4,8 @@
  * unconditionally, a block-uniform condition) and the rewrite of an element's expression for the
  * k-th element of a vector. backends/cuda/emit.ts prints the accesses.
  */
+import { operands, usesVar, walkSExpr } from '../../compiler/kernel-ir/analysis.ts';
 import type { Dtype, SExpr } from '../../compiler/kernel-ir/types.ts';
-
-/** The operands of an expression node, in order. */
-function operands(e: SExpr): SExpr[] {
-  switch (e.k) {
-    case 'un':
-      return [e.a];
-    case 'bin':
-      return [e.a, e.b];
-    case 'sel':
-      return [e.c, e.a, e.b];
-    case 'ld':
-      return [e.idx];
-    case 'tile':
-      return [e.r, e.c];
-    case 'fold':
-      return [e.from, e.to, e.body];
-    default:
-      return [];
-  }
-}
-
-/** Visit every node of an expression. */
-export function walkSExpr(e: SExpr, f: (e: SExpr) => void): void {
-  f(e);
-  for (const x of operands(e)) walkSExpr(x, f);
-}
-
-export function usesVar(e: SExpr, name: string): boolean {
-  let found = false;
-  walkSExpr(e, (x) => {
-    if (x.k === 'var' && x.name === name) found = true;
-  });
-  return found;
-}
 
 /** Whether `target` is evaluated whenever `e` is (not under a select's branches or in a fold). */
 export function unconditional(e: SExpr, target: SExpr): boolean {

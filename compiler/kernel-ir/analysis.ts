@@ -142,3 +142,38 @@ export function memoryLets(body: Stmt[]): Set<string> {
   });
   return out;
 }
+
+/** The operands of an expression node, in order. */
+export function operands(e: SExpr): SExpr[] {
+  switch (e.k) {
+    case 'un':
+      return [e.a];
+    case 'bin':
+      return [e.a, e.b];
+    case 'sel':
+      return [e.c, e.a, e.b];
+    case 'ld':
+      return [e.idx];
+    case 'tile':
+      return [e.r, e.c];
+    case 'fold':
+      return [e.from, e.to, e.body];
+    default:
+      return [];
+  }
+}
+
+/** Visit every node of an expression. */
+export function walkSExpr(e: SExpr, f: (e: SExpr) => void): void {
+  f(e);
+  for (const x of operands(e)) walkSExpr(x, f);
+}
+
+/** Whether the variable `name` occurs in `e`. */
+export function usesVar(e: SExpr, name: string): boolean {
+  let found = false;
+  walkSExpr(e, (x) => {
+    if (x.k === 'var' && x.name === name) found = true;
+  });
+  return found;
+}

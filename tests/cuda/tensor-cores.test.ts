@@ -14,11 +14,11 @@ import { compileIR } from '../../compiler/compile.ts';
 import { lowerSource } from '../../compiler/pipeline.ts';
 import { stdlibFiles } from '../helpers/stdlib.ts';
 
-/** The .cu of a spec on cuda-sm90 with chunks and value tiles of 64 (the shapes the tests below walk). */
-function cudaOf(spec: string, dtype: 'bf16' | 'f32'): string {
+/** The .cu of a spec on cuda-sm90 with chunks and value tiles of 64 (the shapes the tests below walk), or the planner's tiles. */
+function cudaOf(spec: string, dtype: 'bf16' | 'f32', planned = false): string {
   const f = stdlibFiles().find((x) => x.name === spec)!;
   const ir = lowerSource(f.text, f.path).irs[0];
-  const r = compileCuda(ir!, { profile: 'cuda-sm90', dtype, chunk: 64, tiles: { BV: 64 } });
+  const r = compileCuda(ir!, { profile: 'cuda-sm90', dtype, ...(planned ? {} : { chunk: 64, tiles: { BV: 64 } }) });
   const cu = r.files.find((x) => x.path.endsWith('.cu'));
   assert.ok(cu, `${spec} ${dtype}: no .cu file`);
   return cu!.contents;
@@ -71,6 +71,33 @@ test('bf16 on cuda-sm90: the tile matmuls run on tensor cores over padded rows; 
   const f32 = cudaOf('gated_deltanet', 'f32');
   assert.not.match(f32, /on tensor cores/);
   assert.not.match(kernel(f32, 'gated_deltanet_chunk'), /attnc_mma_tf32\(/);
+});
+
+test('fragment loads are free of bank conflicts: the 32 lanes of each load hit 32 banks', () => {
+  for (const [spec, name, planned] of [['gated_deltanet', 'gated_deltanet_chunk', false], ['gated_deltanet', 'gated_deltanet_chunk', true], ['gated_deltanet', 'gated_deltanet_intra', true], ['softmax', 'softmax_attention', true]] as const) {
+    const k = kernel(cudaOf(spec, 'bf16', planned), name);
+    const loads = [...k.matchAll(/[ab]f\d+\[\w+\]\[\d\] = attnc_tf32\((\w+)\[(.*)\]\);/g)];
+    assert.ok(loads.length >= 6, `${name}: fragment loads found`);
+    // Per tile and role (whether a fragment's 8 rows g or its 4 columns t run down the tile's rows):
+    // the loads that hit fewer than 32 banks.
+    const roles = new Map<string, Map<string, string[]>>();
+    for (const [line, tile, idx] of loads) {
+      const ids = [...new Set(idx!.match(/\b[A-Za-z_]\w*\b/g) ?? [])];
+      // Lane = 4g + t; the warp's tile, the k step and the slice offsets at 0 (common to all lanes).
+      const at = (g: bigint, t: bigint) => evalC(idx!, Object.fromEntries(ids.map((id) => [id, /^g\d+$/.test(id) ? g : /^tg\d+$/.test(id) ? t : 0n])));
+      const banks = new Set<bigint>();
+      for (let lane = 0n; lane < 32n; lane++) banks.add(at(lane >> 2n, lane & 3n) % 32n);
+      const role = at(1n, 0n) - at(0n, 0n) > 1n ? 'g rows' : 't rows';
+      const byRole = roles.get(tile!) ?? new Map<string, string[]>();
+      roles.set(tile!, byRole);
+      byRole.set(role, [...(byRole.get(role) ?? []), ...(banks.size === 32 ? [] : [`${line} hits ${banks.size} banks`])]);
+    }
+    // A tile read in one role is conflict-free; one read both ways (no stride serves both) in one.
+    for (const [tile, byRole] of roles) {
+      const clean = [...byRole.values()].filter((bad) => bad.length === 0).length;
+      assert.ok(byRole.size === 1 ? clean === 1 : clean >= 1, `${name}, tile ${tile}:\n${[...byRole.values()].flat().join('\n')}`);
+    }
+  }
 });
 
 test('fragment layouts cover the output exactly once (register tile and shared-output writeback)', () => {

@@ -32,7 +32,9 @@ test('bf16 key and value tiles of the softmax kernel load 8 elements per 16-byte
   assert.ok(kt, 'Kt is loaded with vector loads');
   assert.match(kt!, /Kt: 8 elements per 16-byte load where in_k/);
   assert.match(kt!, /__bfloat1622float2/);
-  assert.match(kt!, /Kt\[r \* 132 \+ \(c \+ 7\)\] = ldv\d+\[7\];/);
+  // Two 16-byte shared stores of the 8 values (the tile's rows are 132 words: 16-byte aligned).
+  assert.match(kt!, /const float (sv\d+) = ldv\d+\[7\];/);
+  assert.match(kt!, /\*reinterpret_cast<float4\*>\(&Kt\[r \* 132 \+ \(c \+ 4\)\]\) = make_float4\(sv\d+, sv\d+, sv\d+, sv\d+\);/);
   // The fallback is the scalar element loop.
   assert.match(cu, /else \{\n\s+#pragma unroll 8\n\s+for \(int e\d+ = lid; e\d+ < 8192; e\d+ \+= 256\)/);
 });
@@ -41,8 +43,13 @@ test('f32 workspace tiles load 4 per load with the rest of the expression applie
   const cu = cudaOf('gated_deltanet');
   const chunk = cu.slice(cu.indexOf('attnc_gated_deltanet_chunk('));
   assert.match(chunk, /\/\/ X: 4 elements per 16-byte load where w_u/);
-  // q is scaled by its decay as it loads: each of the 4 values gets the factor of its own row.
-  assert.match(chunk, /Qs\[r \* \d+ \+ \(c \+ 3\)\] = \(ldv\d+\[3\] \* expf/);
+  // q is scaled by its decay as it loads: the factor of the vector's row computed once (the row's
+  // gate read from the shared tile Bc, a clamp-free read inside the guard), each value multiplied.
+  const qs = chunk.slice(chunk.indexOf('// Qs: 4 elements per 16-byte load'));
+  const factor = /const float (inv\d+) = expf\(\(\(r >= 0\) \? Bc\[r\] : 0\.0f\)\);/.exec(qs);
+  assert.ok(factor, 'the row factor is one const per vector');
+  assert.match(qs, new RegExp(`const float sv\\d+ = \\(ldv\\d+\\[3\\] \\* ${factor![1]}\\);`));
+  assert.match(qs, /\*reinterpret_cast<float4\*>\(&Qs\[r \* 132 \+ c\]\) = make_float4\(sv\d+, sv\d+, sv\d+, sv\d+\);/);
   // The initial state is read only when HAS_INIT: the vector load sits under that branch, the
   // other branch fills zeros without touching initial_state.
   assert.match(chunk, /if \(\(HAS_INIT != 0\)\) \{\n\s+\/\/ S: 4 elements per 16-byte load where initial_state/);

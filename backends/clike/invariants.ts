@@ -1,0 +1,46 @@
+/**
+ * Loop-invariant parts of an element expression. A map over a tile's elements prints its expression
+ * once per element; the parts that do not depend on the element (`exp(b[L − 1])` in a decay, the
+ * gate of a row when a vector of one row's elements is written) are printed once before the loop
+ * (or the vector) instead. The C compilers cannot do it themselves: every shared tile is a slice
+ * of one array, so each store in the loop may change what a tile read returns.
+ */
+import { operands } from '../../compiler/kernel-ir/analysis.ts';
+import type { SExpr } from '../../compiler/kernel-ir/types.ts';
+
+/** Math functions whose result is worth keeping (not the casts and sign changes). */
+const CHEAP = new Set(['neg', 'not', 'int', 'float', 'abs']);
+
+/** Structural key of an expression: equal keys, equal values (at the same point of a kernel). */
+export function sexprKey(e: SExpr): string {
+  return JSON.stringify(e);
+}
+
+/**
+ * The largest subexpressions of `e` that are the same for every element of the loop and worth
+ * computing once: they use none of the `variant` names (the element's row and column), read no
+ * global buffer (a hoisted read would run where a guard skipped it), no tile in `excluded` (the
+ * tile the loop writes; register tiles), hold no fold, and contain a tile read or a math function.
+ * A select's branches are not searched apart from the select (a hoisted branch would be evaluated
+ * where the condition skipped it); the select as a whole is.
+ */
+export function invariantSubtrees(e: SExpr, variant: ReadonlySet<string>, excluded: ReadonlySet<string>): SExpr[] {
+  const out: SExpr[] = [];
+  const invariant = (x: SExpr): boolean => {
+    if (x.k === 'var') return !variant.has(x.name);
+    if (x.k === 'ld' || x.k === 'fold') return false;
+    if (x.k === 'tile' && excluded.has(x.tile)) return false;
+    return operands(x).every(invariant);
+  };
+  const worth = (x: SExpr): boolean => (x.k === 'tile' || (x.k === 'un' && !CHEAP.has(x.fn)) ? true : operands(x).some(worth));
+  const visit = (x: SExpr): void => {
+    if (x.k !== 'var' && x.k !== 'const' && invariant(x) && worth(x)) {
+      out.push(x);
+      return;
+    }
+    if (x.k === 'sel') visit(x.c);
+    else if (x.k !== 'fold') for (const o of operands(x)) visit(o);
+  };
+  visit(e);
+  return out;
+}
