@@ -392,59 +392,218 @@ class CudaPrinter extends CLikePrinter {
     if (!vec) return super.mapOp(s);
     const { ld, y, width } = vec;
     const v = this.viewOf(s.dst);
-    const i = (x: number) => this.intLit(x);
     const b = this.buffer(ld.buf);
-    let r0 = '';
-    if (v.r0) {
-      r0 = this.fresh('r0_');
-      this.emit(this.declConst(r0, 'i32', v.r0));
-    }
+    const r0 = this.viewOffset(s);
     const what = `${s.dst.tile}: ${width} elements per 16-byte load where ${ld.buf}, the column offset and bound allow`;
-    const t = this.tiles.get(s.dst.tile)!;
-    // 16-byte shared stores where the rows and the tile start on 16 bytes (sharedLayout aligns every tile).
-    const wide = this.rowStride(t) % 4 === 0 && t.cols % 4 === 0;
-    const store = (vals: string[]) => {
-      for (let k = 0; k < width; k += wide ? 4 : 1) {
-        const at = this.at(s.dst.tile, 'r', k ? `(c + ${i(k)})` : 'c', r0 || undefined);
-        if (wide) this.emit(`*reinterpret_cast<float4*>(&${at}) = make_float4(${vals.slice(k, k + 4).join(', ')});`);
-        else this.emit(`${at} = ${vals[k]};`);
-      }
-    };
     this.withInvariants(s.expr, ['r', 'c'], s.dst.tile, () => this.vectorLoop(b, width, y, s.guard?.cols, v.rows, v.t.cols, what, () => {
       const raw = this.fresh('raw');
-      const vals = this.fresh('ldv');
       const body = () => {
         this.withExprs(() => `const uint4 ${raw} = __ldg(reinterpret_cast<const uint4*>(${b.name} + (${this.expr(ld.idx, {}, 'i32')})));`);
-        this.emit(`float ${vals}[${width}];`);
-        if (b.dtype === 'f32') {
-          this.emit(`${vals}[0] = __uint_as_float(${raw}.x); ${vals}[1] = __uint_as_float(${raw}.y); ${vals}[2] = __uint_as_float(${raw}.z); ${vals}[3] = __uint_as_float(${raw}.w);`);
-        } else {
-          const pair = b.dtype === 'bf16' ? '__nv_bfloat162' : '__half2';
-          const cvt = b.dtype === 'bf16' ? '__bfloat1622float2' : '__half22float2';
-          ['x', 'y', 'z', 'w'].forEach((w, k) => {
-            const f = this.fresh('f');
-            this.emit(`const float2 ${f} = ${cvt}(*reinterpret_cast<const ${pair}*>(&${raw}.${w}));`);
-            this.emit(`${vals}[${2 * k}] = ${f}.x; ${vals}[${2 * k + 1}] = ${f}.y;`);
-          });
-        }
-        // The parts of the expression that depend on the row alone: once per vector.
-        this.withInvariants(s.expr, ['c'], s.dst.tile, () => {
-          const out: string[] = [];
-          for (let k = 0; k < width; k++) {
-            this.typer.declareVar(`${vals}[${k}]`, 'f32');
-            const ek = substitute(s.expr, ld, `${vals}[${k}]`, k);
-            const o = this.fresh('sv');
-            this.withExprs(() => this.declConst(o, 'f32', this.expr(ek, {}, 'f32')));
-            out.push(o);
-          }
-          store(out);
-        }, false);
+        this.completeVector(s, vec, raw, r0);
       };
       if (s.guard) {
         this.block(`if (${this.vectorGuard(s.guard)})`, body);
-        this.block('else', () => store(Array(width).fill(this.floatLit(s.guard!.fill))));
+        this.block('else', () => this.storeVector(s, width, Array(width).fill(this.floatLit(s.guard!.fill)), r0));
       } else body();
     }, () => super.mapOp(s)));
+  }
+
+  /** The const naming a view's first row (a slice of a tile), declared here; '' for a whole tile. */
+  private viewOffset(s: Extract<Stmt, { op: 'map' }>): string {
+    const v = this.viewOf(s.dst);
+    if (!v.r0) return '';
+    const r0 = this.fresh('r0_');
+    this.emit(this.declConst(r0, 'i32', v.r0));
+    return r0;
+  }
+
+  /**
+   * The `width` values of a 16-byte load `raw` (at row r, column c of the map's tile) converted to
+   * f32, the rest of the map's expression applied to each (its row-only part once), and stored.
+   */
+  private completeVector(s: Extract<Stmt, { op: 'map' }>, vec: VectorLoad, raw: string, r0: string): void {
+    const { ld, width } = vec;
+    const b = this.buffer(ld.buf);
+    const vals = this.fresh('ldv');
+    this.emit(`float ${vals}[${width}];`);
+    if (width === 1) {
+      this.emit(`${vals}[0] = ${raw};`);
+    } else if (b.dtype === 'f32') {
+      this.emit(`${vals}[0] = __uint_as_float(${raw}.x); ${vals}[1] = __uint_as_float(${raw}.y); ${vals}[2] = __uint_as_float(${raw}.z); ${vals}[3] = __uint_as_float(${raw}.w);`);
+    } else {
+      const pair = b.dtype === 'bf16' ? '__nv_bfloat162' : '__half2';
+      const cvt = b.dtype === 'bf16' ? '__bfloat1622float2' : '__half22float2';
+      ['x', 'y', 'z', 'w'].forEach((w, k) => {
+        const f = this.fresh('f');
+        this.emit(`const float2 ${f} = ${cvt}(*reinterpret_cast<const ${pair}*>(&${raw}.${w}));`);
+        this.emit(`${vals}[${2 * k}] = ${f}.x; ${vals}[${2 * k + 1}] = ${f}.y;`);
+      });
+    }
+    // The parts of the expression that depend on the row alone: once per vector.
+    this.withInvariants(s.expr, ['c'], s.dst.tile, () => {
+      const out: string[] = [];
+      for (let k = 0; k < width; k++) {
+        this.typer.declareVar(`${vals}[${k}]`, 'f32');
+        const ek = substitute(s.expr, ld, `${vals}[${k}]`, k);
+        const o = this.fresh('sv');
+        this.withExprs(() => this.declConst(o, 'f32', this.expr(ek, {}, 'f32')));
+        out.push(o);
+      }
+      this.storeVector(s, width, out, r0);
+    }, false);
+  }
+
+  /** Store `width` values at row r, columns c… of the map's tile: 16 bytes at a time where rows and tile start on 16 bytes. */
+  private storeVector(s: Extract<Stmt, { op: 'map' }>, width: number, vals: string[], r0: string): void {
+    const t = this.tiles.get(s.dst.tile)!;
+    // Every tile starts on 16 bytes (emitCudaKernel's layout); rows of 4·n words keep it.
+    const wide = width % 4 === 0 && this.rowStride(t) % 4 === 0 && t.cols % 4 === 0;
+    for (let k = 0; k < width; k += wide ? 4 : 1) {
+      const at = this.at(s.dst.tile, 'r', k ? `(c + ${this.intLit(k)})` : 'c', r0 || undefined);
+      if (wide) this.emit(`*reinterpret_cast<float4*>(&${at}) = make_float4(${vals.slice(k, k + 4).join(', ')});`);
+      else this.emit(`${at} = ${vals[k]};`);
+    }
+  }
+
+  /**
+   * Consecutive maps that each fill a shared tile from 16-byte loads (vectorLoad), none reading a
+   * tile another one writes: printed as one group (groupedLoads), so that every load of the group
+   * is in flight before the first is waited for. At most MAX_GROUP_REGISTERS of raw data.
+   */
+  private loadGroup(ss: Stmt[], from: number): { s: Extract<Stmt, { op: 'map' }>; vec: VectorLoad; trips: number }[] {
+    const out: { s: Extract<Stmt, { op: 'map' }>; vec: VectorLoad; trips: number }[] = [];
+    const written = new Set<string>();
+    let registers = 0;
+    for (let j = from; j < ss.length; j++) {
+      const s = ss[j]!;
+      if (s.op !== 'map') break;
+      const vec = this.vectorLoad(s) ?? this.scalarLoad(s);
+      if (!vec || written.has(s.dst.tile)) break;
+      let readsGroup = false;
+      walkSExpr(s.expr, (e) => {
+        if (e.k === 'tile' && written.has(e.tile)) readsGroup = true;
+      });
+      if (readsGroup) break;
+      const v = this.viewOf(s.dst);
+      const trips = Math.ceil((v.rows * v.t.cols) / (this.T * vec.width));
+      const words = (vec.width === 1 ? 1 : 4) * trips;
+      if (registers + words > MAX_GROUP_REGISTERS) break;
+      registers += words;
+      written.add(s.dst.tile);
+      out.push({ s, vec, trips });
+    }
+    return out;
+  }
+
+  /**
+   * A load group: under the conjunction of its maps' alignment checks, every map's 16-byte loads
+   * are issued into registers (zeros where the guard drops a vector), then each is converted, has
+   * the rest of its expression applied and is stored; otherwise each map as it would be alone.
+   * Loads of tiles that are loaded one after the other each wait for a full memory round trip; the
+   * state kernels load four or five tiles per chunk.
+   */
+  private groupedLoads(group: { s: Extract<Stmt, { op: 'map' }>; vec: VectorLoad; trips: number }[]): void {
+    const i = (x: number) => this.intLit(x);
+    const nest = (k: number, body: () => void): void => {
+      if (k === group.length) return body();
+      const g = group[k]!;
+      this.withInvariants(g.s.expr, ['r', 'c'], g.s.dst.tile, () => nest(k + 1, body));
+    };
+    nest(0, () => {
+      const r0s = group.map((g) => this.viewOffset(g.s));
+      const conds = group.filter((g) => g.vec.width > 1).flatMap((g) => this.alignment(this.buffer(g.vec.ld.buf), g.vec.width, g.vec.y, g.s.guard?.cols));
+      this.emit(`// ${group.map((g) => g.s.dst.tile).join(', ')}: 16-byte loads issued together, then converted and stored`);
+      const element = (g: (typeof group)[number], j: string, body: () => void) => {
+        const v = this.viewOf(g.s.dst);
+        const n = v.rows * v.t.cols;
+        const e = this.fresh('e');
+        this.emit(this.declConst(e, 'i32', `lid * ${i(g.vec.width)} + ${j} * ${i(this.T * g.vec.width)}`));
+        const inner = () => {
+          this.emit(this.declConst('r', 'i32', `${e} / ${i(v.t.cols)}`));
+          this.emit(this.declConst('c', 'i32', `${e} % ${i(v.t.cols)}`));
+          body();
+        };
+        if (n % (this.T * g.vec.width)) this.block(`if (${e} < ${i(n)})`, inner);
+        else this.block('', inner);
+      };
+      this.block(`if (${[...new Set(conds)].join(' && ') || 'true'})`, () => {
+        const raws = group.map((g) => {
+          const raw = this.fresh('raw');
+          this.emit(`${g.vec.width === 1 ? 'float' : 'uint4'} ${raw}[${g.trips}];`);
+          return raw;
+        });
+        group.forEach((g, k) => {
+          const j = this.fresh('j');
+          this.emit('#pragma unroll');
+          this.block(this.forLoop(j, i(0), i(g.trips), i(1)), () => {
+            this.emit(`${raws[k]}[${j}] = ${g.vec.width === 1 ? '0.0f' : 'make_uint4(0u, 0u, 0u, 0u)'};`);
+            element(g, j, () => {
+              const load = () =>
+                this.withExprs(() =>
+                  g.vec.width === 1
+                    ? `${raws[k]}[${j}] = ${this.expr(g.vec.ld, {}, 'f32')};`
+                    : `${raws[k]}[${j}] = __ldg(reinterpret_cast<const uint4*>(${this.buffer(g.vec.ld.buf).name} + (${this.expr(g.vec.ld.idx, {}, 'i32')})));`,
+                );
+              if (g.s.guard) this.block(`if (${this.vectorGuard(g.s.guard)})`, load);
+              else load();
+            });
+          });
+        });
+        group.forEach((g, k) => {
+          const j = this.fresh('j');
+          this.emit('#pragma unroll');
+          this.block(this.forLoop(j, i(0), i(g.trips), i(1)), () => {
+            element(g, j, () => {
+              const body = () => this.completeVector(g.s, g.vec, `${raws[k]}[${j}]`, r0s[k]!);
+              if (g.s.guard) {
+                this.block(`if (${this.vectorGuard(g.s.guard)})`, body);
+                this.block('else', () => this.storeVector(g.s, g.vec.width, Array(g.vec.width).fill(this.floatLit(g.s.guard!.fill)), r0s[k]!));
+              } else body();
+            });
+          });
+        });
+      });
+      this.block('else', () => {
+        for (const g of group) this.mapOp(g.s);
+      });
+    });
+  }
+
+  protected override stmts(ss: Stmt[]): void {
+    for (let k = 0; k < ss.length; ) {
+      const group = this.loadGroup(ss, k);
+      if (group.length >= 2) {
+        this.groupedLoads(group);
+        k += group.length;
+      } else this.stmt(ss[k++]!);
+    }
+  }
+
+  /** The block-uniform check that a 16-byte access of `buf` at column offset Y within a bound is aligned. */
+  private alignment(buf: BufferDecl, width: number, y: SExpr | undefined, colsBound: SExpr | undefined): string[] {
+    const i = (x: number) => this.intLit(x);
+    const parts = [`(reinterpret_cast<unsigned long long>(${buf.name}) & 15ull) == 0ull`];
+    this.withExprs(() => {
+      if (y) parts.push(`(${this.expr(y, {}, 'i32')}) % ${i(width)} == 0`);
+      if (colsBound && colsBound.k !== 'const') parts.push(`(${this.expr(colsBound, {}, 'i32')}) % ${i(width)} == 0`);
+      return [];
+    });
+    return parts;
+  }
+
+  /**
+   * A map filling a small shared tile (at most four elements per thread) from one unconditional
+   * global load per element — a column of gates — as a load-group member of width 1.
+   */
+  private scalarLoad(s: Extract<Stmt, { op: 'map' }>): VectorLoad | undefined {
+    const v = this.viewOf(s.dst);
+    if (v.t.space !== 'shared' || v.rows * v.t.cols > 4 * this.T) return undefined;
+    const lds: Extract<SExpr, { k: 'ld' }>[] = [];
+    walkSExpr(s.expr, (e) => {
+      if (e.k === 'ld') lds.push(e);
+    });
+    if (lds.length !== 1 || !unconditional(s.expr, lds[0]!)) return undefined;
+    return { ld: lds[0]!, width: 1 };
   }
 
   /**
@@ -456,14 +615,7 @@ class CudaPrinter extends CLikePrinter {
   private vectorLoop(buf: BufferDecl, width: number, y: SExpr | undefined, colsBound: SExpr | undefined, rows: number, cols: number, what: string, body: () => void, fallback: () => void): void {
     const i = (x: number) => this.intLit(x);
     const n = rows * cols;
-    let cond = '';
-    this.withExprs(() => {
-      const parts = [`(reinterpret_cast<unsigned long long>(${buf.name}) & 15ull) == 0ull`];
-      if (y) parts.push(`(${this.expr(y, {}, 'i32')}) % ${i(width)} == 0`);
-      if (colsBound && colsBound.k !== 'const') parts.push(`(${this.expr(colsBound, {}, 'i32')}) % ${i(width)} == 0`);
-      cond = parts.join(' && ');
-      return [];
-    });
+    const cond = this.alignment(buf, width, y, colsBound).join(' && ');
     this.emit(`// ${what}`);
     this.block(`if (${cond})`, () => {
       const e = this.fresh('e');
@@ -520,7 +672,7 @@ class CudaPrinter extends CLikePrinter {
   }
 
   /** The load, column offset Y and vector width of a map mapOp can vectorise, if it is one. */
-  private vectorLoad(s: Extract<Stmt, { op: 'map' }>): { ld: Extract<SExpr, { k: 'ld' }>; y?: SExpr; width: number } | undefined {
+  private vectorLoad(s: Extract<Stmt, { op: 'map' }>): VectorLoad | undefined {
     const v = this.viewOf(s.dst);
     if (v.t.space !== 'shared') return undefined;
     const lds: Extract<SExpr, { k: 'ld' }>[] = [];
@@ -661,6 +813,16 @@ export interface EmitOptions {
   /** The profile's per-SM shared memory and registers: the launch bounds' minimum blocks per SM. */
   unit?: { sharedBytes: number; registers: number };
 }
+
+/** A map's one global load, printed as 16-byte loads: the load, its column offset Y, elements per load. */
+interface VectorLoad {
+  ld: Extract<SExpr, { k: 'ld' }>;
+  y?: SExpr;
+  width: number;
+}
+
+/** Raw registers a load group may hold in flight (4 per 16-byte load per thread). */
+const MAX_GROUP_REGISTERS = 64;
 
 /** Registers per thread below which the launch bounds never push ptxas (at 80–96 the chunk kernels spilled). */
 const REGISTER_FLOOR = 128;

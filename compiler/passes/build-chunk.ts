@@ -116,6 +116,10 @@ export function buildChunkKernel(st: PlanState): Kernel {
   const chunkLoop = () => {
     kb.let('L', b.min(b.i(C), b.sub(len, c0)));
     kb.let('t0', b.add(start, c0));
+    // Accumulators first: the loads below then follow each other (the CUDA backend issues such a
+    // run of loads together).
+    kb.map(O, b.f(0));
+    if (Dn) kb.map(Dn, b.f(0));
     if (Vc) kb.map(Vc, q('v').at(R, b.add(Cv, v0)), { ...rowsValid, cols: vCols });
     if (Gc) {
       kb.map(Gc, q('g').at(R, b.i(0)), { ...rowsValid, cols: b.i(1) });
@@ -123,8 +127,6 @@ export function buildChunkKernel(st: PlanState): Kernel {
     } else if (Bc) kb.map(Bc, b.ld('w_b', rowBase(R, 1)), { ...rowsValid, cols: b.i(1) });
     if (Sc) kb.map(Sc, q('scale').at(R, b.i(0)), { ...rowsValid, cols: b.i(1) });
     if (Bt) kb.map(Bt, q('beta').at(R, b.i(0)), { ...rowsValid, cols: b.i(1) });
-    kb.map(O, b.f(0));
-    if (Dn) kb.map(Dn, b.f(0));
     if (cls === 'additive' && maxabs) maxabsChunk();
     else if (cls === 'additive') additiveChunk();
     else if (cls === 'delta' && split) splitDeltaChunk();
@@ -264,6 +266,7 @@ export function buildChunkKernel(st: PlanState): Kernel {
     const Aqk = kb.tile('Aqk', C, C);
     const X = kb.tile('X', C, BV);
     const Ws = kb.tile('Ws', C, BK);
+    if (KP === BK && !vecGate) return splitDeltaOneSlice(Aqk, X, Ws);
     kb.map(X, b.ld('w_u', b.add(rowBase(R, V), b.add(v0, Cv))), { ...rowsValid, cols: vCols });
     // Loaded with the chunk's other inputs (one barrier for all), read after the slice loop.
     loadWeights(Aqk);
@@ -288,6 +291,33 @@ export function buildChunkKernel(st: PlanState): Kernel {
       decayStateSlice();
       kb.matmul(sliceView, Ks, X, { transA: true, acc: 'add' });
     }, 'key-feature slices: state update');
+  };
+
+  /**
+   * The split delta chunk when one key slice covers K (scalar or no gate): every tile of the chunk
+   * loaded at once, q and k as they are — the gates scale the products instead (the rows of Q S by
+   * e^{b}, the rows of U by e^{b_L − b} before the update) — so the backend can have all loads of
+   * the chunk in flight together, and the chunk waits for memory once.
+   */
+  const splitDeltaOneSlice = (Aqk: string, X: string, Ws: string) => {
+    const cols = { ...rowsValid, cols: b.i(K) };
+    kb.map(X, b.ld('w_u', b.add(rowBase(R, V), b.add(v0, Cv))), { ...rowsValid, cols: vCols });
+    loadWeights(Aqk);
+    kb.map(Qs, q('q').at(R, Cv), cols);
+    kb.map(Ws, b.ld('w_w', b.add(rowBase(R, K), Cv)), cols);
+    kb.map(Ks, q('k').at(R, Cv), cols);
+    const state = S;
+    kb.matmul(X, Ws, state, { acc: 'sub' });
+    kb.matmul(O, Qs, state, { acc: 'add' });
+    if (hasGate) kb.map(O, b.mul(b.tile(O, R, Cv), b.exp(bAt(R, Cv))));
+    kb.matmul(O, Aqk, X, { acc: 'add' });
+    storeOutput();
+    if (hasGate) {
+      kb.map(X, b.mul(b.tile(X, R, Cv), b.exp(b.sub(bLast(Cv), bAt(R, Cv)))));
+      kb.map(state, b.mul(b.tile(S, R, Cv), b.exp(bLast(R))));
+      if (Z) kb.map(Z, b.mul(b.tile(Z, R, b.i(0)), b.exp(bLast(R))));
+    }
+    kb.matmul(state, Ks, X, { transA: true, acc: 'add' });
   };
 
   // ── diagonal plus rank one ─────────────────────────────────────────────────

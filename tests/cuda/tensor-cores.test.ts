@@ -113,7 +113,7 @@ test('fragment layouts cover the output exactly once (register tile and shared-o
   assertCovers(reg, 64, 64, 'register tile O');
   // S += Ksᵀ · X (128 × 64 into a shared tile): the writeback's rows and columns.
   const block = chunk.slice(chunk.indexOf('// S += Ksᵀ · X'));
-  const decls = [...block.slice(0, block.indexOf('S[(')).matchAll(/const int (\w+) = (.*);/g)].map((m) => [m[1]!, m[2]!] as const);
+  const decls = [...block.slice(0, block.indexOf('S[')).matchAll(/const int (\w+) = (.*);/g)].map((m) => [m[1]!, m[2]!] as const);
   const wb = /for \(int (s\d+) = 0; s\d+ < (\d+);/.exec(block.slice(block.indexOf('for (int s')))!;
   const out: [bigint, bigint][] = [];
   for (let lid = 0n; lid < 256n; lid++) {

@@ -39,21 +39,42 @@ test('bf16 key and value tiles of the softmax kernel load 8 elements per 16-byte
   assert.match(cu, /else \{\n\s+#pragma unroll 8\n\s+for \(int e\d+ = lid; e\d+ < 8192; e\d+ \+= 256\)/);
 });
 
-test('f32 workspace tiles load 4 per load with the rest of the expression applied to each; a block-uniform select splits the map', () => {
+test('f32 workspace tiles load 4 per load; a block-uniform select splits the map', () => {
   const cu = cudaOf('gated_deltanet');
   const chunk = cu.slice(cu.indexOf('attnc_gated_deltanet_chunk('));
   assert.match(chunk, /\/\/ X: 4 elements per 16-byte load where w_u/);
-  // q is scaled by its decay as it loads: the factor of the vector's row computed once (the row's
-  // gate read from the shared tile Bc, a clamp-free read inside the guard), each value multiplied.
-  const qs = chunk.slice(chunk.indexOf('// Qs: 4 elements per 16-byte load'));
-  const factor = /const float (inv\d+) = expf\(\(\(r >= 0\) \? Bc\[r\] : 0\.0f\)\);/.exec(qs);
-  assert.ok(factor, 'the row factor is one const per vector');
-  assert.match(qs, new RegExp(`const float sv\\d+ = \\(ldv\\d+\\[3\\] \\* ${factor![1]}\\);`));
-  assert.match(qs, /\*reinterpret_cast<float4\*>\(&Qs\[r \* 132 \+ c\]\) = make_float4\(sv\d+, sv\d+, sv\d+, sv\d+\);/);
   // The initial state is read only when HAS_INIT: the vector load sits under that branch, the
   // other branch fills zeros without touching initial_state.
   assert.match(chunk, /if \(\(HAS_INIT != 0\)\) \{\n\s+\/\/ S: 4 elements per 16-byte load where initial_state/);
   assert.not.match(chunk, /\(HAS_INIT != 0\) \? initial_state\[/);
+});
+
+test('the rest of the expression is applied to each loaded value, its row-only part once per vector', () => {
+  // Simple GLA's state kernel scales q by its decay as it loads (8 bf16 values per load): the
+  // factor of the vector's row is one const, read from the shared tile Bc inside the guard.
+  const cu = cudaOf('simple_gla');
+  const chunk = cu.slice(cu.indexOf('attnc_simple_gla_chunk('));
+  const qs = chunk.slice(chunk.indexOf('// Qs: 8 elements per 16-byte load'));
+  const factor = /const float (inv\d+) = expf\(\(\(r >= 0\) \? Bc\[r\] : 0\.0f\)\);/.exec(qs);
+  assert.ok(factor, 'the row factor is one const per vector');
+  // q · the scale 1/√K, times the row's factor
+  assert.match(qs, new RegExp(`const float sv\\d+ = \\(\\(ldv\\d+\\[7\\] \\* 0\\.088388346f\\) \\* ${factor![1]}\\);`));
+  assert.match(qs, /\*reinterpret_cast<float4\*>\(&Qs\[r \* \d+ \+ \(c \+ 4\)\]\) = make_float4\(sv\d+, sv\d+, sv\d+, sv\d+\);/);
+});
+
+test('a run of tile loads is one group: every load issued before the first value is stored', () => {
+  const cu = cudaOf('gated_deltanet');
+  const chunk = cu.slice(cu.indexOf('attnc_gated_deltanet_chunk('));
+  const at = chunk.indexOf('// Bc, X, Aqk, Qs, Ws, Ks: 16-byte loads issued together');
+  assert.ok(at >= 0, 'the six tiles of a chunk load as one group');
+  const group = chunk.slice(at, chunk.indexOf('\n    else {', at));
+  // Every load (the gate column as scalars, the rest 16 bytes at a time) comes before the first store.
+  const lastLoad = Math.max(group.lastIndexOf('__ldg('), group.lastIndexOf('w_b['));
+  const firstStore = group.indexOf('make_float4(sv');
+  assert.ok(lastLoad > 0 && firstStore > lastLoad, 'loads, then stores');
+  for (const buf of ['w_u', 'w_a', 'f_q', 'w_w', 'f_k']) assert.match(group, new RegExp(`__ldg\\(reinterpret_cast<const uint4\\*>\\(${buf} \\+`), buf);
+  // Each tile's loads are unrolled into registers: Qs holds 32 × 128 f32, four 16-byte loads a thread.
+  assert.match(group, /uint4 raw\d+\[4\];/);
 });
 
 test('stores of shared tiles to global memory use 16-byte stores, the value computed per element', () => {
