@@ -137,6 +137,7 @@ export function buildChunkKernel(st: PlanState): Kernel {
   // ── additive ───────────────────────────────────────────────────────────────
   const additiveChunk = () => {
     const A = kb.tile('A', C, C);
+    if (split && KP === BK && !vecGate) return additiveOneSlice(A);
     const Bn = exclusive && !split ? kb.tile('Bn', C, 1) : undefined;
     if (!split) kb.map(A, b.f(0));
     if (Bn) kb.map(Bn, b.f(0));
@@ -259,6 +260,41 @@ export function buildChunkKernel(st: PlanState): Kernel {
       decayStateSlice();
       kb.matmul(sliceView, Ks, X, { transA: true, acc: 'add' });
     }, 'key-feature slices: state update');
+  };
+
+  /**
+   * The split additive chunk when one key slice covers K (scalar or no gate): the chunk's tiles
+   * load at once, q and k as they are — the gates scale the products instead (the rows of Q S and
+   * of the normalizer's Q z by e^{b}, the rows of V by e^{b_L − b}·s before the update) — so that
+   * the backend can have all loads of the chunk in flight together (see splitDeltaOneSlice).
+   */
+  const additiveOneSlice = (A: string) => {
+    const cols = { ...rowsValid, cols: b.i(K) };
+    loadWeights(A);
+    kb.map(Qs, q('q').at(R, Cv), cols);
+    kb.map(Ks, q('k').at(R, Cv), cols);
+    kb.matmul(O, Qs, S, { acc: 'add' });
+    if (Dn) kb.map(Dn, b.add(b.tile(Dn, R, b.i(0)), b.fold('sum', 'd', b.i(0), b.i(K), b.mul(b.tile(Qs, R, b.v('d')), b.tile(Z!, b.v('d'), b.i(0))))));
+    if (hasGate) {
+      const qDecay = b.exp(bAt(readRow(R), Cv));
+      kb.map(O, b.mul(b.tile(O, R, Cv), qDecay));
+      if (Dn) kb.map(Dn, b.mul(b.tile(Dn, R, b.i(0)), qDecay));
+    }
+    kb.matmul(O, A, Vc!, { acc: 'add' });
+    if (Dn) {
+      kb.map(Dn, b.add(b.tile(Dn, R, b.i(0)), b.fold('sum', 'j', b.i(0), b.i(C), b.tile(A, R, b.v('j')))));
+      kb.map(O, b.div(b.tile(O, R, Cv), b.add(b.tile(Dn, R, b.i(0)), b.f(SUM_EPS))));
+    }
+    storeOutput();
+    /** e^{b_L − b_row}·s_row: the factor of token `row` in the state update. */
+    const kDecay = (row: SExpr) => b.mul(hasGate ? b.exp(b.sub(bLast(b.i(0)), bAt(row, b.i(0)))) : b.f(1), sOf(row));
+    if (Z) {
+      const zDecay = hasGate ? b.exp(bLast(b.i(0))) : b.f(1);
+      kb.map(Z, b.add(b.mul(b.tile(Z, R, b.i(0)), zDecay), b.fold('sum', 'j', b.i(0), b.i(C), b.mul(b.tile(Ks, b.v('j'), R), kDecay(b.v('j'))))));
+    }
+    if (hasGate || Sc) kb.map(Vc!, b.mul(b.tile(Vc!, R, Cv), kDecay(R)));
+    if (hasGate) kb.map(S, b.mul(b.tile(S, R, Cv), b.exp(bLast(R))));
+    kb.matmul(S, Ks, Vc!, { transA: true, acc: 'add' });
   };
 
   // ── delta rule, split form: X = U − W S with W, U and the weights from the intra-chunk kernel ──

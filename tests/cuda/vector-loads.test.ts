@@ -50,16 +50,15 @@ test('f32 workspace tiles load 4 per load; a block-uniform select splits the map
 });
 
 test('the rest of the expression is applied to each loaded value, its row-only part once per vector', () => {
-  // Simple GLA's state kernel scales q by its decay as it loads (8 bf16 values per load): the
-  // factor of the vector's row is one const, read from the shared tile Bc inside the guard.
-  const cu = cudaOf('simple_gla');
-  const chunk = cu.slice(cu.indexOf('attnc_simple_gla_chunk('));
-  const qs = chunk.slice(chunk.indexOf('// Qs: 8 elements per 16-byte load'));
-  const factor = /const float (inv\d+) = expf\(\(\(r >= 0\) \? Bc\[r\] : 0\.0f\)\);/.exec(qs);
+  // Gated DeltaNet's intra-chunk kernel loads v scaled by the row's β (8 bf16 values per load):
+  // β of the vector's row is read from the shared tile Bt once, inside the guard.
+  const cu = cudaOf('gated_deltanet');
+  const intra = cu.slice(cu.indexOf('attnc_gated_deltanet_intra('));
+  const vs = intra.slice(intra.indexOf('8 elements per 16-byte load where in_v'));
+  const factor = /const float (inv\d+) = Bt\[r\];/.exec(vs);
   assert.ok(factor, 'the row factor is one const per vector');
-  // q · the scale 1/√K, times the row's factor
-  assert.match(qs, new RegExp(`const float sv\\d+ = \\(\\(ldv\\d+\\[7\\] \\* 0\\.088388346f\\) \\* ${factor![1]}\\);`));
-  assert.match(qs, /\*reinterpret_cast<float4\*>\(&Qs\[r \* \d+ \+ \(c \+ 4\)\]\) = make_float4\(sv\d+, sv\d+, sv\d+, sv\d+\);/);
+  assert.match(vs, new RegExp(`const float sv\\d+ = \\(ldv\\d+\\[7\\] \\* ${factor![1]}\\);`));
+  assert.match(vs, /\*reinterpret_cast<float4\*>\(&\w+\[r \* \d+ \+ \(c \+ 4\)\]\) = make_float4\(sv\d+, sv\d+, sv\d+, sv\d+\);/);
 });
 
 test('a run of tile loads is one group: every load issued before the first value is stored', () => {
