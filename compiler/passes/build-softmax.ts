@@ -103,7 +103,10 @@ export function buildSoftmaxKernel(st: PlanState): Kernel {
         if (ir.weight === 'softmax') {
           kb.map(Mn, b.max(b.tile(Mx, R, b.i(0)), b.fold('max', 'jj', b.i(0), b.i(Bk), b.tile(Sm, R, b.v('jj')))));
           kb.map(Sm, b.sel(b.bin('gt', b.tile(Sm, R, Cv), b.f(NEG / 2)), b.exp(b.sub(b.tile(Sm, R, Cv), b.tile(Mn, R, b.i(0)))), b.f(0)));
-          const corr = b.exp(b.sub(b.tile(Mx, R, b.i(0)), b.tile(Mn, R, b.i(0))));
+          // The correction e^{m_old − m_new} once per row, in Mx (its old maximum is not needed
+          // again), rather than once per accumulator element.
+          kb.map(Mx, b.exp(b.sub(b.tile(Mx, R, b.i(0)), b.tile(Mn, R, b.i(0)))));
+          const corr = b.tile(Mx, R, b.i(0));
           kb.map(Ls, b.add(b.mul(b.tile(Ls, R, b.i(0)), corr), b.fold('sum', 'jj', b.i(0), b.i(Bk), b.tile(Sm, R, b.v('jj')))));
           kb.map(Acc, b.mul(b.tile(Acc, R, Cv), corr));
           kb.map(Mx, b.tile(Mn, R, b.i(0)));

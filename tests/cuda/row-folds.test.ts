@@ -1,0 +1,50 @@
+/**
+ * Row folds of the CUDA backend (no GPU here: bench/gpu/check.py runs them on one): a map over a
+ * column tile whose value folds along a row (the softmax kernel's row max and row sum, the
+ * normalizer's q·z) splits each row's terms over G threads and combines them with warp shuffles.
+ */
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { compileCuda } from '../../backends/cuda/index.ts';
+import { lowerSource } from '../../compiler/pipeline.ts';
+import { stdlibFiles } from '../helpers/stdlib.ts';
+
+function cudaOf(spec: string): string {
+  const f = stdlibFiles().find((x) => x.name === spec)!;
+  return compileCuda(lowerSource(f.text, f.path).irs[0]!, { profile: 'cuda-sm90', dtype: 'bf16' }).files.find((x) => x.path.endsWith('.cu'))!.contents;
+}
+
+/** The printed block of a parallel fold into `tile`, or undefined. */
+function foldOf(cu: string, tile: string): { G: number; text: string } | undefined {
+  const m = new RegExp(`// ${tile}: the fold over \\w+ by (\\d+) threads per row, combined with warp shuffles`).exec(cu);
+  if (!m) return undefined;
+  const end = cu.indexOf('== 0) {', m.index);
+  return { G: Number(m[1]), text: cu.slice(m.index, cu.indexOf('\n', cu.indexOf('\n', end) + 1)) };
+}
+
+test('softmax: the row max and the row sum over a key tile of 64 use 2 threads per row (128 rows, 256 threads)', () => {
+  const cu = cudaOf('softmax');
+  for (const tile of ['Mn', 'Ls']) {
+    const f = foldOf(cu, tile);
+    assert.ok(f, `${tile} is a parallel fold`);
+    assert.is(f!.G, 2);
+    // Each thread folds every second term from its own offset, then one shuffle step (offset 1).
+    assert.match(f!.text, /for \(int jj = 0 \+ q\d+; jj < 64; jj \+= 2\)/);
+    assert.match(f!.text, /for \(int off = 1; off > 0; off >>= 1\)/);
+    assert.match(f!.text, /__shfl_xor_sync\(0xffffffffu, part\d+, off\)/);
+    // Only the first thread of a row stores, after the shuffle that every lane takes part in.
+    assert.ok(f!.text.indexOf('__shfl_xor_sync') < f!.text.indexOf(`${tile}[r] =`));
+    assert.match(f!.text, /if \(r < 128 && q\d+ == 0\)/);
+  }
+});
+
+test("linear attention: the normalizer's q·z over 128 key features uses 8 threads per row (32 rows)", () => {
+  const cu = cudaOf('linear_attention');
+  const chunk = cu.slice(cu.indexOf('attnc_linear_attention_chunk('));
+  const f = foldOf(chunk, 'Dn');
+  assert.ok(f, 'Dn is a parallel fold');
+  assert.is(f!.G, 8);
+  assert.match(f!.text, /for \(int off = 4; off > 0; off >>= 1\)/);
+});
+
+test.run();
