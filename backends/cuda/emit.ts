@@ -15,7 +15,7 @@
  *   - register tiles: local arrays, walked by `#pragma unroll` loops so slot indices are constants;
  *   - selects are C's lazy `c ? a : b`: reads under an untaken branch never happen.
  */
-import { deepTileAccess, forEachStmt, usedTiles, walkSExpr } from '../../compiler/kernel-ir/analysis.ts';
+import { forEachStmt, usedTiles, walkSExpr } from '../../compiler/kernel-ir/analysis.ts';
 import type { BufferDecl, Dtype, Kernel, SExpr, Stmt, TileDecl } from '../../compiler/kernel-ir/types.ts';
 import { CLikePrinter } from '../clike/printer.ts';
 import { blockUniform, columnIndex, guardKeepsVectors, substitute, unconditional, vectorWidth } from './tile-io.ts';
@@ -89,13 +89,6 @@ __device__ __forceinline__ float attnc_load(const __half* p, int i) { return __h
 __device__ __forceinline__ float attnc_load(const __nv_bfloat16* p, int i) { return __bfloat162float(p[i]); }
 __device__ __forceinline__ void attnc_store(__half* p, int i, float x) { p[i] = __float2half_rn(x); }
 __device__ __forceinline__ void attnc_store(__nv_bfloat16* p, int i, float x) { p[i] = __float2bfloat16_rn(x); }
-// 16 bytes global → shared without registers (cp.async, sm_80+); bytes = 0 fills zeros and reads nothing.
-__device__ __forceinline__ void attnc_cp_async16(float* smem, const float* gmem, int bytes) {
-  const unsigned s = (unsigned)__cvta_generic_to_shared(smem);
-  asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;" :: "r"(s), "l"(gmem), "r"(bytes) : "memory");
-}
-// Wait for every cp.async this thread issued (a barrier after it makes them visible to the block).
-__device__ __forceinline__ void attnc_cp_async_wait() { asm volatile("cp.async.wait_all;" ::: "memory"); }
 __device__ __forceinline__ unsigned attnc_tf32(float x) {
   unsigned r;
   asm("cvt.rna.tf32.f32 %0, %1;" : "=r"(r) : "f"(x));
@@ -157,14 +150,7 @@ class CudaPrinter extends CLikePrinter {
   /** Register tiles are laid out as tensor-core accumulator fragments (see registerElement). */
   private readonly fragments: boolean;
 
-  /** Shared tiles with cp.async copies in flight (waited for before a barrier or a touch). */
-  private readonly pendingAsync = new Set<string>();
-
-  constructor(
-    k: Kernel,
-    sharedLimit: number,
-    private readonly asyncCopies = false,
-  ) {
+  constructor(k: Kernel, sharedLimit: number) {
     super(k);
     this.warps = k.threads % 32 === 0 ? k.threads / 32 : 0;
     const matmuls: Extract<Stmt, { op: 'matmul' }>[] = [];
@@ -395,8 +381,6 @@ class CudaPrinter extends CLikePrinter {
    */
   protected override mapOp(s: Extract<Stmt, { op: 'map' }>): void {
     if (this.parallelFold(s)) return;
-    const copy = this.asyncCopyOf(s);
-    if (copy) return this.asyncCopyOp(s, copy);
     // `uniform ? A : B` (HAS_INIT ? initial_state[…] : 0): the branch is taken by the whole block,
     // so each side is a map of its own and A's load may be vectorised.
     const e = s.expr;
@@ -490,52 +474,6 @@ class CudaPrinter extends CLikePrinter {
     return true;
   }
 
-  /**
-   * A map that copies an f32 buffer into a shared tile unchanged, 16 bytes at a time (vectorLoad),
-   * zeros where its guard drops a row or column: printed as cp.async copies that need no registers
-   * and are waited for only before a statement touching the tile, or a barrier followed by one in
-   * the same statement list, or at the end of that list (stmt, stmts) — so copies issued one
-   * after another are all in flight together, and copies issued before other work overlap it.
-   */
-  private asyncCopyOf(s: Extract<Stmt, { op: 'map' }>): VectorLoad | undefined {
-    if (!this.asyncCopies || s.expr.k !== 'ld' || (s.guard && s.guard.fill !== 0)) return undefined;
-    const vec = this.vectorLoad(s);
-    if (!vec || vec.width !== 4 || this.buffer(vec.ld.buf).dtype !== 'f32') return undefined;
-    const t = this.tiles.get(s.dst.tile)!;
-    return this.rowStride(t) % 4 === 0 && t.cols % 4 === 0 ? vec : undefined;
-  }
-
-  private asyncCopyOp(s: Extract<Stmt, { op: 'map' }>, vec: VectorLoad): void {
-    const v = this.viewOf(s.dst);
-    const b = this.buffer(vec.ld.buf);
-    const r0 = this.viewOffset(s);
-    const what = `${s.dst.tile}: cp.async of 16 bytes (4 elements) where ${vec.ld.buf}, the column offset and bound allow; waited for before the tile is used`;
-    this.vectorLoop(b, 4, vec.y, s.guard?.cols, v.rows, v.t.cols, what, () => {
-      const at = this.at(s.dst.tile, 'r', 'c', r0 || undefined);
-      const ok = s.guard ? this.vectorGuard(s.guard) : 'true';
-      // A dropped vector reads nothing (0 bytes): its address is the buffer's start.
-      this.withExprs(() => `attnc_cp_async16(&${at}, (${ok}) ? ${b.name} + (${this.expr(vec.ld.idx, {}, 'i32')}) : ${b.name}, (${ok}) ? 16 : 0);`);
-    }, () => super.mapOp(s));
-    this.pendingAsync.add(s.dst.tile);
-  }
-
-  private waitAsync(): void {
-    if (!this.pendingAsync.size) return;
-    this.emit('attnc_cp_async_wait();');
-    this.pendingAsync.clear();
-  }
-
-  /** Before a statement touching a tile with copies in flight: wait for them. */
-  protected override stmt(s: Stmt): void {
-    if (this.pendingAsync.size && this.touchesPending([s])) this.waitAsync();
-    super.stmt(s);
-  }
-
-  private touchesPending(ss: Stmt[]): boolean {
-    const a = deepTileAccess(ss);
-    return [...a.reads, ...a.writes].some((t) => this.pendingAsync.has(t));
-  }
-
   /** The const naming a view's first row (a slice of a tile), declared here; '' for a whole tile. */
   private viewOffset(s: Extract<Stmt, { op: 'map' }>): string {
     const v = this.viewOf(s.dst);
@@ -605,7 +543,6 @@ class CudaPrinter extends CLikePrinter {
     for (let j = from; j < ss.length; j++) {
       const s = ss[j]!;
       if (s.op !== 'map') break;
-      if (this.asyncCopyOf(s)) break;
       const vec = this.vectorLoad(s) ?? this.scalarLoad(s);
       if (!vec || written.has(s.dst.tile)) break;
       let readsGroup = false;
@@ -700,18 +637,12 @@ class CudaPrinter extends CLikePrinter {
 
   protected override stmts(ss: Stmt[]): void {
     for (let k = 0; k < ss.length; ) {
-      // A barrier publishes the copies in flight if a later statement here touches their tiles;
-      // otherwise they stay in flight past it (the end of this list waits for them).
-      if (ss[k]!.op === 'barrier' && this.pendingAsync.size && this.touchesPending(ss.slice(k + 1))) this.waitAsync();
       const group = this.loadGroup(ss, k);
       if (group.length >= 2) {
-        if (this.touchesPending(group.map((g) => g.s))) this.waitAsync();
         this.groupedLoads(group);
         k += group.length;
       } else this.stmt(ss[k++]!);
     }
-    // The end of a loop body or branch: nothing stays in flight past it.
-    this.waitAsync();
   }
 
   /** The block-uniform check that a 16-byte access of `buf` at column offset Y within a bound is aligned. */
@@ -947,8 +878,6 @@ export interface EmitOptions {
   sharedLimit?: number;
   /** The profile's per-SM shared memory and registers: the launch bounds' minimum blocks per SM. */
   unit?: { sharedBytes: number; registers: number };
-  /** The profile has cp.async (sm_80+): f32 tile copies become asynchronous (asyncCopyOf). */
-  asyncCopy?: boolean;
 }
 
 /** A map's one global load, printed as 16-byte loads: the load, its column offset Y, elements per load. */
@@ -1003,7 +932,7 @@ export function fragmentPads(matmuls: Extract<Stmt, { op: 'matmul' }>[]): Map<st
 
 /** Print one kernel as an `extern "C" __global__` function. */
 export function emitCudaKernel(k: Kernel, o: EmitOptions): CudaKernel {
-  const p = new CudaPrinter(k, o.sharedLimit ?? STATIC_SHARED_LIMIT, o.asyncCopy ?? false);
+  const p = new CudaPrinter(k, o.sharedLimit ?? STATIC_SHARED_LIMIT);
   const body = p.render();
   const text = body.join('\n');
   const uses = (name: string) => new RegExp(`\\b${name}\\b`).test(text);

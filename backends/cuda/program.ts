@@ -397,7 +397,7 @@ export function cudaProgram(ir: AttentionIR, program: Program, o: CudaOptions): 
   if (prof.backend !== 'cuda' || !prof.sm) throw new Error(`internal: ${prof.name} is not a CUDA profile`);
   const fields = abiFields(ir, o.dtype);
   const recurrent = ir.family === 'recurrent';
-  const kernels = program.kernels.map((k) => emitCudaKernel(k, { paramsType: `${name}_params`, sharedLimit: prof.limits.sharedBytes, unit: prof.limits.unit, asyncCopy: prof.features.asyncCopy }));
+  const kernels = program.kernels.map((k) => emitCudaKernel(k, { paramsType: `${name}_params`, sharedLimit: prof.limits.sharedBytes, unit: prof.limits.unit }));
   const uniforms = program.params.map((p) => p.name);
   const realInputs = ir.inputs.filter((i) => i.type === 'real');
   // The workspace: our own offsets (unless the caller passes cu_seqlens: the slot stays unused), tokinfo, scratch.

@@ -113,36 +113,6 @@ export function buildChunkKernel(st: PlanState): Kernel {
     if (Z) kb.map({ tile: Z, r0: k0, rows: BK }, b.mul(b.tile(Z, b.add(k0, R), b.i(0)), b.exp(bLast(R))));
   };
 
-  /** The split delta chunk's own tiles (declared once: the prefetch prologue needs them before the loop). */
-  let deltaTileNames: { Aqk: string; X: string; Ws: string } | undefined;
-  const deltaTiles = () => (deltaTileNames ??= { Aqk: kb.tile('Aqk', C, C), X: kb.tile('X', C, BV), Ws: kb.tile('Ws', C, BK) });
-  /**
-   * Targets with asynchronous copies (cp.async): the split delta chunk with one key slice loads
-   * the next chunk's q, W and intra-chunk weights while it finishes the current one — each right
-   * after its last use — and the first chunk's before the loop.
-   */
-  const prefetch = split && cls === 'delta' && KP === BK && !vecGate && st.target.features.asyncCopy;
-  /** A chunk of the sequence: its first token and valid rows (≤ 0 past the end: nothing loads). */
-  interface ChunkAt {
-    tok: SExpr;
-    pos: SExpr;
-    rows: SExpr;
-  }
-  const nextChunk: ChunkAt = { tok: b.add(t0, b.i(C)), pos: b.add(c0, b.i(C)), rows: b.min(b.i(C), b.sub(len, b.add(c0, b.i(C)))) };
-  const firstChunk: ChunkAt = { tok: start, pos: b.i(0), rows: b.min(b.i(C), len) };
-  /** Load q, W or the intra-chunk weights of chunk `at` into their tiles. */
-  const deltaLoads = (at: ChunkAt, which: ('Qs' | 'Ws' | 'Aqk')[]) => {
-    const { Aqk, Ws } = deltaTiles();
-    const rowAt = (r: SExpr, width: number) => b.mul(b.add(b.mul(b.add(at.tok, r), P.H), h), b.i(width));
-    const rtAt: RowTokens = { tok: (r) => b.add(at.tok, r), pos: (r) => b.add(at.pos, r), len: () => len, head: h };
-    const guard = (cols: number) => ({ rows: at.rows, fill: 0, cols: b.i(cols) });
-    for (const w of which) {
-      if (w === 'Qs') kb.map(Qs, src.elem('q', rtAt).at(R, Cv), guard(K));
-      if (w === 'Ws') kb.map(Ws, b.ld('w_w', b.add(rowAt(R, K), Cv)), guard(K));
-      if (w === 'Aqk') kb.map(Aqk, b.ld('w_a', b.add(rowAt(R, C), Cv)), guard(C));
-    }
-  };
-
   const chunkLoop = () => {
     kb.let('L', b.min(b.i(C), b.sub(len, c0)));
     kb.let('t0', b.add(start, c0));
@@ -329,7 +299,9 @@ export function buildChunkKernel(st: PlanState): Kernel {
 
   // ── delta rule, split form: X = U − W S with W, U and the weights from the intra-chunk kernel ──
   const splitDeltaChunk = () => {
-    const { Aqk, X, Ws } = deltaTiles();
+    const Aqk = kb.tile('Aqk', C, C);
+    const X = kb.tile('X', C, BV);
+    const Ws = kb.tile('Ws', C, BK);
     if (KP === BK && !vecGate) return splitDeltaOneSlice(Aqk, X, Ws);
     kb.map(X, b.ld('w_u', b.add(rowBase(R, V), b.add(v0, Cv))), { ...rowsValid, cols: vCols });
     // Loaded with the chunk's other inputs (one barrier for all), read after the slice loop.
@@ -366,20 +338,15 @@ export function buildChunkKernel(st: PlanState): Kernel {
   const splitDeltaOneSlice = (Aqk: string, X: string, Ws: string) => {
     const cols = { ...rowsValid, cols: b.i(K) };
     kb.map(X, b.ld('w_u', b.add(rowBase(R, V), b.add(v0, Cv))), { ...rowsValid, cols: vCols });
-    if (!prefetch) {
-      loadWeights(Aqk);
-      kb.map(Qs, q('q').at(R, Cv), cols);
-      kb.map(Ws, b.ld('w_w', b.add(rowBase(R, K), Cv)), cols);
-    }
+    loadWeights(Aqk);
+    kb.map(Qs, q('q').at(R, Cv), cols);
+    kb.map(Ws, b.ld('w_w', b.add(rowBase(R, K), Cv)), cols);
     kb.map(Ks, q('k').at(R, Cv), cols);
     const state = S;
     kb.matmul(X, Ws, state, { acc: 'sub' });
     kb.matmul(O, Qs, state, { acc: 'add' });
-    // Prefetch: the next chunk's q and W as soon as this chunk is done with them.
-    if (prefetch) deltaLoads(nextChunk, ['Qs', 'Ws']);
     if (hasGate) kb.map(O, b.mul(b.tile(O, R, Cv), b.exp(bAt(R, Cv))));
     kb.matmul(O, Aqk, X, { acc: 'add' });
-    if (prefetch) deltaLoads(nextChunk, ['Aqk']);
     storeOutput();
     if (hasGate) {
       kb.map(X, b.mul(b.tile(X, R, Cv), b.exp(b.sub(bLast(Cv), bAt(R, Cv)))));
@@ -482,10 +449,6 @@ export function buildChunkKernel(st: PlanState): Kernel {
     kb.op({ op: 'store', src: O, dst: { buf: 'out', index: outIdx, rows: L, cols: vCols }, value });
   };
 
-  if (prefetch) {
-    kb.note('the first chunk\'s q, W and intra-chunk weights (each chunk then loads the next one\'s)');
-    deltaLoads(firstChunk, ['Qs', 'Ws', 'Aqk']);
-  }
   kb.for('c0', b.i(0), len, b.i(C), chunkLoop, 'chunks of the sequence, in order');
 
   kb.note('final state');

@@ -1,6 +1,5 @@
 /**
- * 16-byte tile loads of the CUDA backend (no GPU here: bench/gpu/check.py runs them on one): f32
- * tiles copied unchanged go through cp.async, waited for before their first use; otherwise a
+ * 16-byte tile loads of the CUDA backend (no GPU here: bench/gpu/check.py runs them on one): a
  * map that fills a shared tile from one unconditional global load at X·M + (c + Y) is printed
  * with vector loads under a block-uniform alignment check, with the scalar loop as its fallback;
  * a load under a select is vectorised only when the select's condition is the same for the whole
@@ -40,35 +39,14 @@ test('bf16 key and value tiles of the softmax kernel load 8 elements per 16-byte
   assert.match(cu, /else \{\n\s+#pragma unroll 8\n\s+for \(int e\d+ = lid; e\d+ < 8192; e\d+ \+= 256\)/);
 });
 
-test('f32 tiles copied unchanged use cp.async; a block-uniform select splits the map', () => {
+test('f32 workspace tiles load 4 per load; a block-uniform select splits the map', () => {
   const cu = cudaOf('gated_deltanet');
   const chunk = cu.slice(cu.indexOf('attnc_gated_deltanet_chunk('));
-  assert.match(chunk, /\/\/ X: cp\.async of 16 bytes \(4 elements\) where w_u/);
-  // A dropped vector (past the chunk's rows) copies 0 bytes from the buffer's start.
-  assert.match(chunk, /attnc_cp_async16\(&X\[r \* 40 \+ c\], \(r < L && c < vcols\) \? w_u \+ \(.*\) : w_u, \(r < L && c < vcols\) \? 16 : 0\);/);
-  // The initial state is read only when HAS_INIT: the copy sits under that branch, the other
-  // branch fills zeros without touching initial_state.
-  assert.match(chunk, /if \(\(HAS_INIT != 0\)\) \{\n\s+\/\/ S: cp\.async of 16 bytes \(4 elements\) where initial_state/);
+  assert.match(chunk, /\/\/ X: 4 elements per 16-byte load where w_u/);
+  // The initial state is read only when HAS_INIT: the vector load sits under that branch, the
+  // other branch fills zeros without touching initial_state.
+  assert.match(chunk, /if \(\(HAS_INIT != 0\)\) \{\n\s+\/\/ S: 4 elements per 16-byte load where initial_state/);
   assert.not.match(chunk, /\(HAS_INIT != 0\) \? initial_state\[/);
-});
-
-test('copies in flight are waited for before a barrier whose statements read them, else at the end of the loop body', () => {
-  const cu = cudaOf('gated_deltanet');
-  const chunk = cu.slice(cu.indexOf('attnc_gated_deltanet_chunk('), cu.indexOf('// final state', cu.indexOf('attnc_gated_deltanet_chunk(')));
-  const loop = chunk.slice(chunk.indexOf('// chunks of the sequence, in order'));
-  // This chunk's U and K: waited for, then the barrier, then the products that read them.
-  const ks = loop.indexOf('// Ks: cp.async');
-  assert.ok(ks > 0);
-  assert.match(loop.slice(ks), /^[^]*?attnc_cp_async_wait\(\);\n\s+__syncthreads\(\);\n\s+\/\/ X -= Ws · S/);
-  // The next chunk's q and W are copied right after Q·S, the last product reading them …
-  const qNext = loop.indexOf('// Qs: cp.async', loop.indexOf('// O += Qs · S'));
-  assert.ok(qNext > 0, 'the next chunk\'s Qs is prefetched after O += Qs · S');
-  assert.match(loop.slice(qNext, qNext + 1200), /\(t0 \+ 32\) \+ r\)/);
-  // … and stay in flight through the rest of the chunk: the one wait after them ends the body.
-  const rest = loop.slice(qNext);
-  const wait = rest.indexOf('attnc_cp_async_wait();');
-  assert.ok(wait > rest.indexOf('// S += Ksᵀ · X'), 'no wait before the state update');
-  assert.match(rest.slice(wait), /^attnc_cp_async_wait\(\);\n\s+\}/);
 });
 
 test('the rest of the expression is applied to each loaded value, its row-only part once per vector', () => {
@@ -84,18 +62,18 @@ test('the rest of the expression is applied to each loaded value, its row-only p
 });
 
 test('a run of tile loads is one group: every load issued before the first value is stored', () => {
-  // Simple GLA's state kernel loads bf16 q and k (8 per 16-byte load, converted to f32) as a group.
-  const cu = cudaOf('simple_gla');
-  const chunk = cu.slice(cu.indexOf('attnc_simple_gla_chunk('));
-  const at = chunk.indexOf('// Qs, Ks: 16-byte loads issued together');
-  assert.ok(at >= 0, 'q and k load as one group');
+  const cu = cudaOf('gated_deltanet');
+  const chunk = cu.slice(cu.indexOf('attnc_gated_deltanet_chunk('));
+  const at = chunk.indexOf('// Bc, X, Aqk, Qs, Ws, Ks: 16-byte loads issued together');
+  assert.ok(at >= 0, 'the six tiles of a chunk load as one group');
   const group = chunk.slice(at, chunk.indexOf('\n    else {', at));
-  const lastLoad = group.lastIndexOf('__ldg(');
+  // Every load (the gate column as scalars, the rest 16 bytes at a time) comes before the first store.
+  const lastLoad = Math.max(group.lastIndexOf('__ldg('), group.lastIndexOf('w_b['));
   const firstStore = group.indexOf('make_float4(sv');
   assert.ok(lastLoad > 0 && firstStore > lastLoad, 'loads, then stores');
-  for (const buf of ['in_q', 'in_k']) assert.match(group, new RegExp(`__ldg\\(reinterpret_cast<const uint4\\*>\\(${buf} \\+`), buf);
-  // Each tile's loads are unrolled into registers: 32 × 128 bf16, two 16-byte loads a thread.
-  assert.match(group, /uint4 raw\d+\[2\];/);
+  for (const buf of ['w_u', 'w_a', 'f_q', 'w_w', 'f_k']) assert.match(group, new RegExp(`__ldg\\(reinterpret_cast<const uint4\\*>\\(${buf} \\+`), buf);
+  // Each tile's loads are unrolled into registers: Qs holds 32 × 128 f32, four 16-byte loads a thread.
+  assert.match(group, /uint4 raw\d+\[4\];/);
 });
 
 test('stores of shared tiles to global memory use 16-byte stores, the value computed per element', () => {
