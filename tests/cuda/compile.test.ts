@@ -4,7 +4,8 @@
  *   - every stdlib spec at its declared dims (the real configurations), planned for cuda-sm80 and
  *     cuda-sm90 with bf16 storage, compiles (`nvcc -c -Xptxas -v`, kernels and host launchers)
  *     for sm_80 and sm_90 respectively, without a warning, a local-memory spill or a stack frame;
- *   - f16 and f32 storage compile too (two specs, one of each family);
+ *   - f16 and f32 storage compile too (two specs, one of each family), and so does the decode
+ *     (recurrent) form of every state-recurrent spec (sm_90, bf16);
  *   - every C header compiles with a C compiler (all of them in one translation unit), and as C++;
  *   - every PyTorch loader is valid Python.
  * nvcc missing is a failure, not a skip. ATTNC_CUDA_REPORT=1 prints the register/spill table.
@@ -27,6 +28,7 @@ interface Job {
   arch: string;
   dtype: Dtype;
   dir: string;
+  form?: 'recurrent';
 }
 
 interface PtxasEntry {
@@ -119,16 +121,16 @@ const jobs: Job[] = [];
 const headers: string[] = [];
 const loaders: string[] = [];
 
-function generate(spec: string, text: string, path: string, profile: Job['profile'], dtype: Dtype): Job {
+function generate(spec: string, text: string, path: string, profile: Job['profile'], dtype: Dtype, form?: 'recurrent'): Job {
   const l = lowerSource(text, path, {});
   assert.ok(l.ok, renderDiagnostics(l.diagnostics));
   const ir = l.irs[0]!;
-  const r = compileCuda(ir, { profile, dtype, source: `${spec}.attn` });
-  assert.ok(r.files.length, `${spec} (${profile}, ${dtype}): ${renderDiagnostics(r.diagnostics)}`);
-  const dir = join(root, profile, dtype, spec);
+  const r = compileCuda(ir, { profile, dtype, source: `${spec}.attn`, ...(form ? { form } : {}) });
+  assert.ok(r.files.length, `${spec} (${profile}, ${dtype}${form ? `, ${form}` : ''}): ${renderDiagnostics(r.diagnostics)}`);
+  const dir = join(root, profile, dtype, form ?? 'default', spec);
   mkdirSync(dir, { recursive: true });
   for (const f of r.files) writeFileSync(join(dir, f.path), f.contents);
-  return { spec, profile, arch: profile === 'cuda-sm80' ? 'sm_80' : 'sm_90', dtype, dir };
+  return { spec, profile, arch: profile === 'cuda-sm80' ? 'sm_80' : 'sm_90', dtype, dir, ...(form ? { form } : {}) };
 }
 
 let results: Result[] = [];
@@ -152,6 +154,11 @@ test('every stdlib spec generates CUDA artefacts for cuda-sm80 and cuda-sm90', (
     const f = stdlibFiles().find((x) => x.name === name)!;
     for (const dtype of ['f16', 'f32'] as const) jobs.push(generate(f.name, f.text, f.path, 'cuda-sm90', dtype));
   }
+  // The decode (recurrent) form of every state-recurrent spec: a kernel of its own (chunks of one).
+  for (const f of stdlibFiles()) {
+    const ir = lowerSource(f.text, f.path, {}).irs[0];
+    if (ir?.update) jobs.push(generate(f.name, f.text, f.path, 'cuda-sm90', 'bf16', 'recurrent'));
+  }
 });
 
 test('nvcc compiles every kernel and launcher: no warning, no spill, no stack frame', async () => {
@@ -165,7 +172,7 @@ test('nvcc compiles every kernel and launcher: no warning, no spill, no stack fr
   wall = (performance.now() - t0) / 1000;
   const problems: string[] = [];
   for (const r of results) {
-    const label = `${r.job.spec} (${r.job.profile}, ${r.job.dtype}, ${r.job.arch})`;
+    const label = `${r.job.spec} (${r.job.profile}, ${r.job.dtype}, ${r.job.arch}${r.job.form ? `, ${r.job.form}` : ''})`;
     if (!r.ok) {
       problems.push(`${label}: nvcc failed:\n${r.output.slice(0, 4000)}`);
       continue;
