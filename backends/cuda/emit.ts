@@ -18,6 +18,8 @@
 import { forEachStmt, usedTiles, walkSExpr } from '../../compiler/kernel-ir/analysis.ts';
 import type { BufferDecl, Dtype, Kernel, SExpr, Stmt, TileDecl } from '../../compiler/kernel-ir/types.ts';
 import { CLikePrinter } from '../clike/printer.ts';
+import { fragmentPads, warpGrid, type WarpGrid } from './mma.ts';
+import { minBlocksPerUnit } from './occupancy.ts';
 import { blockUniform, columnIndex, guardKeepsVectors, substitute, unconditional, vectorWidth } from './tile-io.ts';
 import type { CType } from '../clike/types.ts';
 
@@ -100,38 +102,6 @@ __device__ __forceinline__ void attnc_mma_tf32(float* d, const unsigned* a, cons
                : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])
                : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b[0]), "r"(b[1]));
 }`;
-
-/**
- * How the warps of a block cover an m × n matmul output of 16 × 8 tensor-core tiles: a wm × wn grid
- * of warps, each computing ma × nb tiles (at most 16: 64 accumulators per thread). Uses as many
- * warps as the tiles allow, then the fewest fragment loads per mma; none when 16 × 8 does not
- * divide the output or the warps cannot split the tiles evenly.
- */
-export interface WarpGrid {
-  wm: number;
-  wn: number;
-  ma: number;
-  nb: number;
-}
-export function warpGrid(m: number, n: number, warps: number): WarpGrid | undefined {
-  if (m % 16 || n % 8) return undefined;
-  const mt = m / 16;
-  const nt = n / 8;
-  let best: (WarpGrid & { cost: number }) | undefined;
-  for (let wm = 1; wm <= warps; wm++) {
-    for (let wn = 1; wm * wn <= warps; wn++) {
-      if (mt % wm || nt % wn) continue;
-      const ma = mt / wm;
-      const nb = nt / wn;
-      if (ma * nb > 16) continue;
-      const cost = ma * nb * 100 + (4 * ma + 2 * nb) / (ma * nb);
-      if (!best || cost < best.cost) best = { wm, wn, ma, nb, cost };
-    }
-  }
-  return best && { wm: best.wm, wn: best.wn, ma: best.ma, nb: best.nb };
-}
-
-
 
 /** The shortest decimal that reads back as the same float32 value. */
 export function shortestFloat(v: number): string {
@@ -889,46 +859,6 @@ interface VectorLoad {
 
 /** Raw registers a load group may hold in flight (4 per 16-byte load per thread). */
 const MAX_GROUP_REGISTERS = 64;
-
-/** Registers per thread below which the launch bounds never push ptxas (at 80–96 the chunk kernels spilled). */
-const REGISTER_FLOOR = 128;
-/** Shared memory the driver reserves per block on sm_80/sm_90. */
-const BLOCK_RESERVED_SHARED = 1024;
-
-/**
- * Minimum blocks per SM for `__launch_bounds__`: as many as the block's shared memory lets an SM
- * hold, but never so many that a thread gets fewer than REGISTER_FLOOR registers. Without it ptxas
- * may take 137 registers for a 256-thread block (Gated DeltaNet's state kernel), which leaves room
- * for one block per SM where shared memory has room for two: half the occupancy, and at B=4
- * T=4096 (256 blocks on 132 SMs) two waves.
- */
-export function minBlocksPerUnit(threads: number, sharedBytes: number, unit?: { sharedBytes: number; registers: number }): number {
-  if (!unit) return 1;
-  const bySharedMemory = Math.floor(unit.sharedBytes / (sharedBytes + BLOCK_RESERVED_SHARED));
-  const byRegisters = Math.floor(unit.registers / (threads * REGISTER_FLOOR));
-  return Math.max(1, Math.min(bySharedMemory, byRegisters));
-}
-
-/**
- * Row padding (words, for rows of 32·n words) of the operands of tensor-core matmuls. A thread
- * reads fragment element (g + 8i, t + 4j) of A and (t + 4j, g + 8i) of B (g = lane / 4, t = lane % 4).
- * Where the tile's rows run along g (A, or a transposed B) a stride of 4 mod 32 words puts the 32
- * lanes on 32 banks; where they run along t (B, or a transposed A: the state S, X, Kᵀ) it takes 8
- * mod 32 (with 4, lanes t and g + 4 met on one bank: two-way conflicts). A tile read both ways
- * keeps 4.
- */
-export function fragmentPads(matmuls: Extract<Stmt, { op: 'matmul' }>[]): Map<string, number> {
-  const pads = new Map<string, number>();
-  const want = (tile: string, rowsAlongT: boolean) => {
-    const p = rowsAlongT ? 8 : 4;
-    pads.set(tile, pads.has(tile) && pads.get(tile) !== p ? 4 : p);
-  };
-  for (const m of matmuls) {
-    want(m.a.tile, m.transA);
-    want(m.b.tile, !m.transB);
-  }
-  return pads;
-}
 
 /** Print one kernel as an `extern "C" __global__` function. */
 export function emitCudaKernel(k: Kernel, o: EmitOptions): CudaKernel {

@@ -6,7 +6,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { compileCuda } from '../../backends/cuda/index.ts';
-import { minBlocksPerUnit } from '../../backends/cuda/emit.ts';
+import { minBlocksPerUnit } from '../../backends/cuda/occupancy.ts';
 import { lowerSource } from '../../compiler/pipeline.ts';
 import { PROFILES } from '../../compiler/targets/profiles.ts';
 import { stdlibFiles } from '../helpers/stdlib.ts';

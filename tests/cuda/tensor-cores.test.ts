@@ -9,7 +9,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { compileCuda } from '../../backends/cuda/index.ts';
-import { warpGrid } from '../../backends/cuda/emit.ts';
+import { warpGrid } from '../../backends/cuda/mma.ts';
 import { compileIR } from '../../compiler/compile.ts';
 import { lowerSource } from '../../compiler/pipeline.ts';
 import { stdlibFiles } from '../helpers/stdlib.ts';

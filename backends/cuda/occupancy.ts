@@ -1,0 +1,23 @@
+/**
+ * Occupancy of the CUDA kernels: the minimum blocks per SM that `__launch_bounds__` asks ptxas
+ * to fit (the profile's `limits.unit` describes an SM).
+ */
+
+/** Registers per thread below which the launch bounds never push ptxas (at 80–96 the chunk kernels spilled). */
+const REGISTER_FLOOR = 128;
+/** Shared memory the driver reserves per block on sm_80/sm_90. */
+const BLOCK_RESERVED_SHARED = 1024;
+
+/**
+ * Minimum blocks per SM for `__launch_bounds__`: as many as the block's shared memory lets an SM
+ * hold, but never so many that a thread gets fewer than REGISTER_FLOOR registers. Without it ptxas
+ * may take 137 registers for a 256-thread block (Gated DeltaNet's state kernel), which leaves room
+ * for one block per SM where shared memory has room for two: half the occupancy, and at B=4
+ * T=4096 (256 blocks on 132 SMs) two waves.
+ */
+export function minBlocksPerUnit(threads: number, sharedBytes: number, unit?: { sharedBytes: number; registers: number }): number {
+  if (!unit) return 1;
+  const bySharedMemory = Math.floor(unit.sharedBytes / (sharedBytes + BLOCK_RESERVED_SHARED));
+  const byRegisters = Math.floor(unit.registers / (threads * REGISTER_FLOOR));
+  return Math.max(1, Math.min(bySharedMemory, byRegisters));
+}
