@@ -771,6 +771,9 @@ class CudaPrinter extends CLikePrinter {
       // Element (r, c) of the operand after its transpose (indices parenthesised for at()).
       const A_ = (r: string, c: string) => (s.transA ? this.at(s.a.tile, `(${c})`, `(${r})`, names['a']) : this.at(s.a.tile, `(${r})`, `(${c})`, names['a']));
       const B_ = (r: string, c: string) => (s.transB ? this.at(s.b.tile, `(${c})`, `(${r})`, names['b']) : this.at(s.b.tile, `(${r})`, `(${c})`, names['b']));
+      // Long k loops (nvcc leaves them rolled; it unrolls the short ones): two steps per iteration,
+      // so the second step's fragment loads issue while the first's mma run.
+      if (kk >= 64) this.emit('#pragma unroll 2');
       this.block(this.forLoop(x, i(0), i(kk), i(8)), () => {
         const af = this.fresh('af');
         const bf = this.fresh('bf');
