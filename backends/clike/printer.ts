@@ -51,6 +51,14 @@ export abstract class CLikePrinter {
   abstract declVar(name: string, t: CType, init: string): string;
   abstract declConst(name: string, t: CType, init: string): string;
   abstract forLoop(v: string, from: string, to: string, step: string): string;
+  /**
+   * A counted loop in parts: lines printed before it, its head, and lines that open its body
+   * (a dialect may count with a hidden index and derive v from it: see the WGSL printer). By
+   * default the plain `forLoop`.
+   */
+  loopParts(v: string, from: string, to: string, step: string): { pre: string[]; head: string; first: string[] } {
+    return { pre: [], head: this.forLoop(v, from, to, step), first: [] };
+  }
   abstract barrier(): string;
   abstract select(c: string, a: string, b: string): string;
   abstract cast(to: CType, e: string): string;
@@ -155,7 +163,8 @@ export abstract class CLikePrinter {
         const pre = this.hoisted[this.hoisted.length - 1];
         if (!pre) throw new Error('internal: fold outside a statement');
         pre.push(this.declVar(acc, t, init));
-        pre.push(`${this.forLoop(e.v, this.expr(e.from, ctx, 'i32'), this.expr(e.to, ctx, 'i32'), this.intLit(1))} {`);
+        const lp = this.loopParts(e.v, this.expr(e.from, ctx, 'i32'), this.expr(e.to, ctx, 'i32'), this.intLit(1));
+        pre.push(...lp.pre, `${lp.head} {`, ...lp.first.map((l) => '  ' + l));
         this.hoisted.push([]);
         const body = this.expr(e.body, ctx, t);
         const inner = this.hoisted.pop()!;
@@ -237,6 +246,16 @@ export abstract class CLikePrinter {
     this.emit('}');
   }
 
+  /** A counted loop (loopParts) around `body`. */
+  protected loop(v: string, from: string, to: string, step: string, body: () => void): void {
+    const p = this.loopParts(v, from, to, step);
+    for (const l of p.pre) this.emit(l);
+    this.block(p.head, () => {
+      for (const l of p.first) this.emit(l);
+      body();
+    });
+  }
+
   /** A `let` whose value all threads must agree on (the dialect may need a uniform load). */
   protected letStmt(name: string, value: SExpr): void {
     this.withExprs(() => this.declConst(name, this.typer.of(value), this.expr(value)));
@@ -255,12 +274,15 @@ export abstract class CLikePrinter {
         break;
       case 'for': {
         if (s.note) this.emit(`// ${s.note}`);
-        let head = '';
+        let lp: ReturnType<CLikePrinter['loopParts']> | undefined;
         this.withExprs(() => {
-          head = this.forLoop(s.v, this.expr(s.from, {}, 'i32'), this.expr(s.to, {}, 'i32'), this.expr(s.step, {}, 'i32'));
-          return [];
+          lp = this.loopParts(s.v, this.expr(s.from, {}, 'i32'), this.expr(s.to, {}, 'i32'), this.expr(s.step, {}, 'i32'));
+          return lp.pre;
         });
-        this.block(head, () => this.stmts(s.body));
+        this.block(lp!.head, () => {
+          for (const l of lp!.first) this.emit(l);
+          this.stmts(s.body);
+        });
         break;
       }
       case 'if': {
@@ -362,7 +384,7 @@ export abstract class CLikePrinter {
       const s = this.fresh('s');
       const hint = this.registerLoopHint();
       if (hint) this.emit(hint);
-      this.block(this.forLoop(s, i.call(this, 0), i.call(this, slots), i.call(this, 1)), () => {
+      this.loop(s, i.call(this, 0), i.call(this, slots), i.call(this, 1), () => {
         const at = this.registerElement(reg, s);
         const inner = () => {
           this.emit(this.declConst('r', 'i32', at.r));
@@ -385,7 +407,7 @@ export abstract class CLikePrinter {
     if (copies > 1) {
       // The body written `copies` times per step (elements e, e + T, …): their loads can be in flight together.
       const step = this.T * copies;
-      this.block(this.forLoop(e, 'lid', i.call(this, n), i.call(this, step)), () => {
+      this.loop(e, 'lid', i.call(this, n), i.call(this, step), () => {
         for (let u = 0; u < copies; u++) {
           const at = this.fresh('e');
           this.block('', () => {
@@ -399,7 +421,7 @@ export abstract class CLikePrinter {
     }
     const hint = this.elementLoopHint(trips);
     if (hint) this.emit(hint);
-    this.block(this.forLoop(e, 'lid', i.call(this, n), i.call(this, this.T)), () => element(e));
+    this.loop(e, 'lid', i.call(this, n), i.call(this, this.T), () => element(e));
   }
 
   /**
@@ -463,7 +485,7 @@ export abstract class CLikePrinter {
         const acc = this.fresh('acc');
         this.emit(this.declVar(acc, 'f32', this.floatLit(0)));
         const x = this.fresh('x');
-        this.block(this.forLoop(x, this.intLit(0), this.intLit(kk), this.intLit(1)), () => {
+        this.loop(x, this.intLit(0), this.intLit(kk), this.intLit(1), () => {
           const a = s.transA ? this.at(s.a.tile, x, r, names['a']) : this.at(s.a.tile, r, x, names['a']);
           const bb = s.transB ? this.at(s.b.tile, c, x, names['b']) : this.at(s.b.tile, x, c, names['b']);
           this.emit(`${acc} = ${acc} + ${a} * ${bb};`);
@@ -480,51 +502,89 @@ export abstract class CLikePrinter {
   }
 
   /**
-   * A matmul whose output width n divides the thread count: every thread owns one output column
-   * c = lid % n and the rows lid / n + s·(T / n) — the same elements (and register slots) as the
-   * element loop. The reduction runs outermost, so each B element is loaded once per thread and
-   * reused across its rows, with one accumulator per row in registers.
+   * Columns per thread of a matmul into a shared tile (register blocking): with nc columns and mr
+   * rows per thread, a step of the reduction loads mr elements of A and nc of B for mr·nc
+   * products, so the loads per product fall from about 1 (one column per thread) to 1/nc + 1/mr.
+   * Only shapes that keep every thread busy (a pass of T threads covers at most m rows), with at
+   * most MAX_MATMUL_SLOTS accumulators; the fewest loads per step wins. Register outputs keep one
+   * column per thread: their slots are laid out that way.
+   */
+  private matmulColumns(m: number, n: number, reg: boolean): number {
+    let best = 1;
+    let bestLoads = Infinity;
+    for (const nc of reg ? [1] : [1, 2, 4, 8]) {
+      const L = n / nc;
+      if (!Number.isInteger(L) || this.T % L !== 0) continue;
+      const step = this.T / L;
+      const mr = Math.ceil(m / step);
+      if (mr * nc > MAX_MATMUL_SLOTS || (nc > 1 && step > m)) continue;
+      if (mr + nc < bestLoads) {
+        best = nc;
+        bestLoads = mr + nc;
+      }
+    }
+    return best;
+  }
+
+  /**
+   * A matmul whose output width n divides the thread count: every thread owns nc columns
+   * c + j·(n / nc), c = lid % (n / nc) (consecutive lanes, consecutive columns: no bank conflicts),
+   * and the rows lid / (n / nc) + s·(T·nc / n) — with nc = 1 the same elements (and register
+   * slots) as the element loop. The reduction runs outermost: each step loads the thread's A and B
+   * elements once into registers and updates its mr × nc accumulators.
    */
   private matmulColumnOwner(s: Extract<Stmt, { op: 'matmul' }>, m: number, kk: number, n: number, names: Record<string, string>): void {
     const i = (v: number) => this.intLit(v);
-    const step = this.T / n;
-    const slots = Math.ceil(m / step);
     const reg = this.tiles.get(s.dst.tile)!.space === 'register';
+    const nc = this.matmulColumns(m, n, reg);
+    const lanes = n / nc;
+    const step = this.T / lanes;
+    const slots = Math.ceil(m / step);
     // Fewer rows than one pass covers: only the threads that own an element take part.
     const few = step > m;
     const partial = (k: number) => !few && (k + 1) * step > m;
-    this.block(few ? `if (lid < ${i(m * n)})` : '', () => {
+    this.block(few ? `if (lid < ${i(m * lanes)})` : '', () => {
       const c = this.fresh('mc');
       const r = this.fresh('mr');
-      this.emit(this.declConst(c, 'i32', `lid % ${i(n)}`));
-      this.emit(this.declConst(r, 'i32', `lid / ${i(n)}`));
+      this.emit(this.declConst(c, 'i32', `lid % ${i(lanes)}`));
+      this.emit(this.declConst(r, 'i32', `lid / ${i(lanes)}`));
       const row = (k: number) => (k === 0 ? r : `(${r} + ${i(k * step)})`);
+      const col = (j: number) => (j === 0 ? c : `(${c} + ${i(j * lanes)})`);
       // Rows past m (a last partial pass) read row m − 1 and are not written.
       const readRow = (k: number) => (partial(k) ? this.call('min', [row(k), i(m - 1)]) : row(k));
-      const acc = Array.from({ length: slots }, () => this.fresh('acc'));
-      for (const a of acc) this.emit(this.declVar(a, 'f32', this.floatLit(0)));
+      const acc = Array.from({ length: slots }, () => Array.from({ length: nc }, () => this.fresh('acc')));
+      for (const a of acc.flat()) this.emit(this.declVar(a, 'f32', this.floatLit(0)));
       const x = this.fresh('x');
-      this.block(this.forLoop(x, i(0), i(kk), i(1)), () => {
-        const bv = this.fresh('bv');
-        this.emit(this.declConst(bv, 'f32', s.transB ? this.at(s.b.tile, c, x, names['b']) : this.at(s.b.tile, x, c, names['b'])));
-        acc.forEach((a, k) => {
-          const av = s.transA ? this.at(s.a.tile, x, readRow(k), names['a']) : this.at(s.a.tile, readRow(k), x, names['a']);
-          this.emit(`${a} = ${a} + ${av} * ${bv};`);
+      this.loop(x, i(0), i(kk), i(1), () => {
+        const bv = Array.from({ length: nc }, (_, j) => {
+          const v = this.fresh('bv');
+          this.emit(this.declConst(v, 'f32', s.transB ? this.at(s.b.tile, col(j), x, names['b']) : this.at(s.b.tile, x, col(j), names['b'])));
+          return v;
         });
+        const av = acc.map((_, k) => {
+          if (nc === 1) return s.transA ? this.at(s.a.tile, x, readRow(k), names['a']) : this.at(s.a.tile, readRow(k), x, names['a']);
+          const v = this.fresh('av');
+          this.emit(this.declConst(v, 'f32', s.transA ? this.at(s.a.tile, x, readRow(k), names['a']) : this.at(s.a.tile, readRow(k), x, names['a'])));
+          return v;
+        });
+        acc.forEach((rowAcc, k) => rowAcc.forEach((a, j) => this.emit(`${a} = ${a} + ${av[k]} * ${bv[j]};`)));
       });
-      acc.forEach((a, k) => {
-        const rk = row(k);
-        const target = reg ? `${this.regRef(s.dst.tile)}[${i(k)}]` : this.at(s.dst.tile, rk, c, names['d']);
-        const value = s.acc === 'set' ? a : `${target} ${s.acc === 'add' ? '+' : '-'} ${a}`;
-        const write = () => {
-          if (!s.mask) return this.emit(`${target} = ${value};`);
-          const keep = s.mask === 'lower' ? `${c} <= ${rk}` : `${c} < ${rk}`;
-          if (s.acc === 'set') this.emit(`${target} = ${this.select(keep, a, this.floatLit(0))};`);
-          else this.block(`if (${keep})`, () => this.emit(`${target} = ${value};`));
-        };
-        if (partial(k)) this.block(`if (${rk} < ${i(m)})`, write);
-        else write();
-      });
+      acc.forEach((rowAcc, k) =>
+        rowAcc.forEach((a, j) => {
+          const rk = row(k);
+          const cj = col(j);
+          const target = reg ? `${this.regRef(s.dst.tile)}[${i(k)}]` : this.at(s.dst.tile, rk, cj, names['d']);
+          const value = s.acc === 'set' ? a : `${target} ${s.acc === 'add' ? '+' : '-'} ${a}`;
+          const write = () => {
+            if (!s.mask) return this.emit(`${target} = ${value};`);
+            const keep = s.mask === 'lower' ? `${cj} <= ${rk}` : `${cj} < ${rk}`;
+            if (s.acc === 'set') this.emit(`${target} = ${this.select(keep, a, this.floatLit(0))};`);
+            else this.block(`if (${keep})`, () => this.emit(`${target} = ${value};`));
+          };
+          if (partial(k)) this.block(`if (${rk} < ${i(m)})`, write);
+          else write();
+        }),
+      );
     });
   }
 
@@ -534,11 +594,11 @@ export abstract class CLikePrinter {
     const outer = byRow ? src.rows : src.cols;
     const inner = byRow ? src.cols : src.rows;
     const i = this.fresh('i');
-    this.block(this.forLoop(i, 'lid', this.intLit(outer), this.intLit(this.T)), () => {
+    this.loop(i, 'lid', this.intLit(outer), this.intLit(this.T), () => {
       const acc = this.fresh('acc');
       this.emit(this.declVar(acc, 'f32', s.fn === 'sum' ? this.floatLit(0) : this.floatLit(-3.0e38)));
       const j = this.fresh('j');
-      this.block(this.forLoop(j, this.intLit(0), this.intLit(inner), this.intLit(1)), () => {
+      this.loop(j, this.intLit(0), this.intLit(inner), this.intLit(1), () => {
         const x = byRow ? this.at(s.src, i, j) : this.at(s.src, j, i);
         this.emit(`${acc} = ${s.fn === 'sum' ? `${acc} + ${x}` : this.call('max', [acc, x])};`);
       });
@@ -549,11 +609,11 @@ export abstract class CLikePrinter {
   protected cumsumOp(s: Extract<Stmt, { op: 'cumsum' }>): void {
     const src = this.tiles.get(s.src)!;
     const c = this.fresh('col');
-    this.block(this.forLoop(c, 'lid', this.intLit(src.cols), this.intLit(this.T)), () => {
+    this.loop(c, 'lid', this.intLit(src.cols), this.intLit(this.T), () => {
       const acc = this.fresh('acc');
       this.emit(this.declVar(acc, 'f32', this.floatLit(0)));
       const r = this.fresh('row');
-      this.block(this.forLoop(r, this.intLit(0), this.intLit(src.rows), this.intLit(1)), () => {
+      this.loop(r, this.intLit(0), this.intLit(src.rows), this.intLit(1), () => {
         this.emit(`${acc} = ${acc} + ${this.at(s.src, r, c)};`);
         this.emit(`${this.at(s.dst, r, c)} = ${acc};`);
       });
@@ -563,13 +623,13 @@ export abstract class CLikePrinter {
   protected trisolveOp(s: Extract<Stmt, { op: 'trisolve' }>): void {
     const B = this.tiles.get(s.b)!;
     const c = this.fresh('col');
-    this.block(this.forLoop(c, 'lid', this.intLit(B.cols), this.intLit(this.T)), () => {
+    this.loop(c, 'lid', this.intLit(B.cols), this.intLit(this.T), () => {
       const r = this.fresh('row');
-      this.block(this.forLoop(r, this.intLit(0), this.intLit(B.rows), this.intLit(1)), () => {
+      this.loop(r, this.intLit(0), this.intLit(B.rows), this.intLit(1), () => {
         const acc = this.fresh('acc');
         this.emit(this.declVar(acc, 'f32', this.at(s.b, r, c)));
         const j = this.fresh('j');
-        this.block(this.forLoop(j, this.intLit(0), r, this.intLit(1)), () => {
+        this.loop(j, this.intLit(0), r, this.intLit(1), () => {
           this.emit(`${acc} = ${acc} ${s.sign > 0 ? '-' : '+'} ${this.at(s.a, r, j)} * ${this.at(s.b, j, c)};`);
         });
         this.emit(`${this.at(s.b, r, c)} = ${acc};`);

@@ -123,9 +123,36 @@ class WgslPrinter extends CLikePrinter {
     return `let ${name}: ${t} = ${init};`;
   }
   forLoop(v: string, from: string, to: string, step: string): string {
+    return `for (var ${v}: i32 = ${from}; ${v} < ${to}; ${v} = ${v} + ${step})`;
+  }
+  /**
+   * Loops Tint can prove finite. Dawn's SPIR-V writer guards every loop it cannot prove finite
+   * with a 64-bit iteration counter (PreventInfiniteLoops: a vec2<u32> decremented and tested on
+   * every trip), which also hides the trip count from the driver's compiler. Its proof wants an
+   * index stepped by exactly 1 and compared, first thing in the body, with a constant or a `let`
+   * declared before the loop. So a bound that is not a literal becomes such a `let`, and a loop
+   * of step s counts its trips i = 0, 1, … and derives v = from + i·s.
+   */
+  override loopParts(v: string, from: string, to: string, step: string): { pre: string[]; head: string; first: string[] } {
+    const pre: string[] = [];
     // A software adapter's compiler would unroll a constant bound (see TargetProfile.opaqueLoopBounds).
-    const bound = this.opaqueBounds && /^\d+$/.test(to) ? `${to} + zero_` : to;
-    return `for (var ${v}: i32 = ${from}; ${v} < ${bound}; ${v} = ${v} + ${step})`;
+    let bound = this.opaqueBounds && /^\d+$/.test(to) ? `${to} + zero_` : to;
+    const literal = (x: string) => /^\d+$/.test(x);
+    if (step === '1') {
+      if (!literal(bound)) {
+        const n = this.fresh(`${v}_end`);
+        pre.push(`let ${n}: i32 = ${bound};`);
+        bound = n;
+      }
+      return { pre, head: this.forLoop(v, from, bound, '1'), first: [] };
+    }
+    // Fresh names: the kernel IR may reuse a loop variable's name in sibling loops.
+    const i = this.fresh(`${v}_i`);
+    const n = this.fresh(`${v}_n`);
+    // Trips: ⌈(to − from) / step⌉, zero or less when to ≤ from (i32 division truncates toward zero).
+    const trips = literal(to) && literal(from) && literal(step) ? String(Math.max(0, Math.ceil((Number(to) - Number(from)) / Number(step)))) : `(${bound} - ${from} + ${step} - 1) / ${step}`;
+    pre.push(`let ${n}: i32 = ${trips};`);
+    return { pre, head: this.forLoop(i, '0', n, '1'), first: [`let ${v}: i32 = ${from === '0' ? '' : `${from} + `}${i} * ${step};`] };
   }
   barrier(): string {
     return 'workgroupBarrier();';

@@ -1,0 +1,148 @@
+/**
+ * Tile matmuls of the C-like printer (backends/clike/printer.ts, matmulColumnOwner) on WebGPU:
+ * a thread owns nc columns and mr rows of the output (register blocking, nc chosen by
+ * matmulColumns). Each case runs one hand-built kernel — load A and B into shared tiles, one
+ * matmul, store — on the test device and compares it with a float64 product, over shapes that
+ * pick nc = 1, 2 and 4, transposed operands, masks, accumulation modes and a last partial pass of
+ * rows. The printed loops are also held to the form Dawn proves finite (WgslPrinter.loopParts).
+ */
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { emitWgslKernel } from '../../backends/wgsl/emit.ts';
+import { bin, C, f, i, R } from '../../compiler/kernel-ir/build.ts';
+import type { Kernel, SExpr, Stmt } from '../../compiler/kernel-ir/types.ts';
+import { PROFILES } from '../../compiler/targets/profiles.ts';
+import { releaseGpu, scoped, testGpu } from '../helpers/gpu.ts';
+
+interface Case {
+  m: number;
+  kk: number;
+  n: number;
+  transA: boolean;
+  transB: boolean;
+  acc: 'set' | 'add' | 'sub';
+  mask?: 'lower' | 'strict';
+  /** Columns per thread the printer should choose. */
+  nc: number;
+}
+
+const T = 256;
+const tileRead = (tile: string, r: SExpr, c: SExpr): SExpr => ({ k: 'tile', tile, r, c });
+
+function kernel(c: Case): Kernel {
+  const [ar, ac] = c.transA ? [c.kk, c.m] : [c.m, c.kk];
+  const [br, bc] = c.transB ? [c.n, c.kk] : [c.kk, c.n];
+  const load = (tile: string, buf: string, cols: number): Stmt => ({ op: 'map', dst: { tile }, expr: { k: 'ld', buf, idx: bin('add', bin('mul', R, i(cols)), C) } });
+  const body: Stmt[] = [load('As', 'A', ac), load('Bs', 'B', bc)];
+  // Accumulating modes start from a known tile: D0[r][c] = 0.25·(r − c).
+  body.push({ op: 'map', dst: { tile: 'Ds' }, expr: c.acc === 'set' ? f(0) : bin('mul', f(0.25), { k: 'un', fn: 'float', a: bin('sub', R, C) }) });
+  body.push({ op: 'barrier' });
+  body.push({ op: 'matmul', dst: { tile: 'Ds' }, a: { tile: 'As' }, b: { tile: 'Bs' }, transA: c.transA, transB: c.transB, acc: c.acc, ...(c.mask ? { mask: c.mask } : {}) });
+  body.push({ op: 'barrier' });
+  body.push({ op: 'store', src: 'Ds', dst: { buf: 'D', index: bin('add', bin('mul', R, i(c.n)), C), rows: i(c.m), cols: i(c.n) }, value: tileRead('Ds', R, C) });
+  return {
+    name: 'matmul_case',
+    grid: [i(1), i(1), i(1)],
+    threads: T,
+    params: [],
+    buffers: [
+      { name: 'A', role: 'input', dtype: 'f32', access: 'read', elems: i(ar * ac) },
+      { name: 'B', role: 'input', dtype: 'f32', access: 'read', elems: i(br * bc) },
+      { name: 'D', role: 'output', dtype: 'f32', access: 'read_write', elems: i(c.m * c.n) },
+    ],
+    tiles: [
+      { name: 'As', rows: ar, cols: ac, space: 'shared' },
+      { name: 'Bs', rows: br, cols: bc, space: 'shared' },
+      { name: 'Ds', rows: c.m, cols: c.n, space: 'shared' },
+    ],
+    body,
+    doc: 'one tile matmul',
+  };
+}
+
+function expected(c: Case, A: Float32Array, B: Float32Array): Float64Array {
+  const [, ac] = c.transA ? [c.kk, c.m] : [c.m, c.kk];
+  const bc = c.transB ? c.kk : c.n;
+  const out = new Float64Array(c.m * c.n);
+  for (let r = 0; r < c.m; r++)
+    for (let col = 0; col < c.n; col++) {
+      const d0 = c.acc === 'set' ? 0 : 0.25 * (r - col);
+      const keep = !c.mask || (c.mask === 'lower' ? col <= r : col < r);
+      let s = 0;
+      for (let x = 0; x < c.kk; x++) s += A[c.transA ? x * ac + r : r * ac + x]! * B[c.transB ? col * bc + x : x * bc + col]!;
+      out[r * c.n + col] = !keep ? (c.acc === 'set' ? 0 : d0) : c.acc === 'set' ? s : c.acc === 'add' ? d0 + s : d0 - s;
+    }
+  return out;
+}
+
+const cases: Case[] = [
+  { m: 64, kk: 16, n: 32, transA: true, transB: false, acc: 'set', nc: 2 },
+  { m: 128, kk: 8, n: 32, transA: true, transB: false, acc: 'add', nc: 4 },
+  { m: 32, kk: 64, n: 32, transA: false, transB: true, acc: 'add', mask: 'lower', nc: 2 },
+  { m: 32, kk: 24, n: 32, transA: false, transB: false, acc: 'set', mask: 'strict', nc: 2 },
+  { m: 40, kk: 16, n: 32, transA: false, transB: true, acc: 'sub', nc: 2 },
+  { m: 16, kk: 64, n: 16, transA: false, transB: true, acc: 'sub', mask: 'strict', nc: 1 },
+];
+
+for (const c of cases) {
+  const label = `${c.m}×${c.kk}·${c.kk}×${c.n}${c.transA ? ', Aᵀ' : ''}${c.transB ? ', Bᵀ' : ''}, ${c.acc}${c.mask ? `, ${c.mask}` : ''}`;
+  test(`matmul ${label}: ${c.nc} column(s) per thread, equal to the float64 product`, async () => {
+    const k = kernel(c);
+    const w = emitWgslKernel(k, PROFILES['webgpu-large']!, 'test');
+    // One B value per owned column is loaded per reduction step.
+    const bLoads = (w.code.match(/let bv\d+: f32/g) ?? []).length;
+    assert.is(bLoads, c.nc, `loads of B per step (columns per thread)\n${w.code}`);
+    const g = await testGpu();
+    const dev = g.device;
+    const rnd = (n: number, seed: number) => Float32Array.from({ length: n }, (_, j) => Math.sin(seed * 97 + j * 12.9898) * 0.5);
+    const A = rnd(c.m * c.kk, 1);
+    const B = rnd(c.kk * c.n, 2);
+    const got = await scoped(dev, async () => {
+      const buf = (data: Float32Array | number, usage: number) => {
+        const size = typeof data === 'number' ? data : data.byteLength;
+        const b = dev.createBuffer({ size: Math.max(16, size), usage });
+        if (typeof data !== 'number') dev.queue.writeBuffer(b, 0, data as Float32Array<ArrayBuffer>);
+        return b;
+      };
+      const STORAGE = 0x80, COPY_DST = 0x08, COPY_SRC = 0x04, UNIFORM = 0x40, MAP_READ = 0x01;
+      const bufs: Record<string, GPUBuffer> = { A: buf(A, STORAGE | COPY_DST), B: buf(B, STORAGE | COPY_DST), D: buf(c.m * c.n * 4, STORAGE | COPY_SRC) };
+      const params = buf(new Float32Array(4), UNIFORM | COPY_DST);
+      const module = dev.createShaderModule({ code: w.code });
+      const pipeline = dev.createComputePipeline({ layout: 'auto', compute: { module, entryPoint: 'main' } });
+      const entries: GPUBindGroupEntry[] = w.bindings.map((b) => ({ binding: b.binding, resource: { buffer: bufs[b.name]! } }));
+      entries.push({ binding: w.paramsBinding, resource: { buffer: params } });
+      const enc = dev.createCommandEncoder();
+      const pass = enc.beginComputePass();
+      pass.setPipeline(pipeline);
+      pass.setBindGroup(0, dev.createBindGroup({ layout: pipeline.getBindGroupLayout(0), entries }));
+      pass.dispatchWorkgroups(1);
+      pass.end();
+      const read = dev.createBuffer({ size: c.m * c.n * 4, usage: MAP_READ | COPY_DST });
+      enc.copyBufferToBuffer(bufs['D']!, 0, read, 0, c.m * c.n * 4);
+      dev.queue.submit([enc.finish()]);
+      await read.mapAsync(MAP_READ);
+      const out = new Float32Array(read.getMappedRange().slice(0));
+      read.unmap();
+      for (const b of [...Object.values(bufs), params, read]) b.destroy();
+      return out;
+    });
+    const want = expected(c, A, B);
+    let worst = 0;
+    for (let j = 0; j < want.length; j++) worst = Math.max(worst, Math.abs(got[j]! - want[j]!));
+    assert.ok(worst < 1e-5, `max abs error ${worst}`);
+  });
+}
+
+test('every printed loop steps by 1 towards a literal or a let declared before it (no Dawn loop guard)', () => {
+  const w = emitWgslKernel(kernel(cases[1]!), PROFILES['webgpu-large']!, 'test');
+  const loops = [...w.code.matchAll(/for \(var (\w+): i32 = [^;]+; \1 < (\w+); \1 = \1 \+ (\w+)\)/g)];
+  assert.is(loops.length, (w.code.match(/for \(/g) ?? []).length, 'every loop has the canonical form');
+  assert.ok(loops.length >= 4);
+  for (const [, , bound, step] of loops) {
+    assert.is(step, '1');
+    if (!/^\d+$/.test(bound!)) assert.ok(w.code.indexOf(`let ${bound}: i32 =`) >= 0 && w.code.indexOf(`let ${bound}: i32 =`) < w.code.indexOf(`< ${bound};`), `bound ${bound} is a let before its loop`);
+  }
+});
+
+test.after(releaseGpu);
+test.run();
