@@ -18,7 +18,10 @@ let instance: GPU | undefined;
 export async function nodeGpu(opts: { features?: string[]; limits?: Record<string, number> } = {}): Promise<NodeGpu> {
   const { create, globals } = await import('webgpu');
   Object.assign(globalThis, globals);
-  instance ??= create([]);
+  // ATTNC_DAWN_TOGGLES: Dawn toggles to enable, comma-separated (benchmark experiments, e.g.
+  // disable_robustness); never needed for correct results.
+  const toggles = process.env['ATTNC_DAWN_TOGGLES'];
+  instance ??= create(toggles ? [`enable-dawn-features=${toggles}`] : []);
   const adapter = await instance.requestAdapter();
   if (!adapter) throw new Error('no WebGPU adapter: install a Vulkan driver (scripts/setup-system.sh installs Mesa lavapipe)');
   const want = opts.features ?? ['shader-f16', 'subgroups'];

@@ -10,7 +10,7 @@
  * workgroup per head, state column in registers, tokens in a loop: bench/webgpu/token-sequential.ts).
  * --sweep adds Gated DeltaNet chunk vs the baseline at B=16 T=1024, B=4 T=4096 and B=1 T=16384.
  * --per-kernel times each kernel of a multi-kernel program alone (prepare, intra, chunk).
- * --explore times the chunk form's variants (split or fused, chunks of 16/32/64).
+ * --explore times the chunk form's variants (split or fused, chunks of 16/32/64, value tiles of 16/32).
  *
  * Timing: after ≥ 300 ms of warm-up work, each measurement records `inner` calls into one command
  * encoder (inner chosen so that a submission takes ≥ 50 ms), submits, and waits for the queue;
@@ -168,7 +168,7 @@ class GeneratedCase {
     ir: AttentionIR,
     form: KernelForm,
     shape: Shape,
-    extra: { split?: boolean; chunk?: number } = {},
+    extra: { split?: boolean; chunk?: number; tiles?: { BV?: number } } = {},
   ) {
     const p = plan(ir, profile, { form, dtype: 'f32', shape, ...extra });
     if (!p.program) {
@@ -270,6 +270,43 @@ async function benchBaseline(gpu: NodeGpu, base: TokenSequential, shape: Shape, 
   return { spec: 'gated_deltanet', form: 'token-sequential baseline', shape, ms, tokensPerSecond: (NT / ms) * 1000, check: `${checkErr.toExponential(1)} vs ref (small shape)`, kernels: `1 workgroup of 128 per (head, sequence), ${T} steps` };
 }
 
+/**
+ * What plain memory traffic achieves through this adapter: a copy kernel (out = 2·in) over
+ * `bytes` of f32, scalar and vec4 per invocation, timed like the generated kernels. GB/s counts
+ * the bytes read and written.
+ */
+async function bandwidth(gpu: NodeGpu, bytes: number, reps: number): Promise<{ kernel: string; ms: number; gbs: number }[]> {
+  const dev = gpu.device;
+  const a = dev.createBuffer({ size: bytes, usage: STORAGE | COPY_DST });
+  const o = dev.createBuffer({ size: bytes, usage: STORAGE });
+  const rows: { kernel: string; ms: number; gbs: number }[] = [];
+  for (const [kernel, type, width] of [['copy, f32 per invocation', 'f32', 1], ['copy, vec4<f32> per invocation', 'vec4<f32>', 4]] as const) {
+    const n = bytes / 4 / width;
+    const code = `@group(0) @binding(0) var<storage, read> a: array<${type}>;
+@group(0) @binding(1) var<storage, read_write> o: array<${type}>;
+@compute @workgroup_size(256) fn main(@builtin(global_invocation_id) g: vec3<u32>, @builtin(num_workgroups) nw: vec3<u32>) {
+  let i = g.x + g.y * nw.x * 256u;
+  if (i < ${n}u) { o[i] = a[i] * 2.0; }
+}`;
+    const pipeline = dev.createComputePipeline({ layout: 'auto', compute: { module: dev.createShaderModule({ code }), entryPoint: 'main' } });
+    const bind = dev.createBindGroup({ layout: pipeline.getBindGroupLayout(0), entries: [{ binding: 0, resource: { buffer: a } }, { binding: 1, resource: { buffer: o } }] });
+    const groups = Math.ceil(n / 256);
+    const gx = Math.min(groups, 32768);
+    const ms = await time(dev, (enc) => {
+      const pass = enc.beginComputePass();
+      pass.setPipeline(pipeline);
+      pass.setBindGroup(0, bind);
+      pass.dispatchWorkgroups(gx, Math.ceil(groups / gx));
+      pass.end();
+    }, reps);
+    rows.push({ kernel, ms, gbs: (2 * bytes) / ms / 1e6 });
+    process.stderr.write(`  bandwidth ${kernel}: ${ms.toFixed(3)} ms\n`);
+  }
+  a.destroy();
+  o.destroy();
+  return rows;
+}
+
 async function main(): Promise<void> {
   const reps = Number(argValue('reps') ?? 7);
   const jsonFile = argValue('json');
@@ -285,6 +322,8 @@ async function main(): Promise<void> {
   const rows: Row[] = [];
   let failed = false;
   gpu.device.pushErrorScope('validation');
+  const copyBytes = cpu ? 16 << 20 : 128 << 20;
+  const bwRows = await bandwidth(gpu, copyBytes, reps);
 
   const cases: [string, KernelForm[]][] = [
     ['stdlib/linear_attention.attn', ['chunk', 'recurrent']],
@@ -345,19 +384,23 @@ async function main(): Promise<void> {
   if (process.argv.includes('--explore')) {
     for (const file of ['stdlib/gated_deltanet.attn', 'stdlib/gla.attn', 'stdlib/linear_attention.attn']) {
       const ir = loadSpec(file);
-      for (const split of [true, false])
-        for (const chunk of [16, 32, 64]) {
-          let c: GeneratedCase;
-          try {
-            c = new GeneratedCase(gpu, profile, ir, 'chunk', shape, { split, chunk });
-          } catch {
-            continue;
-          }
-          const ms = await time(gpu.device, c.record, reps);
-          c.destroy();
-          exploreRows.push({ spec: ir.name, variant: `${split ? 'split' : 'fused'}, chunk ${chunk}`, ms, kernels: c.description });
-          process.stderr.write(`  explore ${ir.name} ${split ? 'split' : 'fused'} C=${chunk}: ${ms.toFixed(3)} ms\n`);
+      const variants: { split: boolean; chunk: number; BV?: number }[] = [];
+      for (const split of [true, false]) for (const chunk of [16, 32, 64]) variants.push({ split, chunk });
+      // Narrower value tiles: more workgroups (and less workgroup memory each) for the same work.
+      for (const BV of [16, 32]) variants.push({ split: false, chunk: 16, BV }, { split: true, chunk: 32, BV });
+      for (const { split, chunk, BV } of variants) {
+        let c: GeneratedCase;
+        try {
+          c = new GeneratedCase(gpu, profile, ir, 'chunk', shape, { split, chunk, ...(BV ? { tiles: { BV } } : {}) });
+        } catch {
+          continue;
         }
+        const ms = await time(gpu.device, c.record, reps);
+        c.destroy();
+        const variant = `${split ? 'split' : 'fused'}, chunk ${chunk}${BV ? `, value tile ${BV}` : ''}`;
+        exploreRows.push({ spec: ir.name, variant, ms, kernels: c.description });
+        process.stderr.write(`  explore ${ir.name} ${variant}: ${ms.toFixed(3)} ms\n`);
+      }
     }
   }
   base.destroy();
@@ -372,6 +415,8 @@ async function main(): Promise<void> {
   o.write(`shape B=${shape.B} T=${shape.T} H=${shape.H}, K=V=128 (softmax D=128), f32; median of ${reps}; ms per call (wall time of a batch of calls ÷ calls)\n\n`);
   o.write('| spec | form | ms/call | tokens/s | check | kernels |\n|---|---|---:|---:|---|---|\n');
   for (const r of rows) o.write(`| ${r.spec} | ${r.form} | ${r.ms.toFixed(3)} | ${rate(r.tokensPerSecond)} | ${r.check} | ${r.kernels} |\n`);
+  o.write(`\nMemory traffic through this adapter: a copy kernel over ${copyBytes >> 20} MiB (GB/s = bytes read + written ÷ time)\n\n| kernel | ms/call | GB/s |\n|---|---:|---:|\n`);
+  for (const r of bwRows) o.write(`| ${r.kernel} | ${r.ms.toFixed(3)} | ${r.gbs.toFixed(0)} |\n`);
   if (kernelRows.length) {
     o.write('\nEach kernel alone (same shape; share = its time ÷ the whole program\'s)\n\n| spec | form | kernel | ms/call | share |\n|---|---|---|---:|---:|\n');
     for (const r of kernelRows) o.write(`| ${r.spec} | ${r.form} | ${r.kernel} | ${r.ms.toFixed(3)} | ${(100 * r.share).toFixed(0)} % |\n`);
@@ -385,7 +430,7 @@ async function main(): Promise<void> {
     o.write(`\nChunk-form variants at B=${shape.B} T=${shape.T} H=${shape.H}\n\n| spec | variant | ms/call | kernels |\n|---|---|---:|---|\n`);
     for (const r of exploreRows) o.write(`| ${r.spec} | ${r.variant} | ${r.ms.toFixed(3)} | ${r.kernels} |\n`);
   }
-  if (jsonFile) writeFileSync(jsonFile, JSON.stringify({ date: new Date().toISOString(), adapter: gpu.description, shape, rows, kernels: kernelRows, sweep: sweepRows, explore: exploreRows }, null, 2));
+  if (jsonFile) writeFileSync(jsonFile, JSON.stringify({ date: new Date().toISOString(), adapter: gpu.description, shape, rows, bandwidth: bwRows, kernels: kernelRows, sweep: sweepRows, explore: exploreRows }, null, 2));
   gpu.destroy();
   process.exit(failed ? 1 : 0);
 }
