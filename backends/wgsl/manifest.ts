@@ -69,7 +69,10 @@ export function webgpuManifest(ir: AttentionIR, p: Program, target: TargetProfil
   const maxBindings = Math.max(...kernels.map((k) => k.bindings.length));
   const limits: Record<string, number> = {};
   if (maxShared > 16384) limits['maxComputeWorkgroupStorageSize'] = maxShared;
-  if (maxThreads > 256) limits['maxComputeInvocationsPerWorkgroup'] = maxThreads;
+  if (maxThreads > 256) {
+    limits['maxComputeInvocationsPerWorkgroup'] = maxThreads;
+    limits['maxComputeWorkgroupSizeX'] = maxThreads;
+  }
   if (maxBindings > 8) limits['maxStorageBuffersPerShaderStage'] = maxBindings;
   return {
     format: 1,

@@ -28,7 +28,7 @@ export async function nodeGpu(opts: { features?: string[]; limits?: Record<strin
   const requiredFeatures = want.filter((f) => adapter.features.has(f)) as GPUFeatureName[];
   const al = adapter.limits as unknown as Record<string, number>;
   const requiredLimits: Record<string, number> = {};
-  for (const name of ['maxComputeWorkgroupStorageSize', 'maxComputeInvocationsPerWorkgroup', 'maxStorageBuffersPerShaderStage', 'maxStorageBufferBindingSize', 'maxBufferSize']) {
+  for (const name of ['maxComputeWorkgroupStorageSize', 'maxComputeInvocationsPerWorkgroup', 'maxComputeWorkgroupSizeX', 'maxStorageBuffersPerShaderStage', 'maxStorageBufferBindingSize', 'maxBufferSize']) {
     const want2 = opts.limits?.[name] ?? al[name];
     if (want2 !== undefined) requiredLimits[name] = Math.min(want2, al[name] ?? want2);
   }
@@ -47,7 +47,8 @@ export function deviceProfile(base: TargetProfile, device: GPUDevice): TargetPro
     limits: {
       ...base.limits,
       sharedBytes: l.maxComputeWorkgroupStorageSize,
-      threadsPerGroup: Math.min(256, l.maxComputeInvocationsPerWorkgroup),
+      // The planner uses 256 unless asked for more (PlanOptions.threads); this is the ceiling.
+      threadsPerGroup: Math.min(l.maxComputeInvocationsPerWorkgroup, l.maxComputeWorkgroupSizeX),
       storageBuffers: l.maxStorageBuffersPerShaderStage,
       bufferBindingBytes: l.maxStorageBufferBindingSize,
     },

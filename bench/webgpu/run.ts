@@ -10,7 +10,10 @@
  * workgroup per head, state column in registers, tokens in a loop: bench/webgpu/token-sequential.ts).
  * --sweep adds Gated DeltaNet chunk vs the baseline at B=16 T=1024, B=4 T=4096 and B=1 T=16384.
  * --per-kernel times each kernel of a multi-kernel program alone (prepare, intra, chunk).
- * --explore times the chunk form's variants (split or fused, chunks of 16/32/64, value tiles of 16/32).
+ * --explore times the chunk form's variants (split or fused, chunks of 16/32/64, value tiles of 16/32,
+ * workgroups of 512/1024 threads), each checked against the default program; --explore-specs a,b
+ * limits it to those specs, --explore-threads to the default and the larger workgroups; --skip-main
+ * leaves out the main table's cases.
  *
  * Timing: after ≥ 300 ms of warm-up work, each measurement records `inner` calls into one command
  * encoder (inner chosen so that a submission takes ≥ 50 ms), submits, and waits for the queue;
@@ -168,7 +171,7 @@ class GeneratedCase {
     ir: AttentionIR,
     form: KernelForm,
     shape: Shape,
-    extra: { split?: boolean; chunk?: number; tiles?: { BV?: number } } = {},
+    extra: { split?: boolean; chunk?: number; tiles?: { BV?: number }; threads?: number } = {},
   ) {
     const p = plan(ir, profile, { form, dtype: 'f32', shape, ...extra });
     if (!p.program) {
@@ -272,25 +275,43 @@ async function benchBaseline(gpu: NodeGpu, base: TokenSequential, shape: Shape, 
 
 /**
  * What plain memory traffic achieves through this adapter: a copy kernel (out = 2·in) over
- * `bytes` of f32, scalar and vec4 per invocation, timed like the generated kernels. GB/s counts
- * the bytes read and written.
+ * `bytes` of f32, scalar and vec4 per invocation, and vec4 with 8–46 KiB of workgroup memory per
+ * workgroup (a probe of how many workgroups the driver keeps on an SM), timed like the generated
+ * kernels. GB/s counts the bytes read and written.
  */
 async function bandwidth(gpu: NodeGpu, bytes: number, reps: number): Promise<{ kernel: string; ms: number; gbs: number }[]> {
   const dev = gpu.device;
   const a = dev.createBuffer({ size: bytes, usage: STORAGE | COPY_DST });
   const o = dev.createBuffer({ size: bytes, usage: STORAGE });
   const rows: { kernel: string; ms: number; gbs: number }[] = [];
-  for (const [kernel, type, width] of [['copy, f32 per invocation', 'f32', 1], ['copy, vec4<f32> per invocation', 'vec4<f32>', 4]] as const) {
+  // The last variants also hold workgroup memory they barely use: if the driver fits fewer
+  // workgroups per SM when each holds more of it, their bandwidth falls.
+  const variants: [string, string, number, number, number][] = [
+    ['copy, f32 per invocation', 'f32', 1, 0, 256],
+    ['copy, vec4<f32> per invocation', 'vec4<f32>', 4, 0, 256],
+    ['copy, vec4, 8 KiB workgroup memory', 'vec4<f32>', 4, 8, 256],
+    ['copy, vec4, 16 KiB workgroup memory', 'vec4<f32>', 4, 16, 256],
+    ['copy, vec4, 32 KiB workgroup memory', 'vec4<f32>', 4, 32, 256],
+    ['copy, vec4, 46 KiB workgroup memory', 'vec4<f32>', 4, 46, 256],
+    ['copy, vec4, 46 KiB workgroup memory, 1024 invocations', 'vec4<f32>', 4, 46, 1024],
+  ];
+  for (const [kernel, type, width, kib, threads] of variants) {
+    if (kib * 1024 > dev.limits.maxComputeWorkgroupStorageSize || threads > dev.limits.maxComputeInvocationsPerWorkgroup) continue;
     const n = bytes / 4 / width;
+    const words = (kib * 1024) / 4;
+    const pad = kib ? `var<workgroup> pad: array<f32, ${words}>;\n` : '';
+    const per = Math.floor(words / threads);
+    const use = kib ? `pad[l * ${per}u] = f32(l);\n  workgroupBarrier();\n  let p = pad[(l * ${per}u + ${per}u) % ${words}u];` : 'let p = 0.0;';
     const code = `@group(0) @binding(0) var<storage, read> a: array<${type}>;
 @group(0) @binding(1) var<storage, read_write> o: array<${type}>;
-@compute @workgroup_size(256) fn main(@builtin(global_invocation_id) g: vec3<u32>, @builtin(num_workgroups) nw: vec3<u32>) {
-  let i = g.x + g.y * nw.x * 256u;
-  if (i < ${n}u) { o[i] = a[i] * 2.0; }
+${pad}@compute @workgroup_size(${threads}) fn main(@builtin(global_invocation_id) g: vec3<u32>, @builtin(local_invocation_index) l: u32, @builtin(num_workgroups) nw: vec3<u32>) {
+  ${use}
+  let i = g.x + g.y * nw.x * ${threads}u;
+  if (i < ${n}u) { o[i] = a[i] * 2.0 + p; }
 }`;
     const pipeline = dev.createComputePipeline({ layout: 'auto', compute: { module: dev.createShaderModule({ code }), entryPoint: 'main' } });
     const bind = dev.createBindGroup({ layout: pipeline.getBindGroupLayout(0), entries: [{ binding: 0, resource: { buffer: a } }, { binding: 1, resource: { buffer: o } }] });
-    const groups = Math.ceil(n / 256);
+    const groups = Math.ceil(n / threads);
     const gx = Math.min(groups, 32768);
     const ms = await time(dev, (enc) => {
       const pass = enc.beginComputePass();
@@ -337,7 +358,7 @@ async function main(): Promise<void> {
     process.stderr.write(`token-sequential baseline disagrees with the reference: ${baseErr}\n`);
     failed = true;
   }
-  for (const [file, forms] of cases) {
+  for (const [file, forms] of process.argv.includes('--skip-main') ? [] : cases) {
     const ir = loadSpec(file);
     const outs: Float32Array[] = [];
     const formRows: Row[] = [];
@@ -382,24 +403,36 @@ async function main(): Promise<void> {
   // --explore: the chunk form's variants (split or fused kernels, chunk sizes) side by side.
   const exploreRows: { spec: string; variant: string; ms: number; kernels: string }[] = [];
   if (process.argv.includes('--explore')) {
+    const only = argValue('explore-specs')?.split(',');
     for (const file of ['stdlib/gated_deltanet.attn', 'stdlib/gla.attn', 'stdlib/linear_attention.attn']) {
       const ir = loadSpec(file);
-      const variants: { split: boolean; chunk: number; BV?: number }[] = [];
+      if (only && !only.includes(ir.name)) continue;
+      const variants: { split: boolean; chunk: number; BV?: number; threads?: number }[] = [];
       for (const split of [true, false]) for (const chunk of [16, 32, 64]) variants.push({ split, chunk });
       // Narrower value tiles: more workgroups (and less workgroup memory each) for the same work.
       for (const BV of [16, 32]) variants.push({ split: false, chunk: 16, BV }, { split: true, chunk: 32, BV });
-      for (const { split, chunk, BV } of variants) {
+      // Larger workgroups: more warps per SM where the driver keeps one workgroup there.
+      for (const threads of [512, 1024]) variants.push({ split: false, chunk: 16, threads }, { split: true, chunk: 16, threads });
+      // --explore-threads: only the default and the larger workgroups.
+      if (process.argv.includes('--explore-threads')) variants.splice(0, variants.length, ...variants.filter((x) => x.threads || (x.chunk === 16 && !x.BV)));
+      // The default program's output: every variant must agree with it.
+      const ref = new GeneratedCase(gpu, profile, ir, 'chunk', shape);
+      const refOut = await ref.output();
+      ref.destroy();
+      for (const { split, chunk, BV, threads } of variants) {
         let c: GeneratedCase;
         try {
-          c = new GeneratedCase(gpu, profile, ir, 'chunk', shape, { split, chunk, ...(BV ? { tiles: { BV } } : {}) });
+          c = new GeneratedCase(gpu, profile, ir, 'chunk', shape, { split, chunk, ...(BV ? { tiles: { BV } } : {}), ...(threads ? { threads } : {}) });
         } catch {
           continue;
         }
+        const err = relErr(await c.output(), refOut);
+        if (!(err <= 1e-3)) failed = true;
         const ms = await time(gpu.device, c.record, reps);
         c.destroy();
-        const variant = `${split ? 'split' : 'fused'}, chunk ${chunk}${BV ? `, value tile ${BV}` : ''}`;
-        exploreRows.push({ spec: ir.name, variant, ms, kernels: c.description });
-        process.stderr.write(`  explore ${ir.name} ${variant}: ${ms.toFixed(3)} ms\n`);
+        const variant = `${split ? 'split' : 'fused'}, chunk ${chunk}${BV ? `, value tile ${BV}` : ''}${threads ? `, ${threads} threads` : ''}`;
+        exploreRows.push({ spec: ir.name, variant, ms, kernels: `${c.description}; ${err.toExponential(1)} vs the default` });
+        process.stderr.write(`  explore ${ir.name} ${variant}: ${ms.toFixed(3)} ms (${err.toExponential(1)} vs the default)\n`);
       }
     }
   }
@@ -415,7 +448,7 @@ async function main(): Promise<void> {
   o.write(`shape B=${shape.B} T=${shape.T} H=${shape.H}, K=V=128 (softmax D=128), f32; median of ${reps}; ms per call (wall time of a batch of calls ÷ calls)\n\n`);
   o.write('| spec | form | ms/call | tokens/s | check | kernels |\n|---|---|---:|---:|---|---|\n');
   for (const r of rows) o.write(`| ${r.spec} | ${r.form} | ${r.ms.toFixed(3)} | ${rate(r.tokensPerSecond)} | ${r.check} | ${r.kernels} |\n`);
-  o.write(`\nMemory traffic through this adapter: a copy kernel over ${copyBytes >> 20} MiB (GB/s = bytes read + written ÷ time)\n\n| kernel | ms/call | GB/s |\n|---|---:|---:|\n`);
+  o.write(`\nMemory traffic through this adapter: a copy kernel over ${copyBytes >> 20} MiB, with and without workgroup memory held per workgroup (GB/s = bytes read + written ÷ time)\n\n| kernel | ms/call | GB/s |\n|---|---:|---:|\n`);
   for (const r of bwRows) o.write(`| ${r.kernel} | ${r.ms.toFixed(3)} | ${r.gbs.toFixed(0)} |\n`);
   if (kernelRows.length) {
     o.write('\nEach kernel alone (same shape; share = its time ÷ the whole program\'s)\n\n| spec | form | kernel | ms/call | share |\n|---|---|---|---:|---:|\n');

@@ -128,7 +128,7 @@ function tiling(st: PlanState): void {
   const ir = st.ir;
   const prof = st.target;
   const limit = prof.limits.sharedBytes;
-  const threads = Math.min(256, prof.limits.threadsPerGroup);
+  const threads = Math.min(st.options.threads ?? 256, prof.limits.threadsPerGroup);
   const build = (t: Tiling) => {
     st.tiling = t;
     try {

@@ -59,6 +59,11 @@ export interface PlanOptions {
   dtype?: Dtype;
   /** Chunk form: split into intra-chunk and state kernels (default where the update allows it) or one fused kernel. */
   split?: boolean;
+  /**
+   * Threads per workgroup of the kernels (default 256, capped by the profile), for measurements:
+   * e.g. larger workgroups where a driver keeps one workgroup per compute unit.
+   */
+  threads?: number;
   /** Typical run shape, for the cost model (defaults: the standard benchmark shape). */
   shape?: { B: number; T: number; H: number };
 }
