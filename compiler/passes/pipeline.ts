@@ -128,7 +128,8 @@ function tiling(st: PlanState): void {
   const ir = st.ir;
   const prof = st.target;
   const limit = prof.limits.sharedBytes;
-  const threads = Math.min(st.options.threads ?? 256, prof.limits.threadsPerGroup);
+  // Softmax and the recurrent form: 256 threads unless asked; the chunk form: the profile's preference below.
+  let threads = Math.min(st.options.threads ?? 256, prof.limits.threadsPerGroup);
   const build = (t: Tiling) => {
     st.tiling = t;
     try {
@@ -197,6 +198,8 @@ function tiling(st: PlanState): void {
   // The profile's measured preferences apply to the kernel shape they were measured for.
   const pref = prof.chunkPlan && (prof.chunkPlan.kernels === 'split') === !!split ? prof.chunkPlan : undefined;
   const widest = split && pref?.valueTile ? pref.valueTile : 64;
+  // The chunk form's workgroup size: asked for, else the profile's measured preference where it allows it.
+  if (!recurrent && !st.options.threads && prof.chunkPlan?.threads) threads = Math.min(prof.chunkPlan.threads, prof.limits.threadsPerGroup);
   const BVs = req.BV ? [req.BV] : fullRow ? [V] : [64, 32, 16, 8].filter((x) => x <= widest).map((x) => Math.min(x, pow2Ceil(V))).filter((x, i, a) => a.indexOf(x) === i);
   const BKs = req.BK ? [req.BK] : [128, 64, 32, 16, 8].map((x) => Math.min(x, pow2Ceil(K))).filter((x, i, a) => a.indexOf(x) === i);
   // The chunk to prefer: an explicit --chunk, else the profile's where it is smaller than the

@@ -42,6 +42,18 @@ test('bigger profiles get bigger tiles', () => {
   assert.equal([unplanned.C, unplanned.BV], [64, 64], 'without the preference, the spec chunk of 64 and value tiles of 64 fit an H100');
 });
 
+test("workgroup size: the chunk form takes the profile's chunkPlan.threads where its limit allows, else 256", () => {
+  const ir = stdlibIR('gated_deltanet');
+  const threads = (prof: Parameters<typeof plan>[1], o: PlanOptions = {}) => plan(ir, prof, { dtype: 'f32', ...o }).program!.kernels.map((k) => k.threads);
+  assert.equal(threads('webgpu-large', { form: 'chunk' }), [512, 512], 'webgpu-large: the measured 512');
+  assert.equal(threads('webgpu-default', { form: 'chunk' }), [256, 256], 'the W3C default allows 256');
+  assert.equal(threads('webgpu-large', { form: 'recurrent' }), [256, 256], 'the recurrent form keeps 256');
+  assert.equal(threads('webgpu-large', { form: 'chunk', threads: 1024 }), [1024, 1024], 'an explicit request wins');
+  assert.equal(threads('webgpu-default', { form: 'chunk', threads: 1024 }), [256, 256], 'capped by the profile');
+  assert.equal(threads('cuda-sm90', { form: 'chunk' }).every((t) => t === 256), true, 'CUDA: no preference, 256');
+  assert.equal(plan(stdlibIR('softmax'), 'webgpu-large').program!.kernels.map((k) => k.threads), [256], 'softmax keeps 256');
+});
+
 test('a spec that cannot fit the profile gets a diagnostic, not an over-budget kernel', () => {
   const ir = irFromText('attention huge {\n  dims K = 1024, V = 64\n  input q: [K], k: [K], v: [V]\n  update additive\n}\n', 'huge.attn', {});
   const p = plan(ir, 'webgpu-default');
