@@ -150,7 +150,15 @@ class WgslPrinter extends CLikePrinter {
     const i = this.fresh(`${v}_i`);
     const n = this.fresh(`${v}_n`);
     // Trips: ⌈(to − from) / step⌉, zero or less when to ≤ from (i32 division truncates toward zero).
-    const trips = literal(to) && literal(from) && literal(step) ? String(Math.max(0, Math.ceil((Number(to) - Number(from)) / Number(step)))) : `(${bound} - ${from} + ${step} - 1) / ${step}`;
+    // `from` is evaluated once, before the loop, like the bound.
+    if (!literal(from) && !/^\w+$/.test(from)) {
+      const f0 = this.fresh(`${v}_from`);
+      pre.push(`let ${f0}: i32 = ${from};`);
+      from = f0;
+    }
+    const folded = literal(to) && literal(from) && literal(step) ? String(Math.max(0, Math.ceil((Number(to) - Number(from)) / Number(step)))) : undefined;
+    // A folded count stays opaque to a software adapter's compiler too (opaqueLoopBounds).
+    const trips = folded !== undefined ? (this.opaqueBounds ? `${folded} + zero_` : folded) : `(${bound} - ${from} + ${step} - 1) / ${step}`;
     pre.push(`let ${n}: i32 = ${trips};`);
     return { pre, head: this.forLoop(i, '0', n, '1'), first: [`let ${v}: i32 = ${from === '0' ? '' : `${from} + `}${i} * ${step};`] };
   }

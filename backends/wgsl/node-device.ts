@@ -47,7 +47,7 @@ export function deviceProfile(base: TargetProfile, device: GPUDevice): TargetPro
     limits: {
       ...base.limits,
       sharedBytes: l.maxComputeWorkgroupStorageSize,
-      // The planner uses 256 unless asked for more (PlanOptions.threads); this is the ceiling.
+      // The ceiling; the planner picks 256, or the profile's chunkPlan.threads, or PlanOptions.threads below it.
       threadsPerGroup: Math.min(l.maxComputeInvocationsPerWorkgroup, l.maxComputeWorkgroupSizeX),
       storageBuffers: l.maxStorageBuffersPerShaderStage,
       bufferBindingBytes: l.maxStorageBufferBindingSize,

@@ -129,7 +129,11 @@ function tiling(st: PlanState): void {
   const prof = st.target;
   const limit = prof.limits.sharedBytes;
   // Softmax and the recurrent form: 256 threads unless asked; the chunk form: the profile's preference below.
-  let threads = Math.min(st.options.threads ?? 256, prof.limits.threadsPerGroup);
+  const askedThreads = st.options.threads;
+  if (askedThreads !== undefined && !(Number.isInteger(askedThreads) && askedThreads >= 32 && askedThreads % 32 === 0)) {
+    return fail(st, 'DoesNotFit', [`a workgroup of ${askedThreads} threads`, prof.name, 'the workgroup size must be a positive multiple of 32']);
+  }
+  let threads = Math.min(askedThreads ?? 256, prof.limits.threadsPerGroup);
   const build = (t: Tiling) => {
     st.tiling = t;
     try {
@@ -199,7 +203,8 @@ function tiling(st: PlanState): void {
   const pref = prof.chunkPlan && (prof.chunkPlan.kernels === 'split') === !!split ? prof.chunkPlan : undefined;
   const widest = split && pref?.valueTile ? pref.valueTile : 64;
   // The chunk form's workgroup size: asked for, else the profile's measured preference where it allows it.
-  if (!recurrent && !st.options.threads && prof.chunkPlan?.threads) threads = Math.min(prof.chunkPlan.threads, prof.limits.threadsPerGroup);
+  // Like the other preferences, it applies to the kernel shape it was measured for.
+  if (!recurrent && !st.options.threads && pref?.threads) threads = Math.min(pref.threads, prof.limits.threadsPerGroup);
   const BVs = req.BV ? [req.BV] : fullRow ? [V] : [64, 32, 16, 8].filter((x) => x <= widest).map((x) => Math.min(x, pow2Ceil(V))).filter((x, i, a) => a.indexOf(x) === i);
   const BKs = req.BK ? [req.BK] : [128, 64, 32, 16, 8].map((x) => Math.min(x, pow2Ceil(K))).filter((x, i, a) => a.indexOf(x) === i);
   // The chunk to prefer: an explicit --chunk, else the profile's where it is smaller than the

@@ -52,6 +52,11 @@ test("workgroup size: the chunk form takes the profile's chunkPlan.threads where
   assert.equal(threads('webgpu-default', { form: 'chunk', threads: 1024 }), [256, 256], 'capped by the profile');
   assert.equal(threads('cuda-sm90', { form: 'chunk' }).every((t) => t === 256), true, 'CUDA: no preference, 256');
   assert.equal(plan(stdlibIR('softmax'), 'webgpu-large').program!.kernels.map((k) => k.threads), [256], 'softmax keeps 256');
+  assert.equal(threads('webgpu-large', { form: 'chunk', split: true }).every((t) => t === 256), true, 'measured for the fused form: not applied to a forced split');
+  const bad = plan(ir, 'webgpu-large', { form: 'chunk', threads: 100 });
+  assert.is(bad.program, undefined);
+  assert.is(bad.diagnostics[0]?.code, 'ATTN4001');
+  assert.match(bad.diagnostics[0]!.message, /positive multiple of 32/);
 });
 
 test('a spec that cannot fit the profile gets a diagnostic, not an over-budget kernel', () => {
