@@ -250,6 +250,11 @@ export abstract class CLikePrinter {
   protected loop(v: string, from: string, to: string, step: string, body: () => void): void {
     const p = this.loopParts(v, from, to, step);
     for (const l of p.pre) this.emit(l);
+    this.loopBlock(p, body);
+  }
+
+  /** The head and body of a counted loop whose `pre` lines are already printed. */
+  private loopBlock(p: ReturnType<CLikePrinter['loopParts']>, body: () => void): void {
     this.block(p.head, () => {
       for (const l of p.first) this.emit(l);
       body();
@@ -279,10 +284,7 @@ export abstract class CLikePrinter {
           lp = this.loopParts(s.v, this.expr(s.from, {}, 'i32'), this.expr(s.to, {}, 'i32'), this.expr(s.step, {}, 'i32'));
           return lp.pre;
         });
-        this.block(lp!.head, () => {
-          for (const l of lp!.first) this.emit(l);
-          this.stmts(s.body);
-        });
+        this.loopBlock(lp!, () => this.stmts(s.body));
         break;
       }
       case 'if': {
@@ -561,10 +563,12 @@ export abstract class CLikePrinter {
           this.emit(this.declConst(v, 'f32', s.transB ? this.at(s.b.tile, col(j), x, names['b']) : this.at(s.b.tile, x, col(j), names['b'])));
           return v;
         });
+        // One column: each A element is used once, in place; more: loaded once into a const.
         const av = acc.map((_, k) => {
-          if (nc === 1) return s.transA ? this.at(s.a.tile, x, readRow(k), names['a']) : this.at(s.a.tile, readRow(k), x, names['a']);
+          const a = s.transA ? this.at(s.a.tile, x, readRow(k), names['a']) : this.at(s.a.tile, readRow(k), x, names['a']);
+          if (nc === 1) return a;
           const v = this.fresh('av');
-          this.emit(this.declConst(v, 'f32', s.transA ? this.at(s.a.tile, x, readRow(k), names['a']) : this.at(s.a.tile, readRow(k), x, names['a'])));
+          this.emit(this.declConst(v, 'f32', a));
           return v;
         });
         acc.forEach((rowAcc, k) => rowAcc.forEach((a, j) => this.emit(`${a} = ${a} + ${av[k]} * ${bv[j]};`)));

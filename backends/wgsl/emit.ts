@@ -135,9 +135,9 @@ class WgslPrinter extends CLikePrinter {
    */
   override loopParts(v: string, from: string, to: string, step: string): { pre: string[]; head: string; first: string[] } {
     const pre: string[] = [];
-    // A software adapter's compiler would unroll a constant bound (see TargetProfile.opaqueLoopBounds).
-    let bound = this.opaqueBounds && /^\d+$/.test(to) ? `${to} + zero_` : to;
     const literal = (x: string) => /^\d+$/.test(x);
+    // A software adapter's compiler would unroll a constant bound (see TargetProfile.opaqueLoopBounds).
+    let bound = this.opaqueBounds && literal(to) ? `${to} + zero_` : to;
     if (step === '1') {
       if (!literal(bound)) {
         const n = this.fresh(`${v}_end`);

@@ -57,9 +57,8 @@ for (const arg of specs) {
   const r = compileCuda(ir, { profile: prof, dtype: 'f32', form: 'chunk', ...(chunk ? { chunk } : {}), ...(BV ? { tiles: { BV } } : {}) });
   if (!r.program) throw new Error(`${arg}: ${r.diagnostics.map((d) => d.message).join('; ')}`);
   // One folder per variant, named like a spec so that kernel_times.py finds it.
-  const out = join(dir, ir.name, 'cuda');
   const label = opts.length ? `${ir.name}_${opts.join('_').replace(/=/g, '')}` : ir.name;
-  const vdir = label === ir.name ? out : join(dir, label, 'cuda');
+  const vdir = join(dir, label, 'cuda');
   mkdirSync(vdir, { recursive: true });
   for (const f of r.files) {
     // kernel_times.py loads DIR/NAME/cuda/NAME_torch.py: variants get their own NAME.

@@ -11,7 +11,7 @@
  * --sweep adds Gated DeltaNet chunk vs the baseline at B=16 T=1024, B=4 T=4096 and B=1 T=16384.
  * --per-kernel times each kernel of a multi-kernel program alone (prepare, intra, chunk).
  * --explore times the chunk form's variants (split or fused, chunks of 16/32/64, value tiles of 16/32,
- * workgroups of 512/1024 threads), each checked against the default program; --explore-specs a,b
+ * workgroups of 256/512/1024 threads), each checked against the default program; --explore-specs a,b
  * limits it to those specs, --explore-threads to the default and the larger workgroups; --skip-main
  * leaves out the main table's cases.
  *
@@ -165,6 +165,8 @@ class GeneratedCase {
   buffers: Record<string, GPUBuffer> = {};
   dims: RunDims;
   description: string;
+  /** Threads per workgroup the plan chose (the explore rows name it). */
+  threads: number;
   constructor(
     private gpu: NodeGpu,
     profile: TargetProfile,
@@ -178,6 +180,7 @@ class GeneratedCase {
       for (const d of p.diagnostics) process.stderr.write(`${d.message}\n`);
       throw new Error(`${ir.name}: no ${form} program for ${profile.name}`);
     }
+    this.threads = p.tiling?.threads ?? 0;
     this.description = `${p.program.kernels.map((k) => k.name.replace(`${ir.name}_`, '')).join('+')}; ${p.tiling?.why ?? ''}`;
     this.kernels = new AttentionKernels(gpu.device, webgpuManifest(ir, p.program, profile, 'f32'));
     this.dims = { ...shape };
@@ -412,13 +415,14 @@ async function main(): Promise<void> {
       // Narrower value tiles: more workgroups (and less workgroup memory each) for the same work.
       for (const BV of [16, 32]) variants.push({ split: false, chunk: 16, BV }, { split: true, chunk: 32, BV });
       // Larger workgroups: more warps per SM where the driver keeps one workgroup there.
-      for (const threads of [512, 1024]) variants.push({ split: false, chunk: 16, threads }, { split: true, chunk: 16, threads });
+      for (const threads of [256, 512, 1024]) variants.push({ split: false, chunk: 16, threads }, { split: true, chunk: 16, threads });
       // --explore-threads: only the default and the larger workgroups.
       if (process.argv.includes('--explore-threads')) variants.splice(0, variants.length, ...variants.filter((x) => x.threads || (x.chunk === 16 && !x.BV)));
       // The default program's output: every variant must agree with it.
       const ref = new GeneratedCase(gpu, profile, ir, 'chunk', shape);
       const refOut = await ref.output();
       ref.destroy();
+      const seen = new Set<string>();
       for (const { split, chunk, BV, threads } of variants) {
         let c: GeneratedCase;
         try {
@@ -426,11 +430,17 @@ async function main(): Promise<void> {
         } catch {
           continue;
         }
+        // A requested size may be the plan's default (or be capped to it): each program once.
+        const variant = `${split ? 'split' : 'fused'}, chunk ${chunk}${BV ? `, value tile ${BV}` : ''}, ${c.threads} threads`;
+        if (seen.has(variant)) {
+          c.destroy();
+          continue;
+        }
+        seen.add(variant);
         const err = relErr(await c.output(), refOut);
         if (!(err <= 1e-3)) failed = true;
         const ms = await time(gpu.device, c.record, reps);
         c.destroy();
-        const variant = `${split ? 'split' : 'fused'}, chunk ${chunk}${BV ? `, value tile ${BV}` : ''}${threads ? `, ${threads} threads` : ''}`;
         exploreRows.push({ spec: ir.name, variant, ms, kernels: `${c.description}; ${err.toExponential(1)} vs the default` });
         process.stderr.write(`  explore ${ir.name} ${variant}: ${ms.toFixed(3)} ms (${err.toExponential(1)} vs the default)\n`);
       }

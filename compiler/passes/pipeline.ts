@@ -204,7 +204,7 @@ function tiling(st: PlanState): void {
   const widest = split && pref?.valueTile ? pref.valueTile : 64;
   // The chunk form's workgroup size: asked for, else the profile's measured preference where it allows it.
   // Like the other preferences, it applies to the kernel shape it was measured for.
-  if (!recurrent && !st.options.threads && pref?.threads) threads = Math.min(pref.threads, prof.limits.threadsPerGroup);
+  if (!recurrent && askedThreads === undefined && pref?.threads) threads = Math.min(pref.threads, prof.limits.threadsPerGroup);
   const BVs = req.BV ? [req.BV] : fullRow ? [V] : [64, 32, 16, 8].filter((x) => x <= widest).map((x) => Math.min(x, pow2Ceil(V))).filter((x, i, a) => a.indexOf(x) === i);
   const BKs = req.BK ? [req.BK] : [128, 64, 32, 16, 8].map((x) => Math.min(x, pow2Ceil(K))).filter((x, i, a) => a.indexOf(x) === i);
   // The chunk to prefer: an explicit --chunk, else the profile's where it is smaller than the
