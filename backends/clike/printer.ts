@@ -6,9 +6,11 @@
  *   register tile elements are owned the same way: thread lid holds slot s of element lid + s·T
  *   matmul        each thread computes the output elements it owns, over the reduction dimension
  *   reduce        a thread per row (or column); cumsum and trisolve: a thread per column
+ *   map into a column tile whose value folds a row: G threads per row, combined by lane exchanges
  * Barriers are printed where the kernel IR has them (the barriers pass placed them).
  */
-import { usedTiles } from '../../compiler/kernel-ir/analysis.ts';
+import { usedTiles, walkSExpr } from '../../compiler/kernel-ir/analysis.ts';
+import { substitute, unconditional } from './rewrite.ts';
 import type { BufferDecl, Kernel, SExpr, Stmt, TileDecl, TileRef } from '../../compiler/kernel-ir/types.ts';
 import { Typer, type CType } from './types.ts';
 import { invariantSubtrees, sexprKey } from './invariants.ts';
@@ -79,6 +81,18 @@ export abstract class CLikePrinter {
    */
   registerLoopHint(): string | undefined {
     return undefined;
+  }
+  /**
+   * How many neighbouring threads (lid, lid ^ 1, …: a power of two, ≤ 32) may combine values with
+   * `laneXor`; below 2, none (folds then run in one thread per row). CUDA: a warp; WGSL: the
+   * smallest subgroup the adapter may run, where the profile has subgroups.
+   */
+  protected foldLanes(): number {
+    return 0;
+  }
+  /** `v` of the thread whose lid differs from this one's in the bits of `off` (within foldLanes). */
+  protected laneXor(_v: string, _off: number): string {
+    throw new Error('internal: this printer combines no values across threads');
   }
 
   protected emit(line: string): void {
@@ -298,7 +312,7 @@ export abstract class CLikePrinter {
         break;
       }
       case 'map':
-        this.mapOp(s);
+        if (!this.parallelFold(s)) this.mapOp(s);
         break;
       case 'matmul':
         this.matmulOp(s);
@@ -440,8 +454,84 @@ export abstract class CLikePrinter {
     return { t, rows: ref.rows ?? t.rows, ...(ref.r0 ? { r0: this.expr(ref.r0, {}, 'i32') } : {}) };
   }
 
+  /** The const naming a view's first row (a slice of a tile), declared here; '' for a whole tile. */
+  protected viewOffset(s: Extract<Stmt, { op: 'map' }>): string {
+    const v = this.viewOf(s.dst);
+    if (!v.r0) return '';
+    const r0 = this.fresh('r0_');
+    this.emit(this.declConst(r0, 'i32', v.r0));
+    return r0;
+  }
+
+  /**
+   * A map over a column tile [rows, 1] whose value folds (Σ, max, min) along a row — a norm's
+   * sum of squares, a softmax row max or sum, a normalizer's q·z — has G threads per row (G a
+   * power of two up to foldLanes, rows·G at most the workgroup) fold every G-th term, combines
+   * their parts by lane exchanges, and the first of them finishes the expression and stores it:
+   * 128 terms take 4 steps and 5 exchanges at G = 32 instead of 128 steps, while most of the
+   * workgroup would wait idle. Rows the map's guard excludes fold nothing (no reads for them).
+   * False where it does not apply (the element loop prints the map).
+   */
+  protected parallelFold(s: Extract<Stmt, { op: 'map' }>): boolean {
+    const lanes = this.foldLanes();
+    const v = this.viewOf(s.dst);
+    if (v.t.space !== 'shared' || v.t.cols !== 1 || lanes < 2 || this.T % lanes !== 0) return false;
+    const folds: Extract<SExpr, { k: 'fold' }>[] = [];
+    walkSExpr(s.expr, (e) => {
+      if (e.k === 'fold') folds.push(e);
+    });
+    const f = folds[0];
+    if (folds.length !== 1 || !f || !unconditional(s.expr, f) || f.from.k !== 'const' || f.to.k !== 'const') return false;
+    const from = f.from.v;
+    const to = f.to.v;
+    const terms = to - from;
+    let G = 1;
+    while (G < Math.min(32, lanes) && v.rows * G * 2 <= this.T && G * 2 <= terms) G *= 2;
+    if (G < 2) return false;
+    const i = (x: number) => this.intLit(x);
+    const combine = (a: string, b: string) => (f.fn === 'sum' ? `${a} + ${b}` : this.call(f.fn, [a, b]));
+    const identity = f.fn === 'sum' ? this.floatLit(0) : this.floatLit(f.fn === 'max' ? -3.0e38 : 3.0e38);
+    const r0 = this.viewOffset(s);
+    this.emit(`// ${s.dst.tile}: the fold over ${f.v} by ${G} threads per row, combined by lane exchanges`);
+    this.block('', () => {
+      const q = this.fresh('q');
+      const part = this.fresh('part');
+      this.emit(this.declConst('r', 'i32', `lid / ${i(G)}`));
+      this.emit(this.declConst('c', 'i32', i(0)));
+      this.emit(this.declConst(q, 'i32', `lid % ${i(G)}`));
+      this.emit(this.declVar(part, 'f32', identity));
+      let keep = `r < ${i(v.rows)}`;
+      if (s.guard) {
+        this.withExprs(() => {
+          keep = `r < ${i(v.rows)} && r < ${this.expr(s.guard!.rows, {}, 'i32')} && c < ${this.expr(s.guard!.cols, {}, 'i32')}`;
+          return [];
+        });
+      }
+      this.block(`if (${keep})`, () => {
+        this.loop(f.v, `${i(from)} + ${q}`, i(to), i(G), () => {
+          this.withExprs(() => `${part} = ${combine(part, this.expr(f.body, {}, 'f32'))};`);
+        });
+      });
+      // Outside any branch on lid: every thread of the workgroup takes part in the exchanges.
+      for (let off = G / 2; off >= 1; off /= 2) this.emit(`${part} = ${combine(part, this.laneXor(part, off))};`);
+      this.typer.declareVar(part, 'f32');
+      const rest = substitute(s.expr, f, part, 0);
+      const target = this.at(s.dst.tile, 'r', 'c', r0 || undefined);
+      this.block(`if (r < ${i(v.rows)} && ${q} == 0)`, () => {
+        if (s.guard) {
+          this.block(`if (${keep})`, () => this.withExprs(() => `${target} = ${this.expr(rest, {}, 'f32')};`));
+          this.block('else', () => this.emit(`${target} = ${this.floatLit(s.guard!.fill)};`));
+        } else this.withExprs(() => `${target} = ${this.expr(rest, {}, 'f32')};`);
+      });
+    });
+    return true;
+  }
+
   protected mapOp(s: Extract<Stmt, { op: 'map' }>): void {
     const v = this.viewOf(s.dst);
+    // A shared tile filled from a register tile of its shape (a prefetch staged in registers): the
+    // loop walks the register tile's elements, each thread writing the ones it holds.
+    const staged = v.t.space === 'shared' ? this.registerSource(s) : undefined;
     const reg = v.t.space === 'register';
     let r0 = '';
     if (v.r0) {
@@ -460,7 +550,19 @@ export abstract class CLikePrinter {
         this.block(`if (${cond})`, () => this.withExprs(() => `${target} = ${this.expr(s.expr, ctx, 'f32')};`));
         this.block('else', () => this.emit(`${target} = ${this.floatLit(s.guard!.fill)};`));
       } else this.withExprs(() => `${target} = ${this.expr(s.expr, ctx, 'f32')};`);
-    }, reg ? v.t : undefined));
+    }, reg ? v.t : staged));
+  }
+
+  /** The register tile a map into a whole shared tile reads (of the same shape), if any. */
+  private registerSource(s: Extract<Stmt, { op: 'map' }>): TileDecl | undefined {
+    if (s.dst.r0 || s.dst.rows !== undefined) return undefined;
+    const dst = this.tiles.get(s.dst.tile)!;
+    let found: TileDecl | undefined;
+    walkSExpr(s.expr, (e) => {
+      const t = e.k === 'tile' ? this.tiles.get(e.tile) : undefined;
+      if (t?.space === 'register' && t.rows === dst.rows && t.cols === dst.cols) found = t;
+    });
+    return found;
   }
 
   /** The views of a matmul and its m × kk · kk × n shape (transposes applied). */

@@ -20,7 +20,8 @@ import type { BufferDecl, Dtype, Kernel, SExpr, Stmt, TileDecl } from '../../com
 import { CLikePrinter } from '../clike/printer.ts';
 import { fragmentPads, warpGrid, type WarpGrid } from './mma.ts';
 import { minBlocksPerUnit } from './occupancy.ts';
-import { blockUniform, columnIndex, guardKeepsVectors, substitute, unconditional, vectorWidth } from './tile-io.ts';
+import { blockUniform, columnIndex, guardKeepsVectors, vectorWidth } from './tile-io.ts';
+import { substitute, unconditional } from '../clike/rewrite.ts';
 import type { CType } from '../clike/types.ts';
 
 /** Static shared memory a block may declare; past it the tiles move to dynamic shared memory. */
@@ -210,6 +211,13 @@ class CudaPrinter extends CLikePrinter {
     const unused = name === 'r' || name === 'c' ? '[[maybe_unused]] ' : '';
     return `${unused}const ${this.typeName(t)} ${name} = ${init};`;
   }
+  /** A warp: the block is whole warps. */
+  protected override foldLanes(): number {
+    return this.warps > 0 ? 32 : 0;
+  }
+  protected override laneXor(v: string, off: number): string {
+    return `__shfl_xor_sync(0xffffffffu, ${v}, ${off})`;
+  }
   forLoop(v: string, from: string, to: string, step: string): string {
     return `for (int ${v} = ${from}; ${v} < ${to}; ${v} += ${step})`;
   }
@@ -350,7 +358,6 @@ class CudaPrinter extends CLikePrinter {
    * loads kept too few bytes in flight.
    */
   protected override mapOp(s: Extract<Stmt, { op: 'map' }>): void {
-    if (this.parallelFold(s)) return;
     // `uniform ? A : B` (HAS_INIT ? initial_state[…] : 0): the branch is taken by the whole block,
     // so each side is a map of its own and A's load may be vectorised.
     const e = s.expr;
@@ -382,75 +389,6 @@ class CudaPrinter extends CLikePrinter {
         this.block('else', () => this.storeVector(s, width, Array(width).fill(this.floatLit(s.guard!.fill)), r0));
       } else body();
     }, () => super.mapOp(s)));
-  }
-
-  /**
-   * A map over a column tile [rows, 1] whose value folds (Σ, max, min) along a row — a softmax row
-   * max or sum, a normalizer's q·z — has G threads per row (G a power of two, at most 32, rows·G at
-   * most the block) fold every G-th term, combines their parts with warp shuffles, and the first of
-   * them finishes the expression and stores it: 64 terms take 32 steps and a shuffle at G = 2
-   * instead of 64 steps, while half the block (or more) would wait idle. False where it does not
-   * apply (the element loop prints the map).
-   */
-  private parallelFold(s: Extract<Stmt, { op: 'map' }>): boolean {
-    const v = this.viewOf(s.dst);
-    if (v.t.space !== 'shared' || v.t.cols !== 1 || this.warps === 0) return false;
-    const folds: Extract<SExpr, { k: 'fold' }>[] = [];
-    walkSExpr(s.expr, (e) => {
-      if (e.k === 'fold') folds.push(e);
-    });
-    const f = folds[0];
-    if (folds.length !== 1 || !f || !unconditional(s.expr, f) || f.from.k !== 'const' || f.to.k !== 'const') return false;
-    const from = f.from.v;
-    const to = f.to.v;
-    const terms = to - from;
-    let G = 1;
-    while (G < 32 && v.rows * G * 2 <= this.T && G * 2 <= terms) G *= 2;
-    if (G < 2) return false;
-    const i = (x: number) => this.intLit(x);
-    const combine = (a: string, b: string) => (f.fn === 'sum' ? `${a} + ${b}` : this.call(f.fn, [a, b]));
-    const identity = f.fn === 'sum' ? this.floatLit(0) : this.floatLit(f.fn === 'max' ? -3.0e38 : 3.0e38);
-    const r0 = this.viewOffset(s);
-    this.emit(`// ${s.dst.tile}: the fold over ${f.v} by ${G} threads per row, combined with warp shuffles`);
-    this.block('', () => {
-      const q = this.fresh('q');
-      const part = this.fresh('part');
-      this.emit(this.declConst('r', 'i32', `lid / ${i(G)}`));
-      this.emit(this.declConst('c', 'i32', i(0)));
-      this.emit(this.declConst(q, 'i32', `lid % ${i(G)}`));
-      this.emit(this.declVar(part, 'f32', identity));
-      this.block(`if (r < ${i(v.rows)})`, () => {
-        this.block(this.forLoop(f.v, `${i(from)} + ${q}`, i(to), i(G)), () => {
-          this.withExprs(() => `${part} = ${combine(part, this.expr(f.body, {}, 'f32'))};`);
-        });
-      });
-      this.emit('#pragma unroll');
-      this.block(`for (int off = ${i(G / 2)}; off > 0; off >>= 1)`, () => this.emit(`${part} = ${combine(part, `__shfl_xor_sync(0xffffffffu, ${part}, off)`)};`));
-      this.typer.declareVar(part, 'f32');
-      const rest = substitute(s.expr, f, part, 0);
-      const target = this.at(s.dst.tile, 'r', 'c', r0 || undefined);
-      this.block(`if (r < ${i(v.rows)} && ${q} == 0)`, () => {
-        if (s.guard) {
-          let cond = '';
-          this.withExprs(() => {
-            cond = `r < ${this.expr(s.guard!.rows, {}, 'i32')} && c < ${this.expr(s.guard!.cols, {}, 'i32')}`;
-            return [];
-          });
-          this.block(`if (${cond})`, () => this.withExprs(() => `${target} = ${this.expr(rest, {}, 'f32')};`));
-          this.block('else', () => this.emit(`${target} = ${this.floatLit(s.guard!.fill)};`));
-        } else this.withExprs(() => `${target} = ${this.expr(rest, {}, 'f32')};`);
-      });
-    });
-    return true;
-  }
-
-  /** The const naming a view's first row (a slice of a tile), declared here; '' for a whole tile. */
-  private viewOffset(s: Extract<Stmt, { op: 'map' }>): string {
-    const v = this.viewOf(s.dst);
-    if (!v.r0) return '';
-    const r0 = this.fresh('r0_');
-    this.emit(this.declConst(r0, 'i32', v.r0));
-    return r0;
   }
 
   /**

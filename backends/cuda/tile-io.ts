@@ -1,18 +1,12 @@
 /**
  * Which tile loads and stores of a CUDA kernel can be 16-byte global accesses: patterns over the
- * kernel IR's scalar expressions (an index `X·M + (c + Y)` along a tile row, a load evaluated
- * unconditionally, a block-uniform condition) and the rewrite of an element's expression for the
- * k-th element of a vector. backends/cuda/emit.ts prints the accesses.
+ * kernel IR's scalar expressions (an index `X·M + (c + Y)` along a tile row, a block-uniform
+ * condition); whether a load is evaluated unconditionally and the rewrite of an element's
+ * expression for the k-th element of a vector are in backends/clike/rewrite.ts.
+ * backends/cuda/emit.ts prints the accesses.
  */
-import { operands, usesVar, walkSExpr } from '../../compiler/kernel-ir/analysis.ts';
+import { usesVar, walkSExpr } from '../../compiler/kernel-ir/analysis.ts';
 import type { Dtype, SExpr } from '../../compiler/kernel-ir/types.ts';
-
-/** Whether `target` is evaluated whenever `e` is (not under a select's branches or in a fold). */
-export function unconditional(e: SExpr, target: SExpr): boolean {
-  if (e === target) return true;
-  const always = e.k === 'sel' ? [e.c] : e.k === 'fold' ? [] : operands(e);
-  return always.some((x) => unconditional(x, target));
-}
 
 /** Elements per 16-byte access of a buffer of this dtype; 0 where none is printed. */
 export function vectorWidth(d: Dtype): number {
@@ -58,28 +52,3 @@ function isColumn(e: SExpr): boolean {
   return e.k === 'bin' && e.fn === 'add' && ((e.a.k === 'var' && e.a.name === 'c') || (e.b.k === 'var' && e.b.name === 'c'));
 }
 
-/** `e` for column c + k: the load `ld` replaced by the variable `value`, c by c + k. */
-export function substitute(e: SExpr, ld: SExpr | undefined, value: string, k: number): SExpr {
-  const go = (x: SExpr): SExpr => {
-    if (ld && x === ld) return { k: 'var', name: value };
-    switch (x.k) {
-      case 'var':
-        return x.name === 'c' && k ? { k: 'bin', fn: 'add', a: x, b: { k: 'const', v: k, t: 'i' } } : x;
-      case 'un':
-        return { ...x, a: go(x.a) };
-      case 'bin':
-        return { ...x, a: go(x.a), b: go(x.b) };
-      case 'sel':
-        return { ...x, c: go(x.c), a: go(x.a), b: go(x.b) };
-      case 'ld':
-        return { ...x, idx: go(x.idx) };
-      case 'tile':
-        return { ...x, r: go(x.r), c: go(x.c) };
-      case 'fold':
-        return { ...x, from: go(x.from), to: go(x.to), body: go(x.body) };
-      default:
-        return x;
-    }
-  };
-  return go(e);
-}

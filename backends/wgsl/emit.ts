@@ -86,14 +86,30 @@ class WgslPrinter extends CLikePrinter {
   readonly eagerSelect = true;
   uniforms: string[] = [];
 
+  /** Whether the body exchanges values within subgroups (the shader then enables them). */
+  usesSubgroups = false;
+
   constructor(
     k: Kernel,
     private bindings: ReturnType<typeof bindingsOf>,
     private opaqueBounds = false,
     sharedLimit?: number,
+    private subgroupLanes = 0,
   ) {
     super(k);
     if (sharedLimit !== undefined) this.padSharedRows(sharedLimit);
+  }
+
+  /**
+   * The smallest subgroup the adapter may run (the profile's subgroupSize[0]) where the profile
+   * has subgroups: lanes lid, lid ^ 1, … of one subgroup exchange values.
+   */
+  protected override foldLanes(): number {
+    return this.subgroupLanes;
+  }
+  protected override laneXor(v: string, off: number): string {
+    this.usesSubgroups = true;
+    return `subgroupShuffleXor(${v}, ${off}u)`;
   }
 
   typeName(t: CType): string {
@@ -260,15 +276,19 @@ export interface WgslKernel {
   code: string;
   bindings: { name: string; binding: number; access: 'read' | 'read_write'; type: string }[];
   paramsBinding: number;
+  /** The shader exchanges values within subgroups: the device needs the 'subgroups' feature. */
+  subgroups: boolean;
 }
 
 export function emitWgslKernel(k: Kernel, target: TargetProfile, version: string): WgslKernel {
   const bindings = bindingsOf(k);
-  const p = new WgslPrinter(k, bindings, target.opaqueLoopBounds === true, target.limits.sharedBytes);
+  const p = new WgslPrinter(k, bindings, target.opaqueLoopBounds === true, target.limits.sharedBytes, subgroupLanes(target));
   const { body, helpers } = p.render();
   const used = usedTiles(k.body);
   const enables: string[] = [];
   if (k.buffers.some((b) => b.dtype === 'f16' && !b.packedInto)) enables.push('f16');
+  // naga takes the subgroup builtins without an `enable`.
+  if (p.usesSubgroups && target.dialect === 'dawn') enables.push('subgroups');
   const code = SHADER({
     name: k.name,
     version,
@@ -287,7 +307,12 @@ export function emitWgslKernel(k: Kernel, target: TargetProfile, version: string
     opaque: target.opaqueLoopBounds === true,
     body,
   });
-  return { name: k.name, code, bindings: bindings.map(({ name, binding, access, type }) => ({ name, binding, access, type })), paramsBinding: bindings.length };
+  return { name: k.name, code, bindings: bindings.map(({ name, binding, access, type }) => ({ name, binding, access, type })), paramsBinding: bindings.length, subgroups: p.usesSubgroups };
+}
+
+/** Lanes of a subgroup every adapter of the profile runs at least (0: no subgroups). */
+function subgroupLanes(target: TargetProfile): number {
+  return target.features.subgroups ? target.features.subgroupSize[0] : 0;
 }
 
 export function emitWgsl(p: Program, target: TargetProfile, version: string): WgslKernel[] {

@@ -64,6 +64,7 @@ export function webgpuManifest(ir: AttentionIR, p: Program, target: TargetProfil
   }));
   const features: string[] = [];
   if (p.buffers.some((b) => b.dtype === 'f16' && !b.packedInto)) features.push('shader-f16');
+  if (wgsl.some((k) => k.subgroups)) features.push('subgroups');
   const maxShared = Math.max(...kernels.map((k) => k.sharedBytes));
   const maxThreads = Math.max(...kernels.map((k) => k.threads));
   const maxBindings = Math.max(...kernels.map((k) => k.bindings.length));

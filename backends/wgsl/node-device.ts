@@ -52,9 +52,17 @@ export function deviceProfile(base: TargetProfile, device: GPUDevice): TargetPro
       storageBuffers: l.maxStorageBuffersPerShaderStage,
       bufferBindingBytes: l.maxStorageBufferBindingSize,
     },
-    features: { ...base.features, f16: device.features.has('shader-f16'), subgroups: device.features.has('subgroups') },
+    features: { ...base.features, f16: device.features.has('shader-f16'), subgroups: device.features.has('subgroups'), subgroupSize: subgroupSizes(device, base.features.subgroupSize) },
     ...(isSoftwareAdapter(device) ? { opaqueLoopBounds: true } : {}),
   };
+}
+
+/** The adapter's smallest and largest subgroup sizes (GPUAdapterInfo), else the profile's. */
+function subgroupSizes(device: GPUDevice, fallback: [number, number]): [number, number] {
+  const info = (device as GPUDevice & { adapterInfo?: { subgroupMinSize?: number; subgroupMaxSize?: number } }).adapterInfo;
+  const lo = info?.subgroupMinSize;
+  const hi = info?.subgroupMaxSize;
+  return lo && hi && lo <= hi ? [lo, hi] : fallback;
 }
 
 /** A software (CPU) adapter, by WebGPU's own flag. */

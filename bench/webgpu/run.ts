@@ -12,8 +12,11 @@
  * --per-kernel times each kernel of a multi-kernel program alone (prepare, intra, chunk).
  * --explore times the chunk form's variants (split or fused, chunks of 16/32/64, value tiles of 16/32,
  * workgroups of 256/512/1024 threads), each checked against the default program; --explore-specs a,b
- * limits it to those specs, --explore-threads to the default and the larger workgroups; --skip-main
- * leaves out the main table's cases.
+ * limits it to those specs, --explore-threads to the default and the larger workgroups, --explore-tiles
+ * to the fused kernel's value tiles and key slices; --explore-softmax times the flash kernel's query
+ * and key tiles at 256/512/1024 threads; --skip-main
+ * leaves out the main table's cases. --occupancy N (N compute units: 132 on an H100/H200) adds a
+ * probe of how many workgroups the driver keeps resident per unit by workgroup memory and size.
  *
  * Timing: after ≥ 300 ms of warm-up work, each measurement records `inner` calls into one command
  * encoder (inner chosen so that a submission takes ≥ 50 ms), submits, and waits for the queue;
@@ -173,7 +176,7 @@ class GeneratedCase {
     ir: AttentionIR,
     form: KernelForm,
     shape: Shape,
-    extra: { split?: boolean; chunk?: number; tiles?: { BV?: number }; threads?: number } = {},
+    extra: { split?: boolean; chunk?: number; tiles?: { BV?: number; BK?: number }; threads?: number } = {},
   ) {
     const p = plan(ir, profile, { form, dtype: 'f32', shape, ...extra });
     if (!p.program) {
@@ -331,6 +334,49 @@ ${pad}@compute @workgroup_size(${threads}) fn main(@builtin(global_invocation_id
   return rows;
 }
 
+/**
+ * How many workgroups the driver keeps on one compute unit, by the workgroup memory each holds:
+ * workgroups of `threads` invocations each run a dependent chain of multiply-adds (a fixed time
+ * per workgroup whatever else runs beside it) while holding `kib` KiB of workgroup memory. One
+ * workgroup per compute unit (`units` of them: 132 on an H100/H200) takes t1; 64 per unit take
+ * t64; workgroups resident at once per unit ≈ 64 · t1 / t64.
+ */
+async function occupancy(gpu: NodeGpu, reps: number, units: number): Promise<{ kib: number; threads: number; t1: number; t64: number; perUnit: number }[]> {
+  const dev = gpu.device;
+  const out = dev.createBuffer({ size: units * 64 * 4, usage: STORAGE });
+  const rows: { kib: number; threads: number; t1: number; t64: number; perUnit: number }[] = [];
+  const maxKib = dev.limits.maxComputeWorkgroupStorageSize / 1024;
+  for (const threads of [32, 256, 512])
+    for (const kib of [0, 2, 4, 6, 8, 10, 12, 14, 16, 20, 24, 28, 30, 31, 32, 36, 40, 48]) {
+      if (kib > maxKib || threads > dev.limits.maxComputeInvocationsPerWorkgroup) continue;
+      const words = (kib * 1024) / 4;
+      const pad = kib ? `var<workgroup> pad: array<f32, ${words}>;\n` : '';
+      const use = kib ? `pad[l % ${words}u] = f32(l);\n  workgroupBarrier();\n  var x = pad[(l + 1u) % ${words}u];` : 'var x = f32(l);';
+      const code = `@group(0) @binding(0) var<storage, read_write> o: array<f32>;
+${pad}@compute @workgroup_size(${threads}) fn main(@builtin(workgroup_id) w: vec3<u32>, @builtin(local_invocation_index) l: u32) {
+  ${use}
+  for (var i = 0u; i < 20000u; i = i + 1u) { x = x * 0.99993 + 0.5; }
+  if (l == 0u) { o[w.x] = x; }
+}`;
+      const pipeline = dev.createComputePipeline({ layout: 'auto', compute: { module: dev.createShaderModule({ code }), entryPoint: 'main' } });
+      const bind = dev.createBindGroup({ layout: pipeline.getBindGroupLayout(0), entries: [{ binding: 0, resource: { buffer: out } }] });
+      const run = (groups: number) =>
+        time(dev, (enc) => {
+          const pass = enc.beginComputePass();
+          pass.setPipeline(pipeline);
+          pass.setBindGroup(0, bind);
+          pass.dispatchWorkgroups(groups);
+          pass.end();
+        }, reps);
+      const t1 = await run(units);
+      const t64 = await run(units * 64);
+      rows.push({ kib, threads, t1, t64, perUnit: (64 * t1) / t64 });
+      process.stderr.write(`  occupancy ${kib} KiB × ${threads}: ${((64 * t1) / t64).toFixed(2)} per unit\n`);
+    }
+  out.destroy();
+  return rows;
+}
+
 async function main(): Promise<void> {
   const reps = Number(argValue('reps') ?? 7);
   const jsonFile = argValue('json');
@@ -348,6 +394,9 @@ async function main(): Promise<void> {
   gpu.device.pushErrorScope('validation');
   const copyBytes = cpu ? 16 << 20 : 128 << 20;
   const bwRows = await bandwidth(gpu, copyBytes, reps);
+  // --occupancy N: workgroups resident per compute unit (N units) by workgroup memory and size.
+  const units = Number(argValue('occupancy') ?? 0);
+  const occRows = units > 0 ? await occupancy(gpu, Math.min(reps, 3), units) : [];
 
   const cases: [string, KernelForm[]][] = [
     ['stdlib/linear_attention.attn', ['chunk', 'recurrent']],
@@ -410,28 +459,31 @@ async function main(): Promise<void> {
     for (const file of ['stdlib/gated_deltanet.attn', 'stdlib/gla.attn', 'stdlib/linear_attention.attn']) {
       const ir = loadSpec(file);
       if (only && !only.includes(ir.name)) continue;
-      const variants: { split: boolean; chunk: number; BV?: number; threads?: number }[] = [];
+      const variants: { split: boolean; chunk: number; BV?: number; BK?: number; threads?: number }[] = [];
       for (const split of [true, false]) for (const chunk of [16, 32, 64]) variants.push({ split, chunk });
       // Narrower value tiles: more workgroups (and less workgroup memory each) for the same work.
       for (const BV of [16, 32]) variants.push({ split: false, chunk: 16, BV }, { split: true, chunk: 32, BV });
       // Larger workgroups: more warps per SM where the driver keeps one workgroup there.
       for (const threads of [256, 512, 1024]) variants.push({ split: false, chunk: 16, threads }, { split: true, chunk: 16, threads });
-      // --explore-threads: only the default and the larger workgroups.
-      if (process.argv.includes('--explore-threads')) variants.splice(0, variants.length, ...variants.filter((x) => x.threads || (x.chunk === 16 && !x.BV)));
+      // Key slices of the fused kernel (fewer slices: fewer phases per chunk; more: less memory).
+      for (const BK of [16, 32, 64, 128]) for (const BV of [undefined, 32]) variants.push({ split: false, chunk: 16, BK, ...(BV ? { BV } : {}) });
+      // --explore-threads: only the default and the larger workgroups; --explore-tiles: the fused kernel's tiles.
+      if (process.argv.includes('--explore-threads')) variants.splice(0, variants.length, ...variants.filter((x) => x.threads || (x.chunk === 16 && !x.BV && !x.BK)));
+      if (process.argv.includes('--explore-tiles')) variants.splice(0, variants.length, ...variants.filter((x) => !x.split && x.chunk === 16 && !x.threads));
       // The default program's output: every variant must agree with it.
       const ref = new GeneratedCase(gpu, profile, ir, 'chunk', shape);
       const refOut = await ref.output();
       ref.destroy();
       const seen = new Set<string>();
-      for (const { split, chunk, BV, threads } of variants) {
+      for (const { split, chunk, BV, BK, threads } of variants) {
         let c: GeneratedCase;
         try {
-          c = new GeneratedCase(gpu, profile, ir, 'chunk', shape, { split, chunk, ...(BV ? { tiles: { BV } } : {}), ...(threads ? { threads } : {}) });
+          c = new GeneratedCase(gpu, profile, ir, 'chunk', shape, { split, chunk, ...(BV || BK ? { tiles: { ...(BV ? { BV } : {}), ...(BK ? { BK } : {}) } } : {}), ...(threads ? { threads } : {}) });
         } catch {
           continue;
         }
         // A requested size may be the plan's default (or be capped to it): each program once.
-        const variant = `${split ? 'split' : 'fused'}, chunk ${chunk}${BV ? `, value tile ${BV}` : ''}, ${c.threads} threads`;
+        const variant = `${split ? 'split' : 'fused'}, chunk ${chunk}${BV ? `, value tile ${BV}` : ''}${BK ? `, key slice ${BK}` : ''}, ${c.threads} threads`;
         if (seen.has(variant)) {
           c.destroy();
           continue;
@@ -445,6 +497,36 @@ async function main(): Promise<void> {
         process.stderr.write(`  explore ${ir.name} ${variant}: ${ms.toFixed(3)} ms (${err.toExponential(1)} vs the default)\n`);
       }
     }
+  }
+  // --explore-softmax: the flash kernel's query and key tiles and workgroup sizes.
+  if (process.argv.includes('--explore-softmax')) {
+    const ir = loadSpec('stdlib/softmax.attn');
+    const ref = new GeneratedCase(gpu, profile, ir, 'parallel', shape);
+    const refOut = await ref.output();
+    ref.destroy();
+    const seen = new Set<string>();
+    for (const threads of [256, 512, 1024])
+      for (const chunk of [16, 32, 64])
+        for (const BK of [16, 32, 64]) {
+          let c: GeneratedCase;
+          try {
+            c = new GeneratedCase(gpu, profile, ir, 'parallel', shape, { chunk, tiles: { BK }, threads });
+          } catch {
+            continue;
+          }
+          const variant = `${c.description.replace(/^[^;]*; /, '').replace(/ \(\d+ bytes.*$/, '')}, ${c.threads} threads`;
+          if (seen.has(variant)) {
+            c.destroy();
+            continue;
+          }
+          seen.add(variant);
+          const err = relErr(await c.output(), refOut);
+          if (!(err <= 1e-3)) failed = true;
+          const ms = await time(gpu.device, c.record, reps);
+          c.destroy();
+          exploreRows.push({ spec: ir.name, variant, ms, kernels: `${c.description}; ${err.toExponential(1)} vs the default` });
+          process.stderr.write(`  explore ${ir.name} ${variant}: ${ms.toFixed(3)} ms (${err.toExponential(1)} vs the default)\n`);
+        }
   }
   base.destroy();
   const err = await gpu.device.popErrorScope();
@@ -460,6 +542,10 @@ async function main(): Promise<void> {
   for (const r of rows) o.write(`| ${r.spec} | ${r.form} | ${r.ms.toFixed(3)} | ${rate(r.tokensPerSecond)} | ${r.check} | ${r.kernels} |\n`);
   o.write(`\nMemory traffic through this adapter: a copy kernel over ${copyBytes >> 20} MiB, with and without workgroup memory held per workgroup (GB/s = bytes read + written ÷ time)\n\n| kernel | ms/call | GB/s |\n|---|---:|---:|\n`);
   for (const r of bwRows) o.write(`| ${r.kernel} | ${r.ms.toFixed(3)} | ${r.gbs.toFixed(0)} |\n`);
+  if (occRows.length) {
+    o.write(`\nWorkgroups resident per compute unit (${units} units) by workgroup memory and workgroup size: 64 · t(1 per unit) ÷ t(64 per unit) for a fixed-length dependent chain\n\n| KiB | threads | ms, 1 per unit | ms, 64 per unit | resident per unit |\n|---:|---:|---:|---:|---:|\n`);
+    for (const r of occRows) o.write(`| ${r.kib} | ${r.threads} | ${r.t1.toFixed(3)} | ${r.t64.toFixed(3)} | ${r.perUnit.toFixed(2)} |\n`);
+  }
   if (kernelRows.length) {
     o.write('\nEach kernel alone (same shape; share = its time ÷ the whole program\'s)\n\n| spec | form | kernel | ms/call | share |\n|---|---|---|---:|---:|\n');
     for (const r of kernelRows) o.write(`| ${r.spec} | ${r.form} | ${r.kernel} | ${r.ms.toFixed(3)} | ${(100 * r.share).toFixed(0)} % |\n`);
@@ -473,7 +559,7 @@ async function main(): Promise<void> {
     o.write(`\nChunk-form variants at B=${shape.B} T=${shape.T} H=${shape.H}\n\n| spec | variant | ms/call | kernels |\n|---|---|---:|---|\n`);
     for (const r of exploreRows) o.write(`| ${r.spec} | ${r.variant} | ${r.ms.toFixed(3)} | ${r.kernels} |\n`);
   }
-  if (jsonFile) writeFileSync(jsonFile, JSON.stringify({ date: new Date().toISOString(), adapter: gpu.description, shape, rows, bandwidth: bwRows, kernels: kernelRows, sweep: sweepRows, explore: exploreRows }, null, 2));
+  if (jsonFile) writeFileSync(jsonFile, JSON.stringify({ date: new Date().toISOString(), adapter: gpu.description, shape, rows, bandwidth: bwRows, occupancy: occRows, kernels: kernelRows, sweep: sweepRows, explore: exploreRows }, null, 2));
   gpu.destroy();
   process.exit(failed ? 1 : 0);
 }

@@ -64,7 +64,8 @@ function checkRegisterUse(s: Stmt, x: Ctx): void {
   const decl = (n: string) => x.kernel.tiles.find((t) => t.name === n)!;
   if (s.op === 'map') {
     for (const t of registerReads(s.expr, regs)) {
-      if (t !== s.dst.tile && !(regs.has(s.dst.tile) && decl(t).rows === decl(s.dst.tile).rows && decl(t).cols === decl(s.dst.tile).cols && !s.dst.r0)) bad(`map into ${s.dst.tile} reads register tile ${t} of another shape or owner`);
+      // Into a register tile or a whole shared tile of the same shape (the element each thread holds).
+      if (t !== s.dst.tile && !(decl(t).rows === decl(s.dst.tile).rows && decl(t).cols === decl(s.dst.tile).cols && !s.dst.r0 && s.dst.rows === undefined)) bad(`map into ${s.dst.tile} reads register tile ${t} of another shape or owner`);
     }
   } else if (s.op === 'store') {
     for (const t of registerReads(s.value, regs)) if (t !== s.src) bad(`store of ${s.src} reads register tile ${t}`);

@@ -100,9 +100,35 @@ export function buildChunkKernel(st: PlanState): Kernel {
   /** Intra-chunk output weights from the intra-chunk kernel. */
   const loadWeights = (A: string) => kb.map(A, b.ld('w_a', b.add(rowBase(R, C), Cv)), { ...rowsValid, cols: b.i(C) });
 
+  // ── key slices staged through registers ────────────────────────────────────
+  // With several key slices per chunk (fused form), a slice's q and k (and the state update's k)
+  // are loaded one slice ahead into register tiles: at the top of a slice the staged values are
+  // copied into the shared tile and the next slice's loads are issued, so their latency overlaps
+  // this slice's products instead of stalling the workgroup at the barrier after the loads. Only
+  // while a stage costs a thread at most 4 registers.
+  const staging = !split && KP > BK && C * BK <= 4 * tl.threads;
+  const stages = new Map<string, string>();
+  const sliceGuard = (k: SExpr) => ({ ...rowsValid, cols: b.min(b.i(BK), b.sub(b.i(K), k)) });
+  /** Issue the loads of the key slice at offset `k` of `name` (an input at column col) into the stage of `tile`. */
+  const prefetch = (tile: string, name: 'q' | 'k' | 'b', k: SExpr) => {
+    let reg = stages.get(tile);
+    if (!reg) stages.set(tile, (reg = kb.tile(`P${tile}`, C, BK, 'register')));
+    kb.map(reg, q(name).at(R, b.add(Cv, k)), sliceGuard(k));
+  };
+  /** A key slice of `name` into `tile`: from its stage (and the next slice's loads issued), or loaded now. */
+  const sliceOf = (tile: string, name: 'q' | 'k' | 'b') => {
+    if (!staging) return kb.map(tile, q(name).at(R, b.add(Cv, k0)), sliceGuard(k0));
+    kb.map(tile, b.tile(stages.get(tile)!, R, Cv));
+    prefetch(tile, name, b.add(k0, b.i(BK)));
+  };
+  /** Before a loop of key slices that takes `tiles` with sliceOf: their first slice's loads. */
+  const primeSlices = (...tiles: [string, 'q' | 'k' | 'b'][]) => {
+    if (staging) for (const [tile, name] of tiles) prefetch(tile, name, b.i(0));
+  };
+  const primeSlice = () => primeSlices([Qs, 'q'], [Ks, 'k']);
   const loadSlice = () => {
-    kb.map(Qs, q('q').at(R, b.add(Cv, k0)), { ...rowsValid, cols: b.min(b.i(BK), b.sub(b.i(K), k0)) });
-    kb.map(Ks, q('k').at(R, b.add(Cv, k0)), { ...rowsValid, cols: b.min(b.i(BK), b.sub(b.i(K), k0)) });
+    sliceOf(Qs, 'q');
+    sliceOf(Ks, 'k');
     if (vecGate) loadGateSlice();
   };
   const sliceView = { tile: S, r0: k0, rows: BK };
@@ -154,6 +180,7 @@ export function buildChunkKernel(st: PlanState): Kernel {
     if (split) loadWeights(A);
     const intraFirst = split && !Dn;
     if (intraFirst) kb.matmul(O, A, Vc!, { acc: 'add' });
+    if (!preScale) primeSlice();
     kb.for('k0', b.i(0), b.i(K), b.i(BK), () => {
       if (preScale) {
         const cols = { ...rowsValid, cols: b.min(b.i(BK), b.sub(b.i(K), k0)) };
@@ -200,6 +227,7 @@ export function buildChunkKernel(st: PlanState): Kernel {
     kb.map(Mr!, b.add(bR(R), b.max(b.tile(Mt!, b.i(0), b.i(0)), b.fold('max', 'j', b.i(0), b.add(R, b.i(1)), b.sub(b.tile(Li!, b.v('j'), b.i(0)), bR(b.v('j')))))));
     const mc = b.tile(Mt!, b.i(0), b.i(0));
     const mL = b.tile(Mr!, b.sub(L, b.i(1)), b.i(0));
+    primeSlice();
     kb.for('k0', b.i(0), b.i(K), b.i(BK), () => {
       loadSlice();
       kb.matmul(A, Qs, Ks, { transB: true, acc: 'add' });
@@ -229,6 +257,7 @@ export function buildChunkKernel(st: PlanState): Kernel {
     kb.map(Akk, b.f(0));
     kb.map(Aqk, b.f(0));
     kb.map(X, b.f(0));
+    primeSlice();
     kb.for('k0', b.i(0), b.i(K), b.i(BK), () => {
       loadSlice();
       if (vecGate) {
@@ -245,6 +274,8 @@ export function buildChunkKernel(st: PlanState): Kernel {
       kb.matmul(X, Ks, sliceView, { acc: 'add' });
       kb.matmul(O, Qs, sliceView, { acc: 'add' });
     }, 'key-feature slices: scores and reads of the old state');
+    // The state update's first k slice, loading while the chunk's solve runs.
+    primeSlices([Ks, 'k']);
     const beta = (row: SExpr) => b.tile(Bt!, row, b.i(0));
     const decay = hasGate && !vecGate ? b.exp(b.sub(bAt(R, b.i(0)), bAt(Cv, b.i(0)))) : b.f(1);
     kb.map(Akk, b.sel(b.lt(Cv, R), b.mul(b.mul(b.tile(Akk, R, Cv), vecGate ? b.f(1) : decay), beta(R)), b.f(0)));
@@ -254,7 +285,7 @@ export function buildChunkKernel(st: PlanState): Kernel {
     kb.matmul(O, Aqk, X, { acc: 'add' });
     storeOutput();
     kb.for('k0', b.i(0), b.i(K), b.i(BK), () => {
-      kb.map(Ks, q('k').at(R, b.add(Cv, k0)), { ...rowsValid, cols: b.min(b.i(BK), b.sub(b.i(K), k0)) });
+      sliceOf(Ks, 'k');
       if (vecGate) loadGateSlice();
       if (hasGate) kb.map(Ks, b.mul(b.tile(Ks, R, Cv), b.exp(b.sub(bLast(Cv), bAt(R, Cv)))));
       decayStateSlice();
@@ -379,6 +410,7 @@ export function buildChunkKernel(st: PlanState): Kernel {
     };
     const dd = (x: string, y: string, xb: (row: SExpr, d: SExpr) => SExpr) =>
       b.fold('sum', 'd', b.i(0), b.i(BK), b.mul(b.mul(b.tile(x, R, b.v('d')), b.tile(y, Cv, b.v('d'))), b.exp(b.sub(xb(R, b.v('d')), bAt(Cv, b.v('d'))))));
+    primeSlice();
     kb.for('k0', b.i(0), b.i(K), b.i(BK), () => {
       loadSlice();
       loadAB();
@@ -400,6 +432,8 @@ export function buildChunkKernel(st: PlanState): Kernel {
       kb.matmul(Rr, As, sliceView, { acc: 'add' });
       kb.matmul(O, Qs, sliceView, { acc: 'add' });
     }, 'key-feature slices: scores and reads of the old state');
+    // The state update's first slices of k and b, loading while the chunk's solve runs.
+    primeSlices([Ks, 'k'], [Bb, 'b']);
     if (!vecGate) {
       const dPrev = hasGate ? b.exp(b.sub(bPrev(R, b.i(0)), bAt(Cv, b.i(0)))) : b.f(1);
       const dCur = hasGate ? b.exp(b.sub(bAt(R, b.i(0)), bAt(Cv, b.i(0)))) : b.f(1);
@@ -414,8 +448,8 @@ export function buildChunkKernel(st: PlanState): Kernel {
     kb.matmul(O, Aqk, Vc!, { acc: 'add' });
     storeOutput();
     kb.for('k0', b.i(0), b.i(K), b.i(BK), () => {
-      kb.map(Ks, q('k').at(R, b.add(Cv, k0)), sliceCols);
-      kb.map(Bb, q('b').at(R, b.add(Cv, k0)), sliceCols);
+      sliceOf(Ks, 'k');
+      sliceOf(Bb, 'b');
       if (vecGate) {
         kb.map(Gs!, q('g').at(R, b.add(Cv, k0)), sliceCols);
         kb.op({ op: 'cumsum', dst: Bs!, src: Gs! });

@@ -84,10 +84,16 @@ export class ExprLowering {
     return { tile: t, elem: { width: w, at: (r, c) => b.tile(t, r, w ? c : b.i(0)) } };
   }
 
+  /**
+   * Σ or max of a row of `e`, into a column tile: one map whose value folds the row, so `e` is
+   * never materialised (no tile for it, no barrier before the fold) and a backend may spread the
+   * fold of a row over several threads (the printers' parallel folds).
+   */
   private reduceRows(e: Elem, fn: 'sum' | 'max'): Elem {
-    const src = this.materialize(e).tile;
     const dst = this.newTile(0);
-    this.stmts.push({ op: 'reduce', dst, src, axis: 'cols', fn });
+    const j = `${this.prefix}j${this.count++}`;
+    const body = b.fold(fn, j, b.i(0), b.i(Math.max(1, e.width)), e.at(b.R, e.width ? b.v(j) : b.i(0)));
+    this.stmts.push({ op: 'map', dst: { tile: dst }, expr: body, ...(this.guardRows ? { guard: { rows: this.guardRows, cols: b.i(1), fill: 0 } } : {}) });
     this.stmts.push({ op: 'barrier' });
     return { width: 0, at: (r) => b.tile(dst, r, b.i(0)) };
   }

@@ -314,15 +314,20 @@ function pow2Ceil(x: number): number {
   return 2 ** Math.ceil(Math.log2(Math.max(1, x)));
 }
 
-/** Token rows per workgroup of the prepare kernel: the most (up to 32) whose tiles fit. */
+/**
+ * Token rows per workgroup of the prepare kernel: the most (up to 32) whose tiles fit, and stay
+ * within the profile's residentSharedBytes where it has one (so that several workgroups share a
+ * compute unit: the kernel streams its rows and has no other use for a larger tile).
+ */
 function choosePrepareRows(st: PlanState, limit: number): number {
   if (!Object.values(st.quantities ?? {}).some((p) => p!.how === 'prepared')) return 16;
   const saved = st.tiling;
+  const budget = Math.min(limit, st.target.limits.residentSharedBytes ?? limit);
   try {
     for (let R = 32; R >= 1; R /= 2) {
       st.tiling = { C: 1, BK: 1, BV: 1, threads: 64, prepareRows: R, sharedBytes: 0, why: '' };
       const k = buildPrepareKernel(st);
-      if (!k || sharedBytes(k) <= limit) return R;
+      if (!k || sharedBytes(k) <= budget) return R;
     }
     return 1;
   } finally {

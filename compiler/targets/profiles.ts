@@ -18,6 +18,13 @@ export interface TargetProfile {
     groupsPerDim: number;
     /** Largest storage buffer binding, bytes. */
     bufferBindingBytes: number;
+    /**
+     * Workgroup memory up to which a workgroup leaves room for others on a compute unit, where a
+     * driver keeps few workgroups per unit beyond it (NVIDIA's Vulkan driver:
+     * `bench/webgpu --occupancy`, docs/benchmarks.md). Kernels whose tile size is free (the prepare
+     * kernel's rows) stay within it.
+     */
+    residentSharedBytes?: number;
     /** Registers per thread (CUDA), for spill-aware tile choices. */
     registersPerThread: number;
     /**
@@ -84,6 +91,9 @@ const KiB = 1024;
  * DeltaNet 9.77 → 8.42 ms, GLA 7.79 → 5.99, linear attention 5.06 → 4.06 (1024: 9.21, 6.62, 4.72).
  * Profiles that allow only 256 threads keep 256. Used by every WebGPU profile.
  */
+/** Measured (bench/webgpu --occupancy): see residentSharedBytes. */
+const RESIDENT_SHARED = 16 * KiB;
+
 const WEBGPU_CHUNK_PLAN: TargetProfile['chunkPlan'] = { kernels: 'fused', chunk: 16, threads: 512 };
 
 /**
@@ -109,7 +119,7 @@ export const PROFILES: Record<string, TargetProfile> = {
     name: 'webgpu-large',
     backend: 'wgsl',
     description: 'limits a desktop adapter grants when asked (32 KiB workgroup memory, 1024 invocations, 1 GiB bindings), with shader-f16 and subgroups',
-    limits: { sharedBytes: 32 * KiB, threadsPerGroup: 1024, storageBuffers: 10, groupsPerDim: 65535, bufferBindingBytes: 1024 * 1024 * KiB, registersPerThread: 128 },
+    limits: { sharedBytes: 32 * KiB, threadsPerGroup: 1024, storageBuffers: 10, groupsPerDim: 65535, bufferBindingBytes: 1024 * 1024 * KiB, registersPerThread: 128, residentSharedBytes: RESIDENT_SHARED },
     features: { f16: true, bf16: false, subgroups: true, subgroupSize: [4, 128], mma: [], tf32: false, asyncCopy: false },
     dialect: 'dawn',
     computeUnits: 64,

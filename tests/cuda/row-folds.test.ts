@@ -1,7 +1,8 @@
 /**
  * Row folds of the CUDA backend (no GPU here: bench/gpu/check.py runs them on one): a map over a
  * column tile whose value folds along a row (the softmax kernel's row max and row sum, the
- * normalizer's q·z) splits each row's terms over G threads and combines them with warp shuffles.
+ * normalizer's q·z) splits each row's terms over G threads and combines them with warp shuffles
+ * (the shared printer's parallel fold; tests/webgpu/row-folds.test.ts runs its WGSL form).
  */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -16,7 +17,7 @@ function cudaOf(spec: string): string {
 
 /** The printed block of a parallel fold into `tile`, or undefined. */
 function foldOf(cu: string, tile: string): { G: number; text: string } | undefined {
-  const m = new RegExp(`// ${tile}: the fold over \\w+ by (\\d+) threads per row, combined with warp shuffles`).exec(cu);
+  const m = new RegExp(`// ${tile}: the fold over \\w+ by (\\d+) threads per row, combined by lane exchanges`).exec(cu);
   if (!m) return undefined;
   const end = cu.indexOf('== 0) {', m.index);
   return { G: Number(m[1]), text: cu.slice(m.index, cu.indexOf('\n', cu.indexOf('\n', end) + 1)) };
@@ -30,8 +31,8 @@ test('softmax: the row max and the row sum over a key tile of 64 use 2 threads p
     assert.is(f!.G, 2);
     // Each thread folds every second term from its own offset, then one shuffle step (offset 1).
     assert.match(f!.text, /for \(int jj = 0 \+ q\d+; jj < 64; jj \+= 2\)/);
-    assert.match(f!.text, /for \(int off = 1; off > 0; off >>= 1\)/);
-    assert.match(f!.text, /__shfl_xor_sync\(0xffffffffu, part\d+, off\)/);
+    assert.match(f!.text, /(part\d+) = (\1 \+ |attnc_max\(\1, )__shfl_xor_sync\(0xffffffffu, \1, 1\)\)?;/);
+    assert.not.match(f!.text, /__shfl_xor_sync\([^)]*, 2\)/);
     // Only the first thread of a row stores, after the shuffle that every lane takes part in.
     assert.ok(f!.text.indexOf('__shfl_xor_sync') < f!.text.indexOf(`${tile}[r] =`));
     assert.match(f!.text, /if \(r < 128 && q\d+ == 0\)/);
@@ -44,7 +45,9 @@ test("linear attention: the normalizer's q·z over 128 key features uses 8 threa
   const f = foldOf(chunk, 'Dn');
   assert.ok(f, 'Dn is a parallel fold');
   assert.is(f!.G, 8);
-  assert.match(f!.text, /for \(int off = 4; off > 0; off >>= 1\)/);
+  // Offsets 4, 2, 1, in that order.
+  const offs = [...f!.text.matchAll(/__shfl_xor_sync\(0xffffffffu, part\d+, (\d+)\)/g)].map((m) => Number(m[1]));
+  assert.equal(offs, [4, 2, 1]);
 });
 
 test.run();

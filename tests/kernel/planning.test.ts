@@ -99,8 +99,24 @@ test('prepare kernels: tiles that only give a store its shape take no workgroup 
       assert.ok(declared <= PROFILES[target]!.limits.sharedBytes, `${name} on ${target}: ${declared} bytes declared`);
     }
   }
-  // Without the anchors counted, Performer's prepare kernel fits 8 tokens per workgroup in 16 KiB (it had 4).
-  assert.is(plan(fullSize('performer'), 'webgpu-default').tiling!.prepareRows, 8);
+  // Without the anchors counted, and with row folds that materialise no terms (a norm's squares),
+  // Performer's prepare kernel fits 16 tokens per workgroup in 16 KiB (it had 4, then 8).
+  assert.is(plan(fullSize('performer'), 'webgpu-default').tiling!.prepareRows, 16);
+});
+
+test("prepare kernels stay within the profile's residentSharedBytes (several workgroups per compute unit)", () => {
+  // webgpu-large allows 32 KiB per workgroup but NVIDIA's Vulkan driver keeps one workgroup per
+  // SM from about 28 KiB on: Gated DeltaNet's prepare kernel (q and k, 128 wide, padded rows) takes
+  // 8 tokens (≈ 8 KiB), not the 16 that the limit would allow.
+  const budget = PROFILES['webgpu-large']!.limits.residentSharedBytes!;
+  assert.ok(budget > 0 && budget < PROFILES['webgpu-large']!.limits.sharedBytes);
+  const p = plan(fullSize('gated_deltanet'), 'webgpu-large');
+  const k = p.program!.kernels.find((x) => x.name.endsWith('_prepare'))!;
+  assert.ok(sharedBytes(k) <= budget, `${sharedBytes(k)} bytes`);
+  assert.is(p.tiling!.prepareRows, 8);
+  // A profile without the hint fills its limit: 16 rows (≈ 16.5 KiB) within 32 KiB.
+  const { residentSharedBytes: _, ...limits } = PROFILES['webgpu-large']!.limits;
+  assert.is(plan(fullSize('gated_deltanet'), { ...PROFILES['webgpu-large']!, limits }).tiling!.prepareRows, 16);
 });
 
 test('binding packing sizes f16 inputs in 32-bit words (two elements per word)', () => {

@@ -1,0 +1,76 @@
+/**
+ * Row folds of the WGSL backend (the shared printer's parallel fold): a map over a column tile
+ * whose value folds along a row — the sum of squares of an L2 norm in the prepare kernel, a
+ * softmax row max or sum — has G threads per row fold every G-th term and combine their parts
+ * with subgroupShuffleXor, G at most the profile's smallest subgroup. Checked: the printed form
+ * (and `enable subgroups;` with the 'subgroups' feature in the manifest), none without subgroups,
+ * and Gated DeltaNet's prepare kernel (q and k L2-normed over 128 features) on Dawn against the
+ * reference.
+ */
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { emitWgslKernel } from '../../backends/wgsl/emit.ts';
+import { webgpuManifest } from '../../backends/wgsl/manifest.ts';
+import { deviceProfile } from '../../backends/wgsl/node-device.ts';
+import { AttentionKernels } from '../../backends/wgsl/runtime.ts';
+import { renderDiagnostics } from '../../compiler/diagnostics/render.ts';
+import { interpret } from '../../compiler/interp/interpret.ts';
+import { randomInputs } from '../../compiler/interp/random.ts';
+import { compareTensors } from '../../compiler/interp/tensor.ts';
+import { plan } from '../../compiler/passes/pipeline.ts';
+import { PROFILES, type TargetProfile } from '../../compiler/targets/profiles.ts';
+import { releaseGpu, scoped, testGpu } from '../helpers/gpu.ts';
+import { stdlibIR } from '../helpers/ir.ts';
+
+const withSubgroups = (min: number): TargetProfile => ({ ...PROFILES['webgpu-large']!, features: { ...PROFILES['webgpu-large']!.features, subgroups: true, subgroupSize: [min, 128] } });
+
+function prepareWgsl(profile: TargetProfile): string {
+  const p = plan(stdlibIR('gated_deltanet', { K: 128, V: 128 }), profile, { form: 'chunk' });
+  assert.ok(p.program, renderDiagnostics(p.diagnostics));
+  return emitWgslKernel(p.program!.kernels.find((k) => k.name.endsWith('_prepare'))!, profile, 'test').code;
+}
+
+test('the sum of squares of a 128-wide row is folded by G threads, G = the smallest subgroup (up to 32)', () => {
+  for (const [min, G] of [[4, 4], [8, 8], [32, 32], [64, 32]] as const) {
+    const code = prepareWgsl(withSubgroups(min));
+    assert.match(code, /^enable subgroups;$/m);
+    const folds = [...code.matchAll(/the fold over \w+ by (\d+) threads per row, combined by lane exchanges/g)].map((m) => Number(m[1]));
+    assert.equal(folds, [G, G], `subgroups of at least ${min}: one fold each for q and k`);
+    const offs = [...code.matchAll(/subgroupShuffleXor\(part\d+, (\d+)u\)/g)].map((m) => Number(m[1]));
+    const once: number[] = [];
+    for (let o = G / 2; o >= 1; o /= 2) once.push(o);
+    assert.equal(offs, [...once, ...once]);
+  }
+});
+
+test('without subgroups (webgpu-default) the fold runs in one thread per row, and no feature is required', () => {
+  const code = prepareWgsl(PROFILES['webgpu-default']!);
+  assert.not.match(code, /subgroup/);
+  const ir = stdlibIR('gated_deltanet', { K: 128, V: 128 });
+  const p = plan(ir, 'webgpu-default', { form: 'chunk' });
+  assert.not.ok(webgpuManifest(ir, p.program!, PROFILES['webgpu-default']!, 'f32').requiredFeatures.includes('subgroups'));
+  assert.ok(webgpuManifest(ir, plan(ir, 'webgpu-large', { form: 'chunk' }).program!, PROFILES['webgpu-large']!, 'f32').requiredFeatures.includes('subgroups'));
+});
+
+test("Gated DeltaNet (K' = V' = 128) on Dawn with the adapter's subgroups = reference", async () => {
+  const gpu = await testGpu();
+  if (!gpu.device.features.has('subgroups')) assert.unreachable('the test device has no subgroups');
+  const profile = deviceProfile(PROFILES['webgpu-large']!, gpu.device);
+  const ir = stdlibIR('gated_deltanet', { K: 128, V: 128 });
+  const p = plan(ir, profile, { form: 'chunk' });
+  assert.ok(p.program, renderDiagnostics(p.diagnostics));
+  const man = webgpuManifest(ir, p.program!, profile, 'f32');
+  assert.match(man.kernels.find((k) => k.name.endsWith('_prepare'))!.code, /subgroupShuffleXor/);
+  const kernels = new AttentionKernels(gpu.device, man);
+  assert.equal(await kernels.compilationMessages(), []);
+  const inputs = randomInputs(ir, { B: 1, T: 40, H: 2, seed: 71 });
+  const tensors = Object.fromEntries(Object.entries(inputs.tensors).map(([n, t]) => [n, t.data]));
+  const res = await scoped(gpu.device, () => kernels.run(tensors, { B: 1, T: 40, H: 2 }));
+  kernels.destroy();
+  const ref = interpret(ir, inputs, { form: 'recurrent' });
+  const e = compareTensors(Float64Array.from(res.output), ref.output!.data);
+  assert.ok(e.relErr <= 1e-4, `output rel. error ${e.relErr.toExponential(2)}`);
+});
+
+test.after(releaseGpu);
+test.run();
