@@ -128,7 +128,7 @@ function tiling(st: PlanState): void {
   const ir = st.ir;
   const prof = st.target;
   const limit = prof.limits.sharedBytes;
-  // Softmax and the recurrent form: 256 threads unless asked; the chunk form: the profile's preference below.
+  // The recurrent form: 256 threads unless asked; the chunk and parallel forms: the profile's preferences below.
   const askedThreads = st.options.threads;
   if (askedThreads !== undefined && !(Number.isInteger(askedThreads) && askedThreads >= 32 && askedThreads % 32 === 0)) {
     return fail(st, 'DoesNotFit', [`a workgroup of ${askedThreads} threads`, prof.name, 'the workgroup size must be a positive multiple of 32']);
@@ -160,6 +160,8 @@ function tiling(st: PlanState): void {
   };
   const prepareRows = choosePrepareRows(st, limit);
   if (ir.family === 'softmax') {
+    // The profile's measured workgroup size for the flash kernel, where it allows it.
+    if (askedThreads === undefined && prof.parallelThreads) threads = Math.min(prof.parallelThreads, prof.limits.threadsPerGroup);
     const pref = st.options.chunk ?? (ir.chunk.kind === 'tiles' ? ir.chunk.q : 64);
     const prefK = ir.chunk.kind === 'tiles' ? ir.chunk.k : 64;
     // Balanced tiles first: the smaller of the two tile sizes sets how often a query tile's running

@@ -78,6 +78,11 @@ export interface TargetProfile {
    * threads option wins.
    */
   chunkPlan?: { kernels: 'split' | 'fused'; chunk: number; valueTile?: number; threads?: number };
+  /**
+   * The workgroup size of the parallel (flash softmax) form's kernel where the profile allows it
+   * (else 256); an explicit threads option wins.
+   */
+  parallelThreads?: number;
 }
 
 const KiB = 1024;
@@ -102,6 +107,13 @@ const WEBGPU_CHUNK_PLAN: TargetProfile['chunkPlan'] = { kernels: 'fused', chunk:
  * of 64 (164 KiB, one per SM: ncu measured 12.5 % occupancy, stalls on global loads); 11.2 against
  * 12.3 ms at B=1 T=16384. sm_80 takes it too: it has the same one-block-per-SM limit at 160 KiB.
  */
+/**
+ * Measured on an H200 through Dawn/Vulkan, causal softmax B=4 T=4096 H=16 D=128, f32
+ * (2026-12-04): query tiles of 32 and key tiles of 16 (35 KiB) take 72.4 ms with 256 threads,
+ * 58.3 with 512, 51.3 with 1024 — one workgroup per SM either way (docs/benchmarks.md).
+ */
+const WEBGPU_PARALLEL_THREADS = 1024;
+
 const CUDA_CHUNK_PLAN: TargetProfile['chunkPlan'] = { kernels: 'split', chunk: 32, valueTile: 32 };
 
 export const PROFILES: Record<string, TargetProfile> = {
@@ -114,6 +126,7 @@ export const PROFILES: Record<string, TargetProfile> = {
     dialect: 'dawn',
     computeUnits: 16,
     chunkPlan: WEBGPU_CHUNK_PLAN,
+    parallelThreads: WEBGPU_PARALLEL_THREADS,
   },
   'webgpu-large': {
     name: 'webgpu-large',
@@ -124,6 +137,7 @@ export const PROFILES: Record<string, TargetProfile> = {
     dialect: 'dawn',
     computeUnits: 64,
     chunkPlan: WEBGPU_CHUNK_PLAN,
+    parallelThreads: WEBGPU_PARALLEL_THREADS,
   },
   'webgpu-naga': {
     name: 'webgpu-naga',
@@ -134,6 +148,7 @@ export const PROFILES: Record<string, TargetProfile> = {
     dialect: 'naga',
     computeUnits: 16,
     chunkPlan: WEBGPU_CHUNK_PLAN,
+    parallelThreads: WEBGPU_PARALLEL_THREADS,
   },
   'cuda-sm80': {
     name: 'cuda-sm80',

@@ -42,7 +42,7 @@ test('bigger profiles get bigger tiles', () => {
   assert.equal([unplanned.C, unplanned.BV], [64, 64], 'without the preference, the spec chunk of 64 and value tiles of 64 fit an H100');
 });
 
-test("workgroup size: the chunk form takes the profile's chunkPlan.threads where its limit allows, else 256", () => {
+test("workgroup size: the chunk form takes the profile's chunkPlan.threads, softmax its parallelThreads, where the limit allows, else 256", () => {
   const ir = stdlibIR('gated_deltanet');
   const threads = (prof: Parameters<typeof plan>[1], o: PlanOptions = {}) => plan(ir, prof, { dtype: 'f32', ...o }).program!.kernels.map((k) => k.threads);
   assert.equal(threads('webgpu-large', { form: 'chunk' }), [512, 512], 'webgpu-large: the measured 512');
@@ -51,7 +51,11 @@ test("workgroup size: the chunk form takes the profile's chunkPlan.threads where
   assert.equal(threads('webgpu-large', { form: 'chunk', threads: 1024 }), [1024, 1024], 'an explicit request wins');
   assert.equal(threads('webgpu-default', { form: 'chunk', threads: 1024 }), [256, 256], 'capped by the profile');
   assert.equal(threads('cuda-sm90', { form: 'chunk' }).every((t) => t === 256), true, 'CUDA: no preference, 256');
-  assert.equal(plan(stdlibIR('softmax'), 'webgpu-large').program!.kernels.map((k) => k.threads), [256], 'softmax keeps 256');
+  // Softmax: the profile's parallelThreads (1024, measured) where the limit allows it.
+  assert.equal(plan(stdlibIR('softmax'), 'webgpu-large').program!.kernels.map((k) => k.threads), [1024], 'softmax takes parallelThreads');
+  assert.equal(plan(stdlibIR('softmax'), 'webgpu-default').program!.kernels.map((k) => k.threads), [256], 'softmax within the W3C default');
+  assert.equal(plan(stdlibIR('softmax'), 'webgpu-large', { threads: 256 }).program!.kernels.map((k) => k.threads), [256], 'softmax: an explicit request wins');
+  assert.equal(plan(stdlibIR('softmax'), 'cuda-sm90').program!.kernels.map((k) => k.threads), [256], 'CUDA softmax: no preference');
   assert.equal(threads('webgpu-large', { form: 'chunk', split: true }).every((t) => t === 256), true, 'measured for the fused form: not applied to a forced split');
   const bad = plan(ir, 'webgpu-large', { form: 'chunk', threads: 100 });
   assert.is(bad.program, undefined);
