@@ -116,9 +116,10 @@ export function buildChunkKernel(st: PlanState): Kernel {
     kb.map(reg, q(name).at(R, b.add(Cv, k)), sliceGuard(k));
   };
   /** A key slice of `name` into `tile`: from its stage (and the next slice's loads issued), or loaded now. */
-  const sliceOf = (tile: string, name: 'q' | 'k' | 'b') => {
-    if (!staging) return kb.map(tile, q(name).at(R, b.add(Cv, k0)), sliceGuard(k0));
-    kb.map(tile, b.tile(stages.get(tile)!, R, Cv));
+  const sliceOf = (tile: string, name: 'q' | 'k' | 'b', scale?: SExpr) => {
+    const scaled = (x: SExpr) => (scale ? b.mul(x, scale) : x);
+    if (!staging) return kb.map(tile, scaled(q(name).at(R, b.add(Cv, k0))), sliceGuard(k0));
+    kb.map(tile, scaled(b.tile(stages.get(tile)!, R, Cv)));
     prefetch(tile, name, b.add(k0, b.i(BK)));
   };
   /** Before a loop of key slices that takes `tiles` with sliceOf: their first slice's loads. */
@@ -254,6 +255,10 @@ export function buildChunkKernel(st: PlanState): Kernel {
     const Akk = kb.tile('Akk', C, C);
     const Aqk = kb.tile('Aqk', C, C);
     const X = kb.tile('X', C, BV);
+    // A scalar gate's decay e^{b_r} is one factor per row: it scales the rows of K S and Q S once
+    // after the slice loop, and the update's e^{b_L − b_r} scales k as it is staged in, so that
+    // a key slice is one phase of products after its loads (no rescaling phase between).
+    const rowGate = hasGate && !vecGate;
     kb.map(Akk, b.f(0));
     kb.map(Aqk, b.f(0));
     kb.map(X, b.f(0));
@@ -263,13 +268,11 @@ export function buildChunkKernel(st: PlanState): Kernel {
       if (vecGate) {
         kb.map(Akk, b.add(b.tile(Akk, R, Cv), b.sel(b.lt(Cv, R), decayedDot(Ks, Ks, R), b.f(0))));
         kb.map(Aqk, b.add(b.tile(Aqk, R, Cv), b.sel(b.le(Cv, R), decayedDot(Qs, Ks, R), b.f(0))));
+        kb.map(Ks, b.mul(b.tile(Ks, R, Cv), b.exp(bAt(R, Cv))));
+        kb.map(Qs, b.mul(b.tile(Qs, R, Cv), b.exp(bAt(R, Cv))));
       } else {
         kb.matmul(Akk, Ks, Ks, { transB: true, acc: 'add' });
         kb.matmul(Aqk, Qs, Ks, { transB: true, acc: 'add' });
-      }
-      if (hasGate) {
-        kb.map(Ks, b.mul(b.tile(Ks, R, Cv), b.exp(bAt(R, Cv))));
-        kb.map(Qs, b.mul(b.tile(Qs, R, Cv), b.exp(bAt(R, Cv))));
       }
       kb.matmul(X, Ks, sliceView, { acc: 'add' });
       kb.matmul(O, Qs, sliceView, { acc: 'add' });
@@ -277,18 +280,26 @@ export function buildChunkKernel(st: PlanState): Kernel {
     // The state update's first k slice, loading while the chunk's solve runs.
     primeSlices([Ks, 'k']);
     const beta = (row: SExpr) => b.tile(Bt!, row, b.i(0));
-    const decay = hasGate && !vecGate ? b.exp(b.sub(bAt(R, b.i(0)), bAt(Cv, b.i(0)))) : b.f(1);
-    kb.map(Akk, b.sel(b.lt(Cv, R), b.mul(b.mul(b.tile(Akk, R, Cv), vecGate ? b.f(1) : decay), beta(R)), b.f(0)));
-    kb.map(Aqk, b.sel(b.le(Cv, R), b.mul(b.tile(Aqk, R, Cv), vecGate ? b.f(1) : decay), b.f(0)));
-    kb.map(X, b.mul(beta(R), b.sub(b.tile(Vc!, R, Cv), b.tile(X, R, Cv))));
+    const decay = rowGate ? b.exp(b.sub(bAt(R, b.i(0)), bAt(Cv, b.i(0)))) : b.f(1);
+    const rowDecay = rowGate ? b.exp(bAt(R, b.i(0))) : b.f(1);
+    kb.map(Akk, b.sel(b.lt(Cv, R), b.mul(b.mul(b.tile(Akk, R, Cv), decay), beta(R)), b.f(0)));
+    kb.map(Aqk, b.sel(b.le(Cv, R), b.mul(b.tile(Aqk, R, Cv), decay), b.f(0)));
+    kb.map(X, b.mul(beta(R), b.sub(b.tile(Vc!, R, Cv), b.mul(b.tile(X, R, Cv), rowDecay))));
+    if (rowGate) {
+      kb.map(O, b.mul(b.tile(O, R, Cv), rowDecay));
+      // The whole state's decay e^{b_L}, now that the slice loop has read it.
+      kb.map(S, b.mul(b.tile(S, R, Cv), b.exp(bLast(b.i(0)))));
+    }
     kb.op({ op: 'trisolve', a: Akk, b: X, sign: 1 });
     kb.matmul(O, Aqk, X, { acc: 'add' });
     storeOutput();
     kb.for('k0', b.i(0), b.i(K), b.i(BK), () => {
-      sliceOf(Ks, 'k');
-      if (vecGate) loadGateSlice();
-      if (hasGate) kb.map(Ks, b.mul(b.tile(Ks, R, Cv), b.exp(b.sub(bLast(Cv), bAt(R, Cv)))));
-      decayStateSlice();
+      sliceOf(Ks, 'k', rowGate ? b.exp(b.sub(bLast(b.i(0)), bAt(R, b.i(0)))) : undefined);
+      if (vecGate) {
+        loadGateSlice();
+        kb.map(Ks, b.mul(b.tile(Ks, R, Cv), b.exp(b.sub(bLast(Cv), bAt(R, Cv)))));
+        decayStateSlice();
+      }
       kb.matmul(sliceView, Ks, X, { transA: true, acc: 'add' });
     }, 'key-feature slices: state update');
   };

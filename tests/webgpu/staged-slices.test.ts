@@ -3,7 +3,8 @@
  * chunk kernel with several key slices, each slice's q and k (and the state update's k, and b of
  * a DPLR update) are loaded one slice ahead into register tiles and copied into the shared tiles
  * at the top of the next slice. For each update class — additive (a scalar and a vector gate),
- * mLSTM's stabilised one, the delta rule with and without a gate, DPLR — with K' = 32 and key
+ * mLSTM's stabilised one, the delta rule with no gate, a scalar gate (its row decays applied after
+ * the slice loop) and a vector gate (KDA), DPLR — with K' = 32 and key
  * slices of 8 (four per chunk): the program stages its slices, the strict kernel-IR interpreter
  * (bounds, barriers, races) equals the reference to 1e-9, and Dawn's run of the WGSL to 1e-4.
  */
@@ -23,7 +24,7 @@ import { PROFILES } from '../../compiler/targets/profiles.ts';
 import { releaseGpu, scoped, testGpu } from '../helpers/gpu.ts';
 import { stdlibIR } from '../helpers/ir.ts';
 
-const SPECS = ['linear_attention', 'gla', 'mlstm', 'deltanet', 'gated_deltanet', 'rwkv7'];
+const SPECS = ['linear_attention', 'gla', 'mlstm', 'deltanet', 'gated_deltanet', 'kda', 'rwkv7'];
 
 for (const name of SPECS) {
   test(`${name}: fused chunk kernel with key slices staged through registers = reference`, async () => {
