@@ -444,6 +444,33 @@ export abstract class CLikePrinter {
    * How many elements a thread handles per step of a shared tile's element loop, written out in
    * the printed code (1: a plain loop, which elementLoopHint may annotate instead).
    */
+  /**
+   * Steps of a matmul's reduction written out per loop iteration (a dialect without an unroll
+   * hint: the loads of several steps can then be in flight together). 1 by default.
+   */
+  protected reductionCopies(_trips: number): number {
+    return 1;
+  }
+
+  /** The reduction loop x = 0 … trips − 1 of a matmul, reductionCopies steps per iteration. */
+  protected reductionLoop(trips: number, body: (x: string) => void): void {
+    const i = (v: number) => this.intLit(v);
+    const u = this.reductionCopies(trips);
+    if (u <= 1 || trips % u !== 0) {
+      const x = this.fresh('x');
+      return this.loop(x, i(0), i(trips), i(1), () => body(x));
+    }
+    const xi = this.fresh('xi');
+    this.loop(xi, i(0), i(trips / u), i(1), () => {
+      for (let k = 0; k < u; k++)
+        this.block('', () => {
+          const x = this.fresh('x');
+          this.emit(this.declConst(x, 'i32', k === 0 ? `${xi} * ${i(u)}` : `${xi} * ${i(u)} + ${i(k)}`));
+          body(x);
+        });
+    });
+  }
+
   protected elementLoopCopies(trips: number): number {
     void trips;
     return 1;
@@ -658,8 +685,7 @@ export abstract class CLikePrinter {
       const readRow = (k: number) => (partial(k) ? this.call('min', [row(k), i(m - 1)]) : row(k));
       const acc = Array.from({ length: slots }, () => Array.from({ length: nc }, () => this.fresh('acc')));
       for (const a of acc.flat()) this.emit(this.declVar(a, 'f32', this.floatLit(0)));
-      const x = this.fresh('x');
-      this.loop(x, i(0), i(kk), i(1), () => {
+      this.reductionLoop(kk, (x) => {
         const bv = Array.from({ length: nc }, (_, j) => {
           const v = this.fresh('bv');
           this.emit(this.declConst(v, 'f32', s.transB ? this.at(s.b.tile, col(j), x, names['b']) : this.at(s.b.tile, x, col(j), names['b'])));
@@ -726,9 +752,31 @@ export abstract class CLikePrinter {
     });
   }
 
+  /**
+   * Rows up to which a triangular solve is written out in full (each thread's column held in
+   * named registers, every product a line: no dependence through memory between rows). 0: none.
+   */
+  protected unrolledSolveRows(): number {
+    return 0;
+  }
+
   protected trisolveOp(s: Extract<Stmt, { op: 'trisolve' }>): void {
     const B = this.tiles.get(s.b)!;
     const c = this.fresh('col');
+    if (B.rows <= this.unrolledSolveRows()) {
+      this.loop(c, 'lid', this.intLit(B.cols), this.intLit(this.T), () => {
+        const i = (v: number) => this.intLit(v);
+        const xs: string[] = [];
+        for (let r = 0; r < B.rows; r++) {
+          const x = this.fresh('xs');
+          this.emit(this.declVar(x, 'f32', this.at(s.b, i(r), c)));
+          for (let j = 0; j < r; j++) this.emit(`${x} = ${x} ${s.sign > 0 ? '-' : '+'} ${this.at(s.a, i(r), i(j))} * ${xs[j]};`);
+          this.emit(`${this.at(s.b, i(r), c)} = ${x};`);
+          xs.push(x);
+        }
+      });
+      return;
+    }
     this.loop(c, 'lid', this.intLit(B.cols), this.intLit(this.T), () => {
       const r = this.fresh('row');
       this.loop(r, this.intLit(0), this.intLit(B.rows), this.intLit(1), () => {

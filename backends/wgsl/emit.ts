@@ -120,6 +120,14 @@ class WgslPrinter extends CLikePrinter {
    * thread's global loads are in flight together (the state kernels issue them once per chunk, in
    * sequence, and wait on their latency).
    */
+  /** Chunks of up to 16 tokens: the solve's 120 products written out. */
+  protected override unrolledSolveRows(): number {
+    return 16;
+  }
+  /** Likewise a matmul's reduction: 4 steps per iteration where the length allows. */
+  protected override reductionCopies(trips: number): number {
+    return trips % 4 === 0 ? 4 : 1;
+  }
   protected override elementLoopCopies(trips: number): number {
     return Math.min(4, trips);
   }

@@ -4,7 +4,8 @@
  * matmulColumns). Each case runs one hand-built kernel — load A and B into shared tiles, one
  * matmul, store — on the test device and compares it with a float64 product, over shapes that
  * pick nc = 1, 2 and 4, transposed operands, masks, accumulation modes and a last partial pass of
- * rows. The printed loops are also held to the form Dawn proves finite (WgslPrinter.loopParts).
+ * rows, reductions written 4 steps per iteration and plain. The printed loops are also held to the
+ * form Dawn proves finite (WgslPrinter.loopParts).
  */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -82,6 +83,7 @@ const cases: Case[] = [
   { m: 32, kk: 24, n: 32, transA: false, transB: false, acc: 'set', mask: 'strict', nc: 2 },
   { m: 40, kk: 16, n: 32, transA: false, transB: true, acc: 'sub', nc: 2 },
   { m: 16, kk: 64, n: 16, transA: false, transB: true, acc: 'sub', mask: 'strict', nc: 1 },
+  { m: 64, kk: 6, n: 32, transA: false, transB: false, acc: 'add', nc: 2 },
 ];
 
 for (const c of cases) {
@@ -90,8 +92,12 @@ for (const c of cases) {
     const k = kernel(c);
     const w = emitWgslKernel(k, PROFILES['webgpu-large']!, 'test');
     // One B value per owned column is loaded per reduction step.
+    // The reduction is written 4 steps per loop iteration where its length allows (WGSL has no
+    // unroll hint), the plain loop otherwise.
+    const copies = c.kk % 4 === 0 ? 4 : 1;
+    assert.is(/let x\d+: i32 = xi\d+ \* 4 \+ 3;/.test(w.code), copies === 4, `reduction written ${copies} steps per iteration\n${w.code}`);
     const bLoads = (w.code.match(/let bv\d+: f32/g) ?? []).length;
-    assert.is(bLoads, c.nc, `loads of B per step (columns per thread)\n${w.code}`);
+    assert.is(bLoads, c.nc * copies, `loads of B per step (columns per thread)\n${w.code}`);
     const g = await testGpu();
     const dev = g.device;
     const rnd = (n: number, seed: number) => Float32Array.from({ length: n }, (_, j) => Math.sin(seed * 97 + j * 12.9898) * 0.5);

@@ -6,7 +6,8 @@
  * mLSTM's stabilised one, the delta rule with no gate, a scalar gate (its row decays applied after
  * the slice loop) and a vector gate (KDA), DPLR — with K' = 32 and key
  * slices of 8 (four per chunk): the program stages its slices, the strict kernel-IR interpreter
- * (bounds, barriers, races) equals the reference to 1e-9, and Dawn's run of the WGSL to 1e-4.
+ * (bounds, barriers, races) equals the reference to 1e-9, and Dawn's run of the WGSL to 1e-4 (the
+ * delta rule's solve there written out in full: WgslPrinter.unrolledSolveRows).
  */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -48,6 +49,8 @@ for (const name of SPECS) {
     const man = webgpuManifest(ir, p.program!, { ...deviceProfile(PROFILES['webgpu-large']!, gpu.device), name: 'webgpu-large' }, 'f32');
     const kernels = new AttentionKernels(gpu.device, man);
     assert.equal(await kernels.compilationMessages(), [], `${name}: shader compilation messages`);
+    // Chunks of 16: the delta rule's solve is written out (its last product: row 15, column 14).
+    if (/deltanet|kda/.test(name)) assert.match(man.kernels.find((x) => x.name.endsWith('_chunk'))!.code, /xs\d+ = xs\d+ - Akk\[15 \* 16 \+ 14\] \* xs\d+;/);
     const shape = inputs.tensors[ir.inputs.find((i) => i.type === 'real')!.name]!.shape;
     const tensors = Object.fromEntries(Object.entries(inputs.tensors).map(([n, t]) => [n, t.data]));
     const init = { S: inputs.initialState!.S.data, ...(inputs.initialState!.z ? { z: inputs.initialState!.z.data } : {}), ...(inputs.initialState!.m ? { m: inputs.initialState!.m.data } : {}) };
