@@ -91,12 +91,16 @@ const KiB = 1024;
  * Measured on an H100 through Dawn/Vulkan, B=4 T=4096 H=16 (2026-11-23): fused chunks of 16 beat
  * the split form for Gated DeltaNet (10.2 vs 12.7 ms), GLA (8.0 vs 12.1) and linear attention
  * (5.4 vs 8.6). Workgroups of 512 (an H200, 2026-12-04): NVIDIA's Vulkan driver keeps one
- * workgroup per SM once it holds 32 KiB or more of workgroup memory (a copy kernel drops from 3.9
- * to 1.0 TB/s), so twice the threads per workgroup are twice the warps per SM: fused Gated
+ * workgroup per SM once it holds about 28 KiB or more of workgroup memory (a copy kernel drops from
+ * 3.9 to 1.0 TB/s at 32 KiB), so twice the threads per workgroup are twice the warps per SM: fused Gated
  * DeltaNet 9.77 → 8.42 ms, GLA 7.79 → 5.99, linear attention 5.06 → 4.06 (1024: 9.21, 6.62, 4.72).
  * Profiles that allow only 256 threads keep 256. Used by every WebGPU profile.
  */
-/** Measured (bench/webgpu --occupancy): see residentSharedBytes. */
+/**
+ * Measured on an H200 through Dawn/Vulkan (bench/webgpu --occupancy, 2026-12-04): workgroups
+ * resident per SM by workgroup memory — 8 KiB: 6, 12: 4, 16: 3, 24: 2, 28 KiB and more: 1 (about
+ * 56 KiB per SM, ~1 KiB reserved per workgroup). See residentSharedBytes.
+ */
 const RESIDENT_SHARED = 16 * KiB;
 
 const WEBGPU_CHUNK_PLAN: TargetProfile['chunkPlan'] = { kernels: 'fused', chunk: 16, threads: 512 };
