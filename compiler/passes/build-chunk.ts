@@ -93,7 +93,7 @@ export function buildChunkKernel(st: PlanState): Kernel {
   const loadGateSlice = () => {
     if (split) kb.map(Bs!, b.ld('w_b', b.add(rowBase(R, K), b.add(k0, Cv))), { ...rowsValid, cols: b.min(b.i(BK), b.sub(b.i(K), k0)) });
     else {
-      kb.map(Gs!, q('g').at(R, b.add(Cv, k0)), { ...rowsValid, cols: b.min(b.i(BK), b.sub(b.i(K), k0)) });
+      sliceOf(Gs!, 'g');
       kb.op({ op: 'cumsum', dst: Bs!, src: Gs! });
     }
   };
@@ -101,8 +101,8 @@ export function buildChunkKernel(st: PlanState): Kernel {
   const loadWeights = (A: string) => kb.map(A, b.ld('w_a', b.add(rowBase(R, C), Cv)), { ...rowsValid, cols: b.i(C) });
 
   // ── key slices staged through registers ────────────────────────────────────
-  // With several key slices per chunk (fused form), a slice's q and k (and the state update's k)
-  // are loaded one slice ahead into register tiles: at the top of a slice the staged values are
+  // With several key slices per chunk (fused form), a slice's q, k and vector gate (and the state
+  // update's k and gate) are loaded one slice ahead into register tiles: at the top of a slice the staged values are
   // copied into the shared tile and the next slice's loads are issued, so their latency overlaps
   // this slice's products instead of stalling the workgroup at the barrier after the loads. Only
   // while a stage costs a thread at most 4 registers.
@@ -110,23 +110,29 @@ export function buildChunkKernel(st: PlanState): Kernel {
   const stages = new Map<string, string>();
   const sliceGuard = (k: SExpr) => ({ ...rowsValid, cols: b.min(b.i(BK), b.sub(b.i(K), k)) });
   /** Issue the loads of the key slice at offset `k` of `name` (an input at column col) into the stage of `tile`. */
-  const prefetch = (tile: string, name: 'q' | 'k' | 'b', k: SExpr) => {
+  type Staged = 'q' | 'k' | 'b' | 'g';
+  const prefetch = (tile: string, name: Staged, k: SExpr) => {
     let reg = stages.get(tile);
     if (!reg) stages.set(tile, (reg = kb.tile(`P${tile}`, C, BK, 'register')));
     kb.map(reg, q(name).at(R, b.add(Cv, k)), sliceGuard(k));
   };
-  /** A key slice of `name` into `tile`: from its stage (and the next slice's loads issued), or loaded now. */
-  const sliceOf = (tile: string, name: 'q' | 'k' | 'b', scale?: SExpr) => {
+  /**
+   * A key slice of `name` into `tile`: from its stage (and the next slice's loads issued), or
+   * loaded now (no staging, or a loop that primeSlices did not prepare).
+   */
+  const sliceOf = (tile: string, name: Staged, scale?: SExpr) => {
     const scaled = (x: SExpr) => (scale ? b.mul(x, scale) : x);
-    if (!staging) return kb.map(tile, scaled(q(name).at(R, b.add(Cv, k0))), sliceGuard(k0));
-    kb.map(tile, scaled(b.tile(stages.get(tile)!, R, Cv)));
+    const reg = stages.get(tile);
+    if (!staging || !reg) return kb.map(tile, scaled(q(name).at(R, b.add(Cv, k0))), sliceGuard(k0));
+    kb.map(tile, scaled(b.tile(reg, R, Cv)));
     prefetch(tile, name, b.add(k0, b.i(BK)));
   };
   /** Before a loop of key slices that takes `tiles` with sliceOf: their first slice's loads. */
-  const primeSlices = (...tiles: [string, 'q' | 'k' | 'b'][]) => {
+  const primeSlices = (...tiles: [string, Staged][]) => {
     if (staging) for (const [tile, name] of tiles) prefetch(tile, name, b.i(0));
   };
-  const primeSlice = () => primeSlices([Qs, 'q'], [Ks, 'k']);
+  /** Before a loop that takes loadSlice: q, k and the vector gate (fused form). */
+  const primeSlice = () => primeSlices([Qs, 'q'], [Ks, 'k'], ...(Gs ? [[Gs, 'g'] as [string, Staged]] : []));
   const loadSlice = () => {
     sliceOf(Qs, 'q');
     sliceOf(Ks, 'k');
@@ -277,8 +283,8 @@ export function buildChunkKernel(st: PlanState): Kernel {
       kb.matmul(X, Ks, sliceView, { acc: 'add' });
       kb.matmul(O, Qs, sliceView, { acc: 'add' });
     }, 'key-feature slices: scores and reads of the old state');
-    // The state update's first k slice, loading while the chunk's solve runs.
-    primeSlices([Ks, 'k']);
+    // The state update's first k (and gate) slice, loading while the chunk's solve runs.
+    primeSlices([Ks, 'k'], ...(Gs ? [[Gs, 'g'] as [string, Staged]] : []));
     const beta = (row: SExpr) => b.tile(Bt!, row, b.i(0));
     const decay = rowGate ? b.exp(b.sub(bAt(R, b.i(0)), bAt(Cv, b.i(0)))) : b.f(1);
     const rowDecay = rowGate ? b.exp(bAt(R, b.i(0))) : b.f(1);

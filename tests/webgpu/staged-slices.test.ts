@@ -1,7 +1,7 @@
 /**
  * Key slices staged through registers (build-chunk.ts: `sliceOf`, `primeSlices`): in the fused
- * chunk kernel with several key slices, each slice's q and k (and the state update's k, and b of
- * a DPLR update) are loaded one slice ahead into register tiles and copied into the shared tiles
+ * chunk kernel with several key slices, each slice's q, k and vector gate (and the state update's
+ * k, and b of a DPLR update) are loaded one slice ahead into register tiles and copied into the shared tiles
  * at the top of the next slice. For each update class — additive (a scalar and a vector gate),
  * mLSTM's stabilised one, the delta rule with no gate, a scalar gate (its row decays applied after
  * the slice loop) and a vector gate (KDA), DPLR — with K' = 32 and key
@@ -35,6 +35,8 @@ for (const name of SPECS) {
     const k = p.program!.kernels.find((x) => x.name.endsWith('_chunk'))!;
     const stages = k.tiles.filter((t) => t.space === 'register' && /^P/.test(t.name)).map((t) => t.name);
     assert.ok(stages.includes('PQs') && stages.includes('PKs'), `${name}: staged tiles ${stages.join(', ')}`);
+    // Vector gates (GLA, KDA) stage their slice of log-gates too.
+    assert.is(stages.includes('PGs'), name === 'gla' || name === 'kda', `${name}: staged tiles ${stages.join(', ')}`);
     const inputs = randomInputs(ir, { B: 2, T: 45, H: 2, seed: 61, initialState: true });
     const ref = interpret(ir, inputs, { form: 'recurrent', outputFinalState: true });
 
