@@ -35,8 +35,8 @@ for (const name of SPECS) {
     const k = p.program!.kernels.find((x) => x.name.endsWith('_chunk'))!;
     const stages = k.tiles.filter((t) => t.space === 'register' && /^P/.test(t.name)).map((t) => t.name);
     assert.ok(stages.includes('PQs') && stages.includes('PKs'), `${name}: staged tiles ${stages.join(', ')}`);
-    // Vector gates (GLA, KDA) stage their slice of log-gates too.
-    assert.is(stages.includes('PGs'), name === 'gla' || name === 'kda', `${name}: staged tiles ${stages.join(', ')}`);
+    // Vector gates (GLA, KDA, RWKV-7) stage their slice of log-gates too.
+    assert.is(stages.includes('PGs'), ['gla', 'kda', 'rwkv7'].includes(name), `${name}: staged tiles ${stages.join(', ')}`);
     const inputs = randomInputs(ir, { B: 2, T: 45, H: 2, seed: 61, initialState: true });
     const ref = interpret(ir, inputs, { form: 'recurrent', outputFinalState: true });
 
