@@ -441,10 +441,6 @@ export abstract class CLikePrinter {
   }
 
   /**
-   * How many elements a thread handles per step of a shared tile's element loop, written out in
-   * the printed code (1: a plain loop, which elementLoopHint may annotate instead).
-   */
-  /**
    * Steps of a matmul's reduction written out per loop iteration (a dialect without an unroll
    * hint: the loads of several steps can then be in flight together). 1 by default.
    */
@@ -471,6 +467,10 @@ export abstract class CLikePrinter {
     });
   }
 
+  /**
+   * How many elements a thread handles per step of a shared tile's element loop, written out in
+   * the printed code (1: a plain loop, which elementLoopHint may annotate instead).
+   */
   protected elementLoopCopies(trips: number): number {
     void trips;
     return 1;
@@ -509,6 +509,12 @@ export abstract class CLikePrinter {
     });
     const f = folds[0];
     if (folds.length !== 1 || !f || !unconditional(s.expr, f) || f.from.k !== 'const' || f.to.k !== 'const') return false;
+    // Its threads are not the element owners of a register tile.
+    let readsRegister = false;
+    walkSExpr(s.expr, (e) => {
+      if (e.k === 'tile' && this.tiles.get(e.tile)?.space === 'register') readsRegister = true;
+    });
+    if (readsRegister) return false;
     const from = f.from.v;
     const to = f.to.v;
     const terms = to - from;

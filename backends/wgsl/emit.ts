@@ -82,6 +82,9 @@ function storageType(b: BufferDecl): string {
   }
 }
 
+/** Bytes of workgroup memory that row padding leaves for the workgroup variables of uniform lets. */
+const WORKGROUP_UNIFORM_RESERVE = 64;
+
 class WgslPrinter extends CLikePrinter {
   readonly eagerSelect = true;
   uniforms: string[] = [];
@@ -97,12 +100,15 @@ class WgslPrinter extends CLikePrinter {
     private subgroupLanes = 0,
   ) {
     super(k);
-    if (sharedLimit !== undefined) this.padSharedRows(sharedLimit);
+    // Padding leaves room for the workgroup variables that uniform lets go through (u_start, …:
+    // 4 bytes each, a handful at most).
+    if (sharedLimit !== undefined) this.padSharedRows(sharedLimit - WORKGROUP_UNIFORM_RESERVE);
   }
 
   /**
    * The smallest subgroup the adapter may run (the profile's subgroupSize[0]) where the profile
-   * has subgroups: lanes lid, lid ^ 1, … of one subgroup exchange values.
+   * has subgroups laid out along local_invocation_index: lanes lid, lid ^ 1, … of one subgroup
+   * exchange values.
    */
   protected override foldLanes(): number {
     return this.subgroupLanes;
@@ -115,19 +121,19 @@ class WgslPrinter extends CLikePrinter {
   typeName(t: CType): string {
     return t;
   }
+  /** Chunks of up to 16 tokens: the solve's 120 products written out. */
+  protected override unrolledSolveRows(): number {
+    return 16;
+  }
+  /** WGSL has no unroll hint: a matmul's reduction is written 4 steps per iteration where the length allows. */
+  protected override reductionCopies(trips: number): number {
+    return trips % 4 === 0 ? 4 : 1;
+  }
   /**
    * WGSL has no unroll hint: element loops of shared tiles are written 4 elements per step, so a
    * thread's global loads are in flight together (the state kernels issue them once per chunk, in
    * sequence, and wait on their latency).
    */
-  /** Chunks of up to 16 tokens: the solve's 120 products written out. */
-  protected override unrolledSolveRows(): number {
-    return 16;
-  }
-  /** Likewise a matmul's reduction: 4 steps per iteration where the length allows. */
-  protected override reductionCopies(trips: number): number {
-    return trips % 4 === 0 ? 4 : 1;
-  }
   protected override elementLoopCopies(trips: number): number {
     return Math.min(4, trips);
   }
@@ -318,9 +324,12 @@ export function emitWgslKernel(k: Kernel, target: TargetProfile, version: string
   return { name: k.name, code, bindings: bindings.map(({ name, binding, access, type }) => ({ name, binding, access, type })), paramsBinding: bindings.length, subgroups: p.usesSubgroups };
 }
 
-/** Lanes of a subgroup every adapter of the profile runs at least (0: no subgroups). */
+/**
+ * Lanes of a subgroup every adapter of the profile runs at least, where lanes may be found from
+ * local_invocation_index (0: no exchanges between lanes).
+ */
 function subgroupLanes(target: TargetProfile): number {
-  return target.features.subgroups ? target.features.subgroupSize[0] : 0;
+  return target.features.subgroups && target.features.subgroupLanesLinear ? target.features.subgroupSize[0] : 0;
 }
 
 export function emitWgsl(p: Program, target: TargetProfile, version: string): WgslKernel[] {

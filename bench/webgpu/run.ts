@@ -556,7 +556,7 @@ async function main(): Promise<void> {
     for (const s of sweepRows) o.write(`| B=${s.shape.B} T=${s.shape.T} | ${s.chunk.toFixed(3)} | ${s.baseline.toFixed(3)} | ${(s.baseline / s.chunk).toFixed(1)}× |\n`);
   }
   if (exploreRows.length) {
-    o.write(`\nChunk-form variants at B=${shape.B} T=${shape.T} H=${shape.H}\n\n| spec | variant | ms/call | kernels |\n|---|---|---:|---|\n`);
+    o.write(`\nVariants of the chunk form (and of the flash softmax kernel, with --explore-softmax) at B=${shape.B} T=${shape.T} H=${shape.H}\n\n| spec | variant | ms/call | kernels |\n|---|---|---:|---|\n`);
     for (const r of exploreRows) o.write(`| ${r.spec} | ${r.variant} | ${r.ms.toFixed(3)} | ${r.kernels} |\n`);
   }
   if (jsonFile) writeFileSync(jsonFile, JSON.stringify({ date: new Date().toISOString(), adapter: gpu.description, shape, rows, bandwidth: bwRows, occupancy: occRows, kernels: kernelRows, sweep: sweepRows, explore: exploreRows }, null, 2));

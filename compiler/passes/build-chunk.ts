@@ -89,9 +89,11 @@ export function buildChunkKernel(st: PlanState): Kernel {
   const { bAt, readRow, sOf, decayedDot, outputWeights } = chunkTerms(ir, BK, { Bc, Bs, Sc });
   const bLast = (d: SExpr): SExpr => bAt(b.sub(L, b.i(1)), d);
   const rowBase = (r: SExpr, width: number) => b.mul(b.add(b.mul(b.add(t0, r), P.H), h), b.i(width));
+  /** Rows of real tokens and the columns of key slice `k` that exist. */
+  const sliceGuard = (k: SExpr) => ({ ...rowsValid, cols: b.min(b.i(BK), b.sub(b.i(K), k)) });
   /** The cumulative log-gate of the key slice: from the intra-chunk kernel, or a cumsum here. */
   const loadGateSlice = () => {
-    if (split) kb.map(Bs!, b.ld('w_b', b.add(rowBase(R, K), b.add(k0, Cv))), { ...rowsValid, cols: b.min(b.i(BK), b.sub(b.i(K), k0)) });
+    if (split) kb.map(Bs!, b.ld('w_b', b.add(rowBase(R, K), b.add(k0, Cv))), sliceGuard(k0));
     else {
       sliceOf(Gs!, 'g');
       kb.op({ op: 'cumsum', dst: Bs!, src: Gs! });
@@ -105,11 +107,11 @@ export function buildChunkKernel(st: PlanState): Kernel {
   // update's k and gate) are loaded one slice ahead into register tiles: at the top of a slice the staged values are
   // copied into the shared tile and the next slice's loads are issued, so their latency overlaps
   // this slice's products instead of stalling the workgroup at the barrier after the loads. Only
-  // while a stage costs a thread at most 4 registers.
-  const staging = !split && KP > BK && C * BK <= 4 * tl.threads;
+  // while a stage costs a thread at most 4 registers, and on WebGPU, where it was measured (the
+  // CUDA backend loads shared tiles with 16-byte loads, which register stages would lose).
+  const staging = st.target.backend === 'wgsl' && !split && KP > BK && C * BK <= 4 * tl.threads;
   const stages = new Map<string, string>();
-  const sliceGuard = (k: SExpr) => ({ ...rowsValid, cols: b.min(b.i(BK), b.sub(b.i(K), k)) });
-  /** Issue the loads of the key slice at offset `k` of `name` (an input at column col) into the stage of `tile`. */
+  /** Issue the loads of the key slice at offset `k` of input `name` into the stage of `tile`. */
   type Staged = 'q' | 'k' | 'b' | 'g';
   const prefetch = (tile: string, name: Staged, k: SExpr) => {
     let reg = stages.get(tile);
@@ -190,7 +192,7 @@ export function buildChunkKernel(st: PlanState): Kernel {
     if (!preScale) primeSlice();
     kb.for('k0', b.i(0), b.i(K), b.i(BK), () => {
       if (preScale) {
-        const cols = { ...rowsValid, cols: b.min(b.i(BK), b.sub(b.i(K), k0)) };
+        const cols = sliceGuard(k0);
         kb.map(Qs, b.mul(q('q').at(R, b.add(Cv, k0)), qDecay(R)), cols);
         kb.map(Ks, b.mul(q('k').at(R, b.add(Cv, k0)), kDecay(R)), cols);
       } else loadSlice();
@@ -355,7 +357,7 @@ export function buildChunkKernel(st: PlanState): Kernel {
     // Loaded with the chunk's other inputs (one barrier for all), read after the slice loop.
     loadWeights(Aqk);
     kb.for('k0', b.i(0), b.i(K), b.i(BK), () => {
-      const cols = { ...rowsValid, cols: b.min(b.i(BK), b.sub(b.i(K), k0)) };
+      const cols = sliceGuard(k0);
       // Scalar gates: q is scaled as it is loaded (the gate sums are already loaded); vector gates
       // load their slice of gate sums next to it, then scale.
       kb.map(Qs, hasGate && !vecGate ? b.mul(q('q').at(R, b.add(Cv, k0)), b.exp(bAt(R, Cv))) : q('q').at(R, b.add(Cv, k0)), cols);
@@ -369,7 +371,7 @@ export function buildChunkKernel(st: PlanState): Kernel {
     storeOutput();
     kb.for('k0', b.i(0), b.i(K), b.i(BK), () => {
       const kDecay = b.exp(b.sub(bLast(Cv), bAt(R, Cv)));
-      kb.map(Ks, hasGate && !vecGate ? b.mul(q('k').at(R, b.add(Cv, k0)), kDecay) : q('k').at(R, b.add(Cv, k0)), { ...rowsValid, cols: b.min(b.i(BK), b.sub(b.i(K), k0)) });
+      kb.map(Ks, hasGate && !vecGate ? b.mul(q('k').at(R, b.add(Cv, k0)), kDecay) : q('k').at(R, b.add(Cv, k0)), sliceGuard(k0));
       if (vecGate) loadGateSlice();
       if (vecGate) kb.map(Ks, b.mul(b.tile(Ks, R, Cv), kDecay));
       decayStateSlice();
@@ -420,7 +422,7 @@ export function buildChunkKernel(st: PlanState): Kernel {
       const g = vecGate ? b.tile(Gs!, row, d) : b.tile(Gc!, row, b.i(0));
       return b.sub(bAt(row, d), g);
     };
-    const sliceCols = { ...rowsValid, cols: b.min(b.i(BK), b.sub(b.i(K), k0)) };
+    const sliceCols = sliceGuard(k0);
     const loadAB = () => {
       kb.map(As, q('a').at(R, b.add(Cv, k0)), sliceCols);
       kb.map(Bb, q('b').at(R, b.add(Cv, k0)), sliceCols);

@@ -45,6 +45,13 @@ export interface TargetProfile {
     /** Subgroup (warp) operations. */
     subgroups: boolean;
     subgroupSize: [number, number];
+    /**
+     * Subgroups are runs of consecutive invocations (local_invocation_index), in order — true of
+     * every GPU measured but promised by neither WGSL nor Vulkan, so only a device check sets it
+     * (`deviceProfile()` after `nodeGpu()`'s probe). The WGSL printer exchanges values between
+     * lanes (row folds) only where it is set: a fixed profile's shaders never need 'subgroups'.
+     */
+    subgroupLanesLinear?: boolean;
     /** Tensor-core MMA shapes m×n×k for f16/bf16 operands. */
     mma: [number, number, number][];
     /** Tensor-core MMA with TF32 operands and f32 accumulation (mma.sync m16n8k8). */
@@ -88,6 +95,13 @@ export interface TargetProfile {
 const KiB = 1024;
 
 /**
+ * Measured on an H200 through Dawn/Vulkan (bench/webgpu --occupancy, 2026-12-04): workgroups
+ * resident per SM by workgroup memory — 8 KiB: 6, 12: 4, 16: 3, 24: 2, 28 KiB and more: 1 (about
+ * 56 KiB per SM, ~1 KiB reserved per workgroup). See residentSharedBytes.
+ */
+const RESIDENT_SHARED = 16 * KiB;
+
+/**
  * Measured on an H100 through Dawn/Vulkan, B=4 T=4096 H=16 (2026-11-23): fused chunks of 16 beat
  * the split form for Gated DeltaNet (10.2 vs 12.7 ms), GLA (8.0 vs 12.1) and linear attention
  * (5.4 vs 8.6). Workgroups of 512 (an H200, 2026-12-04): NVIDIA's Vulkan driver keeps one
@@ -96,14 +110,15 @@ const KiB = 1024;
  * DeltaNet 9.77 → 8.42 ms, GLA 7.79 → 5.99, linear attention 5.06 → 4.06 (1024: 9.21, 6.62, 4.72).
  * Profiles that allow only 256 threads keep 256. Used by every WebGPU profile.
  */
-/**
- * Measured on an H200 through Dawn/Vulkan (bench/webgpu --occupancy, 2026-12-04): workgroups
- * resident per SM by workgroup memory — 8 KiB: 6, 12: 4, 16: 3, 24: 2, 28 KiB and more: 1 (about
- * 56 KiB per SM, ~1 KiB reserved per workgroup). See residentSharedBytes.
- */
-const RESIDENT_SHARED = 16 * KiB;
-
 const WEBGPU_CHUNK_PLAN: TargetProfile['chunkPlan'] = { kernels: 'fused', chunk: 16, threads: 512 };
+
+/**
+ * Measured on an H200 through Dawn/Vulkan, causal softmax B=4 T=4096 H=16 D=128, f32
+ * (2026-12-04): query tiles of 32 and key tiles of 16 (35 KiB) take 72.4 ms with 256 threads,
+ * 58.3 with 512, 51.3 with 1024; the 16 × 16 tiles that fit webgpu-large's 32 KiB 118.1, 85.0,
+ * 79.0 — one workgroup per SM in every case (docs/benchmarks.md, run G).
+ */
+const WEBGPU_PARALLEL_THREADS = 1024;
 
 /**
  * Measured on an H100 (sm_90), bf16, Gated DeltaNet (2026-11-23): chunk 32 and value tiles of 32
@@ -111,13 +126,6 @@ const WEBGPU_CHUNK_PLAN: TargetProfile['chunkPlan'] = { kernels: 'fused', chunk:
  * of 64 (164 KiB, one per SM: ncu measured 12.5 % occupancy, stalls on global loads); 11.2 against
  * 12.3 ms at B=1 T=16384. sm_80 takes it too: it has the same one-block-per-SM limit at 160 KiB.
  */
-/**
- * Measured on an H200 through Dawn/Vulkan, causal softmax B=4 T=4096 H=16 D=128, f32
- * (2026-12-04): query tiles of 32 and key tiles of 16 (35 KiB) take 72.4 ms with 256 threads,
- * 58.3 with 512, 51.3 with 1024 — one workgroup per SM either way (docs/benchmarks.md).
- */
-const WEBGPU_PARALLEL_THREADS = 1024;
-
 const CUDA_CHUNK_PLAN: TargetProfile['chunkPlan'] = { kernels: 'split', chunk: 32, valueTile: 32 };
 
 export const PROFILES: Record<string, TargetProfile> = {

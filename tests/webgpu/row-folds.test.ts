@@ -2,16 +2,17 @@
  * Row folds of the WGSL backend (the shared printer's parallel fold): a map over a column tile
  * whose value folds along a row — the sum of squares of an L2 norm in the prepare kernel, a
  * softmax row max or sum — has G threads per row fold every G-th term and combine their parts
- * with subgroupShuffleXor, G at most the profile's smallest subgroup. Checked: the printed form
- * (and `enable subgroups;` with the 'subgroups' feature in the manifest), none without subgroups,
- * and Gated DeltaNet's prepare kernel (q and k L2-normed over 128 features) on Dawn against the
- * reference.
+ * with subgroupShuffleXor, G at most the profile's smallest subgroup, where a device check found
+ * the subgroups laid out along local_invocation_index (probeSubgroupLayout). Checked: the printed
+ * form (and `enable subgroups;` with the 'subgroups' feature in the manifest), none for the fixed
+ * profiles, and Gated DeltaNet's prepare kernel (q and k L2-normed over 128 features) on Dawn
+ * against the reference.
  */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { emitWgslKernel } from '../../backends/wgsl/emit.ts';
 import { webgpuManifest } from '../../backends/wgsl/manifest.ts';
-import { deviceProfile } from '../../backends/wgsl/node-device.ts';
+import { deviceProfile, probeSubgroupLayout } from '../../backends/wgsl/node-device.ts';
 import { AttentionKernels } from '../../backends/wgsl/runtime.ts';
 import { renderDiagnostics } from '../../compiler/diagnostics/render.ts';
 import { interpret } from '../../compiler/interp/interpret.ts';
@@ -22,7 +23,7 @@ import { PROFILES, type TargetProfile } from '../../compiler/targets/profiles.ts
 import { releaseGpu, scoped, testGpu } from '../helpers/gpu.ts';
 import { stdlibIR } from '../helpers/ir.ts';
 
-const withSubgroups = (min: number): TargetProfile => ({ ...PROFILES['webgpu-large']!, features: { ...PROFILES['webgpu-large']!.features, subgroups: true, subgroupSize: [min, 128] } });
+const withSubgroups = (min: number): TargetProfile => ({ ...PROFILES['webgpu-large']!, features: { ...PROFILES['webgpu-large']!.features, subgroups: true, subgroupSize: [min, 128], subgroupLanesLinear: true } });
 
 function prepareWgsl(profile: TargetProfile): string {
   const p = plan(stdlibIR('gated_deltanet', { K: 128, V: 128 }), profile, { form: 'chunk' });
@@ -43,19 +44,25 @@ test('the sum of squares of a 128-wide row is folded by G threads, G = the small
   }
 });
 
-test('without subgroups (webgpu-default) the fold runs in one thread per row, and no feature is required', () => {
-  const code = prepareWgsl(PROFILES['webgpu-default']!);
-  assert.not.match(code, /subgroup/);
+test('fixed profiles exchange nothing between lanes: the fold runs in one thread per row, no feature is required', () => {
+  // webgpu-default has no subgroups; webgpu-large and webgpu-naga have them, but whether lanes follow
+  // local_invocation_index is known only on a device (probeSubgroupLayout).
   const ir = stdlibIR('gated_deltanet', { K: 128, V: 128 });
-  const p = plan(ir, 'webgpu-default', { form: 'chunk' });
-  assert.not.ok(webgpuManifest(ir, p.program!, PROFILES['webgpu-default']!, 'f32').requiredFeatures.includes('subgroups'));
-  assert.ok(webgpuManifest(ir, plan(ir, 'webgpu-large', { form: 'chunk' }).program!, PROFILES['webgpu-large']!, 'f32').requiredFeatures.includes('subgroups'));
+  for (const name of ['webgpu-default', 'webgpu-large', 'webgpu-naga']) {
+    assert.not.match(prepareWgsl(PROFILES[name]!), /subgroup/, name);
+    assert.not.ok(webgpuManifest(ir, plan(ir, name, { form: 'chunk' }).program!, PROFILES[name]!, 'f32').requiredFeatures.includes('subgroups'), name);
+  }
+  // Subgroups without the lane layout: none either.
+  const unchecked: TargetProfile = { ...withSubgroups(32), features: { ...withSubgroups(32).features, subgroupLanesLinear: false } };
+  assert.not.match(prepareWgsl(unchecked), /subgroup/);
 });
 
 test("Gated DeltaNet (K' = V' = 128) on Dawn with the adapter's subgroups = reference", async () => {
   const gpu = await testGpu();
   if (!gpu.device.features.has('subgroups')) assert.unreachable('the test device has no subgroups');
   const profile = deviceProfile(PROFILES['webgpu-large']!, gpu.device);
+  assert.ok(profile.features.subgroupLanesLinear, "the probe found the test device's subgroups laid out along local_invocation_index");
+  assert.ok(await probeSubgroupLayout(gpu.device));
   const ir = stdlibIR('gated_deltanet', { K: 128, V: 128 });
   const p = plan(ir, profile, { form: 'chunk' });
   assert.ok(p.program, renderDiagnostics(p.diagnostics));
