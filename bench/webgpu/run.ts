@@ -388,7 +388,7 @@ async function main(): Promise<void> {
   const perKernel = process.argv.includes('--per-kernel');
   const kernelRows: { spec: string; form: string; kernel: string; ms: number; share: number }[] = [];
   const profile = deviceProfile(PROFILES['webgpu-large']!, gpu.device);
-  process.stderr.write(`adapter: ${gpu.description}; limits: ${profile.limits.sharedBytes} B workgroup memory, ${profile.limits.bufferBindingBytes} B bindings; subgroups ${profile.features.subgroups}, f16 ${profile.features.f16}\n`);
+  process.stderr.write(`adapter: ${gpu.description}; limits: ${profile.limits.sharedBytes} B workgroup memory, ${profile.limits.bufferBindingBytes} B bindings; subgroups ${profile.features.subgroups} (laid out along local_invocation_index: ${profile.features.subgroupLanesLinear === true}, sizes ${profile.features.subgroupSize.join("–")}), f16 ${profile.features.f16}\n`);
   const rows: Row[] = [];
   let failed = false;
   gpu.device.pushErrorScope('validation');
