@@ -12,7 +12,7 @@
 import Handlebars from 'handlebars';
 import type { BufferDecl, Kernel, Program, SExpr } from '../../compiler/kernel-ir/types.ts';
 import type { TargetProfile } from '../../compiler/targets/profiles.ts';
-import { readsMemory, usedTiles } from '../../compiler/kernel-ir/analysis.ts';
+import { memoryLets, readsMemory, usedTiles } from '../../compiler/kernel-ir/analysis.ts';
 import { CLikePrinter } from '../clike/printer.ts';
 import type { CType } from '../clike/types.ts';
 
@@ -82,9 +82,6 @@ function storageType(b: BufferDecl): string {
   }
 }
 
-/** Bytes of workgroup memory that row padding leaves for the workgroup variables of uniform lets. */
-const WORKGROUP_UNIFORM_RESERVE = 64;
-
 class WgslPrinter extends CLikePrinter {
   readonly eagerSelect = true;
   uniforms: string[] = [];
@@ -100,9 +97,9 @@ class WgslPrinter extends CLikePrinter {
     private subgroupLanes = 0,
   ) {
     super(k);
-    // Padding leaves room for the workgroup variables that uniform lets go through (u_start, …:
-    // 4 bytes each, a handful at most).
-    if (sharedLimit !== undefined) this.padSharedRows(sharedLimit - WORKGROUP_UNIFORM_RESERVE);
+    // Padding leaves room for the workgroup variables that uniform lets go through (u_start, …),
+    // 16 bytes each as sharedBytes() counts them.
+    if (sharedLimit !== undefined) this.padSharedRows(sharedLimit - 16 * memoryLets(k.body).size);
   }
 
   /**

@@ -108,6 +108,21 @@ test('prepare kernels: tiles that only give a store its shape take no workgroup 
   assert.is(plan(fullSize('performer'), 'webgpu-default').tiling!.prepareRows, 16);
 });
 
+test('padded tile rows leave room for the workgroup variables of uniform lets (the WGSL stays within the limit)', () => {
+  // RWKV-7 with K' = 36, fused chunks of 32 and key slices of 16 on webgpu-large: its tiles fit
+  // 32 KiB with some bytes to spare, which row padding once filled to the byte, leaving none for
+  // u_start and u_len (32800 bytes declared: pipeline creation failed).
+  const ir = stdlibIR('rwkv7', { K: 36 });
+  const p = plan(ir, 'webgpu-large', { form: 'chunk', split: false, chunk: 32, tiles: { BK: 16 } });
+  assert.ok(p.program, renderDiagnostics(p.diagnostics));
+  for (const k of p.program!.kernels) {
+    const code = emitWgslKernel(k, PROFILES['webgpu-large']!, 'test').code;
+    const declared = workgroupStorageBytes(code) ?? Infinity;
+    assert.ok(declared <= PROFILES['webgpu-large']!.limits.sharedBytes, `${k.name}: ${declared} bytes declared`);
+    assert.ok(declared >= sharedBytes(k), `${k.name}: ${declared} declared, ${sharedBytes(k)} counted`);
+  }
+});
+
 test("prepare kernels stay within the profile's residentSharedBytes (several workgroups per compute unit)", () => {
   // webgpu-large allows 32 KiB per workgroup but NVIDIA's Vulkan driver keeps one workgroup per
   // SM from about 28 KiB on: Gated DeltaNet's prepare kernel (q and k, 128 wide, padded rows) takes
