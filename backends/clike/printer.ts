@@ -504,17 +504,14 @@ export abstract class CLikePrinter {
     const v = this.viewOf(s.dst);
     if (v.t.space !== 'shared' || v.t.cols !== 1 || lanes < 2 || this.T % lanes !== 0) return false;
     const folds: Extract<SExpr, { k: 'fold' }>[] = [];
-    walkSExpr(s.expr, (e) => {
-      if (e.k === 'fold') folds.push(e);
-    });
-    const f = folds[0];
-    if (folds.length !== 1 || !f || !unconditional(s.expr, f) || f.from.k !== 'const' || f.to.k !== 'const') return false;
-    // Its threads are not the element owners of a register tile.
+    // Its threads are not the element owners of a register tile: a map that reads one is not split.
     let readsRegister = false;
     walkSExpr(s.expr, (e) => {
-      if (e.k === 'tile' && this.tiles.get(e.tile)?.space === 'register') readsRegister = true;
+      if (e.k === 'fold') folds.push(e);
+      else if (e.k === 'tile' && this.tiles.get(e.tile)?.space === 'register') readsRegister = true;
     });
-    if (readsRegister) return false;
+    const f = folds[0];
+    if (readsRegister || folds.length !== 1 || !f || !unconditional(s.expr, f) || f.from.k !== 'const' || f.to.k !== 'const') return false;
     const from = f.from.v;
     const to = f.to.v;
     const terms = to - from;
