@@ -454,6 +454,20 @@ async function main(): Promise<void> {
   }
   // --explore: the chunk form's variants (split or fused kernels, chunk sizes) side by side.
   const exploreRows: { spec: string; variant: string; ms: number; kernels: string }[] = [];
+  /**
+   * One explore row: a variant program checked against the default program's output and timed.
+   * A requested size may be the plan's default (or be capped to it): each program (label) once.
+   */
+  const exploreVariant = async (spec: string, c: GeneratedCase, variant: string, refOut: Float32Array, seen: Set<string>) => {
+    if (seen.has(variant)) return c.destroy();
+    seen.add(variant);
+    const err = relErr(await c.output(), refOut);
+    if (!(err <= 1e-3)) failed = true;
+    const ms = await time(gpu.device, c.record, reps);
+    c.destroy();
+    exploreRows.push({ spec, variant, ms, kernels: `${c.description}; ${err.toExponential(1)} vs the default` });
+    process.stderr.write(`  explore ${spec} ${variant}: ${ms.toFixed(3)} ms (${err.toExponential(1)} vs the default)\n`);
+  };
   if (process.argv.includes('--explore')) {
     const only = argValue('explore-specs')?.split(',');
     for (const file of ['stdlib/gated_deltanet.attn', 'stdlib/gla.attn', 'stdlib/linear_attention.attn']) {
@@ -482,19 +496,7 @@ async function main(): Promise<void> {
         } catch {
           continue;
         }
-        // A requested size may be the plan's default (or be capped to it): each program once.
-        const variant = `${split ? 'split' : 'fused'}, chunk ${chunk}${BV ? `, value tile ${BV}` : ''}${BK ? `, key slice ${BK}` : ''}, ${c.threads} threads`;
-        if (seen.has(variant)) {
-          c.destroy();
-          continue;
-        }
-        seen.add(variant);
-        const err = relErr(await c.output(), refOut);
-        if (!(err <= 1e-3)) failed = true;
-        const ms = await time(gpu.device, c.record, reps);
-        c.destroy();
-        exploreRows.push({ spec: ir.name, variant, ms, kernels: `${c.description}; ${err.toExponential(1)} vs the default` });
-        process.stderr.write(`  explore ${ir.name} ${variant}: ${ms.toFixed(3)} ms (${err.toExponential(1)} vs the default)\n`);
+        await exploreVariant(ir.name, c, `${split ? 'split' : 'fused'}, chunk ${chunk}${BV ? `, value tile ${BV}` : ''}${BK ? `, key slice ${BK}` : ''}, ${c.threads} threads`, refOut, seen);
       }
     }
   }
@@ -514,18 +516,7 @@ async function main(): Promise<void> {
           } catch {
             continue;
           }
-          const variant = `${c.description.replace(/^[^;]*; /, '').replace(/ \(\d+ bytes.*$/, '')}, ${c.threads} threads`;
-          if (seen.has(variant)) {
-            c.destroy();
-            continue;
-          }
-          seen.add(variant);
-          const err = relErr(await c.output(), refOut);
-          if (!(err <= 1e-3)) failed = true;
-          const ms = await time(gpu.device, c.record, reps);
-          c.destroy();
-          exploreRows.push({ spec: ir.name, variant, ms, kernels: `${c.description}; ${err.toExponential(1)} vs the default` });
-          process.stderr.write(`  explore ${ir.name} ${variant}: ${ms.toFixed(3)} ms (${err.toExponential(1)} vs the default)\n`);
+          await exploreVariant(ir.name, c, `${c.description.replace(/^[^;]*; /, '').replace(/ \(\d+ bytes.*$/, '')}, ${c.threads} threads`, refOut, seen);
         }
   }
   base.destroy();
