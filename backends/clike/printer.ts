@@ -9,7 +9,7 @@
  *   map into a column tile whose value folds a row: G threads per row, combined by lane exchanges
  * Barriers are printed where the kernel IR has them (the barriers pass placed them).
  */
-import { usedTiles, walkSExpr } from '../../compiler/kernel-ir/analysis.ts';
+import { forEachStmt, usedTiles, walkSExpr } from '../../compiler/kernel-ir/analysis.ts';
 import { substitute, unconditional } from './rewrite.ts';
 import type { BufferDecl, Kernel, SExpr, Stmt, TileDecl, TileRef } from '../../compiler/kernel-ir/types.ts';
 import { Typer, type CType } from './types.ts';
@@ -37,8 +37,12 @@ export abstract class CLikePrinter {
   protected usedFns = new Set<string>();
   /** Subexpressions already computed into a const (withInvariants), by structural key. */
   private known = new Map<string, string>();
+  /** Threads taken since the last barrier by matmuls that need fewer than the workgroup (matmulColumnOwner). */
+  private fewThreads = 0;
   /** Row strides of the shared tiles whose rows are padded (padSharedRows). */
   private readonly strides = new Map<string, number>();
+  /** Shared tiles stored as groups of 4 words (chooseQuadTiles): a matmul reads 4 of a row at once. */
+  protected readonly quads = new Set<string>();
 
   constructor(protected k: Kernel) {
     this.typer = new Typer(k);
@@ -168,7 +172,7 @@ export abstract class CLikePrinter {
         }
         let idx = t.cols === 1 ? this.expr(e.r, ctx, 'i32') : `${this.expr(e.r, ctx, 'i32')} * ${this.intLit(this.rowStride(t))} + ${this.expr(e.c, ctx, 'i32')}`;
         if (ctx.clamp) idx = this.clampIndex(idx, this.intLit(t.rows * this.rowStride(t)));
-        return `${this.tileRef(e.tile)}[${idx}]`;
+        return this.element(e.tile, idx);
       }
       case 'fold': {
         const t = this.typer.of(e);
@@ -290,6 +294,7 @@ export abstract class CLikePrinter {
         break;
       case 'barrier':
         this.emit(this.barrier());
+        this.fewThreads = 0;
         break;
       case 'for': {
         if (s.note) this.emit(`// ${s.note}`);
@@ -336,7 +341,72 @@ export abstract class CLikePrinter {
   protected at(tile: string, r: string, c: string, r0?: string): string {
     const t = this.tiles.get(tile)!;
     const row = r0 ? `(${r0} + ${r})` : r;
-    return `${this.tileRef(tile)}[${t.cols === 1 ? row : `${row} * ${this.intLit(this.rowStride(t))} + ${c}`}]`;
+    return this.element(tile, t.cols === 1 ? row : `${row} * ${this.intLit(this.rowStride(t))} + ${c}`);
+  }
+
+  /** Word `idx` of a shared tile (of a quad tile: component idx % 4 of group idx / 4). */
+  private element(tile: string, idx: string): string {
+    return this.quads.has(tile) ? this.quadWord(this.tileRef(tile), idx) : `${this.tileRef(tile)}[${idx}]`;
+  }
+
+  /** The group of 4 words of quad tile `tile` from row r, columns 4·q … 4·q + 3. */
+  protected quadAt(tile: string, r: string, q: string, r0?: string): string {
+    const t = this.tiles.get(tile)!;
+    const row = r0 ? `(${r0} + ${r})` : r;
+    return `${this.tileRef(tile)}[${row} * ${this.intLit(this.rowStride(t) / 4)} + ${q}]`;
+  }
+
+  /**
+   * Whether shared tiles may be stored as groups of 4 words (a dialect with vector types in
+   * workgroup memory: WGSL's array<vec4<f32>>). None by default.
+   */
+  protected quadTiles(): boolean {
+    return false;
+  }
+  /** Word idx of a quad tile held in `ref` (an array of 4-word groups). */
+  protected quadWord(_ref: string, _idx: string): string {
+    throw new Error('internal: this printer stores no quad tiles');
+  }
+  /** A const holding a group of 4 words, and the expression of its component j. */
+  protected declQuad(_name: string, _init: string): string {
+    throw new Error('internal: this printer stores no quad tiles');
+  }
+  protected quadPart(v: string, j: number): string {
+    return `${v}.${'xyzw'[j]}`;
+  }
+
+  /**
+   * Shared tiles that a matmul reads along their rows 4 steps at a time become quad tiles (where
+   * the dialect has them): A read along its rows (not transposed, the reduction walking a row), B
+   * read transposed (likewise), or A transposed into a shared output whose threads own 4
+   * consecutive output rows (a step reads 4 of A's row). A broadcast read of 4 words costs the
+   * shared-memory pipe what one word costs: fewer loads per product. Not a tile that a fold reads
+   * (GLA's intra-chunk scores: a thread per element walks rows of it, whose words a row stride of
+   * 4·n would put on a quarter of the banks).
+   */
+  protected chooseQuadTiles(): void {
+    if (!this.quadTiles()) return;
+    const folded = new Set<string>();
+    const foldReads = (e: SExpr) =>
+      walkSExpr(e, (x) => {
+        if (x.k === 'fold') walkSExpr(x.body, (y) => void (y.k === 'tile' && folded.add(y.tile)));
+      });
+    forEachStmt(this.k.body, (s) => {
+      if (s.op === 'map') foldReads(s.expr);
+      else if (s.op === 'store') foldReads(s.value);
+    });
+    forEachStmt(this.k.body, (s) => {
+      if (s.op !== 'matmul') return;
+      const { kk } = this.matmulShape(s);
+      const quadable = (name: string) => {
+        const t = this.tiles.get(name)!;
+        return t.space === 'shared' && t.cols % 4 === 0 && t.rows > 1 && !folded.has(name);
+      };
+      const byFour = this.reductionCopies(kk) === 4 && kk % 4 === 0;
+      if (byFour && !s.transA && quadable(s.a.tile)) this.quads.add(s.a.tile);
+      if (byFour && s.transB && quadable(s.b.tile)) this.quads.add(s.b.tile);
+      if (s.transA && quadable(s.a.tile) && this.tiles.get(s.dst.tile)!.space === 'shared') this.quads.add(s.a.tile);
+    });
   }
 
   /** Words between the rows of a shared tile (padSharedRows may lengthen them). */
@@ -350,13 +420,15 @@ export abstract class CLikePrinter {
    * row or per output element — then hit distinct banks instead of one), a row of a tile in
    * `fragmentPads` the words given there (tensor-core fragment loads: 4 where a fragment's 8 rows
    * are 8 tile rows, 8 where its 4 columns are tile rows, so that the 32 lanes hit 32 banks).
-   * When all of that does not fit, only the fragment operands are padded, or nothing.
+   * A quad tile's rows get 4 words more (its groups stay whole; 4 distinct rows' groups are then
+   * 8 lanes on 32 distinct banks). When all of that does not fit, only the fragment operands are
+   * padded, or nothing.
    */
   protected padSharedRows(limit: number, fragmentPads: ReadonlyMap<string, number> = new Map()): void {
     const used = usedTiles(this.k.body);
     const shared = this.k.tiles.filter((t) => t.space === 'shared' && used.has(t.name));
     const words = (pads: Map<string, number>) => shared.reduce((n, t) => n + t.rows * (t.cols + (pads.get(t.name) ?? 0)), 0);
-    const all = new Map(shared.filter((t) => t.cols % 32 === 0 && t.rows > 1).map((t) => [t.name, fragmentPads.get(t.name) ?? 1]));
+    const all = new Map(shared.filter((t) => t.cols % 32 === 0 && t.rows > 1).map((t) => [t.name, fragmentPads.get(t.name) ?? (this.quads.has(t.name) ? 4 : 1)]));
     const mma = new Map([...all].filter(([name]) => fragmentPads.has(name)));
     const pads = [all, mma].find((m) => words(m) * 4 <= limit) ?? new Map<string, number>();
     for (const t of shared) if (pads.has(t.name)) this.strides.set(t.name, t.cols + pads.get(t.name)!);
@@ -636,26 +708,36 @@ export abstract class CLikePrinter {
   }
 
   /**
-   * Columns per thread of a matmul into a shared tile (register blocking): with nc columns and mr
-   * rows per thread, a step of the reduction loads mr elements of A and nc of B for mr·nc
-   * products, so the loads per product fall from about 1 (one column per thread) to 1/nc + 1/mr.
-   * Only shapes that keep every thread busy (a pass of T threads covers at most m rows), with at
-   * most MAX_MATMUL_SLOTS accumulators; the fewest loads per step wins. Register outputs keep one
-   * column per thread: their slots are laid out that way.
+   * How a matmul's output is spread over the threads (register blocking): every thread owns nc
+   * columns and mr rows of it. A step of the reduction loads the thread's A elements (mr, or mr/4
+   * groups where A is a quad tile read 4 at a time) and B elements (nc, or nc/4 groups) for mr·nc
+   * products. Only shapes that keep every thread busy (a pass of T threads covers at most m rows),
+   * with at most MAX_MATMUL_SLOTS accumulators; the fewest loads per step wins. Rows are strided
+   * (r, r + T·nc/n, …) — or, for A read transposed from a quad tile, 4·j consecutive rows per
+   * thread, so a step reads them as groups of its row. Register outputs keep one column per thread,
+   * strided rows: their slots are laid out that way.
    */
-  private matmulColumns(m: number, n: number, reg: boolean): number {
-    let best = 1;
+  private matmulLayout(s: Extract<Stmt, { op: 'matmul' }>, m: number, kk: number, n: number, reg: boolean): { nc: number; consecutive: boolean } {
+    let best = { nc: 1, consecutive: false };
     let bestLoads = Infinity;
+    const byFour = this.reductionCopies(kk) === 4 && kk % 4 === 0;
+    const aQuads = byFour && !s.transA && this.quads.has(s.a.tile);
+    const bQuads = byFour && s.transB && this.quads.has(s.b.tile);
+    const aRowQuads = !reg && s.transA && this.quads.has(s.a.tile);
     for (const nc of reg ? [1] : [1, 2, 4, 8]) {
       const L = n / nc;
       if (!Number.isInteger(L) || this.T % L !== 0) continue;
       const step = this.T / L;
       const mr = Math.ceil(m / step);
       if (mr * nc > MAX_MATMUL_SLOTS || (nc > 1 && step > m)) continue;
-      if (mr + nc < bestLoads) {
-        best = nc;
-        bestLoads = mr + nc;
-      }
+      const bLoads = bQuads && nc % 4 === 0 ? nc / 4 : nc;
+      const layouts: [boolean, number][] = [[false, (aQuads ? mr / 4 : mr) + bLoads]];
+      if (aRowQuads && m % step === 0 && mr % 4 === 0) layouts.push([true, mr / 4 + bLoads]);
+      for (const [consecutive, loads] of layouts)
+        if (loads < bestLoads) {
+          best = { nc, consecutive };
+          bestLoads = loads;
+        }
     }
     return best;
   }
@@ -663,39 +745,69 @@ export abstract class CLikePrinter {
   /**
    * A matmul whose output width n divides the thread count: every thread owns nc columns
    * c + j·(n / nc), c = lid % (n / nc) (consecutive lanes, consecutive columns: no bank conflicts),
-   * and the rows lid / (n / nc) + s·(T·nc / n) — with nc = 1 the same elements (and register
+   * and mr rows (matmulLayout) — with nc = 1 and strided rows the same elements (and register
    * slots) as the element loop. The reduction runs outermost: each step loads the thread's A and B
-   * elements once into registers and updates its mr × nc accumulators.
+   * elements once into registers and updates its mr × nc accumulators; quad tiles are read 4 words
+   * at a time (4 steps of a row, or 4 consecutive rows of a transposed A).
+   * Where fewer rows than one pass covers, only the threads that own an element take part, and
+   * successive such matmuls between two barriers take successive threads (the second of two
+   * 256-thread matmuls runs on threads 256–511 of 512, alongside the first): shared outputs only.
    */
   private matmulColumnOwner(s: Extract<Stmt, { op: 'matmul' }>, m: number, kk: number, n: number, names: Record<string, string>): void {
     const i = (v: number) => this.intLit(v);
     const reg = this.tiles.get(s.dst.tile)!.space === 'register';
-    const nc = this.matmulColumns(m, n, reg);
+    const { nc, consecutive } = this.matmulLayout(s, m, kk, n, reg);
     const lanes = n / nc;
     const step = this.T / lanes;
     const slots = Math.ceil(m / step);
     // Fewer rows than one pass covers: only the threads that own an element take part.
     const few = step > m;
-    const partial = (k: number) => !few && (k + 1) * step > m;
-    this.block(few ? `if (lid < ${i(m * lanes)})` : '', () => {
+    const busy = m * lanes;
+    let first = 0;
+    if (few && !reg) {
+      first = this.fewThreads + busy <= this.T ? this.fewThreads : 0;
+      this.fewThreads = first + busy;
+    }
+    const partial = (k: number) => !few && !consecutive && (k + 1) * step > m;
+    const byFour = this.reductionCopies(kk) === 4 && kk % 4 === 0;
+    const aQuads = byFour && !s.transA && this.quads.has(s.a.tile);
+    const bQuads = byFour && s.transB && this.quads.has(s.b.tile);
+    const guard = !few ? '' : first === 0 ? `if (lid < ${i(busy)})` : `if (lid >= ${i(first)} && lid < ${i(first + busy)})`;
+    this.block(guard, () => {
       const c = this.fresh('mc');
       const r = this.fresh('mr');
-      this.emit(this.declConst(c, 'i32', `lid % ${i(lanes)}`));
-      this.emit(this.declConst(r, 'i32', `lid / ${i(lanes)}`));
-      const row = (k: number) => (k === 0 ? r : `(${r} + ${i(k * step)})`);
+      const l = first === 0 ? 'lid' : `(lid - ${i(first)})`;
+      this.emit(this.declConst(c, 'i32', `${l} % ${i(lanes)}`));
+      this.emit(this.declConst(r, 'i32', `${l} / ${i(lanes)}`));
+      const row = (k: number) => (consecutive ? `(${r} * ${i(slots)} + ${i(k)})` : k === 0 ? r : `(${r} + ${i(k * step)})`);
       const col = (j: number) => (j === 0 ? c : `(${c} + ${i(j * lanes)})`);
       // Rows past m (a last partial pass) read row m − 1 and are not written.
       const readRow = (k: number) => (partial(k) ? this.call('min', [row(k), i(m - 1)]) : row(k));
       const acc = Array.from({ length: slots }, () => Array.from({ length: nc }, () => this.fresh('acc')));
       for (const a of acc.flat()) this.emit(this.declVar(a, 'f32', this.floatLit(0)));
-      this.reductionLoop(kk, (x) => {
+      const quad = (tile: string, rr: string, q: string, r0?: string) => {
+        const v = this.fresh('q');
+        this.emit(this.declQuad(v, this.quadAt(tile, rr, q, r0)));
+        return v;
+      };
+      /** The products of step x, given its A and B values (quads: a group per row or column, component t). */
+      const products = (step: () => string, aq: string[] | undefined, bq: string[] | undefined, t: number) => {
+        let named: string | undefined;
+        const xv = () => (named ??= step());
         const bv = Array.from({ length: nc }, (_, j) => {
+          if (bq) return this.quadPart(bq[j]!, t);
+          const x = xv();
           const v = this.fresh('bv');
           this.emit(this.declConst(v, 'f32', s.transB ? this.at(s.b.tile, col(j), x, names['b']) : this.at(s.b.tile, x, col(j), names['b'])));
           return v;
         });
+        // A transposed from a quad tile, consecutive rows: each step reads the rows as groups.
+        const rowGroups = consecutive ? Array.from({ length: slots / 4 }, (_, g) => quad(s.a.tile, xv(), slots === 4 ? r : `${r} * ${i(slots / 4)} + ${i(g)}`, names['a'])) : undefined;
         // One column: each A element is used once, in place; more: loaded once into a const.
         const av = acc.map((_, k) => {
+          if (aq) return this.quadPart(aq[k]!, t);
+          if (rowGroups) return this.quadPart(rowGroups[Math.floor(k / 4)]!, k % 4);
+          const x = xv();
           const a = s.transA ? this.at(s.a.tile, x, readRow(k), names['a']) : this.at(s.a.tile, readRow(k), x, names['a']);
           if (nc === 1) return a;
           const v = this.fresh('av');
@@ -703,7 +815,28 @@ export abstract class CLikePrinter {
           return v;
         });
         acc.forEach((rowAcc, k) => rowAcc.forEach((a, j) => this.emit(`${a} = ${a} + ${av[k]} * ${bv[j]};`)));
-      });
+      };
+      if (aQuads || bQuads) {
+        // Four steps per iteration, the quad operands read once for them.
+        const xi = this.fresh('xi');
+        this.loop(xi, i(0), i(kk / 4), i(1), () => {
+          const aq = aQuads ? acc.map((_, k) => quad(s.a.tile, readRow(k), xi, names['a'])) : undefined;
+          const bq = bQuads ? Array.from({ length: nc }, (_, j) => quad(s.b.tile, col(j), xi, names['b'])) : undefined;
+          for (let t = 0; t < 4; t++)
+            this.block('', () =>
+              products(
+                () => {
+                  const x = this.fresh('x');
+                  this.emit(this.declConst(x, 'i32', t === 0 ? `${xi} * ${i(4)}` : `${xi} * ${i(4)} + ${i(t)}`));
+                  return x;
+                },
+                aq,
+                bq,
+                t,
+              ),
+            );
+        });
+      } else this.reductionLoop(kk, (x) => products(() => x, undefined, undefined, 0));
       acc.forEach((rowAcc, k) =>
         rowAcc.forEach((a, j) => {
           const rk = row(k);

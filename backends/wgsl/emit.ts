@@ -28,7 +28,7 @@ struct Params {
 @group(0) @binding({{paramsBinding}}) var<uniform> params: Params;
 {{#each bindings}}@group(0) @binding({{binding}}) var<storage, {{access}}> {{name}}: array<{{type}}>;
 {{/each}}
-{{#each shared}}var<workgroup> {{name}}: array<f32, {{size}}>;
+{{#each shared}}var<workgroup> {{name}}: array<{{type}}, {{size}}>;
 {{/each}}{{#each uniforms}}var<workgroup> {{this}}: i32;
 {{/each}}
 {{helpers}}
@@ -97,9 +97,25 @@ class WgslPrinter extends CLikePrinter {
     private subgroupLanes = 0,
   ) {
     super(k);
+    this.chooseQuadTiles();
     // Padding leaves room for the workgroup variables that uniform lets go through (u_start, …),
     // 16 bytes each as sharedBytes() counts them.
     if (sharedLimit !== undefined) this.padSharedRows(sharedLimit - 16 * memoryLets(k.body).size);
+  }
+
+  /** Quad tiles are array<vec4<f32>>: a matmul's broadcast read of 4 words is one load. */
+  protected override quadTiles(): boolean {
+    return true;
+  }
+  protected override quadWord(ref: string, idx: string): string {
+    return `${ref}[(${idx}) >> 2u][(${idx}) & 3]`;
+  }
+  protected override declQuad(name: string, init: string): string {
+    return `let ${name}: vec4<f32> = ${init};`;
+  }
+  /** Whether shared tile `name` is stored as groups of 4 words. */
+  isQuad(name: string): boolean {
+    return this.quads.has(name);
   }
 
   /**
@@ -310,7 +326,9 @@ export function emitWgslKernel(k: Kernel, target: TargetProfile, version: string
     paramsBinding: bindings.length,
     bindings: bindings.map((x) => ({ binding: x.binding, access: x.access, name: x.name, type: x.type })),
     // Tiles that only lend a store its shape get no workgroup memory (as sharedBytes counts).
-    shared: k.tiles.filter((t) => t.space === 'shared' && used.has(t.name)).map((t) => ({ name: t.name, size: t.rows * p.rowStride(t) })),
+    shared: k.tiles
+      .filter((t) => t.space === 'shared' && used.has(t.name))
+      .map((t) => (p.isQuad(t.name) ? { name: t.name, type: 'vec4<f32>', size: (t.rows * p.rowStride(t)) / 4 } : { name: t.name, type: 'f32', size: t.rows * p.rowStride(t) })),
     registers: k.tiles.filter((t) => t.space === 'register').map((t) => ({ name: t.name, size: Math.ceil((t.rows * t.cols) / k.threads) })),
     uniforms: p.uniforms,
     helpers,

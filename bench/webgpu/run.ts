@@ -14,7 +14,8 @@
  * workgroups of 256/512/1024 threads), each checked against the default program; --explore-specs a,b
  * limits it to those specs, --explore-threads to the default and the larger workgroups, --explore-tiles
  * to the fused kernel's value tiles and key slices; --explore-softmax times the flash kernel's query
- * and key tiles at 256/512/1024 threads; --skip-main
+ * and key tiles at 256/512/1024 threads; --ablate times the chunk kernel with each kind of statement
+ * of its sequence loop dropped in turn (Gated DeltaNet, or the --explore-specs); --skip-main
  * leaves out the main table's cases. --occupancy N (N compute units: 132 on an H100/H200) adds a
  * probe of how many workgroups the driver keeps resident per unit by workgroup memory and size.
  *
@@ -42,6 +43,7 @@ import { interpret } from '../../compiler/interp/interpret.ts';
 import { randomInputs } from '../../compiler/interp/random.ts';
 import { compareTensors } from '../../compiler/interp/tensor.ts';
 import type { RunDims } from '../../compiler/kernel-ir/host-contract.ts';
+import type { Program, Stmt } from '../../compiler/kernel-ir/types.ts';
 import { plan } from '../../compiler/passes/pipeline.ts';
 import type { KernelForm } from '../../compiler/passes/plan.ts';
 import { lowerSource } from '../../compiler/pipeline.ts';
@@ -177,12 +179,15 @@ class GeneratedCase {
     form: KernelForm,
     shape: Shape,
     extra: { split?: boolean; chunk?: number; tiles?: { BV?: number; BK?: number }; threads?: number } = {},
+    /** Rewrites the planned program before it is printed (--ablate). */
+    transform?: (p: Program) => void,
   ) {
     const p = plan(ir, profile, { form, dtype: 'f32', shape, ...extra });
     if (!p.program) {
       for (const d of p.diagnostics) process.stderr.write(`${d.message}\n`);
       throw new Error(`${ir.name}: no ${form} program for ${profile.name}`);
     }
+    transform?.(p.program);
     this.threads = p.tiling?.threads ?? 0;
     this.description = `${p.program.kernels.map((k) => k.name.replace(`${ir.name}_`, '')).join('+')}; ${p.tiling?.why ?? ''}`;
     this.kernels = new AttentionKernels(gpu.device, webgpuManifest(ir, p.program, profile, 'f32'));
@@ -222,6 +227,60 @@ class GeneratedCase {
     this.kernels.destroy();
     for (const b of Object.values(this.buffers)) b.destroy();
   }
+}
+
+/**
+ * --ablate: what a statement of the chunk loop costs. Each statement inside the sequence loop of a
+ * program's last kernel gets a key (its op and destination tile: `matmul X ← Ks·S`, `map Vc`,
+ * `barrier`, …); a variant drops every statement of one key. The variant computes garbage — its
+ * time minus the whole kernel's is the share of that statement kind (WebGPU has no profiler).
+ */
+function ablationKey(s: Stmt): string | undefined {
+  switch (s.op) {
+    case 'matmul':
+      return `matmul ${s.dst.tile} ${s.acc === 'set' ? '=' : s.acc === 'add' ? '+=' : '-='} ${s.a.tile}${s.transA ? 'ᵀ' : ''}·${s.b.tile}${s.transB ? 'ᵀ' : ''}`;
+    case 'map':
+      return `map ${s.dst.tile}`;
+    case 'store':
+      return `store ${s.dst.buf}`;
+    case 'cumsum':
+    case 'trisolve':
+    case 'barrier':
+      return s.op;
+    case 'reduce':
+      return `reduce ${s.dst}`;
+    default:
+      return undefined;
+  }
+}
+
+function chunkLoop(p: Program): Stmt & { op: 'for' } {
+  const k = p.kernels[p.kernels.length - 1]!;
+  const loop = k.body.find((s): s is Stmt & { op: 'for' } => s.op === 'for');
+  if (!loop) throw new Error(`${k.name}: no sequence loop to ablate`);
+  return loop;
+}
+
+function ablationKeys(body: Stmt[], into = new Set<string>()): Set<string> {
+  for (const s of body) {
+    const key = ablationKey(s);
+    if (key) into.add(key);
+    if (s.op === 'for') ablationKeys(s.body, into);
+    if (s.op === 'if') ablationKeys([...s.then, ...s.else], into);
+  }
+  return into;
+}
+
+function dropStatements(body: Stmt[], drop: (key: string) => boolean): Stmt[] {
+  const out: Stmt[] = [];
+  for (const s of body) {
+    const key = ablationKey(s);
+    if (key && drop(key)) continue;
+    if (s.op === 'for') out.push({ ...s, body: dropStatements(s.body, drop) });
+    else if (s.op === 'if') out.push({ ...s, then: dropStatements(s.then, drop), else: dropStatements(s.else, drop) });
+    else out.push(s);
+  }
+  return out;
 }
 
 function relErr(a: Float32Array, b: Float32Array): number {
@@ -500,6 +559,37 @@ async function main(): Promise<void> {
       }
     }
   }
+  // --ablate: each kind of statement of the chunk loop dropped in turn (timing attribution).
+  const ablateRows: { spec: string; dropped: string; ms: number; delta: number }[] = [];
+  if (process.argv.includes('--ablate')) {
+    const only = argValue('explore-specs')?.split(',') ?? ['gated_deltanet'];
+    for (const file of ['stdlib/gated_deltanet.attn', 'stdlib/gla.attn', 'stdlib/linear_attention.attn']) {
+      const ir = loadSpec(file);
+      if (!only.includes(ir.name)) continue;
+      let keys: string[] = [];
+      const full = new GeneratedCase(gpu, profile, ir, 'chunk', shape, {}, (p) => void (keys = [...ablationKeys(chunkLoop(p).body)]));
+      const base = await time(gpu.device, full.record, reps);
+      full.destroy();
+      const matmuls = keys.filter((k) => k.startsWith('matmul'));
+      const variants: [string, (key: string) => boolean][] = [
+        ...keys.map((k): [string, (key: string) => boolean] => [k, (key) => key === k]),
+        ['every matmul', (key) => key.startsWith('matmul')],
+        ['everything but barriers', (key) => key !== 'barrier'],
+      ];
+      for (const [name, drop] of variants) {
+        if (name === 'every matmul' && matmuls.length < 2) continue;
+        const c = new GeneratedCase(gpu, profile, ir, 'chunk', shape, {}, (p) => {
+          const loop = chunkLoop(p);
+          loop.body = dropStatements(loop.body, drop);
+        });
+        const ms = await time(gpu.device, c.record, reps);
+        c.destroy();
+        ablateRows.push({ spec: ir.name, dropped: name, ms, delta: base - ms });
+        process.stderr.write(`  ablate ${ir.name} without ${name}: ${ms.toFixed(3)} ms (${(base - ms).toFixed(3)} less than ${base.toFixed(3)})\n`);
+      }
+      ablateRows.push({ spec: ir.name, dropped: '(nothing)', ms: base, delta: 0 });
+    }
+  }
   // --explore-softmax: the flash kernel's query and key tiles and workgroup sizes.
   if (process.argv.includes('--explore-softmax')) {
     const ir = loadSpec('stdlib/softmax.attn');
@@ -550,7 +640,11 @@ async function main(): Promise<void> {
     o.write(`\nVariants of the chunk form (and of the flash softmax kernel, with --explore-softmax) at B=${shape.B} T=${shape.T} H=${shape.H}\n\n| spec | variant | ms/call | kernels |\n|---|---|---:|---|\n`);
     for (const r of exploreRows) o.write(`| ${r.spec} | ${r.variant} | ${r.ms.toFixed(3)} | ${r.kernels} |\n`);
   }
-  if (jsonFile) writeFileSync(jsonFile, JSON.stringify({ date: new Date().toISOString(), adapter: gpu.description, shape, rows, bandwidth: bwRows, occupancy: occRows, kernels: kernelRows, sweep: sweepRows, explore: exploreRows }, null, 2));
+  if (ablateRows.length) {
+    o.write(`\nThe chunk loop with one kind of statement dropped (garbage results; time saved = that statement's share) at B=${shape.B} T=${shape.T} H=${shape.H}\n\n| spec | dropped | ms/call | ms saved |\n|---|---|---:|---:|\n`);
+    for (const r of ablateRows) o.write(`| ${r.spec} | ${r.dropped} | ${r.ms.toFixed(3)} | ${r.delta.toFixed(3)} |\n`);
+  }
+  if (jsonFile) writeFileSync(jsonFile, JSON.stringify({ date: new Date().toISOString(), adapter: gpu.description, shape, rows, bandwidth: bwRows, occupancy: occRows, kernels: kernelRows, sweep: sweepRows, explore: exploreRows, ablate: ablateRows }, null, 2));
   gpu.destroy();
   process.exit(failed ? 1 : 0);
 }

@@ -127,14 +127,15 @@ test('fragment layouts cover the output exactly once (register tile and shared-o
   assertCovers(out, 128, 64, 'S += Ksᵀ · X writeback');
 });
 
-test('shared rows of 32·n words are padded: one word, four for tensor-core operands (CUDA and WGSL)', () => {
+test('shared rows of 32·n words are padded: one word, four for tensor-core operands and WGSL quad tiles (CUDA and WGSL)', () => {
   const intra = kernel(cudaOf('gla', 'bf16'), 'gla_intra');
   assert.match(intra, /Gs = attnc_smem \+ \d+;  \/\/ \[64, 128\], rows 129 words apart/);
   assert.match(kernel(cudaOf('gated_deltanet', 'bf16'), 'gated_deltanet_chunk'), /Qs = attnc_smem \+ \d+;  \/\/ \[64, 128\], rows 132 words apart/);
   const f = stdlibFiles().find((x) => x.name === 'gated_deltanet')!;
   const wgsl = compileIR(lowerSource(f.text, f.path).irs[0]!, { targets: ['wgsl'] });
   const chunk = wgsl.artifacts.find((a) => a.path.endsWith('_chunk.wgsl'))!.contents;
-  assert.match(chunk, /var<workgroup> Qs: array<f32, 1040>;/, 'Qs [16, 64] in rows of 65 words on webgpu-large');
+  // Qs is read by matmuls along its rows 4 words at a time (a quad tile): rows of 64 + 4 words.
+  assert.match(chunk, /var<workgroup> Qs: array<vec4<f32>, 272>;/, 'Qs [16, 64] in rows of 68 words (17 groups of 4) on webgpu-large');
 });
 
 test.run();
