@@ -140,6 +140,38 @@ export function buildChunkKernel(st: PlanState): Kernel {
     sliceOf(Ks, 'k');
     if (vecGate) loadGateSlice();
   };
+  // ── chunk inputs staged through registers one chunk ahead ──────────────────
+  // The chunk's values and per-row gate inputs are loaded a chunk ahead into register tiles (fused
+  // form, WebGPU): the top of a chunk copies them into workgroup memory and issues the next
+  // chunk's loads, whose latency then overlaps the whole chunk instead of opening it. Only while a
+  // stage costs a thread at most 4 registers.
+  const chunkStaging = st.target.backend === 'wgsl' && !split && C > 1 && C * BV <= 4 * tl.threads;
+  const ahead = new Map<string, string>();
+  /** The tokens of the chunk after this one, and of the first chunk. */
+  const nextChunk: RowTokens = { tok: (r) => b.add(b.add(t0, b.i(C)), r), pos: (r) => b.add(b.add(c0, b.i(C)), r), len: () => len, head: h };
+  const firstChunk: RowTokens = { tok: (r) => b.add(start, r), pos: (r) => r, len: () => len, head: h };
+  type ChunkInput = Parameters<Sources['elem']>[0];
+  const stageChunk = (tile: string, name: ChunkInput, col: SExpr, cols: SExpr, rt0: RowTokens, rows: SExpr) => {
+    let reg = ahead.get(tile);
+    if (!reg) ahead.set(tile, (reg = kb.tile(`P${tile}`, C, tile === Vc ? BV : 1, 'register')));
+    kb.map(reg, src.elem(name, rt0).at(R, col), { rows, cols, fill: 0 });
+  };
+  /** Input `name` of this chunk into `tile` (column `col` of row r, `cols` of them): from its stage, or loaded now. */
+  const chunkInput = (tile: string, name: ChunkInput, col: SExpr, cols: SExpr) => {
+    const reg = ahead.get(tile);
+    if (!reg) return kb.map(tile, q(name).at(R, col), { ...rowsValid, cols });
+    kb.map(tile, b.tile(reg, R, Cv));
+    stageChunk(tile, name, col, cols, nextChunk, b.sub(len, b.add(c0, b.i(C))));
+  };
+  /** The chunk inputs that chunkLoop takes with chunkInput, tile by tile. */
+  const chunkInputs: [string | undefined, ChunkInput, SExpr, SExpr][] = [
+    [Vc, 'v', b.add(Cv, v0), vCols],
+    [Gc, 'g', b.i(0), b.i(1)],
+    [Sc, 'scale', b.i(0), b.i(1)],
+    [Bt, 'beta', b.i(0), b.i(1)],
+  ];
+  if (chunkStaging) for (const [tile, name, col, cols] of chunkInputs) if (tile) stageChunk(tile, name, col, cols, firstChunk, len);
+
   const sliceView = { tile: S, r0: k0, rows: BK };
   /** Scale the rows of the state slice by e^{b_L} and Z likewise. */
   const decayStateSlice = () => {
@@ -155,13 +187,13 @@ export function buildChunkKernel(st: PlanState): Kernel {
     // run of loads together).
     kb.map(O, b.f(0));
     if (Dn) kb.map(Dn, b.f(0));
-    if (Vc) kb.map(Vc, q('v').at(R, b.add(Cv, v0)), { ...rowsValid, cols: vCols });
+    if (Vc) chunkInput(Vc, 'v', b.add(Cv, v0), vCols);
     if (Gc) {
-      kb.map(Gc, q('g').at(R, b.i(0)), { ...rowsValid, cols: b.i(1) });
+      chunkInput(Gc, 'g', b.i(0), b.i(1));
       kb.op({ op: 'cumsum', dst: Bc!, src: Gc });
     } else if (Bc) kb.map(Bc, b.ld('w_b', rowBase(R, 1)), { ...rowsValid, cols: b.i(1) });
-    if (Sc) kb.map(Sc, q('scale').at(R, b.i(0)), { ...rowsValid, cols: b.i(1) });
-    if (Bt) kb.map(Bt, q('beta').at(R, b.i(0)), { ...rowsValid, cols: b.i(1) });
+    if (Sc) chunkInput(Sc, 'scale', b.i(0), b.i(1));
+    if (Bt) chunkInput(Bt, 'beta', b.i(0), b.i(1));
     if (cls === 'additive' && maxabs) maxabsChunk();
     else if (cls === 'additive') additiveChunk();
     else if (cls === 'delta' && split) splitDeltaChunk();

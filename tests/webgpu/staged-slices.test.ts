@@ -5,7 +5,8 @@
  * at the top of the next slice. For each update class — additive (a scalar and a vector gate),
  * mLSTM's stabilised one, the delta rule with no gate, a scalar gate (its row decays applied after
  * the slice loop) and a vector gate (KDA), DPLR — with K' = 32 and key
- * slices of 8 (four per chunk): the program stages its slices, the strict kernel-IR interpreter
+ * slices of 8 (four per chunk): the program stages its slices — and the chunk's values, scalar
+ * log-gates and β one chunk ahead (`chunkInput`; T = 45: a ragged last chunk) — the strict kernel-IR interpreter
  * (bounds, barriers, races) equals the reference to 1e-9, and Dawn's run of the WGSL to 1e-4 (the
  * delta rule's solve there written out in full: WgslPrinter.unrolledSolveRows).
  */
@@ -37,6 +38,10 @@ for (const name of SPECS) {
     assert.ok(stages.includes('PQs') && stages.includes('PKs'), `${name}: staged tiles ${stages.join(', ')}`);
     // Vector gates (GLA, KDA, RWKV-7) stage their slice of log-gates too.
     assert.is(stages.includes('PGs'), ['gla', 'kda', 'rwkv7'].includes(name), `${name}: staged tiles ${stages.join(', ')}`);
+    // A chunk's values, scalar log-gates and β are staged a chunk ahead (chunkInput).
+    assert.ok(stages.includes('PVc'), `${name}: values staged`);
+    assert.is(stages.includes('PGc'), ['mlstm', 'gated_deltanet'].includes(name), `${name}: scalar gate staged`);
+    assert.is(stages.includes('PBt'), ['deltanet', 'gated_deltanet', 'kda'].includes(name), `${name}: β staged`);
     const inputs = randomInputs(ir, { B: 2, T: 45, H: 2, seed: 61, initialState: true });
     const ref = interpret(ir, inputs, { form: 'recurrent', outputFinalState: true });
 
@@ -65,11 +70,13 @@ for (const name of SPECS) {
   });
 }
 
-test('the unstaged kernel (one key slice) has no stage tiles', () => {
+test('with one key slice no key slice is staged (the chunk inputs still are); on CUDA nothing is', () => {
   const ir = stdlibIR('gated_deltanet', { K: 32, V: 16 });
   const p = plan(ir, 'webgpu-large', { form: 'chunk', split: false, chunk: 16, tiles: { BK: 32 } });
   const k = p.program!.kernels.find((x) => x.name.endsWith('_chunk'))!;
-  assert.equal(k.tiles.filter((t) => /^P/.test(t.name)).map((t) => t.name), []);
+  assert.equal(k.tiles.filter((t) => /^P/.test(t.name)).map((t) => t.name), ['PVc', 'PGc', 'PBt']);
+  const cuda = plan(ir, 'cuda-sm90', { form: 'chunk', split: false, chunk: 16, tiles: { BK: 8 } });
+  assert.equal(cuda.program!.kernels.find((x) => x.name.endsWith('_chunk'))!.tiles.filter((t) => /^P/.test(t.name)).map((t) => t.name), []);
 });
 
 test.after(releaseGpu);
