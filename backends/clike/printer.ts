@@ -253,7 +253,12 @@ export abstract class CLikePrinter {
   // ── statements ───────────────────────────────────────────────────────────────
 
   protected stmts(ss: Stmt[]): void {
-    for (const s of ss) this.stmt(s);
+    for (let j = 0; j < ss.length; j++) {
+      const s = ss[j]!;
+      const t = ss[j + 1];
+      if (s.op === 'matmul' && t?.op === 'matmul' && this.fusedMatmuls(s, t)) j++;
+      else this.stmt(s);
+    }
   }
 
   protected block(open: string, body: () => void): void {
@@ -754,7 +759,55 @@ export abstract class CLikePrinter {
    * 256-thread matmuls runs on threads 256–511 of 512, alongside the first): shared outputs only.
    */
   private matmulColumnOwner(s: Extract<Stmt, { op: 'matmul' }>, m: number, kk: number, n: number, names: Record<string, string>): void {
+    this.matmulGroup([{ s, names }], m, kk, n);
+  }
+
+  /**
+   * Matmuls that read the same B (a view of one tile, the same transpose) with the same output
+   * shape and layout, printed as one: each reduction step loads B once for all of them. Gated
+   * DeltaNet's K S and Q S of a key slice: 6 loads per 4 steps instead of 12 (a dialect hook:
+   * fuseSharedOperands). False where they do not qualify (printed one by one).
+   */
+  protected fusedMatmuls(s: Extract<Stmt, { op: 'matmul' }>, t: Extract<Stmt, { op: 'matmul' }>): boolean {
+    if (!this.fuseSharedOperands()) return false;
+    const key = (e?: SExpr) => (e ? sexprKey(e) : '');
+    if (s.b.tile !== t.b.tile || key(s.b.r0) !== key(t.b.r0) || s.b.rows !== t.b.rows || s.transB !== t.transB || s.dst.tile === t.dst.tile) return false;
+    // Neither reads what the other writes.
+    if ([t.a.tile, t.b.tile].includes(s.dst.tile) || [s.a.tile, s.b.tile].includes(t.dst.tile)) return false;
+    const one = this.matmulShape(s);
+    const two = this.matmulShape(t);
+    if (one.m !== two.m || one.kk !== two.kk || one.n !== two.n) return false;
+    const { m, kk, n } = one;
+    const owners = [one, two].every(({ D }) => this.T % n === 0 && Math.ceil(m / (this.T / n)) <= MAX_MATMUL_SLOTS && (D.t.space !== 'register' || this.standardRegisters()));
+    if (!owners) return false;
+    const la = this.matmulLayout(s, m, kk, n, one.D.t.space === 'register');
+    const lb = this.matmulLayout(t, m, kk, n, two.D.t.space === 'register');
+    const step = this.T / (n / la.nc);
+    if (la.nc !== lb.nc || la.consecutive !== lb.consecutive || step > m || 2 * Math.ceil(m / step) * la.nc > MAX_MATMUL_SLOTS) return false;
+    const group = [s, t].map((x) => {
+      const names: Record<string, string> = {};
+      const v = this.matmulShape(x);
+      for (const [k, view] of [['a', v.A], ['b', v.B], ['d', v.D]] as const)
+        if (view.r0) {
+          names[k] = this.fresh(`r0${k}_`);
+          this.emit(this.declConst(names[k]!, 'i32', view.r0));
+        }
+      return { s: x, names };
+    });
+    this.matmulGroup(group, m, kk, n);
+    return true;
+  }
+
+  /** Whether matmuls sharing their B operand are printed as one (fusedMatmuls). None by default. */
+  protected fuseSharedOperands(): boolean {
+    return false;
+  }
+
+  /** The matmuls of a group (one, or several sharing B and the layout of the first) as one reduction loop. */
+  private matmulGroup(group: { s: Extract<Stmt, { op: 'matmul' }>; names: Record<string, string> }[], m: number, kk: number, n: number): void {
     const i = (v: number) => this.intLit(v);
+    const s = group[0]!.s;
+    const bNames = group[0]!.names;
     const reg = this.tiles.get(s.dst.tile)!.space === 'register';
     const { nc, consecutive } = this.matmulLayout(s, m, kk, n, reg);
     const lanes = n / nc;
@@ -770,7 +823,7 @@ export abstract class CLikePrinter {
     }
     const partial = (k: number) => !few && !consecutive && (k + 1) * step > m;
     const byFour = this.reductionCopies(kk) === 4 && kk % 4 === 0;
-    const aQuads = byFour && !s.transA && this.quads.has(s.a.tile);
+    const aQuads = group.map((g) => byFour && !g.s.transA && this.quads.has(g.s.a.tile));
     const bQuads = byFour && s.transB && this.quads.has(s.b.tile);
     const guard = !few ? '' : first === 0 ? `if (lid < ${i(busy)})` : `if (lid >= ${i(first)} && lid < ${i(first + busy)})`;
     this.block(guard, () => {
@@ -783,45 +836,47 @@ export abstract class CLikePrinter {
       const col = (j: number) => (j === 0 ? c : `(${c} + ${i(j * lanes)})`);
       // Rows past m (a last partial pass) read row m − 1 and are not written.
       const readRow = (k: number) => (partial(k) ? this.call('min', [row(k), i(m - 1)]) : row(k));
-      const acc = Array.from({ length: slots }, () => Array.from({ length: nc }, () => this.fresh('acc')));
-      for (const a of acc.flat()) this.emit(this.declVar(a, 'f32', this.floatLit(0)));
+      const acc = group.map(() => Array.from({ length: slots }, () => Array.from({ length: nc }, () => this.fresh('acc'))));
+      for (const a of acc.flat(2)) this.emit(this.declVar(a, 'f32', this.floatLit(0)));
       const quad = (tile: string, rr: string, q: string, r0?: string) => {
         const v = this.fresh('q');
         this.emit(this.declQuad(v, this.quadAt(tile, rr, q, r0)));
         return v;
       };
       /** The products of step x, given its A and B values (quads: a group per row or column, component t). */
-      const products = (step: () => string, aq: string[] | undefined, bq: string[] | undefined, t: number) => {
+      const products = (step: () => string, aq: (string[] | undefined)[], bq: string[] | undefined, t: number) => {
         let named: string | undefined;
         const xv = () => (named ??= step());
         const bv = Array.from({ length: nc }, (_, j) => {
           if (bq) return this.quadPart(bq[j]!, t);
           const x = xv();
           const v = this.fresh('bv');
-          this.emit(this.declConst(v, 'f32', s.transB ? this.at(s.b.tile, col(j), x, names['b']) : this.at(s.b.tile, x, col(j), names['b'])));
+          this.emit(this.declConst(v, 'f32', s.transB ? this.at(s.b.tile, col(j), x, bNames['b']) : this.at(s.b.tile, x, col(j), bNames['b'])));
           return v;
         });
-        // A transposed from a quad tile, consecutive rows: each step reads the rows as groups.
-        const rowGroups = consecutive ? Array.from({ length: slots / 4 }, (_, g) => quad(s.a.tile, xv(), slots === 4 ? r : `${r} * ${i(slots / 4)} + ${i(g)}`, names['a'])) : undefined;
-        // One column: each A element is used once, in place; more: loaded once into a const.
-        const av = acc.map((_, k) => {
-          if (aq) return this.quadPart(aq[k]!, t);
-          if (rowGroups) return this.quadPart(rowGroups[Math.floor(k / 4)]!, k % 4);
-          const x = xv();
-          const a = s.transA ? this.at(s.a.tile, x, readRow(k), names['a']) : this.at(s.a.tile, readRow(k), x, names['a']);
-          if (nc === 1) return a;
-          const v = this.fresh('av');
-          this.emit(this.declConst(v, 'f32', a));
-          return v;
+        group.forEach(({ s: g, names }, gi) => {
+          // A transposed from a quad tile, consecutive rows: each step reads the rows as groups.
+          const rowGroups = consecutive ? Array.from({ length: slots / 4 }, (_, q) => quad(g.a.tile, xv(), slots === 4 ? r : `${r} * ${i(slots / 4)} + ${i(q)}`, names['a'])) : undefined;
+          // One column: each A element is used once, in place; more: loaded once into a const.
+          const av = acc[gi]!.map((_, k) => {
+            if (aq[gi]) return this.quadPart(aq[gi]![k]!, t);
+            if (rowGroups) return this.quadPart(rowGroups[Math.floor(k / 4)]!, k % 4);
+            const x = xv();
+            const a = g.transA ? this.at(g.a.tile, x, readRow(k), names['a']) : this.at(g.a.tile, readRow(k), x, names['a']);
+            if (nc === 1) return a;
+            const v = this.fresh('av');
+            this.emit(this.declConst(v, 'f32', a));
+            return v;
+          });
+          acc[gi]!.forEach((rowAcc, k) => rowAcc.forEach((a, j) => this.emit(`${a} = ${a} + ${av[k]} * ${bv[j]};`)));
         });
-        acc.forEach((rowAcc, k) => rowAcc.forEach((a, j) => this.emit(`${a} = ${a} + ${av[k]} * ${bv[j]};`)));
       };
-      if (aQuads || bQuads) {
+      if (aQuads.some(Boolean) || bQuads) {
         // Four steps per iteration, the quad operands read once for them.
         const xi = this.fresh('xi');
         this.loop(xi, i(0), i(kk / 4), i(1), () => {
-          const aq = aQuads ? acc.map((_, k) => quad(s.a.tile, readRow(k), xi, names['a'])) : undefined;
-          const bq = bQuads ? Array.from({ length: nc }, (_, j) => quad(s.b.tile, col(j), xi, names['b'])) : undefined;
+          const aq = group.map(({ s: g, names }, gi) => (aQuads[gi] ? acc[gi]!.map((_, k) => quad(g.a.tile, readRow(k), xi, names['a'])) : undefined));
+          const bq = bQuads ? Array.from({ length: nc }, (_, j) => quad(s.b.tile, col(j), xi, bNames['b'])) : undefined;
           for (let t = 0; t < 4; t++)
             this.block('', () =>
               products(
@@ -836,22 +891,24 @@ export abstract class CLikePrinter {
               ),
             );
         });
-      } else this.reductionLoop(kk, (x) => products(() => x, undefined, undefined, 0));
-      acc.forEach((rowAcc, k) =>
-        rowAcc.forEach((a, j) => {
-          const rk = row(k);
-          const cj = col(j);
-          const target = reg ? `${this.regRef(s.dst.tile)}[${i(k)}]` : this.at(s.dst.tile, rk, cj, names['d']);
-          const value = s.acc === 'set' ? a : `${target} ${s.acc === 'add' ? '+' : '-'} ${a}`;
-          const write = () => {
-            if (!s.mask) return this.emit(`${target} = ${value};`);
-            const keep = s.mask === 'lower' ? `${cj} <= ${rk}` : `${cj} < ${rk}`;
-            if (s.acc === 'set') this.emit(`${target} = ${this.select(keep, a, this.floatLit(0))};`);
-            else this.block(`if (${keep})`, () => this.emit(`${target} = ${value};`));
-          };
-          if (partial(k)) this.block(`if (${rk} < ${i(m)})`, write);
-          else write();
-        }),
+      } else this.reductionLoop(kk, (x) => products(() => x, group.map(() => undefined), undefined, 0));
+      group.forEach(({ s: g, names }, gi) =>
+        acc[gi]!.forEach((rowAcc, k) =>
+          rowAcc.forEach((a, j) => {
+            const rk = row(k);
+            const cj = col(j);
+            const target = this.tiles.get(g.dst.tile)!.space === 'register' ? `${this.regRef(g.dst.tile)}[${i(k)}]` : this.at(g.dst.tile, rk, cj, names['d']);
+            const value = g.acc === 'set' ? a : `${target} ${g.acc === 'add' ? '+' : '-'} ${a}`;
+            const write = () => {
+              if (!g.mask) return this.emit(`${target} = ${value};`);
+              const keep = g.mask === 'lower' ? `${cj} <= ${rk}` : `${cj} < ${rk}`;
+              if (g.acc === 'set') this.emit(`${target} = ${this.select(keep, a, this.floatLit(0))};`);
+              else this.block(`if (${keep})`, () => this.emit(`${target} = ${value};`));
+            };
+            if (partial(k)) this.block(`if (${rk} < ${i(m)})`, write);
+            else write();
+          }),
+        ),
       );
     });
   }

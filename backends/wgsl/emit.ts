@@ -113,6 +113,10 @@ class WgslPrinter extends CLikePrinter {
   protected override declQuad(name: string, init: string): string {
     return `let ${name}: vec4<f32> = ${init};`;
   }
+  /** Matmuls that share their B operand are printed as one (fusedMatmuls). */
+  protected override fuseSharedOperands(): boolean {
+    return true;
+  }
   /** Whether shared tile `name` is stored as groups of 4 words. */
   isQuad(name: string): boolean {
     return this.quads.has(name);

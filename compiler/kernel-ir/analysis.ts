@@ -163,6 +163,42 @@ export function operands(e: SExpr): SExpr[] {
   }
 }
 
+/** `e` with each operand replaced by f(operand): one level of a rewrite. */
+export function mapOperands(e: SExpr, f: (x: SExpr) => SExpr): SExpr {
+  switch (e.k) {
+    case 'un':
+      return { ...e, a: f(e.a) };
+    case 'bin':
+      return { ...e, a: f(e.a), b: f(e.b) };
+    case 'sel':
+      return { ...e, c: f(e.c), a: f(e.a), b: f(e.b) };
+    case 'ld':
+      return { ...e, idx: f(e.idx) };
+    case 'tile':
+      return { ...e, r: f(e.r), c: f(e.c) };
+    case 'fold':
+      return { ...e, from: f(e.from), to: f(e.to), body: f(e.body) };
+    default:
+      return e;
+  }
+}
+
+/** `e` with the node `target` (by identity) replaced by `by`. */
+export function replaceNode(e: SExpr, target: SExpr, by: SExpr): SExpr {
+  const go = (x: SExpr): SExpr => (x === target ? by : mapOperands(x, go));
+  return go(e);
+}
+
+/**
+ * Whether `target` is evaluated whenever `e` is: not under a select's branches, in a fold, or in
+ * the second operand of && / || (which C++ may skip).
+ */
+export function unconditional(e: SExpr, target: SExpr): boolean {
+  if (e === target) return true;
+  const always = e.k === 'sel' ? [e.c] : e.k === 'fold' ? [] : e.k === 'bin' && (e.fn === 'and' || e.fn === 'or') ? [e.a] : operands(e);
+  return always.some((x) => unconditional(x, target));
+}
+
 /** Visit every node of an expression. */
 export function walkSExpr(e: SExpr, f: (e: SExpr) => void): void {
   f(e);

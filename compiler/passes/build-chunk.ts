@@ -12,6 +12,7 @@
  */
 import { SUM_EPS, type AttentionIR } from '../ir/attention-ir.ts';
 import * as b from '../kernel-ir/build.ts';
+import { replaceNode, unconditional, usesVar, walkSExpr } from '../kernel-ir/analysis.ts';
 import type { Kernel, SExpr } from '../kernel-ir/types.ts';
 import { P, programBuffers, programParams, scratchBuffer, splitBuffers, tokinfoBuffer, tokenLeaves, type RowTokens } from './buffers.ts';
 import { KernelBuilder } from './kernel-builder.ts';
@@ -102,6 +103,20 @@ export function buildChunkKernel(st: PlanState): Kernel {
   /** Intra-chunk output weights from the intra-chunk kernel. */
   const loadWeights = (A: string) => kb.map(A, b.ld('w_a', b.add(rowBase(R, C), Cv)), { ...rowsValid, cols: b.i(C) });
 
+  /**
+   * What a stage holds of a staged value: its one buffer load that varies by element (the rest —
+   * a feature map, a gate's logsigmoid, a scale — applies where the stage is copied into workgroup
+   * memory, as `rest`), so that nothing waits for the load until the copy. The whole value where
+   * there is no such single, unconditional load.
+   */
+  const stagedPart = (e: SExpr): { load: SExpr; rest?: (reg: SExpr) => SExpr } => {
+    const loads: SExpr[] = [];
+    walkSExpr(e, (x) => void (x.k === 'ld' && (usesVar(x, 'r') || usesVar(x, 'c')) && loads.push(x)));
+    const ld = loads[0];
+    if (loads.length !== 1 || ld === e || !unconditional(e, ld!)) return { load: e };
+    return { load: ld!, rest: (reg) => replaceNode(e, ld!, reg) };
+  };
+
   // ── key slices staged through registers ────────────────────────────────────
   // With several key slices per chunk (fused form), a slice's q, k and vector gate (and the state
   // update's k and gate) are loaded one slice ahead into register tiles: at the top of a slice the staged values are
@@ -116,7 +131,7 @@ export function buildChunkKernel(st: PlanState): Kernel {
   const prefetch = (tile: string, name: Staged, k: SExpr) => {
     let reg = stages.get(tile);
     if (!reg) stages.set(tile, (reg = kb.tile(`P${tile}`, C, BK, 'register')));
-    kb.map(reg, q(name).at(R, b.add(Cv, k)), sliceGuard(k));
+    kb.map(reg, stagedPart(q(name).at(R, b.add(Cv, k))).load, sliceGuard(k));
   };
   /**
    * A key slice of `name` into `tile`: from its stage (and the next slice's loads issued), or
@@ -126,7 +141,9 @@ export function buildChunkKernel(st: PlanState): Kernel {
     const scaled = (x: SExpr) => (scale ? b.mul(x, scale) : x);
     const reg = stages.get(tile);
     if (!staging || !reg) return kb.map(tile, scaled(q(name).at(R, b.add(Cv, k0))), sliceGuard(k0));
-    kb.map(tile, scaled(b.tile(reg, R, Cv)));
+    const { rest } = stagedPart(q(name).at(R, b.add(Cv, k0)));
+    if (rest) kb.map(tile, scaled(rest(b.tile(reg, R, Cv))), sliceGuard(k0));
+    else kb.map(tile, scaled(b.tile(reg, R, Cv)));
     prefetch(tile, name, b.add(k0, b.i(BK)));
   };
   /** Before a loop of key slices that takes `tiles` with sliceOf: their first slice's loads. */
@@ -154,13 +171,15 @@ export function buildChunkKernel(st: PlanState): Kernel {
   const stageChunk = (tile: string, name: ChunkInput, col: SExpr, cols: SExpr, rt0: RowTokens, rows: SExpr) => {
     let reg = ahead.get(tile);
     if (!reg) ahead.set(tile, (reg = kb.tile(`P${tile}`, C, tile === Vc ? BV : 1, 'register')));
-    kb.map(reg, src.elem(name, rt0).at(R, col), { rows, cols, fill: 0 });
+    kb.map(reg, stagedPart(src.elem(name, rt0).at(R, col)).load, { rows, cols, fill: 0 });
   };
   /** Input `name` of this chunk into `tile` (column `col` of row r, `cols` of them): from its stage, or loaded now. */
   const chunkInput = (tile: string, name: ChunkInput, col: SExpr, cols: SExpr) => {
     const reg = ahead.get(tile);
     if (!reg) return kb.map(tile, q(name).at(R, col), { ...rowsValid, cols });
-    kb.map(tile, b.tile(reg, R, Cv));
+    const { rest } = stagedPart(q(name).at(R, col));
+    if (rest) kb.map(tile, rest(b.tile(reg, R, Cv)), { ...rowsValid, cols });
+    else kb.map(tile, b.tile(reg, R, Cv));
     stageChunk(tile, name, col, cols, nextChunk, b.sub(len, b.add(c0, b.i(C))));
   };
   /** The chunk inputs that chunkLoop takes with chunkInput, tile by tile. */

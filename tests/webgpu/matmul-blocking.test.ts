@@ -6,7 +6,8 @@
  * tiles, one matmul, store — on the test device and compares it with a float64 product, over
  * shapes that pick nc = 1, 2 and 4, strided and consecutive rows, transposed operands, masks,
  * accumulation modes and a last partial pass of rows, reductions written 4 steps per iteration and
- * plain; and two half-workgroup matmuls of one phase placed side by side. The printed loops are
+ * plain; two half-workgroup matmuls of one phase placed side by side; two matmuls sharing B
+ * printed as one loop. The printed loops are
  * also held to the form Dawn proves finite (WgslPrinter.loopParts).
  */
 import { test } from 'uvu';
@@ -189,6 +190,31 @@ test('two matmuls of half a workgroup each between barriers run side by side, on
       worst = Math.max(worst, Math.abs(got[r * 16 + c]! - s));
     }
   assert.ok(worst < 1e-5, `max abs error ${worst}`);
+});
+
+test('two matmuls reading the same B are one reduction loop that loads B once per step', async () => {
+  // Ds = A·B and Es = A·B (32 × 16 · 16 × 32), then Ds + 10·Es: 11·A·B only if both were computed.
+  const k = kernel({ m: 32, kk: 16, n: 32, transA: false, transB: false, acc: 'set', nc: 1, quads: 'A', mr: 4 });
+  k.tiles.push({ name: 'Es', rows: 32, cols: 32, space: 'shared' });
+  const mm = k.body.find((x) => x.op === 'matmul')! as Extract<Stmt, { op: 'matmul' }>;
+  k.body.splice(k.body.indexOf(mm) + 1, 0, { ...mm, dst: { tile: 'Es' } });
+  const st = k.body.findIndex((x) => x.op === 'store');
+  k.body.splice(st, 0, { op: 'map', dst: { tile: 'Ds' }, expr: bin('add', tileRead('Ds', R, C), bin('mul', f(10), tileRead('Es', R, C))) }, { op: 'barrier' });
+  const w = emitWgslKernel(k, PROFILES['webgpu-large']!, 'test');
+  assert.is((w.code.match(/for \(var xi\d+/g) ?? []).length, 1, 'one reduction loop');
+  assert.is((w.code.match(/let bv\d+: f32/g) ?? []).length, 4, 'B loaded once per step for both');
+  const rnd = (n: number, seed: number) => Float32Array.from({ length: n }, (_, j) => Math.sin(seed * 97 + j * 12.9898) * 0.5);
+  const A = rnd(32 * 16, 5);
+  const B = rnd(16 * 32, 6);
+  const got = await runKernel(w, A, B, 32 * 32);
+  let worst = 0;
+  for (let r = 0; r < 32; r++)
+    for (let c = 0; c < 32; c++) {
+      let s = 0;
+      for (let x = 0; x < 16; x++) s += A[r * 16 + x]! * B[x * 32 + c]!;
+      worst = Math.max(worst, Math.abs(got[r * 32 + c]! - 11 * s));
+    }
+  assert.ok(worst < 1e-4, `max abs error ${worst}`);
 });
 
 test('every printed loop steps by 1 towards a literal or a let declared before it (no Dawn loop guard)', () => {
