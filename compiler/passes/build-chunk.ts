@@ -85,7 +85,8 @@ export function buildChunkKernel(st: PlanState): Kernel {
   const k0 = b.v('k0');
   const rt: RowTokens = { tok: (r) => b.add(t0, r), pos: (r) => b.add(c0, r), len: () => len, head: h };
   const rowsValid = { rows: L, fill: 0 };
-  const q = (name: Parameters<Sources['elem']>[0]) => src.elem(name, rt);
+  const scales = src.scaleTiles(kb, C, ['q', 'k', 'v']);
+  const q = (name: Parameters<Sources['elem']>[0]) => src.elem(name, rt, scales.get(name));
 
   const { bAt, readRow, sOf, decayedDot, outputWeights } = chunkTerms(ir, BK, { Bc, Bs, Sc });
   const bLast = (d: SExpr): SExpr => bAt(b.sub(L, b.i(1)), d);
@@ -171,7 +172,7 @@ export function buildChunkKernel(st: PlanState): Kernel {
   const stageChunk = (tile: string, name: ChunkInput, col: SExpr, cols: SExpr, rt0: RowTokens, rows: SExpr) => {
     let reg = ahead.get(tile);
     if (!reg) ahead.set(tile, (reg = kb.tile(`P${tile}`, C, tile === Vc ? BV : 1, 'register')));
-    kb.map(reg, stagedPart(src.elem(name, rt0).at(R, col)).load, { rows, cols, fill: 0 });
+    kb.map(reg, stagedPart(src.elem(name, rt0, scales.get(name)).at(R, col)).load, { rows, cols, fill: 0 });
   };
   /** Input `name` of this chunk into `tile` (column `col` of row r, `cols` of them): from its stage, or loaded now. */
   const chunkInput = (tile: string, name: ChunkInput, col: SExpr, cols: SExpr) => {
@@ -188,6 +189,7 @@ export function buildChunkKernel(st: PlanState): Kernel {
     [Gc, 'g', b.i(0), b.i(1)],
     [Sc, 'scale', b.i(0), b.i(1)],
     [Bt, 'beta', b.i(0), b.i(1)],
+    ...[...scales].map(([name, tile]) => [tile, src.rowScale(name)!, b.i(0), b.i(1)] as [string, ChunkInput, SExpr, SExpr]),
   ];
   if (chunkStaging) for (const [tile, name, col, cols] of chunkInputs) if (tile) stageChunk(tile, name, col, cols, firstChunk, len);
 
@@ -206,6 +208,8 @@ export function buildChunkKernel(st: PlanState): Kernel {
     // run of loads together).
     kb.map(O, b.f(0));
     if (Dn) kb.map(Dn, b.f(0));
+    // The row factors first: the copies of the staged rows below read them.
+    for (const [name, tile] of scales) chunkInput(tile, src.rowScale(name)!, b.i(0), b.i(1));
     if (Vc) chunkInput(Vc, 'v', b.add(Cv, v0), vCols);
     if (Gc) {
       chunkInput(Gc, 'g', b.i(0), b.i(1));
@@ -438,19 +442,26 @@ export function buildChunkKernel(st: PlanState): Kernel {
    */
   const splitDeltaOneSlice = (Aqk: string, X: string, Ws: string) => {
     const cols = { ...rowsValid, cols: b.i(K) };
+    // Row factors of q and k (l2norm's) scale the rows of Q S and of U instead of the loaded rows,
+    // like the gates: the loads then do not wait for the factors (no barrier of their own).
+    const factor = (name: 'q' | 'k') => (scales.has(name) && src.linearInScale(name) ? scales.get(name)! : undefined);
+    const [qf, kf] = [factor('q'), factor('k')];
+    const rowFactor = (f: string | undefined, decay: SExpr | undefined): SExpr | undefined => (f && decay ? b.mul(b.tile(f, R, b.i(0)), decay) : f ? b.tile(f, R, b.i(0)) : decay);
     kb.map(X, b.ld('w_u', b.add(rowBase(R, V), b.add(v0, Cv))), { ...rowsValid, cols: vCols });
     loadWeights(Aqk);
-    kb.map(Qs, q('q').at(R, Cv), cols);
+    kb.map(Qs, src.elem('q', rt, qf ? null : scales.get('q')).at(R, Cv), cols);
     kb.map(Ws, b.ld('w_w', b.add(rowBase(R, K), Cv)), cols);
-    kb.map(Ks, q('k').at(R, Cv), cols);
+    kb.map(Ks, src.elem('k', rt, kf ? null : scales.get('k')).at(R, Cv), cols);
     const state = S;
     kb.matmul(X, Ws, state, { acc: 'sub' });
     kb.matmul(O, Qs, state, { acc: 'add' });
-    if (hasGate) kb.map(O, b.mul(b.tile(O, R, Cv), b.exp(bAt(R, Cv))));
+    const oRows = rowFactor(qf, hasGate ? b.exp(bAt(R, Cv)) : undefined);
+    if (oRows) kb.map(O, b.mul(b.tile(O, R, Cv), oRows));
     kb.matmul(O, Aqk, X, { acc: 'add' });
     storeOutput();
+    const xRows = rowFactor(kf, hasGate ? b.exp(b.sub(bLast(Cv), bAt(R, Cv))) : undefined);
+    if (xRows) kb.map(X, b.mul(b.tile(X, R, Cv), xRows));
     if (hasGate) {
-      kb.map(X, b.mul(b.tile(X, R, Cv), b.exp(b.sub(bLast(Cv), bAt(R, Cv)))));
       kb.map(state, b.mul(b.tile(S, R, Cv), b.exp(bLast(R))));
       if (Z) kb.map(Z, b.mul(b.tile(Z, R, b.i(0)), b.exp(bLast(R))));
     }

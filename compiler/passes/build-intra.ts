@@ -62,7 +62,8 @@ export function buildIntraKernel(st: PlanState): Kernel {
   const t0 = b.v('t0');
   const k0 = b.v('k0');
   const rt: RowTokens = { tok: (r) => b.add(t0, r), pos: (r) => b.add(c0, r), len: () => len, head: h };
-  const q = (name: Parameters<Sources['elem']>[0]) => src.elem(name, rt);
+  const scales = src.scaleTiles(kb, C, ['q', 'k', 'v']);
+  const q = (name: Parameters<Sources['elem']>[0]) => src.elem(name, rt, scales.get(name));
   const rowBase = (r: SExpr, width: number) => b.mul(b.add(b.mul(b.add(t0, r), P.H), h), b.i(width));
   const sliceCols = { rows: L, cols: b.min(b.i(BK), b.sub(b.i(K), k0)), fill: 0 };
   const { bAt, readRow, decayedDot, outputWeights } = chunkTerms(ir, BK, { Bc, Bs, Sc });
@@ -81,6 +82,7 @@ export function buildIntraKernel(st: PlanState): Kernel {
     }
     if (Sc) kb.map(Sc, q('scale').at(R, b.i(0)), { rows: L, cols: b.i(1), fill: 0 });
     if (Bt) kb.map(Bt, q('beta').at(R, b.i(0)), { rows: L, cols: b.i(1), fill: 0 });
+    for (const [name, tile] of scales) kb.map(tile, q(src.rowScale(name)!).at(R, b.i(0)), { rows: L, cols: b.i(1), fill: 0 });
     kb.map(A, b.f(0));
     if (Akk) kb.map(Akk, b.f(0));
     if (Bn) kb.map(Bn, b.f(0));

@@ -98,6 +98,11 @@ export class ExprLowering {
     return { width: 0, at: (r) => b.tile(dst, r, b.i(0)) };
   }
 
+  /** Take `elem` as the value of node `e` wherever it occurs (a value computed elsewhere). */
+  bind(e: TExpr, elem: Elem): void {
+    this.memo.set(e, elem);
+  }
+
   lower(e: TExpr): Elem {
     const hit = this.memo.get(e);
     if (hit) return hit;
@@ -235,7 +240,9 @@ function isQkDot(e: Extract<TExpr, { op: 'dot' }>): boolean {
 }
 
 /** True when an expression lowers to one element expression with no materialisation (a fusable map). */
-export function isElementwise(e: TExpr): boolean {
+export function isElementwise(e: TExpr, leaves?: ReadonlySet<TExpr>): boolean {
+  if (leaves?.has(e)) return true;
+  const each = (x: TExpr) => isElementwise(x, leaves);
   switch (e.op) {
     case 'const':
     case 'index':
@@ -243,15 +250,15 @@ export function isElementwise(e: TExpr): boolean {
     case 'get':
       return true;
     case 'unary':
-      return isElementwise(e.a);
+      return each(e.a);
     case 'binary':
-      return isElementwise(e.a) && isElementwise(e.b);
+      return each(e.a) && each(e.b);
     case 'select':
-      return isElementwise(e.cond) && isElementwise(e.a) && isElementwise(e.b);
+      return each(e.cond) && each(e.a) && each(e.b);
     case 'concat':
-      return e.parts.every(isElementwise);
+      return e.parts.every(each);
     case 'flatten':
-      return e.a.op === 'outer' && isElementwise(e.a.a) && isElementwise(e.a.b);
+      return e.a.op === 'outer' && each(e.a.a) && each(e.a.b);
     default:
       return false;
   }

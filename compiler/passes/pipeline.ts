@@ -15,6 +15,7 @@
  */
 import { diag } from '../diagnostics/diagnostic.ts';
 import type { AttentionIR } from '../ir/attention-ir.ts';
+import { walk, type TExpr } from '../ir/expr.ts';
 import * as b from '../kernel-ir/build.ts';
 import type { BufferDecl, Dtype, Kernel, Program, SExpr, Stmt } from '../kernel-ir/types.ts';
 import { deepTileAccess, memoryLets, tileAccess, usedTiles } from '../kernel-ir/analysis.ts';
@@ -25,7 +26,7 @@ import { buildIntraKernel } from './build-intra.ts';
 import { buildPrepareKernel } from './build-prepare.ts';
 import { buildGateCumsumKernel, buildSoftmaxKernel, gcumBuffer } from './build-softmax.ts';
 import { isElementwise, Unsupported } from './lower-expr.ts';
-import type { KernelForm, PlanOptions, PlanState, Quantity, QuantityPlan, TileRequest, Tiling } from './plan.ts';
+import { rowScaleOf, type KernelForm, type PlanOptions, type PlanState, type Quantity, type QuantityPlan, type TileRequest, type Tiling } from './plan.ts';
 
 export type Pass = { name: string; run: (st: PlanState) => void; doc: string };
 
@@ -76,9 +77,9 @@ export function canSplit(st: PlanState): boolean {
 
 // ── fusion ─────────────────────────────────────────────────────────────────────
 
-function quantityExprs(ir: AttentionIR, form: KernelForm): Partial<Record<Quantity, { expr: import('../ir/expr.ts').TExpr; width: number }>> {
-  const out: Partial<Record<Quantity, { expr: import('../ir/expr.ts').TExpr; width: number }>> = {};
-  const put = (q: Quantity, e: import('../ir/expr.ts').TExpr | undefined) => {
+function quantityExprs(ir: AttentionIR, form: KernelForm): Partial<Record<Quantity, { expr: TExpr; width: number }>> {
+  const out: Partial<Record<Quantity, { expr: TExpr; width: number }>> = {};
+  const put = (q: Quantity, e: TExpr | undefined) => {
     if (e) out[q] = { expr: e, width: e.shape[0] ?? 0 };
   };
   put('q', ir.features.q);
@@ -100,9 +101,35 @@ function quantityExprs(ir: AttentionIR, form: KernelForm): Partial<Record<Quanti
   return out;
 }
 
+/**
+ * A feature map whose only non-elementwise part is one l2norm or rmsnorm of an elementwise
+ * argument: the norm's per-token factor (rsqrt(Σx² + ε), or of the mean square) as a scalar TExpr,
+ * so the map itself can be fused (x times a prepared scalar per token).
+ */
+function rowScale(q: Quantity, e: TExpr): { node: TExpr; arg: TExpr; factor: TExpr } | undefined {
+  if (q !== 'q' && q !== 'k' && q !== 'v') return undefined;
+  const norms: Extract<TExpr, { op: 'vecfn' }>[] = [];
+  walk(e, (x) => void (x.op === 'vecfn' && norms.push(x)));
+  const node = norms[0];
+  if (norms.length !== 1 || (node!.fn !== 'l2norm' && node!.fn !== 'rmsnorm') || !isElementwise(node!.a) || !isElementwise(e, new Set([node!]))) return undefined;
+  const { a, span, eps } = node!;
+  const scalar = { type: 'real' as const, shape: [] as number[], span };
+  const squares: TExpr = { ...a, op: 'binary', fn: 'mul', a, b: a };
+  const sum: TExpr = { ...scalar, op: 'reduce', fn: node!.fn === 'l2norm' ? 'sum' : 'mean', a: squares };
+  const plusEps: TExpr = { ...scalar, op: 'binary', fn: 'add', a: sum, b: { ...scalar, op: 'const', value: eps } };
+  return { node: node!, arg: a, factor: { ...scalar, op: 'unary', fn: 'rsqrt', a: plusEps } };
+}
+
 function fusion(st: PlanState): void {
   const qs: Partial<Record<Quantity, QuantityPlan>> = {};
-  for (const [name, x] of Object.entries(quantityExprs(st.ir, st.form!)) as [Quantity, { expr: import('../ir/expr.ts').TExpr; width: number }][]) {
+  for (const [name, x] of Object.entries(quantityExprs(st.ir, st.form!)) as [Quantity, { expr: TExpr; width: number }][]) {
+    const scaled = rowScale(name, x.expr);
+    if (scaled) {
+      const scale = rowScaleOf(name as 'q' | 'k' | 'v');
+      qs[name] = { ...x, how: 'fused', why: `elementwise but for its ${(scaled.node as Extract<TExpr, { op: 'vecfn' }>).fn}: the input times the per-token ${scale}, computed where it is loaded`, rowScale: { node: scaled.node, arg: scaled.arg, scale } };
+      qs[scale] = { expr: scaled.factor, width: 0, how: 'prepared', why: `the per-token factor of ${name}'s norm: computed by the prepare kernel` };
+      continue;
+    }
     const fused = isElementwise(x.expr);
     qs[name] = { ...x, how: fused ? 'fused' : 'prepared', why: fused ? 'elementwise: computed where it is loaded' : 'needs reductions or products: computed by the prepare kernel' };
   }

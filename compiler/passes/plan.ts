@@ -8,7 +8,11 @@ import type { TargetProfile } from '../targets/profiles.ts';
 export type KernelForm = 'chunk' | 'recurrent' | 'parallel';
 
 /** Per-token quantities a kernel reads; each is computed in its load (fused) or by the prepare kernel. */
-export type Quantity = 'q' | 'k' | 'v' | 'g' | 'beta' | 'scale' | 'logScale' | 'a' | 'b' | 'bonus';
+export type Quantity = 'q' | 'k' | 'v' | 'g' | 'beta' | 'scale' | 'logScale' | 'a' | 'b' | 'bonus' | RowScale;
+
+/** The per-token factor of a row-scaled feature map (`qnorm`: 1/‖q‖ of l2norm(q)), a prepared scalar. */
+export type RowScale = 'qnorm' | 'knorm' | 'vnorm';
+export const rowScaleOf = (q: 'q' | 'k' | 'v'): RowScale => `${q}norm`;
 
 export interface QuantityPlan {
   expr: TExpr;
@@ -16,6 +20,13 @@ export interface QuantityPlan {
   /** 'fused': evaluated where it is loaded; 'prepared': written by the prepare kernel to f_<name>. */
   how: 'fused' | 'prepared';
   why: string;
+  /**
+   * A fused feature map with one row norm in it (`l2norm(q) * K^-0.5`): `node` (the l2norm or
+   * rmsnorm) is evaluated as `arg` times the prepared per-token scalar `scale` (1/‖q‖), so the
+   * prepare kernel writes one value per token instead of the whole row, and the main kernel reads
+   * the raw input once.
+   */
+  rowScale?: { node: TExpr; arg: TExpr; scale: RowScale };
 }
 
 export interface Tiling {

@@ -1,9 +1,11 @@
 /** Reading a planned per-token quantity (fused expression or prepared buffer) for the rows of a tile. */
+import { walk, type TExpr } from '../ir/expr.ts';
 import * as b from '../kernel-ir/build.ts';
 import type { SExpr } from '../kernel-ir/types.ts';
 import { featBuf, P, tokenLeaves, type RowTokens } from './buffers.ts';
+import type { KernelBuilder } from './kernel-builder.ts';
 import { ExprLowering, Unsupported, type Elem } from './lower-expr.ts';
-import type { PlanState, Quantity } from './plan.ts';
+import type { PlanState, Quantity, RowScale } from './plan.ts';
 
 export class Sources {
   readonly uses = { tokinfo: false };
@@ -17,8 +19,52 @@ export class Sources {
     return this.st.quantities![q]!.width;
   }
 
-  /** Element (r, c) of quantity q for the tile rows `rt`. */
-  elem(q: Quantity, rt: RowTokens): Elem {
+  /** The prepared per-token factor of a row-scaled quantity (plan.ts, rowScale), if q is one. */
+  rowScale(q: Quantity): RowScale | undefined {
+    return this.st.quantities?.[q]?.rowScale?.scale;
+  }
+
+  /**
+   * A column tile (`Qn`, `Kn`, `Vn`: rows × 1) for each row-scaled quantity among `names`, for a
+   * kernel that loads the factors of its rows once (with its other per-row inputs) and reads them
+   * from there: then a feature row is one buffer load times a tile value (a CUDA 16-byte load, a
+   * WGSL stage of one load).
+   */
+  scaleTiles(kb: KernelBuilder, rows: number, names: readonly ('q' | 'k' | 'v')[]): Map<Quantity, string> {
+    const out = new Map<Quantity, string>();
+    for (const q of names) if (this.has(q) && this.rowScale(q)) out.set(q, kb.tile(`${q.toUpperCase()}n`, rows, 1));
+    return out;
+  }
+
+  /**
+   * Whether row-scaled quantity q is its factor times the rest (`l2norm(q) * K^-0.5`: products,
+   * quotients and negations of the norm by values free of it), so a kernel may leave the factor
+   * out of the rows it loads and scale a product's rows instead (elem with scaleTile null).
+   */
+  linearInScale(q: Quantity): boolean {
+    const rs = this.st.quantities?.[q]?.rowScale;
+    if (!rs) return false;
+    const free = (e: TExpr): boolean => {
+      let ok = true;
+      walk(e, (x) => void (x === rs.node && (ok = false)));
+      return ok;
+    };
+    const linear = (e: TExpr): boolean => {
+      if (e === rs.node) return true;
+      if (e.op === 'unary') return e.fn === 'neg' && linear(e.a);
+      if (e.op !== 'binary') return false;
+      if (e.fn === 'mul') return (linear(e.a) && free(e.b)) || (free(e.a) && linear(e.b));
+      return e.fn === 'div' && linear(e.a) && free(e.b);
+    };
+    return linear(this.st.quantities![q]!.expr);
+  }
+
+  /**
+   * Element (r, c) of quantity q for the tile rows `rt`. A row-scaled quantity reads its factor
+   * from column tile `scaleTile` (scaleTiles), leaves it out where `scaleTile` is null (the caller
+   * scales by it: linearInScale), or else reads it from its buffer.
+   */
+  elem(q: Quantity, rt: RowTokens, scaleTile?: string | null): Elem {
     const qp = this.st.quantities?.[q];
     if (!qp) throw new Unsupported(`quantity ${q} is not planned`);
     const w = qp.width;
@@ -27,6 +73,18 @@ export class Sources {
       return { width: w, at: (r, c) => b.ld(featBuf(q), w ? b.add(base(r), c) : base(r)) };
     }
     const l = new ExprLowering(1, tokenLeaves(this.st.ir, rt, this.uses), `_${q}`);
+    const rs = qp.rowScale;
+    if (rs) {
+      const x = l.lower(rs.arg);
+      if (scaleTile === null) {
+        if (!this.linearInScale(q)) throw new Error(`internal: ${q} is not linear in its row factor`);
+        l.bind(rs.node, x);
+      } else {
+        const f = scaleTile ? (r: SExpr) => b.tile(scaleTile, r, b.i(0)) : (r: SExpr) => this.elem(rs.scale, rt).at(r, b.i(0));
+        // As the norm is lowered (lower-expr.ts): x · rsqrt(…), the factor per row.
+        l.bind(rs.node, { width: x.width, at: (r, c) => b.mul(x.at(r, c), f(r)) });
+      }
+    }
     const e = l.lower(qp.expr);
     if (l.stmts.length) throw new Unsupported(`quantity ${q} was planned as fused but needs tiles`);
     return e;

@@ -64,20 +64,21 @@ test('the rest of the expression is applied to each loaded value, its row-only p
 test('a run of tile loads is one group: every load issued before the first value is stored', () => {
   const cu = cudaOf('gated_deltanet');
   const chunk = cu.slice(cu.indexOf('attnc_gated_deltanet_chunk('));
-  const at = chunk.indexOf('// Bc, X, Aqk, Qs, Ws, Ks: 16-byte loads issued together');
-  assert.ok(at >= 0, 'the six tiles of a chunk load as one group');
+  const at = chunk.indexOf('// Qn, Kn, Bc, X, Aqk, Qs, Ws, Ks: 16-byte loads issued together');
+  assert.ok(at >= 0, 'the eight tiles of a chunk load as one group');
   const group = chunk.slice(at, chunk.indexOf('\n    else {', at));
   // Every load (the gate column as scalars, the rest 16 bytes at a time) comes before the first store.
   const lastLoad = Math.max(group.lastIndexOf('__ldg('), group.lastIndexOf('w_b['));
   const firstStore = group.indexOf('make_float4(sv');
   assert.ok(lastLoad > 0 && firstStore > lastLoad, 'loads, then stores');
-  for (const buf of ['w_u', 'w_a', 'f_q', 'w_w', 'f_k']) assert.match(group, new RegExp(`__ldg\\(reinterpret_cast<const uint4\\*>\\(${buf} \\+`), buf);
+  for (const buf of ['w_u', 'w_a', 'in_q', 'w_w', 'in_k']) assert.match(group, new RegExp(`__ldg\\(reinterpret_cast<const uint4\\*>\\(${buf} \\+`), buf);
   // Each tile's loads are unrolled into registers: Qs holds 32 × 128 f32, four 16-byte loads a thread.
   assert.match(group, /uint4 raw\d+\[4\];/);
 });
 
 test('stores of shared tiles to global memory use 16-byte stores, the value computed per element', () => {
-  const cu = cudaOf('gated_deltanet');
+  // Performer's prepare kernel writes its random features of q and k, 128 per token.
+  const cu = cudaOf('performer');
   assert.match(cu, /\/\/ Wq → f_q: 4 elements per 16-byte store where f_q/);
   assert.match(cu, /\*reinterpret_cast<float4\*>\(f_q \+ \(.*\)\) = make_float4\(sv\d+, sv\d+, sv\d+, sv\d+\);/);
 });

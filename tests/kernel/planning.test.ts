@@ -11,6 +11,7 @@ import { REPO } from '../helpers/baseline.ts';
 import { emitWgslKernel } from '../../backends/wgsl/emit.ts';
 import { workgroupStorageBytes } from '../../backends/pkg/limits.ts';
 import { evalSize } from '../../compiler/kernel-ir/host-contract.ts';
+import { forEachStmt } from '../../compiler/kernel-ir/analysis.ts';
 import { prepareHostRun, readOutputs } from '../../compiler/kernel-ir/host.ts';
 import { runProgram } from '../../compiler/kernel-ir/interp.ts';
 import { interpret } from '../../compiler/interp/interpret.ts';
@@ -125,17 +126,42 @@ test('padded tile rows leave room for the workgroup variables of uniform lets (t
 
 test("prepare kernels stay within the profile's residentSharedBytes (several workgroups per compute unit)", () => {
   // webgpu-large allows 32 KiB per workgroup but NVIDIA's Vulkan driver keeps one workgroup per
-  // SM from about 28 KiB on: Gated DeltaNet's prepare kernel (q and k, 128 wide, padded rows) takes
-  // 8 tokens (≈ 8 KiB), not the 16 that the limit would allow.
+  // SM from about 28 KiB on: Hedgehog's prepare kernel (its feature maps: W x + c, a softmax over
+  // 128 features, for q and k) takes 4 tokens (≈ 10 KiB), not the 8 (≈ 20 KiB) that the limit
+  // would allow.
   const budget = PROFILES['webgpu-large']!.limits.residentSharedBytes!;
   assert.ok(budget > 0 && budget < PROFILES['webgpu-large']!.limits.sharedBytes);
-  const p = plan(fullSize('gated_deltanet'), 'webgpu-large');
+  const p = plan(fullSize('hedgehog'), 'webgpu-large');
   const k = p.program!.kernels.find((x) => x.name.endsWith('_prepare'))!;
   assert.ok(sharedBytes(k) <= budget, `${sharedBytes(k)} bytes`);
-  assert.is(p.tiling!.prepareRows, 8);
-  // A profile without the hint fills its limit: 16 rows (≈ 16.5 KiB) within 32 KiB.
+  assert.is(p.tiling!.prepareRows, 4);
+  // A profile without the hint fills its limit: 8 rows within 32 KiB.
   const { residentSharedBytes: _, ...limits } = PROFILES['webgpu-large']!.limits;
-  assert.is(plan(fullSize('gated_deltanet'), { ...PROFILES['webgpu-large']!, limits }).tiling!.prepareRows, 16);
+  assert.is(plan(fullSize('hedgehog'), { ...PROFILES['webgpu-large']!, limits }).tiling!.prepareRows, 8);
+});
+
+test('l2norm feature maps are fused: the prepare kernel writes one factor per token, not the rows', () => {
+  // Gated DeltaNet: q̃ = l2norm(q)·K^-½, k̃ = l2norm(k). The plan fuses both maps (the raw input
+  // times the prepared per-token factor 1/‖x‖), so the prepare kernel stores NT·H values for each
+  // instead of NT·H·128 and holds no row of q or k (32 tokens per workgroup in a few hundred bytes).
+  const p = plan(fullSize('gated_deltanet'), 'webgpu-large');
+  const qs = p.quantities!;
+  assert.is(qs.q!.how, 'fused');
+  assert.is(qs.q!.rowScale?.scale, 'qnorm');
+  assert.is(qs.k!.rowScale?.scale, 'knorm');
+  assert.equal([qs.qnorm!.how, qs.qnorm!.width, qs.knorm!.how], ['prepared', 0, 'prepared']);
+  const prep = p.program!.kernels.find((x) => x.name.endsWith('_prepare'))!;
+  const stores: string[] = [];
+  forEachStmt(prep.body, (s) => void (s.op === 'store' && stores.push(`${s.dst.buf} ${s.dst.cols.k === 'const' ? s.dst.cols.v : '?'}`)));
+  assert.equal(stores, ['f_qnorm 1', 'f_knorm 1']);
+  assert.ok(sharedBytes(prep) <= 512, `${sharedBytes(prep)} bytes`);
+  assert.is(p.tiling!.prepareRows, 32);
+  // The chunk kernel reads the raw inputs and the factors; nothing reads a prepared row.
+  const chunk = p.program!.kernels.find((x) => x.name.endsWith('_chunk'))!;
+  const bufs = chunk.buffers.map((x) => x.name);
+  assert.ok(bufs.includes('in_q') && bufs.includes('in_k') && bufs.includes('f_qnorm') && !bufs.includes('f_q'), bufs.join(' '));
+  // A norm that is not the only non-elementwise part stays prepared whole (Hedgehog's softmax).
+  assert.is(plan(fullSize('hedgehog'), 'webgpu-large').quantities!.q!.how, 'prepared');
 });
 
 test('binding packing sizes f16 inputs in 32-bit words (two elements per word)', () => {
@@ -171,7 +197,8 @@ test('explain --dump-after tiling shows a readable plan', () => {
   const st = plan(fullSize('gated_deltanet'), 'webgpu-default', {}, 'tiling', printPlan);
   assert.ok(st.dump);
   assert.match(st.dump!, /form: chunk/);
-  assert.match(st.dump!, /q +prepared +\[128\] +l2norm\(q\)/);
+  assert.match(st.dump!, /q +fused +\[128\] +l2norm\(q\)/);
+  assert.match(st.dump!, /qnorm +prepared +\[scalar\] +rsqrt/);
   assert.match(st.dump!, /tiling: chunk \d+, value tile \d+, key slice \d+/);
   assert.ok(!/^kernel /m.test(st.dump!), 'no kernels yet after tiling');
   assert.equal(PASS_NAMES, ['form-selection', 'fusion', 'tiling', 'kernels', 'barriers', 'binding-packing', 'dtype', 'memory']);

@@ -31,8 +31,12 @@ function prepareWgsl(profile: TargetProfile): string {
   return emitWgslKernel(p.program!.kernels.find((k) => k.name.endsWith('_prepare'))!, profile, 'test').code;
 }
 
-test('the sum of squares of a 128-wide row is folded by G threads, G = the smallest subgroup (up to 32)', () => {
-  for (const [min, G] of [[4, 4], [8, 8], [32, 32], [64, 32]] as const) {
+test('the sum of squares of a 128-wide row is folded by G threads, G = the smallest subgroup (up to 32 and to threads ÷ rows)', () => {
+  // The prepare kernel holds 32 tokens of 1/‖q‖ and 1/‖k‖ (the rows themselves are not stored):
+  // 32 rows × 16 lanes fill its 512 threads.
+  const p = plan(stdlibIR('gated_deltanet', { K: 128, V: 128 }), withSubgroups(32), { form: 'chunk' });
+  assert.equal([p.tiling!.prepareRows, p.tiling!.threads], [32, 512]);
+  for (const [min, G] of [[4, 4], [8, 8], [32, 16], [64, 16]] as const) {
     const code = prepareWgsl(withSubgroups(min));
     assert.match(code, /^enable subgroups;$/m);
     const folds = [...code.matchAll(/the fold over \w+ by (\d+) threads per row, combined by lane exchanges/g)].map((m) => Number(m[1]));

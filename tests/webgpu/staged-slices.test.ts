@@ -42,6 +42,9 @@ for (const name of SPECS) {
     assert.ok(stages.includes('PVc'), `${name}: values staged`);
     assert.is(stages.includes('PGc'), ['mlstm', 'gated_deltanet'].includes(name), `${name}: scalar gate staged`);
     assert.is(stages.includes('PBt'), ['deltanet', 'gated_deltanet', 'kda'].includes(name), `${name}: β staged`);
+    // l2norm feature maps: the factors 1/‖q‖, 1/‖k‖ of the chunk's rows are staged with them.
+    const normed = ['deltanet', 'gated_deltanet', 'kda'].includes(name);
+    assert.is(stages.includes('PQn') && stages.includes('PKn'), normed, `${name}: row factors staged`);
     const inputs = randomInputs(ir, { B: 2, T: 45, H: 2, seed: 61, initialState: true });
     const ref = interpret(ir, inputs, { form: 'recurrent', outputFinalState: true });
 
@@ -74,7 +77,7 @@ test('with one key slice no key slice is staged (the chunk inputs still are); on
   const ir = stdlibIR('gated_deltanet', { K: 32, V: 16 });
   const p = plan(ir, 'webgpu-large', { form: 'chunk', split: false, chunk: 16, tiles: { BK: 32 } });
   const k = p.program!.kernels.find((x) => x.name.endsWith('_chunk'))!;
-  assert.equal(k.tiles.filter((t) => /^P/.test(t.name)).map((t) => t.name), ['PVc', 'PGc', 'PBt']);
+  assert.equal(k.tiles.filter((t) => /^P/.test(t.name)).map((t) => t.name), ['PVc', 'PGc', 'PBt', 'PQn', 'PKn']);
   const cuda = plan(ir, 'cuda-sm90', { form: 'chunk', split: false, chunk: 16, tiles: { BK: 8 } });
   assert.equal(cuda.program!.kernels.find((x) => x.name.endsWith('_chunk'))!.tiles.filter((t) => /^P/.test(t.name)).map((t) => t.name), []);
 });
