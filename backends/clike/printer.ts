@@ -680,9 +680,12 @@ export abstract class CLikePrinter {
     return { A, B, D, m: s.transA ? A.t.cols : A.rows, kk: s.transA ? A.rows : A.t.cols, n: s.transB ? B.rows : B.t.cols };
   }
 
-  protected matmulOp(s: Extract<Stmt, { op: 'matmul' }>): void {
-    const { A, B, D, m, kk, n } = this.matmulShape(s);
-    const reg = D.t.space === 'register';
+  /**
+   * The consts a matmul's loops read, declared here: the first rows of its views (`a`, `b`, `d`)
+   * and its `scale` (`s`).
+   */
+  protected matmulConsts(s: Extract<Stmt, { op: 'matmul' }>): Record<string, string> {
+    const { A, B, D } = this.matmulShape(s);
     const names: Record<string, string> = {};
     for (const [key, v] of [['a', A], ['b', B], ['d', D]] as const) {
       if (v.r0) {
@@ -690,6 +693,25 @@ export abstract class CLikePrinter {
         this.emit(this.declConst(names[key]!, 'i32', v.r0));
       }
     }
+    if (s.scale) {
+      const scale = s.scale;
+      names['s'] = this.fresh('mscale');
+      this.withExprs(() => this.declConst(names['s']!, 'f32', this.expr(scale, {}, 'f32')));
+    }
+    return names;
+  }
+
+  /** The new value of a matmul's output element `target` given its product `acc` (acc, scale). */
+  protected matmulUpdate(s: Extract<Stmt, { op: 'matmul' }>, target: string, acc: string, names: Record<string, string>): string {
+    if (s.acc === 'set') return acc;
+    const old = names['s'] ? `${target} * ${names['s']}` : target;
+    return `${old} ${s.acc === 'add' ? '+' : '-'} ${acc}`;
+  }
+
+  protected matmulOp(s: Extract<Stmt, { op: 'matmul' }>): void {
+    const { D, m, kk, n } = this.matmulShape(s);
+    const reg = D.t.space === 'register';
+    const names = this.matmulConsts(s);
     if (this.T % n === 0 && Math.ceil(m / (this.T / n)) <= MAX_MATMUL_SLOTS && (!reg || this.standardRegisters())) return this.matmulColumnOwner(s, m, kk, n, names);
     this.elementLoop(m, n, (r, c, slot) => {
       const body = () => {
@@ -702,7 +724,7 @@ export abstract class CLikePrinter {
           this.emit(`${acc} = ${acc} + ${a} * ${bb};`);
         });
         const target = reg ? `${this.regRef(s.dst.tile)}[${slot}]` : this.at(s.dst.tile, r, c, names['d']);
-        this.emit(s.acc === 'set' ? `${target} = ${acc};` : `${target} = ${target} ${s.acc === 'add' ? '+' : '-'} ${acc};`);
+        this.emit(`${target} = ${this.matmulUpdate(s, target, acc, names)};`);
       };
       if (s.mask) {
         const keep = s.mask === 'lower' ? `${c} <= ${r}` : `${c} < ${r}`;
@@ -784,16 +806,7 @@ export abstract class CLikePrinter {
     const lb = this.matmulLayout(t, m, kk, n, two.D.t.space === 'register');
     const step = this.T / (n / la.nc);
     if (la.nc !== lb.nc || la.consecutive !== lb.consecutive || step > m || 2 * Math.ceil(m / step) * la.nc > MAX_MATMUL_SLOTS) return false;
-    const group = [s, t].map((x) => {
-      const names: Record<string, string> = {};
-      const v = this.matmulShape(x);
-      for (const [k, view] of [['a', v.A], ['b', v.B], ['d', v.D]] as const)
-        if (view.r0) {
-          names[k] = this.fresh(`r0${k}_`);
-          this.emit(this.declConst(names[k]!, 'i32', view.r0));
-        }
-      return { s: x, names };
-    });
+    const group = [s, t].map((x) => ({ s: x, names: this.matmulConsts(x) }));
     this.matmulGroup(group, m, kk, n);
     return true;
   }
@@ -898,7 +911,7 @@ export abstract class CLikePrinter {
             const rk = row(k);
             const cj = col(j);
             const target = this.tiles.get(g.dst.tile)!.space === 'register' ? `${this.regRef(g.dst.tile)}[${i(k)}]` : this.at(g.dst.tile, rk, cj, names['d']);
-            const value = g.acc === 'set' ? a : `${target} ${g.acc === 'add' ? '+' : '-'} ${a}`;
+            const value = this.matmulUpdate(g, target, a, names);
             const write = () => {
               if (!g.mask) return this.emit(`${target} = ${value};`);
               const keep = g.mask === 'lower' ? `${cj} <= ${rk}` : `${cj} < ${rk}`;

@@ -308,7 +308,7 @@ class CudaPrinter extends CLikePrinter {
     const grid = this.mmaFits(s);
     if (grid) return this.mmaMatmul(s, grid);
     const { A, B, D, m, kk, n } = this.matmulShape(s);
-    const fits = this.standardRegisters() && D.t.space === 'register' && !s.mask && !D.r0 && D.rows === m && D.t.cols === n && this.T % n === 0;
+    const fits = this.standardRegisters() && D.t.space === 'register' && !s.mask && !s.scale && !D.r0 && D.rows === m && D.t.cols === n && this.T % n === 0;
     if (!fits) return super.matmulOp(s);
     const i = (v: number) => this.intLit(v);
     const step = this.T / n;
@@ -672,20 +672,14 @@ class CudaPrinter extends CLikePrinter {
    * column), register D slot by slot (registerElement lays register tiles out the same way).
    */
   private mmaMatmul(s: Extract<Stmt, { op: 'matmul' }>, g: WarpGrid): void {
-    const { A, B, D, m, kk, n } = this.matmulShape(s);
+    const { D, m, kk, n } = this.matmulShape(s);
     const i = (v: number) => this.intLit(v);
     const reg = D.t.space === 'register';
     const op = s.acc === 'set' ? '=' : s.acc === 'add' ? '+=' : '-=';
     this.emit(`// ${s.dst.tile} ${op} ${s.a.tile}${s.transA ? 'ᵀ' : ''} · ${s.b.tile}${s.transB ? 'ᵀ' : ''}${s.mask ? ` (${s.mask} mask)` : ''}: ${m}×${n}×${kk} on tensor cores, ${g.wm}×${g.wn} warps of ${g.ma}×${g.nb} tiles of 16×8`);
     const active = g.wm * g.wn;
     this.block(active < this.warps ? `if ((lid >> 5) < ${i(active)})` : '', () => {
-      const names: Record<string, string> = {};
-      for (const [key, v] of [['a', A], ['b', B], ['d', D]] as const) {
-        if (v.r0) {
-          names[key] = this.fresh(`r0${key}_`);
-          this.emit(this.declConst(names[key]!, 'i32', v.r0));
-        }
-      }
+      const names = this.matmulConsts(s);
       const mt = this.fresh('mt');
       const nt = this.fresh('nt');
       const gr = this.fresh('g');
@@ -754,7 +748,7 @@ class CudaPrinter extends CLikePrinter {
         }
         const target = reg ? `${this.regRef(s.dst.tile)}[${sl}]` : this.at(s.dst.tile, r, c, names['d']);
         const v = `${acc}[${sl}]`;
-        const value = s.acc === 'set' ? v : `${target} ${s.acc === 'add' ? '+' : '-'} ${v}`;
+        const value = this.matmulUpdate(s, target, v, names);
         if (!s.mask) return this.emit(`${target} = ${value};`);
         const keep = s.mask === 'lower' ? `${c} <= ${r}` : `${c} < ${r}`;
         if (s.acc === 'set') this.emit(`${target} = ${this.select(keep, v, this.floatLit(0))};`);

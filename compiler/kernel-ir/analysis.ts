@@ -53,6 +53,7 @@ export function tileAccess(s: Stmt): { reads: Set<string>; writes: Set<string> }
       reads.add(s.a.tile);
       reads.add(s.b.tile);
       if (s.acc !== 'set') reads.add(s.dst.tile);
+      ex(s.scale);
       writes.add(s.dst.tile);
       break;
     case 'reduce':
@@ -112,6 +113,27 @@ export function forEachStmt(body: Stmt[], visit: (s: Stmt) => void): void {
       forEachStmt(s.then, visit);
       forEachStmt(s.else, visit);
     }
+  }
+}
+
+/** A statement with f applied to each of its own expressions (not those of nested bodies). */
+export function mapStmtExprs(s: Stmt, f: (e: SExpr) => SExpr): Stmt {
+  const view = <T extends { r0?: SExpr }>(v: T): T => (v.r0 ? { ...v, r0: f(v.r0) } : v);
+  switch (s.op) {
+    case 'let':
+      return { ...s, value: f(s.value) };
+    case 'for':
+      return { ...s, from: f(s.from), to: f(s.to), step: f(s.step) };
+    case 'if':
+      return { ...s, cond: f(s.cond) };
+    case 'store':
+      return { ...s, value: f(s.value), dst: { ...s.dst, index: f(s.dst.index), rows: f(s.dst.rows), cols: f(s.dst.cols) } };
+    case 'map':
+      return { ...s, dst: view(s.dst), expr: f(s.expr), ...(s.guard ? { guard: { ...s.guard, rows: f(s.guard.rows), cols: f(s.guard.cols) } } : {}) };
+    case 'matmul':
+      return { ...s, dst: view(s.dst), a: view(s.a), b: view(s.b), ...(s.scale ? { scale: f(s.scale) } : {}) };
+    default:
+      return s;
   }
 }
 

@@ -10,7 +10,7 @@
  *   - a map may read its destination only at the element it writes.
  */
 import { binaryOps, unaryOps } from '../interp/eval.ts';
-import { tileAccess } from './analysis.ts';
+import { tileAccess, usesVar } from './analysis.ts';
 import { printSExpr } from './print.ts';
 import type { Kernel, Program, SExpr, Stmt, TileDecl, TileRef } from './types.ts';
 
@@ -347,6 +347,8 @@ function exec(body: Stmt[], x: Ctx, memo: Map<SExpr, Fn>, check: boolean): void 
         const [m, kA] = s.transA ? [A.t.decl.cols, A.rows] : [A.rows, A.t.decl.cols];
         const [kB, n] = s.transB ? [B.t.decl.cols, B.rows] : [B.rows, B.t.decl.cols];
         if (kA !== kB || m !== D.rows || n !== D.t.decl.cols) throw new KernelError(`kernel ${x.kernel.name}: matmul shapes ${m}×${kA} · ${kB}×${n} into ${D.rows}×${D.t.decl.cols}`);
+        if (s.scale && (s.acc === 'set' || s.mask || usesVar(s.scale, 'r') || usesVar(s.scale, 'c'))) throw new KernelError(`kernel ${x.kernel.name}: a matmul's scale is one value (no r or c) for an unmasked add or sub`);
+        const scale = s.scale ? compile(s.scale, memo)(x) : 1;
         const out = new Float64Array(m * n);
         for (let i = 0; i < m; i++)
           for (let j = 0; j < n; j++) {
@@ -357,7 +359,7 @@ function exec(body: Stmt[], x: Ctx, memo: Map<SExpr, Fn>, check: boolean): void 
           }
         for (let i = 0; i < m; i++)
           for (let j = 0; j < n; j++) {
-            const prev = s.acc === 'set' ? 0 : get(D, i, j, x);
+            const prev = s.acc === 'set' ? 0 : get(D, i, j, x) * scale;
             set(D, i, j, s.acc === 'sub' ? prev - out[i * n + j]! : prev + out[i * n + j]!);
           }
         break;

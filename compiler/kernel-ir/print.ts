@@ -80,7 +80,9 @@ export function printStmts(body: Stmt[], indent = '  '): string[] {
         const a = s.transA ? `${ref(s.a)}ᵀ` : ref(s.a);
         const b = s.transB ? `${ref(s.b)}ᵀ` : ref(s.b);
         const op = s.acc === 'set' ? '=' : s.acc === 'add' ? '+=' : '-=';
-        out.push(`${indent}${ref(s.dst)} ${op} ${a} @ ${b}${s.mask ? `   (${s.mask}-triangular)` : ''}`);
+        const product = `${a} @ ${b}${s.mask ? `   (${s.mask}-triangular)` : ''}`;
+        if (s.scale) out.push(`${indent}${ref(s.dst)} = ${ref(s.dst)} * ${printSExpr(s.scale)} ${op[0]} ${product}`);
+        else out.push(`${indent}${ref(s.dst)} ${op} ${product}`);
         break;
       }
       case 'reduce':

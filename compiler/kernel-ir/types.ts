@@ -116,9 +116,11 @@ export type Stmt =
   | { op: 'map'; dst: TileRef; expr: SExpr; guard?: { rows: SExpr; cols: SExpr; fill: number } }
   /**
    * dst (±)= A·B over tile views, with optional transposes; `mask` keeps element (r, c) of the
-   * product only where c ≤ r ('lower') or c < r ('strict').
+   * product only where c ≤ r ('lower') or c < r ('strict'). With `scale` (acc 'add' or 'sub', no mask), the
+   * old dst is scaled first: dst = dst·scale ± A·B — a decayed state's update in one pass. `scale`
+   * is one value for the whole op: it reads no r or c.
    */
-  | { op: 'matmul'; dst: TileRef; a: TileRef; b: TileRef; transA: boolean; transB: boolean; acc: 'set' | 'add' | 'sub'; mask?: 'lower' | 'strict' }
+  | { op: 'matmul'; dst: TileRef; a: TileRef; b: TileRef; transA: boolean; transB: boolean; acc: 'set' | 'add' | 'sub'; mask?: 'lower' | 'strict'; scale?: SExpr }
   /** dst[r][0] (axis 'cols': over a row) or dst[0][c] (axis 'rows': over a column) = fold of src. */
   | { op: 'reduce'; dst: string; src: string; axis: 'rows' | 'cols'; fn: 'sum' | 'max' }
   /** Inclusive prefix sum along rows (time): dst[r][c] = Σ_{r' ≤ r} src[r'][c]. */

@@ -64,7 +64,13 @@ export function buildChunkKernel(st: PlanState): Kernel {
   if (Mt) kb.map(Mt, b.sel(hasInit, b.ld('initial_m', b.add(b.mul(n, P.H), h)), b.f(0)));
 
   // ── per-chunk tiles ────────────────────────────────────────────────────────
-  const Vc = split && cls === 'delta' ? undefined : kb.tile('Vc', C, BV);
+  // The chunk's inputs are staged through registers one chunk ahead (chunkInput, below) in the
+  // fused form on WebGPU, while a stage costs a thread at most 4 registers.
+  const chunkStaging = st.target.backend === 'wgsl' && !split && C > 1 && C * BV <= 4 * tl.threads;
+  // The fused delta rule reads the chunk's values once, elementwise (X = β(V − K S)): from their
+  // stage, with no copy in workgroup memory (that memory goes to wider key slices instead).
+  const valuesInPlace = chunkStaging && cls === 'delta';
+  const Vc = (split && cls === 'delta') || valuesInPlace ? undefined : kb.tile('Vc', C, BV);
   const Qs = kb.tile('Qs', C, BK);
   const Ks = kb.tile('Ks', C, BK);
   // The output block lives in registers unless a non-elementwise epilogue must read it across threads.
@@ -160,18 +166,17 @@ export function buildChunkKernel(st: PlanState): Kernel {
   };
   // ── chunk inputs staged through registers one chunk ahead ──────────────────
   // The chunk's values and per-row gate inputs are loaded a chunk ahead into register tiles (fused
-  // form, WebGPU): the top of a chunk copies them into workgroup memory and issues the next
-  // chunk's loads, whose latency then overlaps the whole chunk instead of opening it. Only while a
-  // stage costs a thread at most 4 registers.
-  const chunkStaging = st.target.backend === 'wgsl' && !split && C > 1 && C * BV <= 4 * tl.threads;
+  // form, WebGPU: chunkStaging): the top of a chunk copies them into workgroup memory and issues
+  // the next chunk's loads, whose latency then overlaps the whole chunk instead of opening it.
   const ahead = new Map<string, string>();
   /** The tokens of the chunk after this one, and of the first chunk. */
   const nextChunk: RowTokens = { tok: (r) => b.add(b.add(t0, b.i(C)), r), pos: (r) => b.add(b.add(c0, b.i(C)), r), len: () => len, head: h };
   const firstChunk: RowTokens = { tok: (r) => b.add(start, r), pos: (r) => r, len: () => len, head: h };
   type ChunkInput = Parameters<Sources['elem']>[0];
+  /** Issue the loads of input `name` for the rows `rt0` into the stage of `tile` ('Vc': the values). */
   const stageChunk = (tile: string, name: ChunkInput, col: SExpr, cols: SExpr, rt0: RowTokens, rows: SExpr) => {
     let reg = ahead.get(tile);
-    if (!reg) ahead.set(tile, (reg = kb.tile(`P${tile}`, C, tile === Vc ? BV : 1, 'register')));
+    if (!reg) ahead.set(tile, (reg = kb.tile(`P${tile}`, C, name === 'v' ? BV : 1, 'register')));
     kb.map(reg, stagedPart(src.elem(name, rt0, scales.get(name)).at(R, col)).load, { rows, cols, fill: 0 });
   };
   /** Input `name` of this chunk into `tile` (column `col` of row r, `cols` of them): from its stage, or loaded now. */
@@ -192,14 +197,29 @@ export function buildChunkKernel(st: PlanState): Kernel {
     ...[...scales].map(([name, tile]) => [tile, src.rowScale(name)!, b.i(0), b.i(1)] as [string, ChunkInput, SExpr, SExpr]),
   ];
   if (chunkStaging) for (const [tile, name, col, cols] of chunkInputs) if (tile) stageChunk(tile, name, col, cols, firstChunk, len);
+  if (valuesInPlace) stageChunk('Vc', 'v', b.add(Cv, v0), vCols, firstChunk, len);
+  /** Values of the chunk at (r, c) read in place from their stage (valuesInPlace), then the next chunk's loads. */
+  const valuesInPlaceAt = (): SExpr => {
+    const { rest } = stagedPart(q('v').at(R, b.add(Cv, v0)));
+    const reg = b.tile(ahead.get('Vc')!, R, Cv);
+    return rest ? rest(reg) : reg;
+  };
+  const nextValues = () => stageChunk('Vc', 'v', b.add(Cv, v0), vCols, nextChunk, b.sub(len, b.add(c0, b.i(C))));
 
   const sliceView = { tile: S, r0: k0, rows: BK };
-  /** Scale the rows of the state slice by e^{b_L} and Z likewise. */
+  /**
+   * A scalar gate's decay of the state, e^{b_L}: one value, so it rides on the state update's
+   * matmul (`scale`: S ← S·e^{b_L} + KᵀV in one pass over S instead of two).
+   */
+  const stateScale = hasGate && !vecGate ? b.exp(bLast(b.i(0))) : undefined;
+  /** Scale the rows of the state slice by e^{b_L} (a vector gate's; a scalar gate's is stateScale) and Z likewise. */
   const decayStateSlice = () => {
     if (!hasGate) return;
-    kb.map(sliceView, b.mul(b.tile(S, b.add(k0, R), Cv), b.exp(bLast(R))));
+    if (!stateScale) kb.map(sliceView, b.mul(b.tile(S, b.add(k0, R), Cv), b.exp(bLast(R))));
     if (Z) kb.map({ tile: Z, r0: k0, rows: BK }, b.mul(b.tile(Z, b.add(k0, R), b.i(0)), b.exp(bLast(R))));
   };
+  /** The first update of a state slice after decayStateSlice: with the scalar gate's decay. */
+  const decayed = (opts: { transA: boolean; acc: 'add' }) => (stateScale ? { ...opts, scale: stateScale } : opts);
 
   const chunkLoop = () => {
     kb.let('L', b.min(b.i(C), b.sub(len, c0)));
@@ -268,7 +288,7 @@ export function buildChunkKernel(st: PlanState): Kernel {
       // State slice: S ← e^{b_L} S + (K ⊙ e^{b_L − b} ⊙ s)ᵀ V.
       if (!preScale) kb.map(Ks, b.mul(b.tile(Ks, R, Cv), kDecay(R)));
       decayStateSlice();
-      kb.matmul(sliceView, Ks, Vc!, { transA: true, acc: 'add' });
+      kb.matmul(sliceView, Ks, Vc!, decayed({ transA: true, acc: 'add' }));
       if (Z) kb.map({ tile: Z, r0: k0, rows: BK }, b.add(b.tile(Z, b.add(k0, R), b.i(0)), b.fold('sum', 'j', b.i(0), b.i(C), b.tile(Ks, b.v('j'), R))));
     }, 'key-feature slices');
     // Fused: the intra-chunk weights from the scores (split: loaded from the intra-chunk kernel).
@@ -300,9 +320,9 @@ export function buildChunkKernel(st: PlanState): Kernel {
       kb.map(Dn!, b.add(b.tile(Dn!, R, b.i(0)), b.fold('sum', 'd', b.i(0), b.i(BK), b.mul(b.tile(Qs, R, b.v('d')), b.tile(Z!, b.add(k0, b.v('d')), b.i(0))))));
       kb.map(Ks, b.mul(b.tile(Ks, R, Cv), b.exp(b.sub(b.sub(b.add(b.tile(Li!, R, b.i(0)), bR(b.sub(L, b.i(1)))), bR(R)), mL))));
       const f = b.exp(b.sub(b.add(mc, bR(b.sub(L, b.i(1)))), mL));
-      kb.map(sliceView, b.mul(b.tile(S, b.add(k0, R), Cv), f));
+      // The state's decay f rides on the update's matmul.
       kb.map({ tile: Z!, r0: k0, rows: BK }, b.mul(b.tile(Z!, b.add(k0, R), b.i(0)), f));
-      kb.matmul(sliceView, Ks, Vc!, { transA: true, acc: 'add' });
+      kb.matmul(sliceView, Ks, Vc!, { transA: true, acc: 'add', scale: f });
       kb.map({ tile: Z!, r0: k0, rows: BK }, b.add(b.tile(Z!, b.add(k0, R), b.i(0)), b.fold('sum', 'j', b.i(0), b.i(C), b.tile(Ks, b.v('j'), R))));
     }, 'key-feature slices');
     kb.map(A, b.sel(b.le(Cv, R), b.mul(b.tile(A, R, Cv), b.exp(b.sub(b.sub(b.add(b.tile(Li!, Cv, b.i(0)), bR(R)), bR(Cv)), b.tile(Mr!, R, b.i(0))))), b.f(0)));
@@ -347,12 +367,10 @@ export function buildChunkKernel(st: PlanState): Kernel {
     const rowDecay = rowGate ? b.exp(bAt(R, b.i(0))) : b.f(1);
     kb.map(Akk, b.sel(b.lt(Cv, R), b.mul(b.mul(b.tile(Akk, R, Cv), decay), beta(R)), b.f(0)));
     kb.map(Aqk, b.sel(b.le(Cv, R), b.mul(b.tile(Aqk, R, Cv), decay), b.f(0)));
-    kb.map(X, b.mul(beta(R), b.sub(b.tile(Vc!, R, Cv), b.mul(b.tile(X, R, Cv), rowDecay))));
-    if (rowGate) {
-      kb.map(O, b.mul(b.tile(O, R, Cv), rowDecay));
-      // The whole state's decay e^{b_L}, now that the slice loop has read it.
-      kb.map(S, b.mul(b.tile(S, R, Cv), b.exp(bLast(b.i(0)))));
-    }
+    kb.map(X, b.mul(beta(R), b.sub(valuesInPlace ? valuesInPlaceAt() : b.tile(Vc!, R, Cv), b.mul(b.tile(X, R, Cv), rowDecay))));
+    if (valuesInPlace) nextValues();
+    // (The state's decay e^{b_L} rides on the update's matmuls: stateScale.)
+    if (rowGate) kb.map(O, b.mul(b.tile(O, R, Cv), rowDecay));
     kb.op({ op: 'trisolve', a: Akk, b: X, sign: 1 });
     kb.matmul(O, Aqk, X, { acc: 'add' });
     storeOutput();
@@ -363,7 +381,7 @@ export function buildChunkKernel(st: PlanState): Kernel {
         kb.map(Ks, b.mul(b.tile(Ks, R, Cv), b.exp(b.sub(bLast(Cv), bAt(R, Cv)))));
         decayStateSlice();
       }
-      kb.matmul(sliceView, Ks, X, { transA: true, acc: 'add' });
+      kb.matmul(sliceView, Ks, X, decayed({ transA: true, acc: 'add' }));
     }, 'key-feature slices: state update');
   };
 
@@ -398,8 +416,7 @@ export function buildChunkKernel(st: PlanState): Kernel {
       kb.map(Z, b.add(b.mul(b.tile(Z, R, b.i(0)), zDecay), b.fold('sum', 'j', b.i(0), b.i(C), b.mul(b.tile(Ks, b.v('j'), R), kDecay(b.v('j'))))));
     }
     if (hasGate || Sc) kb.map(Vc!, b.mul(b.tile(Vc!, R, Cv), kDecay(R)));
-    if (hasGate) kb.map(S, b.mul(b.tile(S, R, Cv), b.exp(bLast(R))));
-    kb.matmul(S, Ks, Vc!, { transA: true, acc: 'add' });
+    kb.matmul(S, Ks, Vc!, decayed({ transA: true, acc: 'add' }));
   };
 
   // ── delta rule, split form: X = U − W S with W, U and the weights from the intra-chunk kernel ──
@@ -430,7 +447,7 @@ export function buildChunkKernel(st: PlanState): Kernel {
       if (vecGate) loadGateSlice();
       if (vecGate) kb.map(Ks, b.mul(b.tile(Ks, R, Cv), kDecay));
       decayStateSlice();
-      kb.matmul(sliceView, Ks, X, { transA: true, acc: 'add' });
+      kb.matmul(sliceView, Ks, X, decayed({ transA: true, acc: 'add' }));
     }, 'key-feature slices: state update');
   };
 
@@ -461,11 +478,8 @@ export function buildChunkKernel(st: PlanState): Kernel {
     storeOutput();
     const xRows = rowFactor(kf, hasGate ? b.exp(b.sub(bLast(Cv), bAt(R, Cv))) : undefined);
     if (xRows) kb.map(X, b.mul(b.tile(X, R, Cv), xRows));
-    if (hasGate) {
-      kb.map(state, b.mul(b.tile(S, R, Cv), b.exp(bLast(R))));
-      if (Z) kb.map(Z, b.mul(b.tile(Z, R, b.i(0)), b.exp(bLast(R))));
-    }
-    kb.matmul(state, Ks, X, { transA: true, acc: 'add' });
+    if (hasGate && Z) kb.map(Z, b.mul(b.tile(Z, R, b.i(0)), b.exp(bLast(R))));
+    kb.matmul(state, Ks, X, decayed({ transA: true, acc: 'add' }));
   };
 
   // ── diagonal plus rank one ─────────────────────────────────────────────────
@@ -540,7 +554,7 @@ export function buildChunkKernel(st: PlanState): Kernel {
         kb.map(Bb, b.mul(b.tile(Bb, R, Cv), b.exp(b.sub(bLast(Cv), bAt(R, Cv)))));
       }
       decayStateSlice();
-      kb.matmul(sliceView, Bb, Rr, { transA: true, acc: 'add' });
+      kb.matmul(sliceView, Bb, Rr, decayed({ transA: true, acc: 'add' }));
       kb.matmul(sliceView, Ks, Vc!, { transA: true, acc: 'add' });
     }, 'key-feature slices: state update');
   };

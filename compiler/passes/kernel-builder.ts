@@ -1,5 +1,6 @@
 /** A small helper for building one kernel's tiles and statements. */
 import * as b from '../kernel-ir/build.ts';
+import { hoistParamLoads } from './hoist.ts';
 import type { BufferDecl, Kernel, ParamDecl, SExpr, Stmt, TileDecl, TileRef } from '../kernel-ir/types.ts';
 import { ExprLowering } from './lower-expr.ts';
 
@@ -57,9 +58,10 @@ export class KernelBuilder {
     this.op({ op: 'map', dst: typeof dst === 'string' ? { tile: dst } : dst, expr, ...(guard ? { guard } : {}) });
   }
 
-  matmul(dst: string | TileRef, a: string | TileRef, bb: string | TileRef, opts: { transA?: boolean; transB?: boolean; acc?: 'set' | 'add' | 'sub'; mask?: 'lower' | 'strict' } = {}): void {
+  matmul(dst: string | TileRef, a: string | TileRef, bb: string | TileRef, opts: { transA?: boolean; transB?: boolean; acc?: 'set' | 'add' | 'sub'; mask?: 'lower' | 'strict'; scale?: SExpr } = {}): void {
     const r = (x: string | TileRef) => (typeof x === 'string' ? { tile: x } : x);
-    this.op({ op: 'matmul', dst: r(dst), a: r(a), b: r(bb), transA: opts.transA ?? false, transB: opts.transB ?? false, acc: opts.acc ?? 'set', ...(opts.mask ? { mask: opts.mask } : {}) });
+    if (opts.scale && ((opts.acc ?? 'set') === 'set' || opts.mask)) throw new Error('internal: a matmul scale needs acc add or sub and no mask');
+    this.op({ op: 'matmul', dst: r(dst), a: r(a), b: r(bb), transA: opts.transA ?? false, transB: opts.transB ?? false, acc: opts.acc ?? 'set', ...(opts.mask ? { mask: opts.mask } : {}), ...(opts.scale ? { scale: opts.scale } : {}) });
   }
 
   /** Adopt the tiles and statements of an expression lowering. */
@@ -71,7 +73,8 @@ export class KernelBuilder {
 
   build(grid: [SExpr, SExpr, SExpr], threads: number, params: ParamDecl[], buffers: BufferDecl[], doc: string): Kernel {
     const used = usedBuffers(this.body);
-    return { name: this.name, grid, threads, params, buffers: buffers.filter((x) => used.has(x.name)), tiles: this.tiles, body: this.body, doc };
+    const body = hoistParamLoads(this.body, new Set(buffers.filter((x) => x.role === 'param').map((x) => x.name)));
+    return { name: this.name, grid, threads, params, buffers: buffers.filter((x) => used.has(x.name)), tiles: this.tiles, body, doc };
   }
 }
 
@@ -145,6 +148,7 @@ export function usedBuffers(body: Stmt[]): Set<string> {
           ex(s.dst.r0);
           ex(s.a.r0);
           ex(s.b.r0);
+          ex(s.scale);
           break;
         default:
           break;

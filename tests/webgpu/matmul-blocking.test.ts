@@ -5,7 +5,7 @@
  * and read a group at a time. Each case runs one hand-built kernel — load A and B into shared
  * tiles, one matmul, store — on the test device and compares it with a float64 product, over
  * shapes that pick nc = 1, 2 and 4, strided and consecutive rows, transposed operands, masks,
- * accumulation modes and a last partial pass of rows, reductions written 4 steps per iteration and
+ * accumulation modes (one with the old output scaled: `scale`) and a last partial pass of rows, reductions written 4 steps per iteration and
  * plain; two half-workgroup matmuls of one phase placed side by side; two matmuls sharing B
  * printed as one loop. The printed loops are
  * also held to the form Dawn proves finite (WgslPrinter.loopParts).
@@ -35,6 +35,8 @@ interface Case {
   quads: '' | 'A' | 'B' | 'AB' | 'A rows';
   /** Output rows per thread. */
   mr: number;
+  /** The old output scaled first by exp(As[1][2]) (a decayed state's update: matmul `scale`). */
+  scale?: boolean;
 }
 
 const T = 256;
@@ -48,7 +50,8 @@ function kernel(c: Case): Kernel {
   // Accumulating modes start from a known tile: D0[r][c] = 0.25·(r − c).
   body.push({ op: 'map', dst: { tile: 'Ds' }, expr: c.acc === 'set' ? f(0) : bin('mul', f(0.25), { k: 'un', fn: 'float', a: bin('sub', R, C) }) });
   body.push({ op: 'barrier' });
-  body.push({ op: 'matmul', dst: { tile: 'Ds' }, a: { tile: 'As' }, b: { tile: 'Bs' }, transA: c.transA, transB: c.transB, acc: c.acc, ...(c.mask ? { mask: c.mask } : {}) });
+  const scale: SExpr = { k: 'un', fn: 'exp', a: tileRead('As', i(1), i(2)) };
+  body.push({ op: 'matmul', dst: { tile: 'Ds' }, a: { tile: 'As' }, b: { tile: 'Bs' }, transA: c.transA, transB: c.transB, acc: c.acc, ...(c.mask ? { mask: c.mask } : {}), ...(c.scale ? { scale } : {}) });
   body.push({ op: 'barrier' });
   body.push({ op: 'store', src: 'Ds', dst: { buf: 'D', index: bin('add', bin('mul', R, i(c.n)), C), rows: i(c.m), cols: i(c.n) }, value: tileRead('Ds', R, C) });
   return {
@@ -77,7 +80,7 @@ function expected(c: Case, A: Float32Array, B: Float32Array): Float64Array {
   const out = new Float64Array(c.m * c.n);
   for (let r = 0; r < c.m; r++)
     for (let col = 0; col < c.n; col++) {
-      const d0 = c.acc === 'set' ? 0 : 0.25 * (r - col);
+      const d0 = c.acc === 'set' ? 0 : 0.25 * (r - col) * (c.scale ? Math.exp(A[ac + 2]!) : 1);
       const keep = !c.mask || (c.mask === 'lower' ? col <= r : col < r);
       let s = 0;
       for (let x = 0; x < c.kk; x++) s += A[c.transA ? x * ac + r : r * ac + x]! * B[c.transB ? col * bc + x : x * bc + col]!;
@@ -127,6 +130,7 @@ async function runKernel(w: ReturnType<typeof emitWgslKernel>, A: Float32Array, 
 const cases: Case[] = [
   { m: 64, kk: 16, n: 32, transA: true, transB: false, acc: 'set', nc: 1, quads: 'A rows', mr: 8 },
   { m: 128, kk: 8, n: 32, transA: true, transB: false, acc: 'add', nc: 2, quads: 'A rows', mr: 8 },
+  { m: 128, kk: 8, n: 32, transA: true, transB: false, acc: 'add', nc: 2, quads: 'A rows', mr: 8, scale: true },
   { m: 32, kk: 64, n: 32, transA: false, transB: true, acc: 'add', mask: 'lower', nc: 4, quads: 'AB', mr: 1 },
   { m: 32, kk: 24, n: 32, transA: false, transB: false, acc: 'set', mask: 'strict', nc: 1, quads: 'A', mr: 4 },
   { m: 40, kk: 16, n: 32, transA: false, transB: true, acc: 'sub', nc: 4, quads: 'AB', mr: 2 },
@@ -135,7 +139,7 @@ const cases: Case[] = [
 ];
 
 for (const c of cases) {
-  const label = `${c.m}×${c.kk}·${c.kk}×${c.n}${c.transA ? ', Aᵀ' : ''}${c.transB ? ', Bᵀ' : ''}, ${c.acc}${c.mask ? `, ${c.mask}` : ''}`;
+  const label = `${c.m}×${c.kk}·${c.kk}×${c.n}${c.transA ? ', Aᵀ' : ''}${c.transB ? ', Bᵀ' : ''}, ${c.acc}${c.mask ? `, ${c.mask}` : ''}${c.scale ? ', old output scaled' : ''}`;
   test(`matmul ${label}: ${c.nc} column(s) and ${c.mr} row(s) per thread${c.quads ? `, ${c.quads} read in groups of 4` : ''}, equal to the float64 product`, async () => {
     const k = kernel(c);
     const w = emitWgslKernel(k, PROFILES['webgpu-large']!, 'test');
@@ -154,6 +158,9 @@ for (const c of cases) {
     assert.is(groups, aGroups + (c.quads.includes('B') ? c.nc : 0), `groups of 4 words read per iteration\n${w.code}`);
     assert.is(/var<workgroup> As: array<vec4<f32>/.test(w.code), c.quads.includes('A'), 'A stored as groups of 4 words');
     assert.is(/var<workgroup> Bs: array<vec4<f32>/.test(w.code), c.quads.includes('B'), 'B stored as groups of 4 words');
+    // A scale is one const read before the reduction, applied to the old output in the update.
+    if (c.scale) assert.match(w.code, /let mscale\d+: f32 = exp\(As/);
+    if (c.scale) assert.match(w.code, /Ds\[[^\]]+\] \* mscale\d+ \+ acc\d+/);
     const rnd = (n: number, seed: number) => Float32Array.from({ length: n }, (_, j) => Math.sin(seed * 97 + j * 12.9898) * 0.5);
     const A = rnd(c.m * c.kk, 1);
     const B = rnd(c.kk * c.n, 2);

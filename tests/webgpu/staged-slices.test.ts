@@ -38,8 +38,11 @@ for (const name of SPECS) {
     assert.ok(stages.includes('PQs') && stages.includes('PKs'), `${name}: staged tiles ${stages.join(', ')}`);
     // Vector gates (GLA, KDA, RWKV-7) stage their slice of log-gates too.
     assert.is(stages.includes('PGs'), ['gla', 'kda', 'rwkv7'].includes(name), `${name}: staged tiles ${stages.join(', ')}`);
-    // A chunk's values, scalar log-gates and β are staged a chunk ahead (chunkInput).
+    // A chunk's values, scalar log-gates and β are staged a chunk ahead (chunkInput); the delta
+    // rules read the values from their stage in place (no shared copy Vc).
     assert.ok(stages.includes('PVc'), `${name}: values staged`);
+    const delta = ['deltanet', 'gated_deltanet', 'kda'].includes(name);
+    assert.is(k.tiles.some((t) => t.name === 'Vc'), !delta, `${name}: a shared copy of the values`);
     assert.is(stages.includes('PGc'), ['mlstm', 'gated_deltanet'].includes(name), `${name}: scalar gate staged`);
     assert.is(stages.includes('PBt'), ['deltanet', 'gated_deltanet', 'kda'].includes(name), `${name}: β staged`);
     // l2norm feature maps: the factors 1/‖q‖, 1/‖k‖ of the chunk's rows are staged with them.
@@ -77,7 +80,7 @@ test('with one key slice no key slice is staged (the chunk inputs still are); on
   const ir = stdlibIR('gated_deltanet', { K: 32, V: 16 });
   const p = plan(ir, 'webgpu-large', { form: 'chunk', split: false, chunk: 16, tiles: { BK: 32 } });
   const k = p.program!.kernels.find((x) => x.name.endsWith('_chunk'))!;
-  assert.equal(k.tiles.filter((t) => /^P/.test(t.name)).map((t) => t.name), ['PVc', 'PGc', 'PBt', 'PQn', 'PKn']);
+  assert.equal(k.tiles.filter((t) => /^P/.test(t.name)).map((t) => t.name), ['PGc', 'PBt', 'PQn', 'PKn', 'PVc']);
   const cuda = plan(ir, 'cuda-sm90', { form: 'chunk', split: false, chunk: 16, tiles: { BK: 8 } });
   assert.equal(cuda.program!.kernels.find((x) => x.name.endsWith('_chunk'))!.tiles.filter((t) => /^P/.test(t.name)).map((t) => t.name), []);
 });

@@ -1,0 +1,84 @@
+/**
+ * Loop-invariant parameter loads out of loops: a per-head parameter read inside the sequence loop
+ * (Gated DeltaNet's `p_A_log[h]` and `p_dt_bias[h]` in every chunk's gate) is read once, by a
+ * `let` in front of the outermost loop it does not vary in. The backends cannot do it themselves:
+ * a chunk kernel's loop body writes memory, and a load they cannot prove unaliased is repeated,
+ * each time a global-memory latency at the top of a chunk.
+ */
+import { mapOperands, mapStmtExprs, walkSExpr } from '../kernel-ir/analysis.ts';
+import * as b from '../kernel-ir/build.ts';
+import type { SExpr, Stmt } from '../kernel-ir/types.ts';
+
+/** Names a body binds: its loop variables and lets, and the element variables of its tile ops. */
+function boundIn(body: Stmt[]): Set<string> {
+  const out = new Set<string>(['r', 'c', 'lid']);
+  const visit = (ss: Stmt[]) => {
+    for (const s of ss) {
+      if (s.op === 'let') out.add(s.name);
+      else if (s.op === 'for') {
+        out.add(s.v);
+        visit(s.body);
+      } else if (s.op === 'if') {
+        visit(s.then);
+        visit(s.else);
+      }
+      for (const e of exprsOf(s)) walkSExpr(e, (x) => void (x.k === 'fold' && out.add(x.v)));
+    }
+  };
+  visit(body);
+  return out;
+}
+
+function exprsOf(s: Stmt): SExpr[] {
+  const out: SExpr[] = [];
+  mapStmtExprs(s, (e) => (out.push(e), e));
+  return out;
+}
+
+/**
+ * Hoist the loads of `params` (read-only parameter buffers) whose index uses no name bound inside
+ * the loop, out of each top-level `for` of `body`; the hoisted values are `let hp<n>` before it.
+ * Loads under a select or in a fold are hoisted too: a parameter read is in bounds for any head.
+ */
+export function hoistParamLoads(body: Stmt[], params: ReadonlySet<string>): Stmt[] {
+  let n = 0;
+  const out: Stmt[] = [];
+  for (const s of body) {
+    if (s.op !== 'for') {
+      out.push(s);
+      continue;
+    }
+    const bound = boundIn([s]);
+    const invariant = (e: SExpr): boolean => {
+      let ok = true;
+      walkSExpr(e, (x) => {
+        if ((x.k === 'var' && bound.has(x.name)) || x.k === 'tile' || x.k === 'ld' || x.k === 'fold') ok = false;
+      });
+      return ok;
+    };
+    const names = new Map<string, string>();
+    const rewrite = (e: SExpr): SExpr => {
+      if (e.k === 'ld' && params.has(e.buf) && invariant(e.idx)) {
+        const key = JSON.stringify(e);
+        let name = names.get(key);
+        if (!name) {
+          name = `hp${n++}`;
+          names.set(key, name);
+          out.push({ op: 'let', name, value: e });
+        }
+        return b.v(name);
+      }
+      return mapOperands(e, rewrite);
+    };
+    const inBody = (ss: Stmt[]): Stmt[] =>
+      ss.map((x) => {
+        const y = mapStmtExprs(x, rewrite);
+        if (y.op === 'for') return { ...y, body: inBody(y.body) };
+        if (y.op === 'if') return { ...y, then: inBody(y.then), else: inBody(y.else) };
+        return y;
+      });
+    const loop = mapStmtExprs(s, (e) => e) as Extract<Stmt, { op: 'for' }>;
+    out.push({ ...loop, body: inBody(loop.body) });
+  }
+  return out;
+}
