@@ -11,7 +11,7 @@ import { REPO } from '../helpers/baseline.ts';
 import { emitWgslKernel } from '../../backends/wgsl/emit.ts';
 import { workgroupStorageBytes } from '../../backends/pkg/limits.ts';
 import { evalSize } from '../../compiler/kernel-ir/host-contract.ts';
-import { forEachStmt } from '../../compiler/kernel-ir/analysis.ts';
+import { forEachStmt, operands } from '../../compiler/kernel-ir/analysis.ts';
 import { prepareHostRun, readOutputs } from '../../compiler/kernel-ir/host.ts';
 import { runProgram } from '../../compiler/kernel-ir/interp.ts';
 import { interpret } from '../../compiler/interp/interpret.ts';
@@ -191,6 +191,26 @@ test('unknown targets and passes are diagnostics', () => {
   const ir = stdlibIR('gla');
   assert.equal(plan(ir, 'webgpu-huge').diagnostics.map((d) => d.code), ['ATTN4003']);
   assert.equal(plan(ir, 'webgpu-default', {}, 'tilling').diagnostics.map((d) => d.code), ['ATTN4004']);
+});
+
+test("per-head parameters are read once per kernel, not in every chunk (hoist.ts)", () => {
+  // Gated DeltaNet's gate −exp(A_log[h])·softplus(a + dt_bias[h]): A_log[h] and dt_bias[h] are lets
+  // in front of the sequence loop; inside it the gate reads them, and no parameter buffer.
+  for (const profile of ['webgpu-large', 'cuda-sm90']) {
+    const k = plan(fullSize('gated_deltanet'), profile, { split: false }).program!.kernels.find((x) => x.name.endsWith('_chunk'))!;
+    const at = k.body.findIndex((s) => s.op === 'for');
+    const lets = k.body.slice(0, at).filter((s) => s.op === 'let' && s.value.k === 'ld').map((s) => (s.op === 'let' && s.value.k === 'ld' ? s.value.buf : ''));
+    assert.ok(lets.includes('p_A_log') && lets.includes('p_dt_bias'), `${profile}: ${lets.join(', ')}`);
+    const inLoop = new Set<string>();
+    forEachStmt([k.body[at]!], (s) => {
+      const seen = (e: import('../../compiler/kernel-ir/types.ts').SExpr): void => {
+        if (e.k === 'ld') inLoop.add(e.buf);
+        for (const x of operands(e)) seen(x);
+      };
+      if (s.op === 'map') seen(s.expr);
+    });
+    assert.not.ok(inLoop.has('p_A_log') || inLoop.has('p_dt_bias'), `${profile}: ${[...inLoop].join(', ')}`);
+  }
 });
 
 test('explain --dump-after tiling shows a readable plan', () => {
