@@ -100,10 +100,10 @@ export function buildChunkKernel(st: PlanState): Kernel {
   /** Rows of real tokens and the columns of key slice `k` that exist. */
   const sliceGuard = (k: SExpr) => ({ ...rowsValid, cols: b.min(b.i(BK), b.sub(b.i(K), k)) });
   /** The cumulative log-gate of the key slice: from the intra-chunk kernel, or a cumsum here. */
-  const loadGateSlice = () => {
+  const loadGateSlice = (wrap = false) => {
     if (split) kb.map(Bs!, b.ld('w_b', b.add(rowBase(R, K), b.add(k0, Cv))), sliceGuard(k0));
     else {
-      sliceOf(Gs!, 'g');
+      sliceOf(Gs!, 'g', undefined, wrap);
       kb.op({ op: 'cumsum', dst: Bs!, src: Gs! });
     }
   };
@@ -132,6 +132,9 @@ export function buildChunkKernel(st: PlanState): Kernel {
   // while a stage costs a thread at most 4 registers, and on WebGPU, where it was measured (the
   // CUDA backend loads shared tiles with 16-byte loads, which register stages would lose).
   const staging = st.target.backend === 'wgsl' && !split && KP > BK && C * BK <= 4 * tl.threads;
+  // The fused delta rule's first key slices of q, k (and a vector gate) come from the previous
+  // chunk's last slices (prefetchWrapping); its other inputs are staged a chunk ahead too.
+  const wrapSlices = staging && chunkStaging && cls === 'delta';
   const stages = new Map<string, string>();
   /** Issue the loads of the key slice at offset `k` of input `name` into the stage of `tile`. */
   type Staged = 'q' | 'k' | 'b' | 'g';
@@ -144,14 +147,30 @@ export function buildChunkKernel(st: PlanState): Kernel {
    * A key slice of `name` into `tile`: from its stage (and the next slice's loads issued), or
    * loaded now (no staging, or a loop that primeSlices did not prepare).
    */
-  const sliceOf = (tile: string, name: Staged, scale?: SExpr) => {
+  const sliceOf = (tile: string, name: Staged, scale?: SExpr, wrap = false) => {
     const scaled = (x: SExpr) => (scale ? b.mul(x, scale) : x);
     const reg = stages.get(tile);
     if (!staging || !reg) return kb.map(tile, scaled(q(name).at(R, b.add(Cv, k0))), sliceGuard(k0));
     const { rest } = stagedPart(q(name).at(R, b.add(Cv, k0)));
     if (rest) kb.map(tile, scaled(rest(b.tile(reg, R, Cv))), sliceGuard(k0));
     else kb.map(tile, scaled(b.tile(reg, R, Cv)));
-    prefetch(tile, name, b.add(k0, b.i(BK)));
+    if (wrap && wrapSlices) prefetchWrapping(tile, name);
+    else prefetch(tile, name, b.add(k0, b.i(BK)));
+  };
+  /**
+   * With the chunk's inputs staged a chunk ahead (wrapSlices), the last loop over a chunk's key
+   * slices of an input issues, from its last slice, the loads of the next chunk's first slice
+   * (instead of none): their latency overlaps the rest of this chunk, where a prime at the top of
+   * the next chunk would leave the first slice's copy waiting for memory.
+   */
+  const prefetchWrapping = (tile: string, name: Staged) => {
+    const next = b.add(k0, b.i(BK));
+    const wrapped = b.ge(next, b.i(K));
+    const shift = b.sel(wrapped, b.i(C), b.i(0));
+    const rows: RowTokens = { tok: (r) => b.add(b.add(t0, shift), r), pos: (r) => b.add(b.add(c0, shift), r), len: () => len, head: h };
+    const col = b.sel(wrapped, b.i(0), next);
+    const guard = { rows: b.sel(wrapped, b.sub(len, b.add(c0, b.i(C))), L), cols: b.sel(wrapped, b.i(Math.min(BK, K)), b.min(b.i(BK), b.sub(b.i(K), next))), fill: 0 };
+    kb.map(stages.get(tile)!, stagedPart(src.elem(name, rows, scales.get(name)).at(R, b.add(Cv, col))).load, guard);
   };
   /** Before a loop of key slices that takes `tiles` with sliceOf: their first slice's loads. */
   const primeSlices = (...tiles: [string, Staged][]) => {
@@ -159,8 +178,9 @@ export function buildChunkKernel(st: PlanState): Kernel {
   };
   /** Before a loop that takes loadSlice: q, k and the vector gate (fused form). */
   const primeSlice = () => primeSlices([Qs, 'q'], [Ks, 'k'], ...(Gs ? [[Gs, 'g'] as [string, Staged]] : []));
-  const loadSlice = () => {
-    sliceOf(Qs, 'q');
+  /** q, k (and a vector gate's) key slice; `wrapQ`: q's last slice prefetches the next chunk's first (prefetchWrapping). */
+  const loadSlice = (wrapQ = false) => {
+    sliceOf(Qs, 'q', undefined, wrapQ);
     sliceOf(Ks, 'k');
     if (vecGate) loadGateSlice();
   };
@@ -198,6 +218,12 @@ export function buildChunkKernel(st: PlanState): Kernel {
   ];
   if (chunkStaging) for (const [tile, name, col, cols] of chunkInputs) if (tile) stageChunk(tile, name, col, cols, firstChunk, len);
   if (valuesInPlace) stageChunk('Vc', 'v', b.add(Cv, v0), vCols, firstChunk, len);
+  // The first chunk's first key slices (later chunks' come from prefetchWrapping).
+  if (wrapSlices)
+    for (const [tile, name] of [[Qs, 'q'], [Ks, 'k'], ...(Gs ? [[Gs, 'g']] : [])] as [string, Staged][]) {
+      if (!stages.has(tile)) stages.set(tile, kb.tile(`P${tile}`, C, BK, 'register'));
+      kb.map(stages.get(tile)!, stagedPart(src.elem(name, firstChunk, scales.get(name)).at(R, Cv)).load, { rows: len, cols: b.i(Math.min(BK, K)), fill: 0 });
+    }
   /** Values of the chunk at (r, c) read in place from their stage (valuesInPlace), then the next chunk's loads. */
   const valuesInPlaceAt = (): SExpr => {
     const { rest } = stagedPart(q('v').at(R, b.add(Cv, v0)));
@@ -345,9 +371,9 @@ export function buildChunkKernel(st: PlanState): Kernel {
     kb.map(Akk, b.f(0));
     kb.map(Aqk, b.f(0));
     kb.map(X, b.f(0));
-    primeSlice();
+    if (!wrapSlices) primeSlice();
     kb.for('k0', b.i(0), b.i(K), b.i(BK), () => {
-      loadSlice();
+      loadSlice(true);
       if (vecGate) {
         kb.map(Akk, b.add(b.tile(Akk, R, Cv), b.sel(b.lt(Cv, R), decayedDot(Ks, Ks, R), b.f(0))));
         kb.map(Aqk, b.add(b.tile(Aqk, R, Cv), b.sel(b.le(Cv, R), decayedDot(Qs, Ks, R), b.f(0))));
@@ -375,9 +401,9 @@ export function buildChunkKernel(st: PlanState): Kernel {
     kb.matmul(O, Aqk, X, { acc: 'add' });
     storeOutput();
     kb.for('k0', b.i(0), b.i(K), b.i(BK), () => {
-      sliceOf(Ks, 'k', rowGate ? b.exp(b.sub(bLast(b.i(0)), bAt(R, b.i(0)))) : undefined);
+      sliceOf(Ks, 'k', rowGate ? b.exp(b.sub(bLast(b.i(0)), bAt(R, b.i(0)))) : undefined, true);
       if (vecGate) {
-        loadGateSlice();
+        loadGateSlice(true);
         kb.map(Ks, b.mul(b.tile(Ks, R, Cv), b.exp(b.sub(bLast(Cv), bAt(R, Cv)))));
         decayStateSlice();
       }

@@ -11,6 +11,7 @@
  * delta rule's solve there written out in full: WgslPrinter.unrolledSolveRows).
  */
 import { test } from 'uvu';
+import { forEachStmt } from '../../compiler/kernel-ir/analysis.ts';
 import * as assert from 'uvu/assert';
 import { webgpuManifest } from '../../backends/wgsl/manifest.ts';
 import { deviceProfile } from '../../backends/wgsl/node-device.ts';
@@ -43,6 +44,14 @@ for (const name of SPECS) {
     assert.ok(stages.includes('PVc'), `${name}: values staged`);
     const delta = ['deltanet', 'gated_deltanet', 'kda'].includes(name);
     assert.is(k.tiles.some((t) => t.name === 'Vc'), !delta, `${name}: a shared copy of the values`);
+    // Delta rules: no prime of q's slices at the top of a chunk — the previous chunk's last q slice
+    // issued the loads of this chunk's first (a select on k0 + BK ≥ K picks the next chunk's rows).
+    const loop = k.body.find((x) => x.op === 'for')!;
+    const qStages: import('../../compiler/kernel-ir/types.ts').Stmt[] = [];
+    forEachStmt([loop], (x) => void (x.op === 'map' && x.dst.tile === 'PQs' && qStages.push(x)));
+    const wrapping = qStages.filter((x) => x.op === 'map' && x.guard?.rows.k === 'sel');
+    assert.is(wrapping.length, delta ? 1 : 0, `${name}: wrapping prefetches of q`);
+    if (delta) assert.is(qStages.length, 1, `${name}: q slices staged only from the slice loop`);
     assert.is(stages.includes('PGc'), ['mlstm', 'gated_deltanet'].includes(name), `${name}: scalar gate staged`);
     assert.is(stages.includes('PBt'), ['deltanet', 'gated_deltanet', 'kda'].includes(name), `${name}: β staged`);
     // l2norm feature maps: the factors 1/‖q‖, 1/‖k‖ of the chunk's rows are staged with them.
