@@ -91,8 +91,11 @@ export function buildChunkKernel(st: PlanState): Kernel {
   const k0 = b.v('k0');
   const rt: RowTokens = { tok: (r) => b.add(t0, r), pos: (r) => b.add(c0, r), len: () => len, head: h };
   const rowsValid = { rows: L, fill: 0 };
-  const scales = src.scaleTiles(kb, C, ['q', 'k', 'v']);
-  const q = (name: Parameters<Sources['elem']>[0]) => src.elem(name, rt, scales.get(name));
+  // Split delta form: k's row factor is folded into the intra-chunk kernel's results, and k is
+  // read raw here (Sources.foldsKeyScale).
+  const foldK = src.foldsKeyScale();
+  const scales = src.scaleTiles(kb, C, foldK ? ['q', 'v'] : ['q', 'k', 'v']);
+  const q = (name: Parameters<Sources['elem']>[0]) => src.elem(name, rt, foldK && name === 'k' ? null : scales.get(name));
 
   const { bAt, readRow, sOf, decayedDot, outputWeights } = chunkTerms(ir, BK, { Bc, Bs, Sc });
   const bLast = (d: SExpr): SExpr => bAt(b.sub(L, b.i(1)), d);
@@ -487,14 +490,15 @@ export function buildChunkKernel(st: PlanState): Kernel {
     const cols = { ...rowsValid, cols: b.i(K) };
     // Row factors of q and k (l2norm's) scale the rows of Q S and of U instead of the loaded rows,
     // like the gates: the loads then do not wait for the factors (no barrier of their own).
+    // (With foldK, k has no factor here: q('k') is the raw k.)
     const factor = (name: 'q' | 'k') => (scales.has(name) && src.linearInScale(name) ? scales.get(name)! : undefined);
     const [qf, kf] = [factor('q'), factor('k')];
     const rowFactor = (f: string | undefined, decay: SExpr | undefined): SExpr | undefined => (f && decay ? b.mul(b.tile(f, R, b.i(0)), decay) : f ? b.tile(f, R, b.i(0)) : decay);
     kb.map(X, b.ld('w_u', b.add(rowBase(R, V), b.add(v0, Cv))), { ...rowsValid, cols: vCols });
     loadWeights(Aqk);
-    kb.map(Qs, src.elem('q', rt, qf ? null : scales.get('q')).at(R, Cv), cols);
+    kb.map(Qs, (qf ? src.elem('q', rt, null) : q('q')).at(R, Cv), cols);
     kb.map(Ws, b.ld('w_w', b.add(rowBase(R, K), Cv)), cols);
-    kb.map(Ks, src.elem('k', rt, kf ? null : scales.get('k')).at(R, Cv), cols);
+    kb.map(Ks, (kf ? src.elem('k', rt, null) : q('k')).at(R, Cv), cols);
     const state = S;
     kb.matmul(X, Ws, state, { acc: 'sub' });
     kb.matmul(O, Qs, state, { acc: 'add' });

@@ -63,6 +63,7 @@ export function buildIntraKernel(st: PlanState): Kernel {
   const k0 = b.v('k0');
   const rt: RowTokens = { tok: (r) => b.add(t0, r), pos: (r) => b.add(c0, r), len: () => len, head: h };
   const scales = src.scaleTiles(kb, C, ['q', 'k', 'v']);
+  const fold = delta && src.foldsKeyScale();
   const q = (name: Parameters<Sources['elem']>[0]) => src.elem(name, rt, scales.get(name));
   const rowBase = (r: SExpr, width: number) => b.mul(b.add(b.mul(b.add(t0, r), P.H), h), b.i(width));
   const sliceCols = { rows: L, cols: b.min(b.i(BK), b.sub(b.i(K), k0)), fill: 0 };
@@ -108,7 +109,12 @@ export function buildIntraKernel(st: PlanState): Kernel {
       }
     }, 'key-feature slices: scores');
     kb.map(A, outputWeights(A, Bn));
-    kb.op({ op: 'store', src: A, dst: { buf: 'w_a', index: b.add(rowBase(R, C), Cv), rows: L, cols: b.i(C) }, value: b.tile(A, R, Cv) });
+    // k's row factor folded into the results (Sources.foldsKeyScale): the weights' columns ÷ f.
+    const Kn = fold ? scales.get('k')! : undefined;
+    const weight = Kn ? b.sel(b.lt(Cv, L), b.div(b.tile(A, R, Cv), b.tile(Kn, Cv, b.i(0))), b.f(0)) : b.tile(A, R, Cv);
+    kb.op({ op: 'store', src: A, dst: { buf: 'w_a', index: b.add(rowBase(R, C), Cv), rows: L, cols: b.i(C) }, value: weight });
+    /** A row of W or U, times k's row factor where it is folded in. */
+    const wyRow = (t: string) => (Kn ? b.mul(b.tile(t, R, Cv), b.tile(Kn, R, b.i(0))) : b.tile(t, R, Cv));
     if (!delta) return;
     // Tm = (I + strictly-lower(diag(β)(KKᵀ ⊙ decay)))⁻¹, in the tile A (its weights are stored).
     const beta = (row: SExpr) => b.tile(Bt!, row, b.i(0));
@@ -122,13 +128,13 @@ export function buildIntraKernel(st: PlanState): Kernel {
       if (vecGate) loadGateSlice();
       kb.map(Ks, b.mul(b.mul(b.tile(Ks, R, Cv), beta(R)), hasGate ? b.exp(bAt(R, Cv)) : b.f(1)));
       kb.matmul(Qs, A, Ks);
-      kb.op({ op: 'store', src: Qs, dst: { buf: 'w_w', index: b.add(rowBase(R, K), b.add(k0, Cv)), rows: L, cols: b.min(b.i(BK), b.sub(b.i(K), k0)) }, value: b.tile(Qs, R, Cv) });
+      kb.op({ op: 'store', src: Qs, dst: { buf: 'w_w', index: b.add(rowBase(R, K), b.add(k0, Cv)), rows: L, cols: b.min(b.i(BK), b.sub(b.i(K), k0)) }, value: wyRow(Qs) });
     }, 'key-feature slices: W');
     const vCols = { rows: L, cols: b.min(b.i(BK), b.sub(b.i(V), k0)), fill: 0 };
     kb.for('k0', b.i(0), b.i(V), b.i(BK), () => {
       kb.map(Ks, b.mul(q('v').at(R, b.add(Cv, k0)), beta(R)), vCols);
       kb.matmul(Qs, A, Ks);
-      kb.op({ op: 'store', src: Qs, dst: { buf: 'w_u', index: b.add(rowBase(R, V), b.add(k0, Cv)), rows: L, cols: vCols.cols }, value: b.tile(Qs, R, Cv) });
+      kb.op({ op: 'store', src: Qs, dst: { buf: 'w_u', index: b.add(rowBase(R, V), b.add(k0, Cv)), rows: L, cols: vCols.cols }, value: wyRow(Qs) });
     }, 'value slices: U');
   });
 

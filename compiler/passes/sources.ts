@@ -60,6 +60,16 @@ export class Sources {
   }
 
   /**
+   * Whether the split delta form folds k's row factor into the intra-chunk kernel's results: with
+   * k̃ = diag(f)·k, S += k̃ᵀX = kᵀ(diag(f)X), so the intra-chunk kernel writes diag(f)·W, diag(f)·U
+   * and the weights' columns ÷ f (their product with X is unchanged), the state kernel carries
+   * X' = diag(f)X = U' − W'S and updates with the raw k — it never loads or applies the factor.
+   */
+  foldsKeyScale(): boolean {
+    return this.st.tiling?.split === true && this.st.ir.update?.cls === 'delta' && this.linearInScale('k');
+  }
+
+  /**
    * Element (r, c) of quantity q for the tile rows `rt`. A row-scaled quantity reads its factor
    * from column tile `scaleTile` (scaleTiles), leaves it out where `scaleTile` is null (the caller
    * scales by it: linearInScale), or else reads it from its buffer.

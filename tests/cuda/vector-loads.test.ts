@@ -64,8 +64,9 @@ test('the rest of the expression is applied to each loaded value, its row-only p
 test('a run of tile loads is one group: every load issued before the first value is stored', () => {
   const cu = cudaOf('gated_deltanet');
   const chunk = cu.slice(cu.indexOf('attnc_gated_deltanet_chunk('));
-  const at = chunk.indexOf('// Qn, Kn, Bc, X, Aqk, Qs, Ws, Ks: 16-byte loads issued together');
-  assert.ok(at >= 0, 'the eight tiles of a chunk load as one group');
+  // (k's row factor is folded into W, U and the weights by the intra-chunk kernel: no Kn here.)
+  const at = chunk.indexOf('// Qn, Bc, X, Aqk, Qs, Ws, Ks: 16-byte loads issued together');
+  assert.ok(at >= 0, 'the seven tiles of a chunk load as one group');
   const group = chunk.slice(at, chunk.indexOf('\n    else {', at));
   // Every load (the gate column as scalars, the rest 16 bytes at a time) comes before the first store.
   const lastLoad = Math.max(group.lastIndexOf('__ldg('), group.lastIndexOf('w_b['));
