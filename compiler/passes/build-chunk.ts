@@ -95,7 +95,9 @@ export function buildChunkKernel(st: PlanState): Kernel {
   // read raw here (Sources.foldsKeyScale).
   const foldK = src.foldsKeyScale();
   const scales = src.scaleTiles(kb, C, foldK ? ['q', 'v'] : ['q', 'k', 'v']);
-  const q = (name: Parameters<Sources['elem']>[0]) => src.elem(name, rt, foldK && name === 'k' ? null : scales.get(name));
+  /** Whether q's or k's row factor is left out of its loads (folded elsewhere, or computed here: deferNorms). */
+  const rawRows = (name: string) => (foldK && name === 'k') || (deferNorms && (name === 'q' || name === 'k'));
+  const q = (name: Parameters<Sources['elem']>[0]) => src.elem(name, rt, rawRows(name) ? null : scales.get(name));
 
   const { bAt, readRow, sOf, decayedDot, outputWeights } = chunkTerms(ir, BK, { Bc, Bs, Sc });
   const bLast = (d: SExpr): SExpr => bAt(b.sub(L, b.i(1)), d);
@@ -138,6 +140,14 @@ export function buildChunkKernel(st: PlanState): Kernel {
   // The fused delta rule's first key slices of q, k (and a vector gate) come from the previous
   // chunk's last slices (prefetchWrapping); its other inputs are staged a chunk ahead too.
   const wrapSlices = staging && chunkStaging && cls === 'delta';
+  // That kernel with a scalar gate (or none) computes the l2norm factors of q and k itself (no
+  // prepare kernel, no factor loads): the sums of squares accumulate in Qn and Kn from the key
+  // slices it loads anyway, and the factors scale, after the slice loop, the rows and columns of
+  // the scores, of K·S and of Q·S, which q̃ and k̃ enter linearly (deltaChunk).
+  const qNorm = src.normOf('q');
+  const kNorm = src.normOf('k');
+  const deferNorms = wrapSlices && !vecGate && !!qNorm && !!kNorm && scales.has('q') && scales.has('k');
+  const [Qn, Kn] = [scales.get('q'), scales.get('k')];
   const stages = new Map<string, string>();
   /** Issue the loads of the key slice at offset `k` of input `name` into the stage of `tile`. */
   type Staged = 'q' | 'k' | 'b' | 'g';
@@ -217,7 +227,7 @@ export function buildChunkKernel(st: PlanState): Kernel {
     [Gc, 'g', b.i(0), b.i(1)],
     [Sc, 'scale', b.i(0), b.i(1)],
     [Bt, 'beta', b.i(0), b.i(1)],
-    ...[...scales].map(([name, tile]) => [tile, src.rowScale(name)!, b.i(0), b.i(1)] as [string, ChunkInput, SExpr, SExpr]),
+    ...[...scales].filter(([name]) => !rawRows(name)).map(([name, tile]) => [tile, src.rowScale(name)!, b.i(0), b.i(1)] as [string, ChunkInput, SExpr, SExpr]),
   ];
   if (chunkStaging) for (const [tile, name, col, cols] of chunkInputs) if (tile) stageChunk(tile, name, col, cols, firstChunk, len);
   if (valuesInPlace) stageChunk('Vc', 'v', b.add(Cv, v0), vCols, firstChunk, len);
@@ -258,7 +268,11 @@ export function buildChunkKernel(st: PlanState): Kernel {
     kb.map(O, b.f(0));
     if (Dn) kb.map(Dn, b.f(0));
     // The row factors first: the copies of the staged rows below read them.
-    for (const [name, tile] of scales) chunkInput(tile, src.rowScale(name)!, b.i(0), b.i(1));
+    for (const [name, tile] of scales) {
+      if (!rawRows(name)) chunkInput(tile, src.rowScale(name)!, b.i(0), b.i(1));
+      // Sums of squares of the chunk's rows of q and k, accumulated over the key slices.
+      else if (deferNorms) kb.map(tile, b.f(0));
+    }
     if (Vc) chunkInput(Vc, 'v', b.add(Cv, v0), vCols);
     if (Gc) {
       chunkInput(Gc, 'g', b.i(0), b.i(1));
@@ -388,23 +402,32 @@ export function buildChunkKernel(st: PlanState): Kernel {
       }
       kb.matmul(X, Ks, sliceView, { acc: 'add' });
       kb.matmul(O, Qs, sliceView, { acc: 'add' });
+      if (deferNorms)
+        for (const [tile, of] of [[Qn!, Qs], [Kn!, Ks]])
+          kb.map(tile, b.add(b.tile(tile, R, b.i(0)), b.fold('sum', 'd', b.i(0), b.i(BK), b.mul(b.tile(of, R, b.v('d')), b.tile(of, R, b.v('d'))))));
     }, 'key-feature slices: scores and reads of the old state');
     // The state update's first k (and gate) slice, loading while the chunk's solve runs.
     primeSlices([Ks, 'k'], ...(Gs ? [[Gs, 'g'] as [string, Staged]] : []));
     const beta = (row: SExpr) => b.tile(Bt!, row, b.i(0));
-    const decay = rowGate ? b.exp(b.sub(bAt(R, b.i(0)), bAt(Cv, b.i(0)))) : b.f(1);
-    const rowDecay = rowGate ? b.exp(bAt(R, b.i(0))) : b.f(1);
-    kb.map(Akk, b.sel(b.lt(Cv, R), b.mul(b.mul(b.tile(Akk, R, Cv), decay), beta(R)), b.f(0)));
-    kb.map(Aqk, b.sel(b.le(Cv, R), b.mul(b.tile(Aqk, R, Cv), decay), b.f(0)));
-    kb.map(X, b.mul(beta(R), b.sub(valuesInPlace ? valuesInPlaceAt() : b.tile(Vc!, R, Cv), b.mul(b.tile(X, R, Cv), rowDecay))));
+    // deferNorms: the factors of q̃ and k̃ of a row, from its sums of squares.
+    const one = b.f(1);
+    const times = (x: SExpr, y: SExpr) => (y === one ? x : x === one ? y : b.mul(x, y));
+    const qf = (row: SExpr) => (deferNorms ? qNorm!(b.tile(Qn!, row, b.i(0))) : one);
+    const kf = (row: SExpr) => (deferNorms ? kNorm!(b.tile(Kn!, row, b.i(0))) : one);
+    const decay = rowGate ? b.exp(b.sub(bAt(R, b.i(0)), bAt(Cv, b.i(0)))) : one;
+    const rowDecay = rowGate ? b.exp(bAt(R, b.i(0))) : one;
+    kb.map(Akk, b.sel(b.lt(Cv, R), b.mul(times(times(b.tile(Akk, R, Cv), decay), times(kf(R), kf(Cv))), beta(R)), b.f(0)));
+    kb.map(Aqk, b.sel(b.le(Cv, R), times(times(b.tile(Aqk, R, Cv), decay), times(qf(R), kf(Cv))), b.f(0)));
+    kb.map(X, b.mul(beta(R), b.sub(valuesInPlace ? valuesInPlaceAt() : b.tile(Vc!, R, Cv), times(b.tile(X, R, Cv), times(rowDecay, kf(R))))));
     if (valuesInPlace) nextValues();
     // (The state's decay e^{b_L} rides on the update's matmuls: stateScale.)
-    if (rowGate) kb.map(O, b.mul(b.tile(O, R, Cv), rowDecay));
+    if (rowGate || deferNorms) kb.map(O, times(b.tile(O, R, Cv), times(rowDecay, qf(R))));
     kb.op({ op: 'trisolve', a: Akk, b: X, sign: 1 });
     kb.matmul(O, Aqk, X, { acc: 'add' });
     storeOutput();
     kb.for('k0', b.i(0), b.i(K), b.i(BK), () => {
-      sliceOf(Ks, 'k', rowGate ? b.exp(b.sub(bLast(b.i(0)), bAt(R, b.i(0)))) : undefined, true);
+      const kScale = times(rowGate ? b.exp(b.sub(bLast(b.i(0)), bAt(R, b.i(0)))) : one, kf(R));
+      sliceOf(Ks, 'k', kScale === one ? undefined : kScale, true);
       if (vecGate) {
         loadGateSlice(true);
         kb.map(Ks, b.mul(b.tile(Ks, R, Cv), b.exp(b.sub(bLast(Cv), bAt(R, Cv)))));

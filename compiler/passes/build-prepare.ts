@@ -11,8 +11,9 @@ import { KernelBuilder } from './kernel-builder.ts';
 import { ExprLowering } from './lower-expr.ts';
 import type { PlanState, Quantity } from './plan.ts';
 
-export function buildPrepareKernel(st: PlanState): Kernel | undefined {
-  const prepared = Object.entries(st.quantities ?? {}).filter(([, p]) => p!.how === 'prepared') as [Quantity, NonNullable<PlanState['quantities']>[Quantity]][];
+/** `read`: the buffers the program's other kernels read (a prepared quantity none reads is not computed). */
+export function buildPrepareKernel(st: PlanState, read?: ReadonlySet<string>): Kernel | undefined {
+  const prepared = Object.entries(st.quantities ?? {}).filter(([n, p]) => p!.how === 'prepared' && (!read || read.has(featBuf(n)))) as [Quantity, NonNullable<PlanState['quantities']>[Quantity]][];
   if (prepared.length === 0) return undefined;
   const ir = st.ir;
   const Rr = st.tiling!.prepareRows;

@@ -20,7 +20,7 @@ import * as b from '../kernel-ir/build.ts';
 import type { BufferDecl, Dtype, Kernel, Program, SExpr, Stmt } from '../kernel-ir/types.ts';
 import { deepTileAccess, memoryLets, tileAccess, usedTiles } from '../kernel-ir/analysis.ts';
 import { PROFILES, PROFILE_NAMES, type TargetProfile } from '../targets/profiles.ts';
-import { programBuffers, programParams, scratchBuffer, splitBuffers, tokinfoBuffer } from './buffers.ts';
+import { featBuf, programBuffers, programParams, scratchBuffer, splitBuffers, tokinfoBuffer } from './buffers.ts';
 import { buildChunkKernel } from './build-chunk.ts';
 import { buildIntraKernel } from './build-intra.ts';
 import { buildPrepareKernel } from './build-prepare.ts';
@@ -371,8 +371,6 @@ function kernels(st: PlanState): void {
   const ks: Kernel[] = [];
   const extra: BufferDecl[] = [];
   try {
-    const prep = buildPrepareKernel(st);
-    if (prep) ks.push(prep);
     if (ir.family === 'softmax') {
       if (ir.gate.cls !== 'none') {
         ks.push(buildGateCumsumKernel(st));
@@ -386,6 +384,13 @@ function kernels(st: PlanState): void {
       }
       ks.push(buildChunkKernel(st));
     }
+    // The prepare kernel computes what the others read (a fused delta kernel may compute its
+    // l2norm factors itself), and runs first.
+    const read = new Set(ks.flatMap((k) => k.buffers.map((x) => x.name)));
+    const unread = Object.entries(st.quantities ?? {}).filter(([n, p]) => p!.how === 'prepared' && !read.has(featBuf(n))).map(([n]) => n);
+    if (unread.length) st.notes.push(`fusion: ${unread.join(', ')} computed by the main kernel itself (from the rows it loads), not prepared`);
+    const prep = buildPrepareKernel(st, read);
+    if (prep) ks.unshift(prep);
   } catch (e) {
     if (e instanceof Unsupported) return fail(st, 'FormUnsupported', [st.form!, ir.name, e.message]);
     throw e;

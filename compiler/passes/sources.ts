@@ -60,6 +60,23 @@ export class Sources {
   }
 
   /**
+   * A row-scaled quantity that is its norm times a constant (`l2norm(q) * K^-0.5`: g = K^-0.5), as
+   * the factor of a row whose loaded values (x·g, the factor left out) have the sum of squares ss:
+   * rsqrt(ss / (g²·n) + ε), n the width for an rmsnorm, 1 for an l2norm. Undefined otherwise.
+   */
+  normOf(q: Quantity): ((ss: SExpr) => SExpr) | undefined {
+    const qp = this.st.quantities?.[q];
+    const rs = qp?.rowScale;
+    if (!rs || rs.node.op !== 'vecfn') return undefined;
+    const e = qp!.expr;
+    const g = e === rs.node ? 1 : e.op === 'binary' && e.fn === 'mul' && ((e.a === rs.node && e.b.op === 'const') || (e.b === rs.node && e.a.op === 'const')) ? ((e.a.op === 'const' ? e.a : e.b) as { value: number }).value : undefined;
+    if (g === undefined || g === 0) return undefined;
+    const div = g * g * (rs.node.fn === 'rmsnorm' ? qp!.width : 1);
+    const eps = rs.node.eps;
+    return (ss) => b.un('rsqrt', b.add(b.div(ss, b.f(div)), b.f(eps)));
+  }
+
+  /**
    * Whether the split delta form folds k's row factor into the intra-chunk kernel's results: with
    * k̃ = diag(f)·k, S += k̃ᵀX = kᵀ(diag(f)X), so the intra-chunk kernel writes diag(f)·W, diag(f)·U
    * and the weights' columns ÷ f (their product with X is unchanged), the state kernel carries

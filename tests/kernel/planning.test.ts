@@ -88,7 +88,7 @@ test('too many storage buffers are packed into fewer bindings', () => {
 test('prepare kernels: tiles that only give a store its shape take no workgroup memory', () => {
   // The prepare kernel stores each quantity from an expression; its tile W<name> only gives the
   // store its R × width shape. It is neither declared in WGSL nor counted against the limit.
-  for (const name of ['gated_deltanet', 'performer', 'rwkv7', 'hedgehog']) {
+  for (const name of ['kda', 'performer', 'rwkv7', 'hedgehog']) {
     for (const target of ['webgpu-default', 'webgpu-large']) {
       const p = plan(fullSize(name), target);
       assert.ok(p.program, `${name} on ${target}`);
@@ -142,9 +142,10 @@ test("prepare kernels stay within the profile's residentSharedBytes (several wor
 
 test('l2norm feature maps are fused: the prepare kernel writes one factor per token, not the rows', () => {
   // Gated DeltaNet: q̃ = l2norm(q)·K^-½, k̃ = l2norm(k). The plan fuses both maps (the raw input
-  // times the prepared per-token factor 1/‖x‖), so the prepare kernel stores NT·H values for each
-  // instead of NT·H·128 and holds no row of q or k (32 tokens per workgroup in a few hundred bytes).
-  const p = plan(fullSize('gated_deltanet'), 'webgpu-large');
+  // times the per-token factor 1/‖x‖). Split form (CUDA): the prepare kernel stores NT·H factors
+  // for each instead of NT·H·128 values and holds no row of q or k (32 tokens per workgroup in a few
+  // hundred bytes); the kernels read the raw inputs and the factors.
+  const p = plan(fullSize('gated_deltanet'), 'cuda-sm90');
   const qs = p.quantities!;
   assert.is(qs.q!.how, 'fused');
   assert.is(qs.q!.rowScale?.scale, 'qnorm');
@@ -156,10 +157,14 @@ test('l2norm feature maps are fused: the prepare kernel writes one factor per to
   assert.equal(stores, ['f_qnorm 1', 'f_knorm 1']);
   assert.ok(sharedBytes(prep) <= 512, `${sharedBytes(prep)} bytes`);
   assert.is(p.tiling!.prepareRows, 32);
-  // The chunk kernel reads the raw inputs and the factors; nothing reads a prepared row.
-  const chunk = p.program!.kernels.find((x) => x.name.endsWith('_chunk'))!;
-  const bufs = chunk.buffers.map((x) => x.name);
+  const bufs = p.program!.kernels.flatMap((x) => (x === prep ? [] : x.buffers.map((y) => y.name)));
   assert.ok(bufs.includes('in_q') && bufs.includes('in_k') && bufs.includes('f_qnorm') && !bufs.includes('f_q'), bufs.join(' '));
+  // The fused WebGPU kernel computes the factors itself from the key slices it loads (sums of
+  // squares in Qn and Kn): no prepare kernel, no factor buffer, and a note that says so.
+  const w = plan(fullSize('gated_deltanet'), 'webgpu-large');
+  assert.equal(w.program!.kernels.map((k) => k.name), ['gated_deltanet_chunk']);
+  assert.not.ok(w.program!.buffers.some((x) => x.name.startsWith('f_')));
+  assert.ok(w.notes.includes('fusion: qnorm, knorm computed by the main kernel itself (from the rows it loads), not prepared'), w.notes.join('\n'));
   // A norm that is not the only non-elementwise part stays prepared whole (Hedgehog's softmax).
   assert.is(plan(fullSize('hedgehog'), 'webgpu-large').quantities!.q!.how, 'prepared');
 });

@@ -54,9 +54,10 @@ for (const name of SPECS) {
     if (delta) assert.is(qStages.length, 1, `${name}: q slices staged only from the slice loop`);
     assert.is(stages.includes('PGc'), ['mlstm', 'gated_deltanet'].includes(name), `${name}: scalar gate staged`);
     assert.is(stages.includes('PBt'), ['deltanet', 'gated_deltanet', 'kda'].includes(name), `${name}: β staged`);
-    // l2norm feature maps: the factors 1/‖q‖, 1/‖k‖ of the chunk's rows are staged with them.
-    const normed = ['deltanet', 'gated_deltanet', 'kda'].includes(name);
-    assert.is(stages.includes('PQn') && stages.includes('PKn'), normed, `${name}: row factors staged`);
+    // l2norm feature maps: KDA (vector gate) stages the prepared factors 1/‖q‖, 1/‖k‖ of the chunk's
+    // rows with them; the scalar-gated delta rules compute them from their key slices.
+    assert.is(stages.includes('PQn') && stages.includes('PKn'), name === 'kda', `${name}: row factors staged`);
+    assert.is(p.program!.kernels.some((x) => x.name.endsWith('_prepare')), ['kda', 'rwkv7'].includes(name), `${name}: a prepare kernel`);
     const inputs = randomInputs(ir, { B: 2, T: 45, H: 2, seed: 61, initialState: true });
     const ref = interpret(ir, inputs, { form: 'recurrent', outputFinalState: true });
 
