@@ -9,7 +9,7 @@
  *   map into a column tile whose value folds a row: G threads per row, combined by lane exchanges
  * Barriers are printed where the kernel IR has them (the barriers pass placed them).
  */
-import { forEachStmt, usedTiles, walkSExpr } from '../../compiler/kernel-ir/analysis.ts';
+import { forEachStmt, usedTiles, usesVar, walkSExpr } from '../../compiler/kernel-ir/analysis.ts';
 import { substitute, unconditional } from './rewrite.ts';
 import type { BufferDecl, Kernel, SExpr, Stmt, TileDecl, TileRef } from '../../compiler/kernel-ir/types.ts';
 import { Typer, type CType } from './types.ts';
@@ -386,15 +386,19 @@ export abstract class CLikePrinter {
    * read transposed (likewise), or A transposed into a shared output whose threads own 4
    * consecutive output rows (a step reads 4 of A's row). A broadcast read of 4 words costs the
    * shared-memory pipe what one word costs: fewer loads per product. Not a tile that a fold reads
-   * (GLA's intra-chunk scores: a thread per element walks rows of it, whose words a row stride of
-   * 4·n would put on a quarter of the banks).
+   * with lanes on different rows (GLA's intra-chunk scores: element (r, c) walks row c of Ks, and
+   * a row stride of 4·n + 4 would put a warp's 32 rows on a quarter of the banks); a fold along one
+   * row (a sum of squares) is fine.
    */
   protected chooseQuadTiles(): void {
     if (!this.quadTiles()) return;
     const folded = new Set<string>();
+    // Only folds whose reads of a tile put neighbouring lanes on different rows (the row index
+    // holds the fold variable or the element's column c); a fold along one row (a row's sum of
+    // squares, lanes on consecutive words) reads as well from a quad tile.
     const foldReads = (e: SExpr) =>
       walkSExpr(e, (x) => {
-        if (x.k === 'fold') walkSExpr(x.body, (y) => void (y.k === 'tile' && folded.add(y.tile)));
+        if (x.k === 'fold') walkSExpr(x.body, (y) => void (y.k === 'tile' && (usesVar(y.r, x.v) || usesVar(y.r, 'c')) && folded.add(y.tile)));
       });
     forEachStmt(this.k.body, (s) => {
       if (s.op === 'map') foldReads(s.expr);

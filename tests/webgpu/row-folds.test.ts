@@ -5,8 +5,8 @@
  * with subgroupShuffleXor, G at most the profile's smallest subgroup, where a device check found
  * the subgroups laid out along local_invocation_index (probeSubgroupLayout). Checked: the printed
  * form (and `enable subgroups;` with the 'subgroups' feature in the manifest), none for the fixed
- * profiles, and Gated DeltaNet's prepare kernel (q and k L2-normed over 128 features) on Dawn
- * against the reference.
+ * profiles, and Gated DeltaNet on Dawn against the reference: the split form's prepare kernel
+ * (q and k L2-normed over 128 features) and the fused chunk kernel's sums of squares of its slices.
  */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -26,7 +26,8 @@ import { stdlibIR } from '../helpers/ir.ts';
 const withSubgroups = (min: number): TargetProfile => ({ ...PROFILES['webgpu-large']!, features: { ...PROFILES['webgpu-large']!.features, subgroups: true, subgroupSize: [min, 128], subgroupLanesLinear: true } });
 
 function prepareWgsl(profile: TargetProfile): string {
-  const p = plan(stdlibIR('gated_deltanet', { K: 128, V: 128 }), profile, { form: 'chunk' });
+  // The split form has a prepare kernel (the fused one computes the factors itself).
+  const p = plan(stdlibIR('gated_deltanet', { K: 128, V: 128 }), profile, { form: 'chunk', split: true, threads: 512 });
   assert.ok(p.program, renderDiagnostics(p.diagnostics));
   return emitWgslKernel(p.program!.kernels.find((k) => k.name.endsWith('_prepare'))!, profile, 'test').code;
 }
@@ -34,7 +35,7 @@ function prepareWgsl(profile: TargetProfile): string {
 test('the sum of squares of a 128-wide row is folded by G threads, G = the smallest subgroup (up to 32 and to threads ÷ rows)', () => {
   // The prepare kernel holds 32 tokens of 1/‖q‖ and 1/‖k‖ (the rows themselves are not stored):
   // 32 rows × 16 lanes fill its 512 threads.
-  const p = plan(stdlibIR('gated_deltanet', { K: 128, V: 128 }), withSubgroups(32), { form: 'chunk' });
+  const p = plan(stdlibIR('gated_deltanet', { K: 128, V: 128 }), withSubgroups(32), { form: 'chunk', split: true, threads: 512 });
   assert.equal([p.tiling!.prepareRows, p.tiling!.threads], [32, 512]);
   for (const [min, G] of [[4, 4], [8, 8], [32, 16], [64, 16]] as const) {
     const code = prepareWgsl(withSubgroups(min));
@@ -68,19 +69,22 @@ test("Gated DeltaNet (K' = V' = 128) on Dawn with the adapter's subgroups = refe
   assert.ok(profile.features.subgroupLanesLinear, "the probe found the test device's subgroups laid out along local_invocation_index");
   assert.ok(await probeSubgroupLayout(gpu.device));
   const ir = stdlibIR('gated_deltanet', { K: 128, V: 128 });
-  const p = plan(ir, profile, { form: 'chunk' });
-  assert.ok(p.program, renderDiagnostics(p.diagnostics));
-  const man = webgpuManifest(ir, p.program!, profile, 'f32');
-  assert.match(man.kernels.find((k) => k.name.endsWith('_prepare'))!.code, /subgroupShuffleXor/);
-  const kernels = new AttentionKernels(gpu.device, man);
-  assert.equal(await kernels.compilationMessages(), []);
   const inputs = randomInputs(ir, { B: 1, T: 40, H: 2, seed: 71 });
   const tensors = Object.fromEntries(Object.entries(inputs.tensors).map(([n, t]) => [n, t.data]));
-  const res = await scoped(gpu.device, () => kernels.run(tensors, { B: 1, T: 40, H: 2 }));
-  kernels.destroy();
   const ref = interpret(ir, inputs, { form: 'recurrent' });
-  const e = compareTensors(Float64Array.from(res.output), ref.output!.data);
-  assert.ok(e.relErr <= 1e-4, `output rel. error ${e.relErr.toExponential(2)}`);
+  // Split: the prepare kernel folds the rows' squares; fused: the chunk kernel folds its key slices'.
+  for (const split of [true, false]) {
+    const p = plan(ir, profile, { form: 'chunk', split });
+    assert.ok(p.program, renderDiagnostics(p.diagnostics));
+    const man = webgpuManifest(ir, p.program!, profile, 'f32');
+    assert.match(man.kernels.find((k) => k.name.endsWith(split ? '_prepare' : '_chunk'))!.code, /subgroupShuffleXor/);
+    const kernels = new AttentionKernels(gpu.device, man);
+    assert.equal(await kernels.compilationMessages(), []);
+    const res = await scoped(gpu.device, () => kernels.run(tensors, { B: 1, T: 40, H: 2 }));
+    kernels.destroy();
+    const e = compareTensors(Float64Array.from(res.output), ref.output!.data);
+    assert.ok(e.relErr <= 1e-4, `split ${split}: output rel. error ${e.relErr.toExponential(2)}`);
+  }
 });
 
 test.after(releaseGpu);
