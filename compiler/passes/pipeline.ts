@@ -409,8 +409,8 @@ function kernels(st: PlanState): void {
  * Keep a barrier only where an op reads a shared tile written since the last barrier, or writes a
  * shared tile read or written since then by another op. Register tiles never need one: each
  * thread touches only the elements it owns (the interpreter's `checkRegisterUse` enforces it).
- * A loop gets a barrier in front only when its body (at any depth) or its bounds conflict with
- * the current epoch; its body ends with a barrier when it touched shared tiles (the next
+ * A loop gets a barrier in front only when its bounds or its body up to the body's first barrier
+ * (at any depth) conflict with the current epoch; its body ends with a barrier when it touched shared tiles (the next
  * iteration, or the code after, may depend on them). After a loop that runs at least once the
  * epoch is fresh; after one that may run zero times the epoch before it carries on.
  */
@@ -434,8 +434,12 @@ export function minimiseBarriers(body: Stmt[], registers: ReadonlySet<string> = 
     }
     if (s.op === 'for') {
       const deep = deepTileAccess([s]);
-      if (conflicts(shared(deep.reads), shared(deep.writes))) flush();
       const inner = endWithBarrier(minimiseBarriers(s.body, registers), registers);
+      // Only what the loop touches before its body's first barrier (bounds included) can meet
+      // the current epoch: the rest of the first iteration comes after that barrier.
+      const cut = inner.findIndex((x) => x.op === 'barrier');
+      const head = deepTileAccess([{ ...s, body: inner.slice(0, cut < 0 ? inner.length : cut) }]);
+      if (conflicts(shared(head.reads), shared(head.writes))) flush();
       out.push({ ...s, body: inner });
       if (runsOnce(s) && inner[inner.length - 1]?.op === 'barrier') {
         written = new Set();

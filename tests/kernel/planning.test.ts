@@ -1,7 +1,8 @@
 /** Planning: profiles drive the tiles, specs that cannot fit get a diagnostic, explain shows the plan. */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { plan, PASS_NAMES, sharedBytes } from '../../compiler/passes/pipeline.ts';
+import { minimiseBarriers, plan, PASS_NAMES, sharedBytes } from '../../compiler/passes/pipeline.ts';
+import * as kb from '../../compiler/kernel-ir/build.ts';
 import { printPlan } from '../../compiler/passes/print-plan.ts';
 import { PROFILES } from '../../compiler/targets/profiles.ts';
 import { irFromText, stdlibIR } from '../helpers/ir.ts';
@@ -437,6 +438,39 @@ test('barriers per chunk of the split state kernels: register tiles and loop end
   // Additive, one slice: after the loads, after Q·S (reads S), after the decay of V and S (V was
   // read by the intra-chunk product), after the update.
   assert.is(perChunk('simple_gla'), 4);
+});
+
+test('a loop needs a barrier in front only when its body conflicts with the epoch before its first barrier', () => {
+  type S = import('../../compiler/kernel-ir/types.ts').Stmt;
+  const map = (dst: string, expr = kb.f(0)): S => ({ op: 'map', dst: { tile: dst }, expr });
+  const loop = (body: S[]): S => ({ op: 'for', v: 'k0', from: kb.i(0), to: kb.i(2), step: kb.i(1), body });
+  const shape = (ss: S[]): string[] => ss.map((s) => (s.op === 'for' ? `for[${shape(s.body).join(' ')}]` : s.op === 'map' ? s.dst.tile : s.op));
+  // A is zeroed, then each iteration stages B and, after a barrier, accumulates B into A: the
+  // staging meets nothing of the epoch, so the zeroing needs no barrier of its own.
+  const body = [map('A'), loop([map('B'), map('A', kb.add(kb.tile('A', kb.R, kb.C), kb.tile('B', kb.R, kb.C)))])];
+  assert.equal(shape(minimiseBarriers(body)), ['A', 'for[B barrier A barrier]']);
+  // Staging that reads A before the loop's first barrier keeps the barrier in front.
+  const reads = [map('A'), loop([map('B', kb.tile('A', kb.R, kb.C)), map('A', kb.tile('B', kb.R, kb.C))])];
+  assert.equal(shape(minimiseBarriers(reads)), ['A', 'barrier', 'for[B barrier A barrier]']);
+  // A loop that may not run leaves the epoch open: what follows it still waits for A.
+  const maybe: S = { op: 'for', v: 'k0', from: kb.i(0), to: kb.v('n'), step: kb.i(1), body: [map('B'), map('C', kb.tile('B', kb.R, kb.C))] };
+  assert.equal(shape(minimiseBarriers([map('A'), maybe, map('D', kb.tile('A', kb.R, kb.C))])), ['A', 'for[B barrier C barrier]', 'barrier', 'D']);
+});
+
+test('barriers per chunk of the fused delta kernel (WebGPU, 48 KiB): the chunk head overlaps the first key slice', () => {
+  type S = import('../../compiler/kernel-ir/types.ts').Stmt;
+  const executed = (body: S[]): number =>
+    body.reduce((n, s) => {
+      if (s.op === 'barrier') return n + 1;
+      if (s.op === 'for') return n + (s.from.k === 'const' && s.to.k === 'const' && s.step.k === 'const' ? Math.ceil((s.to.v - s.from.v) / s.step.v) : 1) * executed(s.body);
+      return s.op === 'if' ? n + Math.max(executed(s.then), executed(s.else)) : n;
+    }, 0);
+  const prof = { ...PROFILES['webgpu-large']!, name: 'webgpu-48k', limits: { ...PROFILES['webgpu-large']!.limits, sharedBytes: 48 * 1024 } };
+  const k = plan(fullSize('gated_deltanet'), prof, { form: 'chunk' }).program!.kernels.find((x) => x.name === 'gated_deltanet_chunk')!;
+  const chunkLoop = k.body.find((s): s is Extract<S, { op: 'for' }> => s.op === 'for' && s.v === 'c0')!;
+  // After the log-gates (the cumulative sum reads them), 2 per key slice of the scores and reads
+  // of S (2 slices), after the maps, after the solve, 2 per key slice of the update.
+  assert.is(executed(chunkLoop.body), 11);
 });
 
 test.run();
