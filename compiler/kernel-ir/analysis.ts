@@ -82,6 +82,53 @@ export function tileAccess(s: Stmt): { reads: Set<string>; writes: Set<string> }
   return { reads, writes };
 }
 
+/** Rows r0 .. r0 + rows − 1 of a tile (a view), or the whole tile (no r0 and no rows). */
+export interface RowBlock {
+  tile: string;
+  r0?: SExpr;
+  rows?: number;
+}
+
+/**
+ * The row blocks an op reads and writes: a matmul's or a map's views (dst, and a matmul's
+ * operands) as the rows they cover, every other tile access as the whole tile. Two ops that touch
+ * disjoint row blocks of a tile need no barrier between them (barriers, the interpreter's check).
+ */
+export function tileBlocks(s: Stmt): { reads: RowBlock[]; writes: RowBlock[] } {
+  const whole = (ts: Iterable<string>) => [...ts].map((tile): RowBlock => ({ tile }));
+  const acc = tileAccess(s);
+  const block = (v: { tile: string; r0?: SExpr; rows?: number }): RowBlock => ({ tile: v.tile, ...(v.r0 ? { r0: v.r0 } : {}), ...(v.rows !== undefined ? { rows: v.rows } : {}) });
+  if (s.op === 'matmul') {
+    const reads = [block(s.a), block(s.b), ...(s.acc !== 'set' ? [block(s.dst)] : [])];
+    // Tiles the scale expression reads (whole).
+    if (s.scale) {
+      const t = tileAccess({ op: 'let', name: '', value: s.scale });
+      reads.push(...whole(t.reads));
+    }
+    return { reads, writes: [block(s.dst)] };
+  }
+  if (s.op === 'map') return { reads: whole(acc.reads), writes: [block(s.dst)] };
+  return { reads: whole(acc.reads), writes: whole(acc.writes) };
+}
+
+/**
+ * Whether two row blocks may share an element: the same tile, and rows that overlap or cannot be
+ * told apart (`at` gives an r0's value where it is known: a constant at compile time, any
+ * expression at run time).
+ */
+export function blocksOverlap(x: RowBlock, y: RowBlock, at: (e: SExpr) => number | undefined): boolean {
+  if (x.tile !== y.tile) return false;
+  const span = (v: RowBlock): [number, number] | undefined => {
+    if (v.rows === undefined) return v.r0 ? undefined : [0, Infinity];
+    const r0 = v.r0 ? at(v.r0) : 0;
+    return r0 === undefined ? undefined : [r0, r0 + v.rows];
+  };
+  const a = span(x);
+  const b = span(y);
+  if (!a || !b) return true;
+  return a[0] < b[1] && b[0] < a[1];
+}
+
 /**
  * Tiles the body reads or writes. A store's source tile only lends the store its shape (the value
  * is an expression), so a shared tile used for nothing else needs no memory: the backends do not

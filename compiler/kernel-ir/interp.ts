@@ -10,7 +10,7 @@
  *   - a map may read its destination only at the element it writes.
  */
 import { binaryOps, unaryOps } from '../interp/eval.ts';
-import { tileAccess, usesVar } from './analysis.ts';
+import { blocksOverlap, tileBlocks, usesVar, type RowBlock } from './analysis.ts';
 import { printSExpr } from './print.ts';
 import type { Kernel, Program, SExpr, Stmt, TileDecl, TileRef } from './types.ts';
 
@@ -93,8 +93,9 @@ interface Ctx {
    * see each other's writes within one dispatch, so a read of another's write is a race. */
   writers: Map<string, Int32Array>;
   wgIndex: number;
-  epochWrites: Map<string, number>;
-  epochReads: Map<string, Set<number>>;
+  /** Row blocks of shared tiles written and read since the last barrier, by op. */
+  epochWrites: Epoch;
+  epochReads: Epoch;
   opCounter: number;
 }
 
@@ -261,30 +262,36 @@ function barrierCheck(s: Stmt, x: Ctx, on: boolean): void {
   checkRegisterUse(s, x);
   if (!on) return;
   const id = ++x.opCounter;
-  // Register tiles are per-thread (checkRegisterUse above): only shared tiles can race.
-  const isShared = (t: string) => !x.registers.has(t);
-  const acc = tileAccess(s);
-  const reads = [...acc.reads].filter(isShared);
-  const writes = [...acc.writes].filter(isShared);
+  // Register tiles are per-thread (checkRegisterUse above): only shared tiles can race. Views are
+  // the rows they cover (tileBlocks, offsets evaluated here): ops on disjoint rows do not race.
+  const shared = (bs: RowBlock[]) => bs.filter((t) => !x.registers.has(t.tile)).map((t): RowBlock => (t.r0 ? { ...t, r0: { k: 'const', t: 'i', v: compile(t.r0, new Map())(x) } } : t));
+  const acc = tileBlocks(s);
+  const reads = shared(acc.reads);
+  const writes = shared(acc.writes);
+  const known = (e: SExpr) => (e.k === 'const' ? e.v : undefined);
   // Earlier ops of this epoch (the current op is registered after the checks).
+  const other = (t: RowBlock, done: Epoch) => [...done.values()].some((d) => d.ids.some((i) => i !== id) && blocksOverlap(t, d.block, known));
   for (const t of reads) {
-    const w = x.epochWrites.get(t);
-    if (w !== undefined && w !== id) throw new KernelError(`kernel ${x.kernel.name}: missing barrier: ${s.op} reads tile ${t}, written by an earlier op without a barrier between`);
+    if (other(t, x.epochWrites)) throw new KernelError(`kernel ${x.kernel.name}: missing barrier: ${s.op} reads tile ${t.tile}, written by an earlier op without a barrier between`);
   }
   for (const t of writes) {
-    const w = x.epochWrites.get(t);
-    const rs = x.epochReads.get(t);
-    if ((w !== undefined && w !== id) || (rs && [...rs].some((r) => r !== id))) {
-      throw new KernelError(`kernel ${x.kernel.name}: missing barrier: ${s.op} writes tile ${t}, which an earlier op used without a barrier between`);
+    if (other(t, x.epochWrites) || other(t, x.epochReads)) {
+      throw new KernelError(`kernel ${x.kernel.name}: missing barrier: ${s.op} writes tile ${t.tile}, which an earlier op used without a barrier between`);
     }
   }
-  for (const t of reads) {
-    const set = x.epochReads.get(t) ?? new Set<number>();
-    set.add(id);
-    x.epochReads.set(t, set);
-  }
-  for (const t of writes) x.epochWrites.set(t, id);
+  const note = (t: RowBlock, done: Epoch) => {
+    const key = `${t.tile}:${t.r0 && known(t.r0)}:${t.rows}`;
+    const d = done.get(key);
+    // Two ops are enough to know that some earlier op differs from any later one.
+    if (!d) done.set(key, { block: t, ids: [id] });
+    else if (d.ids.length < 2 && !d.ids.includes(id)) d.ids.push(id);
+  };
+  for (const t of reads) note(t, x.epochReads);
+  for (const t of writes) note(t, x.epochWrites);
 }
+
+/** Row blocks of shared tiles touched since the last barrier, with the ops that touched them. */
+type Epoch = Map<string, { block: RowBlock; ids: number[] }>;
 
 function exec(body: Stmt[], x: Ctx, memo: Map<SExpr, Fn>, check: boolean): void {
   for (const s of body) {

@@ -161,14 +161,18 @@ export function buildChunkKernel(st: PlanState): Kernel {
    * loaded now (no staging, or a loop that primeSlices did not prepare).
    */
   const sliceOf = (tile: string, name: Staged, scale?: SExpr, wrap = false) => {
-    const scaled = (x: SExpr) => (scale ? b.mul(x, scale) : x);
     const reg = stages.get(tile);
-    if (!staging || !reg) return kb.map(tile, scaled(q(name).at(R, b.add(Cv, k0))), sliceGuard(k0));
-    const { rest } = stagedPart(q(name).at(R, b.add(Cv, k0)));
-    if (rest) kb.map(tile, scaled(rest(b.tile(reg, R, Cv))), sliceGuard(k0));
-    else kb.map(tile, scaled(b.tile(reg, R, Cv)));
+    if (!staging || !reg) return kb.map(tile, scale ? b.mul(q(name).at(R, b.add(Cv, k0)), scale) : q(name).at(R, b.add(Cv, k0)), sliceGuard(k0));
+    copyStage(tile, reg, name, k0, scale);
     if (wrap && wrapSlices) prefetchWrapping(tile, name);
     else prefetch(tile, name, b.add(k0, b.i(BK)));
+  };
+  /** The key slice at offset `k` of input `name`, from its stage `reg`, into `tile` (times `scale`). */
+  const copyStage = (tile: string, reg: string, name: Staged, k: SExpr, scale?: SExpr) => {
+    const scaled = (x: SExpr) => (scale ? b.mul(x, scale) : x);
+    const { rest } = stagedPart(q(name).at(R, b.add(Cv, k)));
+    if (rest) kb.map(tile, scaled(rest(b.tile(reg, R, Cv))), sliceGuard(k));
+    else kb.map(tile, scaled(b.tile(reg, R, Cv)));
   };
   /**
    * With the chunk's inputs staged a chunk ahead (wrapSlices), the last loop over a chunk's key
@@ -176,8 +180,8 @@ export function buildChunkKernel(st: PlanState): Kernel {
    * (instead of none): their latency overlaps the rest of this chunk, where a prime at the top of
    * the next chunk would leave the first slice's copy waiting for memory.
    */
-  const prefetchWrapping = (tile: string, name: Staged) => {
-    const next = b.add(k0, b.i(BK));
+  const prefetchWrapping = (tile: string, name: Staged, k: SExpr = k0) => {
+    const next = b.add(k, b.i(BK));
     const wrapped = b.ge(next, b.i(K));
     const shift = b.sel(wrapped, b.i(C), b.i(0));
     const rows: RowTokens = { tok: (r) => b.add(b.add(t0, shift), r), pos: (r) => b.add(b.add(c0, shift), r), len: () => len, head: h };
@@ -406,8 +410,12 @@ export function buildChunkKernel(st: PlanState): Kernel {
         for (const [tile, of] of [[Qn!, Qs], [Kn!, Ks]])
           kb.map(tile, b.add(b.tile(tile, R, b.i(0)), b.fold('sum', 'd', b.i(0), b.i(BK), b.mul(b.tile(of, R, b.v('d')), b.tile(of, R, b.v('d'))))));
     }, 'key-feature slices: scores and reads of the old state');
-    // The state update's first k (and gate) slice, loading while the chunk's solve runs.
+    // The state update's first k (and gate) slice, loading while the chunk's solve runs; with
+    // two key slices and a scalar gate (pairUpdate), both: the update then stages them at once,
+    // the first in Qs (free after the scores), and updates both halves of the state in one phase.
     primeSlices([Ks, 'k'], ...(Gs ? [[Gs, 'g'] as [string, Staged]] : []));
+    const pairUpdate = wrapSlices && !vecGate && KP === 2 * BK;
+    if (pairUpdate) prefetch(`${Ks}hi`, 'k', b.i(BK));
     const beta = (row: SExpr) => b.tile(Bt!, row, b.i(0));
     // deferNorms: the factors of q̃ and k̃ of a row, from its sums of squares.
     const one = b.f(1);
@@ -425,8 +433,18 @@ export function buildChunkKernel(st: PlanState): Kernel {
     kb.op({ op: 'trisolve', a: Akk, b: X, sign: 1 });
     kb.matmul(O, Aqk, X, { acc: 'add' });
     storeOutput();
+    const kScale = times(rowGate ? b.exp(b.sub(bLast(b.i(0)), bAt(R, b.i(0)))) : one, kf(R));
+    if (pairUpdate) {
+      const scale = kScale === one ? undefined : kScale;
+      copyStage(Qs, stages.get(Ks)!, 'k', b.i(0), scale);
+      copyStage(Ks, stages.get(`${Ks}hi`)!, 'k', b.i(BK), scale);
+      // The next chunk's first slice of k, into the stage the scores' loop takes it from.
+      prefetchWrapping(Ks, 'k', b.i(BK));
+      kb.matmul({ tile: S, r0: b.i(0), rows: BK }, Qs, X, decayed({ transA: true, acc: 'add' }));
+      kb.matmul({ tile: S, r0: b.i(BK), rows: BK }, Ks, X, decayed({ transA: true, acc: 'add' }));
+      return;
+    }
     kb.for('k0', b.i(0), b.i(K), b.i(BK), () => {
-      const kScale = times(rowGate ? b.exp(b.sub(bLast(b.i(0)), bAt(R, b.i(0)))) : one, kf(R));
       sliceOf(Ks, 'k', kScale === one ? undefined : kScale, true);
       if (vecGate) {
         loadGateSlice(true);

@@ -18,7 +18,7 @@ import type { AttentionIR } from '../ir/attention-ir.ts';
 import { walk, type TExpr } from '../ir/expr.ts';
 import * as b from '../kernel-ir/build.ts';
 import type { BufferDecl, Dtype, Kernel, Program, SExpr, Stmt } from '../kernel-ir/types.ts';
-import { deepTileAccess, memoryLets, tileAccess, usedTiles } from '../kernel-ir/analysis.ts';
+import { blocksOverlap, deepTileAccess, memoryLets, tileBlocks, usedTiles, type RowBlock } from '../kernel-ir/analysis.ts';
 import { PROFILES, PROFILE_NAMES, type TargetProfile } from '../targets/profiles.ts';
 import { featBuf, programBuffers, programParams, scratchBuffer, splitBuffers, tokinfoBuffer } from './buffers.ts';
 import { buildChunkKernel } from './build-chunk.ts';
@@ -407,7 +407,8 @@ function kernels(st: PlanState): void {
 
 /**
  * Keep a barrier only where an op reads a shared tile written since the last barrier, or writes a
- * shared tile read or written since then by another op. Register tiles never need one: each
+ * shared tile read or written since then by another op — by row blocks: ops on disjoint rows of a
+ * tile (views at constant offsets, tileBlocks) need none between them. Register tiles never need one: each
  * thread touches only the elements it owns (the interpreter's `checkRegisterUse` enforces it).
  * A loop gets a barrier in front only when its bounds or its body up to the body's first barrier
  * (at any depth) conflict with the current epoch; its body ends with a barrier when it touched shared tiles (the next
@@ -416,15 +417,19 @@ function kernels(st: PlanState): void {
  */
 export function minimiseBarriers(body: Stmt[], registers: ReadonlySet<string> = new Set()): Stmt[] {
   const out: Stmt[] = [];
-  let written = new Set<string>();
-  let read = new Set<string>();
-  const shared = (ts: Iterable<string>) => [...ts].filter((t) => !registers.has(t));
+  let written: RowBlock[] = [];
+  let read: RowBlock[] = [];
+  const shared = (bs: RowBlock[]) => bs.filter((x) => !registers.has(x.tile));
+  const whole = (ts: Iterable<string>) => shared([...ts].map((tile) => ({ tile })));
   const flush = () => {
-    if (out.length && out[out.length - 1]!.op !== 'barrier' && (written.size || read.size)) out.push({ op: 'barrier' });
-    written = new Set();
-    read = new Set();
+    if (out.length && out[out.length - 1]!.op !== 'barrier' && (written.length || read.length)) out.push({ op: 'barrier' });
+    written = [];
+    read = [];
   };
-  const conflicts = (reads: string[], writes: string[]) => reads.some((t) => written.has(t)) || writes.some((t) => written.has(t) || read.has(t));
+  // Row blocks at constant offsets can be told apart at compile time.
+  const at = (e: SExpr) => (e.k === 'const' ? e.v : undefined);
+  const meets = (x: RowBlock, ys: RowBlock[]) => ys.some((y) => blocksOverlap(x, y, at));
+  const conflicts = (reads: RowBlock[], writes: RowBlock[]) => reads.some((t) => meets(t, written)) || writes.some((t) => meets(t, written) || meets(t, read));
   for (const s of body) {
     if (s.op === 'barrier') continue;
     if (s.op === 'if') {
@@ -439,25 +444,25 @@ export function minimiseBarriers(body: Stmt[], registers: ReadonlySet<string> = 
       // the current epoch: the rest of the first iteration comes after that barrier.
       const cut = inner.findIndex((x) => x.op === 'barrier');
       const head = deepTileAccess([{ ...s, body: inner.slice(0, cut < 0 ? inner.length : cut) }]);
-      if (conflicts(shared(head.reads), shared(head.writes))) flush();
+      if (conflicts(whole(head.reads), whole(head.writes))) flush();
       out.push({ ...s, body: inner });
       if (runsOnce(s) && inner[inner.length - 1]?.op === 'barrier') {
-        written = new Set();
-        read = new Set();
+        written = [];
+        read = [];
       } else {
         // The loop may not run (or ends without a barrier): what it touches joins the epoch.
-        for (const t of shared(deep.writes)) written.add(t);
-        for (const t of shared(deep.reads)) read.add(t);
+        written.push(...whole(deep.writes));
+        read.push(...whole(deep.reads));
       }
       continue;
     }
-    const acc = tileAccess(s);
+    const acc = tileBlocks(s);
     const reads = shared(acc.reads);
     const writes = shared(acc.writes);
     if (conflicts(reads, writes)) flush();
     out.push(s);
-    for (const t of writes) written.add(t);
-    for (const t of reads) read.add(t);
+    written.push(...writes);
+    read.push(...reads);
   }
   return out;
 }

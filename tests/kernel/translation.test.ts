@@ -14,6 +14,7 @@ import { compareTensors } from '../../compiler/interp/tensor.ts';
 import { prepareHostRun, readOutputs } from '../../compiler/kernel-ir/host.ts';
 import { runProgram } from '../../compiler/kernel-ir/interp.ts';
 import { plan } from '../../compiler/passes/pipeline.ts';
+import * as kb from '../../compiler/kernel-ir/build.ts';
 import type { KernelForm } from '../../compiler/passes/plan.ts';
 import { renderDiagnostics } from '../../compiler/diagnostics/render.ts';
 import { stdlibFiles } from '../helpers/stdlib.ts';
@@ -79,6 +80,22 @@ test('the kernel-IR interpreter catches workgroups racing on a buffer', () => {
   const inputs = randomInputs(ir, { B: 1, T: 20, H: 1, seed: 1, initialState: true });
   const h = prepareHostRun(ir, p.program!, inputs, true);
   assert.throws(() => runProgram(p.program!, h.host!.buffers, h.host!.params), /twice in one dispatch/);
+});
+
+test('the kernel-IR interpreter tells row blocks apart: the paired state update runs, a view moved onto the other half races', () => {
+  type S = import('../../compiler/kernel-ir/types.ts').Stmt;
+  const ir = stdlibIR('gated_deltanet', { K: 32, V: 16 });
+  const p = plan(ir, 'webgpu-large', { form: 'chunk', split: false, chunk: 16, tiles: { BK: 16 } });
+  const k = p.program!.kernels.find((x) => x.name.endsWith('_chunk'))!;
+  const inputs = randomInputs(ir, { B: 1, T: 20, H: 1, seed: 1 });
+  const h = prepareHostRun(ir, p.program!, inputs, false);
+  // As planned: two products on rows 0–15 and 16–31 of S in one epoch.
+  runProgram(p.program!, h.host!.buffers, h.host!.params);
+  // The second product moved onto the first one's rows: the interpreter reports the race.
+  const moveUpdate = (ss: S[]): S[] => ss.map((s) => (s.op === 'matmul' && s.dst.tile === 'S' && s.dst.r0?.k === 'const' && s.dst.r0.v === 16 ? { ...s, dst: { ...s.dst, r0: kb.i(8) } } : s.op === 'for' ? { ...s, body: moveUpdate(s.body) } : s));
+  k.body = moveUpdate(k.body);
+  const h2 = prepareHostRun(ir, p.program!, inputs, false);
+  assert.throws(() => runProgram(p.program!, h2.host!.buffers, h2.host!.params), /missing barrier: matmul (reads|writes) tile S\b/);
 });
 
 test('GVA heads and a chunk larger than the sequence', () => {

@@ -26,6 +26,41 @@ import { plan } from '../../compiler/passes/pipeline.ts';
 import { PROFILES } from '../../compiler/targets/profiles.ts';
 import { releaseGpu, scoped, testGpu } from '../helpers/gpu.ts';
 import { stdlibIR } from '../helpers/ir.ts';
+import type { AttentionIR } from '../../compiler/ir/attention-ir.ts';
+import type { Program, Stmt } from '../../compiler/kernel-ir/types.ts';
+
+/**
+ * The program on seeded inputs (B=2, T=45: a ragged last chunk, with an initial state) equals the
+ * reference: the strict kernel-IR interpreter (bounds, barriers, races) to 1e-9, Dawn's run of the
+ * WGSL to 1e-4, output and final state.
+ */
+async function matchesReference(name: string, ir: AttentionIR, program: Program): Promise<void> {
+  const inputs = randomInputs(ir, { B: 2, T: 45, H: 2, seed: 61, initialState: true });
+  const ref = interpret(ir, inputs, { form: 'recurrent', outputFinalState: true });
+
+  const h = prepareHostRun(ir, program, inputs, true);
+  assert.ok(h.host, renderDiagnostics(h.diagnostics));
+  runProgram(program, h.host!.buffers, h.host!.params);
+  const got = readOutputs(ir, h.host!, true);
+  assert.ok(compareTensors(got.output.data, ref.output!.data).relErr <= 1e-9, `${name}: kernel-IR interpreter output`);
+  assert.ok(compareTensors(got.finalState!.S.data, ref.finalState!.S.data).relErr <= 1e-9, `${name}: kernel-IR interpreter final state`);
+
+  const gpu = await testGpu();
+  const man = webgpuManifest(ir, program, { ...deviceProfile(PROFILES['webgpu-large']!, gpu.device), name: 'webgpu-large' }, 'f32');
+  const kernels = new AttentionKernels(gpu.device, man);
+  assert.equal(await kernels.compilationMessages(), [], `${name}: shader compilation messages`);
+  // Chunks of 16: the delta rule's solve is written out (its last product: row 15, column 14).
+  if (/deltanet|kda/.test(name)) assert.match(man.kernels.find((x) => x.name.endsWith('_chunk'))!.code, /xs\d+ = xs\d+ - Akk\[15 \* 16 \+ 14\] \* xs\d+;/);
+  const shape = inputs.tensors[ir.inputs.find((i) => i.type === 'real')!.name]!.shape;
+  const tensors = Object.fromEntries(Object.entries(inputs.tensors).map(([n, t]) => [n, t.data]));
+  const init = { S: inputs.initialState!.S.data, ...(inputs.initialState!.z ? { z: inputs.initialState!.z.data } : {}), ...(inputs.initialState!.m ? { m: inputs.initialState!.m.data } : {}) };
+  const res = await scoped(gpu.device, () => kernels.run(tensors, { B: shape[0]!, T: shape[1]!, H: shape[2]! }, init));
+  kernels.destroy();
+  const e = compareTensors(Float64Array.from(res.output), ref.output!.data);
+  assert.ok(e.relErr <= 1e-4, `${name}: WGSL output rel. error ${e.relErr.toExponential(2)}`);
+  const s = compareTensors(Float64Array.from(res.finalState!.S), ref.finalState!.S.data);
+  assert.ok(s.relErr <= 1e-4, `${name}: WGSL final state rel. error ${s.relErr.toExponential(2)}`);
+}
 
 const SPECS = ['linear_attention', 'gla', 'mlstm', 'deltanet', 'gated_deltanet', 'kda', 'rwkv7'];
 
@@ -58,31 +93,28 @@ for (const name of SPECS) {
     // rows with them; the scalar-gated delta rules compute them from their key slices.
     assert.is(stages.includes('PQn') && stages.includes('PKn'), name === 'kda', `${name}: row factors staged`);
     assert.is(p.program!.kernels.some((x) => x.name.endsWith('_prepare')), ['kda', 'rwkv7'].includes(name), `${name}: a prepare kernel`);
-    const inputs = randomInputs(ir, { B: 2, T: 45, H: 2, seed: 61, initialState: true });
-    const ref = interpret(ir, inputs, { form: 'recurrent', outputFinalState: true });
+    await matchesReference(name, ir, p.program!);
+  });
+}
 
-    const h = prepareHostRun(ir, p.program!, inputs, true);
-    assert.ok(h.host, renderDiagnostics(h.diagnostics));
-    runProgram(p.program!, h.host!.buffers, h.host!.params);
-    const got = readOutputs(ir, h.host!, true);
-    assert.ok(compareTensors(got.output.data, ref.output!.data).relErr <= 1e-9, `${name}: kernel-IR interpreter output`);
-    assert.ok(compareTensors(got.finalState!.S.data, ref.finalState!.S.data).relErr <= 1e-9, `${name}: kernel-IR interpreter final state`);
-
-    const gpu = await testGpu();
-    const man = webgpuManifest(ir, p.program!, { ...deviceProfile(PROFILES['webgpu-large']!, gpu.device), name: 'webgpu-large' }, 'f32');
-    const kernels = new AttentionKernels(gpu.device, man);
-    assert.equal(await kernels.compilationMessages(), [], `${name}: shader compilation messages`);
-    // Chunks of 16: the delta rule's solve is written out (its last product: row 15, column 14).
-    if (/deltanet|kda/.test(name)) assert.match(man.kernels.find((x) => x.name.endsWith('_chunk'))!.code, /xs\d+ = xs\d+ - Akk\[15 \* 16 \+ 14\] \* xs\d+;/);
-    const shape = inputs.tensors[ir.inputs.find((i) => i.type === 'real')!.name]!.shape;
-    const tensors = Object.fromEntries(Object.entries(inputs.tensors).map(([n, t]) => [n, t.data]));
-    const init = { S: inputs.initialState!.S.data, ...(inputs.initialState!.z ? { z: inputs.initialState!.z.data } : {}), ...(inputs.initialState!.m ? { m: inputs.initialState!.m.data } : {}) };
-    const res = await scoped(gpu.device, () => kernels.run(tensors, { B: shape[0]!, T: shape[1]!, H: shape[2]! }, init));
-    kernels.destroy();
-    const e = compareTensors(Float64Array.from(res.output), ref.output!.data);
-    assert.ok(e.relErr <= 1e-4, `${name}: WGSL output rel. error ${e.relErr.toExponential(2)}`);
-    const s = compareTensors(Float64Array.from(res.finalState!.S), ref.finalState!.S.data);
-    assert.ok(s.relErr <= 1e-4, `${name}: WGSL final state rel. error ${s.relErr.toExponential(2)}`);
+// Two key slices and a scalar gate (or none): the state update stages both slices at once (the
+// first in Qs, free after the scores) and updates both halves of the state in one phase, with no
+// barrier between the two products (they write disjoint rows of S: tileBlocks).
+for (const name of ['deltanet', 'gated_deltanet']) {
+  test(`${name}: both key slices of the state update in one phase = reference`, async () => {
+    const ir = stdlibIR(name, { K: 32, V: 16 });
+    const p = plan(ir, 'webgpu-large', { form: 'chunk', split: false, chunk: 16, tiles: { BK: 16 } });
+    assert.ok(p.program, renderDiagnostics(p.diagnostics));
+    const k = p.program!.kernels.find((x) => x.name.endsWith('_chunk'))!;
+    assert.ok(k.tiles.some((t) => t.name === 'PKshi'), `${name}: the second slice's stage`);
+    const loop = k.body.find((x): x is Extract<Stmt, { op: 'for' }> => x.op === 'for' && x.v === 'c0')!;
+    // One loop over key slices (the scores); the update's two products follow each other.
+    assert.is(loop.body.filter((x) => x.op === 'for' && x.v === 'k0').length, 1, `${name}: key-slice loops`);
+    const stores = loop.body.map((x, i) => (x.op === 'store' ? i : -1)).filter((i) => i >= 0);
+    const tail = loop.body.slice(stores[stores.length - 1]);
+    const ops = tail.filter((x) => x.op === 'matmul' || x.op === 'barrier').map((x) => (x.op === 'matmul' ? `S@${x.dst.r0 && x.dst.r0.k === 'const' ? x.dst.r0.v : '?'}` : 'barrier'));
+    assert.equal(ops, ['barrier', 'S@0', 'S@16', 'barrier'], `${name}: the update phase`);
+    await matchesReference(name, ir, p.program!);
   });
 }
 
