@@ -1,5 +1,5 @@
 /** Analyses of kernel IR shared by the passes, the interpreter and the backends. */
-import type { SExpr, Stmt } from './types.ts';
+import type { SExpr, Stmt, TileRef } from './types.ts';
 
 /** Tiles an op reads and writes. */
 export function tileAccess(s: Stmt): { reads: Set<string>; writes: Set<string> } {
@@ -82,12 +82,8 @@ export function tileAccess(s: Stmt): { reads: Set<string>; writes: Set<string> }
   return { reads, writes };
 }
 
-/** Rows r0 .. r0 + rows − 1 of a tile (a view), or the whole tile (no r0 and no rows). */
-export interface RowBlock {
-  tile: string;
-  r0?: SExpr;
-  rows?: number;
-}
+/** Rows r0 .. r0 + rows − 1 of a tile (a view, TileRef), or the whole tile (no r0 and no rows). */
+export type RowBlock = TileRef;
 
 /**
  * The row blocks an op reads and writes: a matmul's or a map's views (dst, and a matmul's
@@ -96,32 +92,28 @@ export interface RowBlock {
  */
 export function tileBlocks(s: Stmt): { reads: RowBlock[]; writes: RowBlock[] } {
   const whole = (ts: Iterable<string>) => [...ts].map((tile): RowBlock => ({ tile }));
-  const acc = tileAccess(s);
-  const block = (v: { tile: string; r0?: SExpr; rows?: number }): RowBlock => ({ tile: v.tile, ...(v.r0 ? { r0: v.r0 } : {}), ...(v.rows !== undefined ? { rows: v.rows } : {}) });
   if (s.op === 'matmul') {
-    const reads = [block(s.a), block(s.b), ...(s.acc !== 'set' ? [block(s.dst)] : [])];
+    const reads: RowBlock[] = [s.a, s.b, ...(s.acc !== 'set' ? [s.dst] : [])];
     // Tiles the scale expression reads (whole).
-    if (s.scale) {
-      const t = tileAccess({ op: 'let', name: '', value: s.scale });
-      reads.push(...whole(t.reads));
-    }
-    return { reads, writes: [block(s.dst)] };
+    if (s.scale) walkSExpr(s.scale, (e) => void (e.k === 'tile' && reads.push({ tile: e.tile })));
+    return { reads, writes: [s.dst] };
   }
-  if (s.op === 'map') return { reads: whole(acc.reads), writes: [block(s.dst)] };
+  const acc = tileAccess(s);
+  if (s.op === 'map') return { reads: whole(acc.reads), writes: [s.dst] };
   return { reads: whole(acc.reads), writes: whole(acc.writes) };
 }
 
 /**
  * Whether two row blocks may share an element: the same tile, and rows that overlap or cannot be
- * told apart (`at` gives an r0's value where it is known: a constant at compile time, any
- * expression at run time).
+ * told apart (an offset that is not a constant).
  */
-export function blocksOverlap(x: RowBlock, y: RowBlock, at: (e: SExpr) => number | undefined): boolean {
+export function blocksOverlap(x: RowBlock, y: RowBlock): boolean {
   if (x.tile !== y.tile) return false;
   const span = (v: RowBlock): [number, number] | undefined => {
     if (v.rows === undefined) return v.r0 ? undefined : [0, Infinity];
-    const r0 = v.r0 ? at(v.r0) : 0;
-    return r0 === undefined ? undefined : [r0, r0 + v.rows];
+    if (v.r0 && v.r0.k !== 'const') return undefined;
+    const r0 = v.r0 && v.r0.k === 'const' ? v.r0.v : 0;
+    return [r0, r0 + v.rows];
   };
   const a = span(x);
   const b = span(y);

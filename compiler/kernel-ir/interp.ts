@@ -258,19 +258,21 @@ function set(v: { t: Tile; r0: number }, r: number, c: number, value: number): v
   v.t.init[k] = 1;
 }
 
-function barrierCheck(s: Stmt, x: Ctx, on: boolean): void {
+function barrierCheck(s: Stmt, x: Ctx, on: boolean, memo: Map<SExpr, Fn>): void {
   checkRegisterUse(s, x);
   if (!on) return;
   const id = ++x.opCounter;
   // Register tiles are per-thread (checkRegisterUse above): only shared tiles can race. Views are
   // the rows they cover (tileBlocks, offsets evaluated here): ops on disjoint rows do not race.
-  const shared = (bs: RowBlock[]) => bs.filter((t) => !x.registers.has(t.tile)).map((t): RowBlock => (t.r0 ? { ...t, r0: { k: 'const', t: 'i', v: compile(t.r0, new Map())(x) } } : t));
+  const shared = (bs: RowBlock[]) => bs.filter((t) => !x.registers.has(t.tile)).map((t): RowBlock => (t.r0 ? { ...t, r0: { k: 'const', t: 'i', v: compile(t.r0, memo)(x) } } : t));
   const acc = tileBlocks(s);
   const reads = shared(acc.reads);
   const writes = shared(acc.writes);
-  const known = (e: SExpr) => (e.k === 'const' ? e.v : undefined);
   // Earlier ops of this epoch (the current op is registered after the checks).
-  const other = (t: RowBlock, done: Epoch) => [...done.values()].some((d) => d.ids.some((i) => i !== id) && blocksOverlap(t, d.block, known));
+  const other = (t: RowBlock, done: Epoch) => {
+    for (const d of done.values()) if (d.ids.some((i) => i !== id) && blocksOverlap(t, d.block)) return true;
+    return false;
+  };
   for (const t of reads) {
     if (other(t, x.epochWrites)) throw new KernelError(`kernel ${x.kernel.name}: missing barrier: ${s.op} reads tile ${t.tile}, written by an earlier op without a barrier between`);
   }
@@ -280,7 +282,7 @@ function barrierCheck(s: Stmt, x: Ctx, on: boolean): void {
     }
   }
   const note = (t: RowBlock, done: Epoch) => {
-    const key = `${t.tile}:${t.r0 && known(t.r0)}:${t.rows}`;
+    const key = `${t.tile}:${t.r0?.k === 'const' ? t.r0.v : ''}:${t.rows}`;
     const d = done.get(key);
     // Two ops are enough to know that some earlier op differs from any later one.
     if (!d) done.set(key, { block: t, ids: [id] });
@@ -297,7 +299,7 @@ function exec(body: Stmt[], x: Ctx, memo: Map<SExpr, Fn>, check: boolean): void 
   for (const s of body) {
     switch (s.op) {
       case 'let':
-        barrierCheck(s, x, check);
+        barrierCheck(s, x, check, memo);
         x.vars.set(s.name, compile(s.value, memo)(x));
         break;
       case 'note':
@@ -321,7 +323,7 @@ function exec(body: Stmt[], x: Ctx, memo: Map<SExpr, Fn>, check: boolean): void 
         exec(compile(s.cond, memo)(x) ? s.then : s.else, x, memo, check);
         break;
       case 'map': {
-        barrierCheck(s, x, check);
+        barrierCheck(s, x, check, memo);
         const v = view(s.dst, x, memo);
         const e = compile(s.expr, memo);
         const gRows = s.guard ? compile(s.guard.rows, memo)(x) : Infinity;
@@ -347,7 +349,7 @@ function exec(body: Stmt[], x: Ctx, memo: Map<SExpr, Fn>, check: boolean): void 
         break;
       }
       case 'matmul': {
-        barrierCheck(s, x, check);
+        barrierCheck(s, x, check, memo);
         const A = view(s.a, x, memo);
         const B = view(s.b, x, memo);
         const D = view(s.dst, x, memo);
@@ -372,7 +374,7 @@ function exec(body: Stmt[], x: Ctx, memo: Map<SExpr, Fn>, check: boolean): void 
         break;
       }
       case 'reduce': {
-        barrierCheck(s, x, check);
+        barrierCheck(s, x, check, memo);
         const src = x.tiles.get(s.src)!;
         const dst = x.tiles.get(s.dst)!;
         const sv = { t: src, r0: 0 };
@@ -393,7 +395,7 @@ function exec(body: Stmt[], x: Ctx, memo: Map<SExpr, Fn>, check: boolean): void 
         break;
       }
       case 'cumsum': {
-        barrierCheck(s, x, check);
+        barrierCheck(s, x, check, memo);
         const src = { t: x.tiles.get(s.src)!, r0: 0 };
         const dst = { t: x.tiles.get(s.dst)!, r0: 0 };
         for (let c = 0; c < src.t.decl.cols; c++) {
@@ -406,7 +408,7 @@ function exec(body: Stmt[], x: Ctx, memo: Map<SExpr, Fn>, check: boolean): void 
         break;
       }
       case 'trisolve': {
-        barrierCheck(s, x, check);
+        barrierCheck(s, x, check, memo);
         const A = { t: x.tiles.get(s.a)!, r0: 0 };
         const B = { t: x.tiles.get(s.b)!, r0: 0 };
         const n = B.t.decl.rows;
@@ -419,7 +421,7 @@ function exec(body: Stmt[], x: Ctx, memo: Map<SExpr, Fn>, check: boolean): void 
         break;
       }
       case 'store': {
-        barrierCheck(s, x, check);
+        barrierCheck(s, x, check, memo);
         const t = x.tiles.get(s.src)!;
         const rows = compile(s.dst.rows, memo)(x);
         const cols = compile(s.dst.cols, memo)(x);

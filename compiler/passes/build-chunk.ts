@@ -434,8 +434,8 @@ export function buildChunkKernel(st: PlanState): Kernel {
     kb.matmul(O, Aqk, X, { acc: 'add' });
     storeOutput();
     const kScale = times(rowGate ? b.exp(b.sub(bLast(b.i(0)), bAt(R, b.i(0)))) : one, kf(R));
+    const scale = kScale === one ? undefined : kScale;
     if (pairUpdate) {
-      const scale = kScale === one ? undefined : kScale;
       copyStage(Qs, stages.get(Ks)!, 'k', b.i(0), scale);
       copyStage(Ks, stages.get(`${Ks}hi`)!, 'k', b.i(BK), scale);
       // The next chunk's first slice of k, into the stage the scores' loop takes it from.
@@ -445,7 +445,7 @@ export function buildChunkKernel(st: PlanState): Kernel {
       return;
     }
     kb.for('k0', b.i(0), b.i(K), b.i(BK), () => {
-      sliceOf(Ks, 'k', kScale === one ? undefined : kScale, true);
+      sliceOf(Ks, 'k', scale, true);
       if (vecGate) {
         loadGateSlice(true);
         kb.map(Ks, b.mul(b.tile(Ks, R, Cv), b.exp(b.sub(bLast(Cv), bAt(R, Cv)))));

@@ -427,8 +427,7 @@ export function minimiseBarriers(body: Stmt[], registers: ReadonlySet<string> = 
     read = [];
   };
   // Row blocks at constant offsets can be told apart at compile time.
-  const at = (e: SExpr) => (e.k === 'const' ? e.v : undefined);
-  const meets = (x: RowBlock, ys: RowBlock[]) => ys.some((y) => blocksOverlap(x, y, at));
+  const meets = (x: RowBlock, ys: RowBlock[]) => ys.some((y) => blocksOverlap(x, y));
   const conflicts = (reads: RowBlock[], writes: RowBlock[]) => reads.some((t) => meets(t, written)) || writes.some((t) => meets(t, written) || meets(t, read));
   for (const s of body) {
     if (s.op === 'barrier') continue;
