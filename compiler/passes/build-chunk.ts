@@ -248,6 +248,25 @@ export function buildChunkKernel(st: PlanState): Kernel {
     return rest ? rest(reg) : reg;
   };
   const nextValues = () => stageChunk('Vc', 'v', b.add(Cv, v0), vCols, nextChunk, b.sub(len, b.add(c0, b.i(C))));
+  // The fused delta rule's scalar log-gates go into Gc a chunk early (gateAhead): the copy from
+  // their stage happens in a phase of the previous chunk that does not read Gc, so the top of a
+  // chunk starts with the cumulative sum, with no barrier between copy and sum. The stage then
+  // holds the log-gates of the chunk after next. Only where the copy does not depend on the chunk
+  // (its tokens, position or length).
+  const gateCopy = Gc && chunkStaging && cls === 'delta' && !split ? stagedPart(q('g').at(R, b.i(0))) : undefined;
+  const gateAhead = !!gateCopy?.rest && !['t0', 'c0', 'L'].some((name) => usesVar(gateCopy.rest!(b.tile(ahead.get(Gc!)!, R, Cv)), name));
+  /** Tokens `shift` after the chunk at token `tok`, position `pos`. */
+  const chunkAt = (tok: SExpr, pos: SExpr, shift: number): RowTokens => ({ tok: (r) => b.add(b.add(tok, b.i(shift)), r), pos: (r) => b.add(b.add(pos, b.i(shift)), r), len: () => len, head: h });
+  /**
+   * Gc ← the staged log-gates of the chunk at position `pos` (token `tok`), `rows` of them, and the
+   * stage's loads of the chunk after it (gateAhead).
+   */
+  const gateOfChunk = (tok: SExpr, pos: SExpr) => {
+    kb.map(Gc!, gateCopy!.rest!(b.tile(ahead.get(Gc!)!, R, Cv)), { rows: b.sub(len, pos), cols: b.i(1), fill: 0 });
+    stageChunk(Gc!, 'g', b.i(0), b.i(1), chunkAt(tok, pos, C), b.sub(len, b.add(pos, b.i(C))));
+  };
+  // The first chunk's log-gates.
+  if (gateAhead) gateOfChunk(start, b.i(0));
 
   const sliceView = { tile: S, r0: k0, rows: BK };
   /**
@@ -279,7 +298,7 @@ export function buildChunkKernel(st: PlanState): Kernel {
     }
     if (Vc) chunkInput(Vc, 'v', b.add(Cv, v0), vCols);
     if (Gc) {
-      chunkInput(Gc, 'g', b.i(0), b.i(1));
+      if (!gateAhead) chunkInput(Gc, 'g', b.i(0), b.i(1));
       kb.op({ op: 'cumsum', dst: Bc!, src: Gc });
     } else if (Bc) kb.map(Bc, b.ld('w_b', rowBase(R, 1)), { ...rowsValid, cols: b.i(1) });
     if (Sc) chunkInput(Sc, 'scale', b.i(0), b.i(1));
@@ -433,6 +452,8 @@ export function buildChunkKernel(st: PlanState): Kernel {
     kb.op({ op: 'trisolve', a: Akk, b: X, sign: 1 });
     kb.matmul(O, Aqk, X, { acc: 'add' });
     storeOutput();
+    // The next chunk's log-gates (this chunk's cumulative sum has read Gc).
+    if (gateAhead) gateOfChunk(b.add(t0, b.i(C)), b.add(c0, b.i(C)));
     const kScale = times(rowGate ? b.exp(b.sub(bLast(b.i(0)), bAt(R, b.i(0)))) : one, kf(R));
     const scale = kScale === one ? undefined : kScale;
     if (pairUpdate) {
