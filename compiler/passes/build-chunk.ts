@@ -408,12 +408,25 @@ export function buildChunkKernel(st: PlanState): Kernel {
     // after the slice loop, and the update's e^{b_L − b_r} scales k as it is staged in, so that
     // a key slice is one phase of products after its loads (no rescaling phase between).
     const rowGate = hasGate && !vecGate;
+    // With two key slices and a scalar gate (or none: pairUpdate), the state update takes k from
+    // the scores' loop (no second load of k): the first slice kept in registers (Kr), the second
+    // left in Ks. Both are scaled into Qs and Ks (free once the scores are done) with the chunk's
+    // matrices, and both halves of the state are updated in one phase after the solve.
+    const pairUpdate = wrapSlices && !vecGate && KP === 2 * BK;
+    const Kr = pairUpdate ? kb.tile('Kr', C, BK, 'register') : undefined;
     kb.map(Akk, b.f(0));
     kb.map(Aqk, b.f(0));
     kb.map(X, b.f(0));
     if (!wrapSlices) primeSlice();
     kb.for('k0', b.i(0), b.i(K), b.i(BK), () => {
-      loadSlice(true);
+      if (Kr) {
+        sliceOf(Qs, 'q', undefined, true);
+        const reg = stages.get(Ks)!;
+        copyStage(Ks, reg, 'k', k0);
+        kb.map(Kr, b.sel(b.bin('eq', k0, b.i(0)), b.tile(reg, R, Cv), b.tile(Kr, R, Cv)));
+        // The last slice's stage takes the next chunk's first slice of k.
+        prefetchWrapping(Ks, 'k');
+      } else loadSlice(true);
       if (vecGate) {
         kb.map(Akk, b.add(b.tile(Akk, R, Cv), b.sel(b.lt(Cv, R), decayedDot(Ks, Ks, R), b.f(0))));
         kb.map(Aqk, b.add(b.tile(Aqk, R, Cv), b.sel(b.le(Cv, R), decayedDot(Qs, Ks, R), b.f(0))));
@@ -429,12 +442,8 @@ export function buildChunkKernel(st: PlanState): Kernel {
         for (const [tile, of] of [[Qn!, Qs], [Kn!, Ks]])
           kb.map(tile, b.add(b.tile(tile, R, b.i(0)), b.fold('sum', 'd', b.i(0), b.i(BK), b.mul(b.tile(of, R, b.v('d')), b.tile(of, R, b.v('d'))))));
     }, 'key-feature slices: scores and reads of the old state');
-    // The state update's first k (and gate) slice, loading while the chunk's solve runs; with
-    // two key slices and a scalar gate (pairUpdate), both: the update then stages them at once,
-    // the first in Qs (free after the scores), and updates both halves of the state in one phase.
-    primeSlices([Ks, 'k'], ...(Gs ? [[Gs, 'g'] as [string, Staged]] : []));
-    const pairUpdate = wrapSlices && !vecGate && KP === 2 * BK;
-    if (pairUpdate) prefetch(`${Ks}hi`, 'k', b.i(BK));
+    // The state update's first k (and gate) slice, loading while the chunk's solve runs.
+    if (!Kr) primeSlices([Ks, 'k'], ...(Gs ? [[Gs, 'g'] as [string, Staged]] : []));
     const beta = (row: SExpr) => b.tile(Bt!, row, b.i(0));
     // deferNorms: the factors of q̃ and k̃ of a row, from its sums of squares.
     const one = b.f(1);
@@ -449,18 +458,18 @@ export function buildChunkKernel(st: PlanState): Kernel {
     if (valuesInPlace) nextValues();
     // (The state's decay e^{b_L} rides on the update's matmuls: stateScale.)
     if (rowGate || deferNorms) kb.map(O, times(b.tile(O, R, Cv), times(rowDecay, qf(R))));
+    const kScale = times(rowGate ? b.exp(b.sub(bLast(b.i(0)), bAt(R, b.i(0)))) : one, kf(R));
+    const scale = kScale === one ? undefined : kScale;
+    if (Kr) {
+      copyStage(Qs, Kr, 'k', b.i(0), scale);
+      if (scale) kb.map(Ks, b.mul(b.tile(Ks, R, Cv), scale));
+    }
     kb.op({ op: 'trisolve', a: Akk, b: X, sign: 1 });
     kb.matmul(O, Aqk, X, { acc: 'add' });
     storeOutput();
     // The next chunk's log-gates (this chunk's cumulative sum has read Gc).
     if (gateAhead) gateOfChunk(b.add(t0, b.i(C)), b.add(c0, b.i(C)));
-    const kScale = times(rowGate ? b.exp(b.sub(bLast(b.i(0)), bAt(R, b.i(0)))) : one, kf(R));
-    const scale = kScale === one ? undefined : kScale;
-    if (pairUpdate) {
-      copyStage(Qs, stages.get(Ks)!, 'k', b.i(0), scale);
-      copyStage(Ks, stages.get(`${Ks}hi`)!, 'k', b.i(BK), scale);
-      // The next chunk's first slice of k, into the stage the scores' loop takes it from.
-      prefetchWrapping(Ks, 'k', b.i(BK));
+    if (Kr) {
       kb.matmul({ tile: S, r0: b.i(0), rows: BK }, Qs, X, decayed({ transA: true, acc: 'add' }));
       kb.matmul({ tile: S, r0: b.i(BK), rows: BK }, Ks, X, decayed({ transA: true, acc: 'add' }));
       return;
