@@ -195,10 +195,10 @@ export function buildChunkKernel(st: PlanState): Kernel {
   };
   /** Before a loop that takes loadSlice: q, k and the vector gate (fused form). */
   const primeSlice = () => primeSlices([Qs, 'q'], [Ks, 'k'], ...(Gs ? [[Gs, 'g'] as [string, Staged]] : []));
-  /** q, k (and a vector gate's) key slice; `wrapQ`: q's last slice prefetches the next chunk's first (prefetchWrapping). */
-  const loadSlice = (wrapQ = false) => {
+  /** q, k (and a vector gate's) key slice; `wrapQ`, `wrapK`: q's, k's last slice prefetches the next chunk's first (prefetchWrapping). */
+  const loadSlice = (wrapQ = false, wrapK = false) => {
     sliceOf(Qs, 'q', undefined, wrapQ);
-    sliceOf(Ks, 'k');
+    sliceOf(Ks, 'k', undefined, wrapK);
     if (vecGate) loadGateSlice();
   };
   // ── chunk inputs staged through registers one chunk ahead ──────────────────
@@ -206,8 +206,10 @@ export function buildChunkKernel(st: PlanState): Kernel {
   // form, WebGPU: chunkStaging): the top of a chunk copies them into workgroup memory and issues
   // the next chunk's loads, whose latency then overlaps the whole chunk instead of opening it.
   const ahead = new Map<string, string>();
+  /** Tokens `shift` after the chunk at token `tok`, position `pos`. */
+  const chunkAt = (tok: SExpr, pos: SExpr, shift: number): RowTokens => ({ tok: (r) => b.add(b.add(tok, b.i(shift)), r), pos: (r) => b.add(b.add(pos, b.i(shift)), r), len: () => len, head: h });
   /** The tokens of the chunk after this one, and of the first chunk. */
-  const nextChunk: RowTokens = { tok: (r) => b.add(b.add(t0, b.i(C)), r), pos: (r) => b.add(b.add(c0, b.i(C)), r), len: () => len, head: h };
+  const nextChunk = chunkAt(t0, c0, C);
   const firstChunk: RowTokens = { tok: (r) => b.add(start, r), pos: (r) => r, len: () => len, head: h };
   type ChunkInput = Parameters<Sources['elem']>[0];
   /** Issue the loads of input `name` for the rows `rt0` into the stage of `tile` ('Vc': the values). */
@@ -216,14 +218,19 @@ export function buildChunkKernel(st: PlanState): Kernel {
     if (!reg) ahead.set(tile, (reg = kb.tile(`P${tile}`, C, name === 'v' ? BV : 1, 'register')));
     kb.map(reg, stagedPart(src.elem(name, rt0, scales.get(name)).at(R, col)).load, { rows, cols, fill: 0 });
   };
-  /** Input `name` of this chunk into `tile` (column `col` of row r, `cols` of them): from its stage, or loaded now. */
-  const chunkInput = (tile: string, name: ChunkInput, col: SExpr, cols: SExpr) => {
+  /**
+   * Input `name` of this chunk into `tile` (column `col` of row r, `cols` of them): from its stage
+   * (then the next chunk's loads), or loaded now. `at`: the chunk at position `pos`, token `tok`
+   * instead of this one, from its stage (gateAhead).
+   */
+  const chunkInput = (tile: string, name: ChunkInput, col: SExpr, cols: SExpr, at?: { tok: SExpr; pos: SExpr }) => {
     const reg = ahead.get(tile);
     if (!reg) return kb.map(tile, q(name).at(R, col), { ...rowsValid, cols });
     const { rest } = stagedPart(q(name).at(R, col));
-    if (rest) kb.map(tile, rest(b.tile(reg, R, Cv)), { ...rowsValid, cols });
+    const rows = at ? b.sub(len, at.pos) : L;
+    if (rest) kb.map(tile, rest(b.tile(reg, R, Cv)), { rows, cols, fill: 0 });
     else kb.map(tile, b.tile(reg, R, Cv));
-    stageChunk(tile, name, col, cols, nextChunk, b.sub(len, b.add(c0, b.i(C))));
+    stageChunk(tile, name, col, cols, at ? chunkAt(at.tok, at.pos, C) : nextChunk, b.sub(len, b.add(at?.pos ?? c0, b.i(C))));
   };
   /** The chunk inputs that chunkLoop takes with chunkInput, tile by tile. */
   const chunkInputs: [string | undefined, ChunkInput, SExpr, SExpr][] = [
@@ -253,18 +260,10 @@ export function buildChunkKernel(st: PlanState): Kernel {
   // chunk starts with the cumulative sum, with no barrier between copy and sum. The stage then
   // holds the log-gates of the chunk after next. Only where the copy does not depend on the chunk
   // (its tokens, position or length).
-  const gateCopy = Gc && chunkStaging && cls === 'delta' && !split ? stagedPart(q('g').at(R, b.i(0))) : undefined;
-  const gateAhead = !!gateCopy?.rest && !['t0', 'c0', 'L'].some((name) => usesVar(gateCopy.rest!(b.tile(ahead.get(Gc!)!, R, Cv)), name));
-  /** Tokens `shift` after the chunk at token `tok`, position `pos`. */
-  const chunkAt = (tok: SExpr, pos: SExpr, shift: number): RowTokens => ({ tok: (r) => b.add(b.add(tok, b.i(shift)), r), pos: (r) => b.add(b.add(pos, b.i(shift)), r), len: () => len, head: h });
-  /**
-   * Gc ← the staged log-gates of the chunk at position `pos` (token `tok`), `rows` of them, and the
-   * stage's loads of the chunk after it (gateAhead).
-   */
-  const gateOfChunk = (tok: SExpr, pos: SExpr) => {
-    kb.map(Gc!, gateCopy!.rest!(b.tile(ahead.get(Gc!)!, R, Cv)), { rows: b.sub(len, pos), cols: b.i(1), fill: 0 });
-    stageChunk(Gc!, 'g', b.i(0), b.i(1), chunkAt(tok, pos, C), b.sub(len, b.add(pos, b.i(C))));
-  };
+  const gateRest = Gc && chunkStaging && cls === 'delta' && !split ? stagedPart(q('g').at(R, b.i(0))).rest : undefined;
+  const gateAhead = !!gateRest && !['t0', 'c0', 'L'].some((name) => usesVar(gateRest(b.tile(ahead.get(Gc!)!, R, Cv)), name));
+  /** Gc ← the staged log-gates of the chunk at position `pos` (token `tok`), and the stage's loads of the chunk after it (gateAhead). */
+  const gateOfChunk = (tok: SExpr, pos: SExpr) => chunkInput(Gc!, 'g', b.i(0), b.i(1), { tok, pos });
   // The first chunk's log-gates.
   if (gateAhead) gateOfChunk(start, b.i(0));
 
@@ -419,14 +418,9 @@ export function buildChunkKernel(st: PlanState): Kernel {
     kb.map(X, b.f(0));
     if (!wrapSlices) primeSlice();
     kb.for('k0', b.i(0), b.i(K), b.i(BK), () => {
-      if (Kr) {
-        sliceOf(Qs, 'q', undefined, true);
-        const reg = stages.get(Ks)!;
-        copyStage(Ks, reg, 'k', k0);
-        kb.map(Kr, b.sel(b.bin('eq', k0, b.i(0)), b.tile(reg, R, Cv), b.tile(Kr, R, Cv)));
-        // The last slice's stage takes the next chunk's first slice of k.
-        prefetchWrapping(Ks, 'k');
-      } else loadSlice(true);
+      // Kr keeps the first slice of k from its stage; the last slice's stage takes the next chunk's first.
+      if (Kr) kb.map(Kr, b.sel(b.bin('eq', k0, b.i(0)), b.tile(stages.get(Ks)!, R, Cv), b.tile(Kr, R, Cv)));
+      loadSlice(true, !!Kr);
       if (vecGate) {
         kb.map(Akk, b.add(b.tile(Akk, R, Cv), b.sel(b.lt(Cv, R), decayedDot(Ks, Ks, R), b.f(0))));
         kb.map(Aqk, b.add(b.tile(Aqk, R, Cv), b.sel(b.le(Cv, R), decayedDot(Qs, Ks, R), b.f(0))));
