@@ -21,8 +21,9 @@ export function sexprKey(e: SExpr): string {
  * computing once: they use none of the `variant` names (the element's row and column), read no
  * global buffer (a hoisted read would run where a guard skipped it), no tile in `excluded` (the
  * tile the loop writes; register tiles), hold no fold, and contain a tile read or a math function.
- * A select's branches are not searched apart from the select (a hoisted branch would be evaluated
- * where the condition skipped it); the select as a whole is.
+ * In a select's branches only subexpressions that read no tile are taken (pure arithmetic on
+ * uniform values — an ALiBi slope — may run where the condition would have skipped it; a
+ * hoisted tile read could fall outside the tile); the select as a whole may be taken too.
  */
 export function invariantSubtrees(e: SExpr, variant: ReadonlySet<string>, excluded: ReadonlySet<string>): SExpr[] {
   const out: SExpr[] = [];
@@ -33,14 +34,18 @@ export function invariantSubtrees(e: SExpr, variant: ReadonlySet<string>, exclud
     return operands(x).every(invariant);
   };
   const worth = (x: SExpr): boolean => (x.k === 'tile' || (x.k === 'un' && !CHEAP.has(x.fn)) ? true : operands(x).some(worth));
-  const visit = (x: SExpr): void => {
-    if (x.k !== 'var' && x.k !== 'const' && invariant(x) && worth(x)) {
+  const readsTile = (x: SExpr): boolean => x.k === 'tile' || operands(x).some(readsTile);
+  const visit = (x: SExpr, branch: boolean): void => {
+    if (x.k !== 'var' && x.k !== 'const' && invariant(x) && worth(x) && !(branch && readsTile(x))) {
       out.push(x);
       return;
     }
-    if (x.k === 'sel') visit(x.c);
-    else if (x.k !== 'fold') for (const o of operands(x)) visit(o);
+    if (x.k === 'sel') {
+      visit(x.c, branch);
+      visit(x.a, true);
+      visit(x.b, true);
+    } else if (x.k !== 'fold') for (const o of operands(x)) visit(o, branch);
   };
-  visit(e);
+  visit(e, false);
   return out;
 }

@@ -18,6 +18,8 @@ import { invariantSubtrees, sexprKey } from './invariants.ts';
 export interface ExprCtx {
   /** Printing inside the element loop of a register-tile op: register reads use this slot. */
   slot?: string;
+  /** The register or row-owned tile whose slot `slot` is (row-owned reads are resolved from it). */
+  slotOf?: TileDecl;
   /** Inside a branch of a select that the dialect evaluates eagerly: clamp indices. */
   clamp?: boolean;
 }
@@ -33,7 +35,7 @@ export abstract class CLikePrinter {
   protected T: number;
   private tmp = 0;
   /** Statements hoisted out of the expression being printed (fold loops). */
-  private hoisted: string[][] = [];
+  protected hoisted: string[][] = [];
   protected usedFns = new Set<string>();
   /** Subexpressions already computed into a const (withInvariants), by structural key. */
   private known = new Map<string, string>();
@@ -170,11 +172,14 @@ export abstract class CLikePrinter {
           if (!ctx.slot) throw new Error(`internal: register tile ${e.tile} read outside its element loop`);
           return `${this.regRef(e.tile)}[${ctx.slot}]`;
         }
+        if (t.space === 'rows') return this.rowsRead(e, t, ctx);
         let idx = t.cols === 1 ? this.expr(e.r, ctx, 'i32') : `${this.expr(e.r, ctx, 'i32')} * ${this.intLit(this.rowStride(t))} + ${this.expr(e.c, ctx, 'i32')}`;
         if (ctx.clamp) idx = this.clampIndex(idx, this.intLit(t.rows * this.rowStride(t)));
         return this.element(e.tile, idx);
       }
       case 'fold': {
+        const special = this.foldExpr(e, ctx);
+        if (special !== undefined) return special;
         const t = this.typer.of(e);
         const acc = this.fresh('acc');
         const init = e.fn === 'sum' ? (t === 'f32' ? this.floatLit(0) : this.intLit(0)) : this.floatLit(e.fn === 'max' ? -3.0e38 : 3.0e38);
@@ -192,6 +197,23 @@ export abstract class CLikePrinter {
         return acc;
       }
     }
+  }
+
+  /**
+   * A read of a row-owned tile ('rows'), which only a dialect that lays them out can print (the
+   * planner gives them to its profiles alone).
+   */
+  protected rowsRead(e: Extract<SExpr, { k: 'tile' }>, t: TileDecl, ctx: ExprCtx): string {
+    void e;
+    void ctx;
+    throw new Error(`internal: row-owned tile ${t.name} on a target without a layout for it`);
+  }
+
+  /** A fold the dialect prints its own way (CUDA: across a row-owned tile's row), or undefined. */
+  protected foldExpr(e: Extract<SExpr, { k: 'fold' }>, ctx: ExprCtx): string | undefined {
+    void e;
+    void ctx;
+    return undefined;
   }
 
   protected unary(fn: string, a: SExpr, ctx: ExprCtx): string {
@@ -224,7 +246,7 @@ export abstract class CLikePrinter {
    * may skip every element: they now run anyway).
    */
   protected withInvariants(e: SExpr, variant: string[], written: string, body: () => void, clamp = true): void {
-    const excluded = new Set([written, ...this.k.tiles.filter((t) => t.space === 'register').map((t) => t.name)]);
+    const excluded = new Set([written, ...this.k.tiles.filter((t) => t.space !== 'shared').map((t) => t.name)]);
     const saved = this.known;
     this.known = new Map(saved);
     for (const x of invariantSubtrees(e, new Set(variant), excluded)) {
@@ -466,6 +488,11 @@ export abstract class CLikePrinter {
     return undefined;
   }
 
+  /** Slots a thread holds of a register (or row-owned) tile: by default its share of the elements. */
+  registerSlots(t: TileDecl): number {
+    return Math.ceil((t.rows * t.cols) / this.T);
+  }
+
   /** Whether register tiles have the default layout (element lid + s·T in slot s). */
   protected standardRegisters(): boolean {
     return true;
@@ -477,7 +504,7 @@ export abstract class CLikePrinter {
     const i = this.intLit;
     if (reg) {
       if (rows !== reg.rows || cols !== reg.cols) throw new Error(`internal: an op covers ${rows} × ${cols} of the register tile ${reg.name} [${reg.rows}, ${reg.cols}]`);
-      const slots = Math.ceil(n / this.T);
+      const slots = this.registerSlots(reg);
       const s = this.fresh('s');
       const hint = this.registerLoopHint();
       if (hint) this.emit(hint);
@@ -589,7 +616,7 @@ export abstract class CLikePrinter {
     let readsRegister = false;
     walkSExpr(s.expr, (e) => {
       if (e.k === 'fold') folds.push(e);
-      else if (e.k === 'tile' && this.tiles.get(e.tile)?.space === 'register') readsRegister = true;
+      else if (e.k === 'tile' && this.tiles.get(e.tile)?.space !== 'shared') readsRegister = true;
     });
     const f = folds[0];
     if (readsRegister || folds.length !== 1 || !f || !unconditional(s.expr, f) || f.from.k !== 'const' || f.to.k !== 'const') return false;
@@ -643,7 +670,7 @@ export abstract class CLikePrinter {
     // A shared tile filled from a register tile of its shape (a prefetch staged in registers): the
     // loop walks the register tile's elements, each thread writing the ones it holds.
     const staged = v.t.space === 'shared' ? this.registerSource(s) : undefined;
-    const reg = v.t.space === 'register';
+    const reg = v.t.space !== 'shared';
     let r0 = '';
     if (v.r0) {
       r0 = this.fresh('r0_');
@@ -651,7 +678,7 @@ export abstract class CLikePrinter {
     }
     this.withInvariants(s.expr, ['r', 'c'], s.dst.tile, () => this.elementLoop(v.rows, v.t.cols, (r, c, slot) => {
       const target = reg ? `${this.regRef(s.dst.tile)}[${slot}]` : this.at(s.dst.tile, r, c, r0 || undefined);
-      const ctx: ExprCtx = slot ? { slot } : {};
+      const ctx: ExprCtx = slot ? { slot, slotOf: v.t } : {};
       if (s.guard) {
         let cond = '';
         this.withExprs(() => {
@@ -1003,10 +1030,10 @@ export abstract class CLikePrinter {
 
   protected storeOp(s: Extract<Stmt, { op: 'store' }>): void {
     const t = this.tiles.get(s.src)!;
-    const reg = t.space === 'register';
+    const reg = t.space !== 'shared';
     const b = this.buffer(s.dst.buf);
     this.elementLoop(t.rows, t.cols, (r, c, slot) => {
-      const ctx: ExprCtx = slot ? { slot } : {};
+      const ctx: ExprCtx = slot ? { slot, slotOf: t } : {};
       let cond = '';
       this.withExprs(() => {
         cond = `${r} < ${this.expr(s.dst.rows, ctx, 'i32')} && ${c} < ${this.expr(s.dst.cols, ctx, 'i32')}`;

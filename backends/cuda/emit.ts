@@ -17,7 +17,7 @@
  */
 import { forEachStmt, usedTiles, walkSExpr } from '../../compiler/kernel-ir/analysis.ts';
 import type { BufferDecl, Dtype, Kernel, SExpr, Stmt, TileDecl } from '../../compiler/kernel-ir/types.ts';
-import { CLikePrinter } from '../clike/printer.ts';
+import { CLikePrinter, type ExprCtx } from '../clike/printer.ts';
 import { fragmentPads, warpGrid, type WarpGrid } from './mma.ts';
 import { minBlocksPerUnit } from './occupancy.ts';
 import { blockUniform, columnIndex, guardKeepsVectors, vectorWidth } from './tile-io.ts';
@@ -102,6 +102,35 @@ __device__ __forceinline__ void attnc_mma_tf32(float* d, const unsigned* a, cons
   asm volatile("mma.sync.aligned.m16n8k8.row.col.f32.tf32.tf32.f32 {%0, %1, %2, %3}, {%4, %5, %6, %7}, {%8, %9}, {%0, %1, %2, %3};"
                : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])
                : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b[0]), "r"(b[1]));
+}
+// d += a·b for one 16×8 tile, k = 16, with bf16 or f16 operands (a: 4 registers of two, b: 2).
+__device__ __forceinline__ void attnc_mma_bf16(float* d, const unsigned* a, const unsigned* b) {
+  asm volatile("mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {%0, %1, %2, %3}, {%4, %5, %6, %7}, {%8, %9}, {%0, %1, %2, %3};"
+               : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])
+               : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b[0]), "r"(b[1]));
+}
+__device__ __forceinline__ void attnc_mma_f16(float* d, const unsigned* a, const unsigned* b) {
+  asm volatile("mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32 {%0, %1, %2, %3}, {%4, %5, %6, %7}, {%8, %9}, {%0, %1, %2, %3};"
+               : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])
+               : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b[0]), "r"(b[1]));
+}
+// Two values rounded to nearest into one register of a 16-bit pair (lo in the lower half); from
+// two adjacent f32 words of a shared tile (8-byte aligned) with the *2 forms.
+__device__ __forceinline__ unsigned attnc_pack_bf16(float lo, float hi) {
+  const __nv_bfloat162 p = __floats2bfloat162_rn(lo, hi);
+  return *reinterpret_cast<const unsigned*>(&p);
+}
+__device__ __forceinline__ unsigned attnc_pack_f16(float lo, float hi) {
+  const __half2 p = __floats2half2_rn(lo, hi);
+  return *reinterpret_cast<const unsigned*>(&p);
+}
+__device__ __forceinline__ unsigned attnc_pack2_bf16(const float* p) {
+  const float2 v = *reinterpret_cast<const float2*>(p);
+  return attnc_pack_bf16(v.x, v.y);
+}
+__device__ __forceinline__ unsigned attnc_pack2_f16(const float* p) {
+  const float2 v = *reinterpret_cast<const float2*>(p);
+  return attnc_pack_f16(v.x, v.y);
 }`;
 
 /** The shortest decimal that reads back as the same float32 value. */
@@ -138,8 +167,82 @@ class CudaPrinter extends CLikePrinter {
         return !!g && this.fullGrid(g);
       }) &&
       matmuls.some((m) => this.tiles.get(m.dst.tile)!.space === 'register' && this.mmaShape(m, true));
+    for (const t of k.tiles) if (t.space === 'rows') this.rowsGrid(t);
     // Pad shared rows; the operands of tensor-core matmuls by 4 or 8 words (fragmentPads).
-    this.padSharedRows(sharedLimit, fragmentPads(matmuls.filter((m) => this.mmaFits(m))));
+    this.padSharedRows(sharedLimit, fragmentPads(matmuls.filter((m) => this.mmaFits(m)), (m) => this.tiles.get(m.a.tile)!.space === 'rows', (m) => !!this.halfOperands(m)));
+  }
+
+  /**
+   * The layout of a row-owned tile ('rows'): tensor-core accumulator fragments with the warps
+   * splitting the rows — warp w holds rows 16·w·ma … 16·(w + 1)·ma − 1 of every row-owned tile
+   * (ma tiles of 16 rows), all nb tiles of 8 columns across; a one-column tile (nb = 0) holds the
+   * warp's rows g and g + 8 of each 16, replicated over the 4 lanes that hold the row's fragments.
+   */
+  private rowsGrid(t: TileDecl): WarpGrid {
+    const rowsPerWarp = this.warps ? t.rows / this.warps : 0;
+    if (!this.k.tensorCores || !this.warps || rowsPerWarp % 16 || (t.cols !== 1 && t.cols % 8) || (t.cols !== 1 && (rowsPerWarp / 16) * (t.cols / 8) > 16)) {
+      throw new Error(`internal: row-owned tile ${t.name} [${t.rows}, ${t.cols}] has no tensor-core fragment layout with ${this.k.threads} threads`);
+    }
+    return { wm: this.warps, wn: 1, ma: rowsPerWarp / 16, nb: t.cols === 1 ? 0 : t.cols / 8 };
+  }
+
+  override registerSlots(t: TileDecl): number {
+    if (t.space !== 'rows') return super.registerSlots(t);
+    const g = this.rowsGrid(t);
+    return g.nb ? 4 * g.ma * g.nb : 2 * g.ma;
+  }
+
+  /** The slot of one-column row-owned tile `t` that holds the row of slot `s` of `of`. */
+  private rowSlot(of: TileDecl, s: string): string {
+    const g = this.rowsGrid(of);
+    if (!g.nb) return s;
+    return `((${s}) >> 2) / ${this.intLit(g.nb)} * 2 + (((${s}) >> 1) & 1)`;
+  }
+
+  /** Row-owned reads: the slot's own element, or its row's slot of a one-column tile. */
+  protected override rowsRead(e: Extract<SExpr, { k: 'tile' }>, t: TileDecl, ctx: ExprCtx): string {
+    const of = ctx.slotOf;
+    if (!ctx.slot || !of || of.space !== 'rows' || of.rows !== t.rows) throw new Error(`internal: row-owned tile ${t.name} read outside an op on a row-owned tile of its rows`);
+    if (t.cols === 1) return `${this.regRef(t.name)}[${this.rowSlot(of, ctx.slot)}]`;
+    if (t.cols === of.cols) return `${this.regRef(t.name)}[${ctx.slot}]`;
+    throw new Error(`internal: row-owned tile ${t.name} read at another column (${e.c.k})`);
+  }
+
+  /**
+   * A fold along the row of a row-owned tile X (its columns 0 … X.cols − 1, in an op on a
+   * row-owned tile of its rows): the thread folds the 2·nb elements of the row it holds, then the
+   * 4 lanes that share the row combine theirs by two lane exchanges.
+   */
+  protected override foldExpr(e: Extract<SExpr, { k: 'fold' }>, ctx: ExprCtx): string | undefined {
+    const of = ctx.slotOf;
+    if (!of || of.space !== 'rows' || !ctx.slot) return undefined;
+    let X: TileDecl | undefined;
+    walkSExpr(e.body, (x) => {
+      const t = x.k === 'tile' ? this.tiles.get(x.tile) : undefined;
+      if (t?.space === 'rows' && t.cols > 1 && x.k === 'tile' && x.c.k === 'var' && x.c.name === e.v) X = t;
+    });
+    if (!X || e.from.k !== 'const' || e.from.v !== 0 || e.to.k !== 'const' || e.to.v !== X.cols) return undefined;
+    const g = this.rowsGrid(X);
+    const i = (v: number) => this.intLit(v);
+    const pre = this.hoisted[this.hoisted.length - 1];
+    if (!pre) throw new Error('internal: fold outside a statement');
+    const part = this.fresh('part');
+    const combine = (a: string, b: string) => (e.fn === 'sum' ? `${a} + ${b}` : this.call(e.fn, [a, b]));
+    const rs = this.rowSlot(of, ctx.slot);
+    const fb = this.fresh('fb');
+    const fe = this.fresh('fe');
+    const fs = this.fresh('fs');
+    pre.push(this.declVar(part, 'f32', e.fn === 'sum' ? this.floatLit(0) : this.floatLit(e.fn === 'max' ? -3.0e38 : 3.0e38)));
+    pre.push('#pragma unroll', `${this.forLoop(fb, i(0), i(g.nb), i(1))} {`, '  #pragma unroll', `  ${this.forLoop(fe, i(0), i(2), i(1))} {`);
+    pre.push(`    ${this.declConst(fs, 'i32', `4 * (((${rs}) >> 1) * ${i(g.nb)} + ${fb}) + 2 * ((${rs}) & 1) + ${fe}`)}`);
+    pre.push(`    [[maybe_unused]] ${this.declConst(e.v, 'i32', `8 * ${fb} + 2 * (lid & 3) + ${fe}`)}`);
+    this.hoisted.push([]);
+    const body = this.expr(e.body, { ...ctx, slot: fs, slotOf: X }, 'f32');
+    const inner = this.hoisted.pop()!;
+    for (const l of inner) pre.push('    ' + l);
+    pre.push(`    ${part} = ${combine(part, body)};`, '  }', '}');
+    for (const off of [1, 2]) pre.push(`${part} = ${combine(part, this.laneXor(part, off))};`);
+    return part;
   }
 
   private fullGrid(g: WarpGrid): boolean {
@@ -157,6 +260,12 @@ class CudaPrinter extends CLikePrinter {
    * column 8·nt + 2·(lane % 4) + q % 2.
    */
   protected override registerElement(t: TileDecl, s: string): { r: string; c: string; guard?: string } {
+    if (t.space === 'rows') {
+      const g = this.rowsGrid(t);
+      const mt = `(lid >> 5) * ${this.intLit(g.ma)}`;
+      if (!g.nb) return { r: `16 * (${mt} + (${s} >> 1)) + ((lid & 31) >> 2) + 8 * (${s} & 1)`, c: '0' };
+      return this.fragmentElement(g, mt, '0', '((lid & 31) >> 2)', '(lid & 3)', s);
+    }
     if (!this.fragments) return super.registerElement(t, s);
     const g = warpGrid(t.rows, t.cols, this.warps)!;
     const i = (v: number) => this.intLit(v);
@@ -176,11 +285,26 @@ class CudaPrinter extends CLikePrinter {
     };
   }
 
+  /** The 16-bit operand type of a tensor-core matmul (m16n8k16), where the kernel asks for it and the reduction allows; else TF32. */
+  private halfOperands(s: Extract<Stmt, { op: 'matmul' }>): 'bf16' | 'f16' | undefined {
+    const tc = this.k.tensorCores;
+    return (tc === 'bf16' || tc === 'f16') && this.matmulShape(s).kk % 16 === 0 ? tc : undefined;
+  }
+
   /** Whether a matmul can run on tensor cores (shape only: `registerDst` assumes fragment registers). */
   private mmaShape(s: Extract<Stmt, { op: 'matmul' }>, registerDst: boolean): WarpGrid | undefined {
     if (!this.k.tensorCores || !this.warps) return undefined;
     const { A, B, D, m, kk, n } = this.matmulShape(s);
-    if (A.t.space !== 'shared' || B.t.space !== 'shared' || kk % 8) return undefined;
+    if (B.t.space !== 'shared' || kk % 8) return undefined;
+    if (D.t.space === 'rows') {
+      // The interpreter's rules (checkRowsUse) and the planner's (rowTilesFit) make these hold.
+      const g = this.rowsGrid(D.t);
+      const aRows = A.t.space === 'rows' ? this.rowsGrid(A.t) : undefined;
+      const ok = !D.r0 && !s.mask && !s.scale && D.rows === m && D.t.cols === n && (A.t.space === 'shared' || (aRows && !s.transA && !A.r0 && A.t.cols === kk && aRows.ma === g.ma));
+      if (!ok) throw new Error(`internal: matmul into row-owned tile ${D.t.name} with operands the fragment layout cannot take`);
+      return g;
+    }
+    if (A.t.space !== 'shared') return undefined;
     const g = warpGrid(m, n, this.warps);
     if (!g) return undefined;
     if (D.t.space === 'register') return registerDst && !D.r0 && D.rows === m && D.t.rows === m && D.t.cols === n && this.fullGrid(g) ? g : undefined;
@@ -358,6 +482,8 @@ class CudaPrinter extends CLikePrinter {
    * loads kept too few bytes in flight.
    */
   protected override mapOp(s: Extract<Stmt, { op: 'map' }>): void {
+    // A guarded map prints its value under a branch: lane exchanges there would leave lanes out.
+    if (s.guard && this.viewOf(s.dst).t.space === 'rows' && JSON.stringify(s.expr).includes('"k":"fold"')) throw new Error(`internal: a guarded map into row-owned tile ${s.dst.tile} folds a row`);
     // `uniform ? A : B` (HAS_INIT ? initial_state[…] : 0): the branch is taken by the whole block,
     // so each side is a map of its own and A's load may be vectorised.
     const e = s.expr;
@@ -672,11 +798,25 @@ class CudaPrinter extends CLikePrinter {
    * column), register D slot by slot (registerElement lays register tiles out the same way).
    */
   private mmaMatmul(s: Extract<Stmt, { op: 'matmul' }>, g: WarpGrid): void {
-    const { D, m, kk, n } = this.matmulShape(s);
+    const { A, D, m, kk, n } = this.matmulShape(s);
     const i = (v: number) => this.intLit(v);
-    const reg = D.t.space === 'register';
+    const reg = D.t.space !== 'shared';
+    // A row-owned A operand (probabilities kept from the previous matmul's output) is read from
+    // its accumulator registers: the reduction index is permuted within each step of 8 so that
+    // the A fragment's columns t and t + 4 are the accumulator's 2t and 2t + 1 (the same
+    // permutation on B's rows leaves A·B unchanged), and the steps are unrolled so that the slots
+    // are constants.
+    const aRegs = A.t.space === 'rows' ? this.rowsGrid(A.t) : undefined;
+    // 16-bit operands (m16n8k16): pairs of adjacent k packed per register; the accumulator
+    // fragments of two adjacent 8-column tiles are exactly an A fragment, so a row-owned A needs
+    // no permutation there.
+    const half = this.halfOperands(s);
+    const kStep = half ? 16 : 8;
+    const interleave = !!half && !!aRegs && g.ma === 1 && !s.mask;
+    // A register output without mask or scale accumulates in place (no second set of accumulators).
+    const inPlace = reg && !s.mask && !s.scale && s.acc !== 'sub';
     const op = s.acc === 'set' ? '=' : s.acc === 'add' ? '+=' : '-=';
-    this.emit(`// ${s.dst.tile} ${op} ${s.a.tile}${s.transA ? 'ᵀ' : ''} · ${s.b.tile}${s.transB ? 'ᵀ' : ''}${s.mask ? ` (${s.mask} mask)` : ''}: ${m}×${n}×${kk} on tensor cores, ${g.wm}×${g.wn} warps of ${g.ma}×${g.nb} tiles of 16×8`);
+    this.emit(`// ${s.dst.tile} ${op} ${s.a.tile}${s.transA ? 'ᵀ' : ''} · ${s.b.tile}${s.transB ? 'ᵀ' : ''}${s.mask ? ` (${s.mask} mask)` : ''}: ${m}×${n}×${kk} on tensor cores${half ? ` (${half} operands)` : ''}, ${g.wm}×${g.wn} warps of ${g.ma}×${g.nb} tiles of 16×8`);
     const active = g.wm * g.wn;
     this.block(active < this.warps ? `if ((lid >> 5) < ${i(active)})` : '', () => {
       const names = this.matmulConsts(s);
@@ -684,16 +824,18 @@ class CudaPrinter extends CLikePrinter {
       const nt = this.fresh('nt');
       const gr = this.fresh('g');
       const tg = this.fresh('tg');
-      this.emit(this.declConst(mt, 'i32', `(lid >> 5) / ${i(g.wn)} * ${i(g.ma)}`));
+      this.emit(`${aRegs ? '[[maybe_unused]] ' : ''}${this.declConst(mt, 'i32', `(lid >> 5) / ${i(g.wn)} * ${i(g.ma)}`)}`);
       this.emit(this.declConst(nt, 'i32', `(lid >> 5) % ${i(g.wn)} * ${i(g.nb)}`));
       this.emit(this.declConst(gr, 'i32', '(lid & 31) >> 2'));
       this.emit(this.declConst(tg, 'i32', 'lid & 3'));
       const tiles = g.ma * g.nb;
-      const acc = this.fresh('acc');
-      this.emit(`float ${acc}[${tiles * 4}];`);
+      const acc = inPlace ? this.regRef(s.dst.tile) : this.fresh('acc');
+      if (!inPlace) this.emit(`float ${acc}[${tiles * 4}];`);
       const ia0 = this.fresh('z');
-      this.emit('#pragma unroll');
-      this.emit(`for (int ${ia0} = 0; ${ia0} < ${tiles * 4}; ${ia0} += 1) ${acc}[${ia0}] = 0.0f;`);
+      if (!inPlace || s.acc === 'set') {
+        this.emit('#pragma unroll');
+        this.emit(`for (int ${ia0} = 0; ${ia0} < ${tiles * 4}; ${ia0} += 1) ${acc}[${ia0}] = 0.0f;`);
+      }
       // Whole output tiles the mask removes (warp-uniform): the mma is skipped, the zeros stay.
       const masked = (a: string, b: string) =>
         s.mask === 'lower' ? `8 * (${nt} + ${b}) > 16 * (${mt} + ${a}) + 15` : `8 * (${nt} + ${b}) >= 16 * (${mt} + ${a}) + 15`;
@@ -705,14 +847,51 @@ class CudaPrinter extends CLikePrinter {
       const B_ = (r: string, c: string) => (s.transB ? this.at(s.b.tile, `(${c})`, `(${r})`, names['b']) : this.at(s.b.tile, `(${r})`, `(${c})`, names['b']));
       // Long k loops (nvcc leaves them rolled; it unrolls the short ones): two steps per iteration,
       // so the second step's fragment loads issue while the first's mma run.
-      if (kk >= 64) this.emit('#pragma unroll 2');
-      this.block(this.forLoop(x, i(0), i(kk), i(8)), () => {
+      if (aRegs) this.emit('#pragma unroll');
+      else if (kk >= 64) this.emit('#pragma unroll 2');
+      this.block(this.forLoop(x, i(0), i(kk), i(kStep)), () => {
         const af = this.fresh('af');
         const bf = this.fresh('bf');
         this.emit(`unsigned ${af}[${g.ma}][4];`);
         this.emit(`unsigned ${bf}[${g.nb}][2];`);
+        if (half) {
+          // A pair of elements (r, c), (r, c + 1) of an operand after its transpose: one 8-byte
+          // load where they are adjacent in the tile (along its rows, an even stride), else two.
+          const pair = (tile: string, trans: boolean, el: (r: string, c: string) => string, r: string, c: string) => {
+            const t = this.tiles.get(tile)!;
+            if (!trans && this.rowStride(t) % 2 === 0) return `attnc_pack2_${half}(&${el(r, c)})`;
+            return `attnc_pack_${half}(${el(r, c)}, ${el(r, `${c} + 1`)})`;
+          };
+          this.emit('#pragma unroll');
+          this.block(this.forLoop(ia, i(0), i(g.ma), i(1)), () => {
+            if (aRegs) {
+              // Tiles 2·(x / 16) and the next of the accumulator: (g, 2t..2t+1), (g + 8, 2t..2t+1) each.
+              const at = (q: number) => `${this.regRef(s.a.tile)}[4 * (${ia} * ${i(aRegs.nb)} + (${x} >> 3)) + ${i(q)}]`;
+              [[0, 1], [2, 3], [4, 5], [6, 7]].forEach(([lo, hi], j) => this.emit(`${af}[${ia}][${j}] = attnc_pack_${half}(${at(lo!)}, ${at(hi!)});`));
+              return;
+            }
+            const row = `16 * (${mt} + ${ia}) + ${gr}`;
+            const col = `${x} + 2 * ${tg}`;
+            [[row, col], [`${row} + 8`, col], [row, `${col} + 8`], [`${row} + 8`, `${col} + 8`]].forEach(([r, c], j) => this.emit(`${af}[${ia}][${j}] = ${pair(s.a.tile, s.transA, A_, r!, c!)};`));
+          });
+          this.emit('#pragma unroll');
+          this.block(this.forLoop(ib, i(0), i(g.nb), i(1)), () => {
+            const col = `8 * (${nt} + ${ib}) + ${gr}`;
+            // B's pairs run down its k (rows): adjacent in the tile when it is stored transposed.
+            const Bk = (k: string, n: string) => B_(n, k);
+            [`${x} + 2 * ${tg}`, `${x} + 2 * ${tg} + 8`].forEach((k, j) => this.emit(`${bf}[${ib}][${j}] = ${pair(s.b.tile, !s.transB, Bk, col, k)};`));
+            // With A in registers and one row tile, each B fragment feeds its mma at once: the
+            // B fragments of a step are not all held together (fewer registers live).
+            if (interleave) this.emit(`attnc_mma_${half}(${acc} + 4 * ${ib}, ${af}[0], ${bf}[${ib}]);`);
+          });
+        } else {
         this.emit('#pragma unroll');
         this.block(this.forLoop(ia, i(0), i(g.ma), i(1)), () => {
+          if (aRegs) {
+            const at = (q: number) => `${this.regRef(s.a.tile)}[4 * (${ia} * ${i(aRegs.nb)} + (${x} >> 3)) + ${i(q)}]`;
+            [0, 2, 1, 3].forEach((q, j) => this.emit(`${af}[${ia}][${j}] = attnc_tf32(${at(q)});`));
+            return;
+          }
           const row = `16 * (${mt} + ${ia}) + ${gr}`;
           this.emit(`${af}[${ia}][0] = attnc_tf32(${A_(row, `${x} + ${tg}`)});`);
           this.emit(`${af}[${ia}][1] = attnc_tf32(${A_(`${row} + 8`, `${x} + ${tg}`)});`);
@@ -722,19 +901,23 @@ class CudaPrinter extends CLikePrinter {
         this.emit('#pragma unroll');
         this.block(this.forLoop(ib, i(0), i(g.nb), i(1)), () => {
           const col = `8 * (${nt} + ${ib}) + ${gr}`;
-          this.emit(`${bf}[${ib}][0] = attnc_tf32(${B_(`${x} + ${tg}`, col)});`);
-          this.emit(`${bf}[${ib}][1] = attnc_tf32(${B_(`${x} + ${tg} + 4`, col)});`);
+          const [k0, k1] = aRegs ? [`${x} + 2 * ${tg}`, `${x} + 2 * ${tg} + 1`] : [`${x} + ${tg}`, `${x} + ${tg} + 4`];
+          this.emit(`${bf}[${ib}][0] = attnc_tf32(${B_(k0, col)});`);
+          this.emit(`${bf}[${ib}][1] = attnc_tf32(${B_(k1, col)});`);
         });
+        }
+        if (interleave) return;
         this.emit('#pragma unroll');
         this.block(this.forLoop(ia, i(0), i(g.ma), i(1)), () => {
           this.emit('#pragma unroll');
           this.block(this.forLoop(ib, i(0), i(g.nb), i(1)), () => {
-            const call = `attnc_mma_tf32(${acc} + 4 * (${ia} * ${i(g.nb)} + ${ib}), ${af}[${ia}], ${bf}[${ib}]);`;
+            const call = `attnc_mma_${half ?? 'tf32'}(${acc} + 4 * (${ia} * ${i(g.nb)} + ${ib}), ${af}[${ia}], ${bf}[${ib}]);`;
             if (s.mask) this.block(`if (!(${masked(ia, ib)}))`, () => this.emit(call));
             else this.emit(call);
           });
         });
       });
+      if (inPlace) return;
       // The accumulators into D.
       const sl = this.fresh('s');
       this.emit('#pragma unroll');
@@ -816,11 +999,12 @@ export function emitCudaKernel(k: Kernel, o: EmitOptions): CudaKernel {
   }, 0);
   const dynamic = sharedBytes > STATIC_SHARED_LIMIT;
   const pad = (t: TileDecl) => (p.rowStride(t) !== t.cols ? `, rows ${p.rowStride(t)} words apart` : '');
-  const registers = k.tiles.filter((t) => t.space === 'register').map((t) => ({ name: t.name, size: Math.ceil((t.rows * t.cols) / k.threads) }));
+  const registers = k.tiles.filter((t) => t.space !== 'shared').map((t) => ({ name: t.name, size: p.registerSlots(t) }));
   const symbol = `${o.symbolPrefix ?? 'attnc_'}${k.name}`;
   // Launch bounds (threads, minBlocks): without a minimum, CUDA 13's ptxas capped the chunk kernels
   // near 80–128 registers and they spilled; with 1, it may take so many that one block fits an SM.
-  const minBlocks = minBlocksPerUnit(k.threads, sharedBytes, o.unit);
+  const rowTileWords = k.tiles.filter((t) => t.space === 'rows').reduce((n, t) => n + p.registerSlots(t), 0);
+  const minBlocks = minBlocksPerUnit(k.threads, sharedBytes, o.unit, rowTileWords);
   const lines: string[] = [];
   lines.push(`// ${k.name}: ${k.doc}`);
   lines.push(`// ${k.threads} threads per block; ${sharedBytes} bytes of shared tiles (${dynamic ? 'dynamic' : 'static'})${registers.length ? `; register tiles ${registers.map((r) => `${r.name}[${r.size}]`).join(', ')} per thread` : ''}`);

@@ -43,15 +43,31 @@ export function warpGrid(m: number, n: number, warps: number): WarpGrid | undefi
  * mod 32 (with 4, lanes t and g + 4 met on one bank: two-way conflicts). A tile read both ways
  * keeps 4.
  */
-export function fragmentPads(matmuls: Extract<Stmt, { op: 'matmul' }>[]): Map<string, number> {
+export function fragmentPads(
+  matmuls: Extract<Stmt, { op: 'matmul' }>[],
+  aInRegisters: (m: Extract<Stmt, { op: 'matmul' }>) => boolean = () => false,
+  halfOperands: (m: Extract<Stmt, { op: 'matmul' }>) => boolean = () => false,
+): Map<string, number> {
   const pads = new Map<string, number>();
   const want = (tile: string, rowsAlongT: boolean) => {
     const p = rowsAlongT ? 8 : 4;
     pads.set(tile, pads.has(tile) && pads.get(tile) !== p ? 4 : p);
   };
   for (const m of matmuls) {
-    want(m.a.tile, m.transA);
-    want(m.b.tile, !m.transB);
+    const regs = aInRegisters(m);
+    if (halfOperands(m)) {
+      // 16-bit operands (m16n8k16) read pairs along k: where k runs along a tile's rows (A, or a
+      // transposed B) as one 8-byte load per lane — a half-warp's 16 lanes (g < 4, t) at
+      // g·stride + 2t take 32 banks at a stride of 8 mod 32, two-way conflicts at 4; where k runs
+      // down the rows (B, or a transposed A) as two loads 2t·stride apart — 4 keeps them apart.
+      if (!regs) want(m.a.tile, !m.transA);
+      want(m.b.tile, m.transB);
+      continue;
+    }
+    if (!regs) want(m.a.tile, m.transA);
+    // With A in registers the reduction index is permuted (B's rows 2t and 2t + 1 of each 8): rows
+    // 2t·stride apart meet on one bank at 8 mod 32 (t and t + 2), not at 4.
+    want(m.b.tile, !m.transB && !regs);
   }
   return pads;
 }

@@ -9,15 +9,25 @@ const REGISTER_FLOOR = 128;
 const BLOCK_RESERVED_SHARED = 1024;
 
 /**
+ * Registers a kernel with row-owned tiles needs beyond their words: buffer pointers, indices, the
+ * tensor-core fragments and the element ops' temporaries. At 128 registers (two 256-thread blocks
+ * per SM) ptxas fitted the bf16 flash kernel with key tiles of 32 (86 words of tiles) for plain
+ * softmax and spilled for ALiBi (2026-12-06): such kernels keep one block per SM.
+ */
+const ROW_TILE_RESERVE = 48;
+
+/**
  * Minimum blocks per SM for `__launch_bounds__`: as many as the block's shared memory lets an SM
- * hold, but never so many that a thread gets fewer than REGISTER_FLOOR registers. Without it ptxas
+ * hold, but never so many that a thread gets fewer than REGISTER_FLOOR registers (or, with
+ * `rowTileWords` of row-owned register tiles per thread, those and ROW_TILE_RESERVE). Without it ptxas
  * may take 137 registers for a 256-thread block (Gated DeltaNet's state kernel), which leaves room
  * for one block per SM where shared memory has room for two: half the occupancy, and at B=4
  * T=4096 (256 blocks on 132 SMs) two waves.
  */
-export function minBlocksPerUnit(threads: number, sharedBytes: number, unit?: { sharedBytes: number; registers: number }): number {
+export function minBlocksPerUnit(threads: number, sharedBytes: number, unit?: { sharedBytes: number; registers: number }, rowTileWords = 0): number {
   if (!unit) return 1;
   const bySharedMemory = Math.floor(unit.sharedBytes / (sharedBytes + BLOCK_RESERVED_SHARED));
-  const byRegisters = Math.floor(unit.registers / (threads * REGISTER_FLOOR));
+  const need = Math.max(REGISTER_FLOOR, rowTileWords ? rowTileWords + ROW_TILE_RESERVE : 0);
+  const byRegisters = Math.floor(unit.registers / (threads * need));
   return Math.max(1, Math.min(bySharedMemory, byRegisters));
 }

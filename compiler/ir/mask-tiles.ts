@@ -161,3 +161,33 @@ export function tileMaySee(mask: TExpr, ranges: Partial<Record<IndexVar, SRange>
   };
   return go(mask);
 }
+
+/**
+ * A kernel expression that is true only when the mask is true on the whole tile
+ * (i ∈ [i0, i1], j ∈ [j0, j1]): its elements then need no per-element mask. Parts the interval
+ * logic cannot bound count as "may be false".
+ */
+export function tileSeesAll(mask: TExpr, ranges: Partial<Record<IndexVar, SRange>>): SExpr {
+  const go = (e: TExpr): SExpr => {
+    if (e.op === 'const') return kb.bool(e.value !== 0);
+    if (e.op === 'binary' && e.fn === 'and') return kb.and(go(e.a), go(e.b));
+    if (e.op === 'binary' && e.fn === 'or') return kb.bin('or', go(e.a), go(e.b));
+    if (e.op === 'binary' && ['lt', 'le', 'gt', 'ge'].includes(e.fn)) {
+      const a = srange(e.a, ranges);
+      const c = srange(e.b, ranges);
+      if (!a || !c) return kb.bool(false);
+      switch (e.fn) {
+        case 'lt':
+          return kb.lt(a.hi, c.lo);
+        case 'le':
+          return kb.le(a.hi, c.lo);
+        case 'gt':
+          return kb.bin('gt', a.lo, c.hi);
+        default:
+          return kb.ge(a.lo, c.hi);
+      }
+    }
+    return kb.bool(false);
+  };
+  return go(mask);
+}

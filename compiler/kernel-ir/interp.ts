@@ -6,7 +6,8 @@
  *   - tiles start uninitialised; reading an element nobody wrote is an error;
  *   - a tile op that reads a shared tile another op wrote since the last barrier (or overwrites
  *     one read since then) is a missing-barrier error (register tiles are per-thread: an op may
- *     touch them only at the elements its thread owns, which is checked instead);
+ *     touch them only at the elements its thread owns, which is checked instead; row-owned tiles
+ *     likewise, at the row the op writes);
  *   - a map may read its destination only at the element it writes.
  */
 import { binaryOps, unaryOps } from '../interp/eval.ts';
@@ -55,8 +56,88 @@ function registerReads(e: SExpr, regs: Set<string>, out: Set<string> = new Set()
   return out;
 }
 
+/**
+ * Reads of row-owned tiles ('rows') in an expression evaluated for element (r, c) of a tile with
+ * `cols` columns: each must be at row r, and at column c of a tile as wide, column 0 of a
+ * one-column tile, or the variable of an enclosing fold over the whole row. Returns what breaks it.
+ */
+function rowsReadProblem(e: SExpr, rows: ReadonlyMap<string, TileDecl>, cols: number, folds: Map<string, number> = new Map()): string | undefined {
+  const sub = (...xs: SExpr[]) => {
+    for (const y of xs) {
+      const p = rowsReadProblem(y, rows, cols, folds);
+      if (p) return p;
+    }
+    return undefined;
+  };
+  switch (e.k) {
+    case 'tile': {
+      const t = rows.get(e.tile);
+      if (t) {
+        if (!(e.r.k === 'var' && e.r.name === 'r')) return `reads row-owned tile ${e.tile} at a row other than its own`;
+        const atC = e.c.k === 'var' && e.c.name === 'c' && t.cols === cols;
+        const at0 = e.c.k === 'const' && e.c.v === 0 && t.cols === 1;
+        const whole = e.c.k === 'var' && folds.get(e.c.name) === t.cols;
+        if (!atC && !at0 && !whole) return `reads row-owned tile ${e.tile} at a column other than its own element, column 0 of a column, or a fold over the whole row`;
+      }
+      return sub(e.r, e.c);
+    }
+    case 'un':
+      return sub(e.a);
+    case 'bin':
+      return sub(e.a, e.b);
+    case 'sel':
+      return sub(e.c, e.a, e.b);
+    case 'ld':
+      return sub(e.idx);
+    case 'fold': {
+      const inner = new Map(folds);
+      if (e.from.k === 'const' && e.from.v === 0 && e.to.k === 'const') inner.set(e.v, e.to.v);
+      else inner.delete(e.v);
+      return rowsReadProblem(e.body, rows, cols, inner) ?? sub(e.from, e.to);
+    }
+    default:
+      return undefined;
+  }
+}
+
+/** Row-owned tiles: ops touch them only as the rows' owner groups can (see kernel-ir/types.ts). */
+function checkRowsUse(s: Stmt, x: Ctx): void {
+  const rows = new Map(x.kernel.tiles.filter((t) => t.space === 'rows').map((t) => [t.name, t]));
+  if (!rows.size) return;
+  const bad = (why: string) => {
+    throw new KernelError(`kernel ${x.kernel.name}: ${why}`);
+  };
+  const readsAny = (e: SExpr) => [...registerReads(e, new Set(rows.keys()))];
+  const into = (dst: string, r0: boolean, e: SExpr, what: string) => {
+    const read = readsAny(e);
+    if (!read.length) return;
+    const d = rows.get(dst);
+    if (!d || r0) return bad(`${what} reads row-owned tile ${read[0]} but is not into a whole row-owned tile`);
+    for (const t of read) if (rows.get(t)!.rows !== d.rows) bad(`${what} reads row-owned tile ${t} of another row count`);
+    const p = rowsReadProblem(e, rows, d.cols);
+    if (p) bad(`${what} ${p}`);
+  };
+  if (s.op === 'map') {
+    if (rows.has(s.dst.tile) && (s.dst.r0 || s.dst.rows !== undefined)) bad(`map writes a view of row-owned tile ${s.dst.tile}`);
+    into(s.dst.tile, !!s.dst.r0 || s.dst.rows !== undefined, s.expr, `map into ${s.dst.tile}`);
+  } else if (s.op === 'store') into(s.src, false, s.value, `store of ${s.src}`);
+  else if (s.op === 'matmul') {
+    if (rows.has(s.b.tile)) bad(`matmul into ${s.dst.tile}: its B operand is row-owned tile ${s.b.tile}`);
+    if (rows.has(s.a.tile)) {
+      const d = rows.get(s.dst.tile);
+      if (!d || s.transA || s.a.r0 || s.dst.r0 || d.rows !== rows.get(s.a.tile)!.rows) bad(`matmul into ${s.dst.tile}: row-owned A operand ${s.a.tile} needs an untransposed whole tile and a row-owned output of its rows`);
+    }
+    if (rows.has(s.dst.tile) && (s.dst.r0 || s.mask || s.scale)) bad(`matmul into row-owned tile ${s.dst.tile} with a view, mask or scale`);
+  } else if (s.op === 'reduce' || s.op === 'cumsum') {
+    if (rows.has(s.src) || rows.has(s.dst)) bad(`${s.op} on a row-owned tile`);
+  } else if (s.op === 'trisolve') {
+    if (rows.has(s.a) || rows.has(s.b)) bad('trisolve on a row-owned tile');
+  }
+}
+
 function checkRegisterUse(s: Stmt, x: Ctx): void {
-  const regs = x.registers;
+  checkRowsUse(s, x);
+  const regs = new Set([...x.registers].filter((t) => x.kernel.tiles.find((d) => d.name === t)!.space === 'register'));
   if (!regs.size) return;
   const bad = (why: string) => {
     throw new KernelError(`kernel ${x.kernel.name}: ${why}`);
@@ -85,7 +166,7 @@ interface Ctx {
   tiles: Map<string, Tile>;
   buffers: Record<string, Float64Array>;
   kernel: Kernel;
-  /** The kernel's register tiles (per-thread: they never race). */
+  /** The kernel's register and row-owned tiles (held by their owner threads: they never race). */
   registers: Set<string>;
   /** Per-op tile reads (for the destination-read check of maps). */
   reading?: { tile: string; r: number; c: number; ok: boolean; regs?: boolean };
@@ -224,7 +305,7 @@ export function runKernel(k: Kernel, buffers: Record<string, Float64Array>, para
   const memo = new Map<SExpr, Fn>();
   const writers = new Map<string, Int32Array>();
   for (const [name, buf] of Object.entries(buffers)) writers.set(name, new Int32Array(buf.length).fill(-1));
-  const base: Ctx = { vars: new Map(Object.entries(params)), wg: [0, 0, 0], tiles: new Map(), buffers, kernel: k, registers: new Set(k.tiles.filter((t) => t.space === 'register').map((t) => t.name)), writers, wgIndex: 0, epochWrites: new Map(), epochReads: new Map(), opCounter: 0 };
+  const base: Ctx = { vars: new Map(Object.entries(params)), wg: [0, 0, 0], tiles: new Map(), buffers, kernel: k, registers: new Set(k.tiles.filter((t) => t.space !== 'shared').map((t) => t.name)), writers, wgIndex: 0, epochWrites: new Map(), epochReads: new Map(), opCounter: 0 };
   const grid = k.grid.map((g) => compile(g, memo)(base));
   for (const g of grid) if (!Number.isInteger(g) || g < 0) throw new KernelError(`kernel ${k.name}: grid size ${g}`);
   const check = opts.checkBarriers ?? true;

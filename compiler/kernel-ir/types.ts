@@ -5,6 +5,12 @@
  * - Buffers are global (storage bindings), tiles live in workgroup-shared memory or in registers
  *   (distributed over the workgroup's threads; only elementwise ops and matmul outputs may touch
  *   them), scalars are uniform values (let-bound).
+ * - Row-owned register tiles ('rows'): each row is held by one small group of threads, the same
+ *   group for every 'rows' tile of a kernel with that many rows. A map into one may read the
+ *   others at its own row: at its own element, at column 0 of a one-column tile, or across the
+ *   whole row inside a fold; a matmul may take one as its untransposed A operand into another.
+ *   No barrier is ever needed between ops on them. Only targets whose profile lays tiles out so
+ *   (tensor-core fragments split by rows over the warps) get them from the planner.
  * - Every tile op is cooperative: all threads of the workgroup execute it together. Data flows
  *   between ops through tiles, so ops that read what another op wrote need a barrier between them
  *   (the `barriers` pass inserts them; the interpreter checks them).
@@ -56,7 +62,7 @@ export type UnFn =
 
 export type BinFn = 'add' | 'sub' | 'mul' | 'div' | 'idiv' | 'mod' | 'pow' | 'min' | 'max' | 'lt' | 'le' | 'gt' | 'ge' | 'eq' | 'ne' | 'and' | 'or';
 
-export type Space = 'shared' | 'register';
+export type Space = 'shared' | 'register' | 'rows';
 
 export interface TileDecl {
   name: string;
@@ -144,11 +150,13 @@ export interface Kernel {
   /** What the kernel computes, for the printer. */
   doc: string;
   /**
-   * Tile matmuls may run on tensor cores with TF32 operands (10-bit mantissa) and f32
-   * accumulation — set by the dtype pass for bf16/f16 programs on targets that have them; a
-   * backend without tensor cores ignores it (and the interpreter computes in f64 regardless).
+   * Tile matmuls may run on tensor cores with f32 accumulation — set by the dtype pass for
+   * bf16/f16 programs on targets that have them: 'tf32' operands (10-bit mantissa), or the
+   * program's own 16-bit type ('bf16', 'f16') where a matmul's reduction is a multiple of 16 (the
+   * flash kernel's, whose operands are the 16-bit inputs and the probabilities); a backend without
+   * tensor cores ignores it (and the interpreter computes in f64 regardless).
    */
-  tensorCores?: 'tf32';
+  tensorCores?: 'tf32' | 'bf16' | 'f16';
 }
 
 /** A full plan for one spec on one target: kernels, run in order, sharing buffers by name. */

@@ -6,12 +6,13 @@
  *    the rest are masked per element; online softmax with a running max and sum. Sigmoid and relu
  *    weights accumulate without normalisation.
  */
-import { tileMaySee } from '../ir/mask-tiles.ts';
+import { tileMaySee, tileSeesAll } from '../ir/mask-tiles.ts';
 import type { Ref, TExpr } from '../ir/expr.ts';
 import * as b from '../kernel-ir/build.ts';
 import type { Kernel, SExpr } from '../kernel-ir/types.ts';
 import { inputBuf, inputHead, headsParam, P, programBuffers, programParams, tokenLeaves, tokinfoBuffer, type RowTokens } from './buffers.ts';
 import { preparedBuffers } from './build-chunk.ts';
+import { rowTilesFit } from './dtypes.ts';
 import { KernelBuilder } from './kernel-builder.ts';
 import { ExprLowering, Unsupported, type Elem, type LeafEnv } from './lower-expr.ts';
 import type { PlanState } from './plan.ts';
@@ -64,15 +65,20 @@ export function buildSoftmaxKernel(st: PlanState): Kernel {
   kb.if(b.lt(i0, len), () => {
     const Lq = kb.let('Lq', b.min(b.i(Bq), b.sub(len, i0)));
     const rq: RowTokens = { tok: (r) => b.add(b.add(start, i0), r), pos: (r) => b.add(i0, r), len: () => len, head: h };
+    // Where the target can hold them (tensor-core fragments split by rows over the warps), the
+    // scores, the row statistics and the output live in row-owned registers (FlashAttention-2's
+    // layout): the row folds exchange lanes, the probabilities feed the second matmul from
+    // registers, and a key tile needs barriers only around its K and V tiles. Otherwise the
+    // output accumulator alone is in registers (only elementwise ops and matmul outputs touch it).
+    const owned = rowTilesFit(st, threads, Bq, [Bk, V, 1, Dk]);
     const Q = kb.tile('Q', Bq, Dk);
-    const Mx = kb.tile('Mx', Bq, 1);
-    const Ls = kb.tile('Ls', Bq, 1);
-    // The output accumulator lives in registers: only elementwise ops and matmul outputs touch it.
-    const Acc = kb.tile('Acc', Bq, V, 'register');
+    const Mx = kb.tile('Mx', Bq, 1, owned ? 'rows' : 'shared');
+    const Ls = kb.tile('Ls', Bq, 1, owned ? 'rows' : 'shared');
+    const Acc = kb.tile('Acc', Bq, V, owned ? 'rows' : 'register');
     const Kt = kb.tile('Kt', Bk, Dk);
     const Vt = kb.tile('Vt', Bk, V);
-    const Sm = kb.tile('Sm', Bq, Bk);
-    const Mn = kb.tile('Mn', Bq, 1);
+    const Sm = kb.tile('Sm', Bq, Bk, owned ? 'rows' : 'shared');
+    const Mn = kb.tile('Mn', Bq, 1, owned ? 'rows' : 'shared');
     kb.map(Q, src.elem('q', rq).at(R, Cv), { rows: Lq, cols: b.i(Dk), fill: 0 });
     kb.map(Mx, b.f(NEG));
     kb.map(Ls, b.f(0));
@@ -81,13 +87,14 @@ export function buildSoftmaxKernel(st: PlanState): Kernel {
     kb.for('j0', b.i(0), len, b.i(Bk), () => {
       const Lk = kb.let('Lk', b.min(b.i(Bk), b.sub(len, j0)));
       const rng = (lo: SExpr, hi: SExpr) => ({ lo: b.un('float', lo), hi: b.un('float', hi) });
-      const may = tileMaySee(ir.mask, {
+      const ranges = {
         i: rng(i0, b.sub(b.add(i0, Lq), b.i(1))),
         j: rng(j0, b.sub(b.add(j0, Lk), b.i(1))),
         h: rng(h, h),
         T: rng(len, len),
         H: rng(P.H, P.H),
-      });
+      };
+      const may = tileMaySee(ir.mask, ranges);
       kb.if(may, () => {
         const rk: RowTokens = { tok: (r) => b.add(b.add(start, j0), r), pos: (r) => b.add(j0, r), len: () => len, head: h };
         kb.map(Kt, src.elem('k', rk).at(R, Cv), { rows: Lk, cols: b.i(Dk), fill: 0 });
@@ -99,7 +106,12 @@ export function buildSoftmaxKernel(st: PlanState): Kernel {
         const visible = lowerPair(ir.mask, pair);
         let s = score;
         if (gated) s = b.add(s, b.sub(b.ld('gcum', b.add(b.mul(b.add(b.add(start, i0), R), P.H), h)), b.ld('gcum', b.add(b.mul(b.add(b.add(start, j0), Cv), P.H), h))));
-        kb.map(Sm, b.sel(b.and(b.and(b.lt(R, Lq), b.lt(Cv, Lk)), visible), s, b.f(NEG)));
+        // A whole tile the mask keeps (a causal kernel's tiles below the diagonal) takes the score
+        // without the per-element test; the rest are masked element by element.
+        const masked = b.sel(b.and(b.and(b.lt(R, Lq), b.lt(Cv, Lk)), visible), s, b.f(NEG));
+        const whole = b.and(b.and(b.bin('eq', Lq, b.i(Bq)), b.bin('eq', Lk, b.i(Bk))), tileSeesAll(ir.mask, ranges));
+        if (whole.k === 'const') kb.map(Sm, whole.v ? s : masked);
+        else kb.if(whole, () => kb.map(Sm, s), () => kb.map(Sm, masked));
         if (ir.weight === 'softmax') {
           kb.map(Mn, b.max(b.tile(Mx, R, b.i(0)), b.fold('max', 'jj', b.i(0), b.i(Bk), b.tile(Sm, R, b.v('jj')))));
           kb.map(Sm, b.sel(b.bin('gt', b.tile(Sm, R, Cv), b.f(NEG / 2)), b.exp(b.sub(b.tile(Sm, R, Cv), b.tile(Mn, R, b.i(0)))), b.f(0)));

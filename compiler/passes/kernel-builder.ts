@@ -1,7 +1,7 @@
 /** A small helper for building one kernel's tiles and statements. */
 import * as b from '../kernel-ir/build.ts';
 import { hoistParamLoads } from './hoist.ts';
-import type { BufferDecl, Kernel, ParamDecl, SExpr, Stmt, TileDecl, TileRef } from '../kernel-ir/types.ts';
+import type { BufferDecl, Kernel, ParamDecl, SExpr, Space, Stmt, TileDecl, TileRef } from '../kernel-ir/types.ts';
 import { ExprLowering } from './lower-expr.ts';
 
 export class KernelBuilder {
@@ -14,7 +14,7 @@ export class KernelBuilder {
     return this.stack[0]!;
   }
 
-  tile(name: string, rows: number, cols: number, space: 'shared' | 'register' = 'shared'): string {
+  tile(name: string, rows: number, cols: number, space: Space = 'shared'): string {
     if (!this.tiles.some((t) => t.name === name)) this.tiles.push({ name, rows, cols, space });
     return name;
   }

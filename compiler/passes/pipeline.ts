@@ -25,6 +25,7 @@ import { buildChunkKernel } from './build-chunk.ts';
 import { buildIntraKernel } from './build-intra.ts';
 import { buildPrepareKernel } from './build-prepare.ts';
 import { buildGateCumsumKernel, buildSoftmaxKernel, gcumBuffer } from './build-softmax.ts';
+import { storageDtype, storedDtype, tensorCoreMatmuls } from './dtypes.ts';
 import { isElementwise, Unsupported } from './lower-expr.ts';
 import { rowScaleOf, type KernelForm, type PlanOptions, type PlanState, type Quantity, type QuantityPlan, type TileRequest, type Tiling } from './plan.ts';
 
@@ -190,7 +191,8 @@ function tiling(st: PlanState): void {
     // The profile's measured workgroup size for the flash kernel, where it allows it.
     if (askedThreads === undefined && prof.parallelThreads) threads = Math.min(prof.parallelThreads, prof.limits.threadsPerGroup);
     const pref = st.options.chunk ?? (ir.chunk.kind === 'tiles' ? ir.chunk.q : 64);
-    const prefK = ir.chunk.kind === 'tiles' ? ir.chunk.k : 64;
+    const specK = ir.chunk.kind === 'tiles' ? ir.chunk.k : 64;
+    const prefK = !req.BK && prof.parallelKeyTile && tensorCoreMatmuls(st) ? Math.min(specK, prof.parallelKeyTile) : specK;
     // Balanced tiles first: the smaller of the two tile sizes sets how often a query tile's running
     // max/sum is rescaled and how many barriers a key sweep costs, so 32 × 32 beats 64 × 8.
     // An explicit query tile (--chunk) is the only candidate while some key tile fits with it.
@@ -213,6 +215,7 @@ function tiling(st: PlanState): void {
     if (bestS) {
       const { C: Bq, BK: Bk, sharedBytes: bytes } = bestS.t;
       if (askedQ && Bq !== askedQ) st.notes.push(`tiling: the requested query tile ${askedQ} (--chunk) does not fit ${prof.name} with any key tile; using ${Bq}`);
+      if (Bk === prefK && prefK < specK) st.notes.push(`tiling: key tiles of ${Bk} instead of the spec's ${specK}: ${prof.name} prefers them for the flash kernel on tensor cores (results are the same up to rounding)`);
       st.tiling = { ...bestS.t, why: `query tiles of ${Bq} and key tiles of ${Bk}${req.BK ? ' (requested)' : ''} (${bytes} bytes of workgroup memory; ${prof.name} allows ${limit})` };
       st.notes.push(`tiling: ${st.tiling.why}`);
       return;
@@ -432,8 +435,26 @@ export function minimiseBarriers(body: Stmt[], registers: ReadonlySet<string> = 
   for (const s of body) {
     if (s.op === 'barrier') continue;
     if (s.op === 'if') {
-      flush();
-      out.push({ ...s, then: endWithBarrier(minimiseBarriers(s.then, registers), registers), else: endWithBarrier(minimiseBarriers(s.else, registers), registers) });
+      // Like a loop: a barrier in front only where the branches, up to their first barriers,
+      // conflict with the current epoch (the flash kernel's masked and unmasked score maps touch
+      // registers alone); after it, what either branch touched joins the epoch unless both end
+      // with a barrier.
+      const then = endWithBarrier(minimiseBarriers(s.then, registers), registers);
+      const other = endWithBarrier(minimiseBarriers(s.else, registers), registers);
+      const upTo = (ss: Stmt[]) => ss.slice(0, ss.findIndex((x) => x.op === 'barrier') >>> 0);
+      const head = deepTileAccess([{ ...s, then: upTo(then), else: upTo(other) }]);
+      if (conflicts(whole(head.reads), whole(head.writes))) flush();
+      const branch = { ...s, then, else: other };
+      out.push(branch);
+      const ends = (ss: Stmt[]) => ss[ss.length - 1]?.op === 'barrier';
+      if (ends(then) && ends(other)) {
+        written = [];
+        read = [];
+      } else {
+        const deep = deepTileAccess([branch]);
+        written.push(...whole(deep.writes));
+        read.push(...whole(deep.reads));
+      }
       continue;
     }
     if (s.op === 'for') {
@@ -485,7 +506,7 @@ function endWithBarrier(ss: Stmt[], registers: ReadonlySet<string>): Stmt[] {
 }
 
 function barriers(st: PlanState): void {
-  for (const k of st.program?.kernels ?? []) k.body = minimiseBarriers(k.body, new Set(k.tiles.filter((t) => t.space === 'register').map((t) => t.name)));
+  for (const k of st.program?.kernels ?? []) k.body = minimiseBarriers(k.body, new Set(k.tiles.filter((t) => t.space !== 'shared').map((t) => t.name)));
 }
 
 // ── binding packing ────────────────────────────────────────────────────────────
@@ -544,19 +565,6 @@ export function packedWords(m: BufferDecl, dtype: Dtype): SExpr {
 
 // ── dtype legalisation ─────────────────────────────────────────────────────────
 
-/** The storage type of inputs and outputs on this target: the requested one, or f32 where it has none. */
-export function storageDtype(st: PlanState): Dtype {
-  const want = st.options.dtype ?? 'f32';
-  const prof = st.target;
-  if (prof.backend === 'wgsl' && (want === 'bf16' || (want === 'f16' && !prof.features.f16))) return 'f32';
-  return want;
-}
-
-/** The storage type of one buffer when inputs and outputs are stored as `use`. */
-export function storedDtype(x: BufferDecl, use: Dtype): Dtype {
-  return (x.role === 'input' || x.role === 'output') && x.dtype !== 'i32' ? use : x.dtype;
-}
-
 /**
  * Inputs and outputs are stored in the requested type; state, scratch, parameters and arithmetic
  * stay f32. WGSL has no bf16, and f16 needs 'shader-f16': there the storage falls back to f32
@@ -571,11 +579,13 @@ function dtypeLegalisation(st: PlanState): void {
   if (use !== want) st.notes.push(want === 'bf16' ? 'dtype: WGSL has no bf16: f32 storage' : `dtype: ${st.target.name} has no 'shader-f16': f32 storage`);
   for (const x of [...p.buffers, ...p.kernels.flatMap((k) => k.buffers)]) x.dtype = storedDtype(x, use);
   st.notes.push(`dtype: ${use} inputs and outputs; state, accumulators and arithmetic in f32`);
-  // Inputs already rounded to 8 (bf16) or 11 (f16) significant bits lose little more when the tile
-  // matmuls round their operands to TF32's 11; f32 programs keep f32 matmuls.
-  if (st.target.features.tf32 && use !== 'f32') {
-    for (const k of p.kernels) k.tensorCores = 'tf32';
-    st.notes.push('matmuls: tensor cores where the tile shapes allow (mma.sync m16n8k8, TF32 operands, f32 accumulation)');
+  if (tensorCoreMatmuls(st)) {
+    // The flash kernel's operands are the program's 16-bit inputs and probabilities in [0, 1]
+    // (FlashAttention-2 rounds them likewise); the chunk kernels' also carry states and decayed
+    // keys, which keep TF32's extra bits.
+    const half = p.form === 'parallel' && (use === 'bf16' || use === 'f16') ? use : undefined;
+    for (const k of p.kernels) k.tensorCores = half ?? 'tf32';
+    st.notes.push(half ? `matmuls: tensor cores where the tile shapes allow (mma.sync m16n8k16 with ${half} operands, else m16n8k8 with TF32 operands; f32 accumulation)` : 'matmuls: tensor cores where the tile shapes allow (mma.sync m16n8k8, TF32 operands, f32 accumulation)');
   }
 }
 

@@ -90,6 +90,18 @@ export interface TargetProfile {
    * (else 256); an explicit threads option wins.
    */
   parallelThreads?: number;
+  /**
+   * Row-owned register tiles (kernel IR space 'rows'), where the backend lays them out as
+   * tensor-core accumulator fragments with the warps splitting the rows: each warp's rows in
+   * multiples of `rows`, columns in multiples of `cols` (or a single column), at most `words`
+   * words per thread per tile. Used only where the matmuls run on tensor cores.
+   */
+  rowTiles?: { rows: number; cols: number; words: number };
+  /**
+   * The flash kernel's key tile where its matmuls run on tensor cores and the spec asks for a
+   * larger one (measured); an explicit --tiles BK wins.
+   */
+  parallelKeyTile?: number;
 }
 
 const KiB = 1024;
@@ -127,6 +139,17 @@ const WEBGPU_PARALLEL_THREADS = 1024;
  * 12.3 ms at B=1 T=16384. sm_80 takes it too: it has the same one-block-per-SM limit at 160 KiB.
  */
 const CUDA_CHUNK_PLAN: TargetProfile['chunkPlan'] = { kernels: 'split', chunk: 32, valueTile: 32 };
+
+/**
+ * Measured on an H200 (2026-12-06, docs/benchmarks.md run L), bf16 causal softmax, H=16 D=128,
+ * query tiles of 128 with row-owned scores: key tiles of 32 (launch bounds then asking for two
+ * blocks per SM) took 0.942 / 2.974 / 11.189 ms at B=16 T=1024, B=4 T=4096, B=1 T=16384 against
+ * 1.199 / 3.539 / 12.678 with 64 (the spec's, one block per SM).
+ */
+const CUDA_PARALLEL_KEY_TILE = 32;
+
+/** mma.sync m16n8 accumulator fragments: 16 rows and 8 columns a tile, 4 words a thread each; 16 tiles a warp at most. */
+const CUDA_ROW_TILES: TargetProfile['rowTiles'] = { rows: 16, cols: 8, words: 64 };
 
 export const PROFILES: Record<string, TargetProfile> = {
   'webgpu-default': {
@@ -172,6 +195,8 @@ export const PROFILES: Record<string, TargetProfile> = {
     computeUnits: 108,
     sm: 80,
     chunkPlan: CUDA_CHUNK_PLAN,
+    rowTiles: CUDA_ROW_TILES,
+    parallelKeyTile: CUDA_PARALLEL_KEY_TILE,
   },
   'cuda-sm90': {
     name: 'cuda-sm90',
@@ -183,6 +208,8 @@ export const PROFILES: Record<string, TargetProfile> = {
     computeUnits: 132,
     sm: 90,
     chunkPlan: CUDA_CHUNK_PLAN,
+    rowTiles: CUDA_ROW_TILES,
+    parallelKeyTile: CUDA_PARALLEL_KEY_TILE,
   },
 };
 

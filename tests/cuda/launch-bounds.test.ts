@@ -17,9 +17,11 @@ test('minBlocksPerUnit: shared memory bounds the blocks, 128 registers per threa
   assert.ok(sm90, 'cuda-sm90 describes an SM');
   assert.is(minBlocksPerUnit(256, 78464, sm90), 2); // two 77 KiB blocks (+1 KiB each) in 228 KiB
   assert.is(minBlocksPerUnit(256, 75 * 1024, sm90), 2); // three fit by shared memory, but 3 × 256 × 128 > 65536
-  assert.is(minBlocksPerUnit(256, 165408, sm90), 1); // the softmax kernel: one per SM
+  assert.is(minBlocksPerUnit(256, 165408, sm90), 1); // a 162 KiB block: one per SM
   assert.is(minBlocksPerUnit(256, 113 * 1024, sm90), 2); // 2 × (113 + 1) KiB = 228 KiB: just fits
   assert.is(minBlocksPerUnit(256, 114 * 1024, sm90), 1); // 2 × 115 KiB does not
+  assert.is(minBlocksPerUnit(256, 98336, sm90, 86), 1); // the bf16 flash kernel's row-owned tiles: 86 + 48 registers
+  assert.is(minBlocksPerUnit(256, 98336, sm90, 64), 2); // 64 + 48 ≤ 128
   assert.is(minBlocksPerUnit(128, 30000, sm90), 4); // seven by shared memory, four by registers
   assert.is(minBlocksPerUnit(256, 300 * 1024, sm90), 1); // never below one
   assert.is(minBlocksPerUnit(256, 1000, PROFILES['cuda-sm80']!.limits.unit), 1); // cuda-sm80 leaves it to ptxas
@@ -39,7 +41,7 @@ test('the printed kernels carry the bound: two state-kernel blocks per SM, one s
   const gdn = bounds('gated_deltanet');
   assert.is(gdn.get('gated_deltanet_chunk'), 2, 'Gated DeltaNet state kernel (77 KiB of shared tiles)');
   assert.is(gdn.get('gated_deltanet_intra'), 2);
-  assert.is(bounds('softmax').get('softmax_attention'), 1, 'softmax (162 KiB of shared tiles)');
+  assert.is(bounds('softmax').get('softmax_attention'), 1, 'softmax (96 KiB of shared tiles, 86 words of row-owned tiles per thread)');
 });
 
 test.run();

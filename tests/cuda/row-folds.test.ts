@@ -10,9 +10,9 @@ import { compileCuda } from '../../backends/cuda/index.ts';
 import { lowerSource } from '../../compiler/pipeline.ts';
 import { stdlibFiles } from '../helpers/stdlib.ts';
 
-function cudaOf(spec: string): string {
+function cudaOf(spec: string, dtype: 'bf16' | 'f32' = 'bf16'): string {
   const f = stdlibFiles().find((x) => x.name === spec)!;
-  return compileCuda(lowerSource(f.text, f.path).irs[0]!, { profile: 'cuda-sm90', dtype: 'bf16' }).files.find((x) => x.path.endsWith('.cu'))!.contents;
+  return compileCuda(lowerSource(f.text, f.path).irs[0]!, { profile: 'cuda-sm90', dtype }).files.find((x) => x.path.endsWith('.cu'))!.contents;
 }
 
 /** The printed block of a parallel fold into `tile`, or undefined. */
@@ -23,8 +23,8 @@ function foldOf(cu: string, tile: string): { G: number; text: string } | undefin
   return { G: Number(m[1]), text: cu.slice(m.index, cu.indexOf('\n', cu.indexOf('\n', end) + 1)) };
 }
 
-test('softmax: the row max and the row sum over a key tile of 64 use 2 threads per row (128 rows, 256 threads)', () => {
-  const cu = cudaOf('softmax');
+test('softmax in f32 (scores in shared memory): the row max and the row sum over a key tile of 64 use 2 threads per row (128 rows, 256 threads)', () => {
+  const cu = cudaOf('softmax', 'f32');
   for (const tile of ['Mn', 'Ls']) {
     const f = foldOf(cu, tile);
     assert.ok(f, `${tile} is a parallel fold`);
@@ -36,6 +36,21 @@ test('softmax: the row max and the row sum over a key tile of 64 use 2 threads p
     // Only the first thread of a row stores, after the shuffle that every lane takes part in.
     assert.ok(f!.text.indexOf('__shfl_xor_sync') < f!.text.indexOf(`${tile}[r] =`));
     assert.match(f!.text, /if \(r < 128 && q\d+ == 0\)/);
+  }
+});
+
+test('softmax in bf16 (row-owned scores): a thread folds its 2 elements of each 8 columns of the row, then the 4 lanes of the row exchange (offsets 1, 2)', () => {
+  const cu = cudaOf('softmax');
+  assert.is(foldOf(cu, 'Mn'), undefined, 'no shared-memory fold');
+  const keys = Number(/key tiles of (\d+)/.exec(cu)![1]);
+  for (const [tile, fn] of [['Mn', 'attnc_max'], ['Ls', '+']] as const) {
+    const at = cu.indexOf(`${tile}[s`, cu.indexOf('// key tiles'));
+    const text = cu.slice(cu.lastIndexOf('#pragma unroll\n', cu.lastIndexOf('float part', at)), at);
+    assert.match(text, new RegExp(`for \\(int fb\\d+ = 0; fb\\d+ < ${keys / 8};`), `${tile}: ${keys / 8} fragment tiles of the row`);
+    assert.match(text, /for \(int fe\d+ = 0; fe\d+ < 2;/, `${tile}: 2 elements of each`);
+    const offs = [...text.matchAll(/__shfl_xor_sync\(0xffffffffu, part\d+, (\d+)\)/g)].map((m) => Number(m[1]));
+    assert.equal(offs, [1, 2], `${tile}: lane exchanges`);
+    assert.ok(text.includes(fn === '+' ? 'part' : 'attnc_max(part'), `${tile}: ${fn}`);
   }
 });
 

@@ -76,18 +76,30 @@ test('bf16 on cuda-sm90: the tile matmuls run on tensor cores over padded rows; 
 test('fragment loads are free of bank conflicts: the 32 lanes of each load hit 32 banks', () => {
   for (const [spec, name, planned] of [['gated_deltanet', 'gated_deltanet_chunk', false], ['gated_deltanet', 'gated_deltanet_chunk', true], ['gated_deltanet', 'gated_deltanet_intra', true], ['softmax', 'softmax_attention', true]] as const) {
     const k = kernel(cudaOf(spec, 'bf16', planned), name);
-    const loads = [...k.matchAll(/[ab]f\d+\[\w+\]\[\d\] = attnc_tf32\((\w+)\[(.*)\]\);/g)];
-    assert.ok(loads.length >= 6, `${name}: fragment loads found`);
+    // Fragment loads from shared tiles (register-held operands are not in shared memory): TF32
+    // words, 16-bit pairs from one 8-byte load (pack2) or from two word loads (pack).
+    const loads: [string, string, string, number][] = [];
+    for (const m of k.matchAll(/[ab]f\d+\[\w+\]\[\d\] = attnc_tf32\((\w+)\[(.*)\]\);/g)) loads.push([m[0], m[1]!, m[2]!, 1]);
+    for (const m of k.matchAll(/[ab]f\d+\[\w+\]\[\d\] = attnc_pack2_bf16\(&(\w+)\[(.*)\]\);/g)) loads.push([m[0], m[1]!, m[2]!, 2]);
+    for (const m of k.matchAll(/[ab]f\d+\[\w+\]\[\d\] = attnc_pack_bf16\((\w+)\[(.*?)\], \w+\[(.*)\]\);/g)) loads.push([m[0], m[1]!, m[2]!, 1], [m[0], m[1]!, m[3]!, 1]);
+    const shared = loads.filter(([, tile]) => !new RegExp(`^  float ${tile}\\[`, 'm').test(k));
+    assert.ok(shared.length >= 6, `${name}: fragment loads found`);
     // Per tile and role (whether a fragment's 8 rows g or its 4 columns t run down the tile's rows):
-    // the loads that hit fewer than 32 banks.
+    // the loads that hit fewer than 32 banks (8-byte loads: per half-warp, both words).
     const roles = new Map<string, Map<string, string[]>>();
-    for (const [line, tile, idx] of loads) {
-      const ids = [...new Set(idx!.match(/\b[A-Za-z_]\w*\b/g) ?? [])];
+    for (const [line, tile, idx, words] of shared) {
+      const ids = [...new Set(idx.match(/\b[A-Za-z_]\w*\b/g) ?? [])];
       // Lane = 4g + t; the warp's tile, the k step and the slice offsets at 0 (common to all lanes).
-      const at = (g: bigint, t: bigint) => evalC(idx!, Object.fromEntries(ids.map((id) => [id, /^g\d+$/.test(id) ? g : /^tg\d+$/.test(id) ? t : 0n])));
-      const banks = new Set<bigint>();
-      for (let lane = 0n; lane < 32n; lane++) banks.add(at(lane >> 2n, lane & 3n) % 32n);
-      const role = at(1n, 0n) - at(0n, 0n) > 1n ? 'g rows' : 't rows';
+      const at = (g: bigint, t: bigint) => evalC(idx, Object.fromEntries(ids.map((id) => [id, /^g\d+$/.test(id) ? g : /^tg\d+$/.test(id) ? t : 0n])));
+      const phases = words === 2 ? [[0n, 16n], [16n, 32n]] : [[0n, 32n]];
+      let worst = 32;
+      for (const [from, to] of phases) {
+        const banks = new Set<bigint>();
+        for (let lane = from!; lane < to!; lane++) for (let w = 0n; w < BigInt(words); w++) banks.add((at(lane >> 2n, lane & 3n) + w) % 32n);
+        worst = Math.min(worst, banks.size);
+      }
+      const banks = { size: worst };
+      const role = at(1n, 0n) - at(0n, 0n) > 2n ? 'g rows' : 't rows';
       const byRole = roles.get(tile!) ?? new Map<string, string[]>();
       roles.set(tile!, byRole);
       byRole.set(role, [...(byRole.get(role) ?? []), ...(banks.size === 32 ? [] : [`${line} hits ${banks.size} banks`])]);
@@ -125,6 +137,70 @@ test('fragment layouts cover the output exactly once (register tile and shared-o
     }
   }
   assertCovers(out, 128, 64, 'S += Ksᵀ · X writeback');
+});
+
+test('row-owned tiles (bf16 softmax): fragment layouts split by rows over the warps, folds and the probabilities operand agree', () => {
+  const cu = cudaOf('softmax', 'bf16', true);
+  const k = kernel(cu, 'softmax_attention');
+  const keys = Number(/key tiles of (\d+)/.exec(cu)![1]);
+  const K = BigInt(keys);
+  for (const t of [`Sm[${keys / 2}]`, 'Acc[64]', 'Mx[2]', 'Ls[2]', 'Mn[2]']) assert.match(k, new RegExp(`^  float ${t.replace(/[[\]]/g, '\\$&')};`, 'm'), `${t} in registers`);
+  const loop = k.slice(k.indexOf('// key tiles'));
+  assert.is(loop.slice(0, loop.indexOf('\n    }\n')).match(/__syncthreads\(\);/g)?.length, 3, 'a key tile: after its loads, after the products, and the loop\'s own');
+  // An element loop over a register tile: its slot count and (r, c) formulas.
+  const slotLoop = (from: number) => {
+    const text = k.slice(from);
+    const m = /for \(int (s\d+) = 0; s\d+ < (\d+);/.exec(text)!;
+    return { slot: m[1]!, slots: Number(m[2]), r: /const int r = (.*);/.exec(text)![1]!, c: /const int c = (.*);/.exec(text)![1]! };
+  };
+  const cells = (l: ReturnType<typeof slotLoop>) => {
+    const out: [bigint, bigint, bigint, bigint][] = [];
+    for (let lid = 0n; lid < 256n; lid++) for (let s = 0n; s < BigInt(l.slots); s++) out.push([evalC(l.r, { lid, [l.slot]: s }), evalC(l.c, { lid, [l.slot]: s }), lid, s]);
+    return out;
+  };
+  const sm = slotLoop(k.indexOf('#pragma unroll', k.indexOf('// Sm = Q · Ktᵀ') + 1 + k.slice(k.indexOf('// Sm = Q · Ktᵀ')).indexOf('\n        }\n')));
+  assert.is(sm.slots, keys / 2);
+  assertCovers(cells(sm).map(([r, c]) => [r, c]), 128, keys, 'Sm');
+  const acc = slotLoop(k.lastIndexOf('for (int s', k.indexOf('attnc_store(out')));
+  assertCovers(cells(acc).map(([r, c]) => [r, c]), 128, 128, 'Acc');
+  // Warps own rows: every row of Sm and Acc is in one warp only.
+  for (const [name, l] of [['Sm', sm], ['Acc', acc]] as const) for (const [r, , lid] of cells(l)) assert.is(r / 16n, lid >> 5n, `${name}: row ${r} in warp ${lid >> 5n}`);
+  // The row max: each of 128 rows held by the 4 lanes of one quad, the fold's slots all of that row.
+  const mnAt = loop.indexOf('Mn[s');
+  const mn = slotLoop(k.indexOf(loop.slice(loop.lastIndexOf('#pragma unroll', loop.lastIndexOf('float part', mnAt)), mnAt)));
+  const holders = new Map<bigint, Set<bigint>>();
+  for (const [r, , lid] of cells(mn)) holders.set(r, (holders.get(r) ?? new Set()).add(lid));
+  assert.is(holders.size, 128);
+  for (const [r, lids] of holders) assert.equal([...lids].map((l) => l >> 2n), [...lids].map(() => [...lids][0]! >> 2n), `row ${r}: one quad`);
+  const foldText = loop.slice(loop.lastIndexOf('float part', mnAt), mnAt);
+  const fs = /const int (fs\d+) = (.*);/.exec(foldText)!;
+  const jj = /const int jj = (.*);/.exec(foldText)!;
+  const [fb, fe] = [/int (fb\d+)/.exec(foldText)![1]!, /int (fe\d+)/.exec(foldText)![1]!];
+  for (let lid = 0n; lid < 256n; lid += 7n)
+    for (let s = 0n; s < 2n; s++)
+      for (let b = 0n; b < K / 8n; b++)
+        for (let e = 0n; e < 2n; e++) {
+          const env = { lid, [mn.slot]: s, [fb]: b, [fe]: e };
+          const slot = evalC(fs[2]!.replace(/\(s\d+\)/g, `(${mn.slot})`), env);
+          const col = evalC(jj[1]!, env);
+          assert.equal([evalC(sm.r, { lid, [sm.slot]: slot }), evalC(sm.c, { lid, [sm.slot]: slot })], [evalC(mn.r, { lid, [mn.slot]: s }), col], `fold slot of lane ${lid}`);
+        }
+  // Acc += Sm · Vt (bf16 operands, k = 16): the keys of the A fragment's pairs (registers 0 and
+  // 2: columns 2t, 2t + 1 and 2t + 8, 2t + 9 of the step) are those of B's pairs (registers 0
+  // and 1: rows 2t, 2t + 1 and 2t + 8, 2t + 9), lane by lane.
+  const pv = k.slice(k.indexOf('// Acc += Sm · Vt'));
+  assert.match(pv, /\(bf16 operands\)/);
+  const a = [0, 2].map((j) => new RegExp(`af\\d+\\[(a\\d+)\\]\\[${j}\\] = attnc_pack_bf16\\(Sm\\[(.*?)\\], Sm\\[(.*)\\]\\);`).exec(pv)!);
+  const bRows = [0, 1].map((j) => new RegExp(`bf\\d+\\[b\\d+\\]\\[${j}\\] = attnc_pack_bf16\\(Vt\\[\\((.*?)\\) \\* 132 \\+ .*?\\], Vt\\[\\((.*?)\\) \\* 132 \\+`).exec(pv)!);
+  const x = new RegExp(`for \\(int (x\\d+) = 0; x\\d+ < ${keys}; x\\d+ \\+= 16\\)`).exec(pv)![1]!;
+  const tg = /const int (tg\d+) = lid & 3;/.exec(pv)![1]!;
+  for (let lid = 0n; lid < 32n; lid++)
+    for (let step = 0n; step < K; step += 16n)
+      for (const j of [0, 1])
+        for (const half of [0, 1]) {
+          const slot = evalC(a[j]![2 + half]!, { [a[j]![1]!]: 0n, [x]: step });
+          assert.is(evalC(sm.c, { lid, [sm.slot]: slot }), evalC(bRows[j]![1 + half]!, { [x]: step, [tg]: lid & 3n }), `lane ${lid}, step ${step}, register ${j}, element ${half}`);
+        }
 });
 
 test('shared rows of 32·n words are padded: one word, four for tensor-core operands and WGSL quad tiles (CUDA and WGSL)', () => {

@@ -32,11 +32,13 @@ test('bf16 key and value tiles of the softmax kernel load 8 elements per 16-byte
   assert.ok(kt, 'Kt is loaded with vector loads');
   assert.match(kt!, /Kt: 8 elements per 16-byte load where in_k/);
   assert.match(kt!, /__bfloat1622float2/);
-  // Two 16-byte shared stores of the 8 values (the tile's rows are 132 words: 16-byte aligned).
+  // Two 16-byte shared stores of the 8 values (the tile's rows are 136 words: 16-byte aligned,
+  // padded 8 for the 8-byte fragment loads of its bf16 operand pairs).
   assert.match(kt!, /const float (sv\d+) = ldv\d+\[7\];/);
-  assert.match(kt!, /\*reinterpret_cast<float4\*>\(&Kt\[r \* 132 \+ \(c \+ 4\)\]\) = make_float4\(sv\d+, sv\d+, sv\d+, sv\d+\);/);
-  // The fallback is the scalar element loop.
-  assert.match(cu, /else \{\n\s+#pragma unroll 8\n\s+for \(int e\d+ = lid; e\d+ < 8192; e\d+ \+= 256\)/);
+  assert.match(kt!, /\*reinterpret_cast<float4\*>\(&Kt\[r \* 136 \+ \(c \+ 4\)\]\) = make_float4\(sv\d+, sv\d+, sv\d+, sv\d+\);/);
+  // The fallback is the scalar element loop over the key tile's elements.
+  const keys = Number(/key tiles of (\d+)/.exec(cu)![1]);
+  assert.match(cu, new RegExp(`else \\{\\n\\s+#pragma unroll 8\\n\\s+for \\(int e\\d+ = lid; e\\d+ < ${keys * 128}; e\\d+ \\+= 256\\)`));
 });
 
 test('f32 workspace tiles load 4 per load; a block-uniform select splits the map', () => {

@@ -23,8 +23,8 @@ import { stdlibIR } from '../helpers/ir.ts';
 const PROFILES = ['webgpu-default', 'webgpu-large', 'cuda-sm80', 'cuda-sm90'];
 const TOL = 1e-9;
 
-export function runKernels(ir: AttentionIR, target: string, form: KernelForm, inputs: RunInputs, chunk?: number) {
-  const p = plan(ir, target, { form, ...(chunk ? { chunk } : {}) });
+export function runKernels(ir: AttentionIR, target: string, form: KernelForm, inputs: RunInputs, chunk?: number, dtype?: 'bf16') {
+  const p = plan(ir, target, { form, ...(chunk ? { chunk } : {}), ...(dtype ? { dtype } : {}) });
   assert.ok(p.program, renderDiagnostics(p.diagnostics));
   const h = prepareHostRun(ir, p.program!, inputs, true);
   assert.ok(h.host, renderDiagnostics(h.diagnostics));
@@ -32,8 +32,8 @@ export function runKernels(ir: AttentionIR, target: string, form: KernelForm, in
   return readOutputs(ir, h.host!, true);
 }
 
-function validate(ir: AttentionIR, target: string, form: KernelForm, inputs: RunInputs, label: string, chunk?: number) {
-  const got = runKernels(ir, target, form, inputs, chunk);
+function validate(ir: AttentionIR, target: string, form: KernelForm, inputs: RunInputs, label: string, chunk?: number, dtype?: 'bf16') {
+  const got = runKernels(ir, target, form, inputs, chunk, dtype);
   const ref = interpret(ir, inputs, { form: 'recurrent', outputFinalState: true });
   const e = compareTensors(got.output.data, ref.output!.data);
   assert.ok(e.relErr <= TOL, `${label}: output rel. error ${e.relErr}`);
@@ -59,6 +59,26 @@ for (const f of stdlibFiles()) {
   });
 }
 
+// bf16 programs on the CUDA profiles run their matmuls on tensor cores, and the flash kernel
+// keeps its scores, row statistics and output in row-owned registers (space 'rows'): the
+// interpreter runs them in float64 with the row-ownership rules checked.
+for (const f of stdlibFiles()) {
+  const ir0 = stdlibIR(f.name);
+  if (ir0.family !== 'softmax') continue;
+  test(`${f.name}: bf16 flash kernel with row-owned tiles = reference on the CUDA profiles`, () => {
+    const ir = stdlibIR(f.name);
+    const plain = randomInputs(ir, { B: 2, T: 300, H: 2, seed: 43 });
+    const packed = randomInputs(ir, { B: 1, T: 160, H: 2, seed: 44, cuSeqlens: [0, 17, 17, 160] });
+    for (const target of ['cuda-sm80', 'cuda-sm90']) {
+      const p = plan(ir, target, { form: 'parallel', dtype: 'bf16' });
+      const k = p.program!.kernels.find((x) => x.name.endsWith('_attention'))!;
+      assert.equal(k.tiles.filter((t) => t.space === 'rows').map((t) => t.name).sort(), ['Acc', 'Ls', 'Mn', 'Mx', 'Sm'], `${f.name} ${target}: row-owned tiles`);
+      validate(ir, target, 'parallel', plain, `${target} bf16`, undefined, 'bf16');
+      validate(ir, target, 'parallel', packed, `${target} bf16 packed`, undefined, 'bf16');
+    }
+  });
+}
+
 test('several value tiles per head share the normalizer and stabiliser states (in and out kept apart)', () => {
   for (const name of ['linear_attention', 'mlstm', 'gated_deltanet', 'rwkv6']) {
     const ir = stdlibIR(name, { K: 40, V: 40, D: 40 });
@@ -80,6 +100,40 @@ test('the kernel-IR interpreter catches workgroups racing on a buffer', () => {
   const inputs = randomInputs(ir, { B: 1, T: 20, H: 1, seed: 1, initialState: true });
   const h = prepareHostRun(ir, p.program!, inputs, true);
   assert.throws(() => runProgram(p.program!, h.host!.buffers, h.host!.params), /twice in one dispatch/);
+});
+
+test('the kernel-IR interpreter holds row-owned tiles to their rows: another row, another column, a B operand', () => {
+  type S = import('../../compiler/kernel-ir/types.ts').Stmt;
+  type E = import('../../compiler/kernel-ir/types.ts').SExpr;
+  const ir = stdlibIR('softmax');
+  const inputs = randomInputs(ir, { B: 1, T: 40, H: 1, seed: 3 });
+  const mutate = (edit: (s: S) => S | undefined, why: RegExp) => {
+    const p = plan(ir, 'cuda-sm90', { form: 'parallel', dtype: 'bf16' });
+    const k = p.program!.kernels.find((x) => x.name.endsWith('_attention'))!;
+    let hits = 0;
+    const walk = (ss: S[]): S[] =>
+      ss.map((s) => {
+        if (s.op === 'for') return { ...s, body: walk(s.body) };
+        if (s.op === 'if') return { ...s, then: walk(s.then), else: walk(s.else) };
+        const t = edit(s);
+        if (t) hits++;
+        return t ?? s;
+      });
+    k.body = walk(k.body);
+    assert.ok(hits > 0, 'the mutation applies');
+    const h = prepareHostRun(ir, p.program!, inputs, false);
+    assert.throws(() => runProgram(p.program!, h.host!.buffers, h.host!.params), why);
+  };
+  // As planned it runs.
+  const p0 = plan(ir, 'cuda-sm90', { form: 'parallel', dtype: 'bf16' });
+  runProgram(p0.program!, prepareHostRun(ir, p0.program!, inputs, false).host!.buffers, prepareHostRun(ir, p0.program!, inputs, false).host!.params);
+  const rewrite = (e: E, f: (x: Extract<E, { k: 'tile' }>) => E): E => JSON.parse(JSON.stringify(e), (_k, v) => (v && v.k === 'tile' ? f(v) : v));
+  // The row max read one row down.
+  mutate((s) => (s.op === 'map' && s.dst.tile === 'Mn' ? { ...s, expr: rewrite(s.expr, (x) => (x.tile === 'Mx' ? { ...x, r: kb.add(x.r, kb.i(1)) } : x)) } : undefined), /at a row other than its own/);
+  // The probabilities read at column 0 of every element instead of their own.
+  mutate((s) => (s.op === 'map' && s.dst.tile === 'Acc' && JSON.stringify(s.expr).includes('"Mx"') ? { ...s, expr: kb.add(s.expr, kb.tile('Sm', kb.R, kb.i(0))) } : undefined), /at a column other than its own/);
+  // The probabilities as the B operand.
+  mutate((s) => (s.op === 'matmul' && s.a.tile === 'Sm' ? { ...s, a: s.b, b: s.a } : undefined), /B operand is row-owned/);
 });
 
 test('the kernel-IR interpreter tells row blocks apart: the paired state update runs, a view moved onto the other half races', () => {
