@@ -175,12 +175,13 @@ class CudaPrinter extends CLikePrinter {
   /**
    * The layout of a row-owned tile ('rows'): tensor-core accumulator fragments with the warps
    * splitting the rows — warp w holds rows 16·w·ma … 16·(w + 1)·ma − 1 of every row-owned tile
-   * (ma tiles of 16 rows), all nb tiles of 8 columns across; a one-column tile (nb = 0) holds the
-   * warp's rows g and g + 8 of each 16, replicated over the 4 lanes that hold the row's fragments.
+   * (ma tiles of 16 rows), all nb tiles of 8 columns across (ma·nb ≤ 32: 128 accumulators); a
+   * one-column tile (nb = 0) holds the warp's rows g and g + 8 of each 16, replicated over the 4
+   * lanes that hold the row's fragments.
    */
   private rowsGrid(t: TileDecl): WarpGrid {
     const rowsPerWarp = this.warps ? t.rows / this.warps : 0;
-    if (!this.k.tensorCores || !this.warps || rowsPerWarp % 16 || (t.cols !== 1 && t.cols % 8) || (t.cols !== 1 && (rowsPerWarp / 16) * (t.cols / 8) > 16)) {
+    if (!this.k.tensorCores || !this.warps || rowsPerWarp % 16 || (t.cols !== 1 && t.cols % 8) || (t.cols !== 1 && (rowsPerWarp / 16) * (t.cols / 8) > 32)) {
       throw new Error(`internal: row-owned tile ${t.name} [${t.rows}, ${t.cols}] has no tensor-core fragment layout with ${this.k.threads} threads`);
     }
     return { wm: this.warps, wn: 1, ma: rowsPerWarp / 16, nb: t.cols === 1 ? 0 : t.cols / 8 };

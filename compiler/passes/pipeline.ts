@@ -25,7 +25,7 @@ import { buildChunkKernel } from './build-chunk.ts';
 import { buildIntraKernel } from './build-intra.ts';
 import { buildPrepareKernel } from './build-prepare.ts';
 import { buildGateCumsumKernel, buildSoftmaxKernel, gcumBuffer } from './build-softmax.ts';
-import { storageDtype, storedDtype, tensorCoreMatmuls } from './dtypes.ts';
+import { rowTilesFit, storageDtype, storedDtype, tensorCoreMatmuls } from './dtypes.ts';
 import { isElementwise, Unsupported } from './lower-expr.ts';
 import { rowScaleOf, type KernelForm, type PlanOptions, type PlanState, type Quantity, type QuantityPlan, type TileRequest, type Tiling } from './plan.ts';
 
@@ -203,7 +203,10 @@ function tiling(st: PlanState): void {
     for (const Bqs of askedQ ? [[askedQ], allBq.slice(1)] : [allBq]) {
       if (bestS) break;
       for (const Bq of Bqs) for (const Bk of Bks) {
-        const t: Tiling = { C: Bq, BK: Bk, BV: ir.valueDim, threads, prepareRows, sharedBytes: 0, why: '' };
+        // Where the scores can be row-owned with the profile's workgroup for them, that workgroup.
+        const rowThreads = prof.rowTiles?.threads;
+        const own = askedThreads === undefined && rowThreads && rowTilesFit(st, rowThreads, Bq, [Bk, ir.valueDim, 1, ir.keyDim]) ? rowThreads : threads;
+        const t: Tiling = { C: Bq, BK: Bk, BV: ir.valueDim, threads: own, prepareRows, sharedBytes: 0, why: '' };
         const k = build(t);
         if (!k) return fail(st, 'FormUnsupported', ['parallel', ir.name, 'the score must use q and k only through dot(q, k), and per-token inputs as x[i] or x[j]']);
         const bytes = sharedBytes(k);

@@ -94,9 +94,10 @@ export interface TargetProfile {
    * Row-owned register tiles (kernel IR space 'rows'), where the backend lays them out as
    * tensor-core accumulator fragments with the warps splitting the rows: each warp's rows in
    * multiples of `rows`, columns in multiples of `cols` (or a single column), at most `words`
-   * words per thread per tile. Used only where the matmuls run on tensor cores.
+   * words per thread per tile; `threads`, the flash kernel's workgroup where its tiles fit so.
+   * Used only where the matmuls run on tensor cores.
    */
-  rowTiles?: { rows: number; cols: number; words: number };
+  rowTiles?: { rows: number; cols: number; words: number; threads?: number };
   /**
    * The flash kernel's key tile where its matmuls run on tensor cores and the spec asks for a
    * larger one (measured); an explicit --tiles BK wins.
@@ -141,15 +142,22 @@ const WEBGPU_PARALLEL_THREADS = 1024;
 const CUDA_CHUNK_PLAN: TargetProfile['chunkPlan'] = { kernels: 'split', chunk: 32, valueTile: 32 };
 
 /**
- * Measured on an H200 (2026-12-06, docs/benchmarks.md run L), bf16 causal softmax, H=16 D=128,
- * query tiles of 128 with row-owned scores: key tiles of 32 (launch bounds then asking for two
- * blocks per SM) took 0.942 / 2.974 / 11.189 ms at B=16 T=1024, B=4 T=4096, B=1 T=16384 against
- * 1.199 / 3.539 / 12.678 with 64 (the spec's, one block per SM).
+ * Measured on an H200 (2026-12-06, docs/benchmarks.md, CUDA flash kernel runs), bf16 causal
+ * softmax, H=16 D=128, query tiles of 128 with row-owned scores in 256 threads: key tiles of 32
+ * (two blocks per SM) took 0.942 / 2.974 / 11.189 ms at B=16 T=1024, B=4 T=4096, B=1 T=16384
+ * against 1.199 / 3.539 / 12.678 with 64 (the spec's; one block per SM, 254 registers).
  */
 const CUDA_PARALLEL_KEY_TILE = 32;
 
-/** mma.sync m16n8 accumulator fragments: 16 rows and 8 columns a tile, 4 words a thread each; 16 tiles a warp at most. */
-const CUDA_ROW_TILES: TargetProfile['rowTiles'] = { rows: 16, cols: 8, words: 64 };
+/**
+ * mma.sync m16n8 accumulator fragments: 16 rows and 8 columns a tile, 4 words a thread each, at
+ * most 32 tiles of a warp per tile (128 words). The flash kernel's workgroup of 128 threads gives
+ * each warp 32 rows (two 16-row tiles: a B fragment feeds two mma), two blocks per SM at 250–254
+ * registers: on an H100 (2026-12-06) 0.947 / 2.762 / 9.735 ms for causal softmax at B=16 T=1024,
+ * B=4 T=4096, B=1 T=16384 against 0.946 / 2.937 / 10.678 with 256 threads (16 rows a warp, two
+ * blocks) and 1.221 / 3.550 / 12.896 (one block).
+ */
+const CUDA_ROW_TILES: TargetProfile['rowTiles'] = { rows: 16, cols: 8, words: 128, threads: 128 };
 
 export const PROFILES: Record<string, TargetProfile> = {
   'webgpu-default': {

@@ -22,26 +22,27 @@ test('minBlocksPerUnit: shared memory bounds the blocks, 128 registers per threa
   assert.is(minBlocksPerUnit(256, 114 * 1024, sm90), 1); // 2 × 115 KiB does not
   assert.is(minBlocksPerUnit(256, 98336, sm90, 86), 1); // the bf16 flash kernel's row-owned tiles: 86 + 48 registers
   assert.is(minBlocksPerUnit(256, 98336, sm90, 64), 2); // 64 + 48 ≤ 128
+  assert.is(minBlocksPerUnit(128, 98336, sm90, 172), 2); // 128 threads: 2 × 128 × (172 + 48) ≤ 65536
   assert.is(minBlocksPerUnit(128, 30000, sm90), 4); // seven by shared memory, four by registers
   assert.is(minBlocksPerUnit(256, 300 * 1024, sm90), 1); // never below one
   assert.is(minBlocksPerUnit(256, 1000, PROFILES['cuda-sm80']!.limits.unit), 1); // cuda-sm80 leaves it to ptxas
 });
 
 /** The minimum-blocks argument of each kernel's launch bounds in the .cu of a spec (bf16, cuda-sm90). */
-function bounds(spec: string): Map<string, number> {
+function bounds(spec: string): Map<string, string> {
   const f = stdlibFiles().find((x) => x.name === spec)!;
   const ir = lowerSource(f.text, f.path).irs[0]!;
   const cu = compileCuda(ir, { profile: 'cuda-sm90', dtype: 'bf16' }).files.find((x) => x.path.endsWith('.cu'))!.contents;
-  const out = new Map<string, number>();
-  for (const m of cu.matchAll(/__launch_bounds__\(256, (\d+)\) attnc_(\w+)\(/g)) out.set(m[2]!, Number(m[1]));
+  const out = new Map<string, string>();
+  for (const m of cu.matchAll(/__launch_bounds__\((\d+), (\d+)\) attnc_(\w+)\(/g)) out.set(m[3]!, `${m[1]}, ${m[2]}`);
   return out;
 }
 
-test('the printed kernels carry the bound: two state-kernel blocks per SM, one softmax block', () => {
+test('the printed kernels carry the bound: two state-kernel blocks per SM, two softmax blocks of 128 threads', () => {
   const gdn = bounds('gated_deltanet');
-  assert.is(gdn.get('gated_deltanet_chunk'), 2, 'Gated DeltaNet state kernel (77 KiB of shared tiles)');
-  assert.is(gdn.get('gated_deltanet_intra'), 2);
-  assert.is(bounds('softmax').get('softmax_attention'), 1, 'softmax (96 KiB of shared tiles, 86 words of row-owned tiles per thread)');
+  assert.is(gdn.get('gated_deltanet_chunk'), '256, 2', 'Gated DeltaNet state kernel (77 KiB of shared tiles)');
+  assert.is(gdn.get('gated_deltanet_intra'), '256, 2');
+  assert.is(bounds('softmax').get('softmax_attention'), '128, 2', 'softmax: 128 threads, 96 KiB of shared tiles, 172 words of row-owned tiles per thread');
 });
 
 test.run();

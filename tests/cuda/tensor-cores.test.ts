@@ -26,7 +26,7 @@ function cudaOf(spec: string, dtype: 'bf16' | 'f32', planned = false): string {
 
 /** The text of one generated kernel. */
 function kernel(cu: string, name: string): string {
-  const start = cu.search(new RegExp(`__global__ void __launch_bounds__\\(256, \\d\\) attnc_${name}\\(`));
+  const start = cu.search(new RegExp(`__global__ void __launch_bounds__\\(\\d+, \\d\\) attnc_${name}\\(`));
   assert.ok(start >= 0, `kernel ${name} not found`);
   return cu.slice(start, cu.indexOf('\n}\n', start));
 }
@@ -144,7 +144,12 @@ test('row-owned tiles (bf16 softmax): fragment layouts split by rows over the wa
   const k = kernel(cu, 'softmax_attention');
   const keys = Number(/key tiles of (\d+)/.exec(cu)![1]);
   const K = BigInt(keys);
-  for (const t of [`Sm[${keys / 2}]`, 'Acc[64]', 'Mx[2]', 'Ls[2]', 'Mn[2]']) assert.match(k, new RegExp(`^  float ${t.replace(/[[\]]/g, '\\$&')};`, 'm'), `${t} in registers`);
+  // The planner's workgroup for row-owned tiles: 128 threads, 4 warps of 32 rows (two 16-row tiles each).
+  const threads = Number(/__launch_bounds__\((\d+), \d\) attnc_softmax_attention/.exec(cu)![1]);
+  const T = BigInt(threads);
+  const rowsPerWarp = 128n / (T / 32n);
+  const ma = Number(rowsPerWarp / 16n);
+  for (const t of [`Sm[${(keys / 2) * ma}]`, `Acc[${64 * ma}]`, `Mx[${2 * ma}]`, `Ls[${2 * ma}]`, `Mn[${2 * ma}]`]) assert.match(k, new RegExp(`^  float ${t.replace(/[[\]]/g, '\\$&')};`, 'm'), `${t} in registers`);
   const loop = k.slice(k.indexOf('// key tiles'));
   assert.is(loop.slice(0, loop.indexOf('\n    }\n')).match(/__syncthreads\(\);/g)?.length, 3, 'a key tile: after its loads, after the products, and the loop\'s own');
   // An element loop over a register tile: its slot count and (r, c) formulas.
@@ -155,16 +160,16 @@ test('row-owned tiles (bf16 softmax): fragment layouts split by rows over the wa
   };
   const cells = (l: ReturnType<typeof slotLoop>) => {
     const out: [bigint, bigint, bigint, bigint][] = [];
-    for (let lid = 0n; lid < 256n; lid++) for (let s = 0n; s < BigInt(l.slots); s++) out.push([evalC(l.r, { lid, [l.slot]: s }), evalC(l.c, { lid, [l.slot]: s }), lid, s]);
+    for (let lid = 0n; lid < T; lid++) for (let s = 0n; s < BigInt(l.slots); s++) out.push([evalC(l.r, { lid, [l.slot]: s }), evalC(l.c, { lid, [l.slot]: s }), lid, s]);
     return out;
   };
   const sm = slotLoop(k.indexOf('#pragma unroll', k.indexOf('// Sm = Q · Ktᵀ') + 1 + k.slice(k.indexOf('// Sm = Q · Ktᵀ')).indexOf('\n        }\n')));
-  assert.is(sm.slots, keys / 2);
+  assert.is(sm.slots, (keys / 2) * ma);
   assertCovers(cells(sm).map(([r, c]) => [r, c]), 128, keys, 'Sm');
   const acc = slotLoop(k.lastIndexOf('for (int s', k.indexOf('attnc_store(out')));
   assertCovers(cells(acc).map(([r, c]) => [r, c]), 128, 128, 'Acc');
   // Warps own rows: every row of Sm and Acc is in one warp only.
-  for (const [name, l] of [['Sm', sm], ['Acc', acc]] as const) for (const [r, , lid] of cells(l)) assert.is(r / 16n, lid >> 5n, `${name}: row ${r} in warp ${lid >> 5n}`);
+  for (const [name, l] of [['Sm', sm], ['Acc', acc]] as const) for (const [r, , lid] of cells(l)) assert.is(r / rowsPerWarp, lid >> 5n, `${name}: row ${r} in warp ${lid >> 5n}`);
   // The row max: each of 128 rows held by the 4 lanes of one quad, the fold's slots all of that row.
   const mnAt = loop.indexOf('Mn[s');
   const mn = slotLoop(k.indexOf(loop.slice(loop.lastIndexOf('#pragma unroll', loop.lastIndexOf('float part', mnAt)), mnAt)));
@@ -176,8 +181,8 @@ test('row-owned tiles (bf16 softmax): fragment layouts split by rows over the wa
   const fs = /const int (fs\d+) = (.*);/.exec(foldText)!;
   const jj = /const int jj = (.*);/.exec(foldText)!;
   const [fb, fe] = [/int (fb\d+)/.exec(foldText)![1]!, /int (fe\d+)/.exec(foldText)![1]!];
-  for (let lid = 0n; lid < 256n; lid += 7n)
-    for (let s = 0n; s < 2n; s++)
+  for (let lid = 0n; lid < T; lid += 7n)
+    for (let s = 0n; s < BigInt(2 * ma); s++)
       for (let b = 0n; b < K / 8n; b++)
         for (let e = 0n; e < 2n; e++) {
           const env = { lid, [mn.slot]: s, [fb]: b, [fe]: e };
@@ -198,8 +203,11 @@ test('row-owned tiles (bf16 softmax): fragment layouts split by rows over the wa
     for (let step = 0n; step < K; step += 16n)
       for (const j of [0, 1])
         for (const half of [0, 1]) {
-          const slot = evalC(a[j]![2 + half]!, { [a[j]![1]!]: 0n, [x]: step });
+          for (let ia = 0n; ia < BigInt(ma); ia++) {
+          const slot = evalC(a[j]![2 + half]!, { [a[j]![1]!]: ia, [x]: step });
           assert.is(evalC(sm.c, { lid, [sm.slot]: slot }), evalC(bRows[j]![1 + half]!, { [x]: step, [tg]: lid & 3n }), `lane ${lid}, step ${step}, register ${j}, element ${half}`);
+          assert.is(evalC(sm.r, { lid, [sm.slot]: slot }), evalC(sm.r, { lid, [sm.slot]: evalC(a[j]![2]!, { [a[j]![1]!]: ia, [x]: 0n }) }), `lane ${lid}: one row per A register`);
+        }
         }
 });
 

@@ -38,7 +38,8 @@ test('bf16 key and value tiles of the softmax kernel load 8 elements per 16-byte
   assert.match(kt!, /\*reinterpret_cast<float4\*>\(&Kt\[r \* 136 \+ \(c \+ 4\)\]\) = make_float4\(sv\d+, sv\d+, sv\d+, sv\d+\);/);
   // The fallback is the scalar element loop over the key tile's elements.
   const keys = Number(/key tiles of (\d+)/.exec(cu)![1]);
-  assert.match(cu, new RegExp(`else \\{\\n\\s+#pragma unroll 8\\n\\s+for \\(int e\\d+ = lid; e\\d+ < ${keys * 128}; e\\d+ \\+= 256\\)`));
+  const threads = Number(/__launch_bounds__\((\d+), \d\) attnc_softmax_attention/.exec(cu)![1]);
+  assert.match(cu, new RegExp(`else \\{\\n\\s+#pragma unroll 8\\n\\s+for \\(int e\\d+ = lid; e\\d+ < ${keys * 128}; e\\d+ \\+= ${threads}\\)`));
 });
 
 test('f32 workspace tiles load 4 per load; a block-uniform select splits the map', () => {
