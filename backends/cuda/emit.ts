@@ -484,7 +484,11 @@ class CudaPrinter extends CLikePrinter {
    */
   protected override mapOp(s: Extract<Stmt, { op: 'map' }>): void {
     // A guarded map prints its value under a branch: lane exchanges there would leave lanes out.
-    if (s.guard && this.viewOf(s.dst).t.space === 'rows' && JSON.stringify(s.expr).includes('"k":"fold"')) throw new Error(`internal: a guarded map into row-owned tile ${s.dst.tile} folds a row`);
+    if (s.guard && this.viewOf(s.dst).t.space === 'rows') {
+      walkSExpr(s.expr, (x) => {
+        if (x.k === 'fold') throw new Error(`internal: a guarded map into row-owned tile ${s.dst.tile} folds a row`);
+      });
+    }
     // `uniform ? A : B` (HAS_INIT ? initial_state[…] : 0): the branch is taken by the whole block,
     // so each side is a map of its own and A's load may be vectorised.
     const e = s.expr;
@@ -846,6 +850,8 @@ class CudaPrinter extends CLikePrinter {
       // Element (r, c) of the operand after its transpose (indices parenthesised for at()).
       const A_ = (r: string, c: string) => (s.transA ? this.at(s.a.tile, `(${c})`, `(${r})`, names['a']) : this.at(s.a.tile, `(${r})`, `(${c})`, names['a']));
       const B_ = (r: string, c: string) => (s.transB ? this.at(s.b.tile, `(${c})`, `(${r})`, names['b']) : this.at(s.b.tile, `(${r})`, `(${c})`, names['b']));
+      // Accumulator slot q of a row-owned A's 8-column tile x / 8, in its row tile ia.
+      const aSlot = (ag: WarpGrid, ia: string, x: string, q: number) => `${this.regRef(s.a.tile)}[4 * (${ia} * ${i(ag.nb)} + (${x} >> 3)) + ${i(q)}]`;
       // Long k loops (nvcc leaves them rolled; it unrolls the short ones): two steps per iteration,
       // so the second step's fragment loads issue while the first's mma run.
       if (aRegs) this.emit('#pragma unroll');
@@ -867,7 +873,7 @@ class CudaPrinter extends CLikePrinter {
           this.block(this.forLoop(ia, i(0), i(g.ma), i(1)), () => {
             if (aRegs) {
               // Tiles 2·(x / 16) and the next of the accumulator: (g, 2t..2t+1), (g + 8, 2t..2t+1) each.
-              const at = (q: number) => `${this.regRef(s.a.tile)}[4 * (${ia} * ${i(aRegs.nb)} + (${x} >> 3)) + ${i(q)}]`;
+              const at = (q: number) => aSlot(aRegs, ia, x, q);
               [[0, 1], [2, 3], [4, 5], [6, 7]].forEach(([lo, hi], j) => this.emit(`${af}[${ia}][${j}] = attnc_pack_${half}(${at(lo!)}, ${at(hi!)});`));
               return;
             }
@@ -889,8 +895,7 @@ class CudaPrinter extends CLikePrinter {
         this.emit('#pragma unroll');
         this.block(this.forLoop(ia, i(0), i(g.ma), i(1)), () => {
           if (aRegs) {
-            const at = (q: number) => `${this.regRef(s.a.tile)}[4 * (${ia} * ${i(aRegs.nb)} + (${x} >> 3)) + ${i(q)}]`;
-            [0, 2, 1, 3].forEach((q, j) => this.emit(`${af}[${ia}][${j}] = attnc_tf32(${at(q)});`));
+            [0, 2, 1, 3].forEach((q, j) => this.emit(`${af}[${ia}][${j}] = attnc_tf32(${aSlot(aRegs, ia, x, q)});`));
             return;
           }
           const row = `16 * (${mt} + ${ia}) + ${gr}`;

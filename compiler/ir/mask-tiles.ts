@@ -133,11 +133,13 @@ function srange(e: TExpr, r: Partial<Record<IndexVar, SRange>>): SRange | undefi
 }
 
 /**
- * A kernel expression that is false only when the mask is false on the whole tile
- * (i ∈ [i0, i1], j ∈ [j0, j1]): the tile may then be skipped. Parts the interval logic cannot
- * bound (data-dependent masks) count as "may be true".
+ * The tile test of a mask as a kernel expression over i ∈ [i0, i1], j ∈ [j0, j1]: 'some' is false
+ * only when the mask is false on the whole tile (the tile may be skipped); 'all' is true only when
+ * it is true on the whole tile (its elements need no per-element mask). Parts the interval logic
+ * cannot bound (data-dependent masks) count as "may be true" and "may be false".
  */
-export function tileMaySee(mask: TExpr, ranges: Partial<Record<IndexVar, SRange>>): SExpr {
+function tileTest(mask: TExpr, ranges: Partial<Record<IndexVar, SRange>>, want: 'some' | 'all'): SExpr {
+  const some = want === 'some';
   const go = (e: TExpr): SExpr => {
     if (e.op === 'const') return kb.bool(e.value !== 0);
     if (e.op === 'binary' && e.fn === 'and') return kb.and(go(e.a), go(e.b));
@@ -145,49 +147,23 @@ export function tileMaySee(mask: TExpr, ranges: Partial<Record<IndexVar, SRange>
     if (e.op === 'binary' && ['lt', 'le', 'gt', 'ge'].includes(e.fn)) {
       const a = srange(e.a, ranges);
       const c = srange(e.b, ranges);
-      if (!a || !c) return kb.bool(true);
-      switch (e.fn) {
-        case 'lt':
-          return kb.lt(a.lo, c.hi);
-        case 'le':
-          return kb.le(a.lo, c.hi);
-        case 'gt':
-          return kb.bin('gt', a.hi, c.lo);
-        default:
-          return kb.ge(a.hi, c.lo);
-      }
+      if (!a || !c) return kb.bool(some);
+      // a < c somewhere: a.lo < c.hi; everywhere: a.hi < c.lo (and likewise for the others).
+      const below = e.fn === 'lt' || e.fn === 'le';
+      const [x, y] = below === some ? [a.lo, c.hi] : [a.hi, c.lo];
+      return kb.bin(e.fn as 'lt' | 'le' | 'gt' | 'ge', x, y);
     }
-    return kb.bool(true);
+    return kb.bool(some);
   };
   return go(mask);
 }
 
-/**
- * A kernel expression that is true only when the mask is true on the whole tile
- * (i ∈ [i0, i1], j ∈ [j0, j1]): its elements then need no per-element mask. Parts the interval
- * logic cannot bound count as "may be false".
- */
+/** False only when the mask is false on the whole tile: the tile may then be skipped. */
+export function tileMaySee(mask: TExpr, ranges: Partial<Record<IndexVar, SRange>>): SExpr {
+  return tileTest(mask, ranges, 'some');
+}
+
+/** True only when the mask is true on the whole tile: its elements then need no per-element mask. */
 export function tileSeesAll(mask: TExpr, ranges: Partial<Record<IndexVar, SRange>>): SExpr {
-  const go = (e: TExpr): SExpr => {
-    if (e.op === 'const') return kb.bool(e.value !== 0);
-    if (e.op === 'binary' && e.fn === 'and') return kb.and(go(e.a), go(e.b));
-    if (e.op === 'binary' && e.fn === 'or') return kb.bin('or', go(e.a), go(e.b));
-    if (e.op === 'binary' && ['lt', 'le', 'gt', 'ge'].includes(e.fn)) {
-      const a = srange(e.a, ranges);
-      const c = srange(e.b, ranges);
-      if (!a || !c) return kb.bool(false);
-      switch (e.fn) {
-        case 'lt':
-          return kb.lt(a.hi, c.lo);
-        case 'le':
-          return kb.le(a.hi, c.lo);
-        case 'gt':
-          return kb.bin('gt', a.lo, c.hi);
-        default:
-          return kb.ge(a.lo, c.hi);
-      }
-    }
-    return kb.bool(false);
-  };
-  return go(mask);
+  return tileTest(mask, ranges, 'all');
 }

@@ -102,7 +102,7 @@ function rowsReadProblem(e: SExpr, rows: ReadonlyMap<string, TileDecl>, cols: nu
 
 /** Row-owned tiles: ops touch them only as the rows' owner groups can (see kernel-ir/types.ts). */
 function checkRowsUse(s: Stmt, x: Ctx): void {
-  const rows = new Map(x.kernel.tiles.filter((t) => t.space === 'rows').map((t) => [t.name, t]));
+  const rows = x.rowTiles;
   if (!rows.size) return;
   const bad = (why: string) => {
     throw new KernelError(`kernel ${x.kernel.name}: ${why}`);
@@ -137,7 +137,7 @@ function checkRowsUse(s: Stmt, x: Ctx): void {
 
 function checkRegisterUse(s: Stmt, x: Ctx): void {
   checkRowsUse(s, x);
-  const regs = new Set([...x.registers].filter((t) => x.kernel.tiles.find((d) => d.name === t)!.space === 'register'));
+  const regs = x.plainRegisters;
   if (!regs.size) return;
   const bad = (why: string) => {
     throw new KernelError(`kernel ${x.kernel.name}: ${why}`);
@@ -168,6 +168,9 @@ interface Ctx {
   kernel: Kernel;
   /** The kernel's register and row-owned tiles (held by their owner threads: they never race). */
   registers: Set<string>;
+  /** Of those, the register tiles ('register') and the row-owned ones ('rows'), by name. */
+  plainRegisters: Set<string>;
+  rowTiles: ReadonlyMap<string, TileDecl>;
   /** Per-op tile reads (for the destination-read check of maps). */
   reading?: { tile: string; r: number; c: number; ok: boolean; regs?: boolean };
   /** Which workgroup wrote each buffer element during this dispatch (−1: none): workgroups cannot
@@ -305,7 +308,7 @@ export function runKernel(k: Kernel, buffers: Record<string, Float64Array>, para
   const memo = new Map<SExpr, Fn>();
   const writers = new Map<string, Int32Array>();
   for (const [name, buf] of Object.entries(buffers)) writers.set(name, new Int32Array(buf.length).fill(-1));
-  const base: Ctx = { vars: new Map(Object.entries(params)), wg: [0, 0, 0], tiles: new Map(), buffers, kernel: k, registers: new Set(k.tiles.filter((t) => t.space !== 'shared').map((t) => t.name)), writers, wgIndex: 0, epochWrites: new Map(), epochReads: new Map(), opCounter: 0 };
+  const base: Ctx = { vars: new Map(Object.entries(params)), wg: [0, 0, 0], tiles: new Map(), buffers, kernel: k, registers: new Set(k.tiles.filter((t) => t.space !== 'shared').map((t) => t.name)), plainRegisters: new Set(k.tiles.filter((t) => t.space === 'register').map((t) => t.name)), rowTiles: new Map(k.tiles.filter((t) => t.space === 'rows').map((t) => [t.name, t])), writers, wgIndex: 0, epochWrites: new Map(), epochReads: new Map(), opCounter: 0 };
   const grid = k.grid.map((g) => compile(g, memo)(base));
   for (const g of grid) if (!Number.isInteger(g) || g < 0) throw new KernelError(`kernel ${k.name}: grid size ${g}`);
   const check = opts.checkBarriers ?? true;
