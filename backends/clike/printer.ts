@@ -685,10 +685,15 @@ export abstract class CLikePrinter {
           cond = `${r} < ${this.expr(s.guard!.rows, ctx, 'i32')} && ${c} < ${this.expr(s.guard!.cols, ctx, 'i32')}`;
           return [];
         });
-        this.block(`if (${cond})`, () => this.withExprs(() => `${target} = ${this.expr(s.expr, ctx, 'f32')};`));
-        this.block('else', () => this.emit(`${target} = ${this.floatLit(s.guard!.fill)};`));
-      } else this.withExprs(() => `${target} = ${this.expr(s.expr, ctx, 'f32')};`);
+        this.block(`if (${cond})`, () => this.withExprs(() => this.assign(s.dst.tile, target, this.expr(s.expr, ctx, 'f32'))));
+        this.block('else', () => this.emit(this.assign(s.dst.tile, target, this.floatLit(s.guard!.fill))));
+      } else this.withExprs(() => this.assign(s.dst.tile, target, this.expr(s.expr, ctx, 'f32')));
     }, reg ? v.t : staged));
+  }
+
+  /** A map's assignment of an f32 value to an element of its tile (a dialect may store some tiles narrower). */
+  protected assign(_tile: string, target: string, value: string): string {
+    return `${target} = ${value};`;
   }
 
   /** The register tile a map into a whole shared tile reads (of the same shape), if any. */

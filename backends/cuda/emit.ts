@@ -15,7 +15,7 @@
  *   - register tiles: local arrays, walked by `#pragma unroll` loops so slot indices are constants;
  *   - selects are C's lazy `c ? a : b`: reads under an untaken branch never happen.
  */
-import { forEachStmt, usedTiles, walkSExpr } from '../../compiler/kernel-ir/analysis.ts';
+import { forEachStmt, tileAccess, usedTiles, walkSExpr } from '../../compiler/kernel-ir/analysis.ts';
 import type { BufferDecl, Dtype, Kernel, SExpr, Stmt, TileDecl } from '../../compiler/kernel-ir/types.ts';
 import { CLikePrinter, type ExprCtx } from '../clike/printer.ts';
 import { fragmentPads, warpGrid, type WarpGrid } from './mma.ts';
@@ -131,6 +131,31 @@ __device__ __forceinline__ unsigned attnc_pack2_bf16(const float* p) {
 __device__ __forceinline__ unsigned attnc_pack2_f16(const float* p) {
   const float2 v = *reinterpret_cast<const float2*>(p);
   return attnc_pack_f16(v.x, v.y);
+}
+// cp.async: 16 bytes from global to shared memory without registers (zeros where !full; src is
+// then not read); attnc_cp_async_wait waits for this thread's copies.
+__device__ __forceinline__ void attnc_cp_async16(void* dst, const void* src, bool full) {
+  asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;" :: "r"((unsigned)__cvta_generic_to_shared(dst)), "l"(src), "r"(full ? 16 : 0) : "memory");
+}
+__device__ __forceinline__ void attnc_cp_async_wait() { asm volatile("cp.async.wait_all;" ::: "memory"); }
+// ldmatrix: 8×8 matrices of 16-bit elements from shared memory, lane l giving the address of row
+// l % 8 of matrix l / 8; register j of lane l holds elements (l / 4, 2·(l % 4)) and the next of
+// matrix j — or, with .trans, elements (2·(l % 4), l / 4) and (2·(l % 4) + 1, l / 4).
+__device__ __forceinline__ void attnc_ldsm_x4(unsigned* r, const void* p) {
+  asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0, %1, %2, %3}, [%4];"
+               : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3]) : "r"((unsigned)__cvta_generic_to_shared(p)));
+}
+__device__ __forceinline__ void attnc_ldsm_x4_trans(unsigned* r, const void* p) {
+  asm volatile("ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16 {%0, %1, %2, %3}, [%4];"
+               : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3]) : "r"((unsigned)__cvta_generic_to_shared(p)));
+}
+__device__ __forceinline__ void attnc_ldsm_x2(unsigned* r, const void* p) {
+  asm volatile("ldmatrix.sync.aligned.m8n8.x2.shared.b16 {%0, %1}, [%2];"
+               : "=r"(r[0]), "=r"(r[1]) : "r"((unsigned)__cvta_generic_to_shared(p)));
+}
+__device__ __forceinline__ void attnc_ldsm_x2_trans(unsigned* r, const void* p) {
+  asm volatile("ldmatrix.sync.aligned.m8n8.x2.trans.shared.b16 {%0, %1}, [%2];"
+               : "=r"(r[0]), "=r"(r[1]) : "r"((unsigned)__cvta_generic_to_shared(p)));
 }`;
 
 /** The shortest decimal that reads back as the same float32 value. */
@@ -168,8 +193,67 @@ class CudaPrinter extends CLikePrinter {
       }) &&
       matmuls.some((m) => this.tiles.get(m.dst.tile)!.space === 'register' && this.mmaShape(m, true));
     for (const t of k.tiles) if (t.space === 'rows') this.rowsGrid(t);
-    // Pad shared rows; the operands of tensor-core matmuls by 4 or 8 words (fragmentPads).
-    this.padSharedRows(sharedLimit, fragmentPads(matmuls.filter((m) => this.mmaFits(m)), (m) => this.tiles.get(m.a.tile)!.space === 'rows', (m) => !!this.halfOperands(m)));
+    this.halfTiles = this.sixteenBitTiles();
+    forEachStmt(k.body, (st) => {
+      const vec = st.op === 'map' ? this.vectorLoad(st) : undefined;
+      if (st.op === 'map' && vec && this.rawCopy(st, vec)) this.asyncCopies = true;
+    });
+    // Pad shared rows; the operands of tensor-core matmuls by 4 or 8 words (fragmentPads); a
+    // 16-bit tile's rows to an odd number of 16-byte units, so that the 8 rows an ldmatrix phase
+    // reads fall on distinct banks.
+    const pads = fragmentPads(matmuls.filter((m) => this.mmaFits(m)), (m) => this.tiles.get(m.a.tile)!.space === 'rows', (m) => !!this.halfOperands(m));
+    for (const name of this.halfTiles.keys()) pads.set(name, (this.tiles.get(name)!.cols / 8) % 2 ? 0 : 8);
+    this.padSharedRows(sharedLimit, pads);
+  }
+
+  /** Whether some map copies by cp.async (rawCopy): every barrier then waits for the copies first. */
+  private asyncCopies = false;
+
+  /** Shared tiles stored as 16-bit elements (sixteenBitTiles), with their type. */
+  private readonly halfTiles: Map<string, 'bf16' | 'f16'>;
+
+  /**
+   * Shared tiles that only maps write and only 16-bit tensor-core matmuls read (the flash
+   * kernel's Q, K and V tiles of a bf16 or f16 program) are stored in that type: the operand
+   * loads round the same f32 values to the same 16 bits (round to nearest), so the results are
+   * unchanged, and the tiles take half the space and load with ldmatrix. Rows of 8·n elements
+   * (16-byte rows for ldmatrix and the 16-byte stores).
+   */
+  private sixteenBitTiles(): Map<string, 'bf16' | 'f16'> {
+    const out = new Map<string, 'bf16' | 'f16'>();
+    const tc = this.k.tensorCores;
+    if (tc !== 'bf16' && tc !== 'f16') return out;
+    const ok = new Map(this.k.tiles.filter((t) => t.space === 'shared' && t.cols % 8 === 0).map((t) => [t.name, false]));
+    const drop = (name: string) => ok.delete(name);
+    forEachStmt(this.k.body, (st) => {
+      const { reads, writes } = tileAccess(st);
+      if (st.op === 'matmul') {
+        const operands = new Set([st.a.tile, st.b.tile]);
+        const fits = !!this.mmaFits(st) && !!this.halfOperands(st);
+        for (const name of reads) {
+          if (!operands.has(name) || !fits || name === st.dst.tile || (name === st.a.tile && this.tiles.get(name)!.space !== 'shared')) drop(name);
+          else if (ok.has(name)) ok.set(name, true);
+        }
+        for (const name of writes) drop(name);
+        if (st.scale) walkSExpr(st.scale, (e) => void (e.k === 'tile' && drop(e.tile)));
+        return;
+      }
+      for (const name of reads) drop(name);
+      for (const name of writes) if (st.op !== 'map' || st.dst.r0) drop(name);
+    });
+    for (const [name, read] of ok) if (read) out.set(name, tc);
+    return out;
+  }
+
+  /** The element type a shared tile is stored in (f32 unless sixteenBitTiles chose it). */
+  sharedType(t: TileDecl): 'f32' | 'bf16' | 'f16' {
+    return this.halfTiles.get(t.name) ?? 'f32';
+  }
+
+  protected override assign(tile: string, target: string, value: string): string {
+    const h = this.halfTiles.get(tile);
+    if (!h) return super.assign(tile, target, value);
+    return `${target} = ${h === 'bf16' ? '__float2bfloat16_rn' : '__float2half_rn'}(${value});`;
   }
 
   /**
@@ -347,7 +431,9 @@ class CudaPrinter extends CLikePrinter {
     return `for (int ${v} = ${from}; ${v} < ${to}; ${v} += ${step})`;
   }
   barrier(): string {
-    return '__syncthreads();';
+    // A kernel with asynchronous copies waits for this thread's before every barrier: the tile is
+    // then complete for every thread after it (the copies are never read before a barrier).
+    return this.asyncCopies ? 'attnc_cp_async_wait(); __syncthreads();' : '__syncthreads();';
   }
   select(c: string, a: string, b: string): string {
     return `(${c} ? ${a} : ${b})`;
@@ -509,6 +595,11 @@ class CudaPrinter extends CLikePrinter {
     const b = this.buffer(ld.buf);
     const r0 = this.viewOffset(s);
     const what = `${s.dst.tile}: ${width} elements per 16-byte load where ${ld.buf}, the column offset and bound allow`;
+    if (this.rawCopy(s, vec)) {
+      // Waited for at the next barrier (barrier()).
+      this.vectorLoop(b, width, y, s.guard?.cols, v.rows, v.t.cols, `${s.dst.tile}: cp.async of 16 bytes where ${ld.buf}, the column offset and bound allow`, () => this.asyncCopy(s, vec, r0), () => super.mapOp(s));
+      return;
+    }
     this.withInvariants(s.expr, ['r', 'c'], s.dst.tile, () => this.vectorLoop(b, width, y, s.guard?.cols, v.rows, v.t.cols, what, () => {
       const raw = this.fresh('raw');
       const body = () => {
@@ -558,9 +649,37 @@ class CudaPrinter extends CLikePrinter {
     }, false);
   }
 
+  /** Whether a vectorised map copies 16-bit elements unchanged into a 16-bit tile of their type (no conversion: cp.async). */
+  private rawCopy(s: Extract<Stmt, { op: 'map' }>, vec: VectorLoad): boolean {
+    return vec.width === 8 && s.expr === vec.ld && this.halfTiles.get(s.dst.tile) === this.buffer(vec.ld.buf).dtype;
+  }
+
+  /** cp.async of the 16 bytes at the map's load into its tile at (r, c); zeros where the guard drops them. */
+  private asyncCopy(s: Extract<Stmt, { op: 'map' }>, vec: VectorLoad, r0: string): void {
+    const b = this.buffer(vec.ld.buf);
+    const dst = `&${this.at(s.dst.tile, 'r', 'c', r0 || undefined)}`;
+    this.withExprs(() => {
+      const src = `${b.name} + (${this.expr(vec.ld.idx, {}, 'i32')})`;
+      if (!s.guard) return `attnc_cp_async16(${dst}, ${src}, true);`;
+      const ok = this.fresh('ok');
+      return [`const bool ${ok} = ${this.vectorGuard(s.guard)};`, `attnc_cp_async16(${dst}, ${ok} ? ${src} : ${b.name}, ${ok});`];
+    });
+  }
+
   /** Store `width` values at row r, columns c… of the map's tile: 16 bytes at a time where rows and tile start on 16 bytes. */
   private storeVector(s: Extract<Stmt, { op: 'map' }>, width: number, vals: string[], r0: string): void {
     const t = this.tiles.get(s.dst.tile)!;
+    const h = this.halfTiles.get(t.name);
+    if (h) {
+      // 16-bit tiles (rows of 8·n elements): pairs packed, 4·width bytes stored at once.
+      if (width % 2) return vals.forEach((v, k) => this.emit(this.assign(t.name, this.at(s.dst.tile, 'r', k ? `(c + ${this.intLit(k)})` : 'c', r0 || undefined), v)));
+      const words = Array.from({ length: width / 2 }, (_, k) => `attnc_pack_${h}(${vals[2 * k]}, ${vals[2 * k + 1]})`);
+      const at = `&${this.at(s.dst.tile, 'r', 'c', r0 || undefined)}`;
+      if (words.length === 4) this.emit(`*reinterpret_cast<uint4*>(${at}) = make_uint4(${words.join(', ')});`);
+      else if (words.length === 2) this.emit(`*reinterpret_cast<uint2*>(${at}) = make_uint2(${words.join(', ')});`);
+      else words.forEach((w, k) => this.emit(`reinterpret_cast<unsigned*>(${at})[${k}] = ${w};`));
+      return;
+    }
     // Every tile starts on 16 bytes (emitCudaKernel's layout); rows of 4·n words keep it.
     const wide = width % 4 === 0 && this.rowStride(t) % 4 === 0 && t.cols % 4 === 0;
     for (let k = 0; k < width; k += wide ? 4 : 1) {
@@ -632,7 +751,10 @@ class CudaPrinter extends CLikePrinter {
         else this.block('', inner);
       };
       this.block(`if (${[...new Set(conds)].join(' && ') || 'true'})`, () => {
-        const raws = group.map((g) => {
+        // Raw 16-bit copies go by cp.async (no registers), waited for at the next barrier.
+        const copies = group.map((g) => this.rawCopy(g.s, g.vec));
+        const raws = group.map((g, k) => {
+          if (copies[k]) return '';
           const raw = this.fresh('raw');
           this.emit(`${g.vec.width === 1 ? 'float' : 'uint4'} ${raw}[${g.trips}];`);
           return raw;
@@ -641,6 +763,7 @@ class CudaPrinter extends CLikePrinter {
           const j = this.fresh('j');
           this.emit('#pragma unroll');
           this.block(this.forLoop(j, i(0), i(g.trips), i(1)), () => {
+            if (copies[k]) return element(g, j, () => this.asyncCopy(g.s, g.vec, r0s[k]!));
             this.emit(`${raws[k]}[${j}] = ${g.vec.width === 1 ? '0.0f' : 'make_uint4(0u, 0u, 0u, 0u)'};`);
             element(g, j, () => {
               const load = () =>
@@ -655,6 +778,7 @@ class CudaPrinter extends CLikePrinter {
           });
         });
         group.forEach((g, k) => {
+          if (copies[k]) return;
           const j = this.fresh('j');
           this.emit('#pragma unroll');
           this.block(this.forLoop(j, i(0), i(g.trips), i(1)), () => {
@@ -817,7 +941,11 @@ class CudaPrinter extends CLikePrinter {
     // no permutation there.
     const half = this.halfOperands(s);
     const kStep = half ? 16 : 8;
-    const interleave = !!half && !!aRegs && g.ma === 1 && !s.mask;
+    // B from a 16-bit tile loads with ldmatrix (sixteenBitTiles).
+    const ldsmB = !!half && this.halfTiles.has(s.b.tile);
+    // With A in registers, each B fragment feeds its mma at once (the B fragments of a step are
+    // not all held together: fewer registers live): with one row tile, or B from ldmatrix.
+    const interleave = !!half && !!aRegs && (g.ma === 1 || ldsmB) && !s.mask;
     // A register output without mask or scale accumulates in place (no second set of accumulators).
     const inPlace = reg && !s.mask && !s.scale && s.acc !== 'sub';
     const op = s.acc === 'set' ? '=' : s.acc === 'add' ? '+=' : '-=';
@@ -831,8 +959,10 @@ class CudaPrinter extends CLikePrinter {
       const tg = this.fresh('tg');
       this.emit(`${aRegs ? '[[maybe_unused]] ' : ''}${this.declConst(mt, 'i32', `(lid >> 5) / ${i(g.wn)} * ${i(g.ma)}`)}`);
       this.emit(this.declConst(nt, 'i32', `(lid >> 5) % ${i(g.wn)} * ${i(g.nb)}`));
-      this.emit(this.declConst(gr, 'i32', '(lid & 31) >> 2'));
-      this.emit(this.declConst(tg, 'i32', 'lid & 3'));
+      // (ldmatrix loads address by lane: g and t may go unused.)
+      const lanes = half && (this.halfTiles.has(s.a.tile) || this.halfTiles.has(s.b.tile) || aRegs) ? '[[maybe_unused]] ' : '';
+      this.emit(`${lanes}${this.declConst(gr, 'i32', '(lid & 31) >> 2')}`);
+      this.emit(`${lanes}${this.declConst(tg, 'i32', 'lid & 3')}`);
       const tiles = g.ma * g.nb;
       const acc = inPlace ? this.regRef(s.dst.tile) : this.fresh('acc');
       if (!inPlace) this.emit(`float ${acc}[${tiles * 4}];`);
@@ -854,7 +984,9 @@ class CudaPrinter extends CLikePrinter {
       const aSlot = (ag: WarpGrid, ia: string, x: string, q: number) => `${this.regRef(s.a.tile)}[4 * (${ia} * ${i(ag.nb)} + (${x} >> 3)) + ${i(q)}]`;
       // Long k loops (nvcc leaves them rolled; it unrolls the short ones): two steps per iteration,
       // so the second step's fragment loads issue while the first's mma run.
-      if (aRegs) this.emit('#pragma unroll');
+      // Where ldmatrix loads both operands (one load per fragment), wholly: ptxas then fits the
+      // flash kernel in 255 registers without spilling (with two steps per iteration it spilled).
+      if (aRegs || (this.halfTiles.has(s.a.tile) && ldsmB)) this.emit('#pragma unroll');
       else if (kk >= 64) this.emit('#pragma unroll 2');
       this.block(this.forLoop(x, i(0), i(kk), i(kStep)), () => {
         const af = this.fresh('af');
@@ -877,12 +1009,34 @@ class CudaPrinter extends CLikePrinter {
               [[0, 1], [2, 3], [4, 5], [6, 7]].forEach(([lo, hi], j) => this.emit(`${af}[${ia}][${j}] = attnc_pack_${half}(${at(lo!)}, ${at(hi!)});`));
               return;
             }
+            if (this.halfTiles.has(s.a.tile)) {
+              // One ldmatrix for the 16 × 16 fragment: matrices (rows 0–7, k 0–7), (8–15, 0–7),
+              // (0–7, 8–15), (8–15, 8–15) are registers 0–3; lane l addresses row l % 8 of matrix l / 8.
+              const m0 = `16 * (${mt} + ${ia})`;
+              if (!s.transA) this.emit(`attnc_ldsm_x4(${af}[${ia}], &${A_(`${m0} + (lid & 15)`, `${x} + 8 * ((lid >> 4) & 1)`)});`);
+              else this.emit(`attnc_ldsm_x4_trans(${af}[${ia}], &${this.at(s.a.tile, `(${x} + 8 * ((lid >> 4) & 1) + (lid & 7))`, `(${m0} + 8 * ((lid >> 3) & 1))`, names['a'])});`);
+              return;
+            }
             const row = `16 * (${mt} + ${ia}) + ${gr}`;
             const col = `${x} + 2 * ${tg}`;
             [[row, col], [`${row} + 8`, col], [row, `${col} + 8`], [`${row} + 8`, `${col} + 8`]].forEach(([r, c], j) => this.emit(`${af}[${ia}][${j}] = ${pair(s.a.tile, s.transA, A_, r!, c!)};`));
           });
+          // B from a 16-bit tile: one ldmatrix for two 8-column tiles (x4: matrices k 0–7 and
+          // 8–15 of tile ib, then of ib + 1), or for one (x2) where nb is odd; transposed where
+          // the tile holds B's rows (k) along its rows, since a B register pairs two k of one column.
+          const pairs = ldsmB && g.nb % 2 === 0;
           this.emit('#pragma unroll');
-          this.block(this.forLoop(ib, i(0), i(g.nb), i(1)), () => {
+          this.block(this.forLoop(ib, i(0), i(g.nb), i(pairs ? 2 : 1)), () => {
+            if (ldsmB) {
+              const n0 = pairs ? `8 * (${nt} + ${ib} + ((lid >> 4) & 1))` : `8 * (${nt} + ${ib})`;
+              const k0 = `${x} + 8 * ((lid >> 3) & 1)`;
+              const addr = s.transB ? this.at(s.b.tile, `(${n0} + (lid & 7))`, `(${k0})`, names['b']) : this.at(s.b.tile, `(${k0} + (lid & 7))`, `(${n0})`, names['b']);
+              this.emit(`attnc_ldsm_${pairs ? 'x4' : 'x2'}${s.transB ? '' : '_trans'}(${bf}[${ib}], &${addr});`);
+              if (interleave) {
+                for (let a = 0; a < g.ma; a++) for (const d of pairs ? [0, 1] : [0]) this.emit(`attnc_mma_${half}(${acc} + 4 * (${i(a * g.nb)} + ${ib} + ${d}), ${af}[${a}], ${bf}[${ib} + ${d}]);`);
+              }
+              return;
+            }
             const col = `8 * (${nt} + ${ib}) + ${gr}`;
             // B's pairs run down its k (rows): adjacent in the tile when it is stored transposed.
             const Bk = (k: string, n: string) => B_(n, k);
@@ -995,7 +1149,9 @@ export function emitCudaKernel(k: Kernel, o: EmitOptions): CudaKernel {
   const used = usedTiles(k.body);
   const shared = k.tiles.filter((t) => t.space === 'shared' && used.has(t.name));
   const unusedShared = k.tiles.filter((t) => t.space === 'shared' && !used.has(t.name));
-  const words = (t: TileDecl) => t.rows * p.rowStride(t);
+  // Words of a shared tile (a 16-bit tile's elements are half words).
+  const words = (t: TileDecl) => (p.sharedType(t) === 'f32' ? t.rows * p.rowStride(t) : Math.ceil((t.rows * p.rowStride(t)) / 2));
+  const elementType = (t: TileDecl) => ctypeOf(p.sharedType(t));
   // Each tile starts on 16 bytes (4 words), for the 16-byte shared stores of the tile loads.
   const offsets: number[] = [];
   const sharedBytes = 4 * shared.reduce((off, t) => {
@@ -1004,7 +1160,7 @@ export function emitCudaKernel(k: Kernel, o: EmitOptions): CudaKernel {
     return at + words(t);
   }, 0);
   const dynamic = sharedBytes > STATIC_SHARED_LIMIT;
-  const pad = (t: TileDecl) => (p.rowStride(t) !== t.cols ? `, rows ${p.rowStride(t)} words apart` : '');
+  const pad = (t: TileDecl) => (p.rowStride(t) !== t.cols ? `, rows ${p.rowStride(t)} ${p.sharedType(t) === 'f32' ? 'words' : 'elements'} apart` : '') + (p.sharedType(t) === 'f32' ? '' : `, ${p.sharedType(t)}`);
   const registers = k.tiles.filter((t) => t.space !== 'shared').map((t) => ({ name: t.name, size: p.registerSlots(t) }));
   const symbol = `${o.symbolPrefix ?? 'attnc_'}${k.name}`;
   // Launch bounds (threads, minBlocks): without a minimum, CUDA 13's ptxas capped the chunk kernels
@@ -1025,8 +1181,12 @@ export function emitCudaKernel(k: Kernel, o: EmitOptions): CudaKernel {
   }
   if (dynamic) {
     lines.push('  extern __shared__ __align__(16) float attnc_smem[];');
-    shared.forEach((t, j) => lines.push(`  float* const ${t.name} = attnc_smem + ${offsets[j]};  // [${t.rows}, ${t.cols}]${pad(t)}`));
-  } else for (const t of shared) lines.push(`  __shared__ __align__(16) float ${t.name}[${words(t)}];  // [${t.rows}, ${t.cols}]${pad(t)}`);
+    shared.forEach((t, j) => {
+      const at = `attnc_smem + ${offsets[j]}`;
+      const ty = elementType(t);
+      lines.push(`  ${ty}* const ${t.name} = ${ty === 'float' ? at : `reinterpret_cast<${ty}*>(${at})`};  // [${t.rows}, ${t.cols}]${pad(t)}`);
+    });
+  } else for (const t of shared) lines.push(`  __shared__ __align__(16) ${elementType(t)} ${t.name}[${p.sharedType(t) === 'f32' ? words(t) : t.rows * p.rowStride(t)}];  // [${t.rows}, ${t.cols}]${pad(t)}`);
   for (const r of registers) lines.push(`  float ${r.name}[${r.size}];`);
   lines.push(...body);
   lines.push('}');

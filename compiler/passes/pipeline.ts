@@ -219,7 +219,7 @@ function tiling(st: PlanState): void {
       const { C: Bq, BK: Bk, sharedBytes: bytes } = bestS.t;
       if (askedQ && Bq !== askedQ) st.notes.push(`tiling: the requested query tile ${askedQ} (--chunk) does not fit ${prof.name} with any key tile; using ${Bq}`);
       if (Bk === prefK && prefK < specK) st.notes.push(`tiling: key tiles of ${Bk} instead of the spec's ${specK}: ${prof.name} prefers them for the flash kernel on tensor cores (results are the same up to rounding)`);
-      st.tiling = { ...bestS.t, why: `query tiles of ${Bq} and key tiles of ${Bk}${req.BK ? ' (requested)' : ''} (${bytes} bytes of workgroup memory; ${prof.name} allows ${limit})` };
+      st.tiling = { ...bestS.t, why: `query tiles of ${Bq} and key tiles of ${Bk}${req.BK ? ' (requested)' : ''} (at most ${bytes} bytes of workgroup memory; ${prof.name} allows ${limit})` };
       st.notes.push(`tiling: ${st.tiling.why}`);
       return;
     }

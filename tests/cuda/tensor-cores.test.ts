@@ -52,6 +52,43 @@ function assertCovers(cells: [bigint, bigint][], rows: number, cols: number, wha
   assert.is(seen.size, rows * cols, `${what}: covers ${seen.size} of ${rows * cols}`);
 }
 
+/** An ldmatrix call of a kernel: its register array and index expression, the tile and its row stride (elements). */
+interface Ldsm {
+  text: string;
+  reg: string;
+  regIdx: string;
+  tile: string;
+  idx: string;
+  count: number;
+  trans: boolean;
+  stride: bigint;
+}
+function ldsmCalls(k: string, part = k): Ldsm[] {
+  return [...part.matchAll(/attnc_ldsm_x(\d)(_trans)?\((\w+)\[(\w+)\], &(\w+)\[(.*)\]\);/g)].map((m) => {
+    const stride = /\[\d+, \d+\], rows (\d+) elements apart, bf16/.exec(k.slice(k.indexOf(`* const ${m[5]} =`)))?.[1];
+    assert.ok(stride, `${m[5]}: a bf16 tile with padded rows`);
+    return { text: m[0], reg: m[3]!, regIdx: m[4]!, tile: m[5]!, idx: m[6]!, count: Number(m[1]), trans: !!m[2], stride: BigInt(stride!) };
+  });
+}
+/**
+ * ldmatrix simulated (the PTX ISA: lane 8·j + i gives the address of row i of matrix j; lane L then
+ * holds elements (L / 4, 2·(L % 4) + h) of matrix j in register j, or with .trans (2·(L % 4) + h, L / 4)):
+ * the tile (row, column) of lane L's register j, half h, given the other variables of the index.
+ */
+function ldsmElement(c: Ldsm, vars: Record<string, bigint>, L: number, j: number, h: number): [bigint, bigint] {
+  const row = (i: number) => evalC(c.idx, { ...vars, lid: BigInt(8 * j + i) });
+  const g = L >> 2;
+  const t = L & 3;
+  const at = c.trans ? row(2 * t + h) + BigInt(g) : row(g) + BigInt(2 * t + h);
+  return [at / c.stride, at % c.stride];
+}
+/** The identifier of the call's index that matches a pattern (a loop variable or a warp's first tile). */
+function ident(c: Ldsm, re: RegExp): string {
+  const id = (c.idx.match(/\b[A-Za-z_]\w*\b/g) ?? []).find((x) => re.test(x));
+  assert.ok(id, `${c.text}: no identifier ${re}`);
+  return id!;
+}
+
 test('warpGrid: even splits with the fewest tiles per warp, then the fewest fragment loads', () => {
   assert.equal(warpGrid(64, 64, 8), { wm: 2, wn: 4, ma: 2, nb: 2 });
   assert.equal(warpGrid(128, 64, 8), { wm: 4, wn: 2, ma: 2, nb: 4 });
@@ -83,11 +120,22 @@ test('fragment loads are free of bank conflicts: the 32 lanes of each load hit 3
     for (const m of k.matchAll(/[ab]f\d+\[\w+\]\[\d\] = attnc_pack2_bf16\(&(\w+)\[(.*)\]\);/g)) loads.push([m[0], m[1]!, m[2]!, 2]);
     for (const m of k.matchAll(/[ab]f\d+\[\w+\]\[\d\] = attnc_pack_bf16\((\w+)\[(.*?)\], \w+\[(.*)\]\);/g)) loads.push([m[0], m[1]!, m[2]!, 1], [m[0], m[1]!, m[3]!, 1]);
     const shared = loads.filter(([, tile]) => !new RegExp(`^  float ${tile}\\[`, 'm').test(k));
-    assert.ok(shared.length >= 6, `${name}: fragment loads found`);
+    // ldmatrix (16-bit tiles): each matrix is one phase, 8 rows of 16 bytes that must cover 32 banks.
+    for (const c of ldsmCalls(k)) {
+      const zero = Object.fromEntries((c.idx.match(/\b[A-Za-z_]\w*\b/g) ?? []).map((id) => [id, 0n]));
+      for (let j = 0; j < c.count; j++) {
+        const banks = new Set<bigint>();
+        for (let i = 0; i < 8; i++) for (let w = 0n; w < 4n; w++) banks.add(((evalC(c.idx, { ...zero, lid: BigInt(8 * j + i) }) * 2n) / 4n + w) % 32n);
+        assert.is(banks.size, 32, `${name}: ${c.text}, matrix ${j}: ${banks.size} banks`);
+      }
+      shared.push([c.text, c.tile, '', 0]);
+    }
+    assert.ok(shared.length >= 3, `${name}: fragment loads found`);
     // Per tile and role (whether a fragment's 8 rows g or its 4 columns t run down the tile's rows):
     // the loads that hit fewer than 32 banks (8-byte loads: per half-warp, both words).
     const roles = new Map<string, Map<string, string[]>>();
     for (const [line, tile, idx, words] of shared) {
+      if (!words) continue;
       const ids = [...new Set(idx.match(/\b[A-Za-z_]\w*\b/g) ?? [])];
       // Lane = 4g + t; the warp's tile, the k step and the slice offsets at 0 (common to all lanes).
       const at = (g: bigint, t: bigint) => evalC(idx, Object.fromEntries(ids.map((id) => [id, /^g\d+$/.test(id) ? g : /^tg\d+$/.test(id) ? t : 0n])));
@@ -190,25 +238,50 @@ test('row-owned tiles (bf16 softmax): fragment layouts split by rows over the wa
           const col = evalC(jj[1]!, env);
           assert.equal([evalC(sm.r, { lid, [sm.slot]: slot }), evalC(sm.c, { lid, [sm.slot]: slot })], [evalC(mn.r, { lid, [mn.slot]: s }), col], `fold slot of lane ${lid}`);
         }
-  // Acc += Sm · Vt (bf16 operands, k = 16): the keys of the A fragment's pairs (registers 0 and
-  // 2: columns 2t, 2t + 1 and 2t + 8, 2t + 9 of the step) are those of B's pairs (registers 0
-  // and 1: rows 2t, 2t + 1 and 2t + 8, 2t + 9), lane by lane.
+  // The PTX ISA's m16n8k16 fragments (g = lane / 4, t = lane % 4): A register j holds (row g + 8·(j % 2),
+  // k 2t + 8·(j / 2) + h), B register j holds (k 2t + 8·j + h, column g).
+  const aAt = (L: number, j: number, h: number) => [(L >> 2) + 8 * (j & 1), 2 * (L & 3) + 8 * (j >> 1) + h] as const;
+  const bAt = (L: number, j: number, h: number) => [2 * (L & 3) + 8 * j + h, L >> 2] as const;
+  // Sm = Q · Ktᵀ from bf16 tiles by ldmatrix: each lane receives its fragments' elements of Q and Kt.
+  const qk = ldsmCalls(k, k.slice(k.indexOf('// Sm = Q · Ktᵀ'), k.indexOf('// Acc += Sm · Vt')));
+  const [qa, kb] = [qk.find((c) => c.tile === 'Q')!, qk.find((c) => c.tile === 'Kt')!];
+  assert.ok(qa && kb && !qa.trans && !kb.trans && qa.count === 4, 'Q and Kt fragments by ldmatrix');
+  const pvCalls = ldsmCalls(k, k.slice(k.indexOf('// Acc += Sm · Vt')));
+  const vb = pvCalls.find((c) => c.tile === 'Vt')!;
+  assert.ok(vb && vb.trans, 'Vt fragments by ldmatrix.trans (B pairs two keys of one column)');
+  for (let L = 0; L < 32; L++)
+    for (let j = 0; j < 4; j++)
+      for (let h = 0; h < 2; h++)
+        for (const xs of [0n, 16n, 112n]) {
+          for (let ia = 0; ia < ma; ia++) {
+            const [m, kx] = aAt(L, j, h);
+            assert.equal(ldsmElement(qa, { [ident(qa, /^mt\d+$/)]: 0n, [ident(qa, /^a\d+$/)]: BigInt(ia), [ident(qa, /^x\d+$/)]: xs }, L, j, h), [BigInt(16 * ia + m), xs + BigInt(kx)], `Q: lane ${L}, tile ${ia}, register ${j}.${h}`);
+          }
+          // x4: registers 0–1 of B tile ib, 2–3 of tile ib + 1.
+          for (const [c, keyRows] of [[kb, false], [vb, true]] as const) {
+            const step = c === vb ? xs % K : xs;
+            for (const ib of [0, 2]) {
+              const [kx, n] = bAt(L, j & 1, h);
+              const want: [bigint, bigint] = [step + BigInt(kx), BigInt(8 * (ib + (j >> 1)) + n)];
+              assert.equal(ldsmElement(c, { [ident(c, /^nt\d+$/)]: 0n, [ident(c, /^b\d+$/)]: BigInt(ib), [ident(c, /^x\d+$/)]: step }, L, c.count === 4 ? j : j & 1, h), keyRows ? want : [want[1], want[0]], `${c.tile}: lane ${L}, tile ${ib}, register ${j}.${h}`);
+            }
+          }
+        }
+  // Acc += Sm · Vt: the A fragment is the probabilities held in Sm's accumulators: register j of
+  // lane L, half h, is Sm's element (row g + 8·(j % 2) of the warp's row tile, key 2t + 8·(j / 2) + h of the step).
   const pv = k.slice(k.indexOf('// Acc += Sm · Vt'));
   assert.match(pv, /\(bf16 operands\)/);
-  const a = [0, 2].map((j) => new RegExp(`af\\d+\\[(a\\d+)\\]\\[${j}\\] = attnc_pack_bf16\\(Sm\\[(.*?)\\], Sm\\[(.*)\\]\\);`).exec(pv)!);
-  const bRows = [0, 1].map((j) => new RegExp(`bf\\d+\\[b\\d+\\]\\[${j}\\] = attnc_pack_bf16\\(Vt\\[\\((.*?)\\) \\* 132 \\+ .*?\\], Vt\\[\\((.*?)\\) \\* 132 \\+`).exec(pv)!);
+  const a = [0, 1, 2, 3].map((j) => new RegExp(`af\\d+\\[(a\\d+)\\]\\[${j}\\] = attnc_pack_bf16\\(Sm\\[(.*?)\\], Sm\\[(.*)\\]\\);`).exec(pv)!);
   const x = new RegExp(`for \\(int (x\\d+) = 0; x\\d+ < ${keys}; x\\d+ \\+= 16\\)`).exec(pv)![1]!;
-  const tg = /const int (tg\d+) = lid & 3;/.exec(pv)![1]!;
   for (let lid = 0n; lid < 32n; lid++)
     for (let step = 0n; step < K; step += 16n)
-      for (const j of [0, 1])
-        for (const half of [0, 1]) {
+      for (let j = 0; j < 4; j++)
+        for (let h = 0; h < 2; h++)
           for (let ia = 0n; ia < BigInt(ma); ia++) {
-          const slot = evalC(a[j]![2 + half]!, { [a[j]![1]!]: ia, [x]: step });
-          assert.is(evalC(sm.c, { lid, [sm.slot]: slot }), evalC(bRows[j]![1 + half]!, { [x]: step, [tg]: lid & 3n }), `lane ${lid}, step ${step}, register ${j}, element ${half}`);
-          assert.is(evalC(sm.r, { lid, [sm.slot]: slot }), evalC(sm.r, { lid, [sm.slot]: evalC(a[j]![2]!, { [a[j]![1]!]: ia, [x]: 0n }) }), `lane ${lid}: one row per A register`);
-        }
-        }
+            const slot = evalC(a[j]![2 + h]!, { [a[j]![1]!]: ia, [x]: step });
+            const [m, kx] = aAt(Number(lid), j, h);
+            assert.equal([evalC(sm.r, { lid, [sm.slot]: slot }), evalC(sm.c, { lid, [sm.slot]: slot })], [16n * ia + BigInt(m), step + BigInt(kx)], `lane ${lid}, step ${step}, register ${j}.${h}`);
+          }
 });
 
 test('shared rows of 32·n words are padded: one word, four for tensor-core operands and WGSL quad tiles (CUDA and WGSL)', () => {

@@ -18,28 +18,29 @@ function cudaOf(spec: string): string {
   return r.files.find((x) => x.path.endsWith('.cu'))!.contents;
 }
 
-/** The code from a tile-load comment to the end of its scalar fallback's opening. */
-function loadOf(cu: string, tile: string, buf: string): string | undefined {
-  const at = cu.indexOf(`// ${tile}: `);
-  if (at < 0) return undefined;
-  const text = cu.slice(at, cu.indexOf('else {', cu.indexOf(`__ldg(reinterpret_cast<const uint4*>(${buf}`, at)) + 200);
-  return text.includes(`(${buf}) & 15ull`) ? text : undefined;
-}
-
-test('bf16 key and value tiles of the softmax kernel load 8 elements per 16-byte load, with a scalar fallback', () => {
+test('bf16 query, key and value tiles of the softmax kernel are bf16 in shared memory, copied 16 bytes at a time by cp.async, with a scalar fallback', () => {
   const cu = cudaOf('softmax');
-  const kt = loadOf(cu, 'Kt', 'in_k');
-  assert.ok(kt, 'Kt is loaded with vector loads');
-  assert.match(kt!, /Kt: 8 elements per 16-byte load where in_k/);
-  assert.match(kt!, /__bfloat1622float2/);
-  // Two 16-byte shared stores of the 8 values (the tile's rows are 136 words: 16-byte aligned,
-  // padded 8 for the 8-byte fragment loads of its bf16 operand pairs).
-  assert.match(kt!, /const float (sv\d+) = ldv\d+\[7\];/);
-  assert.match(kt!, /\*reinterpret_cast<float4\*>\(&Kt\[r \* 136 \+ \(c \+ 4\)\]\) = make_float4\(sv\d+, sv\d+, sv\d+, sv\d+\);/);
-  // The fallback is the scalar element loop over the key tile's elements.
+  const k = cu.slice(cu.indexOf('attnc_softmax_attention('));
+  // Read only as bf16 tensor-core operands: stored as bf16, rows of 136 elements (272 bytes: 17
+  // units of 16 for conflict-free ldmatrix).
+  for (const t of ['Q', 'Kt', 'Vt']) assert.match(k, new RegExp(`__nv_bfloat16\\* const ${t} = reinterpret_cast<__nv_bfloat16\\*>\\(attnc_smem \\+ \\d+\\);  // \\[\\d+, 128\\], rows 136 elements apart, bf16`));
+  // Q alone, K and V as one group: unconverted copies, zero-filled where the guard drops the row.
+  assert.match(k, /\/\/ Q: cp\.async of 16 bytes where in_q/);
+  for (const [t, buf] of [['Q', 'in_q'], ['Kt', 'in_k'], ['Vt', 'in_v']]) {
+    assert.match(k, new RegExp(`const bool (ok\\d+) = r < L[qk] && c < 128;\\n\\s+attnc_cp_async16\\(&${t}\\[r \\* 136 \\+ c\\], \\1 \\? ${buf} \\+ \\(.*\\) : ${buf}, \\1\\);`), `${t}: cp.async from ${buf}`);
+  }
+  assert.not.match(k, /__bfloat1622float2/, 'no conversion on the way in');
+  // The fallback is the scalar element loop, rounding to bf16 on the store.
   const keys = Number(/key tiles of (\d+)/.exec(cu)![1]);
   const threads = Number(/__launch_bounds__\((\d+), \d\) attnc_softmax_attention/.exec(cu)![1]);
-  assert.match(cu, new RegExp(`else \\{\\n\\s+#pragma unroll 8\\n\\s+for \\(int e\\d+ = lid; e\\d+ < ${keys * 128}; e\\d+ \\+= ${threads}\\)`));
+  assert.match(k, new RegExp(`else \\{\\n\\s+#pragma unroll 8\\n\\s+for \\(int e\\d+ = lid; e\\d+ < ${keys * 128}; e\\d+ \\+= ${threads}\\) \\{[^}]*\\n\\s+Kt\\[r \\* 136 \\+ c\\] = __float2bfloat16_rn\\(attnc_load\\(in_k, `));
+  // The copies are complete for every thread after a barrier: each barrier waits for this thread's first.
+  const barriers = k.match(/__syncthreads\(\);/g)!.length;
+  assert.ok(barriers >= 3);
+  assert.is(k.match(/attnc_cp_async_wait\(\); __syncthreads\(\);/g)?.length, barriers, 'every barrier waits for the copies');
+  // A program whose tiles are not bf16 operands (f32 chunk kernels) has no copies and plain barriers.
+  const gdn = cudaOf('gated_deltanet');
+  assert.not.match(gdn.slice(gdn.indexOf('attnc_gated_deltanet_chunk(')), /attnc_cp_async/);
 });
 
 test('f32 workspace tiles load 4 per load; a block-uniform select splits the map', () => {
