@@ -194,10 +194,12 @@ class CudaPrinter extends CLikePrinter {
       matmuls.some((m) => this.tiles.get(m.dst.tile)!.space === 'register' && this.mmaShape(m, true));
     for (const t of k.tiles) if (t.space === 'rows') this.rowsGrid(t);
     this.halfTiles = this.sixteenBitTiles();
+    let copies = false;
     forEachStmt(k.body, (st) => {
       const vec = st.op === 'map' ? this.vectorLoad(st) : undefined;
-      if (st.op === 'map' && vec && this.rawCopy(st, vec)) this.asyncCopies = true;
+      if (st.op === 'map' && vec && this.rawCopy(st, vec)) copies = true;
     });
+    this.asyncCopies = copies;
     // Pad shared rows; the operands of tensor-core matmuls by 4 or 8 words (fragmentPads); a
     // 16-bit tile's rows to an odd number of 16-byte units, so that the 8 rows an ldmatrix phase
     // reads fall on distinct banks.
@@ -207,7 +209,7 @@ class CudaPrinter extends CLikePrinter {
   }
 
   /** Whether some map copies by cp.async (rawCopy): every barrier then waits for the copies first. */
-  private asyncCopies = false;
+  private readonly asyncCopies: boolean;
 
   /** Shared tiles stored as 16-bit elements (sixteenBitTiles), with their type. */
   private readonly halfTiles: Map<string, 'bf16' | 'f16'>;
@@ -230,11 +232,13 @@ class CudaPrinter extends CLikePrinter {
       if (st.op === 'matmul') {
         const operands = new Set([st.a.tile, st.b.tile]);
         const fits = !!this.mmaFits(st) && !!this.halfOperands(st);
+        // (An accumulating output is among the reads, and dropped with the writes.)
         for (const name of reads) {
-          if (!operands.has(name) || !fits || name === st.dst.tile || (name === st.a.tile && this.tiles.get(name)!.space !== 'shared')) drop(name);
+          if (!operands.has(name) || !fits) drop(name);
           else if (ok.has(name)) ok.set(name, true);
         }
         for (const name of writes) drop(name);
+        // An operand the scale also reads elementwise (reads holds it once, as an operand).
         if (st.scale) walkSExpr(st.scale, (e) => void (e.k === 'tile' && drop(e.tile)));
         return;
       }
@@ -1186,7 +1190,7 @@ export function emitCudaKernel(k: Kernel, o: EmitOptions): CudaKernel {
       const ty = elementType(t);
       lines.push(`  ${ty}* const ${t.name} = ${ty === 'float' ? at : `reinterpret_cast<${ty}*>(${at})`};  // [${t.rows}, ${t.cols}]${pad(t)}`);
     });
-  } else for (const t of shared) lines.push(`  __shared__ __align__(16) ${elementType(t)} ${t.name}[${p.sharedType(t) === 'f32' ? words(t) : t.rows * p.rowStride(t)}];  // [${t.rows}, ${t.cols}]${pad(t)}`);
+  } else for (const t of shared) lines.push(`  __shared__ __align__(16) ${elementType(t)} ${t.name}[${t.rows * p.rowStride(t)}];  // [${t.rows}, ${t.cols}]${pad(t)}`);
   for (const r of registers) lines.push(`  float ${r.name}[${r.size}];`);
   lines.push(...body);
   lines.push('}');
