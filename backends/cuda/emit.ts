@@ -843,16 +843,16 @@ class CudaPrinter extends CLikePrinter {
    * The loop of 16-byte accesses over a rows × cols shared tile: under a block-uniform check that
    * the buffer, the column offset Y and the column bound are aligned to `width`, `body` runs for
    * each group of `width` elements along a row (the first one's row and column named r and c);
-   * otherwise `fallback` (the scalar loop).
+   * otherwise `fallback` (the scalar loop). Unrolled up to `unroll` times (loads: several in flight).
    */
-  private vectorLoop(buf: BufferDecl, width: number, y: SExpr | undefined, colsBound: SExpr | undefined, rows: number, cols: number, what: string, body: () => void, fallback: () => void): void {
+  private vectorLoop(buf: BufferDecl, width: number, y: SExpr | undefined, colsBound: SExpr | undefined, rows: number, cols: number, what: string, body: () => void, fallback: () => void, unroll = 4): void {
     const i = (x: number) => this.intLit(x);
     const n = rows * cols;
     const cond = this.alignment(buf, width, y, colsBound).join(' && ');
     this.emit(`// ${what}`);
     this.block(`if (${cond})`, () => {
       const e = this.fresh('e');
-      this.emit(`#pragma unroll ${Math.max(1, Math.min(4, Math.ceil(n / (this.T * width))))}`);
+      this.emit(`#pragma unroll ${Math.max(1, Math.min(unroll, Math.ceil(n / (this.T * width))))}`);
       this.block(this.forLoop(e, `lid * ${i(width)}`, i(n), i(this.T * width)), () => {
         this.emit(this.declConst('r', 'i32', `${e} / ${i(cols)}`));
         this.emit(this.declConst('c', 'i32', `${e} % ${i(cols)}`));
@@ -901,7 +901,9 @@ class CudaPrinter extends CLikePrinter {
           this.emit(`*reinterpret_cast<uint4*>(${ptr}) = ${w};`);
         }
       });
-    }, () => super.storeOp(s));
+      // Stores do not wait for memory: unrolled less, so that a large tile's store (the state
+      // before each chunk, in the chunk loop) does not hold many values in registers at once.
+    }, () => super.storeOp(s), 2);
   }
 
   /** The load, column offset Y and vector width of a map mapOp can vectorise, if it is one. */

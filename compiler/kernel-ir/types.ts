@@ -86,6 +86,12 @@ export interface BufferDecl {
    * starting at this word offset. 16-bit members hold two elements per word.
    */
   packedInto?: { buffer: string; offset: SExpr };
+  /**
+   * Scratch stored in the program's 16-bit input/output type where it has one (the dtype pass),
+   * like the inputs it is computed from: the per-chunk states that only the output kernel's
+   * matmuls read (`w_h`).
+   */
+  ioDtype?: boolean;
 }
 
 export interface ParamDecl {

@@ -16,7 +16,11 @@
  *   gcum        cumulative log-gates [NT, H] (softmax family with a gate)
  *   w_a, w_b, w_w, w_u   split chunk form: per-token rows of the intra-chunk kernel's results —
  *               output weights [NT, H, C], cumulative log-gates in the chunk [NT, H, 1 or K'],
- *               delta rules' WY factors W [NT, H, K'] and U [NT, H, V'] (compiler/passes/build-intra.ts)
+ *               delta rules' WY factors W [NT, H, K'] and U [NT, H, V'] (compiler/passes/build-intra.ts);
+ *               with an output kernel, the state kernel overwrites U with the corrected values U − W S
+ *   w_h, w_z    split form with an output kernel: the state S [slots, H, K', V'] (stored like the
+ *               inputs: bf16/f16 in 16-bit programs) and the normalizer z [slots, H, K'] before each
+ *               chunk, chunk slot ⌊cu[n]/C⌋ + n + c0/C (build-output.ts, chunkSlot)
  */
 import type { AttentionIR } from '../ir/attention-ir.ts';
 import type { IndexVar, Ref } from '../ir/expr.ts';
@@ -92,6 +96,14 @@ export function splitBuffers(ir: AttentionIR, C: number): BufferDecl[] {
   const gate = ir.gate.cls;
   if (gate !== 'none') out.push(scratch('w_b', gate === 'dd-vector' || gate === 'const-vector' ? ir.keyDim : 1));
   if (ir.update!.cls === 'delta') out.push(scratch('w_w', ir.keyDim), scratch('w_u', ir.valueDim));
+  return out;
+}
+
+/** Per-chunk states written by the state kernel and read by the output kernel: ⌊NT/C⌋ + N + 1 slots. */
+export function stateBuffers(ir: AttentionIR, C: number): BufferDecl[] {
+  const slots = b.add(b.idiv(P.NT, b.i(C)), b.add(P.N, b.i(1)));
+  const out: BufferDecl[] = [{ name: 'w_h', role: 'scratch', dtype: 'f32', access: 'read_write', elems: b.mul(b.mul(slots, P.H), b.i(ir.keyDim * ir.valueDim)), ioDtype: true }];
+  if (ir.normalizer === 'sum') out.push({ name: 'w_z', role: 'scratch', dtype: 'f32', access: 'read_write', elems: b.mul(b.mul(slots, P.H), b.i(ir.keyDim)) });
   return out;
 }
 

@@ -14,9 +14,10 @@ import { SUM_EPS, type AttentionIR } from '../ir/attention-ir.ts';
 import * as b from '../kernel-ir/build.ts';
 import { replaceNode, unconditional, usesVar, walkSExpr } from '../kernel-ir/analysis.ts';
 import type { Kernel, SExpr } from '../kernel-ir/types.ts';
-import { P, programBuffers, programParams, scratchBuffer, splitBuffers, tokinfoBuffer, tokenLeaves, type RowTokens } from './buffers.ts';
+import { P, programBuffers, programParams, scratchBuffer, splitBuffers, stateBuffers, tokinfoBuffer, type RowTokens } from './buffers.ts';
+import { chunkSlot, storeChunkOutput } from './build-output.ts';
 import { KernelBuilder } from './kernel-builder.ts';
-import { ExprLowering, isElementwise } from './lower-expr.ts';
+import { isElementwise } from './lower-expr.ts';
 import type { PlanState } from './plan.ts';
 import { chunkTerms } from './chunk-terms.ts';
 import { Sources } from './sources.ts';
@@ -43,6 +44,9 @@ export function buildChunkKernel(st: PlanState): Kernel {
   const src = new Sources(st);
   // Split form: scores, WY factors and gate cumsums come from the intra-chunk kernel (build-intra.ts).
   const split = tl.split === true;
+  // Split form in three kernels: the outputs come from the output kernel (build-output.ts), and this
+  // kernel stores the state before each chunk (and, for delta rules, the corrected values).
+  const outputKernel = split && tl.outputKernel === true;
   const kb = new KernelBuilder(`${ir.name}_${C === 1 ? 'recurrent' : 'chunk'}`);
 
   const v0 = kb.let('v0', b.mul(b.wg(0), b.i(BV)));
@@ -74,7 +78,8 @@ export function buildChunkKernel(st: PlanState): Kernel {
   const Qs = kb.tile('Qs', C, BK);
   const Ks = kb.tile('Ks', C, BK);
   // The output block lives in registers unless a non-elementwise epilogue must read it across threads.
-  const O = kb.tile('O', C, BV, !ir.epilogue || isElementwise(ir.epilogue) ? 'register' : 'shared');
+  // (Not declared where the output kernel computes the outputs: nothing here may then touch it.)
+  const O = outputKernel ? 'O' : kb.tile('O', C, BV, !ir.epilogue || isElementwise(ir.epilogue) ? 'register' : 'shared');
   const Gc = hasGate && !vecGate && !split ? kb.tile('Gc', C, 1) : undefined;
   const Bc = hasGate && !vecGate ? kb.tile('Bc', C, 1) : undefined;
   const Gs = vecGate && !split ? kb.tile('Gs', C, BK) : undefined;
@@ -82,7 +87,7 @@ export function buildChunkKernel(st: PlanState): Kernel {
   const Sc = src.has('scale') && !maxabs ? kb.tile('Sc', C, 1) : undefined;
   const Li = maxabs ? kb.tile('Li', C, 1) : undefined;
   const Mr = maxabs ? kb.tile('Mr', C, 1) : undefined;
-  const Dn = norm ? kb.tile('Dn', C, 1) : undefined;
+  const Dn = norm && !outputKernel ? kb.tile('Dn', C, 1) : undefined;
   const Bt = cls === 'delta' && !split ? kb.tile('Bt', C, 1) : undefined;
 
   const c0 = b.v('c0');
@@ -94,7 +99,8 @@ export function buildChunkKernel(st: PlanState): Kernel {
   // Split delta form: k's row factor is folded into the intra-chunk kernel's results, and k is
   // read raw here (Sources.foldsKeyScale).
   const foldK = src.foldsKeyScale();
-  const scales = src.scaleTiles(kb, C, foldK ? ['q', 'v'] : ['q', 'k', 'v']);
+  const scaled: ('q' | 'k' | 'v')[] = outputKernel ? (cls === 'delta' ? [] : ['v']) : ['q', 'v'];
+  const scales = src.scaleTiles(kb, C, foldK ? scaled : [...scaled, 'k']);
   /** Whether q's or k's row factor is left out of its loads (folded elsewhere, or computed here: deferNorms). */
   const rawRows = (name: string) => (foldK && name === 'k') || (deferNorms && (name === 'q' || name === 'k'));
   const q = (name: Parameters<Sources['elem']>[0]) => src.elem(name, rt, rawRows(name) ? null : scales.get(name));
@@ -287,7 +293,7 @@ export function buildChunkKernel(st: PlanState): Kernel {
     kb.let('t0', b.add(start, c0));
     // Accumulators first: the loads below then follow each other (the CUDA backend issues such a
     // run of loads together).
-    kb.map(O, b.f(0));
+    if (!outputKernel) kb.map(O, b.f(0));
     if (Dn) kb.map(Dn, b.f(0));
     // The row factors first: the copies of the staged rows below read them.
     for (const [name, tile] of scales) {
@@ -302,7 +308,8 @@ export function buildChunkKernel(st: PlanState): Kernel {
     } else if (Bc) kb.map(Bc, b.ld('w_b', rowBase(R, 1)), { ...rowsValid, cols: b.i(1) });
     if (Sc) chunkInput(Sc, 'scale', b.i(0), b.i(1));
     if (Bt) chunkInput(Bt, 'beta', b.i(0), b.i(1));
-    if (cls === 'additive' && maxabs) maxabsChunk();
+    if (outputKernel) stateOnlyChunk();
+    else if (cls === 'additive' && maxabs) maxabsChunk();
     else if (cls === 'additive') additiveChunk();
     else if (cls === 'delta' && split) splitDeltaChunk();
     else if (cls === 'delta') deltaChunk();
@@ -513,6 +520,66 @@ export function buildChunkKernel(st: PlanState): Kernel {
     kb.matmul(S, Ks, Vc!, decayed({ transA: true, acc: 'add' }));
   };
 
+  // ── split form with an output kernel: the state before the chunk, then its update ──
+  /**
+   * Stores S (and z) before the chunk for the output kernel, then updates the state:
+   * S ← e^{b_L} S + (K ⊙ e^{b_L − b} ⊙ s)ᵀ Y with Y = V (additive) or the corrected values
+   * Y = U − W S (delta rules; stored over U for the output kernel). With a scalar gate (or none) a
+   * token's factor e^{b_L − b}·s scales the rows of Y, and e^{b_L} rides on the update's matmul.
+   */
+  const stateOnlyChunk = () => {
+    // One key slice (k0 = 0, bound before the chunk loop): no slice loops, so that every load of
+    // the chunk follows the chunk inputs' and the backend issues them together.
+    const slices = (body: () => void, note: string) => (oneSlice ? body() : kb.for('k0', b.i(0), b.i(K), b.i(BK), body, note));
+    const loadKeys = () => {
+      kb.map(Ks, q('k').at(R, b.add(Cv, k0)), sliceGuard(k0));
+      if (vecGate) loadGateSlice();
+    };
+    /**
+     * Token r's factor in the update, on the rows of the key slice: e^{b_L − b_r}·s_r (per key
+     * column for vector gates). Scaling k rather than the values leaves the corrected values
+     * as they are stored for the output kernel, in the phase that reads the old state.
+     */
+    const scaleKeys = () => {
+      const decay = vecGate ? b.exp(b.sub(bLast(Cv), bAt(R, Cv))) : hasGate ? b.exp(b.sub(bLast(b.i(0)), bAt(R, b.i(0)))) : undefined;
+      const factor = decay && Sc ? b.mul(decay, sOf(R)) : (decay ?? (Sc ? sOf(R) : undefined));
+      if (factor) kb.map(Ks, b.mul(b.tile(Ks, R, Cv), factor));
+    };
+    let Y = Vc!;
+    const Ws = cls === 'delta' ? kb.tile('Ws', C, BK) : undefined;
+    const uIdx = b.add(rowBase(R, V), b.add(v0, Cv));
+    if (Ws) {
+      Y = kb.tile('X', C, BV);
+      kb.map(Y, b.ld('w_u', uIdx), { ...rowsValid, cols: vCols });
+    }
+    const loadW = () => kb.map(Ws!, b.ld('w_w', b.add(rowBase(R, K), b.add(k0, Cv))), sliceGuard(k0));
+    if (oneSlice) {
+      if (Ws) loadW();
+      loadKeys();
+    }
+    const slot = chunkSlot(start, n, c0, C);
+    const hRow = (r: SExpr) => b.add(b.mul(b.add(b.mul(slot, P.H), h), b.i(K)), r);
+    kb.op({ op: 'store', src: S, dst: { buf: 'w_h', index: b.add(b.mul(hRow(R), b.i(V)), b.add(v0, Cv)), rows: b.i(K), cols: vCols }, value: b.tile(S, R, Cv) });
+    if (Z) kb.if(b.bin('eq', v0, b.i(0)), () => kb.op({ op: 'store', src: Z, dst: { buf: 'w_z', index: hRow(R), rows: b.i(K), cols: b.i(1) }, value: b.tile(Z, R, b.i(0)) }));
+    if (oneSlice) scaleKeys();
+    if (Ws) {
+      slices(() => {
+        if (!oneSlice) loadW();
+        kb.matmul(Y, Ws, sliceView, { acc: 'sub' });
+      }, 'key-feature slices: reads of the old state');
+      kb.op({ op: 'store', src: Y, dst: { buf: 'w_u', index: uIdx, rows: L, cols: vCols }, value: b.tile(Y, R, Cv) });
+    }
+    slices(() => {
+      if (!oneSlice) {
+        loadKeys();
+        scaleKeys();
+      }
+      decayStateSlice();
+      kb.matmul(sliceView, Ks, Y, decayed({ transA: true, acc: 'add' }));
+      if (Z) kb.map({ tile: Z, r0: k0, rows: BK }, b.add(b.tile(Z, b.add(k0, R), b.i(0)), b.fold('sum', 'j', b.i(0), b.i(C), b.tile(Ks, b.v('j'), R))));
+    }, 'key-feature slices: state update');
+  };
+
   // ── delta rule, split form: X = U − W S with W, U and the weights from the intra-chunk kernel ──
   const splitDeltaChunk = () => {
     const Aqk = kb.tile('Aqk', C, C);
@@ -655,24 +722,11 @@ export function buildChunkKernel(st: PlanState): Kernel {
   };
 
   // ── output (with the epilogue) ─────────────────────────────────────────────
-  const storeOutput = () => {
-    let value: SExpr = b.tile(O, R, Cv);
-    if (ir.epilogue) {
-      const leaves = tokenLeaves(ir, rt, src.uses);
-      const env = {
-        ...leaves,
-        ref: (ref: Parameters<typeof leaves.ref>[0], shape: readonly number[]) =>
-          ref.kind === 'output' ? { width: V, at: (r: SExpr, c: SExpr) => b.tile(O, r, b.sub(c, v0)) } : leaves.ref(ref, shape),
-      };
-      const l = new ExprLowering(C, env, 'E', L);
-      const e = l.lower(ir.epilogue);
-      kb.absorb(l);
-      value = e.at(R, b.add(Cv, v0));
-    }
-    const outIdx = b.add(b.mul(b.add(b.mul(b.add(t0, R), P.H), h), b.i(V)), b.add(v0, Cv));
-    kb.op({ op: 'store', src: O, dst: { buf: 'out', index: outIdx, rows: L, cols: vCols }, value });
-  };
+  const storeOutput = () => storeChunkOutput(kb, st, src, { O, rt, t0, L, v0, vCols, h, C });
 
+  // The state-only chunk with one key slice binds k0 once (stateOnlyChunk).
+  const oneSlice = outputKernel && KP === BK;
+  if (oneSlice) kb.let('k0', b.i(0));
   kb.for('c0', b.i(0), len, b.i(C), chunkLoop, 'chunks of the sequence, in order');
 
   kb.note('final state');
@@ -684,7 +738,7 @@ export function buildChunkKernel(st: PlanState): Kernel {
     });
   });
 
-  const buffers = [...programBuffers(ir, 'f32'), ...preparedBuffers(st), ...(split ? splitBuffers(ir, C) : []), tokinfoBuffer];
+  const buffers = [...programBuffers(ir, 'f32'), ...preparedBuffers(st), ...(split ? splitBuffers(ir, C) : []), ...(outputKernel ? stateBuffers(ir, C) : []), tokinfoBuffer];
   return kb.build([b.ceilDiv(b.i(V), b.i(BV)), P.H, P.N], tl.threads, programParams(ir), buffers, `${ir.name}: ${C === 1 ? 'token-sequential' : `chunks of ${C}`} ${cls} update, state tile [${K}, ${BV}] per workgroup, key slices of ${BK}`);
 }
 

@@ -16,7 +16,7 @@ export function storageDtype(st: PlanState): Dtype {
 
 /** The storage type of one buffer when inputs and outputs are stored as `use`. */
 export function storedDtype(x: BufferDecl, use: Dtype): Dtype {
-  return (x.role === 'input' || x.role === 'output') && x.dtype !== 'i32' ? use : x.dtype;
+  return (x.role === 'input' || x.role === 'output' || x.ioDtype) && x.dtype !== 'i32' ? use : x.dtype;
 }
 
 /**

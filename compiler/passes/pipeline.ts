@@ -20,9 +20,10 @@ import * as b from '../kernel-ir/build.ts';
 import type { BufferDecl, Dtype, Kernel, Program, SExpr, Stmt } from '../kernel-ir/types.ts';
 import { blocksOverlap, deepTileAccess, memoryLets, tileBlocks, usedTiles, type RowBlock } from '../kernel-ir/analysis.ts';
 import { PROFILES, PROFILE_NAMES, type TargetProfile } from '../targets/profiles.ts';
-import { featBuf, programBuffers, programParams, scratchBuffer, splitBuffers, tokinfoBuffer } from './buffers.ts';
+import { featBuf, programBuffers, programParams, scratchBuffer, splitBuffers, stateBuffers, tokinfoBuffer } from './buffers.ts';
 import { buildChunkKernel } from './build-chunk.ts';
 import { buildIntraKernel } from './build-intra.ts';
+import { buildOutputKernel, isOutputKernel } from './build-output.ts';
 import { buildPrepareKernel } from './build-prepare.ts';
 import { buildGateCumsumKernel, buildSoftmaxKernel, gcumBuffer } from './build-softmax.ts';
 import { rowTilesFit, storageDtype, storedDtype, tensorCoreMatmuls } from './dtypes.ts';
@@ -74,6 +75,22 @@ export function canSplit(st: PlanState): boolean {
   const possible = (cls === 'additive' && ir.normalizer !== 'maxabs') || cls === 'delta';
   // The profile's measured preference, unless the caller asked for the split form.
   return possible && (st.options.split === true || st.target.chunkPlan?.kernels !== 'fused');
+}
+
+/**
+ * Whether the split form with key slices of BK takes its outputs from the output kernel
+ * (build-output.ts): asked for, else the profile's measured preference (`chunkPlan.outputKernel`)
+ * — except where the state kernel reads the state in one key slice with a scalar gate or none and
+ * no normalizer: that kernel computes the outputs in the phases of its state reads, and measured
+ * faster than three kernels on an H100 (bf16, B=4 T=4096: RetNet 0.73 against 0.90 ms, Gated
+ * DeltaNet 1.40 against 1.49; docs/benchmarks.md, 2026-12-06).
+ */
+export function splitOutputs(st: PlanState, BK: number): boolean {
+  if (st.options.outputKernel !== undefined) return st.options.outputKernel;
+  if (!st.target.chunkPlan?.outputKernel) return false;
+  const ir = st.ir;
+  const vecGate = ir.gate.cls === 'dd-vector' || ir.gate.cls === 'const-vector';
+  return !(BK >= ir.keyDim && !vecGate && ir.normalizer === 'none');
 }
 
 // ── fusion ─────────────────────────────────────────────────────────────────────
@@ -168,9 +185,9 @@ function tiling(st: PlanState): void {
       if (ir.family === 'softmax') return buildSoftmaxKernel(st);
       const main = buildChunkKernel(st);
       if (!t.split) return main;
-      // Both kernels of the split form must fit: report the larger.
-      const intra = buildIntraKernel(st);
-      return sharedBytes(intra) > sharedBytes(main) ? intra : main;
+      // Every kernel of the split form must fit: report the largest.
+      const ks = [main, buildIntraKernel(st), ...(t.outputKernel ? [buildOutputKernel(st)] : [])];
+      return ks.reduce((x, y) => (sharedBytes(y) > sharedBytes(x) ? y : x));
     } catch (e) {
       if (e instanceof Unsupported) return undefined;
       throw e;
@@ -253,7 +270,8 @@ function tiling(st: PlanState): void {
     for (const C of Cset)
       for (const BV of BVs)
         for (const BK of BKs) {
-          const t: Tiling = { C, BK, BV, threads, prepareRows, sharedBytes: 0, why: '', ...(split ? { split } : {}) };
+          const outputKernel = split && splitOutputs(st, BK);
+          const t: Tiling = { C, BK, BV, threads, prepareRows, sharedBytes: 0, why: '', ...(split ? { split } : {}), ...(outputKernel ? { outputKernel } : {}) };
           const k = build(t);
           if (!k) return fail(st, 'FormUnsupported', [st.form!, ir.name, 'an epilogue or feature map the kernel cannot compute']);
           const bytes = sharedBytes(k);
@@ -281,7 +299,8 @@ function tiling(st: PlanState): void {
     ]);
   }
   const t = best.t;
-  st.tiling = { ...t, why: `chunk ${t.C}, value tile ${t.BV}${req.BV ? ' (requested)' : ''}, key slice ${t.BK}${req.BK ? ' (requested)' : ''}, ${t.threads} threads: ${t.sharedBytes} bytes of workgroup memory${t.split ? ' (the larger of the two kernels)' : ''} (${prof.name} allows ${limit})` };
+  const kernelsOf = t.outputKernel ? ' (the largest of the three kernels; outputs from the output kernel, for all chunks in parallel)' : t.split ? ' (the larger of the two kernels)' : '';
+  st.tiling = { ...t, why: `chunk ${t.C}, value tile ${t.BV}${req.BV ? ' (requested)' : ''}, key slice ${t.BK}${req.BK ? ' (requested)' : ''}, ${t.threads} threads: ${t.sharedBytes} bytes of workgroup memory${kernelsOf} (${prof.name} allows ${limit})` };
   if (asked && t.C !== asked) st.notes.push(`tiling: the requested chunk ${asked} (--chunk) does not fit ${prof.name}; using ${t.C} (results are the same up to rounding)`);
   else if (!recurrent && !asked && t.C !== specC && t.C === prefC) st.notes.push(`tiling: chunk ${t.C} instead of the spec's ${specC}: ${prof.name} prefers it for the ${split ? 'split' : 'fused'} form (results are the same up to rounding)`);
   else if (!recurrent && !asked && t.C !== specC) st.notes.push(`tiling: the spec's chunk ${specC} does not fit ${prof.name}; using ${t.C} (results are the same up to rounding)`);
@@ -389,6 +408,10 @@ function kernels(st: PlanState): void {
         extra.push(...splitBuffers(ir, st.tiling!.C));
       }
       ks.push(buildChunkKernel(st));
+      if (st.tiling!.outputKernel) {
+        ks.push(buildOutputKernel(st));
+        extra.push(...stateBuffers(ir, st.tiling!.C));
+      }
     }
     // The prepare kernel computes what the others read (a fused delta kernel may compute its
     // l2norm factors itself), and runs first.
@@ -586,8 +609,12 @@ function dtypeLegalisation(st: PlanState): void {
     // The flash kernel's operands are the program's 16-bit inputs and probabilities in [0, 1]
     // (FlashAttention-2 rounds them likewise); the chunk kernels' also carry states and decayed
     // keys, which keep TF32's extra bits.
-    const half = p.form === 'parallel' && (use === 'bf16' || use === 'f16') ? use : undefined;
-    for (const k of p.kernels) k.tensorCores = half ?? 'tf32';
+    // The output kernel of the split chunk form reads the 16-bit inputs, the states
+    // stored in that type and the intra-chunk weights, and keeps nothing across chunks: its
+    // operands are rounded like FLA's (q, h and the weights in 16 bits).
+    const sixteen = use === 'bf16' || use === 'f16' ? use : undefined;
+    const half = p.form === 'parallel' ? sixteen : undefined;
+    for (const k of p.kernels) k.tensorCores = (isOutputKernel(k) ? sixteen : half) ?? 'tf32';
     st.notes.push(half ? `matmuls: tensor cores where the tile shapes allow (mma.sync m16n8k16 with ${half} operands, else m16n8k8 with TF32 operands; f32 accumulation)` : 'matmuls: tensor cores where the tile shapes allow (mma.sync m16n8k8, TF32 operands, f32 accumulation)');
   }
 }

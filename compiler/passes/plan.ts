@@ -42,6 +42,12 @@ export interface Tiling {
    * (build-intra.ts), then the sequential state kernel; otherwise one fused kernel.
    */
   split?: boolean;
+  /**
+   * Split form in three kernels: the state kernel only stores the state before each chunk (`w_h`)
+   * and updates it, and an output kernel computes every chunk's outputs in parallel
+   * (build-output.ts); otherwise the state kernel computes the outputs too.
+   */
+  outputKernel?: boolean;
   /** Token rows per workgroup of the prepare kernel. */
   prepareRows: number;
   sharedBytes: number;
@@ -70,6 +76,8 @@ export interface PlanOptions {
   dtype?: Dtype;
   /** Chunk form: split into intra-chunk and state kernels (default where the update allows it) or one fused kernel. */
   split?: boolean;
+  /** Split form: outputs from a chunk-parallel output kernel (default: the profile's `chunkPlan`). */
+  outputKernel?: boolean;
   /**
    * Threads per workgroup of the kernels (default 256, capped by the profile), for measurements:
    * e.g. larger workgroups where a driver keeps one workgroup per compute unit.

@@ -81,10 +81,12 @@ export interface TargetProfile {
    * state kernel) or one fused kernel; `chunk` — the chunk size preferred when the spec asks for a
    * larger one; `valueTile` — the widest value tile the split form prefers (narrower tiles: less
    * shared memory per block, more blocks per SM); `threads` — the workgroup size of the chunk
-   * form's kernels where the profile allows it (else 256). An explicit --chunk, --tiles, split or
-   * threads option wins.
+   * form's kernels where the profile allows it (else 256); `outputKernel` — the split form's
+   * outputs from a chunk-parallel output kernel (build-output.ts) where `splitOutputs` does not
+   * keep them in the state kernel. An explicit --chunk, --tiles, split, outputKernel or threads
+   * option wins.
    */
-  chunkPlan?: { kernels: 'split' | 'fused'; chunk: number; valueTile?: number; threads?: number };
+  chunkPlan?: { kernels: 'split' | 'fused'; chunk: number; valueTile?: number; threads?: number; outputKernel?: boolean };
   /**
    * The workgroup size of the parallel (flash softmax) form's kernel where the profile allows it
    * (else 256); an explicit threads option wins.
@@ -138,8 +140,12 @@ const WEBGPU_PARALLEL_THREADS = 1024;
  * (74 KiB blocks, three per SM) 3.9 ms at B=4 T=4096 against 4.5 ms for chunk 64 and value tiles
  * of 64 (164 KiB, one per SM: ncu measured 12.5 % occupancy, stalls on global loads); 11.2 against
  * 12.3 ms at B=1 T=16384. sm_80 takes it too: it has the same one-block-per-SM limit at 160 KiB.
+ * Outputs from the chunk-parallel output kernel (H100, bf16, 2026-12-06, against the state kernel
+ * computing them): linear attention 1.35 → 1.09 ms at B=4 T=4096 and 3.95 → 2.44 at B=1 T=16384,
+ * GLA 4.18 → 3.27, RWKV-6 4.30 → 3.30, KDA 6.13 → 5.02 at B=1 T=16384, level at B=4 T=4096;
+ * `splitOutputs` keeps the one-key-slice scalar-gate state kernels, which were faster as they are.
  */
-const CUDA_CHUNK_PLAN: TargetProfile['chunkPlan'] = { kernels: 'split', chunk: 32, valueTile: 32 };
+const CUDA_CHUNK_PLAN: TargetProfile['chunkPlan'] = { kernels: 'split', chunk: 32, valueTile: 32, outputKernel: true };
 
 /**
  * Measured on an H200 (2026-12-06, docs/benchmarks.md, CUDA flash kernel runs), bf16 causal

@@ -295,4 +295,25 @@ test('shared rows of 32·n words are padded: one word, four for tensor-core oper
   assert.match(chunk, /var<workgroup> Qs: array<vec4<f32>, 272>;/, 'Qs [16, 64] in rows of 68 words (17 groups of 4) on webgpu-large');
 });
 
+
+test("the split form's output kernel (GLA, bf16): 16-bit operands, the chunk's loads as one group, states stored as bf16", () => {
+  // (as planned: chunks and value tiles of 32)
+  const cu = cudaOf('gla', 'bf16', true);
+  const out = kernel(cu, 'gla_output');
+  assert.is(out.match(/on tensor cores \(bf16 operands\)/g)?.length, 2, 'Q·S and A·Y take bf16 operands');
+  assert.match(out, /attnc_mma_bf16\(/);
+  assert.match(out, /Qs, Sh, Bs, A, Y: 16-byte loads issued together/);
+  assert.match(out, /Sh = .*bf16\n/, 'the stored states stay bf16 in shared memory');
+  const chunk = kernel(cu, 'gla_chunk');
+  assert.match(chunk, /__nv_bfloat16\* __restrict__ w_h\)/, 'the state kernel writes the states before each chunk as bf16');
+  assert.not.match(chunk, /attnc_store\(out/, 'and no outputs');
+  assert.match(chunk, /S \+= Ksᵀ · Vc: .* on tensor cores/);
+  // The one-key-slice scalar-gate state kernel keeps its outputs (splitOutputs).
+  assert.not.match(cudaOf('retnet', 'bf16', true), /attnc_retnet_output/);
+  // f32 programs keep f32 states and f32 matmuls in it.
+  const f32 = kernel(cudaOf('gla', 'f32', true), 'gla_output');
+  assert.match(f32, /const float\* __restrict__ w_h\)/);
+  assert.not.match(f32, /on tensor cores/);
+});
+
 test.run();

@@ -15,7 +15,7 @@ import { prepareHostRun, readOutputs } from '../../compiler/kernel-ir/host.ts';
 import { runProgram } from '../../compiler/kernel-ir/interp.ts';
 import { plan } from '../../compiler/passes/pipeline.ts';
 import * as kb from '../../compiler/kernel-ir/build.ts';
-import type { KernelForm } from '../../compiler/passes/plan.ts';
+import type { KernelForm, PlanOptions } from '../../compiler/passes/plan.ts';
 import { renderDiagnostics } from '../../compiler/diagnostics/render.ts';
 import { stdlibFiles } from '../helpers/stdlib.ts';
 import { stdlibIR } from '../helpers/ir.ts';
@@ -23,8 +23,8 @@ import { stdlibIR } from '../helpers/ir.ts';
 const PROFILES = ['webgpu-default', 'webgpu-large', 'cuda-sm80', 'cuda-sm90'];
 const TOL = 1e-9;
 
-export function runKernels(ir: AttentionIR, target: string, form: KernelForm, inputs: RunInputs, chunk?: number, dtype?: 'bf16') {
-  const p = plan(ir, target, { form, ...(chunk ? { chunk } : {}), ...(dtype ? { dtype } : {}) });
+export function runKernels(ir: AttentionIR, target: string, form: KernelForm, inputs: RunInputs, chunk?: number, dtype?: 'bf16', extra: PlanOptions = {}) {
+  const p = plan(ir, target, { form, ...(chunk ? { chunk } : {}), ...(dtype ? { dtype } : {}), ...extra });
   assert.ok(p.program, renderDiagnostics(p.diagnostics));
   const h = prepareHostRun(ir, p.program!, inputs, true);
   assert.ok(h.host, renderDiagnostics(h.diagnostics));
@@ -32,8 +32,8 @@ export function runKernels(ir: AttentionIR, target: string, form: KernelForm, in
   return readOutputs(ir, h.host!, true);
 }
 
-function validate(ir: AttentionIR, target: string, form: KernelForm, inputs: RunInputs, label: string, chunk?: number, dtype?: 'bf16') {
-  const got = runKernels(ir, target, form, inputs, chunk, dtype);
+function validate(ir: AttentionIR, target: string, form: KernelForm, inputs: RunInputs, label: string, chunk?: number, dtype?: 'bf16', extra: PlanOptions = {}) {
+  const got = runKernels(ir, target, form, inputs, chunk, dtype, extra);
   const ref = interpret(ir, inputs, { form: 'recurrent', outputFinalState: true });
   const e = compareTensors(got.output.data, ref.output!.data);
   assert.ok(e.relErr <= TOL, `${label}: output rel. error ${e.relErr}`);
@@ -56,6 +56,34 @@ for (const f of stdlibFiles()) {
         validate(ir, target, form, plain, `${target} ${form}`, 16);
         validate(ir, target, form, packed, `${target} ${form} packed`, 16);
       }
+  });
+}
+
+// The split form with and without the output kernel, whichever the profile picks for the spec:
+// the state kernel then stores the state before each chunk (bf16 in bf16 programs, read in float64
+// here) and, for delta rules, the corrected values, and the output kernel computes every chunk's
+// outputs. Head dims that leave part of a value tile empty (V' = 24) and several value tiles.
+for (const f of stdlibFiles()) {
+  const ir0 = stdlibIR(f.name);
+  if (ir0.family !== 'recurrent') continue;
+  test(`${f.name}: the split chunk form with and without the output kernel = reference (cuda-sm90, bf16)`, () => {
+    for (const dims of [undefined, { K: 12, V: 24 }]) {
+      const ir = stdlibIR(f.name, dims);
+      const plain = randomInputs(ir, { B: 2, T: 37, H: 2, seed: 45, initialState: true });
+      const packed = randomInputs(ir, { B: 1, T: 53, H: 2, seed: 46, initialState: true, cuSeqlens: [0, 17, 17, 53] });
+      for (const outputKernel of [true, false]) {
+        const p = plan(ir, 'cuda-sm90', { form: 'chunk', chunk: 16, dtype: 'bf16', outputKernel });
+        const names = p.program!.kernels.map((k) => k.name);
+        if (!p.tiling!.split) {
+          assert.not.ok(names.some((n) => n.endsWith('_output')), `${f.name}: no output kernel without the split form`);
+          continue;
+        }
+        assert.is(names.some((n) => n.endsWith('_output')), outputKernel, `${f.name}: output kernel ${outputKernel}`);
+        const label = `${f.name} ${JSON.stringify(dims ?? {})} output kernel ${outputKernel}`;
+        validate(ir, 'cuda-sm90', 'chunk', plain, label, 16, 'bf16', { outputKernel });
+        validate(ir, 'cuda-sm90', 'chunk', packed, `${label} packed`, 16, 'bf16', { outputKernel });
+      }
+    }
   });
 }
 
