@@ -32,9 +32,9 @@ export function chunkTerms(ir: AttentionIR, BK: number, t: ChunkTiles) {
   const readRow = (r: SExpr) => (exclusive ? b.sub(r, b.i(1)) : r);
   /** The write strength of a token row (1 without a scale). */
   const sOf = (row: SExpr) => (t.Sc ? b.tile(t.Sc, row, b.i(0)) : b.f(1));
-  /** Σ_d x[r][d] y[c][d] e^{b(rowX, d) − b(c, d)} over the slice (vector gates: exact in log space). */
-  const decayedDot = (x: string, y: string, rowX: SExpr) =>
-    b.fold('sum', 'd', b.i(0), b.i(BK), b.mul(b.mul(b.tile(x, R, b.v('d')), b.tile(y, Cv, b.v('d'))), b.exp(b.sub(bAt(rowX, b.v('d')), bAt(Cv, b.v('d'))))));
+  /** Σ_d x[r][d] y[rowY][d] e^{b(rowX, d) − b(rowY, d)} over the slice, rowY = c unless given (vector gates: exact in log space). */
+  const decayedDot = (x: string, y: string, rowX: SExpr, rowY: SExpr = Cv) =>
+    b.fold('sum', 'd', b.i(0), b.i(BK), b.mul(b.mul(b.tile(x, R, b.v('d')), b.tile(y, rowY, b.v('d'))), b.exp(b.sub(bAt(rowX, b.v('d')), bAt(rowY, b.v('d'))))));
   /**
    * Intra-chunk output weights from the score tile A (q̃·k̃, already decayed for vector gates):
    * the decay for scalar gates, the causal mask, the write strength, and the bonus

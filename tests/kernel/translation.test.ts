@@ -72,20 +72,37 @@ for (const f of stdlibFiles()) {
       const plain = randomInputs(ir, { B: 2, T: 37, H: 2, seed: 45, initialState: true });
       const packed = randomInputs(ir, { B: 1, T: 53, H: 2, seed: 46, initialState: true, cuSeqlens: [0, 17, 17, 53] });
       for (const outputKernel of [true, false]) {
-        const p = plan(ir, 'cuda-sm90', { form: 'chunk', chunk: 16, dtype: 'bf16', outputKernel });
+        const chunk = outputKernel ? 32 : 16;
+        const p = plan(ir, 'cuda-sm90', { form: 'chunk', chunk, dtype: 'bf16', outputKernel });
         const names = p.program!.kernels.map((k) => k.name);
         if (!p.tiling!.split) {
           assert.not.ok(names.some((n) => n.endsWith('_output')), `${f.name}: no output kernel without the split form`);
           continue;
         }
         assert.is(names.some((n) => n.endsWith('_output')), outputKernel, `${f.name}: output kernel ${outputKernel}`);
-        const label = `${f.name} ${JSON.stringify(dims ?? {})} output kernel ${outputKernel}`;
-        validate(ir, 'cuda-sm90', 'chunk', plain, label, 16, 'bf16', { outputKernel });
-        validate(ir, 'cuda-sm90', 'chunk', packed, `${label} packed`, 16, 'bf16', { outputKernel });
+        const label = `${f.name} ${JSON.stringify(dims ?? {})} chunk ${chunk}, output kernel ${outputKernel}`;
+        validate(ir, 'cuda-sm90', 'chunk', plain, label, chunk, 'bf16', { outputKernel });
+        validate(ir, 'cuda-sm90', 'chunk', packed, `${label} packed`, chunk, 'bf16', { outputKernel });
       }
     }
   });
 }
+
+// Vector gates score a chunk in blocks of 16 rows (build-intra.ts): the block diagonal per element,
+// earlier blocks by matmuls through the boundary row. Chunks of 64 have three boundaries; the
+// exclusive read (RWKV-6) puts a block's first query row on the boundary itself.
+test('vector-gate scores in blocks of 16 rows = reference (chunks of 32 and 64, inclusive and exclusive reads)', () => {
+  for (const name of ['gla', 'rwkv6', 'hgrn2']) {
+    const ir = stdlibIR(name);
+    const inputs = randomInputs(ir, { B: 1, T: 150, H: 2, seed: 47, initialState: true, cuSeqlens: [0, 70, 150] });
+    for (const chunk of [32, 64]) {
+      const p = plan(ir, 'cuda-sm90', { form: 'chunk', chunk, dtype: 'bf16' });
+      const intra = p.program!.kernels.find((k) => k.name.endsWith('_intra'))!;
+      assert.ok(intra.tiles.some((t) => t.name === 'Ad'), `${name} chunk ${chunk}: block-diagonal scores`);
+      validate(ir, 'cuda-sm90', 'chunk', inputs, `${name} chunk ${chunk}`, chunk, 'bf16');
+    }
+  }
+});
 
 // bf16 programs on the CUDA profiles run their matmuls on tensor cores, and the flash kernel
 // keeps its scores, row statistics and output in row-owned registers (space 'rows'): the
