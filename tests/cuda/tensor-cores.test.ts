@@ -286,7 +286,9 @@ test('row-owned tiles (bf16 softmax): fragment layouts split by rows over the wa
 
 test('shared rows of 32·n words are padded: one word, four for tensor-core operands and WGSL quad tiles (CUDA and WGSL)', () => {
   const intra = kernel(cudaOf('gla', 'bf16'), 'gla_intra');
-  assert.match(intra, /Gs = attnc_smem \+ \d+;  \/\/ \[64, 128\], rows 129 words apart/);
+  assert.match(intra, /Bs = attnc_smem \+ \d+;  \/\/ \[64, 128\], rows 129 words apart/);
+  // The gate slice's tile also holds the scaled operands of the block scores' matmuls.
+  assert.match(intra, /Gs = attnc_smem \+ \d+;  \/\/ \[64, 128\], rows 132 words apart/);
   assert.match(kernel(cudaOf('gated_deltanet', 'bf16'), 'gated_deltanet_chunk'), /Qs = attnc_smem \+ \d+;  \/\/ \[64, 128\], rows 132 words apart/);
   const f = stdlibFiles().find((x) => x.name === 'gated_deltanet')!;
   const wgsl = compileIR(lowerSource(f.text, f.path).irs[0]!, { targets: ['wgsl'] });
