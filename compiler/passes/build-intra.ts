@@ -171,18 +171,26 @@ export function buildIntraKernel(st: PlanState): Kernel {
     kb.map(Akk!, b.sel(b.lt(Cv, R), b.mul(b.mul(b.tile(Akk!, R, Cv), decay), beta(R)), b.f(0)));
     kb.map(A, b.sel(b.bin('eq', R, Cv), b.f(1), b.f(0)));
     kb.op({ op: 'trisolve', a: Akk!, b: A, sign: 1 });
-    // W = Tm diag(β)(K ⊙ e^{b}) and U = Tm diag(β) V, a slice of columns at a time (Qs holds the product).
+    // W = Tm diag(β)(K ⊙ e^{b}) and U = Tm diag(β) V, a slice of columns at a time (Qs holds the
+    // product). With one key slice, k and the gate sums are still in Ks and Bs. Vector gates put
+    // the products' operand in Gs (free after the cumulative sum): Ks then feeds no matmul, and its
+    // rows keep the one-word padding under which the per-element scores read it without bank
+    // conflicts (an operand's eight words put every fourth row on the same banks).
+    const oneSlice = Math.ceil(K / BK) === 1;
+    const Wop = vecGate ? Gs! : Ks;
     kb.for('k0', b.i(0), b.i(K), b.i(BK), () => {
-      kb.map(Ks, q('k').at(R, b.add(Cv, k0)), sliceCols);
-      if (vecGate) loadGateSlice();
-      kb.map(Ks, b.mul(b.mul(b.tile(Ks, R, Cv), beta(R)), hasGate ? b.exp(bAt(R, Cv)) : b.f(1)));
-      kb.matmul(Qs, A, Ks);
+      if (!oneSlice) {
+        kb.map(Ks, q('k').at(R, b.add(Cv, k0)), sliceCols);
+        if (vecGate) loadGateSlice();
+      }
+      kb.map(Wop, b.mul(b.mul(b.tile(Ks, R, Cv), beta(R)), hasGate ? b.exp(bAt(R, Cv)) : b.f(1)));
+      kb.matmul(Qs, A, Wop);
       kb.op({ op: 'store', src: Qs, dst: { buf: 'w_w', index: b.add(rowBase(R, K), b.add(k0, Cv)), rows: L, cols: b.min(b.i(BK), b.sub(b.i(K), k0)) }, value: wyRow(Qs) });
     }, 'key-feature slices: W');
     const vCols = { rows: L, cols: b.min(b.i(BK), b.sub(b.i(V), k0)), fill: 0 };
     kb.for('k0', b.i(0), b.i(V), b.i(BK), () => {
-      kb.map(Ks, b.mul(q('v').at(R, b.add(Cv, k0)), beta(R)), vCols);
-      kb.matmul(Qs, A, Ks);
+      kb.map(Wop, b.mul(q('v').at(R, b.add(Cv, k0)), beta(R)), vCols);
+      kb.matmul(Qs, A, Wop);
       kb.op({ op: 'store', src: Qs, dst: { buf: 'w_u', index: b.add(rowBase(R, V), b.add(k0, Cv)), rows: L, cols: vCols.cols }, value: wyRow(Qs) });
     }, 'value slices: U');
   });

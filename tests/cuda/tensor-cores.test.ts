@@ -289,6 +289,13 @@ test('shared rows of 32·n words are padded: one word, four for tensor-core oper
   assert.match(intra, /Bs = attnc_smem \+ \d+;  \/\/ \[64, 128\], rows 129 words apart/);
   // The gate slice's tile also holds the scaled operands of the block scores' matmuls.
   assert.match(intra, /Gs = attnc_smem \+ \d+;  \/\/ \[64, 128\], rows 132 words apart/);
+  // KDA's intra-chunk kernel reads k per element in its scores, so k feeds no matmul (the WY
+  // products take their operand from Gs): one word of padding, no bank conflicts; and with one key
+  // slice the WY products reuse the slice's k and gate sums (one load of each per chunk).
+  const kda = kernel(cudaOf('kda', 'bf16', true), 'kda_intra');
+  assert.match(kda, /Ks = attnc_smem \+ \d+;  \/\/ \[32, 128\], rows 129 words apart/);
+  assert.match(kda, /Qs = A · Gs/);
+  assert.not.match(kda.slice(kda.indexOf('key-feature slices: W')), /in_k|in_g/, 'the WY products load neither k nor the gate again');
   assert.match(kernel(cudaOf('gated_deltanet', 'bf16'), 'gated_deltanet_chunk'), /Qs = attnc_smem \+ \d+;  \/\/ \[64, 128\], rows 132 words apart/);
   const f = stdlibFiles().find((x) => x.name === 'gated_deltanet')!;
   const wgsl = compileIR(lowerSource(f.text, f.path).irs[0]!, { targets: ['wgsl'] });
