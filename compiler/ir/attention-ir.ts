@@ -17,6 +17,9 @@ export type Family = 'recurrent' | 'softmax';
 /** Gate classes, by what the log-decay g_t depends on and its shape. */
 export type GateClass = 'none' | 'const-scalar' | 'const-vector' | 'dd-scalar' | 'dd-vector';
 
+/** Whether a gate decays each key feature on its own (per channel) rather than the whole state. */
+export const isVectorGate = (cls: GateClass): boolean => cls === 'dd-vector' || cls === 'const-vector';
+
 export interface Gate {
   cls: GateClass;
   /** The log-decay g (scalar or [K']); absent for 'none'. α = exp(g). */

@@ -20,9 +20,9 @@
  *               with an output kernel, the state kernel overwrites U with the corrected values U − W S
  *   w_h, w_z    split form with an output kernel: the state S [slots, H, K', V'] (stored like the
  *               inputs: bf16/f16 in 16-bit programs) and the normalizer z [slots, H, K'] before each
- *               chunk, chunk slot ⌊cu[n]/C⌋ + n + c0/C (build-output.ts, chunkSlot)
+ *               chunk, chunk slot ⌊cu[n]/C⌋ + n + c0/C (chunkSlot, chunkStateRow)
  */
-import type { AttentionIR } from '../ir/attention-ir.ts';
+import { isVectorGate, type AttentionIR } from '../ir/attention-ir.ts';
 import type { IndexVar, Ref } from '../ir/expr.ts';
 import * as b from '../kernel-ir/build.ts';
 import type { BufferDecl, Dtype, ParamDecl, SExpr } from '../kernel-ir/types.ts';
@@ -94,10 +94,20 @@ export function splitBuffers(ir: AttentionIR, C: number): BufferDecl[] {
   const scratch = (name: string, width: number): BufferDecl => ({ name, role: 'scratch', dtype: 'f32', access: 'read_write', elems: b.mul(b.mul(P.NT, P.H), b.i(width)) });
   const out: BufferDecl[] = [scratch('w_a', C)];
   const gate = ir.gate.cls;
-  if (gate !== 'none') out.push(scratch('w_b', gate === 'dd-vector' || gate === 'const-vector' ? ir.keyDim : 1));
+  if (gate !== 'none') out.push(scratch('w_b', isVectorGate(gate) ? ir.keyDim : 1));
   if (ir.update!.cls === 'delta') out.push(scratch('w_w', ir.keyDim), scratch('w_u', ir.valueDim));
   return out;
 }
+
+/**
+ * The chunk slot of sequence n's chunk at position c0 (a multiple of C) in the per-chunk buffers
+ * `w_h`, `w_z`: ⌊cu[n]/C⌋ + n + c0/C. Distinct for every chunk of every sequence, and below
+ * ⌊NT/C⌋ + N + 1 (`stateBuffers`).
+ */
+export const chunkSlot = (start: SExpr, n: SExpr, c0: SExpr, C: number): SExpr => b.add(b.add(b.idiv(start, b.i(C)), n), b.idiv(c0, b.i(C)));
+
+/** Row r of head h's state in chunk slot `slot`: an index of `w_z`, and times V' the start of the row in `w_h`. */
+export const chunkStateRow = (slot: SExpr, h: SExpr, K: number) => (r: SExpr): SExpr => b.add(b.mul(b.add(b.mul(slot, P.H), h), b.i(K)), r);
 
 /** Per-chunk states written by the state kernel and read by the output kernel: ⌊NT/C⌋ + N + 1 slots. */
 export function stateBuffers(ir: AttentionIR, C: number): BufferDecl[] {

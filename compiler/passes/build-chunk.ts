@@ -10,12 +10,12 @@
  *   mLSTM     additive with the stabiliser m (weights e^{log s_j + b_t − b_j − m_t} ≤ 1)
  * With C = 1 the same kernel is the token-sequential (recurrent/decode) form.
  */
-import { SUM_EPS, type AttentionIR } from '../ir/attention-ir.ts';
+import { isVectorGate, SUM_EPS, type AttentionIR } from '../ir/attention-ir.ts';
 import * as b from '../kernel-ir/build.ts';
 import { replaceNode, unconditional, usesVar, walkSExpr } from '../kernel-ir/analysis.ts';
 import type { Kernel, SExpr } from '../kernel-ir/types.ts';
-import { P, programBuffers, programParams, scratchBuffer, splitBuffers, stateBuffers, tokinfoBuffer, type RowTokens } from './buffers.ts';
-import { chunkSlot, storeChunkOutput } from './build-output.ts';
+import { chunkSlot, chunkStateRow, P, programBuffers, programParams, scratchBuffer, splitBuffers, stateBuffers, tokinfoBuffer, type RowTokens } from './buffers.ts';
+import { storeChunkOutput } from './build-output.ts';
 import { KernelBuilder } from './kernel-builder.ts';
 import { isElementwise } from './lower-expr.ts';
 import type { PlanState } from './plan.ts';
@@ -36,7 +36,7 @@ export function buildChunkKernel(st: PlanState): Kernel {
   const u = ir.update!;
   const cls = u.cls;
   const gate = ir.gate;
-  const vecGate = gate.cls === 'dd-vector' || gate.cls === 'const-vector';
+  const vecGate = isVectorGate(gate.cls);
   const hasGate = gate.cls !== 'none';
   const exclusive = ir.read.kind === 'exclusive';
   const maxabs = ir.normalizer === 'maxabs';
@@ -524,8 +524,8 @@ export function buildChunkKernel(st: PlanState): Kernel {
   /**
    * Stores S (and z) before the chunk for the output kernel, then updates the state:
    * S ← e^{b_L} S + (K ⊙ e^{b_L − b} ⊙ s)ᵀ Y with Y = V (additive) or the corrected values
-   * Y = U − W S (delta rules; stored over U for the output kernel). With a scalar gate (or none) a
-   * token's factor e^{b_L − b}·s scales the rows of Y, and e^{b_L} rides on the update's matmul.
+   * Y = U − W S (delta rules; stored over U for the output kernel). A token's factor e^{b_L − b}·s
+   * scales the rows of k (scaleKeys), and a scalar gate's e^{b_L} rides on the update's matmul.
    */
   const stateOnlyChunk = () => {
     // One key slice (k0 = 0, bound before the chunk loop): no slice loops, so that every load of
@@ -557,8 +557,7 @@ export function buildChunkKernel(st: PlanState): Kernel {
       if (Ws) loadW();
       loadKeys();
     }
-    const slot = chunkSlot(start, n, c0, C);
-    const hRow = (r: SExpr) => b.add(b.mul(b.add(b.mul(slot, P.H), h), b.i(K)), r);
+    const hRow = chunkStateRow(chunkSlot(start, n, c0, C), h, K);
     kb.op({ op: 'store', src: S, dst: { buf: 'w_h', index: b.add(b.mul(hRow(R), b.i(V)), b.add(v0, Cv)), rows: b.i(K), cols: vCols }, value: b.tile(S, R, Cv) });
     if (Z) kb.if(b.bin('eq', v0, b.i(0)), () => kb.op({ op: 'store', src: Z, dst: { buf: 'w_z', index: hRow(R), rows: b.i(K), cols: b.i(1) }, value: b.tile(Z, R, b.i(0)) }));
     if (oneSlice) scaleKeys();

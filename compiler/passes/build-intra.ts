@@ -20,6 +20,7 @@
  *
  * Rows past the end of a sequence are zero; nothing is stored for them.
  */
+import { isVectorGate } from '../ir/attention-ir.ts';
 import * as b from '../kernel-ir/build.ts';
 import type { Kernel, SExpr } from '../kernel-ir/types.ts';
 import { P, programBuffers, programParams, splitBuffers, tokinfoBuffer, type RowTokens } from './buffers.ts';
@@ -43,7 +44,7 @@ export function buildIntraKernel(st: PlanState): Kernel {
   const V = ir.valueDim;
   const delta = ir.update!.cls === 'delta';
   const gate = ir.gate.cls;
-  const vecGate = gate === 'dd-vector' || gate === 'const-vector';
+  const vecGate = isVectorGate(gate);
   const hasGate = gate !== 'none';
   const exclusive = ir.read.kind === 'exclusive';
   const src = new Sources(st);

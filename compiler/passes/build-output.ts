@@ -10,10 +10,10 @@
  * where W_a (`w_a`) are the decayed, masked intra-chunk weights. Exclusive reads take b of the
  * row before. The state kernel is left with the chain of state updates alone.
  */
-import { SUM_EPS } from '../ir/attention-ir.ts';
+import { isVectorGate, SUM_EPS } from '../ir/attention-ir.ts';
 import * as b from '../kernel-ir/build.ts';
 import type { Kernel, SExpr } from '../kernel-ir/types.ts';
-import { P, programBuffers, programParams, splitBuffers, stateBuffers, tokenLeaves, tokinfoBuffer, type RowTokens } from './buffers.ts';
+import { chunkSlot, chunkStateRow, P, programBuffers, programParams, splitBuffers, stateBuffers, tokenLeaves, tokinfoBuffer, type RowTokens } from './buffers.ts';
 import { preparedBuffers } from './build-chunk.ts';
 import { chunkTerms } from './chunk-terms.ts';
 import { KernelBuilder } from './kernel-builder.ts';
@@ -34,13 +34,6 @@ export function outputValueTile(st: PlanState): number {
   const fullRow = st.ir.epilogue !== undefined && !isElementwise(st.ir.epilogue);
   return fullRow ? V : Math.min(64, 2 ** Math.ceil(Math.log2(V)));
 }
-
-/**
- * The chunk slot of sequence n's chunk at position c0 (a multiple of C) in the per-chunk buffers
- * `w_h`, `w_z`: ⌊cu[n]/C⌋ + n + c0/C. Distinct for every chunk of every sequence, and below
- * ⌊NT/C⌋ + N + 1 (`stateBuffers`).
- */
-export const chunkSlot = (start: SExpr, n: SExpr, c0: SExpr, C: number): SExpr => b.add(b.add(b.idiv(start, b.i(C)), n), b.idiv(c0, b.i(C)));
 
 /** What storeChunkOutput needs of its kernel: the output tile and where its rows and columns go. */
 export interface OutputTarget {
@@ -86,7 +79,7 @@ export function buildOutputKernel(st: PlanState): Kernel {
   const VT = Math.ceil(V / BV);
   const delta = ir.update!.cls === 'delta';
   const gate = ir.gate.cls;
-  const vecGate = gate === 'dd-vector' || gate === 'const-vector';
+  const vecGate = isVectorGate(gate);
   const hasGate = gate !== 'none';
   const norm = ir.normalizer === 'sum';
   const src = new Sources(st);
@@ -128,8 +121,7 @@ export function buildOutputKernel(st: PlanState): Kernel {
   kb.if(b.lt(c0, len), () => {
     kb.let('L', b.min(b.i(C), b.sub(len, c0)));
     kb.let('t0', b.add(start, c0));
-    const slot = kb.let('slot', chunkSlot(start, n, c0, C));
-    const hRow = (r: SExpr) => b.add(b.mul(b.add(b.mul(slot, P.H), h), b.i(K)), r);
+    const hRow = chunkStateRow(kb.let('slot', chunkSlot(start, n, c0, C)), h, K);
     // The loads first (the first slice's with the chunk's), none reading another's tile: q's row
     // factor (l2norm's), like a scalar gate's decay, scales the rows of Q S_c instead.
     const qRaw = scales.has('q') && src.linearInScale('q');

@@ -3,7 +3,7 @@
  * form's intra-chunk kernel (build-intra.ts) both write, in one place: the cumulative log-gate of
  * a tile row, the decayed dot product of vector gates, and the intra-chunk output weights.
  */
-import type { AttentionIR } from '../ir/attention-ir.ts';
+import { isVectorGate, type AttentionIR } from '../ir/attention-ir.ts';
 import * as b from '../kernel-ir/build.ts';
 import type { SExpr } from '../kernel-ir/types.ts';
 
@@ -19,7 +19,7 @@ export interface ChunkTiles {
 }
 
 export function chunkTerms(ir: AttentionIR, BK: number, t: ChunkTiles) {
-  const vecGate = ir.gate.cls === 'dd-vector' || ir.gate.cls === 'const-vector';
+  const vecGate = isVectorGate(ir.gate.cls);
   const hasGate = ir.gate.cls !== 'none';
   const exclusive = ir.read.kind === 'exclusive';
   /** Cumulative log-gate at tile row `row` (0 before the chunk), key column `d` of the current slice. */

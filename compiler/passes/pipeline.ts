@@ -14,7 +14,7 @@
  *   memory           check every kernel against the workgroup-memory and thread limits
  */
 import { diag } from '../diagnostics/diagnostic.ts';
-import type { AttentionIR } from '../ir/attention-ir.ts';
+import { isVectorGate, type AttentionIR } from '../ir/attention-ir.ts';
 import { walk, type TExpr } from '../ir/expr.ts';
 import * as b from '../kernel-ir/build.ts';
 import type { BufferDecl, Dtype, Kernel, Program, SExpr, Stmt } from '../kernel-ir/types.ts';
@@ -89,8 +89,7 @@ export function splitOutputs(st: PlanState, BK: number): boolean {
   if (st.options.outputKernel !== undefined) return st.options.outputKernel;
   if (!st.target.chunkPlan?.outputKernel) return false;
   const ir = st.ir;
-  const vecGate = ir.gate.cls === 'dd-vector' || ir.gate.cls === 'const-vector';
-  return !(BK >= ir.keyDim && !vecGate && ir.normalizer === 'none');
+  return !(BK >= ir.keyDim && !isVectorGate(ir.gate.cls) && ir.normalizer === 'none');
 }
 
 // ── fusion ─────────────────────────────────────────────────────────────────────
