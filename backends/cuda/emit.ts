@@ -15,7 +15,7 @@
  *   - register tiles: local arrays, walked by `#pragma unroll` loops so slot indices are constants;
  *   - selects are C's lazy `c ? a : b`: reads under an untaken branch never happen.
  */
-import { forEachStmt, tileAccess, usedTiles, walkSExpr } from '../../compiler/kernel-ir/analysis.ts';
+import { forEachStmt, loadsOf, tileAccess, usedTiles, walkSExpr } from '../../compiler/kernel-ir/analysis.ts';
 import type { BufferDecl, Dtype, Kernel, SExpr, Stmt, TileDecl } from '../../compiler/kernel-ir/types.ts';
 import { CLikePrinter, type ExprCtx } from '../clike/printer.ts';
 import { fragmentPads, warpGrid, type WarpGrid } from './mma.ts';
@@ -831,10 +831,7 @@ class CudaPrinter extends CLikePrinter {
   private scalarLoad(s: Extract<Stmt, { op: 'map' }>): VectorLoad | undefined {
     const v = this.viewOf(s.dst);
     if (v.t.space !== 'shared' || v.rows * v.t.cols > 4 * this.T) return undefined;
-    const lds: Extract<SExpr, { k: 'ld' }>[] = [];
-    walkSExpr(s.expr, (e) => {
-      if (e.k === 'ld') lds.push(e);
-    });
+    const lds = loadsOf(s.expr);
     if (lds.length !== 1 || !unconditional(s.expr, lds[0]!)) return undefined;
     return { ld: lds[0]!, width: 1 };
   }
@@ -880,6 +877,7 @@ class CudaPrinter extends CLikePrinter {
   protected override storeOp(s: Extract<Stmt, { op: 'store' }>): void {
     const t = this.tiles.get(s.src)!;
     const b = this.buffer(s.dst.buf);
+    if (t.space === 'register' && this.fragments) return this.fragmentStore(s, t, b);
     const width = vectorWidth(b.dtype);
     const at = width ? columnIndex(s.dst.index, width) : undefined;
     if (t.space !== 'shared' || !at || t.cols % width || !guardKeepsVectors(s.dst, width)) return super.storeOp(s);
@@ -906,14 +904,44 @@ class CudaPrinter extends CLikePrinter {
     }, () => super.storeOp(s), 2);
   }
 
+  /**
+   * A store of accumulator fragments (a register tile) to a global buffer at `X·M + (c + Y)`: the
+   * slots 2j and 2j + 1 of a thread are adjacent columns of one row, stored as one pair (8 bytes
+   * of f32, 4 of bf16/f16) under a block-uniform check that the buffer, Y and the column bound are
+   * even; otherwise element by element.
+   */
+  private fragmentStore(s: Extract<Stmt, { op: 'store' }>, t: TileDecl, b: BufferDecl): void {
+    const at = b.dtype === 'i32' || b.dtype === 'u32' ? undefined : columnIndex(s.dst.index, 2);
+    if (!at || !guardKeepsVectors(s.dst, 2)) return super.storeOp(s);
+    const i = (x: number) => this.intLit(x);
+    this.emit(`// ${s.src} → ${b.name}: pairs of adjacent columns per store where ${b.name}, the column offset and bound allow`);
+    this.block(`if (${this.alignment(b, 2, at.y, s.dst.cols).join(' && ')})`, () => {
+      const sl = this.fresh('s');
+      this.emit('#pragma unroll');
+      this.block(this.forLoop(sl, i(0), i(this.registerSlots(t)), i(2)), () => {
+        const el = this.registerElement(t, sl);
+        this.emit(this.declConst('r', 'i32', el.r));
+        this.emit(this.declConst('c', 'i32', el.c));
+        this.block(`if (${this.vectorGuard(s.dst)})`, () =>
+          this.withExprs(() => {
+            const v0 = this.expr(s.value, { slot: sl, slotOf: t }, 'f32');
+            const v1 = this.expr(substitute(s.value, undefined, '', 1), { slot: `${sl} + 1`, slotOf: t }, 'f32');
+            const ptr = `${b.name} + (${this.expr(s.dst.index, {}, 'i32')})`;
+            if (b.dtype === 'f32') return [`*reinterpret_cast<float2*>(${ptr}) = make_float2(${v0}, ${v1});`];
+            const [pair, cvt] = b.dtype === 'bf16' ? ['__nv_bfloat162', '__floats2bfloat162_rn'] : ['__half2', '__floats2half2_rn'];
+            return [`*reinterpret_cast<${pair}*>(${ptr}) = ${cvt}(${v0}, ${v1});`];
+          }),
+        );
+      });
+    });
+    this.block('else', () => super.storeOp(s));
+  }
+
   /** The load, column offset Y and vector width of a map mapOp can vectorise, if it is one. */
   private vectorLoad(s: Extract<Stmt, { op: 'map' }>): VectorLoad | undefined {
     const v = this.viewOf(s.dst);
     if (v.t.space !== 'shared') return undefined;
-    const lds: Extract<SExpr, { k: 'ld' }>[] = [];
-    walkSExpr(s.expr, (e) => {
-      if (e.k === 'ld') lds.push(e);
-    });
+    const lds = loadsOf(s.expr);
     if (lds.length !== 1) return undefined;
     const ld = lds[0]!;
     // A load under a select or in a fold is conditional (HAS_INIT ? initial_state[…] : 0 may have

@@ -39,12 +39,15 @@ function exprsOf(s: Stmt): SExpr[] {
  * Hoist the loads of `params` (read-only parameter buffers) whose index uses no name bound inside
  * the loop, out of each top-level `for` of `body`; the hoisted values are `let hp<n>` before it.
  * Loads under a select or in a fold are hoisted too: a parameter read is in bounds for any head.
+ * Loop-invariant integer divisions and remainders by a run-time value go to the top of the loop's
+ * body (once per iteration instead of once per use), and both out of a top-level `if` (the
+ * intra-chunk kernel's body, under its range check).
  */
 export function hoistParamLoads(body: Stmt[], params: ReadonlySet<string>): Stmt[] {
   let n = 0;
   const out: Stmt[] = [];
   for (const s of body) {
-    if (s.op !== 'for') {
+    if (s.op !== 'for' && s.op !== 'if') {
       out.push(s);
       continue;
     }
@@ -57,17 +60,24 @@ export function hoistParamLoads(body: Stmt[], params: ReadonlySet<string>): Stmt
       return ok;
     };
     const names = new Map<string, string>();
-    const rewrite = (e: SExpr): SExpr => {
-      if (e.k === 'ld' && params.has(e.buf) && invariant(e.idx)) {
-        const key = JSON.stringify(e);
-        let name = names.get(key);
-        if (!name) {
-          name = `hp${n++}`;
-          names.set(key, name);
-          out.push({ op: 'let', name, value: e });
-        }
-        return b.v(name);
+    // Lets at the top of a loop's body (divisions: computed once per iteration, not held in a
+    // register across the loop, where the chunk kernels are short of them).
+    const top: Stmt[] = [];
+    const hoisted = (e: SExpr, front = false): SExpr => {
+      const key = JSON.stringify(e);
+      let name = names.get(key);
+      if (!name) {
+        name = `hp${n++}`;
+        names.set(key, name);
+        (front && s.op === 'for' ? top : out).push({ op: 'let', name, value: e });
       }
+      return b.v(name);
+    };
+    const rewrite = (e: SExpr): SExpr => {
+      if (e.k === 'ld' && params.has(e.buf) && invariant(e.idx)) return hoisted(e);
+      // An integer division by a value known only at run time (a grouped head's index, h·H_k / H):
+      // some 30 instructions each, which the backends repeat for every load under a guard.
+      if (e.k === 'bin' && (e.fn === 'idiv' || e.fn === 'mod') && e.b.k !== 'const' && invariant(e)) return hoisted(e, true);
       return mapOperands(e, rewrite);
     };
     const inBody = (ss: Stmt[]): Stmt[] =>
@@ -77,8 +87,11 @@ export function hoistParamLoads(body: Stmt[], params: ReadonlySet<string>): Stmt
         if (y.op === 'if') return { ...y, then: inBody(y.then), else: inBody(y.else) };
         return y;
       });
-    const loop = mapStmtExprs(s, (e) => e) as Extract<Stmt, { op: 'for' }>;
-    out.push({ ...loop, body: inBody(loop.body) });
+    if (s.op === 'if') out.push({ ...s, then: inBody(s.then), else: inBody(s.else) });
+    else {
+      const loop = inBody(s.body);
+      out.push({ ...s, body: [...top, ...loop] });
+    }
   }
   return out;
 }

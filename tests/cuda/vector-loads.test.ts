@@ -65,6 +65,15 @@ test('the rest of the expression is applied to each loaded value, its row-only p
   assert.match(vs, /\*reinterpret_cast<float4\*>\(&\w+\[r \* \d+ \+ \(c \+ 4\)\]\) = make_float4\(sv\d+, sv\d+, sv\d+, sv\d+\);/);
 });
 
+test("linear attention's feature map elu(k) + 1 is k + 1 or eᵏ on each loaded value (no expm1), still 8 values per 16-byte load", () => {
+  const cu = cudaOf('linear_attention');
+  const chunk = cu.slice(cu.indexOf('attnc_linear_attention_chunk('));
+  const group = chunk.slice(chunk.indexOf('Vc, Ks: 16-byte loads issued together'));
+  assert.ok(group.length < chunk.length, "the state kernel's loads of k and v are one group of 16-byte loads");
+  assert.match(group, /const float sv\d+ = \(\(0\.0f < ldv\d+\[7\]\) \? \(ldv\d+\[7\] \+ 1\.0f\) : __expf\(ldv\d+\[7\]\)\);/);
+  assert.not.match(cu.slice(cu.indexOf('extern "C"')), /attnc_elu\(/, 'no kernel calls elu');
+});
+
 test('a run of tile loads is one group: every load issued before the first value is stored', () => {
   const cu = cudaOf('gated_deltanet');
   const chunk = cu.slice(cu.indexOf('attnc_gated_deltanet_chunk('));

@@ -219,6 +219,28 @@ test("per-head parameters are read once per kernel, not in every chunk (hoist.ts
   }
 });
 
+test('integer divisions by run-time values (a grouped head, h·H_k / H) are lets at the top of the sequence loop or before the range check, not at each use (hoist.ts)', () => {
+  const runtimeDivisions = (e: import('../../compiler/kernel-ir/types.ts').SExpr): number =>
+    (e.k === 'bin' && (e.fn === 'idiv' || e.fn === 'mod') && e.b.k !== 'const' ? 1 : 0) + operands(e).reduce((n, x) => n + runtimeDivisions(x), 0);
+  for (const spec of ['linear_attention', 'gated_deltanet']) {
+    for (const profile of ['webgpu-large', 'cuda-sm90']) {
+      for (const k of plan(fullSize(spec), profile).program!.kernels.filter((x) => /_(chunk|intra|output)$/.test(x.name))) {
+        // (The intra-chunk and output kernels' bodies are one `if`, their range check.)
+        const at = k.body.findIndex((s) => s.op === 'for' || s.op === 'if');
+        const compound = k.body[at]!;
+        const lets = [...k.body.slice(0, at), ...(compound.op === 'for' ? compound.body : [])].filter((s) => s.op === 'let' && runtimeDivisions(s.value) > 0).length;
+        let inLoop = 0;
+        forEachStmt(k.body.slice(at), (s) => {
+          if (s.op === 'map') inLoop += runtimeDivisions(s.expr);
+          if (s.op === 'store') inLoop += runtimeDivisions(s.dst.index);
+        });
+        assert.is(inLoop, 0, `${spec} ${profile} ${k.name}: ${inLoop} run-time divisions in the loop`);
+        assert.ok(lets > 0, `${spec} ${profile} ${k.name}: the head index is a let`);
+      }
+    }
+  }
+});
+
 test('explain --dump-after tiling shows a readable plan', () => {
   const st = plan(fullSize('gated_deltanet'), 'webgpu-default', {}, 'tiling', printPlan);
   assert.ok(st.dump);
