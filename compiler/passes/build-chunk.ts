@@ -16,7 +16,6 @@ import { loadsOf, replaceNode, unconditional, usesVar } from '../kernel-ir/analy
 import type { Kernel, SExpr } from '../kernel-ir/types.ts';
 import { chunkSlot, chunkStateRow, P, programBuffers, programParams, scratchBuffer, splitBuffers, stateBuffers, tokinfoBuffer, type RowTokens } from './buffers.ts';
 import { storeChunkOutput } from './build-output.ts';
-import { registerStateFits } from './dtypes.ts';
 import { KernelBuilder } from './kernel-builder.ts';
 import { isElementwise } from './lower-expr.ts';
 import type { PlanState } from './plan.ts';
@@ -58,15 +57,8 @@ export function buildChunkKernel(st: PlanState): Kernel {
   const vCols = kb.let('vcols', b.min(b.i(BV), b.sub(b.i(V), v0)));
 
   // ── state tiles ────────────────────────────────────────────────────────────
-  // The state-only chunk with one key slice, a vector gate and no read of the old state by a
-  // product (no delta correction) keeps S in registers as tensor-core accumulators: the update
-  // accumulates in place, the gate's decay scales registers, and the store before each chunk reads
-  // them, with no pass over S in workgroup memory. (Measured on an H100, bf16, B=4 T=4096: RWKV-6
-  // 1.69 → 1.61 ms, GLA even; without a vector gate the state kernel lost, linear attention
-  // 0.59 → 0.77 ms, with one 2-byte store per element: docs/benchmarks.md, 2026-12-06.)
   const oneSlice = outputKernel && KP === BK;
-  const registerState = oneSlice && vecGate && cls !== 'delta' && registerStateFits(st, KP, BV, tl.threads);
-  const S = kb.tile('S', KP, BV, registerState ? 'register' : 'shared');
+  const S = kb.tile('S', KP, BV);
   const Z = norm ? kb.tile('Z', KP, 1) : undefined;
   const Mt = maxabs ? kb.tile('Mt', 1, 1) : undefined;
   const stateBase = b.mul(b.add(b.mul(n, P.H), h), b.i(K));

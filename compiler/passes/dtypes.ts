@@ -42,18 +42,3 @@ export function rowTilesFit(st: PlanState, threads: number, rows: number, cols: 
   if (rows % (rt.rows * warps)) return false;
   return cols.every((c) => c === 1 || (c % rt.cols === 0 && (rows * c) / threads <= rt.words));
 }
-
-/**
- * Whether a state tile [rows, cols] can stay in registers as tensor-core accumulator fragments
- * split over the `threads / lanes` warps of a workgroup (the CUDA printer's warp grid: every warp
- * a block of whole 16 × 8 tiles, at most 16 of them): on targets that lay register tiles out so
- * (those with row-owned tiles), under tensor cores.
- */
-export function registerStateFits(st: PlanState, rows: number, cols: number, threads: number): boolean {
-  const lanes = st.target.features.subgroupSize[0];
-  if (!st.target.rowTiles || !tensorCoreMatmuls(st) || threads % lanes || rows % 16 || cols % 8) return false;
-  const warps = threads / lanes;
-  const [mt, nt] = [rows / 16, cols / 8];
-  for (let wm = 1; wm <= warps; wm++) if (warps % wm === 0 && mt % wm === 0 && nt % (warps / wm) === 0 && (mt / wm) * (nt / (warps / wm)) <= 16) return true;
-  return false;
-}

@@ -187,19 +187,15 @@ test('fragment layouts cover the output exactly once (register tile and shared-o
   assertCovers(out, 128, 64, 'S += Ksᵀ · X writeback');
 });
 
-test('a vector-gated state kernel keeps S in accumulator registers: in-place updates, the decay on registers, paired stores covering S once; others keep S shared', () => {
-  // (as planned: chunks and value tiles of 32, one key slice of 128)
-  const chunk = kernel(cudaOf('gla', 'bf16', true), 'gla_chunk');
-  assert.match(chunk, /\n  float S\[16\];/, 'S [128, 32] is 16 accumulators a thread');
-  assert.not.match(chunk, /__shared__[^\n]* S\[/, 'and has no shared copy');
-  assert.match(chunk, /attnc_mma_tf32\(S \+ 4 \*/, 'the update accumulates into S itself');
-  // The store before each chunk: slots 2j and 2j + 1 as one bf16 pair, covering [128, 32] once.
-  const store = chunk.slice(chunk.indexOf('// S → w_h: pairs of adjacent columns'));
-  assert.ok(store.length < chunk.length, 'S → w_h stores pairs');
+test('register tiles are stored in pairs of adjacent columns (one bf16 pair per store) that cover the tile once', () => {
+  // (as planned: RetNet's state kernel with outputs, O [32, 32] in accumulator registers)
+  const chunk = kernel(cudaOf('retnet', 'bf16', true), 'retnet_chunk');
+  const store = chunk.slice(chunk.indexOf('// O → out: pairs of adjacent columns'));
+  assert.ok(store.length < chunk.length, 'O → out stores pairs');
   const head = /for \(int (s\d+) = 0; s\d+ < (\d+); s\d+ \+= 2\)/.exec(store)!;
   const r = /const int r = (.*);/.exec(store)![1]!;
   const c = /const int c = (.*);/.exec(store)![1]!;
-  assert.match(store, new RegExp(`__floats2bfloat162_rn\\(S\\[${head[1]}\\], S\\[${head[1]} \\+ 1\\]\\)`));
+  assert.match(store, new RegExp(`__floats2bfloat162_rn\\(O\\[${head[1]}\\], O\\[${head[1]} \\+ 1\\]\\)`));
   const cells: [bigint, bigint][] = [];
   for (let lid = 0n; lid < 256n; lid++) {
     for (let sl = 0n; sl < BigInt(head[2]!); sl += 2n) {
@@ -208,10 +204,7 @@ test('a vector-gated state kernel keeps S in accumulator registers: in-place upd
       cells.push([ri, ci], [ri, ci + 1n]);
     }
   }
-  assertCovers(cells, 128, 32, 'paired stores of S');
-  // Linear attention (no gate) and the delta rules keep the state in shared memory.
-  // (static shared tiles, or dynamic ones past 48 KiB)
-  for (const spec of ['linear_attention', 'kda']) assert.match(kernel(cudaOf(spec, 'bf16', true), `${spec}_chunk`), /(__shared__ __align__\(16\) float S\[|float\* const S = attnc_smem)/, spec);
+  assertCovers(cells, 32, 32, 'paired stores of O');
 });
 
 test('row-owned tiles (bf16 softmax): fragment layouts split by rows over the warps, folds and the probabilities operand agree', () => {
