@@ -169,6 +169,11 @@ export function shortestFloat(v: number): string {
   return String(f);
 }
 
+/** The CUDA pair type of a 16-bit storage type, and the conversion of two floats into one (round to nearest). */
+function halfPair(d: Dtype): [string, string] {
+  return d === 'bf16' ? ['__nv_bfloat162', '__floats2bfloat162_rn'] : ['__half2', '__floats2half2_rn'];
+}
+
 class CudaPrinter extends CLikePrinter {
   readonly eagerSelect = false;
   private readonly warps: number;
@@ -892,7 +897,7 @@ class CudaPrinter extends CLikePrinter {
         const ptr = `${b.name} + (${this.expr(s.dst.index, {}, 'i32')})`;
         if (b.dtype === 'f32') this.emit(`*reinterpret_cast<float4*>(${ptr}) = make_float4(${vals.join(', ')});`);
         else {
-          const [pair, cvt] = b.dtype === 'bf16' ? ['__nv_bfloat162', '__floats2bfloat162_rn'] : ['__half2', '__floats2half2_rn'];
+          const [pair, cvt] = halfPair(b.dtype);
           const w = this.fresh('w');
           this.emit(`uint4 ${w};`);
           ['x', 'y', 'z', 'w'].forEach((f, k) => this.emit(`{ const ${pair} p = ${cvt}(${vals[2 * k]}, ${vals[2 * k + 1]}); ${w}.${f} = *reinterpret_cast<const unsigned*>(&p); }`));
@@ -928,7 +933,7 @@ class CudaPrinter extends CLikePrinter {
             const v1 = this.expr(substitute(s.value, undefined, '', 1), { slot: `${sl} + 1`, slotOf: t }, 'f32');
             const ptr = `${b.name} + (${this.expr(s.dst.index, {}, 'i32')})`;
             if (b.dtype === 'f32') return [`*reinterpret_cast<float2*>(${ptr}) = make_float2(${v0}, ${v1});`];
-            const [pair, cvt] = b.dtype === 'bf16' ? ['__nv_bfloat162', '__floats2bfloat162_rn'] : ['__half2', '__floats2half2_rn'];
+            const [pair, cvt] = halfPair(b.dtype);
             return [`*reinterpret_cast<${pair}*>(${ptr}) = ${cvt}(${v0}, ${v1});`];
           }),
         );

@@ -246,7 +246,7 @@ export function mapOperands(e: SExpr, f: (x: SExpr) => SExpr): SExpr {
 
 /** `e` with the node `target` (by identity; a load: every load of its element) replaced by `by`. */
 export function replaceNode(e: SExpr, target: SExpr, by: SExpr): SExpr {
-  const go = (x: SExpr): SExpr => (x === target || (target.k === 'ld' && sameLoad(x, target)) ? by : mapOperands(x, go));
+  const go = (x: SExpr): SExpr => (sameLoad(x, target) ? by : mapOperands(x, go));
   return go(e);
 }
 
@@ -255,23 +255,23 @@ export function replaceNode(e: SExpr, target: SExpr, by: SExpr): SExpr {
  * select's branches, in a fold, or in the second operand of && / || (which C++ may skip).
  */
 export function unconditional(e: SExpr, target: SExpr): boolean {
-  if (e === target || (target.k === 'ld' && sameLoad(e, target))) return true;
+  if (sameLoad(e, target)) return true;
   const always = e.k === 'sel' ? [e.c] : e.k === 'fold' ? [] : e.k === 'bin' && (e.fn === 'and' || e.fn === 'or') ? [e.a] : operands(e);
   return always.some((x) => unconditional(x, target));
 }
 
-/** The distinct buffer loads of an expression: loads of one element (equal buffer and index) count once. */
+/** The distinct buffer loads of an expression: loads of one element (sameLoad) count once. */
 export function loadsOf(e: SExpr): Extract<SExpr, { k: 'ld' }>[] {
-  const out = new Map<string, Extract<SExpr, { k: 'ld' }>>();
+  const out: Extract<SExpr, { k: 'ld' }>[] = [];
   walkSExpr(e, (x) => {
-    if (x.k === 'ld' && !out.has(JSON.stringify(x))) out.set(JSON.stringify(x), x);
+    if (x.k === 'ld' && !out.some((y) => sameLoad(x, y))) out.push(x);
   });
-  return [...out.values()];
+  return out;
 }
 
-/** Whether `x` is load `ld` or a load of the same element (loadsOf's equality). */
-export function sameLoad(x: SExpr, ld: SExpr): boolean {
-  return x === ld || (x.k === 'ld' && ld.k === 'ld' && x.buf === ld.buf && JSON.stringify(x.idx) === JSON.stringify(ld.idx));
+/** Whether `x` is the node `y`, or both are loads of one element (equal buffer and index). */
+export function sameLoad(x: SExpr, y: SExpr): boolean {
+  return x === y || (x.k === 'ld' && y.k === 'ld' && x.buf === y.buf && JSON.stringify(x.idx) === JSON.stringify(y.idx));
 }
 
 /** Visit every node of an expression. */

@@ -57,7 +57,6 @@ export function buildChunkKernel(st: PlanState): Kernel {
   const vCols = kb.let('vcols', b.min(b.i(BV), b.sub(b.i(V), v0)));
 
   // ── state tiles ────────────────────────────────────────────────────────────
-  const oneSlice = outputKernel && KP === BK;
   const S = kb.tile('S', KP, BV);
   const Z = norm ? kb.tile('Z', KP, 1) : undefined;
   const Mt = maxabs ? kb.tile('Mt', 1, 1) : undefined;
@@ -273,7 +272,7 @@ export function buildChunkKernel(st: PlanState): Kernel {
   // The first chunk's log-gates.
   if (gateAhead) gateOfChunk(start, b.i(0));
 
-  const sliceView = oneSlice ? { tile: S } : { tile: S, r0: k0, rows: BK };
+  const sliceView = { tile: S, r0: k0, rows: BK };
   /**
    * A scalar gate's decay of the state, e^{b_L}: one value, so it rides on the state update's
    * matmul (`scale`: S ← S·e^{b_L} + KᵀV in one pass over S instead of two).
@@ -282,7 +281,7 @@ export function buildChunkKernel(st: PlanState): Kernel {
   /** Scale the rows of the state slice by e^{b_L} (a vector gate's; a scalar gate's is stateScale) and Z likewise. */
   const decayStateSlice = () => {
     if (!hasGate) return;
-    if (!stateScale) kb.map(sliceView, b.mul(b.tile(S, oneSlice ? R : b.add(k0, R), Cv), b.exp(bLast(R))));
+    if (!stateScale) kb.map(sliceView, b.mul(b.tile(S, b.add(k0, R), Cv), b.exp(bLast(R))));
     if (Z) kb.map({ tile: Z, r0: k0, rows: BK }, b.mul(b.tile(Z, b.add(k0, R), b.i(0)), b.exp(bLast(R))));
   };
   /** The first update of a state slice after decayStateSlice: with the scalar gate's decay. */
@@ -724,6 +723,7 @@ export function buildChunkKernel(st: PlanState): Kernel {
   const storeOutput = () => storeChunkOutput(kb, st, src, { O, rt, t0, L, v0, vCols, h, C });
 
   // The state-only chunk with one key slice binds k0 once (stateOnlyChunk).
+  const oneSlice = outputKernel && KP === BK;
   if (oneSlice) kb.let('k0', b.i(0));
   kb.for('c0', b.i(0), len, b.i(C), chunkLoop, 'chunks of the sequence, in order');
 

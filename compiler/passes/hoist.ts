@@ -3,7 +3,8 @@
  * (Gated DeltaNet's `p_A_log[h]` and `p_dt_bias[h]` in every chunk's gate) is read once, by a
  * `let` in front of the outermost loop it does not vary in. The backends cannot do it themselves:
  * a chunk kernel's loop body writes memory, and a load they cannot prove unaliased is repeated,
- * each time a global-memory latency at the top of a chunk.
+ * each time a global-memory latency at the top of a chunk. Integer divisions by a run-time value
+ * (a grouped head's index) are computed once per chunk likewise, instead of at every load.
  */
 import { mapOperands, mapStmtExprs, walkSExpr } from '../kernel-ir/analysis.ts';
 import * as b from '../kernel-ir/build.ts';
@@ -43,7 +44,7 @@ function exprsOf(s: Stmt): SExpr[] {
  * body (once per iteration instead of once per use), and both out of a top-level `if` (the
  * intra-chunk kernel's body, under its range check).
  */
-export function hoistParamLoads(body: Stmt[], params: ReadonlySet<string>): Stmt[] {
+export function hoistInvariants(body: Stmt[], params: ReadonlySet<string>): Stmt[] {
   let n = 0;
   const out: Stmt[] = [];
   for (const s of body) {

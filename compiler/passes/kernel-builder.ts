@@ -1,6 +1,6 @@
 /** A small helper for building one kernel's tiles and statements. */
 import * as b from '../kernel-ir/build.ts';
-import { hoistParamLoads } from './hoist.ts';
+import { hoistInvariants } from './hoist.ts';
 import type { BufferDecl, Kernel, ParamDecl, SExpr, Space, Stmt, TileDecl, TileRef } from '../kernel-ir/types.ts';
 import { ExprLowering } from './lower-expr.ts';
 
@@ -73,7 +73,7 @@ export class KernelBuilder {
 
   build(grid: [SExpr, SExpr, SExpr], threads: number, params: ParamDecl[], buffers: BufferDecl[], doc: string): Kernel {
     const used = usedBuffers(this.body);
-    const body = hoistParamLoads(this.body, new Set(buffers.filter((x) => x.role === 'param').map((x) => x.name)));
+    const body = hoistInvariants(this.body, new Set(buffers.filter((x) => x.role === 'param').map((x) => x.name)));
     return { name: this.name, grid, threads, params, buffers: buffers.filter((x) => used.has(x.name)), tiles: this.tiles, body, doc };
   }
 }

@@ -138,7 +138,7 @@ export class ExprLowering {
         const elu = e.fn === 'add' ? [e.a, e.b].find((x) => x.op === 'unary' && x.fn === 'elu') : undefined;
         if (elu && elu.op === 'unary' && one(elu === e.a ? e.b : e.a)) {
           const x = this.lower(elu.a);
-          // (x is one node, shared by the three uses: a load in it stays one load to the printers.)
+          // (x's three uses load one element: the printers count it as one load, loadsOf.)
           return {
             width: x.width,
             at: (r, c) => {
