@@ -657,9 +657,9 @@ export abstract class CLikePrinter {
       const target = this.at(s.dst.tile, 'r', 'c', r0 || undefined);
       this.block(`if (r < ${i(v.rows)} && ${q} == 0)`, () => {
         if (s.guard) {
-          this.block(`if (${keep})`, () => this.withExprs(() => `${target} = ${this.expr(rest, {}, 'f32')};`));
-          this.block('else', () => this.emit(`${target} = ${this.floatLit(s.guard!.fill)};`));
-        } else this.withExprs(() => `${target} = ${this.expr(rest, {}, 'f32')};`);
+          this.block(`if (${keep})`, () => this.withExprs(() => this.assign(s.dst.tile, target, this.expr(rest, {}, 'f32'))));
+          this.block('else', () => this.emit(this.assign(s.dst.tile, target, this.floatLit(s.guard!.fill))));
+        } else this.withExprs(() => this.assign(s.dst.tile, target, this.expr(rest, {}, 'f32')));
       });
     });
     return true;

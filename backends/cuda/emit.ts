@@ -97,6 +97,8 @@ __device__ __forceinline__ unsigned attnc_tf32(float x) {
   asm("cvt.rna.tf32.f32 %0, %1;" : "=r"(r) : "f"(x));
   return r;
 }
+// x rounded to TF32, as a float (stored so in tiles that only TF32 matmuls read).
+__device__ __forceinline__ float attnc_tf32f(float x) { return __uint_as_float(attnc_tf32(x)); }
 // d += a·b for one 16×8 tile, k = 8 (a: 4 TF32 registers, b: 2; the PTX ISA's fragment layouts).
 __device__ __forceinline__ void attnc_mma_tf32(float* d, const unsigned* a, const unsigned* b) {
   asm volatile("mma.sync.aligned.m16n8k8.row.col.f32.tf32.tf32.f32 {%0, %1, %2, %3}, {%4, %5, %6, %7}, {%8, %9}, {%0, %1, %2, %3};"
@@ -199,6 +201,7 @@ class CudaPrinter extends CLikePrinter {
       matmuls.some((m) => this.tiles.get(m.dst.tile)!.space === 'register' && this.mmaShape(m, true));
     for (const t of k.tiles) if (t.space === 'rows') this.rowsGrid(t);
     this.halfTiles = this.sixteenBitTiles();
+    this.roundedTiles = this.tf32Tiles();
     let copies = false;
     forEachStmt(k.body, (st) => {
       const vec = st.op === 'map' ? this.vectorLoad(st) : undefined;
@@ -219,6 +222,9 @@ class CudaPrinter extends CLikePrinter {
   /** Shared tiles stored as 16-bit elements (sixteenBitTiles), with their type. */
   private readonly halfTiles: Map<string, 'bf16' | 'f16'>;
 
+  /** Shared f32 tiles that hold TF32 values (tf32Tiles): rounded where stored, or exactly TF32 already. */
+  private readonly roundedTiles: Map<string, 'exact' | 'round'>;
+
   /**
    * Shared tiles that only maps write and only 16-bit tensor-core matmuls read (the flash
    * kernel's Q, K and V tiles of a bf16 or f16 program) are stored in that type: the operand
@@ -230,16 +236,62 @@ class CudaPrinter extends CLikePrinter {
     const out = new Map<string, 'bf16' | 'f16'>();
     const tc = this.k.tensorCores;
     if (tc !== 'bf16' && tc !== 'f16') return out;
-    const ok = new Map(this.k.tiles.filter((t) => t.space === 'shared' && t.cols % 8 === 0).map((t) => [t.name, false]));
+    const names = this.operandTiles((m) => !!this.halfOperands(m), false);
+    for (const name of names) if (this.tiles.get(name)!.cols % 8 === 0) out.set(name, tc);
+    return out;
+  }
+
+  /**
+   * Shared f32 tiles that only maps write and only TF32 tensor-core matmuls read hold their values
+   * already rounded to TF32 ('round': each map rounds what it stores, once per element, instead of
+   * every fragment load rounding — cvt.rna is two instructions, and each element is loaded by
+   * every warp whose output tiles need it), or hold values that are TF32 already ('exact': only
+   * 16-bit inputs stored unchanged, and zeros): their fragment loads take the bits as they are.
+   * Rounding where the value is stored or where it is loaded gives the same bits, so the results
+   * are unchanged.
+   */
+  private tf32Tiles(): Map<string, 'exact' | 'round'> {
+    const out = new Map<string, 'exact' | 'round'>();
+    if (!this.k.tensorCores || !this.warps) return out;
+    const names = this.operandTiles((m) => !this.halfOperands(m), true);
+    for (const name of names) if (!this.halfTiles.has(name)) out.set(name, 'exact');
+    forEachStmt(this.k.body, (st) => {
+      if (st.op === 'map' && out.has(st.dst.tile) && !this.tf32Exact(st.expr)) out.set(st.dst.tile, 'round');
+    });
+    return out;
+  }
+
+  /** Whether every value of `e` is a TF32 number: a 16-bit input as loaded, or a constant that is one. */
+  private tf32Exact(e: SExpr): boolean {
+    switch (e.k) {
+      case 'const':
+        return e.t !== 'f' || (new Uint32Array(new Float32Array([e.v]).buffer)[0]! & 0x1fff) === 0;
+      case 'ld':
+        return this.buffer(e.buf).dtype === 'bf16' || this.buffer(e.buf).dtype === 'f16';
+      case 'sel':
+        return this.tf32Exact(e.a) && this.tf32Exact(e.b);
+      case 'un':
+        return (e.fn === 'neg' || e.fn === 'abs') && this.tf32Exact(e.a);
+      default:
+        return false;
+    }
+  }
+
+  /**
+   * Shared tiles that maps write (whole tiles only, unless `views`) and that are read only as the
+   * operands of tensor-core matmuls that `operands` accepts (and read by at least one).
+   */
+  private operandTiles(operands: (m: Extract<Stmt, { op: 'matmul' }>) => boolean, views: boolean): string[] {
+    const ok = new Map(this.k.tiles.filter((t) => t.space === 'shared').map((t) => [t.name, false]));
     const drop = (name: string) => ok.delete(name);
     forEachStmt(this.k.body, (st) => {
       const { reads, writes } = tileAccess(st);
       if (st.op === 'matmul') {
-        const operands = new Set([st.a.tile, st.b.tile]);
-        const fits = !!this.mmaFits(st) && !!this.halfOperands(st);
+        const ops = new Set([st.a.tile, st.b.tile]);
+        const fits = !!this.mmaFits(st) && operands(st);
         // (An accumulating output is among the reads, and dropped with the writes.)
         for (const name of reads) {
-          if (!operands.has(name) || !fits) drop(name);
+          if (!ops.has(name) || !fits) drop(name);
           else if (ok.has(name)) ok.set(name, true);
         }
         for (const name of writes) drop(name);
@@ -248,10 +300,19 @@ class CudaPrinter extends CLikePrinter {
         return;
       }
       for (const name of reads) drop(name);
-      for (const name of writes) if (st.op !== 'map' || st.dst.r0) drop(name);
+      for (const name of writes) if (st.op !== 'map' || (st.dst.r0 && !views)) drop(name);
     });
-    for (const [name, read] of ok) if (read) out.set(name, tc);
-    return out;
+    return [...ok].filter(([, read]) => read).map(([name]) => name);
+  }
+
+  /** A TF32 operand register from element `x` of tile `tile`: rounded here unless the tile holds TF32 values (tf32Tiles). */
+  private tf32Operand(tile: string, x: string): string {
+    return this.roundedTiles.has(tile) ? `__float_as_uint(${x})` : `attnc_tf32(${x})`;
+  }
+
+  /** A value stored into an element of `tile`: rounded to TF32 where the tile holds rounded values (tf32Tiles). */
+  private storedValue(tile: string, v: string): string {
+    return this.roundedTiles.get(tile) === 'round' && !/^\(?-?0\.0f\)?$/.test(v) ? `attnc_tf32f(${v})` : v;
   }
 
   /** The element type a shared tile is stored in (f32 unless sixteenBitTiles chose it). */
@@ -261,7 +322,7 @@ class CudaPrinter extends CLikePrinter {
 
   protected override assign(tile: string, target: string, value: string): string {
     const h = this.halfTiles.get(tile);
-    if (!h) return super.assign(tile, target, value);
+    if (!h) return super.assign(tile, target, this.storedValue(tile, value));
     return `${target} = ${h === 'bf16' ? '__float2bfloat16_rn' : '__float2half_rn'}(${value});`;
   }
 
@@ -689,6 +750,7 @@ class CudaPrinter extends CLikePrinter {
       else words.forEach((w, k) => this.emit(`reinterpret_cast<unsigned*>(${at})[${k}] = ${w};`));
       return;
     }
+    vals = vals.map((v) => this.storedValue(t.name, v));
     // Every tile starts on 16 bytes (emitCudaKernel's layout); rows of 4·n words keep it.
     const wide = width % 4 === 0 && this.rowStride(t) % 4 === 0 && t.cols % 4 === 0;
     for (let k = 0; k < width; k += wide ? 4 : 1) {
@@ -1092,17 +1154,17 @@ class CudaPrinter extends CLikePrinter {
             return;
           }
           const row = `16 * (${mt} + ${ia}) + ${gr}`;
-          this.emit(`${af}[${ia}][0] = attnc_tf32(${A_(row, `${x} + ${tg}`)});`);
-          this.emit(`${af}[${ia}][1] = attnc_tf32(${A_(`${row} + 8`, `${x} + ${tg}`)});`);
-          this.emit(`${af}[${ia}][2] = attnc_tf32(${A_(row, `${x} + ${tg} + 4`)});`);
-          this.emit(`${af}[${ia}][3] = attnc_tf32(${A_(`${row} + 8`, `${x} + ${tg} + 4`)});`);
+          this.emit(`${af}[${ia}][0] = ${this.tf32Operand(s.a.tile, A_(row, `${x} + ${tg}`))};`);
+          this.emit(`${af}[${ia}][1] = ${this.tf32Operand(s.a.tile, A_(`${row} + 8`, `${x} + ${tg}`))};`);
+          this.emit(`${af}[${ia}][2] = ${this.tf32Operand(s.a.tile, A_(row, `${x} + ${tg} + 4`))};`);
+          this.emit(`${af}[${ia}][3] = ${this.tf32Operand(s.a.tile, A_(`${row} + 8`, `${x} + ${tg} + 4`))};`);
         });
         this.emit('#pragma unroll');
         this.block(this.forLoop(ib, i(0), i(g.nb), i(1)), () => {
           const col = `8 * (${nt} + ${ib}) + ${gr}`;
           const [k0, k1] = aRegs ? [`${x} + 2 * ${tg}`, `${x} + 2 * ${tg} + 1`] : [`${x} + ${tg}`, `${x} + ${tg} + 4`];
-          this.emit(`${bf}[${ib}][0] = attnc_tf32(${B_(k0, col)});`);
-          this.emit(`${bf}[${ib}][1] = attnc_tf32(${B_(k1, col)});`);
+          this.emit(`${bf}[${ib}][0] = ${this.tf32Operand(s.b.tile, B_(k0, col))};`);
+          this.emit(`${bf}[${ib}][1] = ${this.tf32Operand(s.b.tile, B_(k1, col))};`);
         });
         }
         if (interleave) return;

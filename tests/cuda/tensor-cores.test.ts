@@ -110,13 +110,32 @@ test('bf16 on cuda-sm90: the tile matmuls run on tensor cores over padded rows; 
   assert.not.match(kernel(f32, 'gated_deltanet_chunk'), /attnc_mma_tf32\(/);
 });
 
+test('TF32 operands are rounded once, where a tile only matmuls read is stored, or not at all where its values are TF32 already', () => {
+  const k = kernel(cudaOf('retnet', 'bf16'), 'retnet_chunk');
+  const operands = (tile: string) => [...k.matchAll(new RegExp(`[ab]f\\d+\\[\\w+\\]\\[\\d\\] = (\\w+)\\(${tile}\\[`, 'g'))].map((m) => m[1]);
+  // Ks holds bf16 inputs as loaded (exact in TF32); Qs the scaled q, rounded as it is stored.
+  for (const tile of ['Ks', 'Qs']) {
+    assert.ok(operands(tile).length > 0, `${tile} is a matmul operand`);
+    assert.ok(operands(tile).every((f) => f === '__float_as_uint'), `${tile}: ${operands(tile).join(', ')}`);
+  }
+  assert.match(k, /&Qs\[r \* \d+ \+ c\]\) = make_float4\(attnc_tf32f\(sv\d+\)/);
+  assert.not.match(k, /Ks\[[^\]]*\]\) = make_float4\(attnc_tf32f/);
+  assert.not.match(k, /Ks\[[^\]]*\] = attnc_tf32f/);
+  // The state (a matmul's output) and the values (scaled in place by a map) are rounded as loaded.
+  for (const tile of ['S', 'Vc']) {
+    assert.ok(operands(tile).length > 0, `${tile} is a matmul operand`);
+    assert.ok(operands(tile).every((f) => f === 'attnc_tf32'), `${tile}: ${operands(tile).join(', ')}`);
+  }
+  assert.not.match(k, /(S|Vc)\[[^\]]*\]\) = make_float4\(attnc_tf32f/);
+});
+
 test('fragment loads are free of bank conflicts: the 32 lanes of each load hit 32 banks', () => {
   for (const [spec, name, planned] of [['gated_deltanet', 'gated_deltanet_chunk', false], ['gated_deltanet', 'gated_deltanet_chunk', true], ['gated_deltanet', 'gated_deltanet_intra', true], ['softmax', 'softmax_attention', true]] as const) {
     const k = kernel(cudaOf(spec, 'bf16', planned), name);
     // Fragment loads from shared tiles (register-held operands are not in shared memory): TF32
     // words, 16-bit pairs from one 8-byte load (pack2) or from two word loads (pack).
     const loads: [string, string, string, number][] = [];
-    for (const m of k.matchAll(/[ab]f\d+\[\w+\]\[\d\] = attnc_tf32\((\w+)\[(.*)\]\);/g)) loads.push([m[0], m[1]!, m[2]!, 1]);
+    for (const m of k.matchAll(/[ab]f\d+\[\w+\]\[\d\] = (?:attnc_tf32|__float_as_uint)\((\w+)\[(.*)\]\);/g)) loads.push([m[0], m[1]!, m[2]!, 1]);
     for (const m of k.matchAll(/[ab]f\d+\[\w+\]\[\d\] = attnc_pack2_bf16\(&(\w+)\[(.*)\]\);/g)) loads.push([m[0], m[1]!, m[2]!, 2]);
     for (const m of k.matchAll(/[ab]f\d+\[\w+\]\[\d\] = attnc_pack_bf16\((\w+)\[(.*?)\], \w+\[(.*)\]\);/g)) loads.push([m[0], m[1]!, m[2]!, 1], [m[0], m[1]!, m[3]!, 1]);
     const shared = loads.filter(([, tile]) => !new RegExp(`^  float ${tile}\\[`, 'm').test(k));
