@@ -15,7 +15,7 @@
  *   - register tiles: local arrays, walked by `#pragma unroll` loops so slot indices are constants;
  *   - selects are C's lazy `c ? a : b`: reads under an untaken branch never happen.
  */
-import { forEachStmt, loadsOf, tileAccess, usedTiles, walkSExpr } from '../../compiler/kernel-ir/analysis.ts';
+import { forEachStmt, loadsOf, tileAccess, usedTiles, usesVar, walkSExpr } from '../../compiler/kernel-ir/analysis.ts';
 import type { BufferDecl, Dtype, Kernel, SExpr, Stmt, TileDecl } from '../../compiler/kernel-ir/types.ts';
 import { CLikePrinter, type ExprCtx } from '../clike/printer.ts';
 import { fragmentPads, warpGrid, type WarpGrid } from './mma.ts';
@@ -765,8 +765,8 @@ class CudaPrinter extends CLikePrinter {
    * tile another one writes: printed as one group (groupedLoads), so that every load of the group
    * is in flight before the first is waited for. At most MAX_GROUP_REGISTERS of raw data.
    */
-  private loadGroup(ss: Stmt[], from: number): { s: Extract<Stmt, { op: 'map' }>; vec: VectorLoad; trips: number }[] {
-    const out: { s: Extract<Stmt, { op: 'map' }>; vec: VectorLoad; trips: number }[] = [];
+  private loadGroup(ss: Stmt[], from: number): LoadGroup {
+    const out: LoadGroup = [];
     const written = new Set<string>();
     let registers = 0;
     for (let j = from; j < ss.length; j++) {
@@ -797,71 +797,13 @@ class CudaPrinter extends CLikePrinter {
    * Loads of tiles that are loaded one after the other each wait for a full memory round trip; the
    * state kernels load four or five tiles per chunk.
    */
-  private groupedLoads(group: { s: Extract<Stmt, { op: 'map' }>; vec: VectorLoad; trips: number }[]): void {
-    const i = (x: number) => this.intLit(x);
-    const nest = (k: number, body: () => void): void => {
-      if (k === group.length) return body();
-      const g = group[k]!;
-      this.withInvariants(g.s.expr, ['r', 'c'], g.s.dst.tile, () => nest(k + 1, body));
-    };
-    nest(0, () => {
-      const r0s = group.map((g) => this.viewOffset(g.s));
-      const conds = group.filter((g) => g.vec.width > 1).flatMap((g) => this.alignment(this.buffer(g.vec.ld.buf), g.vec.width, g.vec.y, g.s.guard?.cols));
+  private groupedLoads(group: LoadGroup): void {
+    this.withGroupInvariants(group, () => {
       this.emit(`// ${group.map((g) => g.s.dst.tile).join(', ')}: 16-byte loads issued together, then converted and stored`);
-      const element = (g: (typeof group)[number], j: string, body: () => void) => {
-        const v = this.viewOf(g.s.dst);
-        const n = v.rows * v.t.cols;
-        const e = this.fresh('e');
-        this.emit(this.declConst(e, 'i32', `lid * ${i(g.vec.width)} + ${j} * ${i(this.T * g.vec.width)}`));
-        const inner = () => {
-          this.emit(this.declConst('r', 'i32', `${e} / ${i(v.t.cols)}`));
-          this.emit(this.declConst('c', 'i32', `${e} % ${i(v.t.cols)}`));
-          body();
-        };
-        if (n % (this.T * g.vec.width)) this.block(`if (${e} < ${i(n)})`, inner);
-        else this.block('', inner);
-      };
-      this.block(`if (${[...new Set(conds)].join(' && ') || 'true'})`, () => {
-        // Raw 16-bit copies go by cp.async (no registers), waited for at the next barrier.
-        const copies = group.map((g) => this.rawCopy(g.s, g.vec));
-        const raws = group.map((g, k) => {
-          if (copies[k]) return '';
-          const raw = this.fresh('raw');
-          this.emit(`${g.vec.width === 1 ? 'float' : 'uint4'} ${raw}[${g.trips}];`);
-          return raw;
-        });
-        group.forEach((g, k) => {
-          const j = this.fresh('j');
-          this.emit('#pragma unroll');
-          this.block(this.forLoop(j, i(0), i(g.trips), i(1)), () => {
-            if (copies[k]) return element(g, j, () => this.asyncCopy(g.s, g.vec, r0s[k]!));
-            this.emit(`${raws[k]}[${j}] = ${g.vec.width === 1 ? '0.0f' : 'make_uint4(0u, 0u, 0u, 0u)'};`);
-            element(g, j, () => {
-              const load = () =>
-                this.withExprs(() =>
-                  g.vec.width === 1
-                    ? `${raws[k]}[${j}] = ${this.expr(g.vec.ld, {}, 'f32')};`
-                    : `${raws[k]}[${j}] = __ldg(reinterpret_cast<const uint4*>(${this.buffer(g.vec.ld.buf).name} + (${this.expr(g.vec.ld.idx, {}, 'i32')})));`,
-                );
-              if (g.s.guard) this.block(`if (${this.vectorGuard(g.s.guard)})`, load);
-              else load();
-            });
-          });
-        });
-        group.forEach((g, k) => {
-          if (copies[k]) return;
-          const j = this.fresh('j');
-          this.emit('#pragma unroll');
-          this.block(this.forLoop(j, i(0), i(g.trips), i(1)), () => {
-            element(g, j, () => {
-              const body = () => this.completeVector(g.s, g.vec, `${raws[k]}[${j}]`, r0s[k]!);
-              if (g.s.guard) {
-                this.block(`if (${this.vectorGuard(g.s.guard)})`, body);
-                this.block('else', () => this.storeVector(g.s, g.vec.width, Array(g.vec.width).fill(this.floatLit(g.s.guard!.fill)), r0s[k]!));
-              } else body();
-            });
-          });
-        });
+      this.block(`if (${this.groupAlignment(group)})`, () => {
+        const raws = this.groupRegisters(group);
+        this.groupLoads(group, raws);
+        this.groupStores(group, raws);
       });
       this.block('else', () => {
         for (const g of group) this.mapOp(g.s);
@@ -869,8 +811,208 @@ class CudaPrinter extends CLikePrinter {
     });
   }
 
+  /** `body` with the f32 parts of the group's expressions that vary by neither r nor c computed once, before it. */
+  private withGroupInvariants(group: LoadGroup, body: () => void): void {
+    const nest = (k: number): void => {
+      if (k === group.length) return body();
+      const g = group[k]!;
+      this.withInvariants(g.s.expr, ['r', 'c'], g.s.dst.tile, () => nest(k + 1));
+    };
+    nest(0);
+  }
+
+  /** The block-uniform condition under which every 16-byte load of the group is aligned. */
+  private groupAlignment(group: LoadGroup): string {
+    const conds = group.filter((g) => g.vec.width > 1).flatMap((g) => this.alignment(this.buffer(g.vec.ld.buf), g.vec.width, g.vec.y, g.s.guard?.cols));
+    return [...new Set(conds)].join(' && ') || 'true';
+  }
+
+  /** The group's raw registers, declared here ('' for maps copied by cp.async). */
+  private groupRegisters(group: LoadGroup): string[] {
+    return group.map((g) => {
+      if (this.rawCopy(g.s, g.vec)) return '';
+      const raw = this.fresh('raw');
+      this.emit(`${g.vec.width === 1 ? 'float' : 'uint4'} ${raw}[${g.trips}];`);
+      return raw;
+    });
+  }
+
+  /** Element `j` of a group member's loop: its row r and column c, where it is in the tile. */
+  private groupElement(g: LoadGroup[number], j: string, body: () => void): void {
+    const i = (x: number) => this.intLit(x);
+    const v = this.viewOf(g.s.dst);
+    const n = v.rows * v.t.cols;
+    const e = this.fresh('e');
+    this.emit(this.declConst(e, 'i32', `lid * ${i(g.vec.width)} + ${j} * ${i(this.T * g.vec.width)}`));
+    const inner = () => {
+      this.emit(this.declConst('r', 'i32', `${e} / ${i(v.t.cols)}`));
+      this.emit(this.declConst('c', 'i32', `${e} % ${i(v.t.cols)}`));
+      body();
+    };
+    if (n % (this.T * g.vec.width)) this.block(`if (${e} < ${i(n)})`, inner);
+    else this.block('', inner);
+  }
+
+  /** The group's loads into its raw registers (zeros where a guard drops them); raw 16-bit copies go by cp.async, waited for at the next barrier. */
+  private groupLoads(group: LoadGroup, raws: string[]): void {
+    const i = (x: number) => this.intLit(x);
+    group.forEach((g, k) => {
+      const j = this.fresh('j');
+      this.emit('#pragma unroll');
+      this.block(this.forLoop(j, i(0), i(g.trips), i(1)), () => {
+        if (!raws[k]) return this.groupElement(g, j, () => this.asyncCopy(g.s, g.vec, this.viewOffset(g.s)));
+        this.emit(`${raws[k]}[${j}] = ${g.vec.width === 1 ? '0.0f' : 'make_uint4(0u, 0u, 0u, 0u)'};`);
+        this.groupElement(g, j, () => {
+          const load = () =>
+            this.withExprs(() =>
+              g.vec.width === 1
+                ? `${raws[k]}[${j}] = ${this.expr(g.vec.ld, {}, 'f32')};`
+                : `${raws[k]}[${j}] = __ldg(reinterpret_cast<const uint4*>(${this.buffer(g.vec.ld.buf).name} + (${this.expr(g.vec.ld.idx, {}, 'i32')})));`,
+            );
+          if (g.s.guard) this.block(`if (${this.vectorGuard(g.s.guard)})`, load);
+          else load();
+        });
+      });
+    });
+  }
+
+  /** The group's raw registers converted, the rest of each map's expression applied, and stored into its tile. */
+  private groupStores(group: LoadGroup, raws: string[]): void {
+    const i = (x: number) => this.intLit(x);
+    group.forEach((g, k) => {
+      if (!raws[k]) return;
+      const r0 = this.viewOffset(g.s);
+      const j = this.fresh('j');
+      this.emit('#pragma unroll');
+      this.block(this.forLoop(j, i(0), i(g.trips), i(1)), () => {
+        this.groupElement(g, j, () => {
+          const body = () => this.completeVector(g.s, g.vec, `${raws[k]}[${j}]`, r0);
+          if (g.s.guard) {
+            this.block(`if (${this.vectorGuard(g.s.guard)})`, body);
+            this.block('else', () => this.storeVector(g.s, g.vec.width, Array(g.vec.width).fill(this.floatLit(g.s.guard!.fill)), r0));
+          } else body();
+        });
+      });
+    });
+  }
+
+  /**
+   * A loop (the state kernels' chunk loop) whose body opens with scalar lets and register
+   * initialisations and then a load group of tiles (loadGroup), where the group's loads are issued
+   * one iteration ahead (pipelinedLoop): its buffers are not written by the kernel, its alignment
+   * does not change from one iteration to the next, it copies nothing by cp.async, and it is at
+   * least two maps (a single tile's loads gain little) holding at most PIPELINED_REGISTERS raw
+   * words (registers held across the whole iteration).
+   */
+  private pipelinedGroup(s: Extract<Stmt, { op: 'for' }>): { at: number; group: LoadGroup } | undefined {
+    if (s.step.k !== 'const' || s.step.v <= 0) return undefined;
+    let at = 0;
+    const lets = new Set<string>([s.v]);
+    for (; at < s.body.length; at++) {
+      const x = s.body[at]!;
+      if (x.op === 'note') continue;
+      if (x.op === 'let' && !readsTile(x.value)) lets.add(x.name);
+      else if (!(x.op === 'map' && this.viewOf(x.dst).t.space !== 'shared' && !loadsOf(x.expr).length)) break;
+    }
+    const group = this.loadGroup(s.body, at);
+    if (group.length < 2) return undefined;
+    const words = group.reduce((n, g) => n + (g.vec.width === 1 ? 1 : 4) * g.trips, 0);
+    if (words > PIPELINED_REGISTERS || group.some((g) => this.rawCopy(g.s, g.vec))) return undefined;
+    const written = new Set<string>();
+    forEachStmt(this.k.body, (x) => void (x.op === 'store' && written.add(x.dst.buf)));
+    if (group.some((g) => written.has(g.vec.ld.buf))) return undefined;
+    // The alignment is checked once, before the loop.
+    const varies = (e: SExpr | undefined) => !!e && [...lets].some((v) => usesVar(e, v));
+    if (group.some((g) => g.vec.width > 1 && (varies(g.vec.y) || varies(g.s.guard?.cols)))) return undefined;
+    return { at, group };
+  }
+
+  /**
+   * A loop with a pipelined load group (pipelinedGroup): the group's raw registers live across
+   * the loop. Before it, the first iteration's loads are issued; in each iteration, the registers
+   * are converted and stored into their tiles where the group was, and the next iteration's loads
+   * are issued at once (the loop's opening lets evaluated for it), so that their latency overlaps
+   * the rest of the iteration instead of opening the next one. Unaligned buffers take the loop as
+   * it was.
+   */
+  private pipelinedLoop(s: Extract<Stmt, { op: 'for' }>, p: { at: number; group: LoadGroup }): void {
+    const { at, group } = p;
+    // The opening lets that the group's loads and guards need, directly or through later lets.
+    const needed = new Set<string>();
+    const uses = (e: SExpr) => walkSExpr(e, (x) => void (x.k === 'var' && needed.add(x.name)));
+    for (const g of group) {
+      uses(g.vec.ld);
+      if (g.s.guard) [g.s.guard.rows, g.s.guard.cols].forEach(uses);
+    }
+    const lets: Stmt[] = [];
+    for (const x of s.body.slice(0, at).reverse()) {
+      if (x.op !== 'let' || !needed.has(x.name)) continue;
+      lets.unshift(x);
+      uses(x.value);
+    }
+    const ok = this.fresh('ahead');
+    const issue = this.fresh('issue');
+    this.emit(`// ${group.map((g) => g.s.dst.tile).join(', ')}: 16-byte loads issued one iteration ahead, into registers held across the loop`);
+    this.emit(this.declConst(ok, 'bool', this.groupAlignment(group)));
+    const raws = this.groupRegisters(group);
+    let from = '';
+    let to = '';
+    let step = '';
+    this.withExprs(() => {
+      [from, to, step] = [this.expr(s.from, {}, 'i32'), this.expr(s.to, {}, 'i32'), this.expr(s.step, {}, 'i32')];
+      return [];
+    });
+    // The loads of the iteration at `s.v`, if there is one: its lets, then the group's loads.
+    this.emit(`auto ${issue} = [&](const int ${s.v}) {`);
+    this.depth++;
+    this.block(`if (${s.v} < ${to})`, () => {
+      for (const x of lets) this.stmt(x);
+      this.groupLoads(group, raws);
+    });
+    this.depth--;
+    this.emit('};');
+    this.emit(`if (${ok}) ${issue}(${from});`);
+    this.pipelined = { first: group[0]!.s, group, raws, ok, next: `${issue}(${s.v} + ${step})` };
+    try {
+      this.stmt(s);
+    } finally {
+      this.pipelined = undefined;
+    }
+  }
+
+  /** The group of the loop pipelinedLoop is printing: where its first map was, its registers are stored into the tiles and the next loads issued. */
+  private pipelined: { first: Stmt; group: LoadGroup; raws: string[]; ok: string; next: string } | undefined;
+
+  /** The pipelined group in its loop (pipelinedLoop): stores from the registers, then the next iteration's loads; unaligned, the maps alone. */
+  private pipelinedStores(p: NonNullable<CudaPrinter['pipelined']>): void {
+    this.withGroupInvariants(p.group, () => {
+      this.emit(`// ${p.group.map((g) => g.s.dst.tile).join(', ')}: from the registers loaded an iteration ahead, then the next iteration's loads`);
+      this.block(`if (${p.ok})`, () => {
+        this.groupStores(p.group, p.raws);
+        this.emit(`${p.next};`);
+      });
+      this.block('else', () => {
+        for (const g of p.group) this.mapOp(g.s);
+      });
+    });
+  }
+
   protected override stmts(ss: Stmt[]): void {
     for (let k = 0; k < ss.length; ) {
+      const s = ss[k]!;
+      const p = this.pipelined;
+      if (p && s === p.first) {
+        this.pipelinedStores(p);
+        k += p.group.length;
+        continue;
+      }
+      // Only the kernel's top-level loops (the chunk loop), one at a time.
+      const pipe = s.op === 'for' && ss === this.k.body && !p ? this.pipelinedGroup(s) : undefined;
+      if (pipe && s.op === 'for') {
+        this.pipelinedLoop(s, pipe);
+        k++;
+        continue;
+      }
       const group = this.loadGroup(ss, k);
       if (group.length >= 2) {
         this.groupedLoads(group);
@@ -1238,6 +1380,21 @@ interface VectorLoad {
 
 /** Raw registers a load group may hold in flight (4 per 16-byte load per thread). */
 const MAX_GROUP_REGISTERS = 64;
+/**
+ * Raw registers a load group issued one iteration ahead may hold across its loop (pipelinedGroup).
+ * From ptxas at 128 registers a thread (two blocks of 256 per SM) over the stdlib's chunk kernels:
+ * RetNet's and simple GLA's 25 words (v, q, k, weights, gates) fit; GLA's and HGRN2's 28 (with the
+ * vector gate's slice) spilled 96–104 bytes.
+ */
+const PIPELINED_REGISTERS = 25;
+/** Whether `e` reads a tile. */
+function readsTile(e: SExpr): boolean {
+  let reads = false;
+  walkSExpr(e, (x) => void (x.k === 'tile' && (reads = true)));
+  return reads;
+}
+/** A load group: maps that fill shared tiles from 16-byte (or single) loads, with their loops' trip counts. */
+type LoadGroup = { s: Extract<Stmt, { op: 'map' }>; vec: VectorLoad; trips: number }[];
 
 /** Print one kernel as an `extern "C" __global__` function. */
 export function emitCudaKernel(k: Kernel, o: EmitOptions): CudaKernel {

@@ -68,7 +68,7 @@ test('the rest of the expression is applied to each loaded value, its row-only p
 test("linear attention's feature map elu(k) + 1 is k + 1 or eᵏ on each loaded value (no expm1), still 8 values per 16-byte load", () => {
   const cu = cudaOf('linear_attention');
   const chunk = cu.slice(cu.indexOf('attnc_linear_attention_chunk('));
-  const group = chunk.slice(chunk.indexOf('Vc, Ks: 16-byte loads issued together'));
+  const group = chunk.slice(chunk.indexOf('Vc, Ks: 16-byte loads issued'));
   assert.ok(group.length < chunk.length, "the state kernel's loads of k and v are one group of 16-byte loads");
   assert.match(group, /const float sv\d+ = \(\(0\.0f < ldv\d+\[7\]\) \? \(ldv\d+\[7\] \+ 1\.0f\) : __expf\(ldv\d+\[7\]\)\);/);
   assert.not.match(cu.slice(cu.indexOf('extern "C"')), /attnc_elu\(/, 'no kernel calls elu');
@@ -88,6 +88,36 @@ test('a run of tile loads is one group: every load issued before the first value
   for (const buf of ['w_u', 'w_a', 'in_q', 'w_w', 'in_k']) assert.match(group, new RegExp(`__ldg\\(reinterpret_cast<const uint4\\*>\\(${buf} \\+`), buf);
   // Each tile's loads are unrolled into registers: Qs holds 32 × 128 f32, four 16-byte loads a thread.
   assert.match(group, /uint4 raw\d+\[4\];/);
+});
+
+test("the chunk loop's load group is issued one chunk ahead: its registers are stored at the top of a chunk, then the next chunk's loads issued", () => {
+  const cu = cudaOf('retnet');
+  const chunk = cu.slice(cu.indexOf('attnc_retnet_chunk('), cu.indexOf('attnc_retnet__offsets('));
+  const loop = chunk.indexOf('for (int c0 = 0; c0 < len; c0 += 32)');
+  assert.ok(loop > 0, 'the chunk loop');
+  const before = chunk.slice(0, loop);
+  const inLoop = chunk.slice(loop);
+  // Before the loop: the loads of the chunk at c0 (its lets, under c0 < len) in a lambda, called for the first chunk.
+  const issue = /auto (issue\d+) = \[&\]\(const int c0\) \{\n\s+if \(c0 < len\) \{/.exec(before);
+  assert.ok(issue, 'the loads of a chunk, as a lambda of c0');
+  const fn = issue![1]!;
+  const body = before.slice(issue!.index, before.indexOf('  };', issue!.index));
+  assert.match(body, /const int t0 = \(start \+ c0\);/);
+  for (const buf of ['in_v', 'w_a', 'in_q', 'in_k']) assert.match(body, new RegExp(`raw\\d+\\[j\\d+\\] = __ldg\\(reinterpret_cast<const uint4\\*>\\(${buf} \\+`), buf);
+  assert.not.match(body, /make_float4\(sv/, 'no stores in the lambda');
+  const ahead = new RegExp(`if \\((ahead\\d+)\\) ${fn}\\(0\\);`).exec(before);
+  assert.ok(ahead, 'the first chunk is loaded before the loop, where the buffers are aligned');
+  // In the loop, under the same check: the stores from the registers, then the next chunk's loads, before the first barrier.
+  const at = inLoop.indexOf(`if (${ahead![1]}) {`);
+  const next = inLoop.indexOf(`${fn}(c0 + 32);`);
+  const barrier = inLoop.indexOf('__syncthreads();');
+  const stores = inLoop.slice(at, next);
+  assert.ok(at > 0 && next > at && barrier > next, 'stores, next loads, then the barrier');
+  assert.match(stores, /&Qs\[r \* \d+ \+ c\]\) = make_float4\(/);
+  assert.match(stores, /&Ks\[r \* \d+ \+ c\]\) = make_float4\(/);
+  assert.not.match(stores, /__ldg\(/, 'the aligned path loads nothing at the top of a chunk');
+  // Unaligned: the maps as before, each loading its tile in the loop.
+  assert.match(inLoop.slice(next, barrier), /else \{[\s\S]*__ldg\(reinterpret_cast<const uint4\*>\(in_q \+/);
 });
 
 test('stores of shared tiles to global memory use 16-byte stores, the value computed per element', () => {
