@@ -267,7 +267,7 @@ class CudaPrinter extends CLikePrinter {
       case 'const':
         return e.t !== 'f' || (new Uint32Array(new Float32Array([e.v]).buffer)[0]! & 0x1fff) === 0;
       case 'ld':
-        return this.buffer(e.buf).dtype === 'bf16' || this.buffer(e.buf).dtype === 'f16';
+        return ['bf16', 'f16'].includes(this.buffer(e.buf).dtype);
       case 'sel':
         return this.tf32Exact(e.a) && this.tf32Exact(e.b);
       case 'un':
@@ -785,7 +785,7 @@ class CudaPrinter extends CLikePrinter {
       if (registers + words > MAX_GROUP_REGISTERS) break;
       registers += words;
       written.add(s.dst.tile);
-      out.push({ s, vec, trips });
+      out.push({ s, vec, trips, words });
     }
     return out;
   }
@@ -911,12 +911,12 @@ class CudaPrinter extends CLikePrinter {
     for (; at < s.body.length; at++) {
       const x = s.body[at]!;
       if (x.op === 'note') continue;
-      if (x.op === 'let' && !readsTile(x.value)) lets.add(x.name);
+      if (x.op === 'let' && !tileAccess(x).reads.size) lets.add(x.name);
       else if (!(x.op === 'map' && this.viewOf(x.dst).t.space !== 'shared' && !loadsOf(x.expr).length)) break;
     }
     const group = this.loadGroup(s.body, at);
     if (group.length < 2) return undefined;
-    const words = group.reduce((n, g) => n + (g.vec.width === 1 ? 1 : 4) * g.trips, 0);
+    const words = group.reduce((n, g) => n + g.words, 0);
     if (words > PIPELINED_REGISTERS || group.some((g) => this.rawCopy(g.s, g.vec))) return undefined;
     const written = new Set<string>();
     forEachStmt(this.k.body, (x) => void (x.op === 'store' && written.add(x.dst.buf)));
@@ -1387,14 +1387,8 @@ const MAX_GROUP_REGISTERS = 64;
  * vector gate's slice) spilled 96–104 bytes.
  */
 const PIPELINED_REGISTERS = 25;
-/** Whether `e` reads a tile. */
-function readsTile(e: SExpr): boolean {
-  let reads = false;
-  walkSExpr(e, (x) => void (x.k === 'tile' && (reads = true)));
-  return reads;
-}
-/** A load group: maps that fill shared tiles from 16-byte (or single) loads, with their loops' trip counts. */
-type LoadGroup = { s: Extract<Stmt, { op: 'map' }>; vec: VectorLoad; trips: number }[];
+/** A load group: maps that fill shared tiles from 16-byte (or single) loads, with their loops' trip counts and the raw words they hold. */
+type LoadGroup = { s: Extract<Stmt, { op: 'map' }>; vec: VectorLoad; trips: number; words: number }[];
 
 /** Print one kernel as an `extern "C" __global__` function. */
 export function emitCudaKernel(k: Kernel, o: EmitOptions): CudaKernel {
