@@ -28,13 +28,17 @@ export function buildChunkKernel(st: PlanState): Kernel {
   const ir = st.ir;
   const tl = st.tiling!;
   const C = tl.C;
-  const BK = tl.BK;
-  const BV = tl.BV;
-  const K = ir.keyDim;
-  const V = ir.valueDim;
-  const KP = Math.ceil(K / BK) * BK;
   const u = ir.update!;
   const cls = u.cls;
+  const K = ir.keyDim;
+  const V = ir.valueDim;
+  // The state-only kernel of an additive update with key tiles (Tiling.stateKeyTile): the rows of
+  // the state evolve independently (S ← diag(e^{b_L}) S + K̃ᵀV), so each workgroup holds one tile
+  // of key rows × value columns, and the key tiles are a grid dimension next to the value tiles.
+  const keyTile = tl.split && tl.outputKernel && cls === 'additive' && tl.stateKeyTile ? tl.stateKeyTile : undefined;
+  const BK = keyTile ?? tl.BK;
+  const BV = tl.BV;
+  const KP = Math.ceil(K / BK) * BK;
   const gate = ir.gate;
   const vecGate = isVectorGate(gate.cls);
   const hasGate = gate.cls !== 'none';
@@ -49,7 +53,11 @@ export function buildChunkKernel(st: PlanState): Kernel {
   const outputKernel = split && tl.outputKernel === true;
   const kb = new KernelBuilder(`${ir.name}_${C === 1 ? 'recurrent' : 'chunk'}`);
 
-  const v0 = kb.let('v0', b.mul(b.wg(0), b.i(BV)));
+  const VT = Math.ceil(V / BV);
+  const v0 = kb.let('v0', b.mul(keyTile ? b.mod(b.wg(0), b.i(VT)) : b.wg(0), b.i(BV)));
+  // The workgroup's key tile (keyTile): its first key row, and the rows of the state it holds.
+  const kt0 = keyTile ? kb.let('kt0', b.mul(b.idiv(b.wg(0), b.i(VT)), b.i(BK))) : b.i(0);
+  const stateRows = keyTile ? b.min(b.i(BK), b.sub(b.i(K), kt0)) : b.i(K);
   const h = kb.let('h', b.wg(1));
   const n = kb.let('n', b.wg(2));
   const start = kb.let('start', b.ld('cu', n));
@@ -57,14 +65,16 @@ export function buildChunkKernel(st: PlanState): Kernel {
   const vCols = kb.let('vcols', b.min(b.i(BV), b.sub(b.i(V), v0)));
 
   // ── state tiles ────────────────────────────────────────────────────────────
-  const S = kb.tile('S', KP, BV);
-  const Z = norm ? kb.tile('Z', KP, 1) : undefined;
+  const S = kb.tile('S', keyTile ? BK : KP, BV);
+  const Z = norm ? kb.tile('Z', keyTile ? BK : KP, 1) : undefined;
   const Mt = maxabs ? kb.tile('Mt', 1, 1) : undefined;
   const stateBase = b.mul(b.add(b.mul(n, P.H), h), b.i(K));
   kb.note('initial state (zero unless HAS_INIT)');
   const hasInit = b.bin('ne', P.HAS_INIT, b.i(0));
-  kb.map(S, b.sel(hasInit, b.ld('initial_state', b.add(b.mul(b.add(stateBase, R), b.i(V)), b.add(v0, Cv))), b.f(0)), { rows: b.i(K), cols: vCols, fill: 0 });
-  if (Z) kb.map(Z, b.sel(hasInit, b.ld('initial_z', b.add(stateBase, R)), b.f(0)), { rows: b.i(K), cols: b.i(1), fill: 0 });
+  /** Index of the state's row `r` of this workgroup (its key tile's rows with keyTile) in a [K] or [K, V] buffer of one head. */
+  const stateRow = (r: SExpr) => (keyTile ? b.add(kt0, r) : r);
+  kb.map(S, b.sel(hasInit, b.ld('initial_state', b.add(b.mul(b.add(stateBase, stateRow(R)), b.i(V)), b.add(v0, Cv))), b.f(0)), { rows: stateRows, cols: vCols, fill: 0 });
+  if (Z) kb.map(Z, b.sel(hasInit, b.ld('initial_z', b.add(stateBase, stateRow(R))), b.f(0)), { rows: stateRows, cols: b.i(1), fill: 0 });
   if (Mt) kb.map(Mt, b.sel(hasInit, b.ld('initial_m', b.add(b.mul(n, P.H), h)), b.f(0)));
 
   // ── per-chunk tiles ────────────────────────────────────────────────────────
@@ -272,7 +282,10 @@ export function buildChunkKernel(st: PlanState): Kernel {
   // The first chunk's log-gates.
   if (gateAhead) gateOfChunk(start, b.i(0));
 
-  const sliceView = { tile: S, r0: k0, rows: BK };
+  // The state's rows of key slice k0 (with keyTile, the workgroup's whole state: k0 is its key tile).
+  const sRow = (r: SExpr) => (keyTile ? r : b.add(k0, r));
+  const sliceView = { tile: S, r0: keyTile ? b.i(0) : k0, rows: BK };
+  const zSlice = { tile: Z!, r0: sliceView.r0, rows: BK };
   /**
    * A scalar gate's decay of the state, e^{b_L}: one value, so it rides on the state update's
    * matmul (`scale`: S ← S·e^{b_L} + KᵀV in one pass over S instead of two).
@@ -281,8 +294,8 @@ export function buildChunkKernel(st: PlanState): Kernel {
   /** Scale the rows of the state slice by e^{b_L} (a vector gate's; a scalar gate's is stateScale) and Z likewise. */
   const decayStateSlice = () => {
     if (!hasGate) return;
-    if (!stateScale) kb.map(sliceView, b.mul(b.tile(S, b.add(k0, R), Cv), b.exp(bLast(R))));
-    if (Z) kb.map({ tile: Z, r0: k0, rows: BK }, b.mul(b.tile(Z, b.add(k0, R), b.i(0)), b.exp(bLast(R))));
+    if (!stateScale) kb.map(sliceView, b.mul(b.tile(S, sRow(R), Cv), b.exp(bLast(R))));
+    if (Z) kb.map(zSlice, b.mul(b.tile(Z, sRow(R), b.i(0)), b.exp(bLast(R))));
   };
   /** The first update of a state slice after decayStateSlice: with the scalar gate's decay. */
   const decayed = (opts: { transA: boolean; acc: 'add' }) => (stateScale ? { ...opts, scale: stateScale } : opts);
@@ -557,8 +570,8 @@ export function buildChunkKernel(st: PlanState): Kernel {
       loadKeys();
     }
     const hRow = chunkStateRow(chunkSlot(start, n, c0, C), h, K);
-    kb.op({ op: 'store', src: S, dst: { buf: 'w_h', index: b.add(b.mul(hRow(R), b.i(V)), b.add(v0, Cv)), rows: b.i(K), cols: vCols }, value: b.tile(S, R, Cv) });
-    if (Z) kb.if(b.bin('eq', v0, b.i(0)), () => kb.op({ op: 'store', src: Z, dst: { buf: 'w_z', index: hRow(R), rows: b.i(K), cols: b.i(1) }, value: b.tile(Z, R, b.i(0)) }));
+    kb.op({ op: 'store', src: S, dst: { buf: 'w_h', index: b.add(b.mul(hRow(stateRow(R)), b.i(V)), b.add(v0, Cv)), rows: stateRows, cols: vCols }, value: b.tile(S, R, Cv) });
+    if (Z) kb.if(b.bin('eq', v0, b.i(0)), () => kb.op({ op: 'store', src: Z, dst: { buf: 'w_z', index: hRow(stateRow(R)), rows: stateRows, cols: b.i(1) }, value: b.tile(Z, R, b.i(0)) }));
     if (oneSlice) scaleKeys();
     if (Ws) {
       slices(() => {
@@ -574,7 +587,7 @@ export function buildChunkKernel(st: PlanState): Kernel {
       }
       decayStateSlice();
       kb.matmul(sliceView, Ks, Y, decayed({ transA: true, acc: 'add' }));
-      if (Z) kb.map({ tile: Z, r0: k0, rows: BK }, b.add(b.tile(Z, b.add(k0, R), b.i(0)), b.fold('sum', 'j', b.i(0), b.i(C), b.tile(Ks, b.v('j'), R))));
+      if (Z) kb.map(zSlice, b.add(b.tile(Z, sRow(R), b.i(0)), b.fold('sum', 'j', b.i(0), b.i(C), b.tile(Ks, b.v('j'), R))));
     }, 'key-feature slices: state update');
   };
 
@@ -723,21 +736,22 @@ export function buildChunkKernel(st: PlanState): Kernel {
   const storeOutput = () => storeChunkOutput(kb, st, src, { O, rt, t0, L, v0, vCols, h, C });
 
   // The state-only chunk with one key slice binds k0 once (stateOnlyChunk).
-  const oneSlice = outputKernel && KP === BK;
-  if (oneSlice) kb.let('k0', b.i(0));
+  const oneSlice = outputKernel && (KP === BK || !!keyTile);
+  if (oneSlice) kb.let('k0', kt0);
   kb.for('c0', b.i(0), len, b.i(C), chunkLoop, 'chunks of the sequence, in order');
 
   kb.note('final state');
   kb.if(b.bin('ne', P.STORE_FINAL, b.i(0)), () => {
-    kb.op({ op: 'store', src: S, dst: { buf: 'final_state', index: b.add(b.mul(b.add(stateBase, R), b.i(V)), b.add(v0, Cv)), rows: b.i(K), cols: vCols }, value: b.tile(S, R, Cv) });
+    kb.op({ op: 'store', src: S, dst: { buf: 'final_state', index: b.add(b.mul(b.add(stateBase, stateRow(R)), b.i(V)), b.add(v0, Cv)), rows: stateRows, cols: vCols }, value: b.tile(S, R, Cv) });
     kb.if(b.bin('eq', v0, b.i(0)), () => {
-      if (Z) kb.op({ op: 'store', src: Z, dst: { buf: 'final_z', index: b.add(stateBase, R), rows: b.i(K), cols: b.i(1) }, value: b.tile(Z, R, b.i(0)) });
+      if (Z) kb.op({ op: 'store', src: Z, dst: { buf: 'final_z', index: b.add(stateBase, stateRow(R)), rows: stateRows, cols: b.i(1) }, value: b.tile(Z, R, b.i(0)) });
       if (Mt) kb.op({ op: 'store', src: Mt, dst: { buf: 'final_m', index: b.add(b.mul(n, P.H), h), rows: b.i(1), cols: b.i(1) }, value: b.tile(Mt, b.i(0), b.i(0)) });
     });
   });
 
   const buffers = [...programBuffers(ir, 'f32'), ...preparedBuffers(st), ...(split ? splitBuffers(ir, C) : []), ...(outputKernel ? stateBuffers(ir, C) : []), tokinfoBuffer];
-  return kb.build([b.ceilDiv(b.i(V), b.i(BV)), P.H, P.N], tl.threads, programParams(ir), buffers, `${ir.name}: ${C === 1 ? 'token-sequential' : `chunks of ${C}`} ${cls} update, state tile [${K}, ${BV}] per workgroup, key slices of ${BK}`);
+  const groups = keyTile ? b.i(VT * Math.ceil(K / BK)) : b.ceilDiv(b.i(V), b.i(BV));
+  return kb.build([groups, P.H, P.N], keyTile ? (tl.stateThreads ?? tl.threads) : tl.threads, programParams(ir), buffers, `${ir.name}: ${C === 1 ? 'token-sequential' : `chunks of ${C}`} ${cls} update, state tile [${keyTile ? BK : K}, ${BV}] per workgroup${keyTile ? ` (key tiles of ${BK} in the grid)` : `, key slices of ${BK}`}`);
 }
 
 export function preparedBuffers(st: PlanState) {

@@ -270,7 +270,7 @@ function tiling(st: PlanState): void {
       for (const BV of BVs)
         for (const BK of BKs) {
           const outputKernel = split && splitOutputs(st, BK);
-          const t: Tiling = { C, BK, BV, threads, prepareRows, sharedBytes: 0, why: '', ...(split ? { split } : {}), ...(outputKernel ? { outputKernel } : {}) };
+          const t: Tiling = { C, BK, BV, threads, prepareRows, sharedBytes: 0, why: '', ...(split ? { split } : {}), ...(outputKernel ? { outputKernel } : {}), ...(outputKernel ? stateKeyTiles(st, pref, askedThreads) : {}) };
           const k = build(t);
           if (!k) return fail(st, 'FormUnsupported', [st.form!, ir.name, 'an epilogue or feature map the kernel cannot compute']);
           const bytes = sharedBytes(k);
@@ -298,12 +298,28 @@ function tiling(st: PlanState): void {
     ]);
   }
   const t = best.t;
+  const keyTiles = t.stateKeyTile ? `, state kernel with key tiles of ${t.stateKeyTile}${t.stateThreads ? ` and ${t.stateThreads} threads` : ''}` : '';
   const kernelsOf = t.outputKernel ? ' (the largest of the three kernels; outputs from the output kernel, for all chunks in parallel)' : t.split ? ' (the larger of the two kernels)' : '';
-  st.tiling = { ...t, why: `chunk ${t.C}, value tile ${t.BV}${req.BV ? ' (requested)' : ''}, key slice ${t.BK}${req.BK ? ' (requested)' : ''}, ${t.threads} threads: ${t.sharedBytes} bytes of workgroup memory${kernelsOf} (${prof.name} allows ${limit})` };
+  st.tiling = { ...t, why: `chunk ${t.C}, value tile ${t.BV}${req.BV ? ' (requested)' : ''}, key slice ${t.BK}${req.BK ? ' (requested)' : ''}, ${t.threads} threads${keyTiles}: ${t.sharedBytes} bytes of workgroup memory${kernelsOf} (${prof.name} allows ${limit})` };
   if (asked && t.C !== asked) st.notes.push(`tiling: the requested chunk ${asked} (--chunk) does not fit ${prof.name}; using ${t.C} (results are the same up to rounding)`);
   else if (!recurrent && !asked && t.C !== specC && t.C === prefC) st.notes.push(`tiling: chunk ${t.C} instead of the spec's ${specC}: ${prof.name} prefers it for the ${split ? 'split' : 'fused'} form (results are the same up to rounding)`);
   else if (!recurrent && !asked && t.C !== specC) st.notes.push(`tiling: the spec's chunk ${specC} does not fit ${prof.name}; using ${t.C} (results are the same up to rounding)`);
   st.notes.push(`tiling: ${st.tiling.why}`);
+}
+
+/**
+ * The state kernel's key tiles in the three-kernel split form (Tiling.stateKeyTile): an additive
+ * update's state rows evolve independently, so its key rows can be split over workgroups. Asked
+ * for (PlanOptions.stateKeyTile; 0 = none), else the profile's measured `chunkPlan`, where the
+ * tile is smaller than K'; the workgroup size is the profile's `stateThreads` unless threads were
+ * asked for.
+ */
+function stateKeyTiles(st: PlanState, pref: TargetProfile['chunkPlan'], askedThreads: number | undefined): Pick<Tiling, 'stateKeyTile' | 'stateThreads'> {
+  if (st.ir.update?.cls !== 'additive' || st.ir.normalizer === 'maxabs') return {};
+  const tile = st.options.stateKeyTile ?? pref?.stateKeyTile;
+  if (!tile || tile >= st.ir.keyDim) return {};
+  const threads = askedThreads === undefined ? pref?.stateThreads : undefined;
+  return { stateKeyTile: tile, ...(threads && threads <= st.target.limits.threadsPerGroup ? { stateThreads: threads } : {}) };
 }
 
 /** Powers of two from 8 (or `cap`, when smaller) up to `cap`, itself a power of two. */

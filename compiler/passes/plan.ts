@@ -48,6 +48,14 @@ export interface Tiling {
    * (build-output.ts); otherwise the state kernel computes the outputs too.
    */
   outputKernel?: boolean;
+  /**
+   * Three kernels with an additive update: key rows of the state per workgroup of the state kernel,
+   * the key tiles being a grid dimension (the state's rows evolve independently), for more
+   * workgroups where B × H is small. Unset: the whole key dimension per workgroup.
+   */
+  stateKeyTile?: number;
+  /** Threads per workgroup of the state kernel with key tiles (default `threads`). */
+  stateThreads?: number;
   /** Token rows per workgroup of the prepare kernel. */
   prepareRows: number;
   sharedBytes: number;
@@ -78,6 +86,12 @@ export interface PlanOptions {
   split?: boolean;
   /** Split form: outputs from a chunk-parallel output kernel (default: the profile's `chunkPlan`). */
   outputKernel?: boolean;
+  /**
+   * Three kernels with an additive update: key rows of the state per workgroup of the state
+   * kernel (Tiling.stateKeyTile), for measurements; 0 keeps the whole key dimension per
+   * workgroup. Default: the profile's `chunkPlan.stateKeyTile`.
+   */
+  stateKeyTile?: number;
   /**
    * Threads per workgroup of the kernels (default 256, capped by the profile), for measurements:
    * e.g. larger workgroups where a driver keeps one workgroup per compute unit.

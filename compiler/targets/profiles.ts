@@ -83,10 +83,12 @@ export interface TargetProfile {
    * shared memory per block, more blocks per SM); `threads` — the workgroup size of the chunk
    * form's kernels where the profile allows it (else 256); `outputKernel` — the split form's
    * outputs from a chunk-parallel output kernel (build-output.ts) where `splitOutputs` does not
-   * keep them in the state kernel. An explicit --chunk, --tiles, split, outputKernel or threads
-   * option wins.
+   * keep them in the state kernel; `stateKeyTile` and `stateThreads` — with the output kernel
+   * and an additive update, the state kernel's key rows per workgroup (the key tiles a grid
+   * dimension) and its workgroup size. An explicit --chunk, --tiles, split, outputKernel,
+   * stateKeyTile or threads option wins.
    */
-  chunkPlan?: { kernels: 'split' | 'fused'; chunk: number; valueTile?: number; threads?: number; outputKernel?: boolean };
+  chunkPlan?: { kernels: 'split' | 'fused'; chunk: number; valueTile?: number; threads?: number; outputKernel?: boolean; stateKeyTile?: number; stateThreads?: number };
   /**
    * The workgroup size of the parallel (flash softmax) form's kernel where the profile allows it
    * (else 256); an explicit threads option wins.
@@ -144,8 +146,14 @@ const WEBGPU_PARALLEL_THREADS = 1024;
  * computing them): linear attention 1.35 → 1.09 ms at B=4 T=4096 and 3.95 → 2.44 at B=1 T=16384,
  * GLA 4.18 → 3.27, RWKV-6 4.30 → 3.30, KDA 6.13 → 5.02 at B=1 T=16384, level at B=4 T=4096;
  * `splitOutputs` keeps the one-key-slice scalar-gate state kernels, which were faster as they are.
+ * State kernels of key tiles of 32 with 128 threads (H100, bf16, 2026-12-06, ms at B=16 T=1024 /
+ * B=4 T=4096 / B=1 T=16384, against the whole key dimension per 256-thread workgroup): GLA
+ * 1.523 / 1.535 / 2.935 → 1.452 / 1.471 / 1.796, RWKV-6 1.521 / 1.539 / 2.944 → 1.466 / 1.474 /
+ * 1.808, linear attention 0.758 / 0.768 / 1.482 → 0.795 / 0.806 / 0.970 (four times the
+ * workgroups: 256 instead of 64 at B=1). Key tiles of 64, or 256 threads, were slower at two of
+ * the three shapes.
  */
-const CUDA_CHUNK_PLAN: TargetProfile['chunkPlan'] = { kernels: 'split', chunk: 32, valueTile: 32, outputKernel: true };
+const CUDA_CHUNK_PLAN: TargetProfile['chunkPlan'] = { kernels: 'split', chunk: 32, valueTile: 32, outputKernel: true, stateKeyTile: 32, stateThreads: 128 };
 
 /**
  * Measured on an H200 (2026-12-06, docs/benchmarks.md, CUDA flash kernel runs), bf16 causal

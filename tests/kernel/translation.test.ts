@@ -62,12 +62,14 @@ for (const f of stdlibFiles()) {
 // The split form with and without the output kernel, whichever the profile picks for the spec:
 // the state kernel then stores the state before each chunk (bf16 in bf16 programs, read in float64
 // here) and, for delta rules, the corrected values, and the output kernel computes every chunk's
-// outputs. Head dims that leave part of a value tile empty (V' = 24) and several value tiles.
+// outputs. Head dims that leave part of a value tile empty (V' = 24) and several value tiles; with
+// an additive update the state kernel splits the key rows into tiles of 32 over its workgroups
+// (the profile's chunkPlan.stateKeyTile), and K' = 40 leaves the second tile 8 rows.
 for (const f of stdlibFiles()) {
   const ir0 = stdlibIR(f.name);
   if (ir0.family !== 'recurrent') continue;
   test(`${f.name}: the split chunk form with and without the output kernel = reference (cuda-sm90, bf16)`, () => {
-    for (const dims of [undefined, { K: 12, V: 24 }]) {
+    for (const dims of [undefined, { K: 12, V: 24 }, { K: 40, V: 24 }]) {
       const ir = stdlibIR(f.name, dims);
       const plain = randomInputs(ir, { B: 2, T: 37, H: 2, seed: 45, initialState: true });
       const packed = randomInputs(ir, { B: 1, T: 53, H: 2, seed: 46, initialState: true, cuSeqlens: [0, 17, 17, 53] });
@@ -80,6 +82,8 @@ for (const f of stdlibFiles()) {
           continue;
         }
         assert.is(names.some((n) => n.endsWith('_output')), outputKernel, `${f.name}: output kernel ${outputKernel}`);
+        const keyTiles = outputKernel && ir.update?.cls === 'additive' && ir.keyDim > 32;
+        assert.is(p.tiling!.stateKeyTile, keyTiles ? 32 : undefined, `${f.name} ${JSON.stringify(dims ?? {})}: state key tiles`);
         const label = `${f.name} ${JSON.stringify(dims ?? {})} chunk ${chunk}, output kernel ${outputKernel}`;
         validate(ir, 'cuda-sm90', 'chunk', plain, label, chunk, 'bf16', { outputKernel });
         validate(ir, 'cuda-sm90', 'chunk', packed, `${label} packed`, chunk, 'bf16', { outputKernel });
