@@ -239,6 +239,18 @@ export abstract class CLikePrinter {
   /** A float math function (exp, sigmoid, …); helpers for the missing ones go in the prelude. */
   abstract mathFn(fn: string, x: string): string;
 
+  /** `body`'s result, with expr() printing each of `names`' expressions as the name given. */
+  protected withNames<R>(names: ReadonlyMap<SExpr, string>, body: () => R): R {
+    const saved = this.known;
+    this.known = new Map(saved);
+    for (const [e, name] of names) this.known.set(sexprKey(e), name);
+    try {
+      return body();
+    } finally {
+      this.known = saved;
+    }
+  }
+
   /**
    * Run `body` with the f32 subexpressions of `e` that do not depend on the `variant` names
    * (invariantSubtrees) computed once, into consts printed here; expr() prints their names. Tile
@@ -1002,6 +1014,11 @@ export abstract class CLikePrinter {
     return 0;
   }
 
+  /** A line after each row of a written-out solve (CUDA: a compiler fence), or none. */
+  protected solveRowFence(): string | undefined {
+    return undefined;
+  }
+
   protected trisolveOp(s: Extract<Stmt, { op: 'trisolve' }>): void {
     const B = this.tiles.get(s.b)!;
     const c = this.fresh('col');
@@ -1014,6 +1031,8 @@ export abstract class CLikePrinter {
           this.emit(this.declVar(x, 'f32', this.at(s.b, i(r), c)));
           for (let j = 0; j < r; j++) this.emit(`${x} = ${x} ${s.sign > 0 ? '-' : '+'} ${this.at(s.a, i(r), i(j))} * ${xs[j]};`);
           this.emit(`${this.at(s.b, i(r), c)} = ${x};`);
+          const fence = this.solveRowFence();
+          if (fence && r < B.rows - 1) this.emit(fence);
           xs.push(x);
         }
       });

@@ -213,8 +213,75 @@ class CudaPrinter extends CLikePrinter {
     // reads fall on distinct banks.
     const pads = fragmentPads(matmuls.filter((m) => this.mmaFits(m)), (m) => this.tiles.get(m.a.tile)!.space === 'rows', (m) => !!this.halfOperands(m));
     for (const name of this.halfTiles.keys()) pads.set(name, (this.tiles.get(name)!.cols / 8) % 2 ? 0 : 8);
+    // Quad folds: those of maps over a warp's worth of elements or more (a fold of one thread —
+    // the recurrent kernel's [1, 1] tiles — gains nothing, and its 16 words of loads cost
+    // registers). The rows they read by 16-byte loads: a multiple of 4 words apart (4 more than
+    // 32·n: 8 lanes' 16-byte loads of 8 consecutive rows then fall on 32 distinct banks).
+    forEachStmt(k.body, (st) => {
+      if (st.op !== 'map' || this.viewOf(st.dst).t.rows * this.viewOf(st.dst).t.cols < 32) return;
+      walkSExpr(st.expr, (e) => {
+        const reads = e.k === 'fold' ? this.quadFoldReads(e) : undefined;
+        if (!reads) return;
+        this.quadFolds.add(e);
+        for (const x of reads) if (!pads.has(x.tile)) pads.set(x.tile, 4);
+      });
+    });
     this.padSharedRows(sharedLimit, pads);
   }
+
+  /**
+   * A map `X ← X + (c ≤ r ? F : 0)` (or c < r, c ≤ r − 1) over a whole square shared tile, F
+   * folding (the delta rules' per-element decayed scores, KDA's q·k and k·k): only the elements on
+   * or below (below) the diagonal change, so the map runs over those alone (triangleMap), as the
+   * value F without the select. Its kind, or undefined.
+   */
+  private lowerTriangle(s: Extract<Stmt, { op: 'map' }>): { strict: boolean; value: SExpr } | undefined {
+    const t = this.tiles.get(s.dst.tile)!;
+    const e = s.expr;
+    if (s.guard || s.dst.r0 || (s.dst.rows !== undefined && s.dst.rows !== t.rows) || t.space !== 'shared' || t.rows !== t.cols || t.rows < 8 || e.k !== 'bin' || e.fn !== 'add') return undefined;
+    const isVar = (x: SExpr, name: string) => x.k === 'var' && x.name === name;
+    const self = (x: SExpr) => x.k === 'tile' && x.tile === s.dst.tile && isVar(x.r, 'r') && isVar(x.c, 'c');
+    const [keep, masked] = self(e.a) ? [e.a, e.b] : self(e.b) ? [e.b, e.a] : [undefined, undefined];
+    if (!keep || !masked || masked.k !== 'sel' || masked.b.k !== 'const' || masked.b.v !== 0) return undefined;
+    const c = masked.c;
+    if (c.k !== 'bin' || (c.fn !== 'le' && c.fn !== 'lt') || !isVar(c.a, 'c')) return undefined;
+    const rowMinusOne = c.b.k === 'bin' && c.b.fn === 'sub' && isVar(c.b.a, 'r') && c.b.b.k === 'const' && c.b.b.v === 1;
+    if (!isVar(c.b, 'r') && !(c.fn === 'le' && rowMinusOne)) return undefined;
+    let folds = false;
+    walkSExpr(masked.a, (x) => void (x.k === 'fold' && (folds = true)));
+    if (!folds) return undefined;
+    return { strict: c.fn === 'lt' || rowMinusOne, value: { k: 'bin', fn: 'add', a: keep, b: masked.a } };
+  }
+
+  /**
+   * lowerTriangle's map over the n(n + 1)/2 elements on and below the diagonal (n(n − 1)/2 below
+   * it), numbered row by row: element e is row r = ⌊(√(8e + 1) − 1)/2⌋ (corrected by one where
+   * the float root rounds), column e − r(r + 1)/2 (strict: row r + 1). The lanes of a warp take
+   * consecutive elements, so no lane waits through a fold whose value the mask drops (a warp per
+   * row of 32 did, for every column past the diagonal).
+   */
+  private triangleMap(s: Extract<Stmt, { op: 'map' }>, tri: { strict: boolean; value: SExpr }): void {
+    const t = this.tiles.get(s.dst.tile)!;
+    const n = t.rows;
+    const count = tri.strict ? (n * (n - 1)) / 2 : (n * (n + 1)) / 2;
+    const i = (v: number) => this.intLit(v);
+    const e = this.fresh('e');
+    const q = this.fresh('tr');
+    this.emit(`// ${s.dst.tile}: the ${count} elements ${tri.strict ? 'below' : 'on and below'} the diagonal (the others keep their value)`);
+    this.withInvariants(tri.value, ['r', 'c'], s.dst.tile, () =>
+      this.block(`for (int ${e} = lid; ${e} < ${i(count)}; ${e} += ${i(this.T)})`, () => {
+        this.emit(`int ${q} = (int)((sqrtf(8.0f * (float)${e} + 1.0f) - 1.0f) * 0.5f);`);
+        this.emit(`${q} += ((${q} + 1) * (${q} + 2)) / 2 <= ${e};`);
+        this.emit(`${q} -= (${q} * (${q} + 1)) / 2 > ${e};`);
+        this.emit(this.declConst('r', 'i32', tri.strict ? `${q} + 1` : q));
+        this.emit(this.declConst('c', 'i32', `${e} - (${q} * (${q} + 1)) / 2`));
+        this.withExprs(() => this.assign(s.dst.tile, this.at(s.dst.tile, 'r', 'c'), this.expr(tri.value, {}, 'f32')));
+      }),
+    );
+  }
+
+  /** The folds printed 4 terms a step (quadFold). */
+  private readonly quadFolds = new Set<SExpr>();
 
   /** Whether some map copies by cp.async (rawCopy): every barrier then waits for the copies first. */
   private readonly asyncCopies: boolean;
@@ -370,7 +437,7 @@ class CudaPrinter extends CLikePrinter {
    */
   protected override foldExpr(e: Extract<SExpr, { k: 'fold' }>, ctx: ExprCtx): string | undefined {
     const of = ctx.slotOf;
-    if (!of || of.space !== 'rows' || !ctx.slot) return undefined;
+    if (!of || of.space !== 'rows' || !ctx.slot) return this.quadFold(e, ctx);
     let X: TileDecl | undefined;
     walkSExpr(e.body, (x) => {
       const t = x.k === 'tile' ? this.tiles.get(x.tile) : undefined;
@@ -398,6 +465,74 @@ class CudaPrinter extends CLikePrinter {
     pre.push(`    ${part} = ${combine(part, body)};`, '  }', '}');
     for (const off of [1, 2]) pre.push(`${part} = ${combine(part, this.laneXor(part, off))};`);
     return part;
+  }
+
+  /**
+   * The shared f32 tiles a fold reads at (row, v) for its variable v, rows not depending on v —
+   * the decayed dot products Σ_d x_rd·y_cd·e^{b_rd − b_cd} of the vector-gate intra-chunk kernels —
+   * where v appears nowhere else in the body and the fold sums a multiple of 4 terms from a
+   * multiple of 4: such a fold can read 4 consecutive terms of each row by one 16-byte load
+   * (quadFold). Undefined where it cannot.
+   */
+  private quadFoldReads(e: Extract<SExpr, { k: 'fold' }>): Extract<SExpr, { k: 'tile' }>[] | undefined {
+    if (e.fn !== 'sum' || e.from.k !== 'const' || e.to.k !== 'const' || e.from.v % 4 || (e.to.v - e.from.v) % 4 || e.to.v - e.from.v < 8) return undefined;
+    const reads: Extract<SExpr, { k: 'tile' }>[] = [];
+    let uses = 0;
+    let ok = true;
+    walkSExpr(e.body, (x) => {
+      if (x.k === 'var' && x.name === e.v) uses++;
+      else if (x.k === 'fold') ok = false;
+      else if (x.k === 'tile' && x.c.k === 'var' && x.c.name === e.v) {
+        const t = this.tiles.get(x.tile)!;
+        if (t.space !== 'shared' || this.halfTiles.has(t.name) || t.cols % 4 || usesVar(x.r, e.v)) ok = false;
+        else reads.push(x);
+      }
+    });
+    return ok && reads.length && uses === reads.length ? reads : undefined;
+  }
+
+  /**
+   * A fold that quadFoldReads accepts, 4 terms a step: each (tile, row) it reads by one 16-byte
+   * load (rows 16-byte aligned: the constructor pads such tiles' rows to a multiple of 4 words),
+   * its 4 words standing for the 4 terms' reads. A warp's lanes mostly share the rows of one
+   * operand (a row of q) and differ in the other's (rows of k), so a 16-byte load takes about the
+   * shared-memory wavefronts a 4-byte one does, for 4 terms: the per-element products stop being
+   * bound by shared-memory bandwidth. The terms add in order, as in the scalar loop. A read under
+   * a condition (the select of a row that may not exist) loads from a clamped row.
+   */
+  private quadFold(e: Extract<SExpr, { k: 'fold' }>, ctx: ExprCtx): string | undefined {
+    const reads = this.quadFolds.has(e) ? this.quadFoldReads(e) : undefined;
+    if (!reads || e.from.k !== 'const' || e.to.k !== 'const' || reads.some((x) => this.rowStride(this.tiles.get(x.tile)!) % 4)) return undefined;
+    const pre = this.hoisted[this.hoisted.length - 1];
+    if (!pre) throw new Error('internal: fold outside a statement');
+    const i = (v: number) => this.intLit(v);
+    const acc = this.fresh('acc');
+    const d = this.fresh('d');
+    pre.push(this.declVar(acc, 'f32', this.floatLit(0)));
+    pre.push(`${this.forLoop(d, i(e.from.v), i(e.to.v), i(4))} {`);
+    const quads = new Map<string, string>();
+    const lanes = ['x', 'y', 'z', 'w'];
+    const names: Map<SExpr, string>[] = lanes.map(() => new Map());
+    this.hoisted.push([]);
+    for (const x of reads) {
+      const t = this.tiles.get(x.tile)!;
+      let row = this.expr(x.r, ctx, 'i32');
+      if (!unconditional(e.body, x)) row = `attnc_clamp(${row}, 0, ${i(t.rows - 1)})`;
+      const key = `${x.tile}[${row}]`;
+      let q = quads.get(key);
+      if (!q) {
+        q = this.fresh('quad');
+        quads.set(key, q);
+        this.hoisted[this.hoisted.length - 1]!.push(`const float4 ${q} = *reinterpret_cast<const float4*>(&${x.tile}[(${row}) * ${i(this.rowStride(t))} + ${d}]);`);
+      }
+      lanes.forEach((l, j) => names[j]!.set(x, `${q}.${l}`));
+    }
+    const terms = names.map((m) => this.withNames(m, () => this.expr(e.body, ctx, 'f32')));
+    const inner = this.hoisted.pop()!;
+    for (const l of inner) pre.push('  ' + l);
+    for (const term of terms) pre.push(`  ${acc} = ${acc} + ${term};`);
+    pre.push('}');
+    return acc;
   }
 
   private fullGrid(g: WarpGrid): boolean {
@@ -489,6 +624,24 @@ class CudaPrinter extends CLikePrinter {
     // The element loops declare the element's row and column whether or not the op reads them.
     const unused = name === 'r' || name === 'c' ? '[[maybe_unused]] ' : '';
     return `${unused}const ${this.typeName(t)} ${name} = ${init};`;
+  }
+  /**
+   * Chunks of up to 32 tokens: the solve's 496 products written out, each thread's column in
+   * registers. The loop form reads every x_j back from shared memory, one dependent load per
+   * product (~10 µs per chunk of 32 on an H100: most of the delta rules' intra-chunk kernel); written
+   * out, only the last product of each row waits for the row before.
+   */
+  protected override unrolledSolveRows(): number {
+    return 32;
+  }
+  /**
+   * A compiler fence between the rows of a written-out solve: with the tiles in static shared
+   * arrays nvcc otherwise hoists all 496 coefficient loads to the top (no aliasing to stop it) and
+   * spills (1.7 KB in Gated DeltaNet's intra-chunk kernel); fenced, a row's loads issue together
+   * and the row waits for them once.
+   */
+  protected override solveRowFence(): string {
+    return 'asm volatile("" ::: "memory");';
   }
   /** A warp: the block is whole warps. */
   protected override foldLanes(): number {
@@ -658,6 +811,8 @@ class CudaPrinter extends CLikePrinter {
       this.block('else', () => this.mapOp({ ...s, expr: e.b }));
       return;
     }
+    const tri = this.lowerTriangle(s);
+    if (tri) return this.triangleMap(s, tri);
     const vec = this.vectorLoad(s);
     if (!vec) return super.mapOp(s);
     const { ld, y, width } = vec;

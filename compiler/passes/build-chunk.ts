@@ -65,7 +65,10 @@ export function buildChunkKernel(st: PlanState): Kernel {
   const vCols = kb.let('vcols', b.min(b.i(BV), b.sub(b.i(V), v0)));
 
   // ── state tiles ────────────────────────────────────────────────────────────
-  const S = kb.tile('S', keyTile ? BK : KP, BV);
+  // With key tiles the state stays in registers (on CUDA, the tensor-core accumulators of the
+  // update's product): every op on it — the decay, the update, the stores — is elementwise or a
+  // matmul into it, so no thread reads another's elements.
+  const S = kb.tile('S', keyTile ? BK : KP, BV, keyTile ? 'register' : undefined);
   const Z = norm ? kb.tile('Z', keyTile ? BK : KP, 1) : undefined;
   const Mt = maxabs ? kb.tile('Mt', 1, 1) : undefined;
   const stateBase = b.mul(b.add(b.mul(n, P.H), h), b.i(K));
@@ -284,8 +287,8 @@ export function buildChunkKernel(st: PlanState): Kernel {
 
   // The state's rows of key slice k0 (with keyTile, the workgroup's whole state: k0 is its key tile).
   const sRow = (r: SExpr) => (keyTile ? r : b.add(k0, r));
-  const sliceView = { tile: S, r0: keyTile ? b.i(0) : k0, rows: BK };
-  const zSlice = { tile: Z!, r0: sliceView.r0, rows: BK };
+  const sliceView = keyTile ? { tile: S } : { tile: S, r0: k0, rows: BK };
+  const zSlice = keyTile ? { tile: Z! } : { tile: Z!, r0: k0, rows: BK };
   /**
    * A scalar gate's decay of the state, e^{b_L}: one value, so it rides on the state update's
    * matmul (`scale`: S ← S·e^{b_L} + KᵀV in one pass over S instead of two).

@@ -325,14 +325,16 @@ test('row-owned tiles (bf16 softmax): fragment layouts split by rows over the wa
 
 test('shared rows of 32·n words are padded: one word, four for tensor-core operands and WGSL quad tiles (CUDA and WGSL)', () => {
   const intra = kernel(cudaOf('gla', 'bf16'), 'gla_intra');
-  assert.match(intra, /Bs = attnc_smem \+ \d+;  \/\/ \[64, 128\], rows 129 words apart/);
+  // The per-element scores read q, k and the gate sums 4 words at a time (quadFold): rows of 4·n
+  // words, 4 more than 32·n.
+  assert.match(intra, /Bs = attnc_smem \+ \d+;  \/\/ \[64, 128\], rows 132 words apart/);
   // The gate slice's tile also holds the scaled operands of the block scores' matmuls.
   assert.match(intra, /Gs = attnc_smem \+ \d+;  \/\/ \[64, 128\], rows 132 words apart/);
-  // KDA's intra-chunk kernel reads k per element in its scores, so k feeds no matmul (the WY
-  // products take their operand from Gs): one word of padding, no bank conflicts; and with one key
-  // slice the WY products reuse the slice's k and gate sums (one load of each per chunk).
+  // KDA's intra-chunk kernel reads k per element in its scores (4 words at a time), so k feeds no
+  // matmul (the WY products take their operand from Gs); and with one key slice the WY products
+  // reuse the slice's k and gate sums (one load of each per chunk).
   const kda = kernel(cudaOf('kda', 'bf16', true), 'kda_intra');
-  assert.match(kda, /Ks = attnc_smem \+ \d+;  \/\/ \[32, 128\], rows 129 words apart/);
+  assert.match(kda, /Ks = attnc_smem \+ \d+;  \/\/ \[32, 128\], rows 132 words apart/);
   assert.match(kda, /Qs = A · Gs/);
   assert.not.match(kda.slice(kda.indexOf('key-feature slices: W')), /in_k|in_g/, 'the WY products load neither k nor the gate again');
   assert.match(kernel(cudaOf('gated_deltanet', 'bf16'), 'gated_deltanet_chunk'), /Qs = attnc_smem \+ \d+;  \/\/ \[64, 128\], rows 132 words apart/);

@@ -127,4 +127,59 @@ test('stores of shared tiles to global memory use 16-byte stores, the value comp
   assert.match(cu, /\*reinterpret_cast<float4\*>\(f_q \+ \(.*\)\) = make_float4\(sv\d+, sv\d+, sv\d+, sv\d+\);/);
 });
 
+test('a decayed dot product folds 4 terms per step from 16-byte loads of rows 16-byte aligned, in the order of the scalar loop', () => {
+  // GLA's intra-chunk kernel scores the pairs of a 16-row block per element:
+  // Σ_d q_rd·k_jd·e^{b_rd − b_jd}. Each of its four tiles is read at (row, d), so one 16-byte load
+  // per tile row gives 4 terms; the tiles' rows are 132 words apart (a multiple of 4, and 8
+  // consecutive rows on distinct banks).
+  const cu = cudaOf('gla');
+  const intra = cu.slice(cu.indexOf('attnc_gla_intra('), cu.indexOf('attnc_gla_chunk('));
+  for (const t of ['Qs', 'Ks', 'Bs']) assert.match(intra, new RegExp(`float\\* const ${t} = attnc_smem \\+ \\d+;  // \\[32, 128\\], rows 132 words apart`));
+  const m = /for \(int (d\d+) = 0; \1 < 128; \1 \+= 4\) \{\n((?:\s+const float4 quad\d+ = .*\n){4})((?:\s+acc\d+ = acc\d+ \+ .*\n){4})/.exec(intra);
+  assert.ok(m, 'the fold steps by 4 with four 16-byte loads');
+  assert.match(m![2]!, /&Qs\[\(r\) \* 132 \+ d\d+\]/);
+  assert.match(m![2]!, /&Ks\[\(\(\(\(r \/ 16\) \* 16\) \+ c\)\) \* 132 \+ d\d+\]/);
+  // The gate sums sit under a select (a row that may not exist): their rows are clamped.
+  assert.match(m![2]!, /&Bs\[\(attnc_clamp\(r, 0, 31\)\) \* 132 \+ d\d+\]/);
+  // The four terms take the loads' x, y, z, w in turn.
+  const lanes = [...m![3]!.matchAll(/quad\d+\.([xyzw])/g)].map((x) => x[1]);
+  assert.equal([...new Set(lanes)], ['x', 'y', 'z', 'w']);
+  assert.not.match(intra, /for \(int d = 0; d < 128; d \+= 1\)/, 'no scalar fold left');
+});
+
+test('a fold whose term also reads a buffer at its variable keeps the scalar loop', () => {
+  // Performer's prepare kernel: Σ_k W[c, k]·q_rk, W from global memory at (c·64 + k).
+  const cu = cudaOf('performer');
+  const at = cu.indexOf('attnc_performer_prepare(');
+  const prep = cu.slice(at, cu.indexOf('extern "C"', at));
+  assert.match(prep, /for \(int k1 = 0; k1 < 64; k1 \+= 1\) \{\n\s+acc\d+ = acc\d+ \+ \(p_W\[\(\(c \* 64\) \+ k1\)\] \* Tq_0\[r \* 65 \+ k1\]\);/);
+  assert.not.match(prep, /const float4 quad\d+/);
+});
+
+test("the delta rules' masked per-element scores run over the lower triangle only, its elements numbered row by row", () => {
+  // KDA's intra-chunk kernel: A ← A + (c ≤ r ? Σ_d q·k·decay : 0) and Akk ← Akk + (c < r ? Σ_d k·k·decay : 0)
+  // over [32, 32]: 528 and 496 elements, the select gone.
+  const cu = cudaOf('kda');
+  const intra = cu.slice(cu.indexOf('attnc_kda_intra('), cu.indexOf('extern "C"', cu.indexOf('attnc_kda_intra(')));
+  const loops = [...intra.matchAll(/\/\/ (\w+): the (\d+) elements (on and below|below) the diagonal \(the others keep their value\)\n\s+for \(int (e\d+) = lid; \4 < (\d+); \4 \+= 256\) \{\n\s+int (tr\d+) = \(int\)\(\(sqrtf\(8\.0f \* \(float\)\4 \+ 1\.0f\) - 1\.0f\) \* 0\.5f\);\n(.*\n){2}\s+\[\[maybe_unused\]\] const int r = \6( \+ 1)?;\n\s+\[\[maybe_unused\]\] const int c = \4 - \(\6 \* \(\6 \+ 1\)\) \/ 2;\n/g)];
+  assert.equal(loops.map((m) => [m[1], m[2], m[5], m[3], !!m[8]]), [['A', '528', '528', 'on and below', false], ['Akk', '496', '496', 'below', true]]);
+  assert.not.match(intra, /\? acc\d+ : 0\.0f/, 'no masked fold left');
+  // The numbering as printed (float square root, then the two corrections), for every element of
+  // tiles up to 64 rows: row by row, each row's columns in order.
+  for (const strict of [false, true])
+    for (let n = 8; n <= 64; n++) {
+      const count = strict ? (n * (n - 1)) / 2 : (n * (n + 1)) / 2;
+      let want = 0;
+      for (let e = 0; e < count; e++) {
+        let q = Math.trunc(Math.fround(Math.fround(Math.fround(Math.sqrt(Math.fround(Math.fround(8 * e) + 1))) - 1) * 0.5));
+        q += Number(((q + 1) * (q + 2)) / 2 <= e);
+        q -= Number((q * (q + 1)) / 2 > e);
+        const r = strict ? q + 1 : q;
+        const c = e - (q * (q + 1)) / 2;
+        const rowStart = strict ? (r * (r - 1)) / 2 : (r * (r + 1)) / 2;
+        assert.ok(c >= 0 && (strict ? c < r : c <= r) && r < n && rowStart + c === want++, `n ${n} element ${e}: (${r}, ${c})`);
+      }
+    }
+});
+
 test.run();
