@@ -72,13 +72,17 @@ export function ctypeOf(d: Dtype): string {
 }
 
 /** Device helpers every kernel file carries (inline: unused ones cost nothing). */
+// sigmoid, softplus and logsigmoid by the fast intrinsics (as exp is __expf): log1pf and expf
+// are ~40 instructions each, and in KDA's gate (a softplus per key feature and token) they took
+// a quarter of its intra-chunk kernel. ln(1 + e^{−|x|}) by __logf loses log1p's relative
+// accuracy only where the term is below ~1e-7, next to max(x, 0) or in a gate near 0.
 export const DEVICE_HELPERS = `__device__ __forceinline__ float attnc_sigmoid(float x) {
-  if (x >= 0.0f) return 1.0f / (1.0f + expf(-x));
-  const float e = expf(x);
-  return e / (1.0f + e);
+  if (x >= 0.0f) return __fdividef(1.0f, 1.0f + __expf(-x));
+  const float e = __expf(x);
+  return __fdividef(e, 1.0f + e);
 }
-__device__ __forceinline__ float attnc_softplus(float x) { return fmaxf(x, 0.0f) + log1pf(expf(-fabsf(x))); }
-__device__ __forceinline__ float attnc_logsigmoid(float x) { return fminf(x, 0.0f) - log1pf(expf(-fabsf(x))); }
+__device__ __forceinline__ float attnc_softplus(float x) { return fmaxf(x, 0.0f) + __logf(1.0f + __expf(-fabsf(x))); }
+__device__ __forceinline__ float attnc_logsigmoid(float x) { return fminf(x, 0.0f) - __logf(1.0f + __expf(-fabsf(x))); }
 __device__ __forceinline__ float attnc_silu(float x) { return x * attnc_sigmoid(x); }
 __device__ __forceinline__ float attnc_elu(float x) { return x > 0.0f ? x : expm1f(x); }
 __device__ __forceinline__ float attnc_abs(float x) { return fabsf(x); }

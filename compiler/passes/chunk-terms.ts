@@ -18,15 +18,33 @@ export interface ChunkTiles {
   Sc?: string;
 }
 
+/** Whether an index expression is ≥ 0 by construction: an element's row or column, non-negative constants, and their sums, products, quotients, minima and maxima. */
+function nonNegative(e: SExpr): boolean {
+  switch (e.k) {
+    case 'const':
+      return e.v >= 0;
+    case 'var':
+      return e.name === 'r' || e.name === 'c';
+    case 'bin':
+      return ['add', 'mul', 'idiv', 'min', 'max'].includes(e.fn) && nonNegative(e.a) && nonNegative(e.b);
+    default:
+      return false;
+  }
+}
+
 export function chunkTerms(ir: AttentionIR, BK: number, t: ChunkTiles) {
   const vecGate = isVectorGate(ir.gate.cls);
   const hasGate = ir.gate.cls !== 'none';
   const exclusive = ir.read.kind === 'exclusive';
-  /** Cumulative log-gate at tile row `row` (0 before the chunk), key column `d` of the current slice. */
+  /**
+   * Cumulative log-gate at tile row `row` (0 before the chunk), key column `d` of the current
+   * slice. The select only where the row may be −1 (an exclusive read's row before the chunk):
+   * in the decayed dot products it was two selects per term.
+   */
   const bAt = (row: SExpr, d: SExpr): SExpr => {
     if (!hasGate) return b.f(0);
     const val = vecGate ? b.tile(t.Bs!, row, d) : b.tile(t.Bc!, row, b.i(0));
-    return b.sel(b.ge(row, b.i(0)), val, b.f(0));
+    return nonNegative(row) ? val : b.sel(b.ge(row, b.i(0)), val, b.f(0));
   };
   /** The state row a query row reads: its own, or the one before (exclusive reads). */
   const readRow = (r: SExpr) => (exclusive ? b.sub(r, b.i(1)) : r);

@@ -139,12 +139,19 @@ test('a decayed dot product folds 4 terms per step from 16-byte loads of rows 16
   assert.ok(m, 'the fold steps by 4 with four 16-byte loads');
   assert.match(m![2]!, /&Qs\[\(r\) \* 132 \+ d\d+\]/);
   assert.match(m![2]!, /&Ks\[\(\(\(\(r \/ 16\) \* 16\) \+ c\)\) \* 132 \+ d\d+\]/);
-  // The gate sums sit under a select (a row that may not exist): their rows are clamped.
-  assert.match(m![2]!, /&Bs\[\(attnc_clamp\(r, 0, 31\)\) \* 132 \+ d\d+\]/);
+  // The gate sums of rows that always exist are read as they are (no select per term).
+  assert.match(m![2]!, /&Bs\[\(r\) \* 132 \+ d\d+\]/);
+  assert.not.match(m![3]!, /\?/, 'no select per term');
   // The four terms take the loads' x, y, z, w in turn.
   const lanes = [...m![3]!.matchAll(/quad\d+\.([xyzw])/g)].map((x) => x[1]);
   assert.equal([...new Set(lanes)], ['x', 'y', 'z', 'w']);
   assert.not.match(intra, /for \(int d = 0; d < 128; d \+= 1\)/, 'no scalar fold left');
+  // RWKV-6 reads the state before the token (row r − 1, the chunk's start for r = 0): that gate
+  // sum stays under its select, and its 16-byte load comes from a clamped row.
+  const rw = cudaOf('rwkv6');
+  const rwIntra = rw.slice(rw.indexOf('attnc_rwkv6_intra('), rw.indexOf('extern "C"', rw.indexOf('attnc_rwkv6_intra(')));
+  assert.match(rwIntra, /const float4 (quad\d+) = \*reinterpret_cast<const float4\*>\(&Bs\[\(attnc_clamp\(\(r - 1\), 0, 31\)\) \* 68 \+ d\d+\]\);/);
+  assert.match(rwIntra, /\(\(\(r - 1\) >= 0\) \? quad\d+\.x : 0\.0f\)/);
 });
 
 test('a fold whose term also reads a buffer at its variable keeps the scalar loop', () => {
@@ -180,6 +187,18 @@ test("the delta rules' masked per-element scores run over the lower triangle onl
         assert.ok(c >= 0 && (strict ? c < r : c <= r) && r < n && rowStart + c === want++, `n ${n} element ${e}: (${r}, ${c})`);
       }
     }
+});
+
+test('the triangular solve is written out, fenced per row', () => {
+  const cu = cudaOf('gated_deltanet');
+  const at = cu.indexOf('attnc_gated_deltanet_intra(');
+  const intra = cu.slice(at, cu.indexOf('extern "C"', at));
+  // (I + A)⁻¹ by forward substitution: row r's products by the rows before, from registers; a
+  // fence after each row but the last (31), so nvcc keeps each row's coefficient loads in place.
+  const solve = intra.slice(intra.indexOf('float xs'));
+  assert.match(solve, /float (xs\d+) = A\[0 \* 36 \+ (col\d+)\];\n\s+A\[0 \* 36 \+ \2\] = \1;\n\s+asm volatile\("" ::: "memory"\);\n\s+float (xs\d+) = A\[1 \* 36 \+ \2\];\n\s+\3 = \3 - Akk\[1 \* 33 \+ 0\] \* \1;/);
+  assert.is(solve.slice(0, solve.indexOf('__syncthreads')).match(/asm volatile\("" ::: "memory"\);/g)?.length, 31);
+  assert.is(solve.slice(0, solve.indexOf('__syncthreads')).match(/ = xs\d+ - Akk\[/g)?.length, 496);
 });
 
 test.run();
