@@ -222,11 +222,12 @@ class CudaPrinter extends CLikePrinter {
     // registers). The rows they read by 16-byte loads: a multiple of 4 words apart (4 more than
     // 32·n: 8 lanes' 16-byte loads of 8 consecutive rows then fall on 32 distinct banks).
     forEachStmt(k.body, (st) => {
-      if (st.op !== 'map' || this.viewOf(st.dst).t.rows * this.viewOf(st.dst).t.cols < 32) return;
+      const t = st.op === 'map' ? this.viewOf(st.dst).t : undefined;
+      if (st.op !== 'map' || t!.rows * t!.cols < 32) return;
       walkSExpr(st.expr, (e) => {
         const reads = e.k === 'fold' ? this.quadFoldReads(e) : undefined;
         if (!reads) return;
-        this.quadFolds.add(e);
+        this.quadFolds.set(e, reads);
         for (const x of reads) if (!pads.has(x.tile)) pads.set(x.tile, 4);
       });
     });
@@ -284,8 +285,8 @@ class CudaPrinter extends CLikePrinter {
     );
   }
 
-  /** The folds printed 4 terms a step (quadFold). */
-  private readonly quadFolds = new Set<SExpr>();
+  /** The folds printed 4 terms a step (quadFold), with the tile reads quadFoldReads found in them. */
+  private readonly quadFolds = new Map<SExpr, Extract<SExpr, { k: 'tile' }>[]>();
 
   /** Whether some map copies by cp.async (rawCopy): every barrier then waits for the copies first. */
   private readonly asyncCopies: boolean;
@@ -505,7 +506,7 @@ class CudaPrinter extends CLikePrinter {
    * a condition (the select of a row that may not exist) loads from a clamped row.
    */
   private quadFold(e: Extract<SExpr, { k: 'fold' }>, ctx: ExprCtx): string | undefined {
-    const reads = this.quadFolds.has(e) ? this.quadFoldReads(e) : undefined;
+    const reads = this.quadFolds.get(e);
     if (!reads || e.from.k !== 'const' || e.to.k !== 'const' || reads.some((x) => this.rowStride(this.tiles.get(x.tile)!) % 4)) return undefined;
     const pre = this.hoisted[this.hoisted.length - 1];
     if (!pre) throw new Error('internal: fold outside a statement');
