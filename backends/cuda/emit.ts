@@ -238,20 +238,28 @@ class CudaPrinter extends CLikePrinter {
    * A map `X ← X + (c ≤ r ? F : 0)` (or c < r, c ≤ r − 1) over a whole square shared tile, F
    * folding (the delta rules' per-element decayed scores, KDA's q·k and k·k): only the elements on
    * or below (below) the diagonal change, so the map runs over those alone (triangleMap), as the
-   * value F without the select. Its kind, or undefined.
+   * value F without the select. Likewise over a block diagonal [m·n, n] with the row in its block,
+   * `c ≤ r − ⌊r / n⌋·n` (or <: the vector gates' scores in blocks, build-intra.ts). Its kind, or
+   * undefined.
    */
   private lowerTriangle(s: Extract<Stmt, { op: 'map' }>): { strict: boolean; value: SExpr } | undefined {
     const t = this.tiles.get(s.dst.tile)!;
     const e = s.expr;
-    if (s.guard || s.dst.r0 || (s.dst.rows !== undefined && s.dst.rows !== t.rows) || t.space !== 'shared' || t.rows !== t.cols || t.rows < 8 || e.k !== 'bin' || e.fn !== 'add') return undefined;
+    if (s.guard || s.dst.r0 || (s.dst.rows !== undefined && s.dst.rows !== t.rows) || t.space !== 'shared' || t.rows % t.cols !== 0 || t.cols < 8 || e.k !== 'bin' || e.fn !== 'add') return undefined;
     const isVar = (x: SExpr, name: string) => x.k === 'var' && x.name === name;
+    const isConst = (x: SExpr, v: number) => x.k === 'const' && x.v === v;
     const self = (x: SExpr) => x.k === 'tile' && x.tile === s.dst.tile && isVar(x.r, 'r') && isVar(x.c, 'c');
     const [keep, masked] = self(e.a) ? [e.a, e.b] : self(e.b) ? [e.b, e.a] : [undefined, undefined];
     if (!keep || !masked || masked.k !== 'sel' || masked.b.k !== 'const' || masked.b.v !== 0) return undefined;
     const c = masked.c;
     if (c.k !== 'bin' || (c.fn !== 'le' && c.fn !== 'lt') || !isVar(c.a, 'c')) return undefined;
-    const rowMinusOne = c.b.k === 'bin' && c.b.fn === 'sub' && isVar(c.b.a, 'r') && c.b.b.k === 'const' && c.b.b.v === 1;
-    if (!isVar(c.b, 'r') && !(c.fn === 'le' && rowMinusOne)) return undefined;
+    const rhs = c.b;
+    const square = t.rows === t.cols;
+    const rowMinusOne = square && rhs.k === 'bin' && rhs.fn === 'sub' && isVar(rhs.a, 'r') && isConst(rhs.b, 1);
+    // r − ⌊r / n⌋·n: the row within its block of n rows.
+    const n = t.cols;
+    const inBlock = rhs.k === 'bin' && rhs.fn === 'sub' && isVar(rhs.a, 'r') && rhs.b.k === 'bin' && rhs.b.fn === 'mul' && isConst(rhs.b.b, n) && rhs.b.a.k === 'bin' && rhs.b.a.fn === 'idiv' && isVar(rhs.b.a.a, 'r') && isConst(rhs.b.a.b, n);
+    if (!(square && isVar(rhs, 'r')) && !(c.fn === 'le' && rowMinusOne) && !inBlock) return undefined;
     let folds = false;
     walkSExpr(masked.a, (x) => void (x.k === 'fold' && (folds = true)));
     if (!folds) return undefined;
@@ -260,26 +268,31 @@ class CudaPrinter extends CLikePrinter {
 
   /**
    * lowerTriangle's map over the n(n + 1)/2 elements on and below the diagonal (n(n − 1)/2 below
-   * it), numbered row by row: element e is row r = ⌊(√(8e + 1) − 1)/2⌋ (corrected by one where
-   * the float root rounds), column e − r(r + 1)/2 (strict: row r + 1). The lanes of a warp take
-   * consecutive elements, so no lane waits through a fold whose value the mask drops (a warp per
-   * row of 32 did, for every column past the diagonal).
+   * it) of each n × n block of rows, numbered row by row: element e of a block is row
+   * q = ⌊(√(8e + 1) − 1)/2⌋ (corrected by one where the float root rounds), column e − q(q + 1)/2
+   * (strict: row q + 1). The lanes of a warp take consecutive elements, so no lane waits through a
+   * fold whose value the mask drops (a warp per row of 32 did, for every column past the diagonal).
    */
   private triangleMap(s: Extract<Stmt, { op: 'map' }>, tri: { strict: boolean; value: SExpr }): void {
     const t = this.tiles.get(s.dst.tile)!;
-    const n = t.rows;
+    const n = t.cols;
+    const blocks = t.rows / n;
     const count = tri.strict ? (n * (n - 1)) / 2 : (n * (n + 1)) / 2;
     const i = (v: number) => this.intLit(v);
     const e = this.fresh('e');
     const q = this.fresh('tr');
-    this.emit(`// ${s.dst.tile}: the ${count} elements ${tri.strict ? 'below' : 'on and below'} the diagonal (the others keep their value)`);
+    const x = blocks > 1 ? this.fresh('te') : e;
+    const where = blocks > 1 ? ` of each of its ${blocks} blocks of ${n} rows` : '';
+    this.emit(`// ${s.dst.tile}: the ${blocks * count} elements ${tri.strict ? 'below' : 'on and below'} the diagonal${where} (the others keep their value)`);
     this.withInvariants(tri.value, ['r', 'c'], s.dst.tile, () =>
-      this.block(`for (int ${e} = lid; ${e} < ${i(count)}; ${e} += ${i(this.T)})`, () => {
-        this.emit(`int ${q} = (int)((sqrtf(8.0f * (float)${e} + 1.0f) - 1.0f) * 0.5f);`);
-        this.emit(`${q} += ((${q} + 1) * (${q} + 2)) / 2 <= ${e};`);
-        this.emit(`${q} -= (${q} * (${q} + 1)) / 2 > ${e};`);
-        this.emit(this.declConst('r', 'i32', tri.strict ? `${q} + 1` : q));
-        this.emit(this.declConst('c', 'i32', `${e} - (${q} * (${q} + 1)) / 2`));
+      this.block(`for (int ${e} = lid; ${e} < ${i(blocks * count)}; ${e} += ${i(this.T)})`, () => {
+        if (blocks > 1) this.emit(`const int ${x} = ${e} % ${i(count)};`);
+        this.emit(`int ${q} = (int)((sqrtf(8.0f * (float)${x} + 1.0f) - 1.0f) * 0.5f);`);
+        this.emit(`${q} += ((${q} + 1) * (${q} + 2)) / 2 <= ${x};`);
+        this.emit(`${q} -= (${q} * (${q} + 1)) / 2 > ${x};`);
+        const row = tri.strict ? `${q} + 1` : q;
+        this.emit(this.declConst('r', 'i32', blocks > 1 ? `(${e} / ${i(count)}) * ${i(n)} + ${row}` : row));
+        this.emit(this.declConst('c', 'i32', `${x} - (${q} * (${q} + 1)) / 2`));
         this.withExprs(() => this.assign(s.dst.tile, this.at(s.dst.tile, 'r', 'c'), this.expr(tri.value, {}, 'f32')));
       }),
     );
@@ -1310,16 +1323,19 @@ class CudaPrinter extends CLikePrinter {
   private vectorLoad(s: Extract<Stmt, { op: 'map' }>): VectorLoad | undefined {
     const v = this.viewOf(s.dst);
     if (v.t.space !== 'shared') return undefined;
-    const lds = loadsOf(s.expr);
-    if (lds.length !== 1) return undefined;
-    const ld = lds[0]!;
-    // A load under a select or in a fold is conditional (HAS_INIT ? initial_state[…] : 0 may have
-    // no buffer behind it): only unconditional loads are hoisted into the vector load.
-    if (!unconditional(s.expr, ld)) return undefined;
-    const width = vectorWidth(this.buffer(ld.buf).dtype);
-    if (!width || v.t.cols % width || !guardKeepsVectors(s.guard, width)) return undefined;
-    const at = columnIndex(ld.idx, width);
-    return at && { ld, ...at, width };
+    // Of several loads (KDA's gate: g per token and feature, dt_bias per feature), the one of the
+    // most elements per 16 bytes; the others stay scalar loads, at each element's column.
+    let best: VectorLoad | undefined;
+    for (const ld of loadsOf(s.expr)) {
+      // A load under a select or in a fold is conditional (HAS_INIT ? initial_state[…] : 0 may
+      // have no buffer behind it): only unconditional loads are hoisted into the vector load.
+      if (!unconditional(s.expr, ld)) continue;
+      const width = vectorWidth(this.buffer(ld.buf).dtype);
+      if (!width || v.t.cols % width || !guardKeepsVectors(s.guard, width) || (best && best.width >= width)) continue;
+      const at = columnIndex(ld.idx, width);
+      if (at) best = { ld, ...at, width };
+    }
+    return best;
   }
 
   /**

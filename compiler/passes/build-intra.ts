@@ -12,11 +12,13 @@
  *     w_w  = Tm diag(β) (K ⊙ e^{b})                   so that the chunk's corrected values are
  *     w_u  = Tm diag(β) V                             U − W S (S the state before the chunk)
  *
- * Vector gates without a delta rule score pairs of tokens in blocks of SUB = 16 rows (where C is
- * a larger multiple of 16): a pair in one block by the per-element decayed dot product (exact in log space, only the
- * [C, SUB] block diagonal), a pair (i, j) with j in an earlier block than i by a tensor-core
- * matmul through the boundary r = 16·blk(i) − 1: (q_i ⊙ e^{b_i − b_r})·(k_j ⊙ e^{b_r − b_j}), both
- * factors ≤ 1 (the reference interpreter's sub-chunks, with the boundary of i's block).
+ * Vector gates score pairs of tokens in blocks of SUB = 16 rows (where C is a larger multiple of
+ * 16): a pair in one block by the per-element decayed dot product (exact in log space, only the
+ * [C, SUB] block diagonal, on and below its diagonal), a pair (i, j) with j in an earlier block
+ * than i by a tensor-core matmul through the boundary r = 16·blk(i) − 1:
+ * (q_i ⊙ e^{b_i − b_r})·(k_j ⊙ e^{b_r − b_j}), both factors ≤ 1 (the reference interpreter's
+ * sub-chunks, with the boundary of i's block). Delta rules score KKᵀ the same way, with k_i in
+ * place of q_i (PlanOptions.scoreBlocks turns the blocks off, for measurements).
  *
  * Rows past the end of a sequence are zero; nothing is stored for them.
  */
@@ -67,13 +69,13 @@ export function buildIntraKernel(st: PlanState): Kernel {
   const Sc = src.has('scale') ? kb.tile('Sc', C, 1) : undefined;
   const Bt = delta ? kb.tile('Bt', C, 1) : undefined;
   const Bn = exclusive ? kb.tile('Bn', C, 1) : undefined;
-  // Vector gates in blocks of SUB rows: the block diagonal per element (Ad), the rest by
-  // matmuls accumulated in A itself (their scores are taken from the blocks after the
-  // slice loop). The matmuls' scaled operands live in Gs, free after its cumulative sum.
-  // Not for delta rules: KDA's intra-chunk kernel took 1.86 ms against 1.73 per element at B=4
-  // T=4096 on an H100, where GLA's and RWKV-6's went from 0.65 to 0.46 (docs/benchmarks.md).
-  const blocks = vecGate && !delta && C > SUB && C % SUB === 0;
+  // Vector gates in blocks of SUB rows: the block diagonal per element (Ad, and Akd for KKᵀ),
+  // the rest by matmuls accumulated in A (Akk) itself (their scores are taken from the blocks
+  // after the slice loop). The matmuls' scaled operands live in Gs, free after its cumulative
+  // sum, and KKᵀ's row operand in Qs, free after the per-element scores.
+  const blocks = vecGate && C > SUB && C % SUB === 0 && (st.options.scoreBlocks ?? true);
   const Ad = blocks ? kb.tile('Ad', C, SUB) : undefined;
+  const Akd = blocks && delta ? kb.tile('Akd', C, SUB) : undefined;
 
   const L = b.v('L');
   const t0 = b.v('t0');
@@ -95,20 +97,27 @@ export function buildIntraKernel(st: PlanState): Kernel {
   /** One key slice's scores of pairs in the same block (per element) and in earlier blocks (matmuls). */
   const blockScores = () => {
     const j = b.add(blockStart(R), Cv);
-    kb.map(Ad!, b.add(b.tile(Ad!, R, Cv), decayedDot(Qs, Ks, readRow(R), j)));
+    // Only the elements on and below the block's diagonal (below it for KKᵀ) are ever read.
+    const inBlock = b.sub(R, blockStart(R));
+    kb.map(Ad!, b.add(b.tile(Ad!, R, Cv), b.sel(b.le(Cv, inBlock), decayedDot(Qs, Ks, readRow(R), j), b.f(0))));
+    if (Akd) kb.map(Akd, b.add(b.tile(Akd, R, Cv), b.sel(b.lt(Cv, inBlock), decayedDot(Ks, Ks, R, j), b.f(0))));
     const d = Cv;
     for (let I = 1; I < C / SUB; I++) {
       // Block I's rows of A gain, for the columns j of earlier blocks, the products
       // through the boundary row r = 16·I − 1. In Gs: rows j ≤ r hold k_j ⊙ e^{b_r − b_j}, and
       // block I's rows (Qd) q_i ⊙ e^{b_{i'} − b_r} (i' = i, or i − 1 ≥ r for exclusive reads). The
       // product's other columns (j ≥ 16·I: Qd itself, Gs's rest) are never read: fromBlocks takes
-      // block I's own columns from the block diagonal, and the mask drops later ones.
+      // block I's own columns from the block diagonal, and the mask drops later ones. KKᵀ's rows
+      // (Kd, in Qs: block I's q rows are read by now) are k_i ⊙ e^{b_i − b_r}.
       const r = b.i(I * SUB - 1);
       const Qd = { tile: Gs!, r0: b.i(I * SUB), rows: SUB };
       const row = b.add(R, b.i(I * SUB));
       kb.map({ tile: Gs!, r0: b.i(0), rows: I * SUB }, b.mul(b.tile(Ks, R, d), b.exp(b.sub(bAt(r, d), bAt(R, d)))));
       kb.map(Qd, b.mul(b.tile(Qs, row, d), b.exp(b.sub(bAt(readRow(row), d), bAt(r, d)))));
+      const Kd = { tile: Qs, r0: b.i(I * SUB), rows: SUB };
+      if (Akd) kb.map(Kd, b.mul(b.tile(Ks, row, d), b.exp(b.sub(bAt(row, d), bAt(r, d)))));
       kb.matmul({ tile: A, r0: b.i(I * SUB), rows: SUB }, Qd, Gs!, { transB: true, acc: 'add' });
+      if (Akd) kb.matmul({ tile: Akk!, r0: b.i(I * SUB), rows: SUB }, Kd, Gs!, { transB: true, acc: 'add' });
     }
   };
   /** Score (r, c) from the block diagonal `diag` [C, SUB] where c is in r's block, else from `off`. */
@@ -131,6 +140,7 @@ export function buildIntraKernel(st: PlanState): Kernel {
     kb.map(A, b.f(0));
     if (Akk) kb.map(Akk, b.f(0));
     if (Ad) kb.map(Ad, b.f(0));
+    if (Akd) kb.map(Akd, b.f(0));
     if (Bn) kb.map(Bn, b.f(0));
     kb.for('k0', b.i(0), b.i(K), b.i(BK), () => {
       kb.map(Qs, q('q').at(R, b.add(Cv, k0)), sliceCols);
@@ -158,7 +168,9 @@ export function buildIntraKernel(st: PlanState): Kernel {
       // The scores from their blocks, causally masked (i ≥ j; exclusive reads: i − 1 ≥ j).
       kb.map(A, b.sel(b.le(Cv, readRow(R)), fromBlocks(Ad!, A), b.f(0)));
     }
-    kb.map(A, outputWeights(A, Bn));
+    // (Vector gates with neither write strengths nor a bonus leave the weights as they are.)
+    const weights = outputWeights(A, Bn);
+    if (weights.k !== 'tile' || weights.tile !== A) kb.map(A, weights);
     // k's row factor folded into the results (Sources.foldsKeyScale): the weights' columns ÷ f.
     const Kn = fold ? scales.get('k')! : undefined;
     const weight = Kn ? b.sel(b.lt(Cv, L), b.div(b.tile(A, R, Cv), b.tile(Kn, Cv, b.i(0))), b.f(0)) : b.tile(A, R, Cv);
@@ -169,7 +181,8 @@ export function buildIntraKernel(st: PlanState): Kernel {
     // Tm = (I + strictly-lower(diag(β)(KKᵀ ⊙ decay)))⁻¹, in the tile A (its weights are stored).
     const beta = (row: SExpr) => b.tile(Bt!, row, b.i(0));
     const decay = hasGate && !vecGate ? b.exp(b.sub(bAt(R, b.i(0)), bAt(Cv, b.i(0)))) : b.f(1);
-    kb.map(Akk!, b.sel(b.lt(Cv, R), b.mul(b.mul(b.tile(Akk!, R, Cv), decay), beta(R)), b.f(0)));
+    const kk = Akd ? fromBlocks(Akd, Akk!) : b.tile(Akk!, R, Cv);
+    kb.map(Akk!, b.sel(b.lt(Cv, R), b.mul(b.mul(kk, decay), beta(R)), b.f(0)));
     kb.map(A, b.sel(b.bin('eq', R, Cv), b.f(1), b.f(0)));
     kb.op({ op: 'trisolve', a: Akk!, b: A, sign: 1 });
     // W = Tm diag(β)(K ⊙ e^{b}) and U = Tm diag(β) V, a slice of columns at a time (Qs holds the

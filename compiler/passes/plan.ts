@@ -93,6 +93,11 @@ export interface PlanOptions {
    */
   stateKeyTile?: number;
   /**
+   * Vector gates' intra-chunk scores in blocks of 16 rows, the pairs across blocks by tensor-core
+   * matmuls (build-intra.ts); default true. False scores every pair per element, for measurements.
+   */
+  scoreBlocks?: boolean;
+  /**
    * Threads per workgroup of the kernels (default 256, capped by the profile), for measurements:
    * e.g. larger workgroups where a driver keeps one workgroup per compute unit.
    */

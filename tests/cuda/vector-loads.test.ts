@@ -163,14 +163,24 @@ test('a fold whose term also reads a buffer at its variable keeps the scalar loo
   assert.not.match(prep, /const float4 quad\d+/);
 });
 
-test("the delta rules' masked per-element scores run over the lower triangle only, its elements numbered row by row", () => {
-  // KDA's intra-chunk kernel: A ← A + (c ≤ r ? Σ_d q·k·decay : 0) and Akk ← Akk + (c < r ? Σ_d k·k·decay : 0)
-  // over [32, 32]: 528 and 496 elements, the select gone.
+test("masked per-element scores run over the lower triangle only (of each block of rows), its elements numbered row by row", () => {
+  // RWKV-7's fused chunk kernel: X ← X + (c ≤ r ? Σ_d …·decay : 0) (or c < r) over [64, 64]:
+  // 2080 and 2016 elements, the select gone.
+  const rw = cudaOf('rwkv7');
+  const square = [...rw.matchAll(/\/\/ (\w+): the (\d+) elements (on and below|below) the diagonal \(the others keep their value\)\n\s+for \(int (e\d+) = lid; \4 < (\d+); \4 \+= 256\) \{\n\s+int (tr\d+) = \(int\)\(\(sqrtf\(8\.0f \* \(float\)\4 \+ 1\.0f\) - 1\.0f\) \* 0\.5f\);\n(.*\n){2}\s+\[\[maybe_unused\]\] const int r = \6( \+ 1)?;\n\s+\[\[maybe_unused\]\] const int c = \4 - \(\6 \* \(\6 \+ 1\)\) \/ 2;\n/g)];
+  assert.equal(
+    square.map((m) => [m[1], m[2], m[5], m[3], !!m[8]]),
+    [['Aab', '2016', '2016', 'below', true], ['Aak', '2016', '2016', 'below', true], ['Aqb', '2080', '2080', 'on and below', false], ['Aqk', '2080', '2080', 'on and below', false]],
+  );
+  // KDA's intra-chunk kernel scores pairs within a block of 16 rows per element, into [32, 16]
+  // tiles (build-intra.ts): Ad ← Ad + (c ≤ r − 16⌊r/16⌋ ? Σ_d q·k·decay : 0) and Akd likewise
+  // with c <, for k·k: 2 × 136 and 2 × 120 elements, each block's triangle numbered as above.
   const cu = cudaOf('kda');
   const intra = cu.slice(cu.indexOf('attnc_kda_intra('), cu.indexOf('extern "C"', cu.indexOf('attnc_kda_intra(')));
-  const loops = [...intra.matchAll(/\/\/ (\w+): the (\d+) elements (on and below|below) the diagonal \(the others keep their value\)\n\s+for \(int (e\d+) = lid; \4 < (\d+); \4 \+= 256\) \{\n\s+int (tr\d+) = \(int\)\(\(sqrtf\(8\.0f \* \(float\)\4 \+ 1\.0f\) - 1\.0f\) \* 0\.5f\);\n(.*\n){2}\s+\[\[maybe_unused\]\] const int r = \6( \+ 1)?;\n\s+\[\[maybe_unused\]\] const int c = \4 - \(\6 \* \(\6 \+ 1\)\) \/ 2;\n/g)];
-  assert.equal(loops.map((m) => [m[1], m[2], m[5], m[3], !!m[8]]), [['A', '528', '528', 'on and below', false], ['Akk', '496', '496', 'below', true]]);
+  const blocks = [...intra.matchAll(/\/\/ (\w+): the (\d+) elements (on and below|below) the diagonal of each of its 2 blocks of 16 rows \(the others keep their value\)\n\s+for \(int (e\d+) = lid; \4 < (\d+); \4 \+= 256\) \{\n\s+const int (te\d+) = \4 % (\d+);\n\s+int (tr\d+) = \(int\)\(\(sqrtf\(8\.0f \* \(float\)\6 \+ 1\.0f\) - 1\.0f\) \* 0\.5f\);\n(.*\n){2}\s+\[\[maybe_unused\]\] const int r = \(\4 \/ \7\) \* 16 \+ \8( \+ 1)?;\n\s+\[\[maybe_unused\]\] const int c = \6 - \(\8 \* \(\8 \+ 1\)\) \/ 2;\n/g)];
+  assert.equal(blocks.map((m) => [m[1], m[2], m[5], m[7], m[3], !!m[10]]), [['Ad', '272', '272', '136', 'on and below', false], ['Akd', '240', '240', '120', 'below', true]]);
   assert.not.match(intra, /\? acc\d+ : 0\.0f/, 'no masked fold left');
+  assert.not.match(rw, /\? acc\d+ : 0\.0f/, 'no masked fold left');
   // The numbering as printed (float square root, then the two corrections), for every element of
   // tiles up to 64 rows: row by row, each row's columns in order.
   for (const strict of [false, true])

@@ -94,15 +94,17 @@ for (const f of stdlibFiles()) {
 
 // Vector gates score a chunk in blocks of 16 rows (build-intra.ts): the block diagonal per element,
 // earlier blocks by matmuls through the boundary row. Chunks of 64 have three boundaries; the
-// exclusive read (RWKV-6) puts a block's first query row on the boundary itself.
-test('vector-gate scores in blocks of 16 rows = reference (chunks of 32 and 64, inclusive and exclusive reads)', () => {
-  for (const name of ['gla', 'rwkv6', 'hgrn2']) {
+// exclusive read (RWKV-6) puts a block's first query row on the boundary itself. KDA (a delta
+// rule) scores KKᵀ the same way, its rows k_i ⊙ e^{b_i − b_r}.
+test('vector-gate scores in blocks of 16 rows = reference (chunks of 32 and 64, inclusive and exclusive reads, KKᵀ)', () => {
+  for (const name of ['gla', 'rwkv6', 'hgrn2', 'kda']) {
     const ir = stdlibIR(name);
     const inputs = randomInputs(ir, { B: 1, T: 150, H: 2, seed: 47, initialState: true, cuSeqlens: [0, 70, 150] });
     for (const chunk of [32, 64]) {
       const p = plan(ir, 'cuda-sm90', { form: 'chunk', chunk, dtype: 'bf16' });
       const intra = p.program!.kernels.find((k) => k.name.endsWith('_intra'))!;
       assert.ok(intra.tiles.some((t) => t.name === 'Ad'), `${name} chunk ${chunk}: block-diagonal scores`);
+      assert.is(intra.tiles.some((t) => t.name === 'Akd'), name === 'kda', `${name} chunk ${chunk}: block-diagonal KKᵀ`);
       validate(ir, 'cuda-sm90', 'chunk', inputs, `${name} chunk ${chunk}`, chunk, 'bf16');
     }
   }
