@@ -1091,13 +1091,51 @@ class CudaPrinter extends CLikePrinter {
     if (group.length < 2) return undefined;
     const words = group.reduce((n, g) => n + g.words, 0);
     if (words > PIPELINED_REGISTERS || group.some((g) => this.rawCopy(g.s, g.vec))) return undefined;
-    const written = new Set<string>();
-    forEachStmt(this.k.body, (x) => void (x.op === 'store' && written.add(x.dst.buf)));
-    if (group.some((g) => written.has(g.vec.ld.buf))) return undefined;
+    if (group.some((g) => !this.loadsAhead(s, g))) return undefined;
     // The alignment is checked once, before the loop.
     const varies = (e: SExpr | undefined) => !!e && [...lets].some((v) => usesVar(e, v));
     if (group.some((g) => g.vec.width > 1 && (varies(g.vec.y) || varies(g.s.guard?.cols)))) return undefined;
     return { at, group };
+  }
+
+  /**
+   * Whether a group map's loads may be issued an iteration ahead in loop `s` (pipelinedGroup): the
+   * kernel writes its buffer nowhere, or only by stores in the loop at exactly the index the map
+   * loads — the delta rules' corrected values, w_u, read and written back in place — where that
+   * index takes the rows t0 + r of the iteration's own tokens (t0 a let that advances with the
+   * loop variable, the tile no taller than a step). The loads ahead then read the next chunk's
+   * rows while this iteration writes its own.
+   */
+  private loadsAhead(s: Extract<Stmt, { op: 'for' }>, g: LoadGroup[number]): boolean {
+    const buf = g.vec.ld.buf;
+    const key = JSON.stringify(g.vec.ld.idx);
+    let inLoop = 0;
+    let elsewhere = false;
+    forEachStmt(this.k.body, (x) => {
+      if (x.op !== 'store' || x.dst.buf !== buf) return;
+      if (JSON.stringify(x.dst.index) === key) inLoop++;
+      else elsewhere = true;
+    });
+    if (elsewhere) return false;
+    if (!inLoop) return true;
+    let storedHere = 0;
+    forEachStmt(s.body, (x) => void (x.op === 'store' && x.dst.buf === buf && storedHere++));
+    if (storedHere !== inLoop || s.step.k !== 'const' || (g.s.dst.r0 !== undefined || (g.s.dst.rows ?? this.tiles.get(g.s.dst.tile)!.rows) > s.step.v)) return false;
+    // Lets of the loop body that advance with the loop variable: t0 = start + c0.
+    const advancing = new Set<string>();
+    for (const x of s.body) {
+      if (x.op !== 'let' || x.value.k !== 'bin' || x.value.fn !== 'add') continue;
+      const { a, b } = x.value;
+      if ((a.k === 'var' && a.name === s.v && !usesVar(b, s.v)) || (b.k === 'var' && b.name === s.v && !usesVar(a, s.v))) advancing.add(x.name);
+    }
+    let ownRows = false;
+    walkSExpr(g.vec.ld.idx, (e) => {
+      if (e.k !== 'bin' || e.fn !== 'add') return;
+      const isRow = (x: SExpr) => x.k === 'var' && x.name === 'r';
+      const isT0 = (x: SExpr) => x.k === 'var' && advancing.has(x.name);
+      if ((isT0(e.a) && isRow(e.b)) || (isRow(e.a) && isT0(e.b))) ownRows = true;
+    });
+    return ownRows;
   }
 
   /**
