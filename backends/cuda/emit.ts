@@ -519,38 +519,119 @@ class CudaPrinter extends CLikePrinter {
    * a condition (the select of a row that may not exist) loads from a clamped row.
    */
   private quadFold(e: Extract<SExpr, { k: 'fold' }>, ctx: ExprCtx): string | undefined {
-    const reads = this.quadFolds.get(e);
-    if (!reads || e.from.k !== 'const' || e.to.k !== 'const' || reads.some((x) => this.rowStride(this.tiles.get(x.tile)!) % 4)) return undefined;
+    return this.quadFoldsTogether([e], ctx)?.[0];
+  }
+
+  /**
+   * Folds that quadFold takes, over one range, in one loop (pairedTriangles): each (tile, row)
+   * that any of them reads is loaded once a step, and terms the folds share (KDA's k rows and
+   * decays) are printed alike, so nvcc computes them once. Their accumulators, in order.
+   */
+  private quadFoldsTogether(es: Extract<SExpr, { k: 'fold' }>[], ctx: ExprCtx): string[] | undefined {
+    const e0 = es[0]!;
+    if (e0.from.k !== 'const' || e0.to.k !== 'const') return undefined;
+    const [from, to] = [e0.from.v, e0.to.v];
+    for (const e of es) {
+      const reads = this.quadFolds.get(e);
+      if (!reads || e.from.k !== 'const' || e.to.k !== 'const' || e.from.v !== from || e.to.v !== to || reads.some((x) => this.rowStride(this.tiles.get(x.tile)!) % 4)) return undefined;
+    }
     const pre = this.hoisted[this.hoisted.length - 1];
     if (!pre) throw new Error('internal: fold outside a statement');
     const i = (v: number) => this.intLit(v);
-    const acc = this.fresh('acc');
+    const accs = es.map(() => this.fresh('acc'));
     const d = this.fresh('d');
-    pre.push(this.declVar(acc, 'f32', this.floatLit(0)));
-    pre.push(`${this.forLoop(d, i(e.from.v), i(e.to.v), i(4))} {`);
+    for (const acc of accs) pre.push(this.declVar(acc, 'f32', this.floatLit(0)));
+    pre.push(`${this.forLoop(d, i(from), i(to), i(4))} {`);
     const quads = new Map<string, string>();
     const lanes = ['x', 'y', 'z', 'w'];
-    const names: Map<SExpr, string>[] = lanes.map(() => new Map());
     this.hoisted.push([]);
-    for (const x of reads) {
-      const t = this.tiles.get(x.tile)!;
-      let row = this.expr(x.r, ctx, 'i32');
-      if (!unconditional(e.body, x)) row = `attnc_clamp(${row}, 0, ${i(t.rows - 1)})`;
-      const key = `${x.tile}[${row}]`;
-      let q = quads.get(key);
-      if (!q) {
-        q = this.fresh('quad');
-        quads.set(key, q);
-        this.hoisted[this.hoisted.length - 1]!.push(`const float4 ${q} = *reinterpret_cast<const float4*>(&${x.tile}[(${row}) * ${i(this.rowStride(t))} + ${d}]);`);
+    const terms = es.map((e) => {
+      // Each fold names its own loop variable: its reads at d are the quads' lanes.
+      const names: Map<SExpr, string>[] = lanes.map(() => new Map());
+      for (const x of this.quadFolds.get(e)!) {
+        const t = this.tiles.get(x.tile)!;
+        let row = this.expr(x.r, ctx, 'i32');
+        if (!unconditional(e.body, x)) row = `attnc_clamp(${row}, 0, ${i(t.rows - 1)})`;
+        const key = `${x.tile}[${row}]`;
+        let q = quads.get(key);
+        if (!q) {
+          q = this.fresh('quad');
+          quads.set(key, q);
+          this.hoisted[this.hoisted.length - 1]!.push(`const float4 ${q} = *reinterpret_cast<const float4*>(&${x.tile}[(${row}) * ${i(this.rowStride(t))} + ${d}]);`);
+        }
+        lanes.forEach((l, j) => names[j]!.set(x, `${q}.${l}`));
       }
-      lanes.forEach((l, j) => names[j]!.set(x, `${q}.${l}`));
-    }
-    const terms = names.map((m) => this.withNames(m, () => this.expr(e.body, ctx, 'f32')));
+      return names.map((m) => this.withNames(m, () => this.expr(e.body, ctx, 'f32')));
+    });
     const inner = this.hoisted.pop()!;
     for (const l of inner) pre.push('  ' + l);
-    for (const term of terms) pre.push(`  ${acc} = ${acc} + ${term};`);
+    for (let j = 0; j < lanes.length; j++) es.forEach((_, k) => pre.push(`  ${accs[k]} = ${accs[k]} + ${terms[k]![j]};`));
     pre.push('}');
-    return acc;
+    return accs;
+  }
+
+  /**
+   * Two maps in a row that lowerTriangle takes, over tiles of one shape, neither reading the
+   * other's tile, each folding once by quadFold over the same range (KDA's block-diagonal q·k and
+   * k·k, which share the k rows and the decay of every term): one loop over the first's elements
+   * (on and below the diagonal, unless both are strict) computes both folds together
+   * (quadFoldsTogether); the second's value is stored only where its own mask keeps the element.
+   * Whether it printed them.
+   */
+  private pairedTriangles(s1: Extract<Stmt, { op: 'map' }>, s2: Extract<Stmt, { op: 'map' }>): boolean {
+    const t1 = this.tiles.get(s1.dst.tile)!;
+    const t2 = this.tiles.get(s2.dst.tile)!;
+    if (t1 === t2 || t1.rows !== t2.rows || t1.cols !== t2.cols) return false;
+    const tri1 = this.lowerTriangle(s1);
+    const tri2 = tri1 && this.lowerTriangle(s2);
+    if (!tri1 || !tri2 || (tri1.strict && !tri2.strict)) return false;
+    const reads = (e: SExpr, tile: string) => {
+      let found = false;
+      walkSExpr(e, (x) => void (x.k === 'tile' && x.tile === tile && (found = true)));
+      return found;
+    };
+    if (reads(s1.expr, t2.name) || reads(s2.expr, t1.name)) return false;
+    const foldOf = (e: SExpr) => {
+      const fs: Extract<SExpr, { k: 'fold' }>[] = [];
+      walkSExpr(e, (x) => void (x.k === 'fold' && fs.push(x)));
+      return fs.length === 1 && this.quadFolds.has(fs[0]!) ? fs[0] : undefined;
+    };
+    const f1 = foldOf(tri1.value);
+    const f2 = foldOf(tri2.value);
+    if (!f1 || !f2 || JSON.stringify([f1.from, f1.to]) !== JSON.stringify([f2.from, f2.to])) return false;
+    const n = t1.cols;
+    const blocks = t1.rows / n;
+    const count = tri1.strict ? (n * (n - 1)) / 2 : (n * (n + 1)) / 2;
+    const i = (v: number) => this.intLit(v);
+    const e = this.fresh('e');
+    const q = this.fresh('tr');
+    const x = blocks > 1 ? this.fresh('te') : e;
+    const where = blocks > 1 ? ` of each of their ${blocks} blocks of ${n} rows` : '';
+    const keeps = tri2.strict && !tri1.strict ? `, ${t2.name} where its mask keeps them` : '';
+    this.emit(`// ${t1.name} and ${t2.name}: the ${blocks * count} elements ${tri1.strict ? 'below' : 'on and below'} the diagonal${where} in one loop${keeps} (the others keep their value)`);
+    const both: SExpr = { k: 'bin', fn: 'add', a: tri1.value, b: tri2.value };
+    this.withInvariants(both, ['r', 'c'], t1.name, () =>
+      this.block(`for (int ${e} = lid; ${e} < ${i(blocks * count)}; ${e} += ${i(this.T)})`, () => {
+        if (blocks > 1) this.emit(`const int ${x} = ${e} % ${i(count)};`);
+        this.emit(`int ${q} = (int)((sqrtf(8.0f * (float)${x} + 1.0f) - 1.0f) * 0.5f);`);
+        this.emit(`${q} += ((${q} + 1) * (${q} + 2)) / 2 <= ${x};`);
+        this.emit(`${q} -= (${q} * (${q} + 1)) / 2 > ${x};`);
+        const row = tri1.strict ? `${q} + 1` : q;
+        this.emit(this.declConst('r', 'i32', blocks > 1 ? `(${e} / ${i(count)}) * ${i(n)} + ${row}` : row));
+        this.emit(this.declConst('c', 'i32', `${x} - (${q} * (${q} + 1)) / 2`));
+        this.withExprs(() => {
+          const accs = this.quadFoldsTogether([f1, f2], {});
+          if (!accs) throw new Error('internal: paired folds that quadFold does not take');
+          return this.withNames(new Map<SExpr, string>([[f1, accs[0]!], [f2, accs[1]!]]), () => {
+            const first = this.assign(t1.name, this.at(t1.name, 'r', 'c'), this.expr(tri1.value, {}, 'f32'));
+            const second = this.assign(t2.name, this.at(t2.name, 'r', 'c'), this.expr(tri2.value, {}, 'f32'));
+            // (Numbered on and below the diagonal: the strict one's elements are those with c < q.)
+            return [first, tri2.strict && !tri1.strict ? `if (c < ${q}) ${second}` : second];
+          });
+        });
+      }),
+    );
+    return true;
   }
 
   private fullGrid(g: WarpGrid): boolean {
@@ -1222,6 +1303,11 @@ class CudaPrinter extends CLikePrinter {
       if (pipe && s.op === 'for') {
         this.pipelinedLoop(s, pipe);
         k++;
+        continue;
+      }
+      const next = ss[k + 1];
+      if (s.op === 'map' && next?.op === 'map' && this.pairedTriangles(s, next)) {
+        k += 2;
         continue;
       }
       const group = this.loadGroup(ss, k);

@@ -164,21 +164,31 @@ test('a fold whose term also reads a buffer at its variable keeps the scalar loo
 });
 
 test("masked per-element scores run over the lower triangle only (of each block of rows), its elements numbered row by row", () => {
-  // RWKV-7's fused chunk kernel: X ← X + (c ≤ r ? Σ_d …·decay : 0) (or c < r) over [64, 64]:
-  // 2080 and 2016 elements, the select gone.
+  // RWKV-7's fused chunk kernel: X ← X + (c ≤ r ? Σ_d …·decay : 0) (or c < r) over [64, 64],
+  // in pairs that share their rows and decays (a·b and a·k below the diagonal, q·b and q·k on and
+  // below it): 2016 and 2080 elements, one loop and two accumulators per pair, the select gone.
   const rw = cudaOf('rwkv7');
-  const square = [...rw.matchAll(/\/\/ (\w+): the (\d+) elements (on and below|below) the diagonal \(the others keep their value\)\n\s+for \(int (e\d+) = lid; \4 < (\d+); \4 \+= 256\) \{\n\s+int (tr\d+) = \(int\)\(\(sqrtf\(8\.0f \* \(float\)\4 \+ 1\.0f\) - 1\.0f\) \* 0\.5f\);\n(.*\n){2}\s+\[\[maybe_unused\]\] const int r = \6( \+ 1)?;\n\s+\[\[maybe_unused\]\] const int c = \4 - \(\6 \* \(\6 \+ 1\)\) \/ 2;\n/g)];
+  const square = [...rw.matchAll(/\/\/ (\w+) and (\w+): the (\d+) elements (on and below|below) the diagonal in one loop \(the others keep their value\)\n\s+for \(int (e\d+) = lid; \5 < (\d+); \5 \+= 256\) \{\n\s+int (tr\d+) = \(int\)\(\(sqrtf\(8\.0f \* \(float\)\5 \+ 1\.0f\) - 1\.0f\) \* 0\.5f\);\n(.*\n){2}\s+\[\[maybe_unused\]\] const int r = \7( \+ 1)?;\n\s+\[\[maybe_unused\]\] const int c = \5 - \(\7 \* \(\7 \+ 1\)\) \/ 2;\n\s+float (acc\d+) = 0\.0f;\n\s+float (acc\d+) = 0\.0f;\n/g)];
   assert.equal(
-    square.map((m) => [m[1], m[2], m[5], m[3], !!m[8]]),
-    [['Aab', '2016', '2016', 'below', true], ['Aak', '2016', '2016', 'below', true], ['Aqb', '2080', '2080', 'on and below', false], ['Aqk', '2080', '2080', 'on and below', false]],
+    square.map((m) => [m[1], m[2], m[3], m[6], m[4], !!m[9]]),
+    [['Aab', 'Aak', '2016', '2016', 'below', true], ['Aqb', 'Aqk', '2080', '2080', 'on and below', false]],
   );
-  // KDA's intra-chunk kernel scores pairs within a block of 16 rows per element, into [32, 16]
-  // tiles (build-intra.ts): Ad ← Ad + (c ≤ r − 16⌊r/16⌋ ? Σ_d q·k·decay : 0) and Akd likewise
-  // with c <, for k·k: 2 × 136 and 2 × 120 elements, each block's triangle numbered as above.
+  // GLA's intra-chunk kernel scores pairs within a block of 16 rows per element, into a [32, 16]
+  // tile (build-intra.ts): Ad ← Ad + (c ≤ r − 16⌊r/16⌋ ? Σ_d q·k·decay : 0), 2 × 136 elements,
+  // each block's triangle numbered as above.
+  const gla = cudaOf('gla');
+  const glaIntra = gla.slice(gla.indexOf('attnc_gla_intra('), gla.indexOf('extern "C"', gla.indexOf('attnc_gla_intra(')));
+  const blocks = [...glaIntra.matchAll(/\/\/ (\w+): the (\d+) elements (on and below|below) the diagonal of each of its 2 blocks of 16 rows \(the others keep their value\)\n\s+for \(int (e\d+) = lid; \4 < (\d+); \4 \+= 256\) \{\n\s+const int (te\d+) = \4 % (\d+);\n\s+int (tr\d+) = \(int\)\(\(sqrtf\(8\.0f \* \(float\)\6 \+ 1\.0f\) - 1\.0f\) \* 0\.5f\);\n(.*\n){2}\s+\[\[maybe_unused\]\] const int r = \(\4 \/ \7\) \* 16 \+ \8( \+ 1)?;\n\s+\[\[maybe_unused\]\] const int c = \6 - \(\8 \* \(\8 \+ 1\)\) \/ 2;\n/g)];
+  assert.equal(blocks.map((m) => [m[1], m[2], m[5], m[7], m[3], !!m[10]]), [['Ad', '272', '272', '136', 'on and below', false]]);
+  assert.not.match(glaIntra, /\? acc\d+ : 0\.0f/, 'no masked fold left');
+  // KDA's: Ad and Akd (c < r − 16⌊r/16⌋, Σ_d k·k·decay) in one loop over Ad's 272 elements, one
+  // accumulator each, every row of Qs, Ks and Bs loaded once a step; Akd stored below the diagonal.
   const cu = cudaOf('kda');
   const intra = cu.slice(cu.indexOf('attnc_kda_intra('), cu.indexOf('extern "C"', cu.indexOf('attnc_kda_intra(')));
-  const blocks = [...intra.matchAll(/\/\/ (\w+): the (\d+) elements (on and below|below) the diagonal of each of its 2 blocks of 16 rows \(the others keep their value\)\n\s+for \(int (e\d+) = lid; \4 < (\d+); \4 \+= 256\) \{\n\s+const int (te\d+) = \4 % (\d+);\n\s+int (tr\d+) = \(int\)\(\(sqrtf\(8\.0f \* \(float\)\6 \+ 1\.0f\) - 1\.0f\) \* 0\.5f\);\n(.*\n){2}\s+\[\[maybe_unused\]\] const int r = \(\4 \/ \7\) \* 16 \+ \8( \+ 1)?;\n\s+\[\[maybe_unused\]\] const int c = \6 - \(\8 \* \(\8 \+ 1\)\) \/ 2;\n/g)];
-  assert.equal(blocks.map((m) => [m[1], m[2], m[5], m[7], m[3], !!m[10]]), [['Ad', '272', '272', '136', 'on and below', false], ['Akd', '240', '240', '120', 'below', true]]);
+  const pair = intra.match(/\/\/ Ad and Akd: the 272 elements on and below the diagonal of each of their 2 blocks of 16 rows in one loop, Akd where its mask keeps them \(the others keep their value\)\n\s+for \(int (e\d+) = lid; \1 < 272; \1 \+= 256\) \{\n\s+const int (te\d+) = \1 % 136;\n\s+int (tr\d+) = [^\n]+\n(.*\n){2}\s+\[\[maybe_unused\]\] const int r = \(\1 \/ 136\) \* 16 \+ \3;\n\s+\[\[maybe_unused\]\] const int c = \2 - \(\3 \* \(\3 \+ 1\)\) \/ 2;\n\s+float (acc\d+) = 0\.0f;\n\s+float (acc\d+) = 0\.0f;\n\s+for \(int (d\d+) = 0; \7 < 128; \7 \+= 4\) \{\n((\s+const float4 quad\d+ = [^\n]+\n){5})((\s+acc\d+ = [^\n]+\n){8})\s+\}\n\s+Ad\[r \* 16 \+ c\] = \(Ad\[r \* 16 \+ c\] \+ \5\);\n\s+if \(c < \3\) Akd\[r \* 16 \+ c\] = \(Akd\[r \* 16 \+ c\] \+ \6\);/);
+  assert.ok(pair, 'one loop for both block-diagonal scores');
+  // Five rows a step: q_r, k_r, k_j and the gate sums of r and j (j = 16⌊r/16⌋ + c).
+  assert.equal([...pair![8]!.matchAll(/&(\w+)\[\(([^)]*\)*)\) \*/g)].map((m) => m[1]).sort(), ['Bs', 'Bs', 'Ks', 'Ks', 'Qs']);
   assert.not.match(intra, /\? acc\d+ : 0\.0f/, 'no masked fold left');
   assert.not.match(rw, /\? acc\d+ : 0\.0f/, 'no masked fold left');
   // The numbering as printed (float square root, then the two corrections), for every element of
