@@ -18,6 +18,9 @@
  *               output weights [NT, H, C], cumulative log-gates in the chunk [NT, H, 1 or K'],
  *               delta rules' WY factors W [NT, H, K'] and U [NT, H, V'] (compiler/passes/build-intra.ts);
  *               with an output kernel, the state kernel overwrites U with the corrected values U − W S
+ *   w_k         split form with an output kernel, delta rules with vector gates: the chunk's keys
+ *               decayed to its end, k ⊙ e^{b_L − b} [NT, H, K'] (raw k where its row factor is folded
+ *               into the WY factors; stored like the inputs), for the state kernel's update (decayedKeys)
  *   w_h, w_z    split form with an output kernel: the state S [slots, H, K', V'] (stored like the
  *               inputs: bf16/f16 in 16-bit programs) and the normalizer z [slots, H, K'] before each
  *               chunk, chunk slot ⌊cu[n]/C⌋ + n + c0/C (chunkSlot, chunkStateRow)
@@ -27,6 +30,7 @@ import type { IndexVar, Ref } from '../ir/expr.ts';
 import * as b from '../kernel-ir/build.ts';
 import type { BufferDecl, Dtype, ParamDecl, SExpr } from '../kernel-ir/types.ts';
 import type { Elem, LeafEnv } from './lower-expr.ts';
+import type { Tiling } from './plan.ts';
 import { Unsupported } from './lower-expr.ts';
 
 export const inputBuf = (name: string) => `in_${name}`;
@@ -90,13 +94,24 @@ export function scratchBuffer(name: string, width: number): BufferDecl {
 }
 
 /** Scratch written by the intra-chunk kernel and read by the state kernel: [NT, H, width]. */
-export function splitBuffers(ir: AttentionIR, C: number): BufferDecl[] {
+export function splitBuffers(ir: AttentionIR, t: Tiling): BufferDecl[] {
   const scratch = (name: string, width: number): BufferDecl => ({ name, role: 'scratch', dtype: 'f32', access: 'read_write', elems: b.mul(b.mul(P.NT, P.H), b.i(width)) });
-  const out: BufferDecl[] = [scratch('w_a', C)];
+  const out: BufferDecl[] = [scratch('w_a', t.C)];
   const gate = ir.gate.cls;
   if (gate !== 'none') out.push(scratch('w_b', isVectorGate(gate) ? ir.keyDim : 1));
-  if (ir.update!.cls === 'delta') out.push(scratch('w_w', ir.keyDim), scratch('w_u', ir.valueDim));
+  if (ir.update!.cls === 'delta') out.push({ ...scratch('w_w', ir.keyDim), ioDtype: true }, scratch('w_u', ir.valueDim));
+  if (decayedKeys(ir, t)) out.push({ ...scratch('w_k', ir.keyDim), ioDtype: true });
   return out;
+}
+
+/**
+ * Whether the intra-chunk kernel stores each chunk's keys decayed to its end, k ⊙ e^{b_L − b}
+ * (`w_k`), for the state kernel's update: delta rules with vector gates in three kernels (KDA).
+ * The state kernel then loads them and the gate sums' last row, instead of k and all the gate
+ * sums, and scales nothing — once per chunk instead of once per value tile.
+ */
+export function decayedKeys(ir: AttentionIR, t: Tiling): boolean {
+  return !!t.split && !!t.outputKernel && ir.update?.cls === 'delta' && isVectorGate(ir.gate.cls);
 }
 
 /**

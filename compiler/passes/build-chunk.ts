@@ -14,7 +14,7 @@ import { isVectorGate, SUM_EPS, type AttentionIR } from '../ir/attention-ir.ts';
 import * as b from '../kernel-ir/build.ts';
 import { loadsOf, replaceNode, unconditional, usesVar } from '../kernel-ir/analysis.ts';
 import type { Kernel, SExpr } from '../kernel-ir/types.ts';
-import { chunkSlot, chunkStateRow, P, programBuffers, programParams, scratchBuffer, splitBuffers, stateBuffers, tokinfoBuffer, type RowTokens } from './buffers.ts';
+import { chunkSlot, chunkStateRow, decayedKeys, P, programBuffers, programParams, scratchBuffer, splitBuffers, stateBuffers, tokinfoBuffer, type RowTokens } from './buffers.ts';
 import { storeChunkOutput } from './build-output.ts';
 import { KernelBuilder } from './kernel-builder.ts';
 import { isElementwise } from './lower-expr.ts';
@@ -51,6 +51,8 @@ export function buildChunkKernel(st: PlanState): Kernel {
   // Split form in three kernels: the outputs come from the output kernel (build-output.ts), and this
   // kernel stores the state before each chunk (and, for delta rules, the corrected values).
   const outputKernel = split && tl.outputKernel === true;
+  // Delta rules with vector gates in three kernels: keys decayed by the intra-chunk kernel.
+  const decayed = decayedKeys(ir, tl);
   const kb = new KernelBuilder(`${ir.name}_${C === 1 ? 'recurrent' : 'chunk'}`);
 
   const VT = Math.ceil(V / BV);
@@ -301,7 +303,7 @@ export function buildChunkKernel(st: PlanState): Kernel {
     if (Z) kb.map(zSlice, b.mul(b.tile(Z, sRow(R), b.i(0)), b.exp(bLast(R))));
   };
   /** The first update of a state slice after decayStateSlice: with the scalar gate's decay. */
-  const decayed = (opts: { transA: boolean; acc: 'add' }) => (stateScale ? { ...opts, scale: stateScale } : opts);
+  const decayedUpdate = (opts: { transA: boolean; acc: 'add' }) => (stateScale ? { ...opts, scale: stateScale } : opts);
 
   const chunkLoop = () => {
     kb.let('L', b.min(b.i(C), b.sub(len, c0)));
@@ -375,7 +377,7 @@ export function buildChunkKernel(st: PlanState): Kernel {
       // State slice: S ← e^{b_L} S + (K ⊙ e^{b_L − b} ⊙ s)ᵀ V.
       if (!preScale) kb.map(Ks, b.mul(b.tile(Ks, R, Cv), kDecay(R)));
       decayStateSlice();
-      kb.matmul(sliceView, Ks, Vc!, decayed({ transA: true, acc: 'add' }));
+      kb.matmul(sliceView, Ks, Vc!, decayedUpdate({ transA: true, acc: 'add' }));
       if (Z) kb.map({ tile: Z, r0: k0, rows: BK }, b.add(b.tile(Z, b.add(k0, R), b.i(0)), b.fold('sum', 'j', b.i(0), b.i(C), b.tile(Ks, b.v('j'), R))));
     }, 'key-feature slices');
     // Fused: the intra-chunk weights from the scores (split: loaded from the intra-chunk kernel).
@@ -486,8 +488,8 @@ export function buildChunkKernel(st: PlanState): Kernel {
     // The next chunk's log-gates (this chunk's cumulative sum has read Gc).
     if (gateAhead) gateOfChunk(b.add(t0, b.i(C)), b.add(c0, b.i(C)));
     if (Kr) {
-      kb.matmul({ tile: S, r0: b.i(0), rows: BK }, Qs, X, decayed({ transA: true, acc: 'add' }));
-      kb.matmul({ tile: S, r0: b.i(BK), rows: BK }, Ks, X, decayed({ transA: true, acc: 'add' }));
+      kb.matmul({ tile: S, r0: b.i(0), rows: BK }, Qs, X, decayedUpdate({ transA: true, acc: 'add' }));
+      kb.matmul({ tile: S, r0: b.i(BK), rows: BK }, Ks, X, decayedUpdate({ transA: true, acc: 'add' }));
       return;
     }
     kb.for('k0', b.i(0), b.i(K), b.i(BK), () => {
@@ -497,7 +499,7 @@ export function buildChunkKernel(st: PlanState): Kernel {
         kb.map(Ks, b.mul(b.tile(Ks, R, Cv), b.exp(b.sub(bLast(Cv), bAt(R, Cv)))));
         decayStateSlice();
       }
-      kb.matmul(sliceView, Ks, X, decayed({ transA: true, acc: 'add' }));
+      kb.matmul(sliceView, Ks, X, decayedUpdate({ transA: true, acc: 'add' }));
     }, 'key-feature slices: state update');
   };
 
@@ -532,7 +534,7 @@ export function buildChunkKernel(st: PlanState): Kernel {
       kb.map(Z, b.add(b.mul(b.tile(Z, R, b.i(0)), zDecay), b.fold('sum', 'j', b.i(0), b.i(C), b.mul(b.tile(Ks, b.v('j'), R), kDecay(b.v('j'))))));
     }
     if (hasGate || Sc) kb.map(Vc!, b.mul(b.tile(Vc!, R, Cv), kDecay(R)));
-    kb.matmul(S, Ks, Vc!, decayed({ transA: true, acc: 'add' }));
+    kb.matmul(S, Ks, Vc!, decayedUpdate({ transA: true, acc: 'add' }));
   };
 
   // ── split form with an output kernel: the state before the chunk, then its update ──
@@ -546,7 +548,15 @@ export function buildChunkKernel(st: PlanState): Kernel {
     // One key slice (k0 = 0, bound before the chunk loop): no slice loops, so that every load of
     // the chunk follows the chunk inputs' and the backend issues them together.
     const slices = (body: () => void, note: string) => (oneSlice ? body() : kb.for('k0', b.i(0), b.i(K), b.i(BK), body, note));
+    // Keys decayed to the chunk's end by the intra-chunk kernel (decayedKeys), and the state's
+    // decay e^{b_L} from the gate sums' last row, as a column over the slice's key rows.
+    const Bl = decayed ? kb.tile('Bl', BK, 1) : undefined;
     const loadKeys = () => {
+      if (Bl) {
+        kb.map(Ks, b.ld('w_k', b.add(rowBase(R, K), b.add(k0, Cv))), sliceGuard(k0));
+        kb.map(Bl, b.exp(b.ld('w_b', b.add(rowBase(b.sub(L, b.i(1)), K), b.add(k0, R)))), { rows: b.min(b.i(BK), b.sub(b.i(K), k0)), cols: b.i(1), fill: 0 });
+        return;
+      }
       kb.map(Ks, q('k').at(R, b.add(Cv, k0)), sliceGuard(k0));
       if (vecGate) loadGateSlice();
     };
@@ -556,6 +566,7 @@ export function buildChunkKernel(st: PlanState): Kernel {
      * as they are stored for the output kernel, in the phase that reads the old state.
      */
     const scaleKeys = () => {
+      if (Bl) return;
       const decay = vecGate ? b.exp(b.sub(bLast(Cv), bAt(R, Cv))) : hasGate ? b.exp(b.sub(bLast(b.i(0)), bAt(R, b.i(0)))) : undefined;
       const factor = decay && Sc ? b.mul(decay, sOf(R)) : (decay ?? (Sc ? sOf(R) : undefined));
       if (factor) kb.map(Ks, b.mul(b.tile(Ks, R, Cv), factor));
@@ -588,8 +599,9 @@ export function buildChunkKernel(st: PlanState): Kernel {
         loadKeys();
         scaleKeys();
       }
-      decayStateSlice();
-      kb.matmul(sliceView, Ks, Y, decayed({ transA: true, acc: 'add' }));
+      if (Bl) kb.map(sliceView, b.mul(b.tile(S, sRow(R), Cv), b.tile(Bl, R, b.i(0))));
+      else decayStateSlice();
+      kb.matmul(sliceView, Ks, Y, decayedUpdate({ transA: true, acc: 'add' }));
       if (Z) kb.map(zSlice, b.add(b.tile(Z, sRow(R), b.i(0)), b.fold('sum', 'j', b.i(0), b.i(C), b.tile(Ks, b.v('j'), R))));
     }, 'key-feature slices: state update');
   };
@@ -622,7 +634,7 @@ export function buildChunkKernel(st: PlanState): Kernel {
       if (vecGate) loadGateSlice();
       if (vecGate) kb.map(Ks, b.mul(b.tile(Ks, R, Cv), kDecay));
       decayStateSlice();
-      kb.matmul(sliceView, Ks, X, decayed({ transA: true, acc: 'add' }));
+      kb.matmul(sliceView, Ks, X, decayedUpdate({ transA: true, acc: 'add' }));
     }, 'key-feature slices: state update');
   };
 
@@ -655,7 +667,7 @@ export function buildChunkKernel(st: PlanState): Kernel {
     const xRows = rowFactor(kf, hasGate ? b.exp(b.sub(bLast(Cv), bAt(R, Cv))) : undefined);
     if (xRows) kb.map(X, b.mul(b.tile(X, R, Cv), xRows));
     if (hasGate && Z) kb.map(Z, b.mul(b.tile(Z, R, b.i(0)), b.exp(bLast(R))));
-    kb.matmul(state, Ks, X, decayed({ transA: true, acc: 'add' }));
+    kb.matmul(state, Ks, X, decayedUpdate({ transA: true, acc: 'add' }));
   };
 
   // ── diagonal plus rank one ─────────────────────────────────────────────────
@@ -730,7 +742,7 @@ export function buildChunkKernel(st: PlanState): Kernel {
         kb.map(Bb, b.mul(b.tile(Bb, R, Cv), b.exp(b.sub(bLast(Cv), bAt(R, Cv)))));
       }
       decayStateSlice();
-      kb.matmul(sliceView, Bb, Rr, decayed({ transA: true, acc: 'add' }));
+      kb.matmul(sliceView, Bb, Rr, decayedUpdate({ transA: true, acc: 'add' }));
       kb.matmul(sliceView, Ks, Vc!, { transA: true, acc: 'add' });
     }, 'key-feature slices: state update');
   };
@@ -752,7 +764,7 @@ export function buildChunkKernel(st: PlanState): Kernel {
     });
   });
 
-  const buffers = [...programBuffers(ir, 'f32'), ...preparedBuffers(st), ...(split ? splitBuffers(ir, C) : []), ...(outputKernel ? stateBuffers(ir, C) : []), tokinfoBuffer];
+  const buffers = [...programBuffers(ir, 'f32'), ...preparedBuffers(st), ...(split ? splitBuffers(ir, tl) : []), ...(outputKernel ? stateBuffers(ir, C) : []), tokinfoBuffer];
   const groups = keyTile ? b.i(VT * Math.ceil(K / BK)) : b.ceilDiv(b.i(V), b.i(BV));
   return kb.build([groups, P.H, P.N], keyTile ? (tl.stateThreads ?? tl.threads) : tl.threads, programParams(ir), buffers, `${ir.name}: ${C === 1 ? 'token-sequential' : `chunks of ${C}`} ${cls} update, state tile [${keyTile ? BK : K}, ${BV}] per workgroup${keyTile ? ` (key tiles of ${BK} in the grid)` : `, key slices of ${BK}`}`);
 }

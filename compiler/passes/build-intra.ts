@@ -11,6 +11,8 @@
  *     Tm   = (I + strictly-lower(diag(β)(KKᵀ ⊙ e^{b_r − b_c})))⁻¹
  *     w_w  = Tm diag(β) (K ⊙ e^{b})                   so that the chunk's corrected values are
  *     w_u  = Tm diag(β) V                             U − W S (S the state before the chunk)
+ *     w_k  = K ⊙ e^{b_L − b}                          with vector gates in three kernels
+ *                                                      (decayedKeys): the state kernel's update
  *
  * Vector gates score pairs of tokens in blocks of SUB = 16 rows (where C is a larger multiple of
  * 16): a pair in one block by the per-element decayed dot product (exact in log space, only the
@@ -25,7 +27,7 @@
 import { isVectorGate } from '../ir/attention-ir.ts';
 import * as b from '../kernel-ir/build.ts';
 import type { Kernel, SExpr } from '../kernel-ir/types.ts';
-import { P, programBuffers, programParams, splitBuffers, tokinfoBuffer, type RowTokens } from './buffers.ts';
+import { P, programBuffers, programParams, splitBuffers, tokinfoBuffer, decayedKeys, type RowTokens } from './buffers.ts';
 import { preparedBuffers } from './build-chunk.ts';
 import { KernelBuilder } from './kernel-builder.ts';
 import type { PlanState } from './plan.ts';
@@ -49,6 +51,7 @@ export function buildIntraKernel(st: PlanState): Kernel {
   const vecGate = isVectorGate(gate);
   const hasGate = gate !== 'none';
   const exclusive = ir.read.kind === 'exclusive';
+  const decayed = decayedKeys(ir, tl);
   const src = new Sources(st);
   const kb = new KernelBuilder(`${ir.name}_intra`);
 
@@ -197,6 +200,12 @@ export function buildIntraKernel(st: PlanState): Kernel {
         kb.map(Ks, q('k').at(R, b.add(Cv, k0)), sliceCols);
         if (vecGate) loadGateSlice();
       }
+      if (decayed) {
+        // The keys decayed to the chunk's end for the state kernel (decayedKeys): raw k where its
+        // row factor is folded into W and U.
+        const k = Kn ? b.div(b.tile(Ks, R, Cv), b.tile(Kn, R, b.i(0))) : b.tile(Ks, R, Cv);
+        kb.op({ op: 'store', src: Ks, dst: { buf: 'w_k', index: b.add(rowBase(R, K), b.add(k0, Cv)), rows: L, cols: b.min(b.i(BK), b.sub(b.i(K), k0)) }, value: b.mul(k, b.exp(b.sub(bAt(b.sub(L, b.i(1)), Cv), bAt(R, Cv)))) });
+      }
       kb.map(Wop, b.mul(b.mul(b.tile(Ks, R, Cv), beta(R)), hasGate ? b.exp(bAt(R, Cv)) : b.f(1)));
       kb.matmul(Qs, A, Wop);
       kb.op({ op: 'store', src: Qs, dst: { buf: 'w_w', index: b.add(rowBase(R, K), b.add(k0, Cv)), rows: L, cols: b.min(b.i(BK), b.sub(b.i(K), k0)) }, value: wyRow(Qs) });
@@ -209,6 +218,6 @@ export function buildIntraKernel(st: PlanState): Kernel {
     }, 'value slices: U');
   });
 
-  const buffers = [...programBuffers(ir, 'f32'), ...preparedBuffers(st), ...splitBuffers(ir, C), tokinfoBuffer];
+  const buffers = [...programBuffers(ir, 'f32'), ...preparedBuffers(st), ...splitBuffers(ir, tl), tokinfoBuffer];
   return kb.build([b.ceilDiv(P.MAXLEN, b.i(C)), P.H, P.N], tl.threads, programParams(ir), buffers, `${ir.name}: intra-chunk scores${delta ? ' and WY factors' : ''}, one workgroup per chunk of ${C} × head × sequence, key slices of ${BK}`);
 }

@@ -420,7 +420,7 @@ function kernels(st: PlanState): void {
     } else {
       if (st.tiling!.split) {
         ks.push(buildIntraKernel(st));
-        extra.push(...splitBuffers(ir, st.tiling!.C));
+        extra.push(...splitBuffers(ir, st.tiling!));
       }
       ks.push(buildChunkKernel(st));
       if (st.tiling!.outputKernel) {

@@ -86,8 +86,9 @@ test('a run of tile loads is one group: every load issued before the first value
   const firstStore = group.indexOf('make_float4(sv');
   assert.ok(lastLoad > 0 && firstStore > lastLoad, 'loads, then stores');
   for (const buf of ['w_u', 'w_a', 'in_q', 'w_w', 'in_k']) assert.match(group, new RegExp(`__ldg\\(reinterpret_cast<const uint4\\*>\\(${buf} \\+`), buf);
-  // Each tile's loads are unrolled into registers: Qs holds 32 × 128 f32, four 16-byte loads a thread.
-  assert.match(group, /uint4 raw\d+\[4\];/);
+  // Each tile's loads are unrolled into registers: Qs, Ws and Ks hold 32 × 128 bf16 (W is stored
+  // like the inputs), two 16-byte loads a thread each; X and Aqk 32 × 32 f32, one each.
+  assert.equal([...group.matchAll(/uint4 raw\d+\[(\d)\];/g)].map((m) => m[1]).sort(), ['1', '1', '2', '2', '2']);
 });
 
 test("the chunk loop's load group is issued one chunk ahead: its registers are stored at the top of a chunk, then the next chunk's loads issued", () => {
@@ -219,6 +220,21 @@ test('the triangular solve is written out, fenced per row', () => {
   assert.match(solve, /float (xs\d+) = A\[0 \* 36 \+ (col\d+)\];\n\s+A\[0 \* 36 \+ \2\] = \1;\n\s+asm volatile\("" ::: "memory"\);\n\s+float (xs\d+) = A\[1 \* 36 \+ \2\];\n\s+\3 = \3 - Akk\[1 \* 33 \+ 0\] \* \1;/);
   assert.is(solve.slice(0, solve.indexOf('__syncthreads')).match(/asm volatile\("" ::: "memory"\);/g)?.length, 31);
   assert.is(solve.slice(0, solve.indexOf('__syncthreads')).match(/ = xs\d+ - Akk\[/g)?.length, 496);
+});
+
+test("KDA's state kernel updates with keys its intra-chunk kernel decayed, loaded one chunk ahead", () => {
+  const cu = cudaOf('kda');
+  const at = (name: string) => cu.indexOf(`attnc_kda_${name}(`);
+  const intra = cu.slice(at('intra'), at('chunk'));
+  const chunk = cu.slice(at('chunk'), at('output'));
+  // The intra-chunk kernel stores k ⊙ e^{b_L − b} (raw k: its row factor is folded into W and U).
+  assert.match(intra, /attnc_store\(w_k, [^;]*\(\(Ks\[r \* 132 \+ c\] \/ Kn\[r\]\) \* __expf\(\(\(\(\(L - 1\) >= 0\) \? Bs\[\(L - 1\) \* 132 \+ c\] : 0\.0f\) - Bs\[r \* 132 \+ c\]\)\)\)\);/);
+  // The state kernel: the corrected values, W, the decayed keys and e^{b_L} (one row of the gate
+  // sums) as one group issued a chunk ahead; no tile of gate sums, no per-element decay of k.
+  assert.match(chunk, /\/\/ X, Ws, Ks, Bl: 16-byte loads issued one iteration ahead, into registers held across the loop/);
+  assert.match(chunk, /__ldg\(reinterpret_cast<const uint4\*>\(w_k \+/);
+  assert.not.match(chunk, /Bs\[/);
+  assert.match(chunk, /S\[\(r0_\d+ \+ r\) \* 40 \+ c\] = \(S\[\(k0 \+ r\) \* 40 \+ c\] \* Bl\[r\]\);/);
 });
 
 test.run();
