@@ -278,23 +278,10 @@ class CudaPrinter extends CLikePrinter {
     const n = t.cols;
     const blocks = t.rows / n;
     const count = tri.strict ? (n * (n - 1)) / 2 : (n * (n + 1)) / 2;
-    const i = (v: number) => this.intLit(v);
-    const e = this.fresh('e');
-    const q = this.fresh('tr');
-    const x = blocks > 1 ? this.fresh('te') : e;
     const where = blocks > 1 ? ` of each of its ${blocks} blocks of ${n} rows` : '';
     this.emit(`// ${s.dst.tile}: the ${blocks * count} elements ${tri.strict ? 'below' : 'on and below'} the diagonal${where} (the others keep their value)`);
     this.withInvariants(tri.value, ['r', 'c'], s.dst.tile, () =>
-      this.block(`for (int ${e} = lid; ${e} < ${i(blocks * count)}; ${e} += ${i(this.T)})`, () => {
-        if (blocks > 1) this.emit(`const int ${x} = ${e} % ${i(count)};`);
-        this.emit(`int ${q} = (int)((sqrtf(8.0f * (float)${x} + 1.0f) - 1.0f) * 0.5f);`);
-        this.emit(`${q} += ((${q} + 1) * (${q} + 2)) / 2 <= ${x};`);
-        this.emit(`${q} -= (${q} * (${q} + 1)) / 2 > ${x};`);
-        const row = tri.strict ? `${q} + 1` : q;
-        this.emit(this.declConst('r', 'i32', blocks > 1 ? `(${e} / ${i(count)}) * ${i(n)} + ${row}` : row));
-        this.emit(this.declConst('c', 'i32', `${x} - (${q} * (${q} + 1)) / 2`));
-        this.withExprs(() => this.assign(s.dst.tile, this.at(s.dst.tile, 'r', 'c'), this.expr(tri.value, {}, 'f32')));
-      }),
+      this.triangleLoop(t, tri.strict, () => this.withExprs(() => this.assign(s.dst.tile, this.at(s.dst.tile, 'r', 'c'), this.expr(tri.value, {}, 'f32')))),
     );
   }
 
@@ -602,23 +589,12 @@ class CudaPrinter extends CLikePrinter {
     const n = t1.cols;
     const blocks = t1.rows / n;
     const count = tri1.strict ? (n * (n - 1)) / 2 : (n * (n + 1)) / 2;
-    const i = (v: number) => this.intLit(v);
-    const e = this.fresh('e');
-    const q = this.fresh('tr');
-    const x = blocks > 1 ? this.fresh('te') : e;
     const where = blocks > 1 ? ` of each of their ${blocks} blocks of ${n} rows` : '';
     const keeps = tri2.strict && !tri1.strict ? `, ${t2.name} where its mask keeps them` : '';
     this.emit(`// ${t1.name} and ${t2.name}: the ${blocks * count} elements ${tri1.strict ? 'below' : 'on and below'} the diagonal${where} in one loop${keeps} (the others keep their value)`);
     const both: SExpr = { k: 'bin', fn: 'add', a: tri1.value, b: tri2.value };
     this.withInvariants(both, ['r', 'c'], t1.name, () =>
-      this.block(`for (int ${e} = lid; ${e} < ${i(blocks * count)}; ${e} += ${i(this.T)})`, () => {
-        if (blocks > 1) this.emit(`const int ${x} = ${e} % ${i(count)};`);
-        this.emit(`int ${q} = (int)((sqrtf(8.0f * (float)${x} + 1.0f) - 1.0f) * 0.5f);`);
-        this.emit(`${q} += ((${q} + 1) * (${q} + 2)) / 2 <= ${x};`);
-        this.emit(`${q} -= (${q} * (${q} + 1)) / 2 > ${x};`);
-        const row = tri1.strict ? `${q} + 1` : q;
-        this.emit(this.declConst('r', 'i32', blocks > 1 ? `(${e} / ${i(count)}) * ${i(n)} + ${row}` : row));
-        this.emit(this.declConst('c', 'i32', `${x} - (${q} * (${q} + 1)) / 2`));
+      this.triangleLoop(t1, tri1.strict, (q) =>
         this.withExprs(() => {
           const accs = this.quadFoldsTogether([f1, f2], {});
           if (!accs) throw new Error('internal: paired folds that quadFold does not take');
@@ -628,10 +604,36 @@ class CudaPrinter extends CLikePrinter {
             // (Numbered on and below the diagonal: the strict one's elements are those with c < q.)
             return [first, tri2.strict && !tri1.strict ? `if (c < ${q}) ${second}` : second];
           });
-        });
-      }),
+        }),
+      ),
     );
     return true;
+  }
+
+  /**
+   * The loop of a triangle map over tile t [m·n, n] (triangleMap, pairedTriangles): its
+   * n(n + 1)/2 elements on and below the diagonal of each n × n block of rows (n(n − 1)/2 below:
+   * strict) over the workgroup's threads, declaring r and c for `body`, which gets the name of
+   * the element's row within its triangle's numbering (r's row in its block, less one if strict).
+   */
+  private triangleLoop(t: TileDecl, strict: boolean, body: (q: string) => void): void {
+    const n = t.cols;
+    const blocks = t.rows / n;
+    const count = strict ? (n * (n - 1)) / 2 : (n * (n + 1)) / 2;
+    const i = (v: number) => this.intLit(v);
+    const e = this.fresh('e');
+    const q = this.fresh('tr');
+    const x = blocks > 1 ? this.fresh('te') : e;
+    this.block(`for (int ${e} = lid; ${e} < ${i(blocks * count)}; ${e} += ${i(this.T)})`, () => {
+      if (blocks > 1) this.emit(`const int ${x} = ${e} % ${i(count)};`);
+      this.emit(`int ${q} = (int)((sqrtf(8.0f * (float)${x} + 1.0f) - 1.0f) * 0.5f);`);
+      this.emit(`${q} += ((${q} + 1) * (${q} + 2)) / 2 <= ${x};`);
+      this.emit(`${q} -= (${q} * (${q} + 1)) / 2 > ${x};`);
+      const row = strict ? `${q} + 1` : q;
+      this.emit(this.declConst('r', 'i32', blocks > 1 ? `(${e} / ${i(count)}) * ${i(n)} + ${row}` : row));
+      this.emit(this.declConst('c', 'i32', `${x} - (${q} * (${q} + 1)) / 2`));
+      body(q);
+    });
   }
 
   private fullGrid(g: WarpGrid): boolean {
