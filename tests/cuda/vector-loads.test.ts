@@ -208,6 +208,26 @@ test("masked per-element scores run over the lower triangle only (of each block 
         assert.ok(c >= 0 && (strict ? c < r : c <= r) && r < n && rowStart + c === want++, `n ${n} element ${e}: (${r}, ${c})`);
       }
     }
+  // Over a block diagonal [m·n, n] (element e: block ⌊e / count⌋, the rest numbered as above):
+  // every element the mask keeps (c ≤ r − n⌊r/n⌋, or <), each once, block by block.
+  for (const strict of [false, true])
+    for (const n of [8, 16, 32])
+      for (const m of [2, 3, 4]) {
+        const count = strict ? (n * (n - 1)) / 2 : (n * (n + 1)) / 2;
+        const seen = new Set<number>();
+        for (let e = 0; e < m * count; e++) {
+          const x = e % count;
+          let q = Math.trunc(Math.fround(Math.fround(Math.fround(Math.sqrt(Math.fround(Math.fround(8 * x) + 1))) - 1) * 0.5));
+          q += Number(((q + 1) * (q + 2)) / 2 <= x);
+          q -= Number((q * (q + 1)) / 2 > x);
+          const r = Math.trunc(e / count) * n + (strict ? q + 1 : q);
+          const c = x - (q * (q + 1)) / 2;
+          const inBlock = r - n * Math.trunc(r / n);
+          assert.ok(r < m * n && c >= 0 && (strict ? c < inBlock : c <= inBlock) && !seen.has(r * n + c), `${m}×${n} element ${e}: (${r}, ${c})`);
+          seen.add(r * n + c);
+        }
+        assert.is(seen.size, m * count);
+      }
 });
 
 test('the triangular solve is written out, fenced per row', () => {
