@@ -16,7 +16,8 @@
  *   gcum        cumulative log-gates [NT, H] (softmax family with a gate)
  *   w_a, w_b, w_w, w_u   split chunk form: per-token rows of the intra-chunk kernel's results —
  *               output weights [NT, H, C], cumulative log-gates in the chunk [NT, H, 1 or K'],
- *               delta rules' WY factors W [NT, H, K'] and U [NT, H, V'] (compiler/passes/build-intra.ts);
+ *               delta rules' WY factors W [NT, H, K'] (stored like the inputs: bf16/f16 in 16-bit
+ *               programs) and U [NT, H, V'] (compiler/passes/build-intra.ts);
  *               with an output kernel, the state kernel overwrites U with the corrected values U − W S
  *   w_k         split form with an output kernel, delta rules with vector gates: the chunk's keys
  *               decayed to its end, k ⊙ e^{b_L − b} [NT, H, K'] (raw k where its row factor is folded
