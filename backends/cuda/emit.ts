@@ -275,13 +275,8 @@ class CudaPrinter extends CLikePrinter {
    */
   private triangleMap(s: Extract<Stmt, { op: 'map' }>, tri: { strict: boolean; value: SExpr }): void {
     const t = this.tiles.get(s.dst.tile)!;
-    const n = t.cols;
-    const blocks = t.rows / n;
-    const count = tri.strict ? (n * (n - 1)) / 2 : (n * (n + 1)) / 2;
-    const where = blocks > 1 ? ` of each of its ${blocks} blocks of ${n} rows` : '';
-    this.emit(`// ${s.dst.tile}: the ${blocks * count} elements ${tri.strict ? 'below' : 'on and below'} the diagonal${where} (the others keep their value)`);
     this.withInvariants(tri.value, ['r', 'c'], s.dst.tile, () =>
-      this.triangleLoop(t, tri.strict, () => this.withExprs(() => this.assign(s.dst.tile, this.at(s.dst.tile, 'r', 'c'), this.expr(tri.value, {}, 'f32')))),
+      this.triangleLoop(t, tri.strict, [t.name], '', () => this.withExprs(() => this.assign(s.dst.tile, this.at(s.dst.tile, 'r', 'c'), this.expr(tri.value, {}, 'f32')))),
     );
   }
 
@@ -586,15 +581,10 @@ class CudaPrinter extends CLikePrinter {
     const f1 = foldOf(tri1.value);
     const f2 = foldOf(tri2.value);
     if (!f1 || !f2 || JSON.stringify([f1.from, f1.to]) !== JSON.stringify([f2.from, f2.to])) return false;
-    const n = t1.cols;
-    const blocks = t1.rows / n;
-    const count = tri1.strict ? (n * (n - 1)) / 2 : (n * (n + 1)) / 2;
-    const where = blocks > 1 ? ` of each of their ${blocks} blocks of ${n} rows` : '';
     const keeps = tri2.strict && !tri1.strict ? `, ${t2.name} where its mask keeps them` : '';
-    this.emit(`// ${t1.name} and ${t2.name}: the ${blocks * count} elements ${tri1.strict ? 'below' : 'on and below'} the diagonal${where} in one loop${keeps} (the others keep their value)`);
     const both: SExpr = { k: 'bin', fn: 'add', a: tri1.value, b: tri2.value };
     this.withInvariants(both, ['r', 'c'], t1.name, () =>
-      this.triangleLoop(t1, tri1.strict, (q) =>
+      this.triangleLoop(t1, tri1.strict, [t1.name, t2.name], ` in one loop${keeps}`, (q) =>
         this.withExprs(() => {
           const accs = this.quadFoldsTogether([f1, f2], {});
           if (!accs) throw new Error('internal: paired folds that quadFold does not take');
@@ -615,11 +605,14 @@ class CudaPrinter extends CLikePrinter {
    * n(n + 1)/2 elements on and below the diagonal of each n × n block of rows (n(n − 1)/2 below:
    * strict) over the workgroup's threads, declaring r and c for `body`, which gets the name of
    * the element's row within its triangle's numbering (r's row in its block, less one if strict).
+   * Opens with a comment naming the tiles it writes (`how`: what else the comment says).
    */
-  private triangleLoop(t: TileDecl, strict: boolean, body: (q: string) => void): void {
+  private triangleLoop(t: TileDecl, strict: boolean, tiles: string[], how: string, body: (q: string) => void): void {
     const n = t.cols;
     const blocks = t.rows / n;
     const count = strict ? (n * (n - 1)) / 2 : (n * (n + 1)) / 2;
+    const where = blocks > 1 ? ` of each of ${tiles.length > 1 ? 'their' : 'its'} ${blocks} blocks of ${n} rows` : '';
+    this.emit(`// ${tiles.join(' and ')}: the ${blocks * count} elements ${strict ? 'below' : 'on and below'} the diagonal${where}${how} (the others keep their value)`);
     const i = (v: number) => this.intLit(v);
     const e = this.fresh('e');
     const q = this.fresh('tr');

@@ -296,11 +296,14 @@ export function buildChunkKernel(st: PlanState): Kernel {
    * matmul (`scale`: S ← S·e^{b_L} + KᵀV in one pass over S instead of two).
    */
   const stateScale = hasGate && !vecGate ? b.exp(bLast(b.i(0))) : undefined;
-  /** Scale the rows of the state slice by e^{b_L} (a vector gate's; a scalar gate's is stateScale) and Z likewise. */
-  const decayStateSlice = () => {
+  /**
+   * Scale the rows of the state slice by e^{b_L} (a vector gate's; a scalar gate's is stateScale)
+   * and Z likewise; `decay`, where given, is e^{b_L} of a slice row (KDA's column Bl).
+   */
+  const decayStateSlice = (decay: (r: SExpr) => SExpr = (r) => b.exp(bLast(r))) => {
     if (!hasGate) return;
-    if (!stateScale) kb.map(sliceView, b.mul(b.tile(S, sRow(R), Cv), b.exp(bLast(R))));
-    if (Z) kb.map(zSlice, b.mul(b.tile(Z, sRow(R), b.i(0)), b.exp(bLast(R))));
+    if (!stateScale) kb.map(sliceView, b.mul(b.tile(S, sRow(R), Cv), decay(R)));
+    if (Z) kb.map(zSlice, b.mul(b.tile(Z, sRow(R), b.i(0)), decay(R)));
   };
   /** The first update of a state slice after decayStateSlice: with the scalar gate's decay. */
   const decayedUpdate = (opts: { transA: boolean; acc: 'add' }) => (stateScale ? { ...opts, scale: stateScale } : opts);
@@ -378,7 +381,7 @@ export function buildChunkKernel(st: PlanState): Kernel {
       if (!preScale) kb.map(Ks, b.mul(b.tile(Ks, R, Cv), kDecay(R)));
       decayStateSlice();
       kb.matmul(sliceView, Ks, Vc!, decayedUpdate({ transA: true, acc: 'add' }));
-      if (Z) kb.map({ tile: Z, r0: k0, rows: BK }, b.add(b.tile(Z, b.add(k0, R), b.i(0)), b.fold('sum', 'j', b.i(0), b.i(C), b.tile(Ks, b.v('j'), R))));
+      if (Z) kb.map(zSlice, b.add(b.tile(Z, sRow(R), b.i(0)), b.fold('sum', 'j', b.i(0), b.i(C), b.tile(Ks, b.v('j'), R))));
     }, 'key-feature slices');
     // Fused: the intra-chunk weights from the scores (split: loaded from the intra-chunk kernel).
     if (!split) kb.map(A, outputWeights(A, Bn));
@@ -599,8 +602,7 @@ export function buildChunkKernel(st: PlanState): Kernel {
         loadKeys();
         scaleKeys();
       }
-      if (Bl) kb.map(sliceView, b.mul(b.tile(S, sRow(R), Cv), b.tile(Bl, R, b.i(0))));
-      else decayStateSlice();
+      decayStateSlice(Bl ? (r) => b.tile(Bl, r, b.i(0)) : undefined);
       kb.matmul(sliceView, Ks, Y, decayedUpdate({ transA: true, acc: 'add' }));
       if (Z) kb.map(zSlice, b.add(b.tile(Z, sRow(R), b.i(0)), b.fold('sum', 'j', b.i(0), b.i(C), b.tile(Ks, b.v('j'), R))));
     }, 'key-feature slices: state update');
