@@ -638,6 +638,24 @@ class CudaPrinter extends CLikePrinter {
   }
 
   /**
+   * The one-column row-owned tile F of a map `X ← X·F` (either order) over a whole row-owned tile X
+   * of several columns, without guard: every element of a row scaled by that row's factor.
+   */
+  private rowScaling(s: Extract<Stmt, { op: 'map' }>): TileDecl | undefined {
+    const t = this.viewOf(s.dst).t;
+    const e = s.expr;
+    if (t.space !== 'rows' || t.cols === 1 || s.guard || s.dst.r0 !== undefined || e.k !== 'bin' || e.fn !== 'mul') return undefined;
+    const isVar = (x: SExpr, name: string) => x.k === 'var' && x.name === name;
+    const own = (x: SExpr) => x.k === 'tile' && x.tile === t.name && isVar(x.r, 'r') && isVar(x.c, 'c');
+    const factor = (x: SExpr) => {
+      if (x.k !== 'tile' || !isVar(x.r, 'r') || x.c.k !== 'const' || x.c.v !== 0) return undefined;
+      const f = this.tiles.get(x.tile)!;
+      return f.space === 'rows' && f.cols === 1 && f.rows === t.rows ? f : undefined;
+    };
+    return own(e.a) ? factor(e.b) : own(e.b) ? factor(e.a) : undefined;
+  }
+
+  /**
    * With fragments, register tile t [rows, cols] is split like a tensor-core matmul output (warpGrid):
    * warp w = (w / wn, w % wn) holds tiles (mt, nt) = ((w / wn)·ma + a, (w % wn)·nb + b), and slot
    * 4·(a·nb + b) + q holds the accumulator fragment's element q: row 16·mt + lane / 4 + 8·(q / 2),
@@ -903,6 +921,15 @@ class CudaPrinter extends CLikePrinter {
       });
       this.block(`if (${cond})`, () => this.mapOp({ ...s, expr: e.a }));
       this.block('else', () => this.mapOp({ ...s, expr: e.b }));
+      return;
+    }
+    const factor = this.rowScaling(s);
+    if (factor) {
+      // x·1 = x exactly: a warp whose rows all keep their factor 1 (the flash kernel's accumulator
+      // once its running maxima stop changing) skips the products.
+      const slots = Array.from({ length: this.registerSlots(factor) }, (_, q) => `${this.regRef(factor.name)}[${q}] != 1.0f`);
+      this.emit(`// ${s.dst.tile} scaled by ${factor.name} per row: skipped by a warp whose factors are all 1`);
+      this.block(`if (__any_sync(0xffffffffu, ${slots.join(' || ')}))`, () => super.mapOp(s));
       return;
     }
     const tri = this.lowerTriangle(s);

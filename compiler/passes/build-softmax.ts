@@ -84,20 +84,33 @@ export function buildSoftmaxKernel(st: PlanState): Kernel {
     kb.map(Ls, b.f(0));
     kb.map(Acc, b.f(0));
     const j0 = b.v('j0');
+    const rng = (lo: SExpr, hi: SExpr) => ({ lo: b.un('float', lo), hi: b.un('float', hi) });
+    // The index ranges of the key tile at j (Lk of its keys).
+    const rangesAt = (j: SExpr, Lk: SExpr) => ({
+      i: rng(i0, b.sub(b.add(i0, Lq), b.i(1))),
+      j: rng(j, b.sub(b.add(j, Lk), b.i(1))),
+      h: rng(h, h),
+      T: rng(len, len),
+      H: rng(P.H, P.H),
+    });
+    const keysAt = (j: SExpr): RowTokens => ({ tok: (r) => b.add(b.add(start, j), r), pos: (r) => b.add(j, r), len: () => len, head: h });
+    // FlashAttention-2's order: the K tile of the next key tile the mask keeps is loaded while this
+    // one's P·V product runs (after its scores no longer need K), and V while the scores are
+    // computed; the first tile's K before the loop. A tile the mask skips loads the next one's K.
+    const loadKeys = (j: SExpr) => {
+      const L = kb.let('Lkn', b.min(b.i(Bk), b.sub(len, j)));
+      kb.map(Kt, src.elem('k', keysAt(j)).at(R, Cv), { rows: L, cols: b.i(Dk), fill: 0 });
+    };
+    const mayAt = (j: SExpr) => b.and(b.lt(j, len), tileMaySee(ir.mask, rangesAt(j, b.min(b.i(Bk), b.sub(len, j)))));
+    kb.if(mayAt(b.i(0)), () => loadKeys(b.i(0)));
     kb.for('j0', b.i(0), len, b.i(Bk), () => {
       const Lk = kb.let('Lk', b.min(b.i(Bk), b.sub(len, j0)));
-      const rng = (lo: SExpr, hi: SExpr) => ({ lo: b.un('float', lo), hi: b.un('float', hi) });
-      const ranges = {
-        i: rng(i0, b.sub(b.add(i0, Lq), b.i(1))),
-        j: rng(j0, b.sub(b.add(j0, Lk), b.i(1))),
-        h: rng(h, h),
-        T: rng(len, len),
-        H: rng(P.H, P.H),
-      };
+      const ranges = rangesAt(j0, Lk);
       const may = tileMaySee(ir.mask, ranges);
+      const next = b.add(j0, b.i(Bk));
+      const prefetch = () => kb.if(mayAt(next), () => loadKeys(next));
       kb.if(may, () => {
-        const rk: RowTokens = { tok: (r) => b.add(b.add(start, j0), r), pos: (r) => b.add(j0, r), len: () => len, head: h };
-        kb.map(Kt, src.elem('k', rk).at(R, Cv), { rows: Lk, cols: b.i(Dk), fill: 0 });
+        const rk = keysAt(j0);
         kb.map(Vt, src.elem('v', rk).at(R, Cv), { rows: Lk, cols: b.i(V), fill: 0 });
         kb.matmul(Sm, Q, Kt, { transB: true });
         // Score modification and mask, per element; masked elements hold a large negative sentinel.
@@ -126,8 +139,9 @@ export function buildSoftmaxKernel(st: PlanState): Kernel {
           const w = ir.weight === 'sigmoid' ? b.un('sigmoid', b.tile(Sm, R, Cv)) : b.un('relu', b.tile(Sm, R, Cv));
           kb.map(Sm, b.sel(b.bin('gt', b.tile(Sm, R, Cv), b.f(NEG / 2)), w, b.f(0)));
         }
+        prefetch();
         kb.matmul(Acc, Sm, Vt, { acc: 'add' });
-      });
+      }, prefetch);
     }, 'key tiles');
     if (ir.weight === 'softmax') kb.map(Acc, b.sel(b.bin('gt', b.tile(Ls, R, b.i(0)), b.f(0)), b.div(b.tile(Acc, R, Cv), b.tile(Ls, R, b.i(0))), b.f(0)));
     let value: SExpr = b.tile(Acc, R, Cv);

@@ -478,24 +478,16 @@ export function minimiseBarriers(body: Stmt[], registers: ReadonlySet<string> = 
     if (s.op === 'if') {
       // Like a loop: a barrier in front only where the branches, up to their first barriers,
       // conflict with the current epoch (the flash kernel's masked and unmasked score maps touch
-      // registers alone); after it, what either branch touched joins the epoch unless both end
-      // with a barrier.
-      const then = endWithBarrier(minimiseBarriers(s.then, registers), registers);
-      const other = endWithBarrier(minimiseBarriers(s.else, registers), registers);
+      // registers alone); after it, what either path leaves without a barrier behind it
+      // (pendingAfter: a branch without one carries the epoch before the if on).
+      const then = minimiseBarriers(s.then, registers);
+      const other = minimiseBarriers(s.else, registers);
       const upTo = (ss: Stmt[]) => ss.slice(0, ss.findIndex((x) => x.op === 'barrier') >>> 0);
       const head = deepTileAccess([{ ...s, then: upTo(then), else: upTo(other) }]);
       if (conflicts(whole(head.reads), whole(head.writes))) flush();
       const branch = { ...s, then, else: other };
       out.push(branch);
-      const ends = (ss: Stmt[]) => ss[ss.length - 1]?.op === 'barrier';
-      if (ends(then) && ends(other)) {
-        written = [];
-        read = [];
-      } else {
-        const deep = deepTileAccess([branch]);
-        written.push(...whole(deep.writes));
-        read.push(...whole(deep.reads));
-      }
+      ({ written, read } = pendingAfter([branch], { written, read }, registers));
       continue;
     }
     if (s.op === 'for') {
@@ -533,17 +525,58 @@ function runsOnce(s: Extract<Stmt, { op: 'for' }>): boolean {
   return s.from.k === 'const' && s.to.k === 'const' && s.from.v < s.to.v;
 }
 
+/** Shared row blocks written and read since the last barrier. */
+interface Epoch {
+  written: RowBlock[];
+  read: RowBlock[];
+}
+
 /**
- * A body ends with a barrier when it touched shared tiles since its last barrier (a loop that runs
- * at least once and whose body ends with one counts as one): the next iteration, or the code
- * after, may depend on them. Register tiles and buffer stores alone need none.
+ * The epoch at the end of `ss` from `from` at its start, on any path through it: a barrier starts
+ * a fresh one, an if leaves the union of its branches' (a branch without a barrier carries `from`
+ * on), and a loop a fresh one where it runs at least once and its body ends with a barrier, else
+ * everything it touches joins.
+ */
+function pendingAfter(ss: Stmt[], from: Epoch, registers: ReadonlySet<string>): Epoch {
+  const shared = (bs: RowBlock[]) => bs.filter((x) => !registers.has(x.tile));
+  const whole = (ts: Iterable<string>) => shared([...ts].map((tile) => ({ tile })));
+  let cur = from;
+  for (const s of ss) {
+    if (s.op === 'barrier') cur = { written: [], read: [] };
+    else if (s.op === 'if') {
+      const a = pendingAfter(s.then, cur, registers);
+      const b = pendingAfter(s.else, cur, registers);
+      cur = { written: [...a.written, ...b.written.filter((x) => !a.written.includes(x))], read: [...a.read, ...b.read.filter((x) => !a.read.includes(x))] };
+    } else if (s.op === 'for') {
+      if (runsOnce(s) && s.body[s.body.length - 1]?.op === 'barrier') cur = { written: [], read: [] };
+      else {
+        const deep = deepTileAccess([s]);
+        cur = { written: [...cur.written, ...whole(deep.writes)], read: [...cur.read, ...whole(deep.reads)] };
+      }
+    } else {
+      const acc = tileBlocks(s);
+      cur = { written: [...cur.written, ...shared(acc.writes)], read: [...cur.read, ...shared(acc.reads)] };
+    }
+  }
+  return cur;
+}
+
+/**
+ * A body ends with a barrier when some path through it leaves shared tiles touched since its last
+ * barrier (pendingAfter): the next iteration, or the code after, may depend on them. Register
+ * tiles and buffer stores alone need none. Where only the paths through a closing if leave any,
+ * the barriers go at the ends of those paths (the flash kernel's key tiles the mask skips then
+ * pass without one, unless they load the next tile's keys).
  */
 function endWithBarrier(ss: Stmt[], registers: ReadonlySet<string>): Stmt[] {
-  const endsWithBarrier = (s: Stmt) => s.op === 'barrier' || (s.op === 'for' && runsOnce(s) && s.body[s.body.length - 1]?.op === 'barrier');
-  let tail = ss.length;
-  while (tail > 0 && !endsWithBarrier(ss[tail - 1]!)) tail--;
-  const touched = deepTileAccess(ss.slice(tail));
-  return [...touched.reads, ...touched.writes].some((t) => !registers.has(t)) ? [...ss, { op: 'barrier' }] : ss;
+  const fresh = (x: Stmt[]) => {
+    const left = pendingAfter(x, { written: [], read: [] }, registers);
+    return !left.written.length && !left.read.length;
+  };
+  if (fresh(ss)) return ss;
+  const last = ss[ss.length - 1];
+  if (last?.op === 'if' && fresh(ss.slice(0, -1))) return [...ss.slice(0, -1), { ...last, then: endWithBarrier(last.then, registers), else: endWithBarrier(last.else, registers) }];
+  return [...ss, { op: 'barrier' }];
 }
 
 function barriers(st: PlanState): void {
@@ -628,7 +661,7 @@ function dtypeLegalisation(st: PlanState): void {
     // stored in that type and the intra-chunk weights, and keeps nothing across chunks: its
     // operands are rounded like FLA's (q, h and the weights in 16 bits).
     const sixteen = use === 'bf16' || use === 'f16' ? use : undefined;
-    const half = p.form === 'parallel' ? sixteen : undefined;
+    const half = p.form === 'parallel' || st.options.halfOperands ? sixteen : undefined;
     for (const k of p.kernels) k.tensorCores = (isOutputKernel(k) ? sixteen : half) ?? 'tf32';
     st.notes.push(half ? `matmuls: tensor cores where the tile shapes allow (mma.sync m16n8k16 with ${half} operands, else m16n8k8 with TF32 operands; f32 accumulation)` : 'matmuls: tensor cores where the tile shapes allow (mma.sync m16n8k8, TF32 operands, f32 accumulation)');
   }

@@ -98,6 +98,13 @@ export interface PlanOptions {
    */
   scoreBlocks?: boolean;
   /**
+   * 16-bit tensor-core operands (m16n8k16) in every kernel of a bf16 or f16 program, the chunk
+   * form's intra and state kernels included (default: the flash and output kernels only), for
+   * measurements: the states and weights those matmuls read are then rounded to 16 bits, as FLA's
+   * Triton kernels round them.
+   */
+  halfOperands?: boolean;
+  /**
    * Threads per workgroup of the kernels (default 256, capped by the profile), for measurements:
    * e.g. larger workgroups where a driver keeps one workgroup per compute unit.
    */

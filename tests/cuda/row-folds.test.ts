@@ -65,4 +65,14 @@ test("linear attention: the normalizer's q·z over 128 key features uses 8 threa
   assert.equal(offs, [4, 2, 1]);
 });
 
+test('the online softmax rescales its accumulator only in warps where some row maximum moved (x·1 = x)', () => {
+  const cu = cudaOf('softmax');
+  const m = /\/\/ Acc scaled by Mx per row: skipped by a warp whose factors are all 1\n\s+if \(__any_sync\(0xffffffffu, (.*)\)\) \{\n\s+#pragma unroll\n\s+for \(int (s\d+) = 0; \2 < 128; \2 \+= 1\) \{/.exec(cu);
+  assert.ok(m, 'the rescale under a warp vote');
+  // Every row factor this thread holds (4 slots: two row tiles of 16, two rows each) takes part.
+  assert.equal(m![1].split(' || '), [0, 1, 2, 3].map((q) => `Mx[${q}] != 1.0f`));
+  // The rest of the online softmax is unconditional: the running sum still takes the factor.
+  assert.match(cu, /Ls\[(s\d+)\] = \(\(Ls\[\1\] \* Mx\[\1\]\) \+ part\d+\);/);
+});
+
 test.run();

@@ -24,10 +24,11 @@ test('bf16 query, key and value tiles of the softmax kernel are bf16 in shared m
   // Read only as bf16 tensor-core operands: stored as bf16, rows of 136 elements (272 bytes: 17
   // units of 16 for conflict-free ldmatrix).
   for (const t of ['Q', 'Kt', 'Vt']) assert.match(k, new RegExp(`__nv_bfloat16\\* const ${t} = reinterpret_cast<__nv_bfloat16\\*>\\(attnc_smem \\+ \\d+\\);  // \\[\\d+, 128\\], rows 136 elements apart, bf16`));
-  // Q alone, K and V as one group: unconverted copies, zero-filled where the guard drops the row.
-  assert.match(k, /\/\/ Q: cp\.async of 16 bytes where in_q/);
+  // Each tile alone (K of the next key tile is copied while this one's P·V runs): unconverted
+  // copies, zero-filled where the guard drops the row.
+  for (const t of ['Q', 'Kt', 'Vt']) assert.match(k, new RegExp(`// ${t}: cp\\.async of 16 bytes where in_`));
   for (const [t, buf] of [['Q', 'in_q'], ['Kt', 'in_k'], ['Vt', 'in_v']]) {
-    assert.match(k, new RegExp(`const bool (ok\\d+) = r < L[qk] && c < 128;\\n\\s+attnc_cp_async16\\(&${t}\\[r \\* 136 \\+ c\\], \\1 \\? ${buf} \\+ \\(.*\\) : ${buf}, \\1\\);`), `${t}: cp.async from ${buf}`);
+    assert.match(k, new RegExp(`const bool (ok\\d+) = r < L(?:q|k|kn) && c < 128;\\n\\s+attnc_cp_async16\\(&${t}\\[r \\* 136 \\+ c\\], \\1 \\? ${buf} \\+ \\(.*\\) : ${buf}, \\1\\);`), `${t}: cp.async from ${buf}`);
   }
   assert.not.match(k, /__bfloat1622float2/, 'no conversion on the way in');
   // The fallback is the scalar element loop, rounding to bf16 on the store.
@@ -255,6 +256,33 @@ test("KDA's state kernel updates with keys its intra-chunk kernel decayed, loade
   assert.match(chunk, /__ldg\(reinterpret_cast<const uint4\*>\(w_k \+/);
   assert.not.match(chunk, /Bs\[/);
   assert.match(chunk, /S\[\(r0_\d+ \+ r\) \* 40 \+ c\] = \(S\[\(k0 \+ r\) \* 40 \+ c\] \* Bl\[r\]\);/);
+});
+
+test("the flash kernel's key tile in FlashAttention-2's order: V copied while the scores run, the next tile's K while P·V runs", () => {
+  const cu = cudaOf('softmax');
+  const k = cu.slice(cu.indexOf('attnc_softmax_attention('), cu.indexOf('attnc_softmax__offsets('));
+  const loop = k.slice(k.indexOf('for (int j0 = 0;'));
+  // The first key tile's K before the loop, waited for (with Q) by the barrier in front of it.
+  const head = k.slice(0, k.indexOf('for (int j0 = 0;'));
+  assert.match(head, /attnc_cp_async16\(&Kt\[r \* 136 \+ c\], ok\d+ \? in_k \+ \(\(\(\(\(\(start \+ r\)/);
+  assert.match(head, /attnc_cp_async_wait\(\); __syncthreads\(\);\n(\s*\/\/[^\n]*\n)*\s*$/, 'a barrier right before the key loop');
+  // In the loop: V's copy, the scores Q·Ktᵀ, a barrier (every warp is done with Kt), the next
+  // tile's K (j0 + 32, where the mask keeps it), then Acc += Sm·Vt; a barrier closes the tile.
+  const at = (re: RegExp) => {
+    const m = re.exec(loop);
+    assert.ok(m, String(re));
+    return m!.index;
+  };
+  const v = at(/attnc_cp_async16\(&Vt\[/);
+  const scores = at(/\/\/ Sm = Q · Ktᵀ/);
+  const next = at(/if \(\(\(\(j0 \+ 32\) < len\) && /);
+  const kNext = at(/attnc_cp_async16\(&Kt\[r \* 136 \+ c\], ok\d+ \? in_k \+ \(\(\(\(\(\(\(start \+ \(j0 \+ 32\)\) \+ r\)/);
+  const pv = at(/\/\/ Acc \+= Sm · Vt/);
+  assert.ok(v < scores && scores < next && next < kNext && kNext < pv, 'V, scores, next K, P·V in that order');
+  const between = loop.slice(scores, next);
+  assert.is(between.match(/__syncthreads\(\);/g)?.length, 1, 'one barrier between the scores and the next K');
+  assert.not.match(loop.slice(v, scores), /__syncthreads/, "V's copy is not waited for before the scores");
+  assert.not.match(loop.slice(kNext, pv), /__syncthreads/, "the next K's copy is not waited for before P·V");
 });
 
 test.run();

@@ -479,6 +479,27 @@ test('a loop needs a barrier in front only when its body conflicts with the epoc
   assert.equal(shape(minimiseBarriers([map('A'), maybe, map('D', kb.tile('A', kb.R, kb.C))])), ['A', 'for[B barrier C barrier]', 'barrier', 'D']);
 });
 
+test('barriers through an if follow each path: a branch without shared work carries the epoch on, a skipped path gets no barrier', () => {
+  type S = import('../../compiler/kernel-ir/types.ts').Stmt;
+  const map = (dst: string, expr = kb.f(0)): S => ({ op: 'map', dst: { tile: dst }, expr });
+  const when = (then: S[], other: S[] = []): S => ({ op: 'if', cond: kb.lt(kb.v('k0'), kb.v('n')), then, else: other });
+  const loop = (body: S[]): S => ({ op: 'for', v: 'k0', from: kb.i(0), to: kb.v('n'), step: kb.i(1), body });
+  const shape = (ss: S[]): string[] =>
+    ss.map((s) => (s.op === 'for' ? `for[${shape(s.body).join(' ')}]` : s.op === 'if' ? `if[${shape(s.then).join(' ')}|${shape(s.else).join(' ')}]` : s.op === 'map' ? s.dst.tile : s.op));
+  // The flash kernel's key tile: V staged, scores from K, then (after a barrier: K was read) the
+  // next tile's K staged when there is one, and the product with V; a tile the mask skips stages
+  // the next K alone. The barriers close each path that touched shared tiles, not the loop body:
+  // a skipped tile that stages nothing passes without one.
+  const read = (t: string) => kb.tile(t, kb.R, kb.C);
+  const tile = when([map('V'), map('S', read('K')), when([map('K')]), map('O', read('V'))], [when([map('K')])]);
+  assert.equal(shape(minimiseBarriers([loop([tile])])), ['for[if[V S barrier if[K|] O barrier|if[K barrier|]]]']);
+  // A branch that touches nothing leaves the epoch before the if open: B still waits for A.
+  assert.equal(shape(minimiseBarriers([map('A'), when([map('C'), map('D', read('C'))]), map('B', read('A'))])), ['A', 'if[C barrier D|]', 'barrier', 'B']);
+  // Both paths end with barriers behind their writes: what follows starts a fresh epoch.
+  const both = when([map('A'), map('C', read('A'))], [map('A'), map('D', read('A'))]);
+  assert.equal(shape(minimiseBarriers([loop([both])])), ['for[if[A barrier C barrier|A barrier D barrier]]']);
+});
+
 test('ops on disjoint row blocks of a tile need no barrier between them; overlapping or unknown blocks do', () => {
   type S = import('../../compiler/kernel-ir/types.ts').Stmt;
   const mm = (r0: import('../../compiler/kernel-ir/types.ts').SExpr): S => ({ op: 'matmul', dst: { tile: 'S', r0, rows: 16 }, a: { tile: 'K' }, b: { tile: 'X' }, transA: true, transB: false, acc: 'add' });
