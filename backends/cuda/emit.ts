@@ -83,6 +83,7 @@ export const DEVICE_HELPERS = `__device__ __forceinline__ float attnc_sigmoid(fl
 }
 __device__ __forceinline__ float attnc_softplus(float x) { return fmaxf(x, 0.0f) + __logf(1.0f + __expf(-fabsf(x))); }
 __device__ __forceinline__ float attnc_logsigmoid(float x) { return fminf(x, 0.0f) - __logf(1.0f + __expf(-fabsf(x))); }
+__device__ __forceinline__ float attnc_exp2(float x) { float y; asm("ex2.approx.ftz.f32 %0, %1;" : "=f"(y) : "f"(x)); return y; }
 __device__ __forceinline__ float attnc_silu(float x) { return x * attnc_sigmoid(x); }
 __device__ __forceinline__ float attnc_elu(float x) { return x > 0.0f ? x : expm1f(x); }
 __device__ __forceinline__ float attnc_abs(float x) { return fabsf(x); }
@@ -789,6 +790,8 @@ class CudaPrinter extends CLikePrinter {
         // weights evaluate it per element.
         return `__expf(${x})`;
       case 'exp2':
+        // ex2.approx alone (the flash kernel's softmax weights, kept in base 2).
+        return `attnc_exp2(${x})`;
       case 'log':
       case 'log2':
       case 'sqrt':

@@ -119,6 +119,9 @@ export function buildSoftmaxKernel(st: PlanState): Kernel {
         const visible = lowerPair(ir.mask, pair);
         let s = score;
         if (gated) s = b.add(s, b.sub(b.ld('gcum', b.add(b.mul(b.add(b.add(start, i0), R), P.H), h)), b.ld('gcum', b.add(b.mul(b.add(b.add(start, j0), Cv), P.H), h))));
+        // Softmax weights in base 2 (FlashAttention-2's): the scores are kept times log2 e (folded
+        // into the score's constant factor where it has one), so that each weight is one 2^x.
+        if (ir.weight === 'softmax') s = log2eTimes(s);
         // A whole tile the mask keeps (a causal kernel's tiles below the diagonal) takes the score
         // without the per-element test; the rest are masked element by element.
         const masked = b.sel(b.and(b.and(b.lt(R, Lq), b.lt(Cv, Lk)), visible), s, b.f(NEG));
@@ -127,10 +130,13 @@ export function buildSoftmaxKernel(st: PlanState): Kernel {
         else kb.if(whole, () => kb.map(Sm, s), () => kb.map(Sm, masked));
         if (ir.weight === 'softmax') {
           kb.map(Mn, b.max(b.tile(Mx, R, b.i(0)), b.fold('max', 'jj', b.i(0), b.i(Bk), b.tile(Sm, R, b.v('jj')))));
-          kb.map(Sm, b.sel(b.bin('gt', b.tile(Sm, R, Cv), b.f(NEG / 2)), b.exp(b.sub(b.tile(Sm, R, Cv), b.tile(Mn, R, b.i(0)))), b.f(0)));
-          // The correction e^{m_old − m_new} once per row, in Mx (its old maximum is not needed
+          // 2^{s − m}, with m = 0 for a row the mask has hidden so far (its maximum is the
+          // sentinel): the masked scores then give 2^{−1e30} = 0 with no test per element.
+          const mn = b.tile(Mn, R, b.i(0));
+          kb.map(Sm, b.un('exp2', b.sub(b.tile(Sm, R, Cv), b.sel(b.bin('gt', mn, b.f(NEG / 2)), mn, b.f(0)))));
+          // The correction 2^{m_old − m_new} once per row, in Mx (its old maximum is not needed
           // again), rather than once per accumulator element.
-          kb.map(Mx, b.exp(b.sub(b.tile(Mx, R, b.i(0)), b.tile(Mn, R, b.i(0)))));
+          kb.map(Mx, b.un('exp2', b.sub(b.tile(Mx, R, b.i(0)), mn)));
           const corr = b.tile(Mx, R, b.i(0));
           kb.map(Ls, b.add(b.mul(b.tile(Ls, R, b.i(0)), corr), b.fold('sum', 'jj', b.i(0), b.i(Bk), b.tile(Sm, R, b.v('jj')))));
           kb.map(Acc, b.mul(b.tile(Acc, R, Cv), corr));
@@ -157,6 +163,13 @@ export function buildSoftmaxKernel(st: PlanState): Kernel {
   });
   const buffers = [...programBuffers(ir, 'f32'), ...preparedBuffers(st), gcumBuffer, tokinfoBuffer];
   return kb.build([b.ceilDiv(P.MAXLEN, b.i(Bq)), P.H, P.N], threads, programParams(ir), buffers, `${ir.name}: query tiles of ${Bq}, key tiles of ${Bk}, online ${ir.weight}`);
+}
+
+/** s·log2 e: into the constant factor of a product with one (q·k·scale), else one more product. */
+function log2eTimes(s: SExpr): SExpr {
+  if (s.k === 'bin' && s.fn === 'mul' && s.b.k === 'const' && s.b.t === 'f') return b.mul(s.a, b.f(s.b.v * Math.LOG2E));
+  if (s.k === 'bin' && s.fn === 'mul' && s.a.k === 'const' && s.a.t === 'f') return b.mul(b.f(s.a.v * Math.LOG2E), s.b);
+  return b.mul(s, b.f(Math.LOG2E));
 }
 
 /** Leaves of a score or mask expression: element (r, c) is the pair (query i0 + r, key j0 + c). */
