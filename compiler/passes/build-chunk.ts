@@ -666,10 +666,13 @@ export function buildChunkKernel(st: PlanState): Kernel {
     if (oRows) kb.map(O, b.mul(b.tile(O, R, Cv), oRows));
     kb.matmul(O, Aqk, X, { acc: 'add' });
     storeOutput();
+    // The update's values U ⊙ e^{b_L − b} into a tile of their own: the output's product Aqk·X
+    // and the scaling then both only read X, with no barrier between them.
     const xRows = rowFactor(kf, hasGate ? b.exp(b.sub(bLast(Cv), bAt(R, Cv))) : undefined);
-    if (xRows) kb.map(X, b.mul(b.tile(X, R, Cv), xRows));
+    const Xd = xRows ? kb.tile('Xd', C, BV) : X;
+    if (xRows) kb.map(Xd, b.mul(b.tile(X, R, Cv), xRows));
     if (hasGate && Z) kb.map(Z, b.mul(b.tile(Z, R, b.i(0)), b.exp(bLast(R))));
-    kb.matmul(state, Ks, X, decayedUpdate({ transA: true, acc: 'add' }));
+    kb.matmul(state, Ks, Xd, decayedUpdate({ transA: true, acc: 'add' }));
   };
 
   // ── diagonal plus rank one ─────────────────────────────────────────────────
