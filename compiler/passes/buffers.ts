@@ -133,6 +133,23 @@ export function stateBuffers(ir: AttentionIR, C: number): BufferDecl[] {
   return out;
 }
 
+/**
+ * The segmented state passes (Tiling.segment, additive updates without a normalizer): per
+ * sequence × segment × head, the segment's own final state from a zero start (`w_sl`), its
+ * log-decay per key row, Σ of its chunks' b_L (`w_sd`), and the state at its start (`w_s0`).
+ * Segments are counted from the longest sequence: ⌈MAXLEN / segment⌉ per sequence.
+ */
+export function segmentBuffers(ir: AttentionIR, segment: number): BufferDecl[] {
+  const heads = b.mul(b.mul(P.N, segmentCount(segment)), P.H);
+  const state = (name: string): BufferDecl => ({ name, role: 'scratch', dtype: 'f32', access: 'read_write', elems: b.mul(heads, b.i(ir.keyDim * ir.valueDim)) });
+  return [state('w_sl'), { name: 'w_sd', role: 'scratch', dtype: 'f32', access: 'read_write', elems: b.mul(heads, b.i(ir.keyDim)) }, state('w_s0')];
+}
+
+/** Segments per sequence of the segmented state passes. */
+export function segmentCount(segment: number): SExpr {
+  return b.ceilDiv(P.MAXLEN, b.i(segment));
+}
+
 export const tokinfoBuffer: BufferDecl = { name: 'tokinfo', role: 'meta', dtype: 'i32', access: 'read', elems: b.mul(P.NT, b.i(2)) };
 
 /** Where a row of a tile reads its token from. */

@@ -14,7 +14,7 @@ import { isVectorGate, SUM_EPS, type AttentionIR } from '../ir/attention-ir.ts';
 import * as b from '../kernel-ir/build.ts';
 import { loadsOf, replaceNode, unconditional, usesVar } from '../kernel-ir/analysis.ts';
 import type { Kernel, SExpr } from '../kernel-ir/types.ts';
-import { chunkSlot, chunkStateRow, decayedKeys, P, programBuffers, programParams, scratchBuffer, splitBuffers, stateBuffers, tokinfoBuffer, type RowTokens } from './buffers.ts';
+import { chunkSlot, chunkStateRow, decayedKeys, P, programBuffers, programParams, scratchBuffer, segmentBuffers, segmentCount, splitBuffers, stateBuffers, tokinfoBuffer, type RowTokens } from './buffers.ts';
 import { storeChunkOutput } from './build-output.ts';
 import { KernelBuilder } from './kernel-builder.ts';
 import { isElementwise } from './lower-expr.ts';
@@ -24,7 +24,15 @@ import { Sources } from './sources.ts';
 
 const { R, C: Cv } = b;
 
-export function buildChunkKernel(st: PlanState): Kernel {
+/**
+ * Which pass over the sequence a state kernel makes: all of it ('whole'); or, with segments
+ * (Tiling.segment), each segment from a zero state, storing only its final state and log-decay
+ * ('segment'), or each segment from its true start (w_s0, from build-segments.ts), storing the
+ * states before its chunks ('fromStarts').
+ */
+export type StatePass = 'whole' | 'segment' | 'fromStarts';
+
+export function buildChunkKernel(st: PlanState, pass: StatePass = 'whole'): Kernel {
   const ir = st.ir;
   const tl = st.tiling!;
   const C = tl.C;
@@ -53,7 +61,9 @@ export function buildChunkKernel(st: PlanState): Kernel {
   const outputKernel = split && tl.outputKernel === true;
   // Delta rules with vector gates in three kernels: keys decayed by the intra-chunk kernel.
   const decayed = decayedKeys(ir, tl);
-  const kb = new KernelBuilder(`${ir.name}_${C === 1 ? 'recurrent' : 'chunk'}`);
+  const kb = new KernelBuilder(`${ir.name}_${C === 1 ? 'recurrent' : pass === 'segment' ? 'segment' : 'chunk'}`);
+  const SEG = pass === 'whole' ? undefined : tl.segment;
+  if (pass !== 'whole' && (!SEG || !outputKernel || cls !== 'additive' || norm)) throw new Error(`internal: segmented state passes need Tiling.segment and the additive three-kernel form without a normalizer`);
 
   const VT = Math.ceil(V / BV);
   const v0 = kb.let('v0', b.mul(keyTile ? b.mod(b.wg(0), b.i(VT)) : b.wg(0), b.i(BV)));
@@ -61,10 +71,15 @@ export function buildChunkKernel(st: PlanState): Kernel {
   const kt0 = keyTile ? kb.let('kt0', b.mul(b.idiv(b.wg(0), b.i(VT)), b.i(BK))) : b.i(0);
   const stateRows = keyTile ? b.min(b.i(BK), b.sub(b.i(K), kt0)) : b.i(K);
   const h = kb.let('h', b.wg(1));
-  const n = kb.let('n', b.wg(2));
+  // With segments, workgroups along z are (sequence, segment) pairs.
+  const nseg = SEG ? kb.let('nseg', segmentCount(SEG)) : undefined;
+  const n = kb.let('n', nseg ? b.idiv(b.wg(2), nseg) : b.wg(2));
+  const sg = nseg ? kb.let('sg', b.mod(b.wg(2), nseg)) : undefined;
   const start = kb.let('start', b.ld('cu', n));
   const len = kb.let('len', b.sub(b.ld('cu', b.add(n, b.i(1))), start));
   const vCols = kb.let('vcols', b.min(b.i(BV), b.sub(b.i(V), v0)));
+  /** Row r of this workgroup's state in a [K, V] (or [K]) slot of w_sl, w_s0 (w_sd) of its segment. */
+  const segmentRow = (r: SExpr) => b.add(b.mul(b.add(b.mul(b.add(b.mul(n, nseg!), sg!), P.H), h), b.i(K)), r);
 
   // ── state tiles ────────────────────────────────────────────────────────────
   // With key tiles the state stays in registers (on CUDA, the tensor-core accumulators of the
@@ -78,7 +93,12 @@ export function buildChunkKernel(st: PlanState): Kernel {
   const hasInit = b.bin('ne', P.HAS_INIT, b.i(0));
   /** Index of the state's row `r` of this workgroup (its key tile's rows with keyTile) in a [K] or [K, V] buffer of one head. */
   const stateRow = (r: SExpr) => (keyTile ? b.add(kt0, r) : r);
-  kb.map(S, b.sel(hasInit, b.ld('initial_state', b.add(b.mul(b.add(stateBase, stateRow(R)), b.i(V)), b.add(v0, Cv))), b.f(0)), { rows: stateRows, cols: vCols, fill: 0 });
+  if (pass === 'segment') kb.map(S, b.f(0));
+  else if (pass === 'fromStarts') kb.map(S, b.ld('w_s0', b.add(b.mul(segmentRow(stateRow(R)), b.i(V)), b.add(v0, Cv))), { rows: stateRows, cols: vCols, fill: 0 });
+  else kb.map(S, b.sel(hasInit, b.ld('initial_state', b.add(b.mul(b.add(stateBase, stateRow(R)), b.i(V)), b.add(v0, Cv))), b.f(0)), { rows: stateRows, cols: vCols, fill: 0 });
+  // The segment pass's log-decay: Σ over its chunks of b_L, per key row.
+  const Dl = pass === 'segment' && hasGate ? kb.tile('Dl', keyTile ? BK : KP, 1, keyTile ? 'register' : undefined) : undefined;
+  if (Dl) kb.map(Dl, b.f(0));
   if (Z) kb.map(Z, b.sel(hasInit, b.ld('initial_z', b.add(stateBase, stateRow(R))), b.f(0)), { rows: stateRows, cols: b.i(1), fill: 0 });
   if (Mt) kb.map(Mt, b.sel(hasInit, b.ld('initial_m', b.add(b.mul(n, P.H), h)), b.f(0)));
 
@@ -587,7 +607,7 @@ export function buildChunkKernel(st: PlanState): Kernel {
       loadKeys();
     }
     const hRow = chunkStateRow(chunkSlot(start, n, c0, C), h, K);
-    kb.op({ op: 'store', src: S, dst: { buf: 'w_h', index: b.add(b.mul(hRow(stateRow(R)), b.i(V)), b.add(v0, Cv)), rows: stateRows, cols: vCols }, value: b.tile(S, R, Cv) });
+    if (pass !== 'segment') kb.op({ op: 'store', src: S, dst: { buf: 'w_h', index: b.add(b.mul(hRow(stateRow(R)), b.i(V)), b.add(v0, Cv)), rows: stateRows, cols: vCols }, value: b.tile(S, R, Cv) });
     if (Z) kb.if(b.bin('eq', v0, b.i(0)), () => kb.op({ op: 'store', src: Z, dst: { buf: 'w_z', index: hRow(stateRow(R)), rows: stateRows, cols: b.i(1) }, value: b.tile(Z, R, b.i(0)) }));
     if (oneSlice) scaleKeys();
     if (Ws) {
@@ -605,6 +625,7 @@ export function buildChunkKernel(st: PlanState): Kernel {
       decayStateSlice(Bl ? (r) => b.tile(Bl, r, b.i(0)) : undefined);
       kb.matmul(sliceView, Ks, Y, decayedUpdate({ transA: true, acc: 'add' }));
       if (Z) kb.map(zSlice, b.add(b.tile(Z, sRow(R), b.i(0)), b.fold('sum', 'j', b.i(0), b.i(C), b.tile(Ks, b.v('j'), R))));
+      if (Dl) kb.map(Dl, b.add(b.tile(Dl, R, b.i(0)), bLast(vecGate ? R : b.i(0))));
     }, 'key-feature slices: state update');
   };
 
@@ -758,10 +779,19 @@ export function buildChunkKernel(st: PlanState): Kernel {
   // The state-only chunk with one key slice binds k0 once (stateOnlyChunk).
   const oneSlice = outputKernel && (KP === BK || !!keyTile);
   if (oneSlice) kb.let('k0', kt0);
-  kb.for('c0', b.i(0), len, b.i(C), chunkLoop, 'chunks of the sequence, in order');
+  if (SEG) {
+    // This workgroup's segment of the sequence (none where the sequence is shorter).
+    const from = kb.let('seg0', b.mul(sg!, b.i(SEG)));
+    kb.for('c0', from, b.min(len, b.add(from, b.i(SEG))), b.i(C), chunkLoop, 'chunks of the segment, in order');
+  } else kb.for('c0', b.i(0), len, b.i(C), chunkLoop, 'chunks of the sequence, in order');
 
-  kb.note('final state');
-  kb.if(b.bin('ne', P.STORE_FINAL, b.i(0)), () => {
+  if (pass === 'segment') {
+    kb.note("the segment's own final state and log-decay");
+    kb.op({ op: 'store', src: S, dst: { buf: 'w_sl', index: b.add(b.mul(segmentRow(stateRow(R)), b.i(V)), b.add(v0, Cv)), rows: stateRows, cols: vCols }, value: b.tile(S, R, Cv) });
+    if (Dl) kb.if(b.bin('eq', v0, b.i(0)), () => kb.op({ op: 'store', src: Dl, dst: { buf: 'w_sd', index: segmentRow(stateRow(R)), rows: stateRows, cols: b.i(1) }, value: b.tile(Dl, R, b.i(0)) }));
+  }
+  if (pass === 'whole') kb.note('final state');
+  if (pass === 'whole') kb.if(b.bin('ne', P.STORE_FINAL, b.i(0)), () => {
     kb.op({ op: 'store', src: S, dst: { buf: 'final_state', index: b.add(b.mul(b.add(stateBase, stateRow(R)), b.i(V)), b.add(v0, Cv)), rows: stateRows, cols: vCols }, value: b.tile(S, R, Cv) });
     kb.if(b.bin('eq', v0, b.i(0)), () => {
       if (Z) kb.op({ op: 'store', src: Z, dst: { buf: 'final_z', index: b.add(stateBase, stateRow(R)), rows: stateRows, cols: b.i(1) }, value: b.tile(Z, R, b.i(0)) });
@@ -769,9 +799,9 @@ export function buildChunkKernel(st: PlanState): Kernel {
     });
   });
 
-  const buffers = [...programBuffers(ir, 'f32'), ...preparedBuffers(st), ...(split ? splitBuffers(ir, tl) : []), ...(outputKernel ? stateBuffers(ir, C) : []), tokinfoBuffer];
+  const buffers = [...programBuffers(ir, 'f32'), ...preparedBuffers(st), ...(split ? splitBuffers(ir, tl) : []), ...(outputKernel ? stateBuffers(ir, C) : []), ...(SEG ? segmentBuffers(ir, SEG) : []), tokinfoBuffer];
   const groups = keyTile ? b.i(VT * Math.ceil(K / BK)) : b.ceilDiv(b.i(V), b.i(BV));
-  return kb.build([groups, P.H, P.N], keyTile ? (tl.stateThreads ?? tl.threads) : tl.threads, programParams(ir), buffers, `${ir.name}: ${C === 1 ? 'token-sequential' : `chunks of ${C}`} ${cls} update, state tile [${keyTile ? BK : K}, ${BV}] per workgroup${keyTile ? ` (key tiles of ${BK} in the grid)` : `, key slices of ${BK}`}`);
+  return kb.build([groups, P.H, SEG ? b.mul(P.N, segmentCount(SEG)) : P.N], keyTile ? (tl.stateThreads ?? tl.threads) : tl.threads, programParams(ir), buffers, `${ir.name}: ${C === 1 ? 'token-sequential' : `chunks of ${C}`} ${cls} update, state tile [${keyTile ? BK : K}, ${BV}] per workgroup${keyTile ? ` (key tiles of ${BK} in the grid)` : `, key slices of ${BK}`}`);
 }
 
 export function preparedBuffers(st: PlanState) {

@@ -20,8 +20,9 @@ import * as b from '../kernel-ir/build.ts';
 import type { BufferDecl, Dtype, Kernel, Program, SExpr, Stmt } from '../kernel-ir/types.ts';
 import { blocksOverlap, deepTileAccess, memoryLets, tileBlocks, usedTiles, type RowBlock } from '../kernel-ir/analysis.ts';
 import { PROFILES, PROFILE_NAMES, type TargetProfile } from '../targets/profiles.ts';
-import { featBuf, programBuffers, programParams, scratchBuffer, splitBuffers, stateBuffers, tokinfoBuffer } from './buffers.ts';
+import { featBuf, programBuffers, programParams, scratchBuffer, segmentBuffers, splitBuffers, stateBuffers, tokinfoBuffer } from './buffers.ts';
 import { buildChunkKernel } from './build-chunk.ts';
+import { buildSegmentCombineKernel } from './build-segments.ts';
 import { buildIntraKernel } from './build-intra.ts';
 import { buildOutputKernel, isOutputKernel } from './build-output.ts';
 import { buildPrepareKernel } from './build-prepare.ts';
@@ -270,7 +271,7 @@ function tiling(st: PlanState): void {
       for (const BV of BVs)
         for (const BK of BKs) {
           const outputKernel = split && splitOutputs(st, BK);
-          const t: Tiling = { C, BK, BV, threads, prepareRows, sharedBytes: 0, why: '', ...(split ? { split } : {}), ...(outputKernel ? { outputKernel } : {}), ...(outputKernel ? stateKeyTiles(st, pref, askedThreads) : {}) };
+          const t: Tiling = { C, BK, BV, threads, prepareRows, sharedBytes: 0, why: '', ...(split ? { split } : {}), ...(outputKernel ? { outputKernel } : {}), ...(outputKernel ? stateKeyTiles(st, pref, askedThreads, C, BK) : {}) };
           const k = build(t);
           if (!k) return fail(st, 'FormUnsupported', [st.form!, ir.name, 'an epilogue or feature map the kernel cannot compute']);
           const bytes = sharedBytes(k);
@@ -314,12 +315,17 @@ function tiling(st: PlanState): void {
  * tile is smaller than K'; the workgroup size is the profile's `stateThreads` unless threads were
  * asked for.
  */
-function stateKeyTiles(st: PlanState, pref: TargetProfile['chunkPlan'], askedThreads: number | undefined): Pick<Tiling, 'stateKeyTile' | 'stateThreads'> {
+function stateKeyTiles(st: PlanState, pref: TargetProfile['chunkPlan'], askedThreads: number | undefined, C: number, BK: number): Pick<Tiling, 'stateKeyTile' | 'stateThreads' | 'segment'> {
   if (st.ir.update?.cls !== 'additive' || st.ir.normalizer === 'maxabs') return {};
   const tile = st.options.stateKeyTile ?? pref?.stateKeyTile;
-  if (!tile || tile >= st.ir.keyDim) return {};
+  const keyTiles = !!tile && tile < st.ir.keyDim;
+  // Segments (asked for): a state without a normalizer, held whole by each workgroup's key rows
+  // (key tiles, or one key slice).
+  const chunks = st.options.segmentChunks;
+  const segment = chunks && chunks > 0 && st.ir.normalizer === 'none' && (keyTiles || BK >= st.ir.keyDim) ? { segment: chunks * C } : {};
+  if (!keyTiles) return segment;
   const threads = askedThreads === undefined ? pref?.stateThreads : undefined;
-  return { stateKeyTile: tile, ...(threads && threads <= st.target.limits.threadsPerGroup ? { stateThreads: threads } : {}) };
+  return { stateKeyTile: tile, ...(threads && threads <= st.target.limits.threadsPerGroup ? { stateThreads: threads } : {}), ...segment };
 }
 
 /** Powers of two from 8 (or `cap`, when smaller) up to `cap`, itself a power of two. */
@@ -422,7 +428,12 @@ function kernels(st: PlanState): void {
         ks.push(buildIntraKernel(st));
         extra.push(...splitBuffers(ir, st.tiling!));
       }
-      ks.push(buildChunkKernel(st));
+      if (st.tiling!.segment) {
+        // Segments: each segment's own state, the states at the segments' starts, then each
+        // segment from its start (build-segments.ts).
+        ks.push(buildChunkKernel(st, 'segment'), buildSegmentCombineKernel(st), buildChunkKernel(st, 'fromStarts'));
+        extra.push(...segmentBuffers(ir, st.tiling!.segment));
+      } else ks.push(buildChunkKernel(st));
       if (st.tiling!.outputKernel) {
         ks.push(buildOutputKernel(st));
         extra.push(...stateBuffers(ir, st.tiling!.C));

@@ -56,6 +56,14 @@ export interface Tiling {
   stateKeyTile?: number;
   /** Threads per workgroup of the state kernel with key tiles (default `threads`). */
   stateThreads?: number;
+  /**
+   * Three kernels with an additive update: the sequence in segments of this many tokens (a
+   * multiple of C), their states computed in parallel — each segment's own from a zero state
+   * (`_segment` kernel), the states at the segments' starts by a short recurrence over segments
+   * (`_combine`), then each segment again from its true start, storing the states before its
+   * chunks (`_chunk`) — for more workgroups where B × H is small. Unset: one pass over the sequence.
+   */
+  segment?: number;
   /** Token rows per workgroup of the prepare kernel. */
   prepareRows: number;
   sharedBytes: number;
@@ -92,6 +100,11 @@ export interface PlanOptions {
    * workgroup. Default: the profile's `chunkPlan.stateKeyTile`.
    */
   stateKeyTile?: number;
+  /**
+   * Three kernels with an additive update: chunks per segment of the sequence whose states are
+   * computed in parallel (Tiling.segment), for measurements; default: one pass.
+   */
+  segmentChunks?: number;
   /**
    * Vector gates' intra-chunk scores in blocks of 16 rows, the pairs across blocks by tensor-core
    * matmuls (build-intra.ts); default true. False scores every pair per element, for measurements.

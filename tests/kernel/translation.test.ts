@@ -110,6 +110,25 @@ test('vector-gate scores in blocks of 16 rows = reference (chunks of 32 and 64, 
   }
 });
 
+// Segmented state passes (PlanOptions.segmentChunks, additive updates in three kernels without a
+// normalizer): segments of 2 chunks of 16 tokens, so that sequences of 70 and 80 tokens have 3 and
+// 3 segments (the last ones ragged) and the batch's longest sequence sets their count; with and
+// without state key tiles, scalar, vector and no gates, inclusive and exclusive reads.
+test('segmented state passes (own states, the recurrence over segments, states from the starts) = reference', () => {
+  for (const name of ['linear_attention', 'retnet', 'simple_gla', 'gla', 'rwkv6', 'hgrn2', 'mamba2']) {
+    const ir = stdlibIR(name);
+    const inputs = randomInputs(ir, { B: 1, T: 150, H: 2, seed: 48, initialState: true, cuSeqlens: [0, 70, 150] });
+    for (const stateKeyTile of [0, 32]) {
+      const extra: PlanOptions = { outputKernel: true, segmentChunks: 2, stateKeyTile };
+      const p = plan(ir, 'cuda-sm90', { form: 'chunk', chunk: 16, dtype: 'bf16', ...extra });
+      const names = p.program!.kernels.map((k) => k.name.replace(`${name}_`, ''));
+      const segmented = ir.normalizer === 'none';
+      assert.equal(names.filter((k) => ['segment', 'combine', 'chunk'].includes(k)), segmented ? ['segment', 'combine', 'chunk'] : ['chunk'], `${name}: state kernels`);
+      validate(ir, 'cuda-sm90', 'chunk', inputs, `${name} segments, key tile ${stateKeyTile}`, 16, 'bf16', extra);
+    }
+  }
+});
+
 // bf16 programs on the CUDA profiles run their matmuls on tensor cores, and the flash kernel
 // keeps its scores, row statistics and output in row-owned registers (space 'rows'): the
 // interpreter runs them in float64 with the row-ownership rules checked.
