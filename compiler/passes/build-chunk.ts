@@ -779,19 +779,26 @@ export function buildChunkKernel(st: PlanState, pass: StatePass = 'whole'): Kern
   // The state-only chunk with one key slice binds k0 once (stateOnlyChunk).
   const oneSlice = outputKernel && (KP === BK || !!keyTile);
   if (oneSlice) kb.let('k0', kt0);
+  // The last segment: no later segment needs its own state (the segment pass skips it), and its
+  // state at the end is the sequence's final state (a sequence shorter than the segments' span
+  // leaves the later segments empty: their start state is its final state).
+  const lastSegment = nseg ? b.bin('eq', sg!, b.sub(nseg, b.i(1))) : undefined;
   if (SEG) {
     // This workgroup's segment of the sequence (none where the sequence is shorter).
     const from = kb.let('seg0', b.mul(sg!, b.i(SEG)));
-    kb.for('c0', from, b.min(len, b.add(from, b.i(SEG))), b.i(C), chunkLoop, 'chunks of the segment, in order');
+    const to = b.min(len, b.add(from, b.i(SEG)));
+    kb.for('c0', from, pass === 'segment' ? b.sel(lastSegment!, from, to) : to, b.i(C), chunkLoop, 'chunks of the segment, in order');
   } else kb.for('c0', b.i(0), len, b.i(C), chunkLoop, 'chunks of the sequence, in order');
 
   if (pass === 'segment') {
     kb.note("the segment's own final state and log-decay");
-    kb.op({ op: 'store', src: S, dst: { buf: 'w_sl', index: b.add(b.mul(segmentRow(stateRow(R)), b.i(V)), b.add(v0, Cv)), rows: stateRows, cols: vCols }, value: b.tile(S, R, Cv) });
-    if (Dl) kb.if(b.bin('eq', v0, b.i(0)), () => kb.op({ op: 'store', src: Dl, dst: { buf: 'w_sd', index: segmentRow(stateRow(R)), rows: stateRows, cols: b.i(1) }, value: b.tile(Dl, R, b.i(0)) }));
+    kb.if(b.lt(sg!, b.sub(nseg!, b.i(1))), () => {
+      kb.op({ op: 'store', src: S, dst: { buf: 'w_sl', index: b.add(b.mul(segmentRow(stateRow(R)), b.i(V)), b.add(v0, Cv)), rows: stateRows, cols: vCols }, value: b.tile(S, R, Cv) });
+      if (Dl) kb.if(b.bin('eq', v0, b.i(0)), () => kb.op({ op: 'store', src: Dl, dst: { buf: 'w_sd', index: segmentRow(stateRow(R)), rows: stateRows, cols: b.i(1) }, value: b.tile(Dl, R, b.i(0)) }));
+    });
   }
-  if (pass === 'whole') kb.note('final state');
-  if (pass === 'whole') kb.if(b.bin('ne', P.STORE_FINAL, b.i(0)), () => {
+  if (pass !== 'segment') kb.note('final state');
+  if (pass !== 'segment') kb.if(pass === 'fromStarts' ? b.and(lastSegment!, b.bin('ne', P.STORE_FINAL, b.i(0))) : b.bin('ne', P.STORE_FINAL, b.i(0)), () => {
     kb.op({ op: 'store', src: S, dst: { buf: 'final_state', index: b.add(b.mul(b.add(stateBase, stateRow(R)), b.i(V)), b.add(v0, Cv)), rows: stateRows, cols: vCols }, value: b.tile(S, R, Cv) });
     kb.if(b.bin('eq', v0, b.i(0)), () => {
       if (Z) kb.op({ op: 'store', src: Z, dst: { buf: 'final_z', index: b.add(stateBase, stateRow(R)), rows: stateRows, cols: b.i(1) }, value: b.tile(Z, R, b.i(0)) });

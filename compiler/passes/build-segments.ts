@@ -4,11 +4,11 @@
  * S_end = diag(e^{D}) S_start + S_own, with S_own the segment's final state from a zero start and
  * D = Σ of its chunks' b_L (both stored by the `_segment` pass of build-chunk.ts). This kernel runs
  * that short recurrence over the segments of each sequence — one workgroup per value tile × head ×
- * sequence — storing every segment's start state (`w_s0`, read by the `_chunk` pass) and the final
- * state.
+ * sequence — storing every segment's start state (`w_s0`, read by the `_chunk` pass, whose last
+ * segment stores the final state).
  */
 import * as b from '../kernel-ir/build.ts';
-import type { Kernel } from '../kernel-ir/types.ts';
+import type { Kernel, SExpr } from '../kernel-ir/types.ts';
 import { P, programBuffers, programParams, segmentBuffers, segmentCount, tokinfoBuffer } from './buffers.ts';
 import { KernelBuilder } from './kernel-builder.ts';
 import type { PlanState } from './plan.ts';
@@ -30,23 +30,24 @@ export function buildSegmentCombineKernel(st: PlanState): Kernel {
   const vCols = kb.let('vcols', b.min(b.i(BV), b.sub(b.i(V), v0)));
   const guard = { rows: b.i(K), cols: vCols, fill: 0 };
   /** Element (r, c) of this workgroup's tile in a [K, V] state of head h at row `base`. */
-  const at = (base: import('../kernel-ir/types.ts').SExpr) => b.add(b.mul(b.add(base, R), b.i(V)), b.add(v0, Cv));
+  const at = (base: SExpr) => b.add(b.mul(b.add(base, R), b.i(V)), b.add(v0, Cv));
   const S = kb.tile('S', K, BV);
   const Own = kb.tile('Own', K, BV);
   const headRow = b.mul(b.add(b.mul(n, P.H), h), b.i(K));
+  /** Row 0 of head h's state of segment `seg` in w_sl, w_s0 (w_sd). */
+  const segRow = (seg: SExpr) => b.mul(b.add(b.mul(b.add(b.mul(n, nseg), seg), P.H), h), b.i(K));
   kb.map(S, b.sel(b.bin('ne', P.HAS_INIT, b.i(0)), b.ld('initial_state', at(headRow)), b.f(0)), guard);
+  kb.op({ op: 'store', src: S, dst: { buf: 'w_s0', index: at(segRow(b.i(0))), rows: b.i(K), cols: vCols }, value: b.tile(S, R, Cv) });
+  // Segment sg starts where segment sg − 1 ended (the last segment's own state is never needed:
+  // its pass from its start ends with the final state).
   const sg = b.v('sg');
-  kb.for('sg', b.i(0), nseg, b.i(1), () => {
-    const row = kb.let('srow', b.mul(b.add(b.mul(b.add(b.mul(n, nseg), sg), P.H), h), b.i(K)));
-    kb.op({ op: 'store', src: S, dst: { buf: 'w_s0', index: at(row), rows: b.i(K), cols: vCols }, value: b.tile(S, R, Cv) });
-    kb.map(Own, b.ld('w_sl', at(row)), guard);
-    const decayed = ir.gate.cls === 'none' ? b.tile(S, R, Cv) : b.mul(b.tile(S, R, Cv), b.exp(b.ld('w_sd', b.add(row, R))));
+  kb.for('sg', b.i(1), nseg, b.i(1), () => {
+    const prev = kb.let('prow', segRow(b.sub(sg, b.i(1))));
+    kb.map(Own, b.ld('w_sl', at(prev)), guard);
+    const decayed = ir.gate.cls === 'none' ? b.tile(S, R, Cv) : b.mul(b.tile(S, R, Cv), b.exp(b.ld('w_sd', b.add(prev, R))));
     kb.map(S, b.add(decayed, b.tile(Own, R, Cv)));
+    kb.op({ op: 'store', src: S, dst: { buf: 'w_s0', index: at(segRow(sg)), rows: b.i(K), cols: vCols }, value: b.tile(S, R, Cv) });
   }, 'segments of the sequence, in order');
-  kb.note('final state');
-  kb.if(b.bin('ne', P.STORE_FINAL, b.i(0)), () => {
-    kb.op({ op: 'store', src: S, dst: { buf: 'final_state', index: at(headRow), rows: b.i(K), cols: vCols }, value: b.tile(S, R, Cv) });
-  });
   const buffers = [...programBuffers(ir, 'f32'), ...segmentBuffers(ir, SEG), tokinfoBuffer];
-  return kb.build([b.ceilDiv(b.i(V), b.i(BV)), P.H, P.N], tl.threads, programParams(ir), buffers, `${ir.name}: the states at the starts of segments of ${SEG} tokens, from each segment's own final state and log-decay`);
+  return kb.build([b.ceilDiv(b.i(V), b.i(BV)), P.H, P.N], tl.threads, programParams(ir), buffers, `${ir.name}: the states at the starts of segments of ${SEG} tokens, from the earlier segments' own final states and log-decays`);
 }
