@@ -10,7 +10,7 @@ import { diag } from '../../compiler/diagnostics/diagnostic.ts';
 import type { AttentionIR } from '../../compiler/ir/attention-ir.ts';
 import type { Dtype } from '../../compiler/kernel-ir/types.ts';
 import { plan, type PlanResult } from '../../compiler/passes/pipeline.ts';
-import type { KernelForm, TileRequest } from '../../compiler/passes/plan.ts';
+import type { KernelForm, PlanOptions, TileRequest } from '../../compiler/passes/plan.ts';
 import { PROFILES, type TargetProfile } from '../../compiler/targets/profiles.ts';
 import { cudaProgram, type CudaProgram } from './program.ts';
 import { torchLoader } from './torch.ts';
@@ -29,6 +29,8 @@ export interface CudaCompileOptions {
   tiles?: TileRequest;
   /** The spec's file name, for comments. */
   source?: string;
+  /** Further plan options, for measurements (PlanOptions: segmentChunks, outputKernel, …). */
+  plan?: Omit<PlanOptions, 'dtype' | 'form' | 'chunk' | 'tiles'>;
 }
 
 export interface CudaCompileResult {
@@ -49,7 +51,7 @@ export function compileCuda(ir: AttentionIR, o: CudaCompileOptions = {}): CudaCo
   }
   if (prof.backend !== 'cuda') return { files: [], diagnostics: [diag('FormUnsupported', ir.span, ['cuda', ir.name, `'${prof.name}' is a ${prof.backend} profile; use cuda-sm80 or cuda-sm90`], where)] };
   const dtype = o.dtype ?? 'bf16';
-  const p = plan(ir, prof, { dtype, ...(o.form ? { form: o.form } : {}), ...(o.chunk ? { chunk: o.chunk } : {}), ...(o.tiles ? { tiles: o.tiles } : {}) });
+  const p = plan(ir, prof, { ...(o.plan ?? {}), dtype, ...(o.form ? { form: o.form } : {}), ...(o.chunk ? { chunk: o.chunk } : {}), ...(o.tiles ? { tiles: o.tiles } : {}) });
   if (!p.program) return { files: [], diagnostics: p.diagnostics, plan: p };
   const prog = cudaProgram(ir, p.program, { profile: prof, dtype, ...(o.source ? { source: o.source } : {}) });
   const torch = torchLoader(ir, { name: prog.name, fields: prog.fields, kernels: prog.kernels, profile: prof, dtype });

@@ -89,7 +89,7 @@ export function buildChunkKernel(st: PlanState, pass: StatePass = 'whole'): Kern
   const Z = norm ? kb.tile('Z', keyTile ? BK : KP, 1) : undefined;
   const Mt = maxabs ? kb.tile('Mt', 1, 1) : undefined;
   const stateBase = b.mul(b.add(b.mul(n, P.H), h), b.i(K));
-  kb.note('initial state (zero unless HAS_INIT)');
+  kb.note(pass === 'segment' ? "a zero state: the segment's own" : pass === 'fromStarts' ? "the state at the segment's start" : 'initial state (zero unless HAS_INIT)');
   const hasInit = b.bin('ne', P.HAS_INIT, b.i(0));
   /** Index of the state's row `r` of this workgroup (its key tile's rows with keyTile) in a [K] or [K, V] buffer of one head. */
   const stateRow = (r: SExpr) => (keyTile ? b.add(kt0, r) : r);

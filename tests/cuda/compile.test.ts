@@ -28,7 +28,7 @@ interface Job {
   arch: string;
   dtype: Dtype;
   dir: string;
-  form?: 'recurrent';
+  form?: 'recurrent' | 'segments';
 }
 
 interface PtxasEntry {
@@ -121,11 +121,13 @@ const jobs: Job[] = [];
 const headers: string[] = [];
 const loaders: string[] = [];
 
-function generate(spec: string, text: string, path: string, profile: Job['profile'], dtype: Dtype, form?: 'recurrent'): Job {
+function generate(spec: string, text: string, path: string, profile: Job['profile'], dtype: Dtype, form?: Job['form']): Job {
   const l = lowerSource(text, path, {});
   assert.ok(l.ok, renderDiagnostics(l.diagnostics));
   const ir = l.irs[0]!;
-  const r = compileCuda(ir, { profile, dtype, source: `${spec}.attn`, ...(form ? { form } : {}) });
+  // 'segments': the segmented state passes (PlanOptions.segmentChunks), asked for.
+  const more = form === 'recurrent' ? { form } : form === 'segments' ? { plan: { segmentChunks: 16, outputKernel: true } } : {};
+  const r = compileCuda(ir, { profile, dtype, source: `${spec}.attn`, ...more });
   assert.ok(r.files.length, `${spec} (${profile}, ${dtype}${form ? `, ${form}` : ''}): ${renderDiagnostics(r.diagnostics)}`);
   const dir = join(root, profile, dtype, form ?? 'default', spec);
   mkdirSync(dir, { recursive: true });
@@ -158,6 +160,13 @@ test('every stdlib spec generates CUDA artefacts for cuda-sm80 and cuda-sm90', (
   for (const f of stdlibFiles()) {
     const ir = lowerSource(f.text, f.path, {}).irs[0];
     if (ir?.update) jobs.push(generate(f.name, f.text, f.path, 'cuda-sm90', 'bf16', 'recurrent'));
+  }
+  // The segmented state passes with a scalar and a vector gate (key tiles, one key slice).
+  for (const name of ['simple_gla', 'gla']) {
+    const f = stdlibFiles().find((x) => x.name === name)!;
+    const job = generate(f.name, f.text, f.path, 'cuda-sm90', 'bf16', 'segments');
+    assert.match(readFileSync(join(job.dir, `${name}.cu`), 'utf8'), new RegExp(`attnc_${name}_segment\\(`), `${name}: the segment pass`);
+    jobs.push(job);
   }
 });
 
