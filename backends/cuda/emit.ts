@@ -71,6 +71,9 @@ export function ctypeOf(d: Dtype): string {
   }
 }
 
+/** Whether `x` is the variable `name` (an element index r, c, a loop variable or a let). */
+const isVar = (x: SExpr, name: string) => x.k === 'var' && x.name === name;
+
 /** Device helpers every kernel file carries (inline: unused ones cost nothing). */
 // sigmoid, softplus and logsigmoid by the fast intrinsics (as exp is __expf): log1pf and expf
 // are ~40 instructions each, and in KDA's gate (a softplus per key feature and token) they took
@@ -247,7 +250,6 @@ class CudaPrinter extends CLikePrinter {
     const t = this.tiles.get(s.dst.tile)!;
     const e = s.expr;
     if (s.guard || s.dst.r0 || (s.dst.rows !== undefined && s.dst.rows !== t.rows) || t.space !== 'shared' || t.rows % t.cols !== 0 || t.cols < 8 || e.k !== 'bin' || e.fn !== 'add') return undefined;
-    const isVar = (x: SExpr, name: string) => x.k === 'var' && x.name === name;
     const isConst = (x: SExpr, v: number) => x.k === 'const' && x.v === v;
     const self = (x: SExpr) => x.k === 'tile' && x.tile === s.dst.tile && isVar(x.r, 'r') && isVar(x.c, 'c');
     const [keep, masked] = self(e.a) ? [e.a, e.b] : self(e.b) ? [e.b, e.a] : [undefined, undefined];
@@ -568,12 +570,7 @@ class CudaPrinter extends CLikePrinter {
     const tri1 = this.lowerTriangle(s1);
     const tri2 = tri1 && this.lowerTriangle(s2);
     if (!tri1 || !tri2 || (tri1.strict && !tri2.strict)) return false;
-    const reads = (e: SExpr, tile: string) => {
-      let found = false;
-      walkSExpr(e, (x) => void (x.k === 'tile' && x.tile === tile && (found = true)));
-      return found;
-    };
-    if (reads(s1.expr, t2.name) || reads(s2.expr, t1.name)) return false;
+    if (tileAccess(s1).reads.has(t2.name) || tileAccess(s2).reads.has(t1.name)) return false;
     const foldOf = (e: SExpr) => {
       const fs: Extract<SExpr, { k: 'fold' }>[] = [];
       walkSExpr(e, (x) => void (x.k === 'fold' && fs.push(x)));
@@ -646,7 +643,6 @@ class CudaPrinter extends CLikePrinter {
     const t = this.viewOf(s.dst).t;
     const e = s.expr;
     if (t.space !== 'rows' || t.cols === 1 || s.guard || s.dst.r0 !== undefined || e.k !== 'bin' || e.fn !== 'mul') return undefined;
-    const isVar = (x: SExpr, name: string) => x.k === 'var' && x.name === name;
     const own = (x: SExpr) => x.k === 'tile' && x.tile === t.name && isVar(x.r, 'r') && isVar(x.c, 'c');
     const factor = (x: SExpr) => {
       if (x.k !== 'tile' || !isVar(x.r, 'r') || x.c.k !== 'const' || x.c.v !== 0) return undefined;
@@ -1232,14 +1228,13 @@ class CudaPrinter extends CLikePrinter {
     for (const x of s.body) {
       if (x.op !== 'let' || x.value.k !== 'bin' || x.value.fn !== 'add') continue;
       const { a, b } = x.value;
-      if ((a.k === 'var' && a.name === s.v && !usesVar(b, s.v)) || (b.k === 'var' && b.name === s.v && !usesVar(a, s.v))) advancing.add(x.name);
+      if ((isVar(a, s.v) && !usesVar(b, s.v)) || (isVar(b, s.v) && !usesVar(a, s.v))) advancing.add(x.name);
     }
     let ownRows = false;
     walkSExpr(g.vec.ld.idx, (e) => {
       if (e.k !== 'bin' || e.fn !== 'add') return;
-      const isRow = (x: SExpr) => x.k === 'var' && x.name === 'r';
       const isT0 = (x: SExpr) => x.k === 'var' && advancing.has(x.name);
-      if ((isT0(e.a) && isRow(e.b)) || (isRow(e.a) && isT0(e.b))) ownRows = true;
+      if ((isT0(e.a) && isVar(e.b, 'r')) || (isVar(e.a, 'r') && isT0(e.b))) ownRows = true;
     });
     return ownRows;
   }

@@ -150,6 +150,11 @@ export function segmentCount(segment: number): SExpr {
   return b.ceilDiv(P.MAXLEN, b.i(segment));
 }
 
+/** Row 0 of head h's state of segment `seg` of sequence n in w_sl and w_s0 ([K, V] rows; w_sd: [K]), of `nseg` per sequence. */
+export function segmentStateRow(n: SExpr, nseg: SExpr, seg: SExpr, h: SExpr, K: number): SExpr {
+  return b.mul(b.add(b.mul(b.add(b.mul(n, nseg), seg), P.H), h), b.i(K));
+}
+
 export const tokinfoBuffer: BufferDecl = { name: 'tokinfo', role: 'meta', dtype: 'i32', access: 'read', elems: b.mul(P.NT, b.i(2)) };
 
 /** Where a row of a tile reads its token from. */

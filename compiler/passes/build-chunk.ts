@@ -14,7 +14,7 @@ import { isVectorGate, SUM_EPS, type AttentionIR } from '../ir/attention-ir.ts';
 import * as b from '../kernel-ir/build.ts';
 import { loadsOf, replaceNode, unconditional, usesVar } from '../kernel-ir/analysis.ts';
 import type { Kernel, SExpr } from '../kernel-ir/types.ts';
-import { chunkSlot, chunkStateRow, decayedKeys, P, programBuffers, programParams, scratchBuffer, segmentBuffers, segmentCount, splitBuffers, stateBuffers, tokinfoBuffer, type RowTokens } from './buffers.ts';
+import { chunkSlot, chunkStateRow, decayedKeys, P, programBuffers, programParams, scratchBuffer, segmentBuffers, segmentCount, segmentStateRow, splitBuffers, stateBuffers, tokinfoBuffer, type RowTokens } from './buffers.ts';
 import { storeChunkOutput } from './build-output.ts';
 import { KernelBuilder } from './kernel-builder.ts';
 import { isElementwise } from './lower-expr.ts';
@@ -79,7 +79,7 @@ export function buildChunkKernel(st: PlanState, pass: StatePass = 'whole'): Kern
   const len = kb.let('len', b.sub(b.ld('cu', b.add(n, b.i(1))), start));
   const vCols = kb.let('vcols', b.min(b.i(BV), b.sub(b.i(V), v0)));
   /** Row r of this workgroup's state in a [K, V] (or [K]) slot of w_sl, w_s0 (w_sd) of its segment. */
-  const segmentRow = (r: SExpr) => b.add(b.mul(b.add(b.mul(b.add(b.mul(n, nseg!), sg!), P.H), h), b.i(K)), r);
+  const segmentRow = (r: SExpr) => b.add(segmentStateRow(n, nseg!, sg!, h, K), r);
 
   // ── state tiles ────────────────────────────────────────────────────────────
   // With key tiles the state stays in registers (on CUDA, the tensor-core accumulators of the

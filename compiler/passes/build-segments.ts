@@ -9,7 +9,7 @@
  */
 import * as b from '../kernel-ir/build.ts';
 import type { Kernel, SExpr } from '../kernel-ir/types.ts';
-import { P, programBuffers, programParams, segmentBuffers, segmentCount, tokinfoBuffer } from './buffers.ts';
+import { P, programBuffers, programParams, segmentBuffers, segmentCount, segmentStateRow, tokinfoBuffer } from './buffers.ts';
 import { KernelBuilder } from './kernel-builder.ts';
 import type { PlanState } from './plan.ts';
 
@@ -34,8 +34,7 @@ export function buildSegmentCombineKernel(st: PlanState): Kernel {
   const S = kb.tile('S', K, BV);
   const Own = kb.tile('Own', K, BV);
   const headRow = b.mul(b.add(b.mul(n, P.H), h), b.i(K));
-  /** Row 0 of head h's state of segment `seg` in w_sl, w_s0 (w_sd). */
-  const segRow = (seg: SExpr) => b.mul(b.add(b.mul(b.add(b.mul(n, nseg), seg), P.H), h), b.i(K));
+  const segRow = (seg: SExpr) => segmentStateRow(n, nseg, seg, h, K);
   kb.map(S, b.sel(b.bin('ne', P.HAS_INIT, b.i(0)), b.ld('initial_state', at(headRow)), b.f(0)), guard);
   kb.op({ op: 'store', src: S, dst: { buf: 'w_s0', index: at(segRow(b.i(0))), rows: b.i(K), cols: vCols }, value: b.tile(S, R, Cv) });
   // Segment sg starts where segment sg − 1 ended (the last segment's own state is never needed:

@@ -271,7 +271,7 @@ function tiling(st: PlanState): void {
       for (const BV of BVs)
         for (const BK of BKs) {
           const outputKernel = split && splitOutputs(st, BK);
-          const t: Tiling = { C, BK, BV, threads, prepareRows, sharedBytes: 0, why: '', ...(split ? { split } : {}), ...(outputKernel ? { outputKernel } : {}), ...(outputKernel ? stateKeyTiles(st, pref, askedThreads, C, BK) : {}) };
+          const t: Tiling = { C, BK, BV, threads, prepareRows, sharedBytes: 0, why: '', ...(split ? { split } : {}), ...(outputKernel ? { outputKernel } : {}), ...(outputKernel ? stateWorkgroups(st, pref, askedThreads, C, BK) : {}) };
           const k = build(t);
           if (!k) return fail(st, 'FormUnsupported', [st.form!, ir.name, 'an epilogue or feature map the kernel cannot compute']);
           const bytes = sharedBytes(k);
@@ -309,13 +309,14 @@ function tiling(st: PlanState): void {
 }
 
 /**
- * The state kernel's key tiles in the three-kernel split form (Tiling.stateKeyTile): an additive
- * update's state rows evolve independently, so its key rows can be split over workgroups. Asked
- * for (PlanOptions.stateKeyTile; 0 = none), else the profile's measured `chunkPlan`, where the
- * tile is smaller than K'; the workgroup size is the profile's `stateThreads` unless threads were
- * asked for.
+ * How the three-kernel split form spreads an additive update's state over more workgroups.
+ * Key tiles (Tiling.stateKeyTile): the state's rows evolve independently, so its key rows can be
+ * split over workgroups; asked for (PlanOptions.stateKeyTile; 0 = none), else the profile's
+ * measured `chunkPlan`, where the tile is smaller than K'; the workgroup size is the profile's
+ * `stateThreads` unless threads were asked for. Segments of the sequence (Tiling.segment): asked
+ * for only (PlanOptions.segmentChunks).
  */
-function stateKeyTiles(st: PlanState, pref: TargetProfile['chunkPlan'], askedThreads: number | undefined, C: number, BK: number): Pick<Tiling, 'stateKeyTile' | 'stateThreads' | 'segment'> {
+function stateWorkgroups(st: PlanState, pref: TargetProfile['chunkPlan'], askedThreads: number | undefined, C: number, BK: number): Pick<Tiling, 'stateKeyTile' | 'stateThreads' | 'segment'> {
   if (st.ir.update?.cls !== 'additive' || st.ir.normalizer === 'maxabs') return {};
   const tile = st.options.stateKeyTile ?? pref?.stateKeyTile;
   const keyTiles = !!tile && tile < st.ir.keyDim;
@@ -474,8 +475,8 @@ export function minimiseBarriers(body: Stmt[], registers: ReadonlySet<string> = 
   const out: Stmt[] = [];
   let written: RowBlock[] = [];
   let read: RowBlock[] = [];
-  const shared = (bs: RowBlock[]) => bs.filter((x) => !registers.has(x.tile));
-  const whole = (ts: Iterable<string>) => shared([...ts].map((tile) => ({ tile })));
+  const shared = (bs: RowBlock[]) => sharedBlocks(bs, registers);
+  const whole = (ts: Iterable<string>) => wholeTiles(ts, registers);
   const flush = () => {
     if (out.length && out[out.length - 1]!.op !== 'barrier' && (written.length || read.length)) out.push({ op: 'barrier' });
     written = [];
@@ -502,22 +503,15 @@ export function minimiseBarriers(body: Stmt[], registers: ReadonlySet<string> = 
       continue;
     }
     if (s.op === 'for') {
-      const deep = deepTileAccess([s]);
       const inner = endWithBarrier(minimiseBarriers(s.body, registers), registers);
       // Only what the loop touches before its body's first barrier (bounds included) can meet
       // the current epoch: the rest of the first iteration comes after that barrier.
       const cut = inner.findIndex((x) => x.op === 'barrier');
       const head = deepTileAccess([{ ...s, body: inner.slice(0, cut < 0 ? inner.length : cut) }]);
       if (conflicts(whole(head.reads), whole(head.writes))) flush();
-      out.push({ ...s, body: inner });
-      if (runsOnce(s) && inner[inner.length - 1]?.op === 'barrier') {
-        written = [];
-        read = [];
-      } else {
-        // The loop may not run (or ends without a barrier): what it touches joins the epoch.
-        written.push(...whole(deep.writes));
-        read.push(...whole(deep.reads));
-      }
+      const loop = { ...s, body: inner };
+      out.push(loop);
+      ({ written, read } = pendingAfter([loop], { written, read }, registers));
       continue;
     }
     const acc = tileBlocks(s);
@@ -536,6 +530,16 @@ function runsOnce(s: Extract<Stmt, { op: 'for' }>): boolean {
   return s.from.k === 'const' && s.to.k === 'const' && s.from.v < s.to.v;
 }
 
+/** The row blocks of shared tiles among `bs` (register and row-owned tiles need no barrier). */
+function sharedBlocks(bs: RowBlock[], registers: ReadonlySet<string>): RowBlock[] {
+  return bs.filter((x) => !registers.has(x.tile));
+}
+
+/** Whole shared tiles among `ts`, as row blocks. */
+function wholeTiles(ts: Iterable<string>, registers: ReadonlySet<string>): RowBlock[] {
+  return sharedBlocks([...ts].map((tile) => ({ tile })), registers);
+}
+
 /** Shared row blocks written and read since the last barrier. */
 interface Epoch {
   written: RowBlock[];
@@ -549,8 +553,8 @@ interface Epoch {
  * everything it touches joins.
  */
 function pendingAfter(ss: Stmt[], from: Epoch, registers: ReadonlySet<string>): Epoch {
-  const shared = (bs: RowBlock[]) => bs.filter((x) => !registers.has(x.tile));
-  const whole = (ts: Iterable<string>) => shared([...ts].map((tile) => ({ tile })));
+  const shared = (bs: RowBlock[]) => sharedBlocks(bs, registers);
+  const whole = (ts: Iterable<string>) => wholeTiles(ts, registers);
   let cur = from;
   for (const s of ss) {
     if (s.op === 'barrier') cur = { written: [], read: [] };
@@ -561,6 +565,7 @@ function pendingAfter(ss: Stmt[], from: Epoch, registers: ReadonlySet<string>): 
     } else if (s.op === 'for') {
       if (runsOnce(s) && s.body[s.body.length - 1]?.op === 'barrier') cur = { written: [], read: [] };
       else {
+        // The loop may not run (or ends without a barrier): what it touches joins the epoch.
         const deep = deepTileAccess([s]);
         cur = { written: [...cur.written, ...whole(deep.writes)], read: [...cur.read, ...whole(deep.reads)] };
       }
