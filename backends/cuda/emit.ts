@@ -75,18 +75,24 @@ export function ctypeOf(d: Dtype): string {
 const isVar = (x: SExpr, name: string) => x.k === 'var' && x.name === name;
 
 /** Device helpers every kernel file carries (inline: unused ones cost nothing). */
-// sigmoid, softplus and logsigmoid by the fast intrinsics (as exp is __expf): log1pf and expf
-// are ~40 instructions each, and in KDA's gate (a softplus per key feature and token) they took
-// a quarter of its intra-chunk kernel. ln(1 + e^{−|x|}) by __logf loses log1p's relative
-// accuracy only where the term is below ~1e-7, next to max(x, 0) or in a gate near 0.
-export const DEVICE_HELPERS = `__device__ __forceinline__ float attnc_sigmoid(float x) {
-  if (x >= 0.0f) return __fdividef(1.0f, 1.0f + __expf(-x));
-  const float e = __expf(x);
+// exp and ln by the hardware's ex2 and lg2 with subnormals flushed (.ftz): without .ftz, ptxas
+// wraps each MUFU in a range test and two predicated multiplies that keep subnormal results
+// (about 7 % of KDA's intra-chunk instructions were those tests). A result below 2^-126 becomes
+// 0, an absolute error under 1.2e-38.
+// sigmoid, softplus and logsigmoid by them: log1pf and expf are ~40 instructions each, and in
+// KDA's gate (a softplus per key feature and token) they took a quarter of its intra-chunk
+// kernel. ln(1 + e^{−|x|}) by lg2 loses log1p's relative accuracy only where the term is below
+// ~1e-7, next to max(x, 0) or in a gate near 0.
+export const DEVICE_HELPERS = `__device__ __forceinline__ float attnc_exp2(float x) { float y; asm("ex2.approx.ftz.f32 %0, %1;" : "=f"(y) : "f"(x)); return y; }
+__device__ __forceinline__ float attnc_exp(float x) { return attnc_exp2(x * 1.44269504f); }
+__device__ __forceinline__ float attnc_ln(float x) { float y; asm("lg2.approx.ftz.f32 %0, %1;" : "=f"(y) : "f"(x)); return y * 0.693147181f; }
+__device__ __forceinline__ float attnc_sigmoid(float x) {
+  if (x >= 0.0f) return __fdividef(1.0f, 1.0f + attnc_exp(-x));
+  const float e = attnc_exp(x);
   return __fdividef(e, 1.0f + e);
 }
-__device__ __forceinline__ float attnc_softplus(float x) { return fmaxf(x, 0.0f) + __logf(1.0f + __expf(-fabsf(x))); }
-__device__ __forceinline__ float attnc_logsigmoid(float x) { return fminf(x, 0.0f) - __logf(1.0f + __expf(-fabsf(x))); }
-__device__ __forceinline__ float attnc_exp2(float x) { float y; asm("ex2.approx.ftz.f32 %0, %1;" : "=f"(y) : "f"(x)); return y; }
+__device__ __forceinline__ float attnc_softplus(float x) { return fmaxf(x, 0.0f) + attnc_ln(1.0f + attnc_exp(-fabsf(x))); }
+__device__ __forceinline__ float attnc_logsigmoid(float x) { return fminf(x, 0.0f) - attnc_ln(1.0f + attnc_exp(-fabsf(x))); }
 __device__ __forceinline__ float attnc_silu(float x) { return x * attnc_sigmoid(x); }
 __device__ __forceinline__ float attnc_elu(float x) { return x > 0.0f ? x : expm1f(x); }
 __device__ __forceinline__ float attnc_abs(float x) { return fabsf(x); }
@@ -279,9 +285,31 @@ class CudaPrinter extends CLikePrinter {
   private triangleMap(s: Extract<Stmt, { op: 'map' }>, tri: { strict: boolean; value: SExpr }): void {
     const t = this.tiles.get(s.dst.tile)!;
     this.withInvariants(tri.value, ['r', 'c'], s.dst.tile, () =>
-      this.triangleLoop(t, tri.strict, [t.name], '', () => this.withExprs(() => this.assign(s.dst.tile, this.at(s.dst.tile, 'r', 'c'), this.expr(tri.value, {}, 'f32')))),
+      this.triangleLoop(t, tri.strict, [t.name], '', this.splitRange([tri.value]), () => [this.assign(s.dst.tile, this.at(s.dst.tile, 'r', 'c'), this.expr(tri.value, {}, 'f32'))]),
     );
   }
+
+  /**
+   * The number of terms of the folds in `values`, where every one of them is a quadFold over one
+   * constant range (so that triangleLoop may split that range between lanes); else undefined.
+   */
+  private splitRange(values: SExpr[]): number | undefined {
+    const fs: Extract<SExpr, { k: 'fold' }>[] = [];
+    for (const v of values) walkSExpr(v, (x) => void (x.k === 'fold' && fs.push(x)));
+    const ranges = new Set(fs.map((f) => (f.from.k === 'const' && f.to.k === 'const' ? `${f.from.v}:${f.to.v}` : '?')));
+    if (fs.length === 0 || ranges.size !== 1 || ranges.has('?')) return undefined;
+    const tileOk = (f: Extract<SExpr, { k: 'fold' }>) => this.quadFolds.get(f)?.every((x) => this.rowStride(this.tiles.get(x.tile)!) % 4 === 0);
+    if (!fs.every(tileOk)) return undefined;
+    const f = fs[0]! as Extract<SExpr, { k: 'fold' }> & { from: { v: number }; to: { v: number } };
+    return f.to.v - f.from.v;
+  }
+
+  /**
+   * While set (the tail of triangleLoop), each fold quadFoldsTogether prints sums part `part` (a
+   * variable, 0 ≤ part < parts) of its range, and the parts combine by lane exchanges between the
+   * `parts` neighbouring lanes that share an element.
+   */
+  private foldSplit: { parts: number; part: string } | undefined;
 
   /** The folds printed 4 terms a step (quadFold), with the tile reads quadFoldReads found in them. */
   private readonly quadFolds = new Map<SExpr, Extract<SExpr, { k: 'tile' }>[]>();
@@ -514,11 +542,16 @@ class CudaPrinter extends CLikePrinter {
    */
   private quadFoldsTogether(es: Extract<SExpr, { k: 'fold' }>[], ctx: ExprCtx): string[] | undefined {
     const e0 = es[0]!;
-    if (e0.from.k !== 'const' || e0.to.k !== 'const') return undefined;
+    // A split range (triangleLoop's tail) needs every fold printed here: splitRange checked that.
+    const none = () => {
+      if (this.foldSplit) throw new Error('internal: a fold in a split triangle that quadFold does not take');
+      return undefined;
+    };
+    if (e0.from.k !== 'const' || e0.to.k !== 'const') return none();
     const [from, to] = [e0.from.v, e0.to.v];
     for (const e of es) {
       const reads = this.quadFolds.get(e);
-      if (!reads || e.from.k !== 'const' || e.to.k !== 'const' || e.from.v !== from || e.to.v !== to || reads.some((x) => this.rowStride(this.tiles.get(x.tile)!) % 4)) return undefined;
+      if (!reads || e.from.k !== 'const' || e.to.k !== 'const' || e.from.v !== from || e.to.v !== to || reads.some((x) => this.rowStride(this.tiles.get(x.tile)!) % 4)) return none();
     }
     const pre = this.hoisted[this.hoisted.length - 1];
     if (!pre) throw new Error('internal: fold outside a statement');
@@ -526,7 +559,13 @@ class CudaPrinter extends CLikePrinter {
     const accs = es.map(() => this.fresh('acc'));
     const d = this.fresh('d');
     for (const acc of accs) pre.push(this.declVar(acc, 'f32', this.floatLit(0)));
-    pre.push(`${this.forLoop(d, i(from), i(to), i(4))} {`);
+    const split = this.foldSplit;
+    if (split) {
+      // This lane's part of the range: a constant trip count, so nvcc unrolls it.
+      const len = (to - from) / split.parts;
+      const j = this.fresh('j');
+      pre.push(`${this.forLoop(j, i(0), i(len), i(4))} {`, `  ${this.declConst(d, 'i32', `${i(from)} + ${split.part} * ${i(len)} + ${j}`)}`);
+    } else pre.push(`${this.forLoop(d, i(from), i(to), i(4))} {`);
     const quads = new Map<string, string>();
     const lanes = ['x', 'y', 'z', 'w'];
     this.hoisted.push([]);
@@ -552,6 +591,7 @@ class CudaPrinter extends CLikePrinter {
     for (const l of inner) pre.push('  ' + l);
     for (let j = 0; j < lanes.length; j++) es.forEach((_, k) => pre.push(`  ${accs[k]} = ${accs[k]} + ${terms[k]![j]};`));
     pre.push('}');
+    if (split) for (let off = split.parts / 2; off >= 1; off /= 2) for (const acc of accs) pre.push(`${acc} = ${acc} + ${this.laneXor(acc, off)};`);
     return accs;
   }
 
@@ -582,18 +622,16 @@ class CudaPrinter extends CLikePrinter {
     const keeps = tri2.strict && !tri1.strict ? `, ${t2.name} where its mask keeps them` : '';
     const both: SExpr = { k: 'bin', fn: 'add', a: tri1.value, b: tri2.value };
     this.withInvariants(both, ['r', 'c'], t1.name, () =>
-      this.triangleLoop(t1, tri1.strict, [t1.name, t2.name], ` in one loop${keeps}`, (q) =>
-        this.withExprs(() => {
-          const accs = this.quadFoldsTogether([f1, f2], {});
-          if (!accs) throw new Error('internal: paired folds that quadFold does not take');
-          return this.withNames(new Map<SExpr, string>([[f1, accs[0]!], [f2, accs[1]!]]), () => {
-            const first = this.assign(t1.name, this.at(t1.name, 'r', 'c'), this.expr(tri1.value, {}, 'f32'));
-            const second = this.assign(t2.name, this.at(t2.name, 'r', 'c'), this.expr(tri2.value, {}, 'f32'));
-            // (Numbered on and below the diagonal: the strict one's elements are those with c < q.)
-            return [first, tri2.strict && !tri1.strict ? `if (c < ${q}) ${second}` : second];
-          });
-        }),
-      ),
+      this.triangleLoop(t1, tri1.strict, [t1.name, t2.name], ` in one loop${keeps}`, this.splitRange([tri1.value, tri2.value]), (q) => {
+        const accs = this.quadFoldsTogether([f1, f2], {});
+        if (!accs) throw new Error('internal: paired folds that quadFold does not take');
+        return this.withNames(new Map<SExpr, string>([[f1, accs[0]!], [f2, accs[1]!]]), () => {
+          const first = this.assign(t1.name, this.at(t1.name, 'r', 'c'), this.expr(tri1.value, {}, 'f32'));
+          const second = this.assign(t2.name, this.at(t2.name, 'r', 'c'), this.expr(tri2.value, {}, 'f32'));
+          // (Numbered on and below the diagonal: the strict one's elements are those with c < q.)
+          return [first, tri2.strict && !tri1.strict ? `if (c < ${q}) ${second}` : second];
+        });
+      }),
     );
     return true;
   }
@@ -602,20 +640,28 @@ class CudaPrinter extends CLikePrinter {
    * The loop of a triangle map over tile t [m·n, n] (triangleMap, pairedTriangles): its
    * n(n + 1)/2 elements on and below the diagonal of each n × n block of rows (n(n − 1)/2 below:
    * strict) over the workgroup's threads, declaring r and c for `body`, which gets the name of
-   * the element's row within its triangle's numbering (r's row in its block, less one if strict).
+   * the element's row within its triangle's numbering (r's row in its block, less one if strict)
+   * and returns the statements that store the element (its folds hoisted in front of them).
    * Opens with a comment naming the tiles it writes (`how`: what else the comment says).
+   *
+   * Where the elements are not a whole number of passes of the workgroup (KDA's, GLA's and
+   * RWKV-6's 272 on 256 threads), the last pass's few elements would each keep one thread busy
+   * through a whole fold while the others wait at the next barrier: those elements go instead to
+   * `parts` neighbouring lanes each (tailParts), which fold `range`'s terms a part each and
+   * combine them by lane exchanges (foldSplit).
    */
-  private triangleLoop(t: TileDecl, strict: boolean, tiles: string[], how: string, body: (q: string) => void): void {
+  private triangleLoop(t: TileDecl, strict: boolean, tiles: string[], how: string, range: number | undefined, body: (q: string) => string[]): void {
     const n = t.cols;
     const blocks = t.rows / n;
     const count = strict ? (n * (n - 1)) / 2 : (n * (n + 1)) / 2;
+    const total = blocks * count;
     const where = blocks > 1 ? ` of each of ${tiles.length > 1 ? 'their' : 'its'} ${blocks} blocks of ${n} rows` : '';
-    this.emit(`// ${tiles.join(' and ')}: the ${blocks * count} elements ${strict ? 'below' : 'on and below'} the diagonal${where}${how} (the others keep their value)`);
+    this.emit(`// ${tiles.join(' and ')}: the ${total} elements ${strict ? 'below' : 'on and below'} the diagonal${where}${how} (the others keep their value)`);
     const i = (v: number) => this.intLit(v);
-    const e = this.fresh('e');
     const q = this.fresh('tr');
-    const x = blocks > 1 ? this.fresh('te') : e;
-    this.block(`for (int ${e} = lid; ${e} < ${i(blocks * count)}; ${e} += ${i(this.T)})`, () => {
+    // Row q and column of element e, counted from the first block's first element.
+    const element = (e: string) => {
+      const x = blocks > 1 ? this.fresh('te') : e;
       if (blocks > 1) this.emit(`const int ${x} = ${e} % ${i(count)};`);
       this.emit(`int ${q} = (int)((sqrtf(8.0f * (float)${x} + 1.0f) - 1.0f) * 0.5f);`);
       this.emit(`${q} += ((${q} + 1) * (${q} + 2)) / 2 <= ${x};`);
@@ -623,8 +669,50 @@ class CudaPrinter extends CLikePrinter {
       const row = strict ? `${q} + 1` : q;
       this.emit(this.declConst('r', 'i32', blocks > 1 ? `(${e} / ${i(count)}) * ${i(n)} + ${row}` : row));
       this.emit(this.declConst('c', 'i32', `${x} - (${q} * (${q} + 1)) / 2`));
-      body(q);
+    };
+    const parts = range === undefined ? 1 : this.tailParts(total % this.T, range);
+    const whole = parts > 1 ? total - (total % this.T) : total;
+    const e = this.fresh('e');
+    if (whole > 0) {
+      this.block(`for (int ${e} = lid; ${e} < ${i(whole)}; ${e} += ${i(this.T)})`, () => {
+        element(e);
+        this.withExprs(() => body(q));
+      });
+    }
+    if (parts === 1) return;
+    const rest = total - whole;
+    this.emit(`// the last ${rest} elements: ${parts} lanes each, a ${range! / parts}-term part of the fold each, combined by lane exchanges`);
+    this.block('', () => {
+      const part = this.fresh('part');
+      const busy = rest * parts;
+      // Every thread takes part in the exchanges; those past the last element repeat it unstored.
+      const own = busy === this.T ? `lid / ${i(parts)}` : `attnc_min(lid / ${i(parts)}, ${i(rest - 1)})`;
+      this.emit(this.declConst(e, 'i32', `${i(whole)} + ${own}`));
+      this.emit(this.declConst(part, 'i32', `lid % ${i(parts)}`));
+      element(e);
+      this.withExprs(() => {
+        this.foldSplit = { parts, part };
+        try {
+          const store = body(q);
+          const keep = busy === this.T ? `${part} == 0` : `${part} == 0 && lid < ${i(busy)}`;
+          return [`if (${keep}) {`, ...store.map((l) => '  ' + l), '}'];
+        } finally {
+          this.foldSplit = undefined;
+        }
+      });
     });
+  }
+
+  /**
+   * How many lanes share each of the `rest` elements of a triangle loop's last pass (triangleLoop):
+   * the most, a power of two within a warp, that the workgroup holds for all of them and that
+   * split the fold's `range` terms into parts of a multiple of 4 (quadFold's step). 1: none.
+   */
+  private tailParts(rest: number, range: number): number {
+    if (rest === 0 || !this.warps) return 1;
+    let parts = 1;
+    while (parts < 32 && rest * parts * 2 <= this.T && range % (parts * 2 * 4) === 0) parts *= 2;
+    return parts;
   }
 
   private fullGrid(g: WarpGrid): boolean {
@@ -780,11 +868,11 @@ class CudaPrinter extends CLikePrinter {
   mathFn(fn: string, x: string): string {
     switch (fn) {
       case 'exp':
-        // The hardware exponential (ex2.approx of x·log2 e, two instructions instead of about ten):
-        // relative error near 2^-21 plus |x|·2^-24 from the scaling — far inside the f32 programs'
-        // 1e-4 and the bf16 programs' 5e-3 (bench/gpu/check.py), and the decays, gates and softmax
-        // weights evaluate it per element.
-        return `__expf(${x})`;
+        // The hardware exponential (ex2.approx.ftz of x·log2 e, two instructions instead of about
+        // ten): relative error near 2^-21 plus |x|·2^-24 from the scaling — far inside the f32
+        // programs' 1e-4 and the bf16 programs' 5e-3 (bench/gpu/check.py), and the decays, gates
+        // and softmax weights evaluate it per element.
+        return `attnc_exp(${x})`;
       case 'exp2':
         // ex2.approx alone (the flash kernel's softmax weights, kept in base 2).
         return `attnc_exp2(${x})`;

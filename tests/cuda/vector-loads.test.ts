@@ -71,7 +71,7 @@ test("linear attention's feature map elu(k) + 1 is k + 1 or eᵏ on each loaded 
   const chunk = cu.slice(cu.indexOf('attnc_linear_attention_chunk('));
   const group = chunk.slice(chunk.indexOf('Vc, Ks: 16-byte loads issued'));
   assert.ok(group.length < chunk.length, "the state kernel's loads of k and v are one group of 16-byte loads");
-  assert.match(group, /const float sv\d+ = \(\(0\.0f < ldv\d+\[7\]\) \? \(ldv\d+\[7\] \+ 1\.0f\) : __expf\(ldv\d+\[7\]\)\);/);
+  assert.match(group, /const float sv\d+ = \(\(0\.0f < ldv\d+\[7\]\) \? \(ldv\d+\[7\] \+ 1\.0f\) : attnc_exp\(ldv\d+\[7\]\)\);/);
   assert.not.match(cu.slice(cu.indexOf('extern "C"')), /attnc_elu\(/, 'no kernel calls elu');
 });
 
@@ -173,7 +173,8 @@ test("masked per-element scores run over the lower triangle only (of each block 
   const square = [...rw.matchAll(/\/\/ (\w+) and (\w+): the (\d+) elements (on and below|below) the diagonal in one loop \(the others keep their value\)\n\s+for \(int (e\d+) = lid; \5 < (\d+); \5 \+= 256\) \{\n\s+int (tr\d+) = \(int\)\(\(sqrtf\(8\.0f \* \(float\)\5 \+ 1\.0f\) - 1\.0f\) \* 0\.5f\);\n(.*\n){2}\s+\[\[maybe_unused\]\] const int r = \7( \+ 1)?;\n\s+\[\[maybe_unused\]\] const int c = \5 - \(\7 \* \(\7 \+ 1\)\) \/ 2;\n\s+float (acc\d+) = 0\.0f;\n\s+float (acc\d+) = 0\.0f;\n/g)];
   assert.equal(
     square.map((m) => [m[1], m[2], m[3], m[6], m[4], !!m[9]]),
-    [['Aab', 'Aak', '2016', '2016', 'below', true], ['Aqb', 'Aqk', '2080', '2080', 'on and below', false]],
+    // (2080 = 8 passes of 256 and 32 more: the last 32 go to 8 lanes each, below.)
+    [['Aab', 'Aak', '2016', '2016', 'below', true], ['Aqb', 'Aqk', '2080', '2048', 'on and below', false]],
   );
   // GLA's intra-chunk kernel scores pairs within a block of 16 rows per element, into a [32, 16]
   // tile (build-intra.ts): Ad ← Ad + (c ≤ r − 16⌊r/16⌋ ? Σ_d q·k·decay : 0), 2 × 136 elements,
@@ -181,13 +182,13 @@ test("masked per-element scores run over the lower triangle only (of each block 
   const gla = cudaOf('gla');
   const glaIntra = gla.slice(gla.indexOf('attnc_gla_intra('), gla.indexOf('extern "C"', gla.indexOf('attnc_gla_intra(')));
   const blocks = [...glaIntra.matchAll(/\/\/ (\w+): the (\d+) elements (on and below|below) the diagonal of each of its 2 blocks of 16 rows \(the others keep their value\)\n\s+for \(int (e\d+) = lid; \4 < (\d+); \4 \+= 256\) \{\n\s+const int (te\d+) = \4 % (\d+);\n\s+int (tr\d+) = \(int\)\(\(sqrtf\(8\.0f \* \(float\)\6 \+ 1\.0f\) - 1\.0f\) \* 0\.5f\);\n(.*\n){2}\s+\[\[maybe_unused\]\] const int r = \(\4 \/ \7\) \* 16 \+ \8( \+ 1)?;\n\s+\[\[maybe_unused\]\] const int c = \6 - \(\8 \* \(\8 \+ 1\)\) \/ 2;\n/g)];
-  assert.equal(blocks.map((m) => [m[1], m[2], m[5], m[7], m[3], !!m[10]]), [['Ad', '272', '272', '136', 'on and below', false]]);
+  assert.equal(blocks.map((m) => [m[1], m[2], m[5], m[7], m[3], !!m[10]]), [['Ad', '272', '256', '136', 'on and below', false]]);
   assert.not.match(glaIntra, /\? acc\d+ : 0\.0f/, 'no masked fold left');
   // KDA's: Ad and Akd (c < r − 16⌊r/16⌋, Σ_d k·k·decay) in one loop over Ad's 272 elements, one
   // accumulator each, every row of Qs, Ks and Bs loaded once a step; Akd stored below the diagonal.
   const cu = cudaOf('kda');
   const intra = cu.slice(cu.indexOf('attnc_kda_intra('), cu.indexOf('extern "C"', cu.indexOf('attnc_kda_intra(')));
-  const pair = intra.match(/\/\/ Ad and Akd: the 272 elements on and below the diagonal of each of their 2 blocks of 16 rows in one loop, Akd where its mask keeps them \(the others keep their value\)\n\s+for \(int (e\d+) = lid; \1 < 272; \1 \+= 256\) \{\n\s+const int (te\d+) = \1 % 136;\n\s+int (tr\d+) = [^\n]+\n(.*\n){2}\s+\[\[maybe_unused\]\] const int r = \(\1 \/ 136\) \* 16 \+ \3;\n\s+\[\[maybe_unused\]\] const int c = \2 - \(\3 \* \(\3 \+ 1\)\) \/ 2;\n\s+float (acc\d+) = 0\.0f;\n\s+float (acc\d+) = 0\.0f;\n\s+for \(int (d\d+) = 0; \7 < 128; \7 \+= 4\) \{\n((\s+const float4 quad\d+ = [^\n]+\n){5})((\s+acc\d+ = [^\n]+\n){8})\s+\}\n\s+Ad\[r \* 16 \+ c\] = \(Ad\[r \* 16 \+ c\] \+ \5\);\n\s+if \(c < \3\) Akd\[r \* 16 \+ c\] = \(Akd\[r \* 16 \+ c\] \+ \6\);/);
+  const pair = intra.match(/\/\/ Ad and Akd: the 272 elements on and below the diagonal of each of their 2 blocks of 16 rows in one loop, Akd where its mask keeps them \(the others keep their value\)\n\s+for \(int (e\d+) = lid; \1 < 256; \1 \+= 256\) \{\n\s+const int (te\d+) = \1 % 136;\n\s+int (tr\d+) = [^\n]+\n(.*\n){2}\s+\[\[maybe_unused\]\] const int r = \(\1 \/ 136\) \* 16 \+ \3;\n\s+\[\[maybe_unused\]\] const int c = \2 - \(\3 \* \(\3 \+ 1\)\) \/ 2;\n\s+float (acc\d+) = 0\.0f;\n\s+float (acc\d+) = 0\.0f;\n\s+for \(int (d\d+) = 0; \7 < 128; \7 \+= 4\) \{\n((\s+const float4 quad\d+ = [^\n]+\n){5})((\s+acc\d+ = [^\n]+\n){8})\s+\}\n\s+Ad\[r \* 16 \+ c\] = \(Ad\[r \* 16 \+ c\] \+ \5\);\n\s+if \(c < \3\) Akd\[r \* 16 \+ c\] = \(Akd\[r \* 16 \+ c\] \+ \6\);/);
   assert.ok(pair, 'one loop for both block-diagonal scores');
   // Five rows a step: q_r, k_r, k_j and the gate sums of r and j (j = 16⌊r/16⌋ + c).
   assert.equal([...pair![8]!.matchAll(/&(\w+)\[\(([^)]*\)*)\) \*/g)].map((m) => m[1]).sort(), ['Bs', 'Bs', 'Ks', 'Ks', 'Qs']);
@@ -231,6 +232,50 @@ test("masked per-element scores run over the lower triangle only (of each block 
       }
 });
 
+test("a triangle's last, partial pass splits each element's fold between lanes, combined by lane exchanges", () => {
+  // 272 elements on 256 threads (GLA, KDA, RWKV-6, HGRN2) would leave 16 threads folding a whole
+  // 128-term product each while the rest wait: the last 16 go to 16 lanes each, 8 terms a lane.
+  // RWKV-6's 64 terms: 4 a lane. RWKV-7's 2080 (64 terms): the last 32 to 8 lanes each; its
+  // 2016 = 7·256 + 224 stay whole.
+  const cases: [string, string, number, number, number, number, number][] = [
+    // spec, kernel, elements, whole passes' elements, lanes per element, terms per lane, accumulators
+    ['gla', 'attnc_gla_intra(', 272, 256, 16, 8, 1],
+    ['hgrn2', 'attnc_hgrn2_intra(', 272, 256, 16, 8, 1],
+    ['rwkv6', 'attnc_rwkv6_intra(', 272, 256, 16, 4, 1], // K = 64
+    ['kda', 'attnc_kda_intra(', 272, 256, 16, 8, 2],
+    ['rwkv7', 'attnc_rwkv7_chunk(', 2080, 2048, 8, 8, 2],
+  ];
+  for (const [spec, kernel, total, whole, lanes, terms, accs] of cases) {
+    const cu = cudaOf(spec);
+    const at = cu.indexOf(kernel);
+    const k = cu.slice(at, cu.indexOf('extern "C"', at));
+    const head = k.indexOf(`the ${total} elements`);
+    assert.ok(head > 0, `${spec}: the triangle of ${total}`);
+    const body = k.slice(head);
+    assert.match(body, new RegExp(`^[^\\n]*\\n\\s+for \\(int (e\\d+) = lid; \\1 < ${whole}; \\1 \\+= 256\\)`), `${spec}: whole passes`);
+    const rest = total - whole;
+    assert.ok(rest * lanes <= 256 && lanes * terms === (spec === 'rwkv7' || spec === 'rwkv6' ? 64 : 128), `${spec}: the split covers the range`);
+    const tail = body.match(new RegExp(`// the last ${rest} elements: ${lanes} lanes each, a ${terms}-term part of the fold each, combined by lane exchanges\\n\\s+\\{\\n\\s+const int (e\\d+) = ${whole} \\+ ${rest * lanes === 256 ? '' : 'attnc_min\\('}lid / ${lanes}${rest * lanes === 256 ? '' : `, ${rest - 1}\\)`};\\n\\s+const int (part\\d+) = lid % ${lanes};\\n`));
+    assert.ok(tail, `${spec}: the tail's element and part`);
+    const part = tail![2]!;
+    const rest0 = body.slice(tail!.index!);
+    const end = rest0.indexOf('\n      }\n');
+    const block = rest0.slice(0, end);
+    // Each lane folds its own part of the range, 4 terms a step.
+    const loop = block.match(new RegExp(`for \\(int (j\\d+) = 0; \\1 < ${terms}; \\1 \\+= 4\\) \\{\\n\\s+const int d\\d+ = 0 \\+ ${part} \\* ${terms} \\+ \\1;`));
+    assert.ok(loop, `${spec}: the part's loop`);
+    // Then log2(lanes) exchanges per accumulator, over the lanes of one element (offsets below lanes).
+    const xs = [...block.matchAll(/(acc\d+) = \1 \+ __shfl_xor_sync\(0xffffffffu, \1, (\d+)\);/g)];
+    const offsets: number[] = [];
+    for (let o = lanes / 2; o >= 1; o /= 2) for (let a = 0; a < accs; a++) offsets.push(o);
+    assert.equal(xs.map((m) => Number(m[2])), offsets, `${spec}: exchanges`);
+    // The exchanges are outside any branch; only the part-0 lane stores.
+    const store = block.slice(block.lastIndexOf('__shfl_xor_sync'));
+    assert.match(store, new RegExp(`\\n\\s+if \\(${part} == 0${rest * lanes === 256 ? '' : ' && lid < ' + rest * lanes}\\) \\{`), `${spec}: stored once`);
+    assert.not.match(block.slice(0, block.indexOf('__shfl_xor_sync')), /\bif \(/, `${spec}: no branch before the exchanges`);
+  }
+});
+
 test('the triangular solve is written out, fenced per row', () => {
   const cu = cudaOf('gated_deltanet');
   const at = cu.indexOf('attnc_gated_deltanet_intra(');
@@ -249,7 +294,7 @@ test("KDA's state kernel updates with keys its intra-chunk kernel decayed, loade
   const intra = cu.slice(at('intra'), at('chunk'));
   const chunk = cu.slice(at('chunk'), at('output'));
   // The intra-chunk kernel stores k ⊙ e^{b_L − b} (raw k: its row factor is folded into W and U).
-  assert.match(intra, /attnc_store\(w_k, [^;]*\(\(Ks\[r \* 132 \+ c\] \/ Kn\[r\]\) \* __expf\(\(\(\(\(L - 1\) >= 0\) \? Bs\[\(L - 1\) \* 132 \+ c\] : 0\.0f\) - Bs\[r \* 132 \+ c\]\)\)\)\);/);
+  assert.match(intra, /attnc_store\(w_k, [^;]*\(\(Ks\[r \* 132 \+ c\] \/ Kn\[r\]\) \* attnc_exp\(\(\(\(\(L - 1\) >= 0\) \? Bs\[\(L - 1\) \* 132 \+ c\] : 0\.0f\) - Bs\[r \* 132 \+ c\]\)\)\)\);/);
   // The state kernel: the corrected values, W, the decayed keys and e^{b_L} (one row of the gate
   // sums) as one group issued a chunk ahead; no tile of gate sums, no per-element decay of k.
   assert.match(chunk, /\/\/ X, Ws, Ks, Bl: 16-byte loads issued one iteration ahead, into registers held across the loop/);
