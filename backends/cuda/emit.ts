@@ -1030,7 +1030,8 @@ class CudaPrinter extends CLikePrinter {
     const what = `${s.dst.tile}: ${width} elements per 16-byte load where ${ld.buf}, the column offset and bound allow`;
     if (this.rawCopy(s, vec)) {
       // Waited for at the next barrier (barrier()).
-      this.vectorLoop(b, width, y, s.guard?.cols, v.rows, v.t.cols, `${s.dst.tile}: cp.async of 16 bytes where ${ld.buf}, the column offset and bound allow`, () => this.asyncCopy(s, vec, r0), () => super.mapOp(s));
+      // Counted passes (vectorLoop): the flash kernel's copies run once per key tile.
+      this.vectorLoop(b, width, y, s.guard?.cols, v.rows, v.t.cols, `${s.dst.tile}: cp.async of 16 bytes where ${ld.buf}, the column offset and bound allow`, () => this.asyncCopy(s, vec, r0), () => super.mapOp(s), 4, true);
       return;
     }
     this.withInvariants(s.expr, ['r', 'c'], s.dst.tile, () => this.vectorLoop(b, width, y, s.guard?.cols, v.rows, v.t.cols, what, () => {
@@ -1264,8 +1265,8 @@ class CudaPrinter extends CLikePrinter {
    * initialisations and then a load group of tiles (loadGroup), where the group's loads are issued
    * one iteration ahead (pipelinedLoop): its buffers are not written by the kernel, its alignment
    * does not change from one iteration to the next, it copies nothing by cp.async, and it is at
-   * least two maps (a single tile's loads gain little) holding at most PIPELINED_REGISTERS raw
-   * words (registers held across the whole iteration).
+   * least two maps (a single tile's loads gain little) holding at most PIPELINED_REGISTERS (or the
+   * kernel's prefetchWords) raw words (registers held across the whole iteration).
    */
   private pipelinedGroup(s: Extract<Stmt, { op: 'for' }>): { at: number; group: LoadGroup } | undefined {
     if (s.step.k !== 'const' || s.step.v <= 0) return undefined;
@@ -1280,7 +1281,7 @@ class CudaPrinter extends CLikePrinter {
     const group = this.loadGroup(s.body, at);
     if (group.length < 2) return undefined;
     const words = group.reduce((n, g) => n + g.words, 0);
-    if (words > PIPELINED_REGISTERS || group.some((g) => this.rawCopy(g.s, g.vec))) return undefined;
+    if (words > (this.k.prefetchWords ?? PIPELINED_REGISTERS) || group.some((g) => this.rawCopy(g.s, g.vec))) return undefined;
     if (group.some((g) => !this.loadsAhead(s, g))) return undefined;
     // The alignment is checked once, before the loop.
     const varies = (e: SExpr | undefined) => !!e && [...lets].some((v) => usesVar(e, v));
@@ -1455,19 +1456,49 @@ class CudaPrinter extends CLikePrinter {
    * the buffer, the column offset Y and the column bound are aligned to `width`, `body` runs for
    * each group of `width` elements along a row (the first one's row and column named r and c);
    * otherwise `fallback` (the scalar loop). Unrolled up to `unroll` times (loads: several in flight).
+   * `counted`: the loop counts passes of the workgroup, a constant trip count (cp.async copies:
+   * nvcc then drops the remainder loop, and with whole rows per pass computes each pass's address
+   * from the first one's; elsewhere the same rewrite moved register allocation at the 128-register
+   * bound enough for KDA's chunk kernel to spill, and those loops run once per chunk or less).
    */
-  private vectorLoop(buf: BufferDecl, width: number, y: SExpr | undefined, colsBound: SExpr | undefined, rows: number, cols: number, what: string, body: () => void, fallback: () => void, unroll = 4): void {
+  private vectorLoop(buf: BufferDecl, width: number, y: SExpr | undefined, colsBound: SExpr | undefined, rows: number, cols: number, what: string, body: () => void, fallback: () => void, unroll = 4, counted = false): void {
     const i = (x: number) => this.intLit(x);
     const n = rows * cols;
     const cond = this.alignment(buf, width, y, colsBound).join(' && ');
     this.emit(`// ${what}`);
+    if (!counted) {
+      this.block(`if (${cond})`, () => {
+        const e = this.fresh('e');
+        this.emit(`#pragma unroll ${Math.max(1, Math.min(unroll, Math.ceil(n / (this.T * width))))}`);
+        this.block(this.forLoop(e, `lid * ${i(width)}`, i(n), i(this.T * width)), () => {
+          this.emit(this.declConst('r', 'i32', `${e} / ${i(cols)}`));
+          this.emit(this.declConst('c', 'i32', `${e} % ${i(cols)}`));
+          body();
+        });
+      });
+      this.block('else', fallback);
+      return;
+    }
     this.block(`if (${cond})`, () => {
+      // Counted by passes of the workgroup (a constant trip count: nvcc unrolls without the
+      // remainder loop and trip-count arithmetic it adds where the bound depends on lid).
       const e = this.fresh('e');
-      this.emit(`#pragma unroll ${Math.max(1, Math.min(unroll, Math.ceil(n / (this.T * width))))}`);
-      this.block(this.forLoop(e, `lid * ${i(width)}`, i(n), i(this.T * width)), () => {
-        this.emit(this.declConst('r', 'i32', `${e} / ${i(cols)}`));
-        this.emit(this.declConst('c', 'i32', `${e} % ${i(cols)}`));
-        body();
+      const j = this.fresh('j');
+      const step = this.T * width;
+      const trips = Math.ceil(n / step);
+      this.emit(trips <= unroll ? '#pragma unroll' : `#pragma unroll ${unroll}`);
+      // Where a pass covers whole rows, a thread's column stays and its row moves by a constant:
+      // nvcc then computes the addresses of each pass from the first one's.
+      const whole = step % cols === 0;
+      this.block(this.forLoop(j, i(0), i(trips), i(1)), () => {
+        if (!whole || n % step) this.emit(this.declConst(e, 'i32', `lid * ${i(width)} + ${j} * ${i(step)}`));
+        const element = () => {
+          this.emit(this.declConst('r', 'i32', whole ? `(lid * ${i(width)}) / ${i(cols)} + ${j} * ${i(step / cols)}` : `${e} / ${i(cols)}`));
+          this.emit(this.declConst('c', 'i32', whole ? `(lid * ${i(width)}) % ${i(cols)}` : `${e} % ${i(cols)}`));
+          body();
+        };
+        if (n % step) this.block(`if (${e} < ${i(n)})`, element);
+        else element();
       });
     });
     this.block('else', fallback);

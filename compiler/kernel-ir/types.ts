@@ -163,6 +163,11 @@ export interface Kernel {
    * tensor cores ignores it (and the interpreter computes in f64 regardless).
    */
   tensorCores?: 'tf32' | 'bf16' | 'f16';
+  /**
+   * Raw 32-bit words per thread a loop may hold for its next iteration's loads (a backend that
+   * prefetches: CUDA's pipelinedLoop); unset: the backend's own bound. From PlanOptions.prefetchWords.
+   */
+  prefetchWords?: number;
 }
 
 /** A full plan for one spec on one target: kernels, run in order, sharing buffers by name. */

@@ -118,6 +118,13 @@ export interface PlanOptions {
    */
   halfOperands?: boolean;
   /**
+   * Raw 32-bit words per thread that a CUDA chunk loop may hold to load the next chunk's tiles
+   * while this one computes (Kernel.prefetchWords; default: the CUDA printer's bound), for
+   * measurements: a larger bound pipelines the delta rules' state kernels, at the price of
+   * registers.
+   */
+  prefetchWords?: number;
+  /**
    * Threads per workgroup of the kernels (default 256, capped by the profile), for measurements:
    * e.g. larger workgroups where a driver keeps one workgroup per compute unit.
    */

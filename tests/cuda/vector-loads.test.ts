@@ -31,6 +31,17 @@ test('bf16 query, key and value tiles of the softmax kernel are bf16 in shared m
     assert.match(k, new RegExp(`const bool (ok\\d+) = r < L(?:q|k|kn) && c < 128;\\n\\s+attnc_cp_async16\\(&${t}\\[r \\* 136 \\+ c\\], \\1 \\? ${buf} \\+ \\(.*\\) : ${buf}, \\1\\);`), `${t}: cp.async from ${buf}`);
   }
   assert.not.match(k, /__bfloat1622float2/, 'no conversion on the way in');
+  // Each copy loop counts passes of the workgroup (a constant trip count, unrolled up to 4): the
+  // row of pass j is the first pass's plus j·(threads·8 / 128), the column the same in every pass.
+  const threads0 = Number(/__launch_bounds__\((\d+), \d\) attnc_softmax_attention/.exec(cu)![1]);
+  for (const t of ['Q', 'Kt', 'Vt']) {
+    const at = k.indexOf(`// ${t}: cp.async of 16 bytes`);
+    const loop = k.slice(at).match(/^[^\n]*\n\s+if \([^\n]*\) \{\n\s+#pragma unroll(?: 4)?\n\s+for \(int (j\d+) = 0; \1 < (\d+); \1 \+= 1\) \{\n\s+\[\[maybe_unused\]\] const int r = \(lid \* 8\) \/ 128 \+ \1 \* (\d+);\n\s+\[\[maybe_unused\]\] const int c = \(lid \* 8\) % 128;\n/);
+    assert.ok(loop, `${t}: counted copy loop`);
+    const rows = Number(new RegExp(`__nv_bfloat16\\* const ${t} = [^\\n]*// \\[(\\d+), 128\\]`).exec(k)![1]);
+    assert.is(Number(loop![3]), (threads0 * 8) / 128, `${t}: rows per pass`);
+    assert.is(Number(loop![2]), Math.ceil((rows * 128) / (threads0 * 8)), `${t}: passes`);
+  }
   // The fallback is the scalar element loop, rounding to bf16 on the store.
   const keys = Number(/key tiles of (\d+)/.exec(cu)![1]);
   const threads = Number(/__launch_bounds__\((\d+), \d\) attnc_softmax_attention/.exec(cu)![1]);
