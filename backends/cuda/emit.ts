@@ -1522,7 +1522,9 @@ class CudaPrinter extends CLikePrinter {
   protected override storeOp(s: Extract<Stmt, { op: 'store' }>): void {
     const t = this.tiles.get(s.src)!;
     const b = this.buffer(s.dst.buf);
-    if (t.space === 'register' && this.fragments) return this.fragmentStore(s, t, b);
+    // A row-owned tile of several columns (the flash kernel's accumulator) is laid out like a
+    // matmul output too (registerElement): its adjacent-column pairs store together as well.
+    if ((t.space === 'register' && this.fragments) || (t.space === 'rows' && t.cols > 1 && this.rowsGrid(t).nb)) return this.fragmentStore(s, t, b);
     const width = vectorWidth(b.dtype);
     const at = width ? columnIndex(s.dst.index, width) : undefined;
     if (t.space !== 'shared' || !at || t.cols % width || !guardKeepsVectors(s.dst, width)) return super.storeOp(s);

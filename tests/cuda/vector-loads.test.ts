@@ -42,6 +42,9 @@ test('bf16 query, key and value tiles of the softmax kernel are bf16 in shared m
     assert.is(Number(loop![3]), (threads0 * 8) / 128, `${t}: rows per pass`);
     assert.is(Number(loop![2]), Math.ceil((rows * 128) / (threads0 * 8)), `${t}: passes`);
   }
+  // The normalised accumulator (row-owned, laid out like a matmul output) leaves in pairs of
+  // adjacent columns, one 4-byte store each, the scalar loop as fallback.
+  assert.match(k, /\/\/ Acc → out: pairs of adjacent columns per store where out, the column offset and bound allow\n\s+if \([^\n]*\) \{\n\s+#pragma unroll\n\s+for \(int (s\d+) = 0; \1 < 128; \1 \+= 2\) \{(\n[^\n]*){3}\n\s+\*reinterpret_cast<__nv_bfloat162\*>\(out \+ \([^\n]*\)\) = __floats2bfloat162_rn\(Acc\[\1\], Acc\[\1 \+ 1\]\);/);
   // The fallback is the scalar element loop, rounding to bf16 on the store.
   const keys = Number(/key tiles of (\d+)/.exec(cu)![1]);
   const threads = Number(/__launch_bounds__\((\d+), \d\) attnc_softmax_attention/.exec(cu)![1]);
