@@ -151,6 +151,11 @@ export abstract class CLikePrinter {
         const tb = this.typer.of(e.b);
         if (e.fn === 'and' || e.fn === 'or') return `(${this.expr(e.a, ctx, 'bool')} ${op} ${this.expr(e.b, ctx, 'bool')})`;
         if (e.fn === 'idiv' || e.fn === 'mod') return `(${this.expr(e.a, ctx, 'i32')} ${op} ${this.expr(e.b, ctx, 'i32')})`;
+        // Positions compared as floats (the masks: float(j0 + c) ≤ float(i0 + r)): the integers
+        // compared directly, two conversions fewer, and exact beyond 2^24 as the reference is.
+        const intOf = (x: SExpr) => (x.k === 'un' && x.fn === 'float' && this.typer.of(x.a) === 'i32' ? x.a : undefined);
+        const [ia, ib] = [intOf(e.a), intOf(e.b)];
+        if (ia && ib && ['lt', 'le', 'gt', 'ge', 'eq', 'ne'].includes(e.fn)) return `(${this.expr(ia, ctx, 'i32')} ${op} ${this.expr(ib, ctx, 'i32')})`;
         const t: CType = e.fn === 'div' || e.fn === 'pow' || ta === 'f32' || tb === 'f32' ? 'f32' : 'i32';
         if (op) return `(${this.expr(e.a, ctx, t)} ${op} ${this.expr(e.b, ctx, t)})`;
         return this.call(e.fn, [this.expr(e.a, ctx, t), this.expr(e.b, ctx, t)]);

@@ -18,6 +18,7 @@
 import { forEachStmt, loadsOf, tileAccess, usedTiles, usesVar, walkSExpr } from '../../compiler/kernel-ir/analysis.ts';
 import type { BufferDecl, Dtype, Kernel, SExpr, Stmt, TileDecl } from '../../compiler/kernel-ir/types.ts';
 import { CLikePrinter, type ExprCtx } from '../clike/printer.ts';
+import { sexprKey } from '../clike/invariants.ts';
 import { fragmentPads, warpGrid, type WarpGrid } from './mma.ts';
 import { minBlocksPerUnit } from './occupancy.ts';
 import { blockUniform, columnIndex, guardKeepsVectors, vectorWidth } from './tile-io.ts';
@@ -619,11 +620,12 @@ class CudaPrinter extends CLikePrinter {
     const f1 = foldOf(tri1.value);
     const f2 = foldOf(tri2.value);
     if (!f1 || !f2 || JSON.stringify([f1.from, f1.to]) !== JSON.stringify([f2.from, f2.to])) return false;
+    const [g1, g2] = this.sharedFactors(f1, f2);
     const keeps = tri2.strict && !tri1.strict ? `, ${t2.name} where its mask keeps them` : '';
     const both: SExpr = { k: 'bin', fn: 'add', a: tri1.value, b: tri2.value };
     this.withInvariants(both, ['r', 'c'], t1.name, () =>
       this.triangleLoop(t1, tri1.strict, [t1.name, t2.name], ` in one loop${keeps}`, this.splitRange([tri1.value, tri2.value]), (q) => {
-        const accs = this.quadFoldsTogether([f1, f2], {});
+        const accs = this.quadFoldsTogether([g1, g2], {});
         if (!accs) throw new Error('internal: paired folds that quadFold does not take');
         return this.withNames(new Map<SExpr, string>([[f1, accs[0]!], [f2, accs[1]!]]), () => {
           const first = this.assign(t1.name, this.at(t1.name, 'r', 'c'), this.expr(tri1.value, {}, 'f32'));
@@ -634,6 +636,26 @@ class CudaPrinter extends CLikePrinter {
       }),
     );
     return true;
+  }
+
+  /**
+   * Two paired folds whose terms are (a·y)·z and (b·y)·z with y and z alike (KDA's q_r·k_c and
+   * k_r·k_c, both times the decay e^{b_r − b_c}): as a·(y·z) and b·(y·z), the product y·z printed
+   * alike in both, so nvcc computes it once — a multiply fewer per pair of terms (the rounding of
+   * one product moves). Otherwise the folds as they are.
+   */
+  private sharedFactors(f1: Extract<SExpr, { k: 'fold' }>, f2: Extract<SExpr, { k: 'fold' }>): [Extract<SExpr, { k: 'fold' }>, Extract<SExpr, { k: 'fold' }>] {
+    const split = (e: SExpr) => (e.k === 'bin' && e.fn === 'mul' && e.a.k === 'bin' && e.a.fn === 'mul' ? { a: e.a.a, y: e.a.b, z: e.b } : undefined);
+    const s1 = split(f1.body);
+    const s2 = split(f2.body);
+    if (f1.v !== f2.v || !s1 || !s2 || sexprKey(s1.y) !== sexprKey(s2.y) || sexprKey(s1.z) !== sexprKey(s2.z)) return [f1, f2];
+    const regroup = (f: Extract<SExpr, { k: 'fold' }>, x: { a: SExpr; y: SExpr; z: SExpr }): Extract<SExpr, { k: 'fold' }> => {
+      const g: Extract<SExpr, { k: 'fold' }> = { ...f, body: { k: 'bin', fn: 'mul', a: x.a, b: { k: 'bin', fn: 'mul', a: x.y, b: x.z } } };
+      // The same tile reads (the same objects) as the fold regrouped.
+      this.quadFolds.set(g, this.quadFolds.get(f)!);
+      return g;
+    };
+    return [regroup(f1, s1), regroup(f2, s2)];
   }
 
   /**
