@@ -1034,7 +1034,17 @@ export abstract class CLikePrinter {
         for (let r = 0; r < B.rows; r++) {
           const x = this.fresh('xs');
           this.emit(this.declVar(x, 'f32', this.at(s.b, i(r), c)));
-          for (let j = 0; j < r; j++) this.emit(`${x} = ${x} ${s.sign > 0 ? '-' : '+'} ${this.at(s.a, i(r), i(j))} * ${xs[j]};`);
+          // Row r's r products in up to 4 independent sums (product j into sum j mod parts), added
+          // at the end: a chain of about r / parts dependent multiply-adds instead of r.
+          const parts = r >= 8 ? 4 : r >= 4 ? 2 : 1;
+          const sums = [x, ...Array.from({ length: parts - 1 }, () => this.fresh('xp'))];
+          for (const p of sums.slice(1)) this.emit(this.declVar(p, 'f32', this.floatLit(0)));
+          for (let j = 0; j < r; j++) {
+            const p = sums[j % parts]!;
+            this.emit(`${p} = ${p} ${s.sign > 0 ? '-' : '+'} ${this.at(s.a, i(r), i(j))} * ${xs[j]};`);
+          }
+          if (parts === 4) this.emit(`${x} = (${x} + ${sums[1]}) + (${sums[2]} + ${sums[3]});`);
+          else if (parts === 2) this.emit(`${x} = ${x} + ${sums[1]};`);
           this.emit(`${this.at(s.b, i(r), c)} = ${x};`);
           const fence = this.solveRowFence();
           if (fence && r < B.rows - 1) this.emit(fence);

@@ -848,7 +848,9 @@ class CudaPrinter extends CLikePrinter {
    * Chunks of up to 32 tokens: the solve's 496 products written out, each thread's column in
    * registers. The loop form reads every x_j back from shared memory, one dependent load per
    * product (~10 µs per chunk of 32 on an H100: most of the delta rules' intra-chunk kernel); written
-   * out, only the last product of each row waits for the row before.
+   * out, only the last product of each row waits for the row before, and a row's products run as
+   * up to 4 independent sums (trisolveOp), so its chain of dependent multiply-adds is a quarter as
+   * long.
    */
   protected override unrolledSolveRows(): number {
     return 32;

@@ -299,7 +299,23 @@ test('the triangular solve is written out, fenced per row', () => {
   const solve = intra.slice(intra.indexOf('float xs'));
   assert.match(solve, /float (xs\d+) = A\[0 \* 36 \+ (col\d+)\];\n\s+A\[0 \* 36 \+ \2\] = \1;\n\s+asm volatile\("" ::: "memory"\);\n\s+float (xs\d+) = A\[1 \* 36 \+ \2\];\n\s+\3 = \3 - Akk\[1 \* 33 \+ 0\] \* \1;/);
   assert.is(solve.slice(0, solve.indexOf('__syncthreads')).match(/asm volatile\("" ::: "memory"\);/g)?.length, 31);
-  assert.is(solve.slice(0, solve.indexOf('__syncthreads')).match(/ = xs\d+ - Akk\[/g)?.length, 496);
+  const rows = solve.slice(0, solve.indexOf('__syncthreads'));
+  assert.is(rows.match(/ = x[sp]\d+ - Akk\[/g)?.length, 496);
+  // Row r's products go round-robin into up to 4 sums (4 from row 8, 2 from row 4), each product
+  // j into sum j mod parts, the sums added at the end: every coefficient (r, j) once, in order.
+  for (let r = 1; r < 32; r++) {
+    const parts = r >= 8 ? 4 : r >= 4 ? 2 : 1;
+    const row = rows.slice(rows.indexOf(`A[${r} * 36 + `), rows.indexOf(`A[${r + 1} * 36 + `) > 0 ? rows.indexOf(`A[${r + 1} * 36 + `) : undefined);
+    const products = [...row.matchAll(/(x[sp]\d+) = \1 - Akk\[(\d+) \* 33 \+ (\d+)\] \* xs\d+;/g)];
+    assert.equal(products.map((m) => [Number(m[2]), Number(m[3])]), Array.from({ length: r }, (_, j) => [r, j]), `row ${r}: its products`);
+    const sums = [...new Set(products.map((m) => m[1]))];
+    assert.is(sums.length, parts, `row ${r}: sums`);
+    products.forEach((m, j) => assert.is(m[1], sums[j % parts], `row ${r}, product ${j}`));
+    const [x, ...rest] = sums;
+    if (parts === 4) assert.ok(row.includes(`${x} = (${x} + ${rest[0]}) + (${rest[1]} + ${rest[2]});`), `row ${r}: sums added`);
+    if (parts === 2) assert.ok(row.includes(`${x} = ${x} + ${rest[0]};`), `row ${r}: sums added`);
+    assert.ok(row.includes(`A[${r} * 36 + `) && new RegExp(`A\\[${r} \\* 36 \\+ col\\d+\\] = ${x};`).test(row), `row ${r}: stored`);
+  }
 });
 
 test("KDA's state kernel updates with keys its intra-chunk kernel decayed, loaded one chunk ahead", () => {
