@@ -121,22 +121,31 @@ export function buildSoftmaxKernel(st: PlanState): Kernel {
         if (gated) s = b.add(s, b.sub(b.ld('gcum', b.add(b.mul(b.add(b.add(start, i0), R), P.H), h)), b.ld('gcum', b.add(b.mul(b.add(b.add(start, j0), Cv), P.H), h))));
         // Softmax weights in base 2 (FlashAttention-2's): the scores are kept times log2 e (folded
         // into the score's constant factor where it has one), so that each weight is one 2^x.
-        if (ir.weight === 'softmax') s = log2eTimes(s);
+        // A score that is the raw product times a positive constant c (q·k/√d) keeps the raw
+        // product instead, the row maxima too (c > 0 keeps the order), and each weight is
+        // 2^{s·c′ − m·c′} with c′ = c·log2 e: one multiply-add per element, and no scaling pass.
+        const raw = ir.weight === 'softmax' && !gated ? rawTimes(s, b.tile(Sm, R, Cv)) : undefined;
+        if (ir.weight === 'softmax') s = raw ? b.tile(Sm, R, Cv) : log2eTimes(s);
+        const f = raw !== undefined ? b.f(raw * Math.LOG2E) : undefined;
+        const scaled = (x: SExpr) => (f ? b.mul(x, f) : x);
         // A whole tile the mask keeps (a causal kernel's tiles below the diagonal) takes the score
         // without the per-element test; the rest are masked element by element.
         const masked = b.sel(b.and(b.and(b.lt(R, Lq), b.lt(Cv, Lk)), visible), s, b.f(NEG));
         const whole = b.and(b.and(b.bin('eq', Lq, b.i(Bq)), b.bin('eq', Lk, b.i(Bk))), tileSeesAll(ir.mask, ranges));
-        if (whole.k === 'const') kb.map(Sm, whole.v ? s : masked);
-        else kb.if(whole, () => kb.map(Sm, s), () => kb.map(Sm, masked));
+        // (A whole tile of raw scores is already in Sm: nothing to map.)
+        const keep = () => void (raw === undefined && kb.map(Sm, s));
+        if (whole.k === 'const') (whole.v ? keep() : kb.map(Sm, masked));
+        else if (raw !== undefined) kb.if(b.un('not', whole), () => kb.map(Sm, masked));
+        else kb.if(whole, keep, () => kb.map(Sm, masked));
         if (ir.weight === 'softmax') {
           kb.map(Mn, b.max(b.tile(Mx, R, b.i(0)), b.fold('max', 'jj', b.i(0), b.i(Bk), b.tile(Sm, R, b.v('jj')))));
           // 2^{s − m}, with m = 0 for a row the mask has hidden so far (its maximum is the
           // sentinel): the masked scores then give 2^{−1e30} = 0 with no test per element.
           const mn = b.tile(Mn, R, b.i(0));
-          kb.map(Sm, b.un('exp2', b.sub(b.tile(Sm, R, Cv), b.sel(b.bin('gt', mn, b.f(NEG / 2)), mn, b.f(0)))));
+          kb.map(Sm, b.un('exp2', b.sub(scaled(b.tile(Sm, R, Cv)), scaled(b.sel(b.bin('gt', mn, b.f(NEG / 2)), mn, b.f(0))))));
           // The correction 2^{m_old − m_new} once per row, in Mx (its old maximum is not needed
           // again), rather than once per accumulator element.
-          kb.map(Mx, b.un('exp2', b.sub(b.tile(Mx, R, b.i(0)), mn)));
+          kb.map(Mx, b.un('exp2', scaled(b.sub(b.tile(Mx, R, b.i(0)), mn))));
           const corr = b.tile(Mx, R, b.i(0));
           kb.map(Ls, b.add(b.mul(b.tile(Ls, R, b.i(0)), corr), b.fold('sum', 'jj', b.i(0), b.i(Bk), b.tile(Sm, R, b.v('jj')))));
           kb.map(Acc, b.mul(b.tile(Acc, R, Cv), corr));
@@ -163,6 +172,14 @@ export function buildSoftmaxKernel(st: PlanState): Kernel {
   });
   const buffers = [...programBuffers(ir, 'f32'), ...preparedBuffers(st), gcumBuffer, tokinfoBuffer];
   return kb.build([b.ceilDiv(P.MAXLEN, b.i(Bq)), P.H, P.N], threads, programParams(ir), buffers, `${ir.name}: query tiles of ${Bq}, key tiles of ${Bk}, online ${ir.weight}`);
+}
+
+/** c where s is `x·c` or `c·x` with x the raw score element and c a positive constant; else undefined. */
+function rawTimes(s: SExpr, x: SExpr): number | undefined {
+  const isX = (e: SExpr) => JSON.stringify(e) === JSON.stringify(x);
+  const pos = (e: SExpr) => (e.k === 'const' && e.t === 'f' && e.v > 0 ? e.v : undefined);
+  if (s.k !== 'bin' || s.fn !== 'mul') return undefined;
+  return isX(s.a) ? pos(s.b) : isX(s.b) ? pos(s.a) : undefined;
 }
 
 /** s·log2 e: into the constant factor of a product with one (q·k·scale), else one more product. */

@@ -290,6 +290,23 @@ test("a triangle's last, partial pass splits each element's fold between lanes, 
   }
 });
 
+test("softmax weights from the raw scores where the score is q·k times a positive constant: the scale in each weight's exponent", () => {
+  // softmax: q·k/√128. Sm keeps q·k (no scaling pass over whole tiles; masked elements the
+  // sentinel), the row maxima are of q·k, and each weight is 2^{s·c − m·c} with c = log2 e/√128
+  // (one multiply-add an element), the correction 2^{(m_old − m_new)·c}.
+  const c = (Math.LOG2E / Math.sqrt(128)).toPrecision(8).replace(/0+$/, '');
+  const k = cudaOf('softmax');
+  const loop = k.slice(k.indexOf('for (int j0 = 0;'), k.indexOf('attnc_softmax__offsets('));
+  assert.not.match(loop, /Sm\[s\d+\] = \(Sm\[s\d+\] \* /, 'no scaling pass');
+  assert.match(loop, /Sm\[(s\d+)\] = \(\(\(\(r < Lq\) && \(c < Lk\)\) && \(\(j0 \+ c\) <= \(i0 \+ r\)\)\) \? Sm\[\1\] : \(-1e\+30f\)\);/);
+  assert.match(loop, new RegExp(`Sm\\[(s\\d+)\\] = attnc_exp2\\(\\(\\(Sm\\[\\1\\] \\* ${c}f\\) - \\(\\(\\(Mn\\[[^\\]]+\\] > \\(-5e\\+29f\\)\\) \\? Mn\\[[^\\]]+\\] : 0\\.0f\\) \\* ${c}f\\)\\)\\);`));
+  assert.match(loop, new RegExp(`Mx\\[(s\\d+)\\] = attnc_exp2\\(\\(\\(Mx\\[\\1\\] - Mn\\[\\1\\]\\) \\* ${c}f\\)\\);`));
+  // ALiBi's score has a bias after the product: its scores are scaled (times log2 e) where they
+  // are computed, and each weight is 2^{s − m}.
+  const a = cudaOf('alibi');
+  assert.match(a, /Sm\[(s\d+)\] = attnc_exp2\(\(Sm\[\1\] - \(\(Mn\[[^\]]+\] > \(-5e\+29f\)\) \? Mn\[[^\]]+\] : 0\.0f\)\)\);/);
+});
+
 test('the triangular solve is written out, fenced per row', () => {
   const cu = cudaOf('gated_deltanet');
   const at = cu.indexOf('attnc_gated_deltanet_intra(');
