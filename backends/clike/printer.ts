@@ -562,7 +562,31 @@ export abstract class CLikePrinter {
     }
     const hint = this.elementLoopHint(trips);
     if (hint) this.emit(hint);
-    this.loop(e, 'lid', i.call(this, n), i.call(this, this.T), () => element(e));
+    if (!this.countedElementLoops() || trips < 2) return this.loop(e, 'lid', i.call(this, n), i.call(this, this.T), () => element(e));
+    // Counted by passes of the workgroup (a constant trip count), each thread's column the same in
+    // every pass where a pass covers whole rows: the compiler then addresses each pass's element
+    // from the first one's by constant offsets, without a remainder loop.
+    const j = this.fresh('j');
+    const whole = this.T % cols === 0;
+    this.loop(j, i.call(this, 0), i.call(this, trips), i.call(this, 1), () => {
+      const at = () => {
+        if (!whole) return element(e);
+        this.emit(this.declConst('r', 'i32', `lid / ${i.call(this, cols)} + ${j} * ${i.call(this, this.T / cols)}`));
+        this.emit(this.declConst('c', 'i32', `lid % ${i.call(this, cols)}`));
+        body('r', 'c');
+      };
+      if (!whole || n % this.T) this.emit(this.declConst(e, 'i32', `lid + ${j} * ${i.call(this, this.T)}`));
+      if (n % this.T) this.block(`if (${e} < ${i.call(this, n)})`, at);
+      else at();
+    });
+  }
+
+  /**
+   * Whether a shared tile's element loop counts passes of the workgroup (a constant trip count)
+   * rather than elements from lid (CUDA: nvcc then unrolls without a remainder loop). No by default.
+   */
+  protected countedElementLoops(): boolean {
+    return false;
   }
 
   /**

@@ -950,6 +950,9 @@ class CudaPrinter extends CLikePrinter {
    * thread has 8 loads in flight instead of one (the state kernels issue these loads once per
    * chunk, in sequence, so their latency is the kernel's time).
    */
+  protected override countedElementLoops(): boolean {
+    return true;
+  }
   override elementLoopHint(trips: number): string | undefined {
     return trips > 1 ? `#pragma unroll ${Math.min(8, trips)}` : undefined;
   }

@@ -48,7 +48,9 @@ test('bf16 query, key and value tiles of the softmax kernel are bf16 in shared m
   // The fallback is the scalar element loop, rounding to bf16 on the store.
   const keys = Number(/key tiles of (\d+)/.exec(cu)![1]);
   const threads = Number(/__launch_bounds__\((\d+), \d\) attnc_softmax_attention/.exec(cu)![1]);
-  assert.match(k, new RegExp(`else \\{\\n\\s+#pragma unroll 8\\n\\s+for \\(int e\\d+ = lid; e\\d+ < ${keys * 128}; e\\d+ \\+= ${threads}\\) \\{[^}]*\\n\\s+Kt\\[r \\* 136 \\+ c\\] = __float2bfloat16_rn\\(attnc_load\\(in_k, `));
+  // (Counted by passes of the workgroup, like every element loop of a CUDA kernel: pass j's row is
+  // the first pass's plus j · threads / 128.)
+  assert.match(k, new RegExp(`else \\{\\n\\s+#pragma unroll 8\\n\\s+for \\(int (j\\d+) = 0; \\1 < ${(keys * 128) / threads}; \\1 \\+= 1\\) \\{\\n\\s+\\[\\[maybe_unused\\]\\] const int r = lid / 128 \\+ \\1 \\* ${threads / 128};\\n\\s+\\[\\[maybe_unused\\]\\] const int c = lid % 128;[^}]*\\n\\s+Kt\\[r \\* 136 \\+ c\\] = __float2bfloat16_rn\\(attnc_load\\(in_k, `));
   // The copies are complete for every thread after a barrier: each barrier waits for this thread's first.
   const barriers = k.match(/__syncthreads\(\);/g)!.length;
   assert.ok(barriers >= 3);
