@@ -563,21 +563,33 @@ export abstract class CLikePrinter {
     const hint = this.elementLoopHint(trips);
     if (hint) this.emit(hint);
     if (!this.countedElementLoops() || trips < 2) return this.loop(e, 'lid', i.call(this, n), i.call(this, this.T), () => element(e));
-    // Counted by passes of the workgroup (a constant trip count), each thread's column the same in
-    // every pass where a pass covers whole rows: the compiler then addresses each pass's element
-    // from the first one's by constant offsets, without a remainder loop.
+    this.passLoop(e, n, cols, 1, () => body('r', 'c'));
+  }
+
+  /**
+   * A loop over the n elements of a tile of `cols` columns, `width` consecutive elements of a row
+   * per thread and step, counted by passes of the workgroup (a constant trip count); r and c name
+   * the step's first element for `body`, `e` its number where the bound needs it. Where a pass
+   * covers whole rows, each thread's column is the same in every pass and its row advances by a
+   * constant: the compiler then addresses every pass from the first, without a remainder loop.
+   * The caller prints any unroll hint before it.
+   */
+  protected passLoop(e: string, n: number, cols: number, width: number, body: () => void): void {
+    const i = (v: number) => this.intLit(v);
+    const step = this.T * width;
+    const whole = step % cols === 0;
+    const first = width === 1 ? 'lid' : `lid * ${i(width)}`;
     const j = this.fresh('j');
-    const whole = this.T % cols === 0;
-    this.loop(j, i.call(this, 0), i.call(this, trips), i.call(this, 1), () => {
-      const at = () => {
-        if (!whole) return element(e);
-        this.emit(this.declConst('r', 'i32', `lid / ${i.call(this, cols)} + ${j} * ${i.call(this, this.T / cols)}`));
-        this.emit(this.declConst('c', 'i32', `lid % ${i.call(this, cols)}`));
-        body('r', 'c');
+    this.loop(j, i(0), i(Math.ceil(n / step)), i(1), () => {
+      if (!whole || n % step) this.emit(this.declConst(e, 'i32', `${first} + ${j} * ${i(step)}`));
+      const element = () => {
+        const f = width === 1 ? first : `(${first})`;
+        this.emit(this.declConst('r', 'i32', whole ? `${f} / ${i(cols)} + ${j} * ${i(step / cols)}` : `${e} / ${i(cols)}`));
+        this.emit(this.declConst('c', 'i32', whole ? `${f} % ${i(cols)}` : `${e} % ${i(cols)}`));
+        body();
       };
-      if (!whole || n % this.T) this.emit(this.declConst(e, 'i32', `lid + ${j} * ${i.call(this, this.T)}`));
-      if (n % this.T) this.block(`if (${e} < ${i.call(this, n)})`, at);
-      else at();
+      if (n % step) this.block(`if (${e} < ${i(n)})`, element);
+      else element();
     });
   }
 

@@ -297,12 +297,16 @@ class CudaPrinter extends CLikePrinter {
   private splitRange(values: SExpr[]): number | undefined {
     const fs: Extract<SExpr, { k: 'fold' }>[] = [];
     for (const v of values) walkSExpr(v, (x) => void (x.k === 'fold' && fs.push(x)));
-    const ranges = new Set(fs.map((f) => (f.from.k === 'const' && f.to.k === 'const' ? `${f.from.v}:${f.to.v}` : '?')));
-    if (fs.length === 0 || ranges.size !== 1 || ranges.has('?')) return undefined;
-    const tileOk = (f: Extract<SExpr, { k: 'fold' }>) => this.quadFolds.get(f)?.every((x) => this.rowStride(this.tiles.get(x.tile)!) % 4 === 0);
-    if (!fs.every(tileOk)) return undefined;
-    const f = fs[0]! as Extract<SExpr, { k: 'fold' }> & { from: { v: number }; to: { v: number } };
-    return f.to.v - f.from.v;
+    const ranges = fs.map((f) => this.quadRange(f));
+    if (!ranges.length || ranges.some((r) => !r || r.from !== ranges[0]!.from || r.to !== ranges[0]!.to)) return undefined;
+    return ranges[0]!.to - ranges[0]!.from;
+  }
+
+  /** The constant range of a fold quadFold can print (its tile reads found, rows 16-byte aligned); else undefined. */
+  private quadRange(e: Extract<SExpr, { k: 'fold' }>): { from: number; to: number } | undefined {
+    const reads = this.quadFolds.get(e);
+    if (!reads || e.from.k !== 'const' || e.to.k !== 'const' || reads.some((x) => this.rowStride(this.tiles.get(x.tile)!) % 4)) return undefined;
+    return { from: e.from.v, to: e.to.v };
   }
 
   /**
@@ -548,11 +552,12 @@ class CudaPrinter extends CLikePrinter {
       if (this.foldSplit) throw new Error('internal: a fold in a split triangle that quadFold does not take');
       return undefined;
     };
-    if (e0.from.k !== 'const' || e0.to.k !== 'const') return none();
-    const [from, to] = [e0.from.v, e0.to.v];
+    const range = this.quadRange(e0);
+    if (!range) return none();
+    const { from, to } = range;
     for (const e of es) {
-      const reads = this.quadFolds.get(e);
-      if (!reads || e.from.k !== 'const' || e.to.k !== 'const' || e.from.v !== from || e.to.v !== to || reads.some((x) => this.rowStride(this.tiles.get(x.tile)!) % 4)) return none();
+      const r = this.quadRange(e);
+      if (!r || r.from !== from || r.to !== to) return none();
     }
     const pre = this.hoisted[this.hoisted.length - 1];
     if (!pre) throw new Error('internal: fold outside a statement');
@@ -1493,39 +1498,18 @@ class CudaPrinter extends CLikePrinter {
     const n = rows * cols;
     const cond = this.alignment(buf, width, y, colsBound).join(' && ');
     this.emit(`// ${what}`);
-    if (!counted) {
-      this.block(`if (${cond})`, () => {
-        const e = this.fresh('e');
-        this.emit(`#pragma unroll ${Math.max(1, Math.min(unroll, Math.ceil(n / (this.T * width))))}`);
-        this.block(this.forLoop(e, `lid * ${i(width)}`, i(n), i(this.T * width)), () => {
-          this.emit(this.declConst('r', 'i32', `${e} / ${i(cols)}`));
-          this.emit(this.declConst('c', 'i32', `${e} % ${i(cols)}`));
-          body();
-        });
-      });
-      this.block('else', fallback);
-      return;
-    }
     this.block(`if (${cond})`, () => {
-      // Counted by passes of the workgroup (a constant trip count: nvcc unrolls without the
-      // remainder loop and trip-count arithmetic it adds where the bound depends on lid).
       const e = this.fresh('e');
-      const j = this.fresh('j');
-      const step = this.T * width;
-      const trips = Math.ceil(n / step);
-      this.emit(trips <= unroll ? '#pragma unroll' : `#pragma unroll ${unroll}`);
-      // Where a pass covers whole rows, a thread's column stays and its row moves by a constant:
-      // nvcc then computes the addresses of each pass from the first one's.
-      const whole = step % cols === 0;
-      this.block(this.forLoop(j, i(0), i(trips), i(1)), () => {
-        if (!whole || n % step) this.emit(this.declConst(e, 'i32', `lid * ${i(width)} + ${j} * ${i(step)}`));
-        const element = () => {
-          this.emit(this.declConst('r', 'i32', whole ? `(lid * ${i(width)}) / ${i(cols)} + ${j} * ${i(step / cols)}` : `${e} / ${i(cols)}`));
-          this.emit(this.declConst('c', 'i32', whole ? `(lid * ${i(width)}) % ${i(cols)}` : `${e} % ${i(cols)}`));
-          body();
-        };
-        if (n % step) this.block(`if (${e} < ${i(n)})`, element);
-        else element();
+      const trips = Math.ceil(n / (this.T * width));
+      if (counted) {
+        this.emit(trips <= unroll ? '#pragma unroll' : `#pragma unroll ${unroll}`);
+        return this.passLoop(e, n, cols, width, body);
+      }
+      this.emit(`#pragma unroll ${Math.max(1, Math.min(unroll, trips))}`);
+      this.block(this.forLoop(e, `lid * ${i(width)}`, i(n), i(this.T * width)), () => {
+        this.emit(this.declConst('r', 'i32', `${e} / ${i(cols)}`));
+        this.emit(this.declConst('c', 'i32', `${e} % ${i(cols)}`));
+        body();
       });
     });
     this.block('else', fallback);

@@ -125,7 +125,7 @@ export function buildSoftmaxKernel(st: PlanState): Kernel {
         // product instead, the row maxima too (c > 0 keeps the order), and each weight is
         // 2^{s·c′ − m·c′} with c′ = c·log2 e: one multiply-add per element, and no scaling pass.
         const raw = ir.weight === 'softmax' && !gated ? rawTimes(s, b.tile(Sm, R, Cv)) : undefined;
-        if (ir.weight === 'softmax') s = raw ? b.tile(Sm, R, Cv) : log2eTimes(s);
+        if (ir.weight === 'softmax') s = raw !== undefined ? b.tile(Sm, R, Cv) : log2eTimes(s);
         const f = raw !== undefined ? b.f(raw * Math.LOG2E) : undefined;
         const scaled = (x: SExpr) => (f ? b.mul(x, f) : x);
         // A whole tile the mask keeps (a causal kernel's tiles below the diagonal) takes the score
