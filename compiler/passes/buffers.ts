@@ -134,20 +134,45 @@ export function stateBuffers(ir: AttentionIR, C: number): BufferDecl[] {
 }
 
 /**
- * The segmented state passes (Tiling.segment, additive updates without a normalizer): per
- * sequence × segment × head, the segment's own final state from a zero start (`w_sl`), its
- * log-decay per key row, Σ of its chunks' b_L (`w_sd`), and the state at its start (`w_s0`).
- * Segments are counted from the longest sequence: ⌈MAXLEN / segment⌉ per sequence.
+ * The segmented state passes (Tiling.segment or segmentWorkgroups, additive updates without a
+ * normalizer): per sequence × segment × head, the segment's own final state from a zero start
+ * (`w_sl`), its log-decay per key row, Σ of its chunks' b_L (`w_sd`), and the state at its start
+ * (`w_s0`). Segments are counted from the longest sequence: ⌈MAXLEN / segment⌉ per sequence.
  */
-export function segmentBuffers(ir: AttentionIR, segment: number): BufferDecl[] {
-  const heads = b.mul(b.mul(P.N, segmentCount(segment)), P.H);
+export function segmentBuffers(ir: AttentionIR, tl: Tiling): BufferDecl[] {
+  const heads = b.mul(b.mul(P.N, segmentCount(ir, tl)), P.H);
   const state = (name: string): BufferDecl => ({ name, role: 'scratch', dtype: 'f32', access: 'read_write', elems: b.mul(heads, b.i(ir.keyDim * ir.valueDim)) });
   return [state('w_sl'), { name: 'w_sd', role: 'scratch', dtype: 'f32', access: 'read_write', elems: b.mul(heads, b.i(ir.keyDim)) }, state('w_s0')];
 }
 
+/** Whether the state passes run in segments (Tiling.segment or Tiling.segmentWorkgroups). */
+export function segmented(tl: Tiling): boolean {
+  return !!tl.segment || !!tl.segmentWorkgroups;
+}
+
+/** Workgroups per head and sequence of the (segmented) state kernel: value tiles × key tiles. */
+export function stateGroupsPerHead(ir: AttentionIR, tl: Tiling): number {
+  const VT = Math.ceil(ir.valueDim / tl.BV);
+  return tl.stateKeyTile ? VT * Math.ceil(ir.keyDim / tl.stateKeyTile) : VT;
+}
+
+/**
+ * Tokens per segment, a multiple of the chunk: Tiling.segment, or from the run's shape
+ * (Tiling.segmentWorkgroups = W): ⌈W / (N·H·G)⌉ segments wanted (G the state kernel's workgroups
+ * per head), so each of ⌈⌈MAXLEN / C⌉ / that⌉ chunks — a single segment where N·H·G ≥ W.
+ */
+export function segmentLength(ir: AttentionIR, tl: Tiling): SExpr {
+  if (tl.segment) return b.i(tl.segment);
+  const W = tl.segmentWorkgroups;
+  if (!W) throw new Error('internal: segmentLength without segments');
+  const wanted = b.ceilDiv(b.i(W), b.mul(b.mul(P.N, P.H), b.i(stateGroupsPerHead(ir, tl))));
+  const chunks = b.max(b.ceilDiv(b.ceilDiv(P.MAXLEN, b.i(tl.C)), wanted), b.i(1));
+  return b.mul(chunks, b.i(tl.C));
+}
+
 /** Segments per sequence of the segmented state passes. */
-export function segmentCount(segment: number): SExpr {
-  return b.ceilDiv(P.MAXLEN, b.i(segment));
+export function segmentCount(ir: AttentionIR, tl: Tiling): SExpr {
+  return b.ceilDiv(P.MAXLEN, segmentLength(ir, tl));
 }
 
 /** Row 0 of head h's state of segment `seg` of sequence n in w_sl and w_s0 ([K, V] rows; w_sd: [K]), of `nseg` per sequence. */

@@ -14,7 +14,7 @@ import { isVectorGate, SUM_EPS, type AttentionIR } from '../ir/attention-ir.ts';
 import * as b from '../kernel-ir/build.ts';
 import { loadsOf, replaceNode, unconditional, usesVar } from '../kernel-ir/analysis.ts';
 import type { Kernel, SExpr } from '../kernel-ir/types.ts';
-import { chunkSlot, chunkStateRow, decayedKeys, P, programBuffers, programParams, scratchBuffer, segmentBuffers, segmentCount, segmentStateRow, splitBuffers, stateBuffers, tokinfoBuffer, type RowTokens } from './buffers.ts';
+import { chunkSlot, chunkStateRow, decayedKeys, P, programBuffers, programParams, scratchBuffer, segmentBuffers, segmentCount, segmented, segmentLength, segmentStateRow, splitBuffers, stateBuffers, tokinfoBuffer, type RowTokens } from './buffers.ts';
 import { storeChunkOutput } from './build-output.ts';
 import { KernelBuilder } from './kernel-builder.ts';
 import { isElementwise } from './lower-expr.ts';
@@ -62,7 +62,7 @@ export function buildChunkKernel(st: PlanState, pass: StatePass = 'whole'): Kern
   // Delta rules with vector gates in three kernels: keys decayed by the intra-chunk kernel.
   const decayed = decayedKeys(ir, tl);
   const kb = new KernelBuilder(`${ir.name}_${C === 1 ? 'recurrent' : pass === 'segment' ? 'segment' : 'chunk'}`);
-  const SEG = pass === 'whole' ? undefined : tl.segment;
+  const SEG = pass !== 'whole' && segmented(tl);
   if (pass !== 'whole' && (!SEG || !outputKernel || cls !== 'additive' || norm)) throw new Error(`internal: segmented state passes need Tiling.segment and the additive three-kernel form without a normalizer`);
 
   const VT = Math.ceil(V / BV);
@@ -72,7 +72,9 @@ export function buildChunkKernel(st: PlanState, pass: StatePass = 'whole'): Kern
   const stateRows = keyTile ? b.min(b.i(BK), b.sub(b.i(K), kt0)) : b.i(K);
   const h = kb.let('h', b.wg(1));
   // With segments, workgroups along z are (sequence, segment) pairs.
-  const nseg = SEG ? kb.let('nseg', segmentCount(SEG)) : undefined;
+  // With a length from the run's shape (Tiling.segmentWorkgroups), bound once.
+  const segLen = SEG ? (tl.segment ? segmentLength(ir, tl) : kb.let('seglen', segmentLength(ir, tl))) : undefined;
+  const nseg = segLen ? kb.let('nseg', b.ceilDiv(P.MAXLEN, segLen)) : undefined;
   const n = kb.let('n', nseg ? b.idiv(b.wg(2), nseg) : b.wg(2));
   const sg = nseg ? kb.let('sg', b.mod(b.wg(2), nseg)) : undefined;
   const start = kb.let('start', b.ld('cu', n));
@@ -785,8 +787,8 @@ export function buildChunkKernel(st: PlanState, pass: StatePass = 'whole'): Kern
   const lastSegment = nseg ? b.bin('eq', sg!, b.sub(nseg, b.i(1))) : undefined;
   if (SEG) {
     // This workgroup's segment of the sequence (none where the sequence is shorter).
-    const from = kb.let('seg0', b.mul(sg!, b.i(SEG)));
-    const to = b.min(len, b.add(from, b.i(SEG)));
+    const from = kb.let('seg0', b.mul(sg!, segLen!));
+    const to = b.min(len, b.add(from, segLen!));
     kb.for('c0', from, pass === 'segment' ? b.sel(lastSegment!, from, to) : to, b.i(C), chunkLoop, 'chunks of the segment, in order');
   } else kb.for('c0', b.i(0), len, b.i(C), chunkLoop, 'chunks of the sequence, in order');
 
@@ -806,9 +808,9 @@ export function buildChunkKernel(st: PlanState, pass: StatePass = 'whole'): Kern
     });
   });
 
-  const buffers = [...programBuffers(ir, 'f32'), ...preparedBuffers(st), ...(split ? splitBuffers(ir, tl) : []), ...(outputKernel ? stateBuffers(ir, C) : []), ...(SEG ? segmentBuffers(ir, SEG) : []), tokinfoBuffer];
+  const buffers = [...programBuffers(ir, 'f32'), ...preparedBuffers(st), ...(split ? splitBuffers(ir, tl) : []), ...(outputKernel ? stateBuffers(ir, C) : []), ...(SEG ? segmentBuffers(ir, tl) : []), tokinfoBuffer];
   const groups = keyTile ? b.i(VT * Math.ceil(K / BK)) : b.ceilDiv(b.i(V), b.i(BV));
-  return kb.build([groups, P.H, SEG ? b.mul(P.N, segmentCount(SEG)) : P.N], keyTile ? (tl.stateThreads ?? tl.threads) : tl.threads, programParams(ir), buffers, `${ir.name}: ${C === 1 ? 'token-sequential' : `chunks of ${C}`} ${cls} update, state tile [${keyTile ? BK : K}, ${BV}] per workgroup${keyTile ? ` (key tiles of ${BK} in the grid)` : `, key slices of ${BK}`}`);
+  return kb.build([groups, P.H, SEG ? b.mul(P.N, segmentCount(ir, tl)) : P.N], keyTile ? (tl.stateThreads ?? tl.threads) : tl.threads, programParams(ir), buffers, `${ir.name}: ${C === 1 ? 'token-sequential' : `chunks of ${C}`} ${cls} update, state tile [${keyTile ? BK : K}, ${BV}] per workgroup${keyTile ? ` (key tiles of ${BK} in the grid)` : `, key slices of ${BK}`}`);
 }
 
 export function preparedBuffers(st: PlanState) {

@@ -18,7 +18,6 @@ const { R, C: Cv } = b;
 export function buildSegmentCombineKernel(st: PlanState): Kernel {
   const ir = st.ir;
   const tl = st.tiling!;
-  const SEG = tl.segment!;
   const K = ir.keyDim;
   const V = ir.valueDim;
   const BV = tl.BV;
@@ -26,7 +25,7 @@ export function buildSegmentCombineKernel(st: PlanState): Kernel {
   const v0 = kb.let('v0', b.mul(b.wg(0), b.i(BV)));
   const h = kb.let('h', b.wg(1));
   const n = kb.let('n', b.wg(2));
-  const nseg = kb.let('nseg', segmentCount(SEG));
+  const nseg = kb.let('nseg', segmentCount(ir, tl));
   const vCols = kb.let('vcols', b.min(b.i(BV), b.sub(b.i(V), v0)));
   const guard = { rows: b.i(K), cols: vCols, fill: 0 };
   /** Element (r, c) of this workgroup's tile in a [K, V] state of head h at row `base`. */
@@ -47,6 +46,6 @@ export function buildSegmentCombineKernel(st: PlanState): Kernel {
     kb.map(S, b.add(decayed, b.tile(Own, R, Cv)));
     kb.op({ op: 'store', src: S, dst: { buf: 'w_s0', index: at(segRow(sg)), rows: b.i(K), cols: vCols }, value: b.tile(S, R, Cv) });
   }, 'segments of the sequence, in order');
-  const buffers = [...programBuffers(ir, 'f32'), ...segmentBuffers(ir, SEG), tokinfoBuffer];
-  return kb.build([b.ceilDiv(b.i(V), b.i(BV)), P.H, P.N], tl.threads, programParams(ir), buffers, `${ir.name}: the states at the starts of segments of ${SEG} tokens, from the earlier segments' own final states and log-decays`);
+  const buffers = [...programBuffers(ir, 'f32'), ...segmentBuffers(ir, tl), tokinfoBuffer];
+  return kb.build([b.ceilDiv(b.i(V), b.i(BV)), P.H, P.N], tl.threads, programParams(ir), buffers, `${ir.name}: the states at the starts of segments of ${tl.segment ? `${tl.segment} tokens` : `a length set by the run's shape (≥ ${tl.segmentWorkgroups} state workgroups)`}, from the earlier segments' own final states and log-decays`);
 }

@@ -20,7 +20,7 @@ import * as b from '../kernel-ir/build.ts';
 import type { BufferDecl, Dtype, Kernel, Program, SExpr, Stmt } from '../kernel-ir/types.ts';
 import { blocksOverlap, deepTileAccess, memoryLets, tileBlocks, usedTiles, type RowBlock } from '../kernel-ir/analysis.ts';
 import { PROFILES, PROFILE_NAMES, type TargetProfile } from '../targets/profiles.ts';
-import { featBuf, programBuffers, programParams, scratchBuffer, segmentBuffers, splitBuffers, stateBuffers, tokinfoBuffer } from './buffers.ts';
+import { featBuf, programBuffers, programParams, scratchBuffer, segmentBuffers, segmented, splitBuffers, stateBuffers, tokinfoBuffer } from './buffers.ts';
 import { buildChunkKernel } from './build-chunk.ts';
 import { buildSegmentCombineKernel } from './build-segments.ts';
 import { buildIntraKernel } from './build-intra.ts';
@@ -316,14 +316,16 @@ function tiling(st: PlanState): void {
  * `stateThreads` unless threads were asked for. Segments of the sequence (Tiling.segment): asked
  * for only (PlanOptions.segmentChunks).
  */
-function stateWorkgroups(st: PlanState, pref: TargetProfile['chunkPlan'], askedThreads: number | undefined, C: number, BK: number): Pick<Tiling, 'stateKeyTile' | 'stateThreads' | 'segment'> {
+function stateWorkgroups(st: PlanState, pref: TargetProfile['chunkPlan'], askedThreads: number | undefined, C: number, BK: number): Pick<Tiling, 'stateKeyTile' | 'stateThreads' | 'segment' | 'segmentWorkgroups'> {
   if (st.ir.update?.cls !== 'additive' || st.ir.normalizer === 'maxabs') return {};
   const tile = st.options.stateKeyTile ?? pref?.stateKeyTile;
   const keyTiles = !!tile && tile < st.ir.keyDim;
   // Segments (asked for): a state without a normalizer, held whole by each workgroup's key rows
   // (key tiles, or one key slice).
   const chunks = st.options.segmentChunks;
-  const segment = chunks && chunks > 0 && st.ir.normalizer === 'none' && (keyTiles || BK >= st.ir.keyDim) ? { segment: chunks * C } : {};
+  const wgs = st.options.segmentWorkgroups;
+  const segmentable = st.ir.normalizer === 'none' && (keyTiles || BK >= st.ir.keyDim);
+  const segment = !segmentable ? {} : chunks && chunks > 0 ? { segment: chunks * C } : wgs && wgs > 0 ? { segmentWorkgroups: wgs } : {};
   if (!keyTiles) return segment;
   const threads = askedThreads === undefined ? pref?.stateThreads : undefined;
   return { stateKeyTile: tile, ...(threads && threads <= st.target.limits.threadsPerGroup ? { stateThreads: threads } : {}), ...segment };
@@ -429,11 +431,11 @@ function kernels(st: PlanState): void {
         ks.push(buildIntraKernel(st));
         extra.push(...splitBuffers(ir, st.tiling!));
       }
-      if (st.tiling!.segment) {
+      if (segmented(st.tiling!)) {
         // Segments: each segment's own state, the states at the segments' starts, then each
         // segment from its start (build-segments.ts).
         ks.push(buildChunkKernel(st, 'segment'), buildSegmentCombineKernel(st), buildChunkKernel(st, 'fromStarts'));
-        extra.push(...segmentBuffers(ir, st.tiling!.segment));
+        extra.push(...segmentBuffers(ir, st.tiling!));
       } else ks.push(buildChunkKernel(st));
       if (st.tiling!.outputKernel) {
         ks.push(buildOutputKernel(st));

@@ -64,6 +64,12 @@ export interface Tiling {
    * chunks (`_chunk`) — for more workgroups where B × H is small. Unset: one pass over the sequence.
    */
   segment?: number;
+  /**
+   * Segments whose length the run's shape sets (instead of `segment`): as many per sequence as
+   * bring the state kernel's workgroups (N × H × its workgroups per head × segments) to this
+   * number, one where N × H alone does (`segmentLength()` in buffers.ts).
+   */
+  segmentWorkgroups?: number;
   /** Token rows per workgroup of the prepare kernel. */
   prepareRows: number;
   sharedBytes: number;
@@ -105,6 +111,12 @@ export interface PlanOptions {
    * computed in parallel (Tiling.segment), for measurements; default: one pass.
    */
   segmentChunks?: number;
+  /**
+   * Three kernels with an additive update: segments of a length chosen from the run's shape, so
+   * that the state kernel has at least this many workgroups (Tiling.segmentWorkgroups); for
+   * measurements, default: one pass. `segmentChunks` wins where both are given.
+   */
+  segmentWorkgroups?: number;
   /**
    * Vector gates' intra-chunk scores in blocks of 16 rows, the pairs across blocks by tensor-core
    * matmuls (build-intra.ts); default true. False scores every pair per element, for measurements.

@@ -12,6 +12,7 @@ import { type RunInputs } from '../../compiler/interp/inputs.ts';
 import { randomInputs } from '../../compiler/interp/random.ts';
 import { compareTensors } from '../../compiler/interp/tensor.ts';
 import { prepareHostRun, readOutputs } from '../../compiler/kernel-ir/host.ts';
+import { evalSize, uniformParams } from '../../compiler/kernel-ir/host-contract.ts';
 import { runProgram } from '../../compiler/kernel-ir/interp.ts';
 import { plan } from '../../compiler/passes/pipeline.ts';
 import * as kb from '../../compiler/kernel-ir/build.ts';
@@ -125,6 +126,40 @@ test('segmented state passes (own states, the recurrence over segments, states f
       const segmented = ir.normalizer === 'none';
       assert.equal(names.filter((k) => ['segment', 'combine', 'chunk'].includes(k)), segmented ? ['segment', 'combine', 'chunk'] : ['chunk'], `${name}: state kernels`);
       validate(ir, 'cuda-sm90', 'chunk', inputs, `${name} segments, key tile ${stateKeyTile}`, 16, 'bf16', extra);
+    }
+  }
+});
+
+// Segments whose length the run's shape sets (PlanOptions.segmentWorkgroups): two sequences of 70
+// and 80 tokens over 2 heads, chunks of 16 (5 in the longest); W = 1 asks for one segment per
+// sequence (the segment pass then has nothing to do and the combine only copies the initial
+// state), larger W for 2–5 segments, depending on the state kernel's workgroups per head.
+test('segments sized by the run shape (segmentWorkgroups) = reference', () => {
+  // Segments per sequence by the state kernel's workgroups per head G (value tiles × key tiles:
+  // 2 × 4 workgroups for the run with G = 2) and W: ⌈W / 4G⌉ wanted, each of ⌈5 / that⌉ of the
+  // longest sequence's 5 chunks.
+  const expected: Record<number, Record<number, number>> = {
+    1: { 1: 1, 40: 5, 130: 5, 1000: 5 },
+    2: { 1: 1, 40: 5, 130: 5, 1000: 5 },
+    4: { 1: 1, 40: 3, 130: 5, 1000: 5 },
+    8: { 1: 1, 40: 2, 130: 5, 1000: 5 },
+    16: { 1: 1, 40: 1, 130: 3, 1000: 5 },
+  };
+  for (const name of ['retnet', 'simple_gla', 'gla']) {
+    const ir = stdlibIR(name);
+    const inputs = randomInputs(ir, { B: 1, T: 150, H: 2, seed: 49, initialState: true, cuSeqlens: [0, 70, 150] });
+    const params = uniformParams({ B: 1, T: 150, H: 2, cuSeqlens: [0, 70, 150] }, ir.inputs.filter((i) => i.type === 'real').map((i) => i.name));
+    for (const stateKeyTile of [0, 32]) {
+      for (const segmentWorkgroups of [1, 40, 130, 1000]) {
+        const extra: PlanOptions = { outputKernel: true, segmentWorkgroups, stateKeyTile };
+        const p = plan(ir, 'cuda-sm90', { form: 'chunk', chunk: 16, dtype: 'bf16', ...extra });
+        const names = p.program!.kernels.map((k) => k.name.replace(`${name}_`, ''));
+        assert.equal(names.filter((k) => ['segment', 'combine', 'chunk'].includes(k)), ['segment', 'combine', 'chunk'], `${name}: state kernels`);
+        const seg = p.program!.kernels.find((k) => k.name === `${name}_segment`)!;
+        const G = evalSize(seg.grid[0]!, params);
+        assert.is(evalSize(seg.grid[2]!, params) / 2, expected[G]?.[segmentWorkgroups], `${name}: segments for ${segmentWorkgroups} workgroups, ${G} per head`);
+        validate(ir, 'cuda-sm90', 'chunk', inputs, `${name} segments for ${segmentWorkgroups} workgroups, key tile ${stateKeyTile}`, 16, 'bf16', extra);
+      }
     }
   }
 });
