@@ -165,7 +165,8 @@ export interface Kernel {
   tensorCores?: 'tf32' | 'bf16' | 'f16';
   /**
    * Raw 32-bit words per thread a loop may hold for its next iteration's loads (a backend that
-   * prefetches: CUDA's pipelinedLoop); unset: the backend's own bound. From PlanOptions.prefetchWords.
+   * prefetches: CUDA's pipelinedLoop); unset: the backend's own bound. From PlanOptions.prefetchWords,
+   * else the profile's pipelinedWords.
    */
   prefetchWords?: number;
 }

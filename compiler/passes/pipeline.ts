@@ -681,7 +681,8 @@ function dtypeLegalisation(st: PlanState): void {
     const sixteen = use === 'bf16' || use === 'f16' ? use : undefined;
     const half = p.form === 'parallel' || st.options.halfOperands ? sixteen : undefined;
     for (const k of p.kernels) k.tensorCores = (isOutputKernel(k) ? sixteen : half) ?? 'tf32';
-    if (st.options.prefetchWords !== undefined) for (const k of p.kernels) k.prefetchWords = st.options.prefetchWords;
+    const prefetch = st.options.prefetchWords ?? st.target.pipelinedWords;
+    if (prefetch !== undefined) for (const k of p.kernels) k.prefetchWords = prefetch;
     st.notes.push(half ? `matmuls: tensor cores where the tile shapes allow (mma.sync m16n8k16 with ${half} operands, else m16n8k8 with TF32 operands; f32 accumulation)` : 'matmuls: tensor cores where the tile shapes allow (mma.sync m16n8k8, TF32 operands, f32 accumulation)');
   }
 }

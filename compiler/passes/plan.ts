@@ -131,9 +131,9 @@ export interface PlanOptions {
   halfOperands?: boolean;
   /**
    * Raw 32-bit words per thread that a CUDA chunk loop may hold to load the next chunk's tiles
-   * while this one computes (Kernel.prefetchWords; default: the CUDA printer's bound), for
-   * measurements: a larger bound pipelines the delta rules' state kernels, at the price of
-   * registers.
+   * while this one computes (Kernel.prefetchWords; default: the profile's `pipelinedWords` —
+   * 48 on cuda-sm90, where it pipelines the delta rules' state kernels — else the CUDA printer's
+   * bound), for measurements.
    */
   prefetchWords?: number;
   /**

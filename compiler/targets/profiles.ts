@@ -95,6 +95,12 @@ export interface TargetProfile {
    */
   parallelThreads?: number;
   /**
+   * Raw 32-bit registers a thread may hold for a chunk loop's loads issued one chunk ahead (the
+   * CUDA printer's pipelinedLoop; unset: the printer's own bound, 25). An explicit prefetchWords
+   * option wins.
+   */
+  pipelinedWords?: number;
+  /**
    * Row-owned register tiles (kernel IR space 'rows'), where the backend lays them out as
    * tensor-core accumulator fragments with the warps splitting the rows: each warp's rows in
    * multiples of `rows`, columns in multiples of `cols` (or a single column), at most `words`
@@ -162,6 +168,16 @@ const CUDA_CHUNK_PLAN: TargetProfile['chunkPlan'] = { kernels: 'split', chunk: 3
  * against 1.199 / 3.539 / 12.678 with 64 (the spec's; one block per SM, 254 registers).
  */
 const CUDA_PARALLEL_KEY_TILE = 32;
+
+/**
+ * sm_90 (255 registers a thread, two blocks of 256 per SM at 128): the delta rules' state kernels
+ * issue their chunk loads (48 words a thread) one chunk ahead — 110 registers, no spill (ptxas,
+ * CUDA 13); sm_80 spilled at this bound and keeps the printer's 25. Measured on an H200 (bf16,
+ * H=16, K=V=128, 2026-12-07, the bound at 48 compiled at e3746fa against 2c0c576's default in one
+ * call): DeltaNet 1.140 → 1.073 ms at B=4 T=4096 and 2.238 → 1.938 at B=1 T=16384, Gated
+ * DeltaNet 1.249 → 1.161 and 2.411 → 2.164. No other stdlib program changes.
+ */
+const SM90_PIPELINED_WORDS = 48;
 
 /**
  * mma.sync m16n8 accumulator fragments: 16 rows and 8 columns a tile, 4 words a thread each, at
@@ -232,6 +248,7 @@ export const PROFILES: Record<string, TargetProfile> = {
     chunkPlan: CUDA_CHUNK_PLAN,
     rowTiles: CUDA_ROW_TILES,
     parallelKeyTile: CUDA_PARALLEL_KEY_TILE,
+    pipelinedWords: SM90_PIPELINED_WORDS,
   },
 };
 

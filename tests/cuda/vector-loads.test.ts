@@ -12,9 +12,9 @@ import { compileCuda } from '../../backends/cuda/index.ts';
 import { lowerSource } from '../../compiler/pipeline.ts';
 import { stdlibFiles } from '../helpers/stdlib.ts';
 
-function cudaOf(spec: string): string {
+function cudaOf(spec: string, profile = 'cuda-sm90'): string {
   const f = stdlibFiles().find((x) => x.name === spec)!;
-  const r = compileCuda(lowerSource(f.text, f.path).irs[0]!, { profile: 'cuda-sm90', dtype: 'bf16' });
+  const r = compileCuda(lowerSource(f.text, f.path).irs[0]!, { profile, dtype: 'bf16' });
   return r.files.find((x) => x.path.endsWith('.cu'))!.contents;
 }
 
@@ -92,7 +92,8 @@ test("linear attention's feature map elu(k) + 1 is k + 1 or eᵏ on each loaded 
 });
 
 test('a run of tile loads is one group: every load issued before the first value is stored', () => {
-  const cu = cudaOf('gated_deltanet');
+  // cuda-sm80 (the printer's bound of 25 pipelined words): the group is issued in each chunk.
+  const cu = cudaOf('gated_deltanet', 'cuda-sm80');
   const chunk = cu.slice(cu.indexOf('attnc_gated_deltanet_chunk('));
   // (k's row factor is folded into W, U and the weights by the intra-chunk kernel: no Kn here.)
   const at = chunk.indexOf('// Qn, Bc, X, Aqk, Qs, Ws, Ks: 16-byte loads issued together');
@@ -106,6 +107,18 @@ test('a run of tile loads is one group: every load issued before the first value
   // Each tile's loads are unrolled into registers: Qs, Ws and Ks hold 32 × 128 bf16 (W is stored
   // like the inputs), two 16-byte loads a thread each; X and Aqk 32 × 32 f32, one each.
   assert.equal([...group.matchAll(/uint4 raw\d+\[(\d)\];/g)].map((m) => m[1]).sort(), ['1', '1', '2', '2', '2']);
+});
+
+test("cuda-sm90's pipelinedWords (48) issues the delta rule's chunk loads one chunk ahead; cuda-sm80 keeps them in the chunk", () => {
+  const sm90 = cudaOf('gated_deltanet');
+  const chunk = sm90.slice(sm90.indexOf('attnc_gated_deltanet_chunk('));
+  assert.ok(chunk.includes('// Qn, Bc, X, Aqk, Qs, Ws, Ks: 16-byte loads issued one iteration ahead, into registers held across the loop'), 'sm90: the group issued ahead');
+  // The same 7 tiles: 2 + 2 + 2 sixteen-byte words of Qs, Ws, Ks, 1 of X and Aqk, two scalars.
+  const held = /Ks: 16-byte loads issued one iteration ahead[^\n]*\n([\s\S]*?)auto issue/.exec(chunk);
+  assert.ok(held, 'the registers held across the loop');
+  assert.equal([...held![1]!.matchAll(/uint4 raw\d+\[(\d)\];/g)].map((m) => m[1]).sort(), ['1', '1', '2', '2', '2']);
+  const sm80 = cudaOf('gated_deltanet', 'cuda-sm80');
+  assert.not.ok(sm80.includes('16-byte loads issued one iteration ahead, into registers held across the loop\n'), 'sm80: nothing issued ahead in the chunk kernel');
 });
 
 test("the chunk loop's load group is issued one chunk ahead: its registers are stored at the top of a chunk, then the next chunk's loads issued", () => {
