@@ -299,7 +299,8 @@ function tiling(st: PlanState): void {
     ]);
   }
   const t = best.t;
-  const keyTiles = t.stateKeyTile ? `, state kernel with key tiles of ${t.stateKeyTile}${t.stateThreads ? ` and ${t.stateThreads} threads` : ''}` : '';
+  const segments = t.segment ? `, in segments of ${t.segment} tokens` : t.segmentWorkgroups ? `, in segments the run's shape sets (at least ${t.segmentWorkgroups} workgroups)` : '';
+  const keyTiles = t.stateKeyTile || segments ? `, state kernel${t.stateKeyTile ? ` with key tiles of ${t.stateKeyTile}${t.stateThreads ? ` and ${t.stateThreads} threads` : ''}` : ''}${segments}` : '';
   const kernelsOf = t.outputKernel ? ' (the largest of the three kernels; outputs from the output kernel, for all chunks in parallel)' : t.split ? ' (the larger of the two kernels)' : '';
   st.tiling = { ...t, why: `chunk ${t.C}, value tile ${t.BV}${req.BV ? ' (requested)' : ''}, key slice ${t.BK}${req.BK ? ' (requested)' : ''}, ${t.threads} threads${keyTiles}: ${t.sharedBytes} bytes of workgroup memory${kernelsOf} (${prof.name} allows ${limit})` };
   if (asked && t.C !== asked) st.notes.push(`tiling: the requested chunk ${asked} (--chunk) does not fit ${prof.name}; using ${t.C} (results are the same up to rounding)`);
