@@ -4,7 +4,9 @@
 
 DIR holds SPEC/cuda/SPEC_torch.py loaders (bench/gpu/prepare-compare.sh writes .gpu/compare).
 Prints, per spec, each kernel's mean time per forward call and its share of the call, so a
-benchmark row can be split into the kernels that make it (H=16, K=V=128, as in compare.py).
+benchmark row can be split into the kernels that make it (H=16, K=V=128, as in compare.py), and
+the whole call as compare.py times it (CUDA events around forward(): the kernels, the gaps
+between them and the host's work before the first launch).
 """
 import argparse
 import collections
@@ -15,7 +17,7 @@ import torch
 from torch.profiler import ProfilerActivity, profile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from compare import DEV, attnc_args, load_loader  # noqa: E402
+from compare import DEV, attnc_args, load_loader, median_ms  # noqa: E402
 
 
 def main():
@@ -49,6 +51,8 @@ def main():
         total = sum(per.values()) or float('nan')
         for name, ms in sorted(per.items(), key=lambda kv: -kv[1]):
             print(f'| {s} | {name} | {ms:.3f} | {100 * ms / total:.0f} % |', flush=True)
+        call = median_ms(lambda: mod.forward(*args), a.reps)
+        print(f'| {s} | whole call (CUDA events, median): kernels {total:.3f} + host and gaps {call - total:.3f} | {call:.3f} | |', flush=True)
 
 
 if __name__ == '__main__':
