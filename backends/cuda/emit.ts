@@ -103,6 +103,8 @@ __device__ __forceinline__ int attnc_min(int a, int b) { return a < b ? a : b; }
 __device__ __forceinline__ float attnc_max(float a, float b) { return fmaxf(a, b); }
 __device__ __forceinline__ int attnc_max(int a, int b) { return a > b ? a : b; }
 __device__ __forceinline__ int attnc_clamp(int x, int lo, int hi) { return x < lo ? lo : (x > hi ? hi : x); }
+// Sequence n's first token: the caller's cu_seqlens, or n·T for B sequences of T tokens (cu NULL).
+__device__ __forceinline__ int attnc_seq_start(const int* cu, int n, int T) { return cu ? cu[n] : n * T; }
 __device__ __forceinline__ float attnc_load(const __half* p, int i) { return __half2float(p[i]); }
 __device__ __forceinline__ float attnc_load(const __nv_bfloat16* p, int i) { return __bfloat162float(p[i]); }
 __device__ __forceinline__ void attnc_store(__half* p, int i, float x) { p[i] = __float2half_rn(x); }
@@ -927,6 +929,8 @@ class CudaPrinter extends CLikePrinter {
     }
   }
   load(b: BufferDecl, idx: string): string {
+    // The sequence offsets: without cu_seqlens the launcher passes NULL and they are n·T.
+    if (b.name === 'cu') return `attnc_seq_start(cu, ${idx}, T)`;
     return b.dtype === 'f16' || b.dtype === 'bf16' ? `attnc_load(${b.name}, ${idx})` : `${b.name}[${idx}]`;
   }
   storeBuf(b: BufferDecl, idx: string, value: string): string {

@@ -5,7 +5,7 @@
  * size expressions, printed as C, so the host contract (compiler/kernel-ir/host-contract.ts) holds
  * by construction:
  *   B, T, H, N (sequences), NT = B·T, MAXLEN, HAS_INIT, STORE_FINAL, H_<input>;
- *   cu: the caller's cu_seqlens (device int32), or [0, T, …, B·T] written by a small kernel;
+ *   cu: the caller's cu_seqlens (device int32), or NULL: the kernels then take n·T (attnc_seq_start);
  *   tokinfo [NT, 2] (position, sequence length) written by a small kernel from cu, when used;
  *   scratch buffers (prepared features, cumulative gates) in the workspace.
  */
@@ -215,16 +215,11 @@ typedef struct {{name}}_params {
 // ── kernels ────────────────────────────────────────────────────────────────────
 {{#each kernels}}
 {{this}}{{/each}}
-// Sequence offsets [0, T, 2T, …, N·T] when the caller has no cu_seqlens.
-extern "C" __global__ void __launch_bounds__(256) {{name}}__offsets(int* __restrict__ cu, const int N, const int T) {
-  const long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x;
-  if (i <= N) cu[i] = (int)(i * T);
-}
 {{#if tokinfo}}
 // Per-token [position in its sequence, sequence length], one block per sequence.
-extern "C" __global__ void __launch_bounds__(256) {{name}}__tokinfo(const int* __restrict__ cu, int* __restrict__ tokinfo) {
-  const int start = cu[blockIdx.x];
-  const int len = cu[blockIdx.x + 1] - start;
+extern "C" __global__ void __launch_bounds__(256) {{name}}__tokinfo(const int* __restrict__ cu, const int T, int* __restrict__ tokinfo) {
+  const int start = attnc_seq_start(cu, blockIdx.x, T);
+  const int len = attnc_seq_start(cu, blockIdx.x + 1, T) - start;
   for (int t = threadIdx.x; t < len; t += blockDim.x) {
     tokinfo[2 * (start + t)] = t;
     tokinfo[2 * (start + t) + 1] = len;
@@ -244,7 +239,8 @@ static int {{name}}_fail(int status, const char* fmt, ...) {
 
 {{#if minll}}static long long attnc_min_ll(long long a, long long b) { return a < b ? a : b; }
 {{/if}}{{#if maxll}}static long long attnc_max_ll(long long a, long long b) { return a > b ? a : b; }
-{{/if}}static size_t attnc_align256(size_t n) { return (n + 255) / 256 * 256; }
+{{/if}}{{#if workspace.length}}static size_t attnc_align256(size_t n) { return (n + 255) / 256 * 256; }
+{{/if}}
 
 typedef struct {{name}}_plan {
   {{name}}_params prm;
@@ -305,16 +301,11 @@ static cudaError_t {{name}}_check_launch(const char* kernel) {
 
 static cudaError_t {{name}}_launch(const {{name}}_args* a, const {{name}}_plan* p, char* ws, cudaStream_t stream) {
   cudaError_t e = cudaSuccess;
+  // NULL without cu_seqlens: the kernels take sequence n's first token as n·T (attnc_seq_start).
   const int* cu = (const int*)a->cu_seqlens;
-  if (!cu) {
-    int* own = (int*)(ws + p->ws_off[{{cuSlot}}]);
-    {{name}}__offsets<<<(unsigned)((p->N + 256) / 256), 256, 0, stream>>>(own, (int)p->N, (int)p->T);
-    if ((e = {{name}}_check_launch("{{name}}__offsets")) != cudaSuccess) return e;
-    cu = own;
-  }
 {{#if tokinfo}}  int* tokinfo = (int*)(ws + p->ws_off[{{tokinfoSlot}}]);
   if (p->N > 0) {
-    {{name}}__tokinfo<<<(unsigned)p->N, 256, 0, stream>>>(cu, tokinfo);
+    {{name}}__tokinfo<<<(unsigned)p->N, 256, 0, stream>>>(cu, (int)p->T, tokinfo);
     if ((e = {{name}}_check_launch("{{name}}__tokinfo")) != cudaSuccess) return e;
   }
 {{/if}}{{#each launches}}  // {{kernel}}
@@ -400,9 +391,9 @@ export function cudaProgram(ir: AttentionIR, program: Program, o: CudaOptions): 
   const kernels = program.kernels.map((k) => emitCudaKernel(k, { paramsType: `${name}_params`, sharedLimit: prof.limits.sharedBytes, unit: prof.limits.unit }));
   const uniforms = program.params.map((p) => p.name);
   const realInputs = ir.inputs.filter((i) => i.type === 'real');
-  // The workspace: our own offsets (unless the caller passes cu_seqlens: the slot stays unused), tokinfo, scratch.
-  const wsBuffers = program.buffers.filter((b) => b.name !== 'cu' && bufferSource(b, fields).kind === 'workspace');
-  const workspace = [{ name: 'cu', count: '(N + 1)', bytes: 4 }, ...wsBuffers.map((b) => ({ name: b.name, count: `e_${b.name}`, bytes: bytesOf(b.dtype) }))];
+  // The workspace: tokinfo and scratch (the sequence offsets are the caller's cu_seqlens, or n·T).
+  const wsBuffers = program.buffers.filter((b) => bufferSource(b, fields).kind === 'workspace');
+  const workspace = wsBuffers.map((b) => ({ name: b.name, count: `e_${b.name}`, bytes: bytesOf(b.dtype) }));
   const slot = (buf: string) => workspace.findIndex((w) => w.name === buf);
   const tokinfo = program.buffers.some((b) => b.name === 'tokinfo');
   const fieldOf = (buf: string) => fields.find((f) => f.buffer === buf);
@@ -473,7 +464,7 @@ export function cudaProgram(ir: AttentionIR, program: Program, o: CudaOptions): 
     kernels: kernels.map((k) => k.code),
     tokinfo,
     kernelCount: Math.max(1, kernels.length),
-    wsCount: workspace.length,
+    wsCount: Math.max(1, workspace.length),
     heads: realInputs.map((i) => ({ input: i.name, param: `H_${i.name}`, field: `heads_${i.name}` })),
     hasInit: recurrent ? '(a->initial_state != NULL) ? 1 : 0' : '0',
     storeFinal: recurrent ? '(a->final_state != NULL) ? 1 : 0' : '0',
@@ -482,7 +473,6 @@ export function cudaProgram(ir: AttentionIR, program: Program, o: CudaOptions): 
     grids,
     workspace,
     unused,
-    cuSlot: slot('cu'),
     tokinfoSlot: slot('tokinfo'),
     launches,
     status: STATUS,
@@ -530,7 +520,7 @@ export function cudaProgram(ir: AttentionIR, program: Program, o: CudaOptions): 
     uniforms,
     buffers: program.buffers.map((b) => {
       const src = bufferSource(b, fields);
-      return { name: b.name, role: b.role, dtype: dtypeName(b.dtype), elems: b.elems, source: src.kind === 'field' ? `args.${src.field.name}` : src.kind === 'cu' ? 'args.cu_seqlens, else workspace' : 'workspace' };
+      return { name: b.name, role: b.role, dtype: dtypeName(b.dtype), elems: b.elems, source: src.kind === 'field' ? `args.${src.field.name}` : src.kind === 'cu' ? 'args.cu_seqlens, else n·T (no buffer)' : 'workspace' };
     }),
     kernels: kernels.map((k, i) => ({
       name: k.name,

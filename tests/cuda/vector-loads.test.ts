@@ -123,7 +123,7 @@ test("cuda-sm90's pipelinedWords (48) issues the delta rule's chunk loads one ch
 
 test("the chunk loop's load group is issued one chunk ahead: its registers are stored at the top of a chunk, then the next chunk's loads issued", () => {
   const cu = cudaOf('retnet');
-  const chunk = cu.slice(cu.indexOf('attnc_retnet_chunk('), cu.indexOf('attnc_retnet__offsets('));
+  const chunk = cu.slice(cu.indexOf('attnc_retnet_chunk('), cu.indexOf('// ── host side'));
   const loop = chunk.indexOf('for (int c0 = 0; c0 < len; c0 += 32)');
   assert.ok(loop > 0, 'the chunk loop');
   const before = chunk.slice(0, loop);
@@ -311,7 +311,7 @@ test("softmax weights from the raw scores where the score is q·k times a positi
   // (one multiply-add an element), the correction 2^{(m_old − m_new)·c}.
   const c = (Math.LOG2E / Math.sqrt(128)).toPrecision(8).replace(/0+$/, '');
   const k = cudaOf('softmax');
-  const loop = k.slice(k.indexOf('for (int j0 = 0;'), k.indexOf('attnc_softmax__offsets('));
+  const loop = k.slice(k.indexOf('for (int j0 = 0;'), k.indexOf('// ── host side'));
   assert.not.match(loop, /Sm\[s\d+\] = \(Sm\[s\d+\] \* /, 'no scaling pass');
   assert.match(loop, /Sm\[(s\d+)\] = \(\(\(\(r < Lq\) && \(c < Lk\)\) && \(\(j0 \+ c\) <= \(i0 \+ r\)\)\) \? Sm\[\1\] : \(-1e\+30f\)\);/);
   assert.match(loop, new RegExp(`Sm\\[(s\\d+)\\] = attnc_exp2\\(\\(\\(Sm\\[\\1\\] \\* ${c}f\\) - \\(\\(\\(Mn\\[[^\\]]+\\] > \\(-5e\\+29f\\)\\) \\? Mn\\[[^\\]]+\\] : 0\\.0f\\) \\* ${c}f\\)\\)\\);`));
@@ -367,7 +367,7 @@ test("KDA's state kernel updates with keys its intra-chunk kernel decayed, loade
 
 test("the flash kernel's key tile in FlashAttention-2's order: V copied while the scores run, the next tile's K while P·V runs", () => {
   const cu = cudaOf('softmax');
-  const k = cu.slice(cu.indexOf('attnc_softmax_attention('), cu.indexOf('attnc_softmax__offsets('));
+  const k = cu.slice(cu.indexOf('attnc_softmax_attention('), cu.indexOf('// ── host side'));
   const loop = k.slice(k.indexOf('for (int j0 = 0;'));
   // The first key tile's K before the loop, waited for (with Q) by the barrier in front of it.
   const head = k.slice(0, k.indexOf('for (int j0 = 0;'));
@@ -390,6 +390,17 @@ test("the flash kernel's key tile in FlashAttention-2's order: V copied while th
   assert.is(between.match(/__syncthreads\(\);/g)?.length, 1, 'one barrier between the scores and the next K');
   assert.not.match(loop.slice(v, scores), /__syncthreads/, "V's copy is not waited for before the scores");
   assert.not.match(loop.slice(kNext, pv), /__syncthreads/, "the next K's copy is not waited for before P·V");
+});
+
+test("without cu_seqlens the launcher passes NULL and the kernels take sequence n's first token as n·T: no offsets kernel, no workspace for them", () => {
+  for (const spec of ['gla', 'softmax']) {
+    const cu = cudaOf(spec);
+    assert.match(cu, /__device__ __forceinline__ int attnc_seq_start\(const int\* cu, int n, int T\) \{ return cu \? cu\[n\] : n \* T; \}/);
+    assert.not.match(cu, /__offsets/, `${spec}: no offsets kernel`);
+    assert.match(cu, /const int start = attnc_seq_start\(cu, n, T\);/, `${spec}: the kernels read the offsets through attnc_seq_start`);
+    assert.not.match(cu.slice(cu.indexOf('// ── kernels')), /[^_\w]cu\[/, `${spec}: no kernel indexes cu itself`);
+    assert.match(cu, /const int\* cu = \(const int\*\)a->cu_seqlens;\n/, `${spec}: the caller's pointer, NULL or not`);
+  }
 });
 
 test.run();
