@@ -185,10 +185,12 @@ export function buildChunkKernel(st: PlanState, pass: StatePass = 'whole'): Kern
   // That kernel with a scalar gate (or none) computes the l2norm factors of q and k itself (no
   // prepare kernel, no factor loads): the sums of squares accumulate in Qn and Kn from the key
   // slices it loads anyway, and the factors scale, after the slice loop, the rows and columns of
-  // the scores, of K·S and of Q·S, which q̃ and k̃ enter linearly (deltaChunk).
+  // the scores, of K·S and of Q·S, which q̃ and k̃ enter linearly (deltaChunk). So does the
+  // recurrent form's kernel (C = 1) on every target: for a decode step the prepare kernel would be
+  // a launch of its own for one token's factors.
   const qNorm = src.normOf('q');
   const kNorm = src.normOf('k');
-  const deferNorms = wrapSlices && !vecGate && !!qNorm && !!kNorm && scales.has('q') && scales.has('k');
+  const deferNorms = (wrapSlices || (C === 1 && !split && cls === 'delta')) && !vecGate && !!qNorm && !!kNorm && scales.has('q') && scales.has('k');
   const [Qn, Kn] = [scales.get('q'), scales.get('k')];
   const stages = new Map<string, string>();
   /** Issue the loads of the key slice at offset `k` of input `name` into the stage of `tile`. */

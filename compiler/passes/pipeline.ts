@@ -173,12 +173,12 @@ function tiling(st: PlanState): void {
   const ir = st.ir;
   const prof = st.target;
   const limit = prof.limits.sharedBytes;
-  // The recurrent form: 256 threads unless asked; the chunk and parallel forms: the profile's preferences below.
+  // The recurrent form: the profile's preference, else 256, unless asked; the chunk and parallel forms: the profile's preferences below.
   const askedThreads = st.options.threads;
   if (askedThreads !== undefined && !(Number.isInteger(askedThreads) && askedThreads >= 32 && askedThreads % 32 === 0)) {
     return fail(st, 'DoesNotFit', [`a workgroup of ${askedThreads} threads`, prof.name, 'the workgroup size must be a positive multiple of 32']);
   }
-  let threads = Math.min(askedThreads ?? 256, prof.limits.threadsPerGroup);
+  let threads = Math.min(askedThreads ?? (st.form === 'recurrent' ? prof.recurrentThreads : undefined) ?? 256, prof.limits.threadsPerGroup);
   const build = (t: Tiling) => {
     st.tiling = t;
     try {

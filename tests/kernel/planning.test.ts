@@ -44,12 +44,16 @@ test('bigger profiles get bigger tiles', () => {
   assert.equal([unplanned.C, unplanned.BV], [64, 64], 'without the preference, the spec chunk of 64 and value tiles of 64 fit an H100');
 });
 
-test("workgroup size: the chunk form takes the profile's chunkPlan.threads, softmax its parallelThreads, where the limit allows, else 256", () => {
+test("workgroup size: the chunk form takes the profile's chunkPlan.threads, softmax its parallelThreads, the recurrent form its recurrentThreads, where the limit allows, else 256", () => {
   const ir = stdlibIR('gated_deltanet');
   const threads = (prof: Parameters<typeof plan>[1], o: PlanOptions = {}) => plan(ir, prof, { dtype: 'f32', ...o }).program!.kernels.map((k) => k.threads);
   assert.equal(threads('webgpu-large', { form: 'chunk' }), [512, 512], 'webgpu-large: the measured 512');
   assert.equal(threads('webgpu-default', { form: 'chunk' }), [256, 256], 'the W3C default allows 256');
-  assert.equal(threads('webgpu-large', { form: 'recurrent' }), [256, 256], 'the recurrent form keeps 256');
+  // (One kernel: the recurrent delta rule computes q's and k's l2norm factors itself.)
+  assert.equal(threads('webgpu-large', { form: 'recurrent' }), [256], 'the recurrent form keeps 256 without a preference');
+  assert.equal(threads('cuda-sm90', { form: 'recurrent' }), [128], "cuda-sm90's measured recurrentThreads");
+  assert.equal(threads('cuda-sm80', { form: 'recurrent' }), [256], 'sm80: not measured, 256');
+  assert.equal(threads('cuda-sm90', { form: 'recurrent', threads: 256 }), [256], 'an explicit request wins');
   assert.equal(threads('webgpu-large', { form: 'chunk', threads: 1024 }), [1024, 1024], 'an explicit request wins');
   assert.equal(threads('webgpu-default', { form: 'chunk', threads: 1024 }), [256, 256], 'capped by the profile');
   assert.equal(threads('cuda-sm90', { form: 'chunk' }).every((t) => t === 256), true, 'CUDA: no preference, 256');
