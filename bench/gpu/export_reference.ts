@@ -4,13 +4,16 @@
  * interpreter, as NumPy .npz archives, plus the compiled CUDA artefacts for each storage type.
  *
  *   node --import tsx bench/gpu/export_reference.ts [--out DIR] [--specs a,b] [--dtypes bf16,f16,f32]
- *        [--profile cuda-sm90] [--B 2] [--T 100] [--H 4] [--seed 7]
+ *        [--profile cuda-sm90] [--form recurrent] [--B 2] [--T 100] [--H 4] [--seed 7]
  *
  * DIR/index.json       what was exported (specs, cases, dtypes, tolerances, profile)
  * DIR/SPEC/CASE.npz    inputs by name (float32 [B, T, heads, …]; int32 [B, T] for int inputs),
  *                      parameters (float32), cu_seqlens (int32), initial_state[_z|_m] (float32),
  *                      ref_o (float64 [B, T, H, V']), ref_final_state[_z|_m] (float64)
  * DIR/SPEC/DTYPE/      SPEC.cu, SPEC.h, SPEC.manifest.json, SPEC_torch.py (attnc compile --target cuda)
+ *
+ * --form compiles that form (`recurrent`: the decode kernels) of the specs that have it and skips
+ * the others; by default each spec's own choice (the chunk form where it exists).
  *
  * Cases: `plain` (B × T, the final state without an initial one), `gqa_state` (fewer heads for
  * two inputs, an initial and a final state), `varlen` (B = 1, cu_seqlens with an empty and a
@@ -132,6 +135,7 @@ export function main(argv: string[]): number {
   const seed = Number(arg(argv, 'seed', '7'));
   const stdlib = arg(argv, 'stdlib', 'stdlib');
   const only = arg(argv, 'specs', '').split(',').filter(Boolean);
+  const form = arg(argv, 'form', '') as AttentionIR['forms'][number] | '';
   const files = readdirSync(stdlib).filter((f) => f.endsWith('.attn')).sort().filter((f) => !only.length || only.includes(f.replace(/\.attn$/, '')));
   mkdirSync(out, { recursive: true });
   const index: { profile: string; dtypes: string[]; tolerance: Record<string, number>; specs: { name: string; family: string; normalizer: string; cases: { name: string; file: string; note: string; cuSeqlens: boolean; initialState: boolean; finalState: boolean }[] }[] } = {
@@ -151,10 +155,17 @@ export function main(argv: string[]): number {
       continue;
     }
     const ir = l.irs[0]!;
+    if (form && !ir.forms.includes(form)) continue;
     const dir = join(out, name);
+    const compiled = dtypes.map((dtype) => compileCuda(ir, { profile, dtype, source: f, ...(form ? { form } : {}) }));
+    // A form that the interpreter has but the kernels do not (softmax step by step): not exported.
+    if (form && compiled.every((r) => !r.files.length && r.diagnostics.some((d) => d.code === 'ATTN4002'))) {
+      process.stderr.write(`${name}: no '${form}' kernels: skipped\n`);
+      continue;
+    }
     mkdirSync(dir, { recursive: true });
-    for (const dtype of dtypes) {
-      const r = compileCuda(ir, { profile, dtype, source: f });
+    for (const [i, dtype] of dtypes.entries()) {
+      const r = compiled[i]!;
       if (!r.files.length) {
         process.stderr.write(`${name} (${dtype}): ${renderDiagnostics(r.diagnostics)}\n`);
         failed++;

@@ -9,7 +9,8 @@
 #
 # STEPS (default: check,webgpu,variants,kernels,compare) picks and orders the steps:
 #   check    CUDA equivalence of every stdlib spec (bf16, f16, f32; 3 cases) against the float64
-#            reference (bench/gpu/check.py), references made there by the bundled exporter
+#            reference (bench/gpu/check.py), references made there by the bundled exporter; then
+#            the recurrent (decode) kernels of the specs that have them (bf16, f32)
 #   webgpu   WebGPU table at B=4 T=4096 H=16 with each kernel timed alone, and the Gated DeltaNet
 #            sweep against the token-sequential baseline (bench/webgpu/run.ts)
 #   variants Gated DeltaNet's CUDA tile variants (prepare-compare.sh), attnc only
@@ -35,7 +36,9 @@ for s in ${steps//,/ }; do
   case $s in
     check)
       step export 60 node .gpu/bench/export_reference.mjs --out /tmp/attnc-ref
-      step check 150 python3 bench/gpu/check.py /tmp/attnc-ref ;;
+      step check 150 python3 bench/gpu/check.py /tmp/attnc-ref
+      step export-decode 60 node .gpu/bench/export_reference.mjs --out /tmp/attnc-ref-decode --form recurrent --dtypes bf16,f32
+      step check-decode 90 python3 bench/gpu/check.py /tmp/attnc-ref-decode ;;
     webgpu)
       step webgpu 150 node .gpu/bench/webgpu.mjs --sweep --per-kernel --reps 5 --json "$out/webgpu.json" ;;
     variants)
