@@ -519,6 +519,13 @@ export function buildChunkKernel(st: PlanState, pass: StatePass = 'whole'): Kern
       kb.matmul({ tile: S, r0: b.i(BK), rows: BK }, Ks, X, decayedUpdate({ transA: true, acc: 'add' }));
       return;
     }
+    // One key slice, nothing staged, no vector gate: Ks still holds the slice the scores read, so
+    // the update scales it in place instead of loading k again (a decode step's second trip to k).
+    if (KP === BK && !vecGate && !staging) {
+      if (scale) kb.map(Ks, b.mul(b.tile(Ks, R, Cv), scale), { ...rowsValid, cols: b.i(BK) });
+      kb.matmul(keyTile ? { tile: S } : { tile: S, r0: b.i(0), rows: BK }, Ks, X, decayedUpdate({ transA: true, acc: 'add' }));
+      return;
+    }
     kb.for('k0', b.i(0), b.i(K), b.i(BK), () => {
       sliceOf(Ks, 'k', scale, true);
       if (vecGate) {
