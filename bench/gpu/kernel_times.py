@@ -1,12 +1,13 @@
 """Per-kernel GPU time of attnc's generated CUDA programs (torch.profiler, no ncu needed).
 
-    python3 bench/gpu/kernel_times.py DIR [--only a,b] [--shape 4x4096] [--reps 10]
+    python3 bench/gpu/kernel_times.py DIR [--only a,b] [--shape 4x4096] [--reps 10] [--state]
 
 DIR holds SPEC/cuda/SPEC_torch.py loaders (bench/gpu/prepare-compare.sh writes .gpu/compare).
 Prints, per spec, each kernel's mean time per forward call and its share of the call, so a
 benchmark row can be split into the kernels that make it (H=16, K=V=128, as in compare.py), and
 the whole call as compare.py times it (CUDA events around forward(): the kernels, the gaps
-between them and the host's work before the first launch).
+between them and the host's work before the first launch). --state passes a random initial state
+and asks for the final one, as a decode step does (compare.py's decode row: DIR/decode, 64x1).
 """
 import argparse
 import collections
@@ -17,7 +18,7 @@ import torch
 from torch.profiler import ProfilerActivity, profile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from compare import DEV, attnc_args, load_loader, median_ms  # noqa: E402
+from compare import DEV, H, attnc_args, load_loader, median_ms  # noqa: E402
 
 
 def main():
@@ -26,6 +27,7 @@ def main():
     ap.add_argument('--only', default='')
     ap.add_argument('--shape', default='4x4096')
     ap.add_argument('--reps', type=int, default=10)
+    ap.add_argument('--state', action='store_true', help='an initial state in, the final state out')
     a = ap.parse_args()
     B, T = (int(x) for x in a.shape.split('x'))
     only = set(filter(None, a.only.split(',')))
@@ -37,12 +39,16 @@ def main():
         mod.build()
         gen = torch.Generator(device=DEV).manual_seed(0)
         args = attnc_args(mod, B, T, gen)
+        kw = {}
+        if a.state and mod.STATES:
+            init = tuple(0.1 * torch.randn(tuple({'N': B, 'H': H}.get(x, x) for x in shape), generator=gen, device=DEV) for _, _, _, shape in mod.STATES)
+            kw = {'initial_state': init[0] if len(init) == 1 else init, 'output_final_state': True}
         for _ in range(3):
-            mod.forward(*args)
+            mod.forward(*args, **kw)
         torch.cuda.synchronize()
         with profile(activities=[ProfilerActivity.CUDA]) as prof:
             for _ in range(a.reps):
-                mod.forward(*args)
+                mod.forward(*args, **kw)
             torch.cuda.synchronize()
         per = collections.defaultdict(float)
         for ev in prof.events():
@@ -51,7 +57,7 @@ def main():
         total = sum(per.values()) or float('nan')
         for name, ms in sorted(per.items(), key=lambda kv: -kv[1]):
             print(f'| {s} | {name} | {ms:.3f} | {100 * ms / total:.0f} % |', flush=True)
-        call = median_ms(lambda: mod.forward(*args), a.reps)
+        call = median_ms(lambda: mod.forward(*args, **kw), a.reps)
         print(f'| {s} | whole call (CUDA events, median): kernels {total:.3f} + host and gaps {call - total:.3f} | {call:.3f} | |', flush=True)
 
 
