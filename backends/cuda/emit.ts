@@ -220,9 +220,19 @@ class CudaPrinter extends CLikePrinter {
     this.halfTiles = this.sixteenBitTiles();
     this.roundedTiles = this.tf32Tiles();
     let copies = false;
+    // f32 tiles filled by cp.async (Kernel.asyncState): their rows stay unpadded (16-byte aligned).
+    const asyncF32 = new Set<string>();
     forEachStmt(k.body, (st) => {
-      const vec = st.op === 'map' ? this.vectorLoad(st) : undefined;
-      if (st.op === 'map' && vec && this.rawCopy(st, vec)) copies = true;
+      if (st.op !== 'map') return;
+      // mapOp prints `uniform ? load : …` as a branch whose load side is a map of its own.
+      const e = st.expr;
+      const forms = e.k === 'sel' && blockUniform(e.c) ? [st, { ...st, expr: e.a }] : [st];
+      for (const f of forms) {
+        const vec = this.vectorLoad(f);
+        if (!vec || !this.rawCopy(f, vec)) continue;
+        copies = true;
+        if (!this.halfTiles.has(f.dst.tile)) asyncF32.add(f.dst.tile);
+      }
     });
     this.asyncCopies = copies;
     // Pad shared rows; the operands of tensor-core matmuls by 4 or 8 words (fragmentPads); a
@@ -230,6 +240,7 @@ class CudaPrinter extends CLikePrinter {
     // reads fall on distinct banks.
     const pads = fragmentPads(matmuls.filter((m) => this.mmaFits(m)), (m) => this.tiles.get(m.a.tile)!.space === 'rows', (m) => !!this.halfOperands(m));
     for (const name of this.halfTiles.keys()) pads.set(name, (this.tiles.get(name)!.cols / 8) % 2 ? 0 : 8);
+    for (const name of asyncF32) pads.set(name, 0);
     // Quad folds: those of maps over a warp's worth of elements or more (a fold of one thread —
     // the recurrent kernel's [1, 1] tiles — gains nothing, and its 16 words of loads cost
     // registers). The rows they read by 16-byte loads: a multiple of 4 words apart (4 more than
@@ -1119,9 +1130,16 @@ class CudaPrinter extends CLikePrinter {
     }, false);
   }
 
-  /** Whether a vectorised map copies 16-bit elements unchanged into a 16-bit tile of their type (no conversion: cp.async). */
+  /**
+   * Whether a vectorised map copies 16-bit elements unchanged into a 16-bit tile of their type, or
+   * (Kernel.asyncState) f32 elements into an f32 shared tile that holds no TF32 values: no
+   * conversion, so cp.async.
+   */
   private rawCopy(s: Extract<Stmt, { op: 'map' }>, vec: VectorLoad): boolean {
-    return vec.width === 8 && s.expr === vec.ld && this.halfTiles.get(s.dst.tile) === this.buffer(vec.ld.buf).dtype;
+    if (s.expr !== vec.ld) return false;
+    if (vec.width === 8 && this.halfTiles.get(s.dst.tile) === this.buffer(vec.ld.buf).dtype) return true;
+    const t = this.tiles.get(s.dst.tile)!;
+    return !!this.k.asyncState && vec.width === 4 && t.space === 'shared' && !this.halfTiles.has(t.name) && !this.roundedTiles.has(t.name) && this.buffer(vec.ld.buf).dtype === 'f32';
   }
 
   /** cp.async of the 16 bytes at the map's load into its tile at (r, c); zeros where the guard drops them. */

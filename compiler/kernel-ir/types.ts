@@ -169,6 +169,12 @@ export interface Kernel {
    * else the profile's pipelinedWords.
    */
   prefetchWords?: number;
+  /**
+   * f32 shared tiles that a map copies unchanged from an f32 buffer (the recurrent kernel's
+   * initial state) are filled by asynchronous copies (CUDA cp.async: every 16-byte copy of the
+   * tile in flight at once, no registers), their rows unpadded. From PlanOptions.asyncState.
+   */
+  asyncState?: boolean;
 }
 
 /** A full plan for one spec on one target: kernels, run in order, sharing buffers by name. */

@@ -459,6 +459,7 @@ function kernels(st: PlanState): void {
     .map(([n, p]) => scratchBuffer(n, p!.width));
   const used = new Set(ks.flatMap((k) => k.buffers.map((x) => x.name)));
   const buffers = [...programBuffers(ir, 'f32'), ...scratch, ...extra, tokinfoBuffer].filter((x) => used.has(x.name));
+  if (st.options.asyncState) for (const k of ks) k.asyncState = true;
   st.program = { spec: ir.name, target: st.target.name, form: st.form!, kernels: ks, params: programParams(ir), buffers, notes: st.notes };
 }
 

@@ -137,6 +137,12 @@ export interface PlanOptions {
    */
   prefetchWords?: number;
   /**
+   * f32 tiles copied unchanged from f32 buffers — the recurrent kernel's initial state — by
+   * asynchronous copies where the target has them (Kernel.asyncState; CUDA cp.async, the tile's rows
+   * unpadded), for measurements; default off.
+   */
+  asyncState?: boolean;
+  /**
    * Threads per workgroup of the kernels (default 256, capped by the profile), for measurements:
    * e.g. larger workgroups where a driver keeps one workgroup per compute unit.
    */

@@ -8,6 +8,7 @@
  */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
+import type { PlanOptions } from '../../compiler/passes/plan.ts';
 import { compileCuda } from '../../backends/cuda/index.ts';
 import { lowerSource } from '../../compiler/pipeline.ts';
 import { stdlibFiles } from '../helpers/stdlib.ts';
@@ -401,6 +402,20 @@ test("without cu_seqlens the launcher passes NULL and the kernels take sequence 
     assert.not.match(cu.slice(cu.indexOf('// ── kernels')), /[^_\w]cu\[/, `${spec}: no kernel indexes cu itself`);
     assert.match(cu, /const int\* cu = \(const int\*\)a->cu_seqlens;\n/, `${spec}: the caller's pointer, NULL or not`);
   }
+});
+
+test("asyncState (opt-in): the recurrent kernel's initial state goes into an unpadded shared tile by cp.async, and every barrier waits for the copies; by default 16-byte loads into padded rows", () => {
+  const f = stdlibFiles().find((x) => x.name === 'gated_deltanet')!;
+  const ir = lowerSource(f.text, f.path).irs[0]!;
+  const cuOf = (plan: PlanOptions) => compileCuda(ir, { profile: 'cuda-sm90', dtype: 'bf16', form: 'recurrent', plan }).files.find((x) => x.path.endsWith('.cu'))!.contents;
+  const on = cuOf({ asyncState: true });
+  assert.match(on, /__shared__ __align__\(16\) float S\[8192\];  \/\/ \[128, 64\]\n/);
+  assert.match(on, /attnc_cp_async16\(&S\[r \* 64 \+ c\], ok\d+ \? initial_state \+ /);
+  const k = on.slice(on.indexOf('attnc_gated_deltanet_recurrent('), on.indexOf('// ── host side'));
+  assert.not.match(k.replace(/attnc_cp_async_wait\(\); __syncthreads\(\);/g, ''), /__syncthreads\(\)/, 'every barrier waits for the copies');
+  const off = cuOf({});
+  assert.match(off, /__shared__ __align__\(16\) float S\[8320\];  \/\/ \[128, 64\], rows 65 words apart/);
+  assert.not.match(off, /attnc_cp_async16\(&S/);
 });
 
 test.run();
