@@ -46,6 +46,7 @@ torch.utils.cpp_extension.load (nvcc; cached under $ATTNC_BUILD_DIR, else
 $TORCH_EXTENSIONS_DIR/attnc, else ~/.cache/torch_extensions/attnc) and calls its C ABI
 ({{file}}.h) through ctypes, on the current CUDA stream.
 """
+import contextlib
 import ctypes
 import glob
 import hashlib
@@ -144,6 +145,11 @@ def _tensor(value, arg):
     return value
 
 
+def _float32(t):
+    """t as a contiguous float32 tensor: itself when it already is one (no copy, no call)."""
+    return t if t.dtype == torch.float32 and t.is_contiguous() else t.to(torch.float32).contiguous()
+
+
 def _shape_text(shape):
     return '[' + ', '.join(str(d) for d in shape) + ']'
 
@@ -213,7 +219,7 @@ def _forward(inputs, params, initial_state, output_final_state, cu_seqlens):
             raise ValueError("{}: parameter '{}' has shape {}; expected {}".format(SPEC, arg, _shape_text(t.shape), _shape_text(want)))
         if not t.is_floating_point():
             raise TypeError("{}: parameter '{}' must be a floating-point tensor, got {}".format(SPEC, arg, t.dtype))
-        keep[name] = t if t.dtype == torch.float32 and t.is_contiguous() else t.to(torch.float32).contiguous()
+        keep[name] = _float32(t)
     cu_dev = None
     N, max_seqlen = B, T
     if cu_seqlens is not None:
@@ -242,7 +248,7 @@ def _forward(inputs, params, initial_state, output_final_state, cu_seqlens):
             if t.device != device or tuple(t.shape) != shape or not t.is_floating_point():
                 raise ValueError('{}: initial_state {} is {} {} on {}; expected float32 {} on {}'.format(
                     SPEC, label, t.dtype, _shape_text(t.shape), t.device, _shape_text(shape), device))
-            init.append(t if t.dtype == torch.float32 and t.is_contiguous() else t.to(torch.float32).contiguous())
+            init.append(_float32(t))
     if device.index not in _DEVICES_CHECKED:
         _check_device(device)
     o = torch.empty((B, T, H, VALUE_DIM), dtype=DTYPE, device=device)
@@ -269,14 +275,11 @@ def _forward(inputs, params, initial_state, output_final_state, cu_seqlens):
     if size:
         workspace = torch.empty(size, dtype=torch.uint8, device=device)
         args.workspace, args.workspace_bytes = workspace.data_ptr(), size
+    # The launch goes to the tensors' device: switched to only when it is not the current one.
     index = device.index
-    if torch.cuda.current_device() == index:
+    with contextlib.nullcontext() if torch.cuda.current_device() == index else torch.cuda.device(device):
         stream = _raw_stream(index) if _raw_stream else torch.cuda.current_stream(device).cuda_stream
         _check(lib, lib.{{name}}_forward(ctypes.byref(args), stream))
-    else:
-        with torch.cuda.device(device):
-            stream = torch.cuda.current_stream(device).cuda_stream
-            _check(lib, lib.{{name}}_forward(ctypes.byref(args), stream))
     if output_final_state:
         return o, (final[0] if len(final) == 1 else tuple(final))
     return o
