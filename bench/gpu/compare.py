@@ -98,6 +98,12 @@ def attnc_args(mod, B, T, gen):
     return args
 
 
+def attnc_state(mod, N, gen):
+    """A random initial state for a generated loader (its STATES, N sequences), as forward() takes it."""
+    parts = tuple(0.1 * torch.randn(tuple({'N': N, 'H': H}.get(d, d) for d in shape), generator=gen, device=DEV) for _, _, _, shape in mod.STATES)
+    return parts[0] if len(parts) == 1 else parts
+
+
 def fla_call(label, B, T, gen):
     """The FLA (or PyTorch) call of a row, with inputs made once; returns a thunk, or raises ImportError."""
     r = lambda *s: torch.randn(*s, generator=gen, device=DEV)

@@ -22,7 +22,7 @@ import time
 import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from compare import DEV, H, attnc_args, load_loader  # noqa: E402
+from compare import DEV, H, attnc_args, attnc_state, load_loader  # noqa: E402
 
 
 def per_call_us(fn, calls):
@@ -69,8 +69,7 @@ def main():
                 fn = lambda: mod.forward(*args)
                 label = 'no'
                 if mod.STATES:
-                    h0 = tuple(torch.zeros(tuple({'N': B, 'H': H}.get(x, x) for x in shape), device=DEV) for _, _, _, shape in mod.STATES)
-                    h0 = h0[0] if len(h0) == 1 else h0
+                    h0 = attnc_state(mod, B, gen)
                     fn = lambda: mod.forward(*args, initial_state=h0, output_final_state=True)
                     label = 'yes'
                 print(f'| {d} | {s} | {B}x{T} | {label} | {per_call_us(fn, a.calls):.1f} |', flush=True)

@@ -18,7 +18,7 @@ import torch
 from torch.profiler import ProfilerActivity, profile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from compare import DEV, H, attnc_args, load_loader, median_ms  # noqa: E402
+from compare import DEV, attnc_args, attnc_state, load_loader, median_ms  # noqa: E402
 
 
 def main():
@@ -41,8 +41,7 @@ def main():
         args = attnc_args(mod, B, T, gen)
         kw = {}
         if a.state and mod.STATES:
-            init = tuple(0.1 * torch.randn(tuple({'N': B, 'H': H}.get(x, x) for x in shape), generator=gen, device=DEV) for _, _, _, shape in mod.STATES)
-            kw = {'initial_state': init[0] if len(init) == 1 else init, 'output_final_state': True}
+            kw = {'initial_state': attnc_state(mod, B, gen), 'output_final_state': True}
         for _ in range(3):
             mod.forward(*args, **kw)
         torch.cuda.synchronize()
