@@ -86,13 +86,18 @@ class _Args(ctypes.Structure):
 
 _lib = None
 _lock = threading.Lock()
-# The host's work comes before the first launch and adds to every call's time: what depends only
-# on the device or the shapes is computed once (the shared-memory check per device, the workspace
-# size per shape), and the stream comes from torch's C API where it has one.
+# The host's work comes before the first launch and adds to every call's time. A call checks its
+# arguments once per signature (the tensors' shapes, dtypes and devices; _signature) and caches
+# what the checks found (_Plan: the args struct, output shapes, workspace size) for the next call
+# like it, which then only allocates its outputs and launches; the shared-memory check is made
+# once per device, and the stream and current device come from torch's C API where it has them.
 _REF = next(x for x in INPUTS if x[2] == 'real')
+_INPUT_NAMES = tuple(x[0] for x in INPUTS)
+_PARAM_NAMES = tuple(x[0] for x in PARAMS)
 _DEVICES_CHECKED = set()
-_WORKSPACE_BYTES = {}
+_PLANS = {}
 _raw_stream = getattr(torch._C, '_cuda_getCurrentRawStream', None)
+_current_device = getattr(torch._C, '_cuda_getDevice', None) or torch.cuda.current_device
 
 
 def _cache_root():
@@ -163,19 +168,29 @@ def _check_device(device):
     _DEVICES_CHECKED.add(device.index)
 
 
-def _workspace_bytes(lib, args, key):
-    size = _WORKSPACE_BYTES.get(key)
-    if size is None:
-        got = ctypes.c_size_t(0)
-        _check(lib, lib.{{name}}_workspace_bytes(ctypes.byref(args), ctypes.byref(got)))
-        size = got.value
-        if len(_WORKSPACE_BYTES) > 4096:
-            _WORKSPACE_BYTES.clear()
-        _WORKSPACE_BYTES[key] = size
-    return size
+def _signature(inputs, params, initial_state, output_final_state):
+    """The tensors a launch passes (inputs, parameters, initial states) and the key of a cached
+    plan: their shapes, dtypes and devices; None where one is not a contiguous tensor."""
+    tensors = [inputs[name] for name in _INPUT_NAMES] + [params[name] for name in _PARAM_NAMES]
+    if initial_state is not None:
+        tensors += initial_state if isinstance(initial_state, (tuple, list)) else (initial_state,)
+    key = [bool(output_final_state), initial_state is None]
+    for t in tensors:
+        if not isinstance(t, torch.Tensor) or not t.is_contiguous():
+            return tensors, None
+        key += (t.shape, t.dtype, t.get_device())
+    return tensors, tuple(key)
 
 
-def _forward(inputs, params, initial_state, output_final_state, cu_seqlens):
+class _Plan:
+    """What a call's checks found: the args struct without its pointers, the output and state
+    shapes, the workspace size, and which fields take the tensors' pointers."""
+    __slots__ = ('args', 'device', 'index', 'fields', 'out_shape', 'state_shapes', 'workspace_bytes', 'cu')
+
+
+def _prepare(inputs, params, initial_state, output_final_state, cu_seqlens):
+    """Every check of the arguments; returns the plan and the tensors to pass (contiguous, with
+    integer inputs as int32 and parameters and states as float32: copies where they were not)."""
     ref_name, ref_arg, _, ref_shape = _REF
     ref = _tensor(inputs[ref_name], ref_arg)
     device = ref.device
@@ -186,7 +201,7 @@ def _forward(inputs, params, initial_state, output_final_state, cu_seqlens):
             SPEC, ref_arg, _shape_text(ref.shape), ''.join(', {}'.format(d) for d in ref_shape)))
     B, T = int(ref.shape[0]), int(ref.shape[1])
     heads = {}
-    keep = {}
+    tensors = []
     for name, arg, kind, shape in INPUTS:
         t = _tensor(inputs[name], arg)
         if t.device != device:
@@ -196,7 +211,7 @@ def _forward(inputs, params, initial_state, output_final_state, cu_seqlens):
                 raise ValueError("{}: '{}' has shape {}; expected [B, T] = [{}, {}]".format(SPEC, arg, _shape_text(t.shape), B, T))
             if t.is_floating_point() or t.is_complex() or t.dtype == torch.bool:
                 raise TypeError("{}: '{}' must hold integers, got {}".format(SPEC, arg, t.dtype))
-            keep[name] = t.to(torch.int32).contiguous()
+            tensors.append(t.to(torch.int32).contiguous())
             continue
         if t.dim() != 3 + len(shape) or tuple(t.shape[:2]) != (B, T) or tuple(t.shape[3:]) != tuple(shape):
             raise ValueError("{}: '{}' has shape {}; expected [B, T, heads{}] = [{}, {}, heads{}]".format(
@@ -205,7 +220,7 @@ def _forward(inputs, params, initial_state, output_final_state, cu_seqlens):
             raise TypeError("{}: '{}' is {}; these kernels were compiled for {} inputs: cast with .to({}) or compile with another --dtype".format(
                 SPEC, arg, t.dtype, DTYPE, DTYPE))
         heads[name] = int(t.shape[2])
-        keep[name] = t.contiguous()
+        tensors.append(t.contiguous())
     H = max(heads.values())
     for name, h in heads.items():
         if h < 1 or H % h != 0:
@@ -219,7 +234,7 @@ def _forward(inputs, params, initial_state, output_final_state, cu_seqlens):
             raise ValueError("{}: parameter '{}' has shape {}; expected {}".format(SPEC, arg, _shape_text(t.shape), _shape_text(want)))
         if not t.is_floating_point():
             raise TypeError("{}: parameter '{}' must be a floating-point tensor, got {}".format(SPEC, arg, t.dtype))
-        keep[name] = _float32(t)
+        tensors.append(_float32(t))
     cu_dev = None
     N, max_seqlen = B, T
     if cu_seqlens is not None:
@@ -237,52 +252,76 @@ def _forward(inputs, params, initial_state, output_final_state, cu_seqlens):
     if not STATES and (initial_state is not None or output_final_state):
         raise ValueError('{}: a softmax attention has no state: drop initial_state and output_final_state'.format(SPEC))
     shapes = [tuple({'N': N, 'H': H}.get(d, d) for d in shape) for _, _, _, shape in STATES]
-    init = None
+    fields = [arg for _, arg, _, _ in INPUTS] + [arg for _, arg, _, _ in PARAMS]
     if initial_state is not None:
         parts = tuple(initial_state) if isinstance(initial_state, (tuple, list)) else (initial_state,)
         if len(parts) != len(STATES):
             raise ValueError('{}: initial_state is {}'.format(SPEC, _state_doc(shapes)))
-        init = []
-        for (label, _, _, _), shape, t in zip(STATES, shapes, parts):
+        for (label, init_field, _, _), shape, t in zip(STATES, shapes, parts):
             t = _tensor(t, 'initial_state ' + label)
             if t.device != device or tuple(t.shape) != shape or not t.is_floating_point():
                 raise ValueError('{}: initial_state {} is {} {} on {}; expected float32 {} on {}'.format(
                     SPEC, label, t.dtype, _shape_text(t.shape), t.device, _shape_text(shape), device))
-            init.append(_float32(t))
+            tensors.append(_float32(t))
+            fields.append(init_field)
     if device.index not in _DEVICES_CHECKED:
         _check_device(device)
-    o = torch.empty((B, T, H, VALUE_DIM), dtype=DTYPE, device=device)
-    final = [torch.empty(shape, dtype=torch.float32, device=device) for shape in shapes] if output_final_state else None
-    args = _Args()
+    plan = _Plan()
+    plan.args = args = _Args()
     args.B, args.T, args.H = B, T, H
     for name, h in heads.items():
         setattr(args, 'heads_' + name, h)
+    plan.cu = cu_dev
     if cu_dev is not None:
         args.cu_seqlens, args.num_seqs, args.max_seqlen = cu_dev.data_ptr(), N, max_seqlen
-    for name, arg, _, _ in INPUTS:
-        setattr(args, arg, keep[name].data_ptr())
-    for name, arg, _, _ in PARAMS:
-        setattr(args, arg, keep[name].data_ptr())
-    args.o = o.data_ptr()
-    for (label, init_field, final_field, _), i in zip(STATES, range(len(STATES))):
-        if init is not None:
-            setattr(args, init_field, init[i].data_ptr())
-        if final is not None:
-            setattr(args, final_field, final[i].data_ptr())
     lib = _lib or build()
-    size = _workspace_bytes(lib, args, (B, T, H, N, max_seqlen, tuple(heads.values()), cu_dev is None, init is None, final is None))
+    got = ctypes.c_size_t(0)
+    _check(lib, lib.{{name}}_workspace_bytes(ctypes.byref(args), ctypes.byref(got)))
+    args.workspace_bytes = plan.workspace_bytes = got.value
+    plan.device, plan.index, plan.fields = device, device.index, fields
+    plan.out_shape, plan.state_shapes = (B, T, H, VALUE_DIM), shapes
+    return plan, tensors
+
+
+def _launch(plan, tensors, output_final_state):
+    args = _Args.from_buffer_copy(plan.args)
+    for field, t in zip(plan.fields, tensors):
+        setattr(args, field, t.data_ptr())
+    o = torch.empty(plan.out_shape, dtype=DTYPE, device=plan.device)
+    args.o = o.data_ptr()
+    final = None
+    if output_final_state:
+        final = [torch.empty(shape, dtype=torch.float32, device=plan.device) for shape in plan.state_shapes]
+        for (_, _, final_field, _), t in zip(STATES, final):
+            setattr(args, final_field, t.data_ptr())
     workspace = None
-    if size:
-        workspace = torch.empty(size, dtype=torch.uint8, device=device)
-        args.workspace, args.workspace_bytes = workspace.data_ptr(), size
+    if plan.workspace_bytes:
+        workspace = torch.empty(plan.workspace_bytes, dtype=torch.uint8, device=plan.device)
+        args.workspace = workspace.data_ptr()
     # The launch goes to the tensors' device: switched to only when it is not the current one.
-    index = device.index
-    with contextlib.nullcontext() if torch.cuda.current_device() == index else torch.cuda.device(device):
-        stream = _raw_stream(index) if _raw_stream else torch.cuda.current_stream(device).cuda_stream
-        _check(lib, lib.{{name}}_forward(ctypes.byref(args), stream))
+    index = plan.index
+    with contextlib.nullcontext() if _current_device() == index else torch.cuda.device(plan.device):
+        stream = _raw_stream(index) if _raw_stream else torch.cuda.current_stream(plan.device).cuda_stream
+        _check(_lib, _lib.{{name}}_forward(ctypes.byref(args), stream))
     if output_final_state:
         return o, (final[0] if len(final) == 1 else tuple(final))
     return o
+
+
+def _forward(inputs, params, initial_state, output_final_state, cu_seqlens):
+    if cu_seqlens is None:
+        tensors, key = _signature(inputs, params, initial_state, output_final_state)
+        plan = _PLANS.get(key) if key is not None else None
+        if plan is not None:
+            return _launch(plan, tensors, output_final_state)
+    plan, passed = _prepare(inputs, params, initial_state, output_final_state, cu_seqlens)
+    # Cached only where the call passes the caller's own tensors (no copies made), so that a later
+    # call with the same key may pass its tensors unchecked.
+    if cu_seqlens is None and key is not None and all(a is b for a, b in zip(passed, tensors)):
+        if len(_PLANS) > 4096:
+            _PLANS.clear()
+        _PLANS[key] = plan
+    return _launch(plan, passed, output_final_state)
 
 
 def _state_doc(shapes):

@@ -206,22 +206,24 @@ def run_case(mod, entry, case, data, device):
             if 'initial_state' + suffix in data:
                 parts.append(torch.from_numpy(data['initial_state' + suffix]).to(device))
         kwargs['initial_state'] = parts[0] if len(parts) == 1 else tuple(parts)
-    results = {}
-    if case['finalState']:
-        o, state = mod.forward(**inputs, output_final_state=True, **kwargs)
-        parts = state if isinstance(state, tuple) else (state,)
-        errs = []
-        for part, suffix in zip(parts, ['', '_z', '_m']):
-            errs.append(rel_err(data['ref_final_state' + suffix], to_numpy(part)))
-        results['state'] = max(errs)
-        results['o'] = rel_err(data['ref_o'], to_numpy(o))
-        # The same run without storing the final state.
-        o2 = mod.forward(**inputs, **kwargs)
-        results['o'] = max(results['o'], rel_err(data['ref_o'], to_numpy(o2)))
-        results['out'] = o
-    else:
-        o = mod.forward(**inputs, **kwargs)
-        results['o'] = rel_err(data['ref_o'], to_numpy(o))
+    results = {'o': 0.0}
+    # Every call twice: the second finds the launch plan the first cached (the loaders' path
+    # without checks), and both must match the reference.
+    for _ in range(2):
+        if case['finalState']:
+            o, state = mod.forward(**inputs, output_final_state=True, **kwargs)
+            parts = state if isinstance(state, tuple) else (state,)
+            errs = []
+            for part, suffix in zip(parts, ['', '_z', '_m']):
+                errs.append(rel_err(data['ref_final_state' + suffix], to_numpy(part)))
+            results['state'] = max([results.get('state', 0.0)] + errs)
+            results['o'] = max(results['o'], rel_err(data['ref_o'], to_numpy(o)))
+            # The same run without storing the final state.
+            o2 = mod.forward(**inputs, **kwargs)
+            results['o'] = max(results['o'], rel_err(data['ref_o'], to_numpy(o2)))
+        else:
+            o = mod.forward(**inputs, **kwargs)
+            results['o'] = max(results['o'], rel_err(data['ref_o'], to_numpy(o)))
         results['out'] = o
     torch.cuda.synchronize(device)
     return results, by_name
