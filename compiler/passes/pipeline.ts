@@ -459,7 +459,7 @@ function kernels(st: PlanState): void {
     .map(([n, p]) => scratchBuffer(n, p!.width));
   const used = new Set(ks.flatMap((k) => k.buffers.map((x) => x.name)));
   const buffers = [...programBuffers(ir, 'f32'), ...scratch, ...extra, tokinfoBuffer].filter((x) => used.has(x.name));
-  if (st.options.asyncState) for (const k of ks) k.asyncState = true;
+  if (st.options.asyncState ?? (st.form === 'recurrent' && !!st.target.recurrentAsyncState)) for (const k of ks) k.asyncState = true;
   st.program = { spec: ir.name, target: st.target.name, form: st.form!, kernels: ks, params: programParams(ir), buffers, notes: st.notes };
 }
 
@@ -685,6 +685,8 @@ function dtypeLegalisation(st: PlanState): void {
     for (const k of p.kernels) k.tensorCores = (isOutputKernel(k) ? sixteen : half) ?? 'tf32';
     const prefetch = st.options.prefetchWords ?? st.target.pipelinedWords;
     if (prefetch !== undefined) for (const k of p.kernels) k.prefetchWords = prefetch;
+    const depth = st.options.prefetchDepth ?? st.target.pipelinedDepth;
+    if (depth !== undefined && st.target.features.asyncCopy) for (const k of p.kernels) k.prefetchDepth = depth;
     st.notes.push(half ? `matmuls: tensor cores where the tile shapes allow (mma.sync m16n8k16 with ${half} operands, else m16n8k8 with TF32 operands; f32 accumulation)` : 'matmuls: tensor cores where the tile shapes allow (mma.sync m16n8k8, TF32 operands, f32 accumulation)');
   }
 }

@@ -137,9 +137,15 @@ export interface PlanOptions {
    */
   prefetchWords?: number;
   /**
+   * Chunks a CUDA chunk loop's pipelined loads run ahead (Kernel.prefetchDepth): 2 or more copy
+   * them by cp.async into a shared ring of that many slots, instead of holding one chunk's in
+   * registers (default: the profile's `pipelinedDepth`, else 1), for measurements.
+   */
+  prefetchDepth?: number;
+  /**
    * f32 tiles copied unchanged from f32 buffers — the recurrent kernel's initial state — by
    * asynchronous copies where the target has them (Kernel.asyncState; CUDA cp.async, the tile's rows
-   * unpadded), for measurements; default off.
+   * unpadded); default: the profile's `recurrentAsyncState` for the recurrent form, else off.
    */
   asyncState?: boolean;
   /**

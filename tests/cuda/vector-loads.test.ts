@@ -404,18 +404,20 @@ test("without cu_seqlens the launcher passes NULL and the kernels take sequence 
   }
 });
 
-test("asyncState (opt-in): the recurrent kernel's initial state goes into an unpadded shared tile by cp.async, and every barrier waits for the copies; by default 16-byte loads into padded rows", () => {
+test("asyncState (cuda-sm90's default for the recurrent form): the recurrent kernel's initial state goes into an unpadded shared tile by cp.async, and every barrier waits for the copies; without it (asyncState: false, or cuda-sm80) 16-byte loads into padded rows", () => {
   const f = stdlibFiles().find((x) => x.name === 'gated_deltanet')!;
   const ir = lowerSource(f.text, f.path).irs[0]!;
-  const cuOf = (plan: PlanOptions) => compileCuda(ir, { profile: 'cuda-sm90', dtype: 'bf16', form: 'recurrent', plan }).files.find((x) => x.path.endsWith('.cu'))!.contents;
-  const on = cuOf({ asyncState: true });
+  const cuOf = (plan: PlanOptions, profile = 'cuda-sm90') => compileCuda(ir, { profile, dtype: 'bf16', form: 'recurrent', plan }).files.find((x) => x.path.endsWith('.cu'))!.contents;
+  const on = cuOf({});
+  assert.equal(cuOf({ asyncState: true }), on, 'the default is asyncState on cuda-sm90');
   assert.match(on, /__shared__ __align__\(16\) float S\[8192\];  \/\/ \[128, 64\]\n/);
   assert.match(on, /attnc_cp_async16\(&S\[r \* 64 \+ c\], ok\d+ \? initial_state \+ /);
   const k = on.slice(on.indexOf('attnc_gated_deltanet_recurrent('), on.indexOf('// ── host side'));
   assert.not.match(k.replace(/attnc_cp_async_wait\(\); __syncthreads\(\);/g, ''), /__syncthreads\(\)/, 'every barrier waits for the copies');
-  const off = cuOf({});
+  const off = cuOf({ asyncState: false });
   assert.match(off, /__shared__ __align__\(16\) float S\[8320\];  \/\/ \[128, 64\], rows 65 words apart/);
   assert.not.match(off, /attnc_cp_async16\(&S/);
+  assert.not.match(cuOf({}, 'cuda-sm80'), /attnc_cp_async16\(&S/, 'cuda-sm80 keeps the loads through registers');
 });
 
 test.run();
