@@ -157,6 +157,13 @@ __device__ __forceinline__ void attnc_cp_async16(void* dst, const void* src, boo
   asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;" :: "r"((unsigned)__cvta_generic_to_shared(dst)), "l"(src), "r"(full ? 16 : 0) : "memory");
 }
 __device__ __forceinline__ void attnc_cp_async_wait() { asm volatile("cp.async.wait_all;" ::: "memory"); }
+// The same for 4 bytes; groups of copies, and a wait until at most N of this thread's groups are
+// still in flight (a ring of prefetched chunks).
+__device__ __forceinline__ void attnc_cp_async4(void* dst, const void* src, bool full) {
+  asm volatile("cp.async.ca.shared.global [%0], [%1], 4, %2;" :: "r"((unsigned)__cvta_generic_to_shared(dst)), "l"(src), "r"(full ? 4 : 0) : "memory");
+}
+__device__ __forceinline__ void attnc_cp_async_commit() { asm volatile("cp.async.commit_group;" ::: "memory"); }
+template <int N> __device__ __forceinline__ void attnc_cp_async_wait_group() { asm volatile("cp.async.wait_group %0;" :: "n"(N) : "memory"); }
 // ldmatrix: 8×8 matrices of 16-bit elements from shared memory, lane l giving the address of row
 // l % 8 of matrix l / 8; register j of lane l holds elements (l / 4, 2·(l % 4)) and the next of
 // matrix j — or, with .trans, elements (2·(l % 4), l / 4) and (2·(l % 4) + 1, l / 4).
@@ -199,8 +206,13 @@ class CudaPrinter extends CLikePrinter {
   /** Register tiles are laid out as tensor-core accumulator fragments (see registerElement). */
   private readonly fragments: boolean;
 
-  constructor(k: Kernel, sharedLimit: number) {
+  private readonly sharedLimit: number;
+  private readonly unit: { sharedBytes: number; registers: number } | undefined;
+
+  constructor(k: Kernel, sharedLimit: number, unit?: { sharedBytes: number; registers: number }) {
     super(k);
+    this.sharedLimit = sharedLimit;
+    this.unit = unit;
     this.warps = k.threads % 32 === 0 ? k.threads / 32 : 0;
     const matmuls: Extract<Stmt, { op: 'matmul' }>[] = [];
     forEachStmt(k.body, (st) => {
@@ -1245,6 +1257,23 @@ class CudaPrinter extends CLikePrinter {
     return [...new Set(conds)].join(' && ') || 'true';
   }
 
+  /** The group's ring slots (pipelinedLoop), declared here as static shared arrays: [slot][trip][thread]. */
+  private groupRing(group: LoadGroup, depth: number): string[] {
+    return group.map((g) => {
+      const ring = this.fresh('ring');
+      const n = depth * this.slotEntries(g);
+      const type = g.vec.width === 1 ? 'float' : 'uint4';
+      this.emit(`${type}* const ${ring} = reinterpret_cast<${type}*>(attnc_smem + ${this.ringBase() + this.ringBytes / 4});  // [${depth} slots][${this.slotEntries(g)}]`);
+      this.ringBytes += n * (g.vec.width === 1 ? 4 : 16);
+      return ring;
+    });
+  }
+
+  /** A member's element `j` in its ring slot, for this thread. */
+  private ringAt(g: LoadGroup[number], raw: string, ring: Ring, j: string): string {
+    return `${raw}[${ring.slot} * ${this.intLit(this.slotEntries(g))} + ${j} * ${this.intLit(this.T)} + lid]`;
+  }
+
   /** The group's raw registers, declared here ('' for maps copied by cp.async). */
   private groupRegisters(group: LoadGroup): string[] {
     return group.map((g) => {
@@ -1272,13 +1301,14 @@ class CudaPrinter extends CLikePrinter {
   }
 
   /** The group's loads into its raw registers (zeros where a guard drops them); raw 16-bit copies go by cp.async, waited for at the next barrier. */
-  private groupLoads(group: LoadGroup, raws: string[]): void {
+  private groupLoads(group: LoadGroup, raws: string[], ring?: Ring): void {
     const i = (x: number) => this.intLit(x);
     group.forEach((g, k) => {
       const j = this.fresh('j');
       this.emit('#pragma unroll');
       this.block(this.forLoop(j, i(0), i(g.trips), i(1)), () => {
         if (!raws[k]) return this.groupElement(g, j, () => this.asyncCopy(g.s, g.vec, this.viewOffset(g.s)));
+        if (ring) return this.groupElement(g, j, () => this.ringCopy(g, `&${this.ringAt(g, raws[k]!, ring, j)}`));
         this.emit(`${raws[k]}[${j}] = ${g.vec.width === 1 ? '0.0f' : 'make_uint4(0u, 0u, 0u, 0u)'};`);
         this.groupElement(g, j, () => {
           const load = () =>
@@ -1294,8 +1324,20 @@ class CudaPrinter extends CLikePrinter {
     });
   }
 
+  /** cp.async of a group member's element (16 bytes, or one f32) into its ring slot; zeros where the guard drops it. */
+  private ringCopy(g: LoadGroup[number], dst: string): void {
+    const b = this.buffer(g.vec.ld.buf);
+    const copy = g.vec.width === 1 ? 'attnc_cp_async4' : 'attnc_cp_async16';
+    this.withExprs(() => {
+      const src = `${b.name} + (${this.expr(g.vec.ld.idx, {}, 'i32')})`;
+      if (!g.s.guard) return `${copy}(${dst}, ${src}, true);`;
+      const ok = this.fresh('ok');
+      return [`const bool ${ok} = ${this.vectorGuard(g.s.guard)};`, `${copy}(${dst}, ${ok} ? ${src} : ${b.name}, ${ok});`];
+    });
+  }
+
   /** The group's raw registers converted, the rest of each map's expression applied, and stored into its tile. */
-  private groupStores(group: LoadGroup, raws: string[]): void {
+  private groupStores(group: LoadGroup, raws: string[], ring?: Ring): void {
     const i = (x: number) => this.intLit(x);
     group.forEach((g, k) => {
       if (!raws[k]) return;
@@ -1304,7 +1346,13 @@ class CudaPrinter extends CLikePrinter {
       this.emit('#pragma unroll');
       this.block(this.forLoop(j, i(0), i(g.trips), i(1)), () => {
         this.groupElement(g, j, () => {
-          const body = () => this.completeVector(g.s, g.vec, `${raws[k]}[${j}]`, r0);
+          const body = () => {
+            if (!ring) return this.completeVector(g.s, g.vec, `${raws[k]}[${j}]`, r0);
+            // One shared load of this thread's copy, then converted as a register would be.
+            const raw = this.fresh('raw');
+            this.emit(`const ${g.vec.width === 1 ? 'float' : 'uint4'} ${raw} = ${this.ringAt(g, raws[k]!, ring, j)};`);
+            this.completeVector(g.s, g.vec, raw, r0);
+          };
           if (g.s.guard) {
             this.block(`if (${this.vectorGuard(g.s.guard)})`, body);
             this.block('else', () => this.storeVector(g.s, g.vec.width, Array(g.vec.width).fill(this.floatLit(g.s.guard!.fill)), r0));
@@ -1322,7 +1370,7 @@ class CudaPrinter extends CLikePrinter {
    * least two maps (a single tile's loads gain little) holding at most PIPELINED_REGISTERS (or the
    * kernel's prefetchWords) raw words (registers held across the whole iteration).
    */
-  private pipelinedGroup(s: Extract<Stmt, { op: 'for' }>): { at: number; group: LoadGroup } | undefined {
+  private pipelinedGroup(s: Extract<Stmt, { op: 'for' }>): { at: number; group: LoadGroup; depth: number } | undefined {
     if (s.step.k !== 'const' || s.step.v <= 0) return undefined;
     let at = 0;
     const lets = new Set<string>([s.v]);
@@ -1335,12 +1383,77 @@ class CudaPrinter extends CLikePrinter {
     const group = this.loadGroup(s.body, at);
     if (group.length < 2) return undefined;
     const words = group.reduce((n, g) => n + g.words, 0);
-    if (words > (this.k.prefetchWords ?? PIPELINED_REGISTERS) || group.some((g) => this.rawCopy(g.s, g.vec))) return undefined;
+    if (group.some((g) => this.rawCopy(g.s, g.vec))) return undefined;
+    const depth = this.ringDepth(group);
+    if (depth < 2 && words > (this.k.prefetchWords ?? PIPELINED_REGISTERS)) return undefined;
     if (group.some((g) => !this.loadsAhead(s, g))) return undefined;
     // The alignment is checked once, before the loop.
     const varies = (e: SExpr | undefined) => !!e && [...lets].some((v) => usesVar(e, v));
     if (group.some((g) => g.vec.width > 1 && (varies(g.vec.y) || varies(g.s.guard?.cols)))) return undefined;
-    return { at, group };
+    return { at, group, depth };
+  }
+
+  /** A member's entries in one ring slot: one per vector (16 bytes) or single f32 of its tile. */
+  private slotEntries(g: LoadGroup[number]): number {
+    const v = this.viewOf(g.s.dst);
+    return Math.ceil((v.rows * v.t.cols) / g.vec.width);
+  }
+
+  /** Bytes one chunk's loads of a group take in a ring slot (pipelinedLoop). */
+  private slotBytes(group: LoadGroup): number {
+    return group.reduce((n, g) => n + this.slotEntries(g) * (g.vec.width === 1 ? 4 : 16), 0);
+  }
+
+  /**
+   * Slots of the shared ring a pipelined group's loads go to by cp.async (Kernel.prefetchDepth, at
+   * most RING_BYTES in all, and no more than leave as many blocks per SM as the tiles alone do),
+   * or 1 where they stay in registers: no depth asked, another copy of the kernel already waits at
+   * its barriers (attnc_cp_async_wait), or a member loads single elements of a 16-bit buffer
+   * (cp.async copies 4 bytes at least).
+   */
+  private ringDepth(group: LoadGroup): number {
+    const want = this.k.prefetchDepth ?? 1;
+    if (want < 2 || this.asyncCopies) return 1;
+    if (group.some((g) => g.vec.width === 1 && this.buffer(g.vec.ld.buf).dtype !== 'f32')) return 1;
+    const base = this.ringBase() * 4 + this.ringBytes;
+    const room = Math.min(RING_BYTES, this.sharedLimit - base);
+    const slot = this.slotBytes(group);
+    const blocks = this.minBlocks(base);
+    let depth = Math.min(want, Math.floor(room / slot));
+    while (depth >= 2 && this.minBlocks(base + depth * slot) < blocks) depth--;
+    return depth >= 2 ? depth : 1;
+  }
+
+  /** Shared bytes of the rings this kernel's pipelined loops declared (after the tiles, ringBase). */
+  ringBytes = 0;
+
+  /**
+   * The shared tiles the kernel uses, their word offsets in the block's shared memory (each on 16
+   * bytes, for the 16-byte shared stores of the tile loads) and their bytes in all.
+   */
+  sharedLayout(): { shared: TileDecl[]; offsets: number[]; bytes: number } {
+    const used = usedTiles(this.k.body);
+    const shared = this.k.tiles.filter((t) => t.space === 'shared' && used.has(t.name));
+    // Words of a shared tile (a 16-bit tile's elements are half words).
+    const words = (t: TileDecl) => (this.sharedType(t) === 'f32' ? t.rows * this.rowStride(t) : Math.ceil((t.rows * this.rowStride(t)) / 2));
+    const offsets: number[] = [];
+    const bytes = 4 * shared.reduce((off, t) => {
+      const at = Math.ceil(off / 4) * 4;
+      offsets.push(at);
+      return at + words(t);
+    }, 0);
+    return { shared, offsets, bytes };
+  }
+
+  /** Minimum blocks per SM for `__launch_bounds__` (minBlocksPerUnit) with this much shared memory a block. */
+  minBlocks(sharedBytes: number): number {
+    const rowTileWords = this.k.tiles.filter((t) => t.space === 'rows').reduce((n, t) => n + this.registerSlots(t), 0);
+    return minBlocksPerUnit(this.k.threads, sharedBytes, this.unit, rowTileWords);
+  }
+
+  /** The word offset of the load rings in dynamic shared memory: after the tiles, on 16 bytes. */
+  ringBase(): number {
+    return Math.ceil(this.sharedLayout().bytes / 16) * 4;
   }
 
   /**
@@ -1390,8 +1503,8 @@ class CudaPrinter extends CLikePrinter {
    * the rest of the iteration instead of opening the next one. Unaligned buffers take the loop as
    * it was.
    */
-  private pipelinedLoop(s: Extract<Stmt, { op: 'for' }>, p: { at: number; group: LoadGroup }): void {
-    const { at, group } = p;
+  private pipelinedLoop(s: Extract<Stmt, { op: 'for' }>, p: { at: number; group: LoadGroup; depth: number }): void {
+    const { at, group, depth } = p;
     // The opening lets that the group's loads and guards need, directly or through later lets.
     const needed = new Set<string>();
     const uses = (e: SExpr) => walkSExpr(e, (x) => void (x.k === 'var' && needed.add(x.name)));
@@ -1407,9 +1520,7 @@ class CudaPrinter extends CLikePrinter {
     }
     const ok = this.fresh('ahead');
     const issue = this.fresh('issue');
-    this.emit(`// ${group.map((g) => g.s.dst.tile).join(', ')}: 16-byte loads issued one iteration ahead, into registers held across the loop`);
-    this.emit(this.declConst(ok, 'bool', this.groupAlignment(group)));
-    const raws = this.groupRegisters(group);
+    const tiles = group.map((g) => g.s.dst.tile).join(', ');
     let from = '';
     let to = '';
     let step = '';
@@ -1417,17 +1528,29 @@ class CudaPrinter extends CLikePrinter {
       [from, to, step] = [this.expr(s.from, {}, 'i32'), this.expr(s.to, {}, 'i32'), this.expr(s.step, {}, 'i32')];
       return [];
     });
+    const ring = depth >= 2 ? { depth, slot: this.fresh('slot') } : undefined;
+    if (ring) {
+      this.emit(`// ${tiles}: loads issued ${depth} iterations ahead by cp.async into a ring of ${depth} slots (shared; each thread reads back only its own copies)`);
+    } else this.emit(`// ${tiles}: 16-byte loads issued one iteration ahead, into registers held across the loop`);
+    this.emit(this.declConst(ok, 'bool', this.groupAlignment(group)));
+    const raws = ring ? this.groupRing(group, depth) : this.groupRegisters(group);
     // The loads of the iteration at `s.v`, if there is one: its lets, then the group's loads.
-    this.emit(`auto ${issue} = [&](const int ${s.v}) {`);
+    this.emit(`auto ${issue} = [&](const int ${s.v}${ring ? `, const int ${ring.slot}` : ''}) {`);
     this.depth++;
     this.block(`if (${s.v} < ${to})`, () => {
       for (const x of lets) this.stmt(x);
-      this.groupLoads(group, raws);
+      this.groupLoads(group, raws, ring);
     });
+    if (ring) this.emit('attnc_cp_async_commit();');
     this.depth--;
     this.emit('};');
-    this.emit(`if (${ok}) ${issue}(${from});`);
-    this.pipelined = { first: group[0]!.s, group, raws, ok, next: `${issue}(${s.v} + ${step})` };
+    if (ring) {
+      const d = this.fresh('d');
+      this.block(`if (${ok})`, () => this.emit(`for (int ${d} = 0; ${d} < ${this.intLit(depth)}; ${d}++) ${issue}(${from} + ${d} * ${step}, ${d});`));
+    } else this.emit(`if (${ok}) ${issue}(${from});`);
+    const slotOf = ring ? `((${s.v} - ${from}) / ${step}) % ${this.intLit(depth)}` : '';
+    const next = ring ? `${issue}(${s.v} + ${this.intLit(depth)} * ${step}, ${ring.slot})` : `${issue}(${s.v} + ${step})`;
+    this.pipelined = { first: group[0]!.s, group, raws, ok, next, ...(ring ? { ring: { ...ring, slotOf } } : {}) };
     try {
       this.stmt(s);
     } finally {
@@ -1436,14 +1559,19 @@ class CudaPrinter extends CLikePrinter {
   }
 
   /** The group of the loop pipelinedLoop is printing: where its first map was, its registers are stored into the tiles and the next loads issued. */
-  private pipelined: { first: Stmt; group: LoadGroup; raws: string[]; ok: string; next: string } | undefined;
+  private pipelined: { first: Stmt; group: LoadGroup; raws: string[]; ok: string; next: string; ring?: Ring & { slotOf: string } } | undefined;
 
   /** The pipelined group in its loop (pipelinedLoop): stores from the registers, then the next iteration's loads; unaligned, the maps alone. */
   private pipelinedStores(p: NonNullable<CudaPrinter['pipelined']>): void {
     this.withGroupInvariants(p.group, () => {
-      this.emit(`// ${p.group.map((g) => g.s.dst.tile).join(', ')}: from the registers loaded an iteration ahead, then the next iteration's loads`);
+      this.emit(`// ${p.group.map((g) => g.s.dst.tile).join(', ')}: from the ${p.ring ? 'ring slot loaded ' + p.ring.depth + ' iterations' : 'registers loaded an iteration'} ahead, then the next iteration's loads`);
       this.block(`if (${p.ok})`, () => {
-        this.groupStores(p.group, p.raws);
+        if (p.ring) {
+          // This iteration's copies are the oldest of the depth groups in flight.
+          this.emit(`attnc_cp_async_wait_group<${p.ring.depth - 1}>();`);
+          this.emit(this.declConst(p.ring.slot, 'i32', p.ring.slotOf));
+        }
+        this.groupStores(p.group, p.raws, p.ring);
         this.emit(`${p.next};`);
       });
       this.block('else', () => {
@@ -1861,41 +1989,40 @@ const MAX_GROUP_REGISTERS = 64;
  * vector gate's slice) spilled 96–104 bytes.
  */
 const PIPELINED_REGISTERS = 25;
+/**
+ * Bytes of shared ring a pipelined loop may take for its loads in flight (Kernel.prefetchDepth),
+ * in dynamic shared memory after the kernel's tiles (and within the profile's limit).
+ */
+const RING_BYTES = 96 * 1024;
+/** A ring of prefetched chunks (pipelinedLoop): its slot count and the variable naming this iteration's slot. */
+type Ring = { depth: number; slot: string };
 /** A load group: maps that fill shared tiles from 16-byte (or single) loads, with their loops' trip counts and the raw words they hold. */
 type LoadGroup = { s: Extract<Stmt, { op: 'map' }>; vec: VectorLoad; trips: number; words: number }[];
 
 /** Print one kernel as an `extern "C" __global__` function. */
 export function emitCudaKernel(k: Kernel, o: EmitOptions): CudaKernel {
-  const p = new CudaPrinter(k, o.sharedLimit ?? STATIC_SHARED_LIMIT);
+  const p = new CudaPrinter(k, o.sharedLimit ?? STATIC_SHARED_LIMIT, o.unit);
   const body = p.render();
   const text = body.join('\n');
   const uses = (name: string) => new RegExp(`\\b${name}\\b`).test(text);
   const written = writtenBuffers(k.body);
   const buffers: CudaBufferArg[] = k.buffers.map((b) => ({ name: b.name, dtype: b.dtype, ctype: ctypeOf(b.dtype), readOnly: !written.has(b.name) }));
+  const { shared, offsets, bytes: sharedBytes } = p.sharedLayout();
   const used = usedTiles(k.body);
-  const shared = k.tiles.filter((t) => t.space === 'shared' && used.has(t.name));
   const unusedShared = k.tiles.filter((t) => t.space === 'shared' && !used.has(t.name));
-  // Words of a shared tile (a 16-bit tile's elements are half words).
-  const words = (t: TileDecl) => (p.sharedType(t) === 'f32' ? t.rows * p.rowStride(t) : Math.ceil((t.rows * p.rowStride(t)) / 2));
   const elementType = (t: TileDecl) => ctypeOf(p.sharedType(t));
-  // Each tile starts on 16 bytes (4 words), for the 16-byte shared stores of the tile loads.
-  const offsets: number[] = [];
-  const sharedBytes = 4 * shared.reduce((off, t) => {
-    const at = Math.ceil(off / 4) * 4;
-    offsets.push(at);
-    return at + words(t);
-  }, 0);
-  const dynamic = sharedBytes > STATIC_SHARED_LIMIT;
+  // Load rings (pipelinedLoop) follow the tiles in dynamic shared memory.
+  const dynamic = sharedBytes > STATIC_SHARED_LIMIT || p.ringBytes > 0;
+  const totalShared = p.ringBytes ? p.ringBase() * 4 + p.ringBytes : sharedBytes;
   const pad = (t: TileDecl) => (p.rowStride(t) !== t.cols ? `, rows ${p.rowStride(t)} ${p.sharedType(t) === 'f32' ? 'words' : 'elements'} apart` : '') + (p.sharedType(t) === 'f32' ? '' : `, ${p.sharedType(t)}`);
   const registers = k.tiles.filter((t) => t.space !== 'shared').map((t) => ({ name: t.name, size: p.registerSlots(t) }));
   const symbol = `${o.symbolPrefix ?? 'attnc_'}${k.name}`;
   // Launch bounds (threads, minBlocks): without a minimum, CUDA 13's ptxas capped the chunk kernels
   // near 80–128 registers and they spilled; with 1, it may take so many that one block fits an SM.
-  const rowTileWords = k.tiles.filter((t) => t.space === 'rows').reduce((n, t) => n + p.registerSlots(t), 0);
-  const minBlocks = minBlocksPerUnit(k.threads, sharedBytes, o.unit, rowTileWords);
+  const minBlocks = p.minBlocks(totalShared);
   const lines: string[] = [];
   lines.push(`// ${k.name}: ${k.doc}`);
-  lines.push(`// ${k.threads} threads per block; ${sharedBytes} bytes of shared tiles (${dynamic ? 'dynamic' : 'static'})${registers.length ? `; register tiles ${registers.map((r) => `${r.name}[${r.size}]`).join(', ')} per thread` : ''}`);
+  lines.push(`// ${k.threads} threads per block; ${sharedBytes} bytes of shared tiles (${dynamic ? 'dynamic' : 'static'})${p.ringBytes ? ` and ${p.ringBytes} of load rings` : ''}${registers.length ? `; register tiles ${registers.map((r) => `${r.name}[${r.size}]`).join(', ')} per thread` : ''}`);
   if (unusedShared.length) lines.push(`// not allocated (they only give a store its shape): ${unusedShared.map((t) => `${t.name}[${t.rows}, ${t.cols}]`).join(', ')}`);
   const args = [`const ${o.paramsType} prm`, ...buffers.map((b) => `${b.readOnly ? 'const ' : ''}${b.ctype}* __restrict__ ${b.name}`)];
   lines.push(`extern "C" __global__ void __launch_bounds__(${k.threads}, ${minBlocks}) ${symbol}(`);
@@ -1923,7 +2050,7 @@ export function emitCudaKernel(k: Kernel, o: EmitOptions): CudaKernel {
     threads: k.threads,
     minBlocks,
     sharedBytes,
-    dynamicSharedBytes: dynamic ? sharedBytes : 0,
+    dynamicSharedBytes: dynamic ? totalShared : 0,
     unusedSharedBytes: unusedShared.reduce((s, t) => s + t.rows * t.cols * 4, 0),
     registerWords: registers.reduce((s, r) => s + r.size, 0),
     buffers,

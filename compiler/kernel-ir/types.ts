@@ -170,6 +170,12 @@ export interface Kernel {
    */
   prefetchWords?: number;
   /**
+   * Chunks whose loads a pipelined loop keeps in flight (a backend with asynchronous copies: CUDA
+   * cp.async into a shared ring of this many slots); unset or 1: one chunk ahead, in registers.
+   * From PlanOptions.prefetchDepth, else the profile's pipelinedDepth.
+   */
+  prefetchDepth?: number;
+  /**
    * f32 shared tiles that a map copies unchanged from an f32 buffer (the recurrent kernel's
    * initial state) are filled by asynchronous copies (CUDA cp.async: every 16-byte copy of the
    * tile in flight at once, no registers), their rows unpadded. From PlanOptions.asyncState.
