@@ -1406,7 +1406,8 @@ class CudaPrinter extends CLikePrinter {
 
   /**
    * Slots of the shared ring a pipelined group's loads go to by cp.async (Kernel.prefetchDepth, at
-   * most RING_BYTES in all, and no more than leave as many blocks per SM as the tiles alone do),
+   * most RING_BYTES in all, no more than leave as many blocks per SM as the tiles alone do, and
+   * the SM's blocks within RING_UNIT_SHARE of its shared memory with their rings),
    * or 1 where they stay in registers: no depth asked, another copy of the kernel already waits at
    * its barriers (attnc_cp_async_wait), or a member loads single elements of a 16-bit buffer
    * (cp.async copies 4 bytes at least).
@@ -1419,8 +1420,10 @@ class CudaPrinter extends CLikePrinter {
     const room = Math.min(RING_BYTES, this.sharedLimit - base);
     const slot = this.slotBytes(group);
     const blocks = this.minBlocks(base);
+    // What the SM's blocks may take of its shared memory with their rings (the rest is L1).
+    const share = this.unit ? RING_UNIT_SHARE * this.unit.sharedBytes : Infinity;
     let depth = Math.min(want, Math.floor(room / slot));
-    while (depth >= 2 && this.minBlocks(base + depth * slot) < blocks) depth--;
+    while (depth >= 2 && (this.minBlocks(base + depth * slot) < blocks || blocks * (base + depth * slot) > share)) depth--;
     return depth >= 2 ? depth : 1;
   }
 
@@ -1994,6 +1997,15 @@ const PIPELINED_REGISTERS = 25;
  * in dynamic shared memory after the kernel's tiles (and within the profile's limit).
  */
 const RING_BYTES = 96 * 1024;
+/**
+ * The share of an SM's shared memory (the rest is its L1 cache) that its blocks may fill with
+ * their tiles and load rings. Measured on an H200 (2026-12-07, bf16, H=16, K=V=128, B=4 T=4096 /
+ * B=1 T=16384, the state kernel by torch.profiler): rings of 2 slots took GLA's state kernel from
+ * 0.515 / 0.822 ms to 0.465 / 0.677 (4 blocks of 31 KB an SM) and linear attention's (3 slots)
+ * from 0.415 / 0.561 to 0.384 / 0.517, but RetNet's state-and-output kernel from 0.441 / 1.064 to
+ * 0.455 / 1.200 (2 blocks of 110 KB: 220 of the SM's 228 KB).
+ */
+const RING_UNIT_SHARE = 0.6;
 /** A ring of prefetched chunks (pipelinedLoop): its slot count and the variable naming this iteration's slot. */
 type Ring = { depth: number; slot: string };
 /** A load group: maps that fill shared tiles from 16-byte (or single) loads, with their loops' trip counts and the raw words they hold. */

@@ -213,6 +213,15 @@ const SM90_RECURRENT_THREADS = 128;
 const SM90_RECURRENT_ASYNC_STATE = true;
 
 /**
+ * cuda-sm90's pipelined chunk loops keep 2 chunks' loads in flight by cp.async (a shared ring of 2
+ * slots; the CUDA printer's ringDepth() leaves out kernels whose tiles fill the SM). Measured on an
+ * H200 (2026-12-07, bf16, H=16, K=V=128, B=4 T=4096 / B=1 T=16384, torch.profiler): GLA's state
+ * kernel 0.515 / 0.822 ms in registers one chunk ahead, 0.465 / 0.677 with 2 slots, 0.467 / 0.722
+ * with 3; linear attention's 0.415 / 0.561, 0.384 / 0.517 with 3 slots.
+ */
+const SM90_PIPELINED_DEPTH = 2;
+
+/**
  * mma.sync m16n8 accumulator fragments: 16 rows and 8 columns a tile, 4 words a thread each, at
  * most 32 tiles of a warp per tile (128 words). The flash kernel's workgroup of 128 threads gives
  * each warp 32 rows (two 16-row tiles: a B fragment feeds two mma), two blocks per SM at 250–254
@@ -284,6 +293,7 @@ export const PROFILES: Record<string, TargetProfile> = {
     pipelinedWords: SM90_PIPELINED_WORDS,
     recurrentThreads: SM90_RECURRENT_THREADS,
     recurrentAsyncState: SM90_RECURRENT_ASYNC_STATE,
+    pipelinedDepth: SM90_PIPELINED_DEPTH,
   },
 };
 

@@ -86,8 +86,8 @@ test('the rest of the expression is applied to each loaded value, its row-only p
 test("linear attention's feature map elu(k) + 1 is k + 1 or eᵏ on each loaded value (no expm1), still 8 values per 16-byte load", () => {
   const cu = cudaOf('linear_attention');
   const chunk = cu.slice(cu.indexOf('attnc_linear_attention_chunk('));
-  const group = chunk.slice(chunk.indexOf('Vc, Ks: 16-byte loads issued'));
-  assert.ok(group.length < chunk.length, "the state kernel's loads of k and v are one group of 16-byte loads");
+  const group = chunk.slice(chunk.indexOf('// Vc, Ks: loads issued 2 iterations ahead by cp.async'));
+  assert.ok(group.length < chunk.length, "the state kernel's loads of k and v are one group of 16-byte loads, in a ring of 2 chunks (cuda-sm90's pipelinedDepth)");
   assert.match(group, /const float sv\d+ = \(\(0\.0f < ldv\d+\[7\]\) \? \(ldv\d+\[7\] \+ 1\.0f\) : attnc_exp\(ldv\d+\[7\]\)\);/);
   assert.not.match(cu.slice(cu.indexOf('extern "C"')), /attnc_elu\(/, 'no kernel calls elu');
 });
@@ -418,6 +418,30 @@ test("asyncState (cuda-sm90's default for the recurrent form): the recurrent ker
   assert.match(off, /__shared__ __align__\(16\) float S\[8320\];  \/\/ \[128, 64\], rows 65 words apart/);
   assert.not.match(off, /attnc_cp_async16\(&S/);
   assert.not.match(cuOf({}, 'cuda-sm80'), /attnc_cp_async16\(&S/, 'cuda-sm80 keeps the loads through registers');
+});
+
+test("prefetchDepth (cuda-sm90's pipelinedDepth 2): a state kernel's chunk loads go by cp.async into a ring of 2 slots after the tiles, each thread reading back its own copies; not where the tiles fill the SM (RetNet), where a ring would cost blocks per SM (Gated DeltaNet), on cuda-sm80, or at depth 1", () => {
+  const build = (spec: string, plan: PlanOptions = {}, profile = 'cuda-sm90') => {
+    const ir = lowerSource(stdlibFiles().find((x) => x.name === spec)!.text, `${spec}.attn`).irs[0]!;
+    return compileCuda(ir, { profile, dtype: 'bf16', plan });
+  };
+  const gla = build('gla');
+  const cu = gla.files.find((x) => x.path.endsWith('.cu'))!.contents;
+  const k = cu.slice(cu.indexOf('attnc_gla_chunk('), cu.indexOf('attnc_gla_output('));
+  assert.match(k, /\/\/ [\w, ]+: loads issued 2 iterations ahead by cp\.async into a ring of 2 slots/);
+  assert.match(k, /for \(int d\d+ = 0; d\d+ < 2; d\d+\+\+\) issue\d+\(0 \+ d\d+ \* 32, d\d+\);/, 'the first 2 chunks issued before the loop');
+  assert.match(k, /attnc_cp_async_wait_group<1>\(\);\n\s+const int (slot\d+) = \(\(c0 - 0\) \/ 32\) % 2;/, 'one chunk left in flight while this one is read');
+  assert.match(k, /attnc_cp_async_commit\(\);/);
+  assert.match(k, /const uint4 raw\d+ = ring\d+\[slot\d+ \* \d+ \+ j\d+ \* 128 \+ lid\];/, 'each thread reads back its own copy');
+  assert.not.match(k, /__syncthreads\(\);\s*attnc_cp_async_wait_group/, 'no barrier for the ring');
+  const kernel = gla.program!.kernels.find((x) => x.name === 'gla_chunk')!;
+  const ringBytes = Number(/and (\d+) of load rings/.exec(cu)![1]);
+  assert.ok(ringBytes > 0 && kernel.dynamicSharedBytes >= ringBytes, `the ring is in the kernel's dynamic shared memory (${kernel.dynamicSharedBytes} bytes, ${ringBytes} of ring)`);
+  const noRing = (spec: string, plan: PlanOptions = {}, profile = 'cuda-sm90') => assert.not.match(build(spec, plan, profile).files.find((x) => x.path.endsWith('.cu'))!.contents, /wait_group</, `${spec} ${JSON.stringify(plan)} ${profile}: no ring`);
+  noRing('retnet');
+  noRing('gated_deltanet');
+  noRing('gla', {}, 'cuda-sm80');
+  noRing('gla', { prefetchDepth: 1 });
 });
 
 test.run();
