@@ -11,7 +11,7 @@ if (!existsSync('.gpu/prelude.sh')) {
   console.error('gpu-bundle: run ../shared/tools/gpu-carry.sh first');
   process.exit(2);
 }
-const entries = { webgpu: 'bench/webgpu/run.ts', attnc: 'bin/cli.ts', export_reference: 'bench/gpu/export_reference.ts' };
+const entries = { webgpu: 'bench/webgpu/run.ts', attnc: 'bin/cli.ts', export_reference: 'bench/gpu/export_reference.ts', compile_variant: 'bench/gpu/compile_variant.ts' };
 for (const [name, entry] of Object.entries(entries)) {
   await build({
     entryPoints: [entry],
