@@ -1423,7 +1423,8 @@ class CudaPrinter extends CLikePrinter {
     // What the SM's blocks may take of its shared memory with their rings (the rest is L1).
     const share = this.unit ? RING_UNIT_SHARE * this.unit.sharedBytes : Infinity;
     let depth = Math.min(want, Math.floor(room / slot));
-    while (depth >= 2 && (this.minBlocks(base + depth * slot) < blocks || blocks * (base + depth * slot) > share)) depth--;
+    const fits = (d: number) => !!this.k.prefetchDepthAsked || (this.minBlocks(base + d * slot) >= blocks && blocks * (base + d * slot) <= share);
+    while (depth >= 2 && !fits(depth)) depth--;
     return depth >= 2 ? depth : 1;
   }
 

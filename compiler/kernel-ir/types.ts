@@ -176,6 +176,12 @@ export interface Kernel {
    */
   prefetchDepth?: number;
   /**
+   * prefetchDepth as asked (PlanOptions.prefetchDepth, for measurements): the ring keeps its slots
+   * even where they cost blocks per SM or fill the SM's shared memory (only the shared memory a
+   * block may have bounds it).
+   */
+  prefetchDepthAsked?: boolean;
+  /**
    * f32 shared tiles that a map copies unchanged from an f32 buffer (the recurrent kernel's
    * initial state) are filled by asynchronous copies (CUDA cp.async: every 16-byte copy of the
    * tile in flight at once, no registers), their rows unpadded. From PlanOptions.asyncState.

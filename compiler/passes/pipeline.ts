@@ -686,7 +686,12 @@ function dtypeLegalisation(st: PlanState): void {
     const prefetch = st.options.prefetchWords ?? st.target.pipelinedWords;
     if (prefetch !== undefined) for (const k of p.kernels) k.prefetchWords = prefetch;
     const depth = st.options.prefetchDepth ?? st.target.pipelinedDepth;
-    if (depth !== undefined && st.target.features.asyncCopy) for (const k of p.kernels) k.prefetchDepth = depth;
+    if (depth !== undefined && st.target.features.asyncCopy) {
+      for (const k of p.kernels) {
+        k.prefetchDepth = depth;
+        if (st.options.prefetchDepth !== undefined) k.prefetchDepthAsked = true;
+      }
+    }
     st.notes.push(half ? `matmuls: tensor cores where the tile shapes allow (mma.sync m16n8k16 with ${half} operands, else m16n8k8 with TF32 operands; f32 accumulation)` : 'matmuls: tensor cores where the tile shapes allow (mma.sync m16n8k8, TF32 operands, f32 accumulation)');
   }
 }

@@ -139,7 +139,8 @@ export interface PlanOptions {
   /**
    * Chunks a CUDA chunk loop's pipelined loads run ahead (Kernel.prefetchDepth): 2 or more copy
    * them by cp.async into a shared ring of that many slots, instead of holding one chunk's in
-   * registers (default: the profile's `pipelinedDepth`, else 1), for measurements.
+   * registers (default: the profile's `pipelinedDepth`, else 1), for measurements: asked for, the
+   * ring keeps its slots even where they cost blocks per SM (the delta rules' state kernels).
    */
   prefetchDepth?: number;
   /**
