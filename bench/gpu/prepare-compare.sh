@@ -2,13 +2,15 @@
 # Compiles the stdlib specs of bench/gpu/compare.py to CUDA (bf16, cuda-sm90) into DIR (default
 # .gpu/compare, which ../shared/tools/gpu-carry.sh's .gpu folder carries to the GPU machine), with
 # the decode (recurrent) form of Gated DeltaNet under DIR/decode and tile variants of its chunk
-# form (--chunk, --tiles) under DIR/variants/NAME, and softmax tile variants (query tile × key
+# form (--chunk, --tiles) under DIR/variants/NAME, plan-option variants of several specs
+# (bench/gpu/compile_variant.ts) under DIR/plans/NAME, and softmax tile variants (query tile × key
 # tile) under DIR/softmax-tiles/qQ_kK. All at K = V = 128, H-agnostic.
 #
 #   bash bench/gpu/prepare-compare.sh [DIR]
 #   then on the GPU machine: python3 bench/gpu/compare.py DIR
 #   the tile variants alone:  python3 bench/gpu/compare.py DIR --only gated_deltanet --skip-others --variants
 #   softmax tiles:            for d in DIR/softmax-tiles/*; do python3 bench/gpu/kernel_times.py $d; done
+#   plan variants:            bash bench/gpu/session.sh OUT plans (checked, then timed beside the default)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 dir=${1:-.gpu/compare}
@@ -27,9 +29,24 @@ for v in "${variants[@]}"; do
   IFS=: read -r name chunk bv <<< "$v"
   ./bin/attnc compile stdlib/gated_deltanet.attn --target cuda --chunk "$chunk" --tiles "BV=$bv" --out "$dir/variants/$name" > /dev/null
 done
+# Plan-option variants (bench/gpu/compile_variant.ts: PlanOptions attnc compile does not expose)
+# under DIR/plans/NAME/SPEC, timed and checked by session.sh's `plans` step: NAME:SPEC:JSON.
+plans=(
+  'retnet_k3c64kt16:retnet:{"outputKernel":true,"chunk":64,"stateKeyTile":16}'
+  'retnet_k3c64kt32:retnet:{"outputKernel":true,"chunk":64,"stateKeyTile":32}'
+  'simple_gla_k3c64kt32:simple_gla:{"outputKernel":true,"chunk":64,"stateKeyTile":32}'
+  'gated_deltanet_ring2:gated_deltanet:{"prefetchDepth":2}'
+  'deltanet_ring2:deltanet:{"prefetchDepth":2}'
+  'kda_ring2:kda:{"prefetchDepth":2}'
+  'gla_ring1:gla:{"prefetchDepth":1}'
+)
+for v in "${plans[@]}"; do
+  IFS=: read -r name spec json <<< "$v"
+  node --import tsx bench/gpu/compile_variant.ts "$spec" "$dir/plans/$name" "$json" > /dev/null
+done
 tiles=(32:32 64:32 64:64 128:32 128:64 32:64)
 for t in "${tiles[@]}"; do
   IFS=: read -r bq bk <<< "$t"
   ./bin/attnc compile stdlib/softmax.attn --target cuda --chunk "$bq" --tiles "BK=$bk" --out "$dir/softmax-tiles/q${bq}_k${bk}" > /dev/null
 done
-echo "compiled $(ls "$dir" | grep -vcE '^(decode|variants|softmax-tiles)$') specs, the decode form, ${#variants[@]} tile variants and ${#tiles[@]} softmax tilings into $dir"
+echo "compiled $(ls "$dir" | grep -vcE '^(decode|variants|plans|softmax-tiles)$') specs, the decode form, ${#variants[@]} tile variants, ${#plans[@]} plan variants and ${#tiles[@]} softmax tilings into $dir"

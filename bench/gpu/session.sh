@@ -14,6 +14,9 @@
 #   webgpu   WebGPU table at B=4 T=4096 H=16 with each kernel timed alone, and the Gated DeltaNet
 #            sweep against the token-sequential baseline (bench/webgpu/run.ts)
 #   variants Gated DeltaNet's CUDA tile variants (prepare-compare.sh), attnc only
+#   plans    the plan-option variants under .gpu/compare/plans (prepare-compare.sh): each checked
+#            (bf16) against a reference export, then timed per kernel beside its spec's default at
+#            B=4 T=4096 and B=1 T=16384 (kernel_times.py)
 #   kernels  each generated CUDA kernel's time at B=4 T=4096 (bench/gpu/kernel_times.py)
 #   compare  attnc CUDA vs FLA / SDPA / FlexAttention (bench/gpu/compare.py); FLA's Triton
 #            autotuning makes the first call of each of its kernels slow, so this goes last
@@ -43,10 +46,26 @@ for s in ${steps//,/ }; do
       step webgpu 150 node .gpu/bench/webgpu.mjs --sweep --per-kernel --reps 5 --json "$out/webgpu.json" ;;
     variants)
       step variants 90 python3 bench/gpu/compare.py .gpu/compare --only gated_deltanet --skip-others --variants --reps 20 ;;
+    plans)
+      step plans 240 bash -c '
+        specs=$(for d in .gpu/compare/plans/*/; do ls "$d"; done | sort -u | paste -sd,)
+        node .gpu/bench/export_reference.mjs --out /tmp/attnc-ref-plans --dtypes bf16 --specs "$specs" > /dev/null || exit 1
+        for d in .gpu/compare/plans/*/; do
+          sp=$(ls "$d"); rm -rf /tmp/attnc-ref-plan && cp -r /tmp/attnc-ref-plans /tmp/attnc-ref-plan
+          cp "$d/$sp/cuda/"* "/tmp/attnc-ref-plan/$sp/bf16/"
+          echo "== $(basename "$d") ($sp): $(python3 bench/gpu/check.py /tmp/attnc-ref-plan --specs "$sp" --no-fla 2>&1 | tail -1)"
+        done
+        for sh in 4x4096 1x16384; do
+          echo "-- defaults $sh"; python3 bench/gpu/kernel_times.py .gpu/compare --only "$specs" --shape "$sh" --reps 5 2>&1 | grep "^| [a-z]"
+          for d in .gpu/compare/plans/*/; do
+            sp=$(ls "$d"); echo "-- $(basename "$d") $sh"
+            python3 bench/gpu/kernel_times.py "$d" --only "$sp" --shape "$sh" --reps 5 2>&1 | grep "^| $sp"
+          done
+        done' ;;
     kernels)
       step kernels 120 python3 bench/gpu/kernel_times.py .gpu/compare --reps 5 ;;
     compare)
       step compare 240 python3 bench/gpu/compare.py .gpu/compare --reps 20 --json "$out/compare.json" ;;
-    *) echo "unknown step '$s' (check, webgpu, variants, kernels, compare)"; exit 2 ;;
+    *) echo "unknown step '$s' (check, webgpu, variants, plans, kernels, compare)"; exit 2 ;;
   esac
 done
