@@ -1261,10 +1261,9 @@ class CudaPrinter extends CLikePrinter {
   private groupRing(group: LoadGroup, depth: number): string[] {
     return group.map((g) => {
       const ring = this.fresh('ring');
-      const n = depth * this.slotEntries(g);
       const type = g.vec.width === 1 ? 'float' : 'uint4';
       this.emit(`${type}* const ${ring} = reinterpret_cast<${type}*>(attnc_smem + ${this.ringBase() + this.ringBytes / 4});  // [${depth} slots][${this.slotEntries(g)}]`);
-      this.ringBytes += n * (g.vec.width === 1 ? 4 : 16);
+      this.ringBytes += this.memberRingBytes(g, depth);
       return ring;
     });
   }
@@ -1399,9 +1398,14 @@ class CudaPrinter extends CLikePrinter {
     return Math.ceil((v.rows * v.t.cols) / g.vec.width);
   }
 
-  /** Bytes one chunk's loads of a group take in a ring slot (pipelinedLoop). */
-  private slotBytes(group: LoadGroup): number {
-    return group.reduce((n, g) => n + this.slotEntries(g) * (g.vec.width === 1 ? 4 : 16), 0);
+  /** Bytes a member's ring of `depth` slots takes, rounded up to 16 (each ring starts on 16 bytes: cp.async of 16 bytes and uint4 reads need it). */
+  private memberRingBytes(g: LoadGroup[number], depth: number): number {
+    return Math.ceil((depth * this.slotEntries(g) * (g.vec.width === 1 ? 4 : 16)) / 16) * 16;
+  }
+
+  /** Bytes a group's rings of `depth` slots take (pipelinedLoop). */
+  private groupRingBytes(group: LoadGroup, depth: number): number {
+    return group.reduce((n, g) => n + this.memberRingBytes(g, depth), 0);
   }
 
   /**
@@ -1418,12 +1422,12 @@ class CudaPrinter extends CLikePrinter {
     if (group.some((g) => g.vec.width === 1 && this.buffer(g.vec.ld.buf).dtype !== 'f32')) return 1;
     const base = this.ringBase() * 4 + this.ringBytes;
     const room = Math.min(RING_BYTES, this.sharedLimit - base);
-    const slot = this.slotBytes(group);
     const blocks = this.minBlocks(base);
     // What the SM's blocks may take of its shared memory with their rings (the rest is L1).
     const share = this.unit ? RING_UNIT_SHARE * this.unit.sharedBytes : Infinity;
-    let depth = Math.min(want, Math.floor(room / slot));
-    const fits = (d: number) => !!this.k.prefetchDepthAsked || (this.minBlocks(base + d * slot) >= blocks && blocks * (base + d * slot) <= share);
+    const bytes = (d: number) => base + this.groupRingBytes(group, d);
+    const fits = (d: number) => bytes(d) - base <= room && (!!this.k.prefetchDepthAsked || (this.minBlocks(bytes(d)) >= blocks && blocks * bytes(d) <= share));
+    let depth = want;
     while (depth >= 2 && !fits(depth)) depth--;
     return depth >= 2 ? depth : 1;
   }

@@ -178,7 +178,7 @@ def _signature(inputs, params, initial_state, output_final_state):
     for t in tensors:
         if not isinstance(t, torch.Tensor) or not t.is_contiguous():
             return tensors, None
-        key += (t.shape, t.dtype, t.get_device())
+        key += (t.shape, t.dtype, t.device)
     return tensors, tuple(key)
 
 

@@ -442,6 +442,14 @@ test("prefetchDepth (cuda-sm90's pipelinedDepth 2): a state kernel's chunk loads
   noRing('gated_deltanet');
   noRing('gla', {}, 'cuda-sm80');
   noRing('gla', { prefetchDepth: 1 });
+  // Every ring starts on 16 bytes (cp.async of 16 bytes and the uint4 reads need it), also after
+  // rings of single floats of odd lengths (chunks of 10 and 15, three slots).
+  for (const [spec, chunk] of [['retnet', 10], ['cosine_attention', 15], ['retnet', 30]] as const) {
+    const text = build(spec, { chunk, prefetchDepth: 3 }).files.find((x) => x.path.endsWith('.cu'))!.contents;
+    const rings = [...text.matchAll(/(?:uint4|float)\* const ring\d+ = reinterpret_cast<(?:uint4|float)\*>\(attnc_smem \+ (\d+)\)/g)].map((m) => Number(m[1]));
+    assert.ok(rings.length >= 3, `${spec} chunk ${chunk}: rings ${rings.length}`);
+    for (const w of rings) assert.is(w % 4, 0, `${spec} chunk ${chunk}: a ring at word ${w} is not on 16 bytes`);
+  }
 });
 
 test.run();
