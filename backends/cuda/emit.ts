@@ -1156,13 +1156,18 @@ class CudaPrinter extends CLikePrinter {
 
   /** cp.async of the 16 bytes at the map's load into its tile at (r, c); zeros where the guard drops them. */
   private asyncCopy(s: Extract<Stmt, { op: 'map' }>, vec: VectorLoad, r0: string): void {
+    this.cpAsync(s, vec, `&${this.at(s.dst.tile, 'r', 'c', r0 || undefined)}`);
+  }
+
+  /** cp.async of the map's load at (r, c) — 16 bytes, or one f32 where the load is single — to `dst`; zeros where the guard drops it. */
+  private cpAsync(s: Extract<Stmt, { op: 'map' }>, vec: VectorLoad, dst: string): void {
     const b = this.buffer(vec.ld.buf);
-    const dst = `&${this.at(s.dst.tile, 'r', 'c', r0 || undefined)}`;
+    const copy = vec.width === 1 ? 'attnc_cp_async4' : 'attnc_cp_async16';
     this.withExprs(() => {
       const src = `${b.name} + (${this.expr(vec.ld.idx, {}, 'i32')})`;
-      if (!s.guard) return `attnc_cp_async16(${dst}, ${src}, true);`;
+      if (!s.guard) return `${copy}(${dst}, ${src}, true);`;
       const ok = this.fresh('ok');
-      return [`const bool ${ok} = ${this.vectorGuard(s.guard)};`, `attnc_cp_async16(${dst}, ${ok} ? ${src} : ${b.name}, ${ok});`];
+      return [`const bool ${ok} = ${this.vectorGuard(s.guard)};`, `${copy}(${dst}, ${ok} ? ${src} : ${b.name}, ${ok});`];
     });
   }
 
@@ -1257,7 +1262,7 @@ class CudaPrinter extends CLikePrinter {
     return [...new Set(conds)].join(' && ') || 'true';
   }
 
-  /** The group's ring slots (pipelinedLoop), declared here as static shared arrays: [slot][trip][thread]. */
+  /** The group's rings (pipelinedLoop), declared here as pointers into dynamic shared memory after the tiles, each on 16 bytes: [slot][entry]. */
   private groupRing(group: LoadGroup, depth: number): string[] {
     return group.map((g) => {
       const ring = this.fresh('ring');
@@ -1307,7 +1312,7 @@ class CudaPrinter extends CLikePrinter {
       this.emit('#pragma unroll');
       this.block(this.forLoop(j, i(0), i(g.trips), i(1)), () => {
         if (!raws[k]) return this.groupElement(g, j, () => this.asyncCopy(g.s, g.vec, this.viewOffset(g.s)));
-        if (ring) return this.groupElement(g, j, () => this.ringCopy(g, `&${this.ringAt(g, raws[k]!, ring, j)}`));
+        if (ring) return this.groupElement(g, j, () => this.cpAsync(g.s, g.vec, `&${this.ringAt(g, raws[k]!, ring, j)}`));
         this.emit(`${raws[k]}[${j}] = ${g.vec.width === 1 ? '0.0f' : 'make_uint4(0u, 0u, 0u, 0u)'};`);
         this.groupElement(g, j, () => {
           const load = () =>
@@ -1320,18 +1325,6 @@ class CudaPrinter extends CLikePrinter {
           else load();
         });
       });
-    });
-  }
-
-  /** cp.async of a group member's element (16 bytes, or one f32) into its ring slot; zeros where the guard drops it. */
-  private ringCopy(g: LoadGroup[number], dst: string): void {
-    const b = this.buffer(g.vec.ld.buf);
-    const copy = g.vec.width === 1 ? 'attnc_cp_async4' : 'attnc_cp_async16';
-    this.withExprs(() => {
-      const src = `${b.name} + (${this.expr(g.vec.ld.idx, {}, 'i32')})`;
-      if (!g.s.guard) return `${copy}(${dst}, ${src}, true);`;
-      const ok = this.fresh('ok');
-      return [`const bool ${ok} = ${this.vectorGuard(g.s.guard)};`, `${copy}(${dst}, ${ok} ? ${src} : ${b.name}, ${ok});`];
     });
   }
 
@@ -1425,8 +1418,10 @@ class CudaPrinter extends CLikePrinter {
     const blocks = this.minBlocks(base);
     // What the SM's blocks may take of its shared memory with their rings (the rest is L1).
     const share = this.unit ? RING_UNIT_SHARE * this.unit.sharedBytes : Infinity;
-    const bytes = (d: number) => base + this.groupRingBytes(group, d);
-    const fits = (d: number) => bytes(d) - base <= room && (!!this.k.prefetchDepthAsked || (this.minBlocks(bytes(d)) >= blocks && blocks * bytes(d) <= share));
+    const fits = (d: number) => {
+      const ring = this.groupRingBytes(group, d);
+      return ring <= room && (!!this.k.prefetchDepthAsked || (this.minBlocks(base + ring) >= blocks && blocks * (base + ring) <= share));
+    };
     let depth = want;
     while (depth >= 2 && !fits(depth)) depth--;
     return depth >= 2 ? depth : 1;
@@ -1440,6 +1435,7 @@ class CudaPrinter extends CLikePrinter {
    * bytes, for the 16-byte shared stores of the tile loads) and their bytes in all.
    */
   sharedLayout(): { shared: TileDecl[]; offsets: number[]; bytes: number } {
+    if (this.layout) return this.layout;
     const used = usedTiles(this.k.body);
     const shared = this.k.tiles.filter((t) => t.space === 'shared' && used.has(t.name));
     // Words of a shared tile (a 16-bit tile's elements are half words).
@@ -1450,8 +1446,12 @@ class CudaPrinter extends CLikePrinter {
       offsets.push(at);
       return at + words(t);
     }, 0);
-    return { shared, offsets, bytes };
+    this.layout = { shared, offsets, bytes };
+    return this.layout;
   }
+
+  /** sharedLayout(), once the constructor has fixed the rows' padding. */
+  private layout: { shared: TileDecl[]; offsets: number[]; bytes: number } | undefined;
 
   /** Minimum blocks per SM for `__launch_bounds__` (minBlocksPerUnit) with this much shared memory a block. */
   minBlocks(sharedBytes: number): number {
