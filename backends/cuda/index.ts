@@ -11,6 +11,7 @@ import type { AttentionIR } from '../../compiler/ir/attention-ir.ts';
 import type { Dtype } from '../../compiler/kernel-ir/types.ts';
 import { plan, type PlanResult } from '../../compiler/passes/pipeline.ts';
 import type { KernelForm, PlanOptions, TileRequest } from '../../compiler/passes/plan.ts';
+import { shapeCondition, shapeVariants } from '../../compiler/passes/shape-plans.ts';
 import { PROFILES, type TargetProfile } from '../../compiler/targets/profiles.ts';
 import { cudaProgram, type CudaProgram } from './program.ts';
 import { torchLoader } from './torch.ts';
@@ -29,6 +30,12 @@ export interface CudaCompileOptions {
   tiles?: TileRequest;
   /** The spec's file name, for comments. */
   source?: string;
+  /**
+   * The profile's shape plans (plans for some run shapes, compiled beside the default one and taken
+   * by the launchers at run time; compiler/passes/shape-plans.ts): default true; false compiles the
+   * default plan alone (measurements).
+   */
+  shapePlans?: boolean;
   /** Further plan options, for measurements (PlanOptions: segmentChunks, outputKernel, …). */
   plan?: Omit<PlanOptions, 'dtype' | 'form' | 'chunk' | 'tiles'>;
 }
@@ -37,6 +44,8 @@ export interface CudaCompileResult {
   files: { path: string; contents: string }[];
   diagnostics: Diagnostic[];
   plan?: PlanResult;
+  /** The shape plans compiled beside the default one (their plans). */
+  shapePlans?: PlanResult[];
   program?: CudaProgram;
 }
 
@@ -51,9 +60,12 @@ export function compileCuda(ir: AttentionIR, o: CudaCompileOptions = {}): CudaCo
   }
   if (prof.backend !== 'cuda') return { files: [], diagnostics: [diag('FormUnsupported', ir.span, ['cuda', ir.name, `'${prof.name}' is a ${prof.backend} profile; use cuda-sm80 or cuda-sm90`], where)] };
   const dtype = o.dtype ?? 'bf16';
-  const p = plan(ir, prof, { ...(o.plan ?? {}), dtype, ...(o.form ? { form: o.form } : {}), ...(o.chunk ? { chunk: o.chunk } : {}), ...(o.tiles ? { tiles: o.tiles } : {}) });
+  const options: PlanOptions = { ...(o.plan ?? {}), dtype, ...(o.form ? { form: o.form } : {}), ...(o.chunk ? { chunk: o.chunk } : {}), ...(o.tiles ? { tiles: o.tiles } : {}) };
+  const p = plan(ir, prof, options);
   if (!p.program) return { files: [], diagnostics: p.diagnostics, plan: p };
-  const prog = cudaProgram(ir, p.program, { profile: prof, dtype, ...(o.source ? { source: o.source } : {}) });
+  const variants = o.shapePlans === false ? [] : shapeVariants(ir, prof, options, p);
+  const alternates = variants.map((v) => ({ tag: v.shape.tag, maxChains: v.shape.maxChains, program: v.result.program!, condition: shapeCondition(v.shape), why: v.shape.why }));
+  const prog = cudaProgram(ir, p.program, { profile: prof, dtype, alternates, ...(o.source ? { source: o.source } : {}) });
   const torch = torchLoader(ir, { name: prog.name, fields: prog.fields, kernels: prog.kernels, profile: prof, dtype });
   const files = [
     { path: `${ir.name}.cu`, contents: prog.cu },
@@ -61,5 +73,5 @@ export function compileCuda(ir: AttentionIR, o: CudaCompileOptions = {}): CudaCo
     { path: `${ir.name}.manifest.json`, contents: JSON.stringify(prog.manifest, null, 2) + '\n' },
     { path: `${ir.name}_torch.py`, contents: torch },
   ];
-  return { files, diagnostics: p.diagnostics, plan: p, program: prog };
+  return { files, diagnostics: p.diagnostics, plan: p, shapePlans: variants.map((v) => v.result), program: prog };
 }

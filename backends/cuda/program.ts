@@ -58,8 +58,21 @@ export function hostExpr(e: SExpr): string {
   throw new Error(`internal: a ${e.k} expression in a size or grid expression`);
 }
 
+/** A shape plan's program, compiled beside the default one and taken where its bound holds. */
+export interface CudaAlternate {
+  tag: string;
+  /** Taken where the run's N·H is at most this (the first alternate whose bound holds). */
+  maxChains: number;
+  program: Program;
+  /** The condition in words (`N·H ≤ 32`) and the measurement that chose the plan. */
+  condition: string;
+  why: string;
+}
+
 export interface CudaOptions {
   profile: TargetProfile;
+  /** Shape plans' programs (compiler/passes/shape-plans.ts), in the order the launchers try them. */
+  alternates?: CudaAlternate[];
   dtype: Dtype;
   /** Spec source file name and text, for comments. */
   source?: string;
@@ -93,6 +106,12 @@ export interface CudaManifest {
     registerWords: number;
     args: { buffer: string; ctype: string; readOnly: boolean }[];
   }[];
+  /**
+   * Plans compiled beside the default one for some run shapes (the profile's shapePlans): the
+   * launchers take the first whose bound the run's N·H fits; `kernels` and `buffers` above are the
+   * default plan's.
+   */
+  shapePlans?: { tag: string; maxChains: number; condition: string; why: string; buffers: { name: string; role: string; dtype: string; elems: SExpr }[]; kernels: CudaManifest['kernels'] }[];
   abi: {
     header: string;
     forward: string;
@@ -114,7 +133,14 @@ export interface CudaProgram {
   fields: AbiField[];
 }
 
-const HEADER = Handlebars.compile(
+const hb = Handlebars.create();
+// The blocks of one plan among several (the launchers' `if (p->variant == …)`) indented one step.
+hb.registerHelper('indent', function (this: unknown, on: unknown, options: Handlebars.HelperOptions) {
+  const text = options.fn(this);
+  return on ? text.replace(/^(?=.)/gm, '  ') : text;
+});
+
+const HEADER = hb.compile(
   `/*
  * {{file}}.h — the C ABI of the CUDA kernels attnc {{version}} generated for the spec '{{spec}}'
  * ({{target}}, {{dtypeName}} inputs and outputs; float32 states and arithmetic).{{#if source}}
@@ -188,7 +214,7 @@ ATTNC_API const char* {{name}}_last_error(void);
   { noEscape: true, strict: true },
 );
 
-const CU = Handlebars.compile(
+const CU = hb.compile(
   `// {{file}}.cu — CUDA kernels and host launchers attnc {{version}} generated for the spec '{{spec}}'
 // ({{target}}, {{dtypeName}} inputs and outputs, float32 states and arithmetic; {{form}} form).
 // The C ABI is in {{file}}.h; {{file}}.manifest.json describes the kernels. Do not edit.
@@ -239,12 +265,13 @@ static int {{name}}_fail(int status, const char* fmt, ...) {
 
 {{#if minll}}static long long attnc_min_ll(long long a, long long b) { return a < b ? a : b; }
 {{/if}}{{#if maxll}}static long long attnc_max_ll(long long a, long long b) { return a > b ? a : b; }
-{{/if}}{{#if workspace.length}}static size_t attnc_align256(size_t n) { return (n + 255) / 256 * 256; }
+{{/if}}{{#if align256}}static size_t attnc_align256(size_t n) { return (n + 255) / 256 * 256; }
 {{/if}}
 
 typedef struct {{name}}_plan {
   {{name}}_params prm;
-  long long N, T;
+  long long N, T;{{#if multi}}
+  int variant;  // 0: the default plan; else the shape plan taken for this run (make_plan){{/if}}
   long long grid[{{kernelCount}}][3];
   size_t ws_off[{{wsCount}}];
   size_t ws_bytes;
@@ -273,23 +300,29 @@ static int {{name}}_make_plan(const {{name}}_args* a, {{name}}_plan* p, int chec
 {{#each uniforms}}  p->prm.{{this}} = (int){{this}};
 {{/each}}  p->N = N;
   p->T = T;
-  // Element counts: the kernels index with 32-bit integers.
+{{#if multi}}  // The plan for this run's chains (sequences × heads): the first shape plan whose bound they fit, else the default.
+  p->variant = {{#each choices}}N * H <= {{maxChains}} ? {{id}} : {{/each}}0;
+{{/if}}{{#each variants}}{{#if ../multi}}  if (p->variant == {{id}}) {  // {{title}}
+{{/if}}{{#indent ../multi}}  // Element counts: the kernels index with 32-bit integers.
 {{#each buffers}}  const long long e_{{name}} = {{elems}};
-  if (e_{{name}} > INT_MAX) return {{../name}}_fail(ATTNC_ERR_TOO_LARGE, "{{name}} would hold %lld elements; the kernels index with 32-bit integers (at most %d): split the batch", e_{{name}}, INT_MAX);
+  if (e_{{name}} > INT_MAX) return {{../../name}}_fail(ATTNC_ERR_TOO_LARGE, "{{name}} would hold %lld elements; the kernels index with 32-bit integers (at most %d): split the batch", e_{{name}}, INT_MAX);
 {{/each}}  if (check_pointers) {
-{{#each required}}    if ({{cond}}) return {{../name}}_fail(ATTNC_ERR_MISSING_TENSOR, "{{message}}");
+{{#each required}}    if ({{cond}}) return {{../../name}}_fail(ATTNC_ERR_MISSING_TENSOR, "{{message}}");
 {{/each}}  }
   // Grids (blocks along x, y, z) of the kernels, in launch order.
 {{#each grids}}  p->grid[{{@index}}][0] = {{x}};
   p->grid[{{@index}}][1] = {{y}};
   p->grid[{{@index}}][2] = {{z}};
-  if (p->grid[{{@index}}][0] > INT_MAX || p->grid[{{@index}}][1] > 65535 || p->grid[{{@index}}][2] > 65535) return {{../name}}_fail(ATTNC_ERR_TOO_LARGE, "kernel {{kernel}} needs %lld x %lld x %lld blocks; CUDA allows 2^31-1 x 65535 x 65535", p->grid[{{@index}}][0], p->grid[{{@index}}][1], p->grid[{{@index}}][2]);
+  if (p->grid[{{@index}}][0] > INT_MAX || p->grid[{{@index}}][1] > 65535 || p->grid[{{@index}}][2] > 65535) return {{../../name}}_fail(ATTNC_ERR_TOO_LARGE, "kernel {{kernel}} needs %lld x %lld x %lld blocks; CUDA allows 2^31-1 x 65535 x 65535", p->grid[{{@index}}][0], p->grid[{{@index}}][1], p->grid[{{@index}}][2]);
 {{/each}}  // Workspace: {{#each workspace}}{{name}} {{/each}}(256-byte aligned slices).
   size_t off = 0;
 {{#each workspace}}  p->ws_off[{{@index}}] = off;
   off += attnc_align256((size_t)({{count}}) * {{bytes}});
 {{/each}}  p->ws_bytes = off;
 {{#each unused}}  (void){{this}};
+{{/each}}{{#if ../multi}}  return ATTNC_OK;
+{{/if}}{{/indent}}{{#if ../multi}}  }
+{{/if}}{{/each}}{{#each unused}}  (void){{this}};
 {{/each}}  return ATTNC_OK;
 }
 
@@ -303,25 +336,28 @@ static cudaError_t {{name}}_launch(const {{name}}_args* a, const {{name}}_plan* 
   cudaError_t e = cudaSuccess;
   // NULL without cu_seqlens: the kernels take sequence n's first token as n·T (attnc_seq_start).
   const int* cu = (const int*)a->cu_seqlens;
-{{#if tokinfo}}  int* tokinfo = (int*)(ws + p->ws_off[{{tokinfoSlot}}]);
+{{#each variants}}{{#if ../multi}}  if (p->variant == {{id}}) {  // {{title}}
+{{/if}}{{#indent ../multi}}{{#if tokinfo}}  int* tokinfo = (int*)(ws + p->ws_off[{{tokinfoSlot}}]);
   if (p->N > 0) {
-    {{name}}__tokinfo<<<(unsigned)p->N, 256, 0, stream>>>(cu, (int)p->T, tokinfo);
-    if ((e = {{name}}_check_launch("{{name}}__tokinfo")) != cudaSuccess) return e;
+    {{../name}}__tokinfo<<<(unsigned)p->N, 256, 0, stream>>>(cu, (int)p->T, tokinfo);
+    if ((e = {{../name}}_check_launch("{{../name}}__tokinfo")) != cudaSuccess) return e;
   }
 {{/if}}{{#each launches}}  // {{kernel}}
   if (p->grid[{{@index}}][0] > 0 && p->grid[{{@index}}][1] > 0 && p->grid[{{@index}}][2] > 0) {
 {{#if dynamic}}    e = cudaFuncSetAttribute({{symbol}}, cudaFuncAttributeMaxDynamicSharedMemorySize, {{dynamic}});
     if (e != cudaSuccess) {
-      {{../name}}_fail(ATTNC_ERR_CUDA, "{{symbol}} needs %d bytes of shared memory per block, more than this device allows (%s: %s)", {{dynamic}}, cudaGetErrorName(e), cudaGetErrorString(e));
+      {{../../name}}_fail(ATTNC_ERR_CUDA, "{{symbol}} needs %d bytes of shared memory per block, more than this device allows (%s: %s)", {{dynamic}}, cudaGetErrorName(e), cudaGetErrorString(e));
       return e;
     }
 {{/if}}    const dim3 grid((unsigned)p->grid[{{@index}}][0], (unsigned)p->grid[{{@index}}][1], (unsigned)p->grid[{{@index}}][2]);
     {{symbol}}<<<grid, {{threads}}, {{dynamic}}, stream>>>(
         p->prm{{#each args}},
         {{this}}{{/each}});
-    if ((e = {{../name}}_check_launch("{{symbol}}")) != cudaSuccess) return e;
+    if ((e = {{../../name}}_check_launch("{{symbol}}")) != cudaSuccess) return e;
   }
-{{/each}}  (void)ws;
+{{/each}}{{#if ../multi}}  return cudaSuccess;
+{{/if}}{{/indent}}{{#if ../multi}}  }
+{{/if}}{{/each}}  (void)ws;
   return cudaSuccess;
 }
 
@@ -382,15 +418,23 @@ function bytesOf(d: Dtype): number {
   return d === 'f16' || d === 'bf16' ? 2 : 4;
 }
 
-export function cudaProgram(ir: AttentionIR, program: Program, o: CudaOptions): CudaProgram {
-  const name = `attnc_${ir.name}`;
-  const prof = o.profile;
-  if (prof.backend !== 'cuda' || !prof.sm) throw new Error(`internal: ${prof.name} is not a CUDA profile`);
-  const fields = abiFields(ir, o.dtype);
-  const recurrent = ir.family === 'recurrent';
-  const kernels = program.kernels.map((k) => emitCudaKernel(k, { paramsType: `${name}_params`, sharedLimit: prof.limits.sharedBytes, unit: prof.limits.unit }));
-  const uniforms = program.params.map((p) => p.name);
-  const realInputs = ir.inputs.filter((i) => i.type === 'real');
+function manifestKernels(kernels: CudaKernel[], program: Program): CudaManifest['kernels'] {
+  return kernels.map((k, i) => ({
+    name: k.name,
+    symbol: k.symbol,
+    threads: k.threads,
+    launchBounds: [k.threads, k.minBlocks] as [number, number],
+    grid: program.kernels[i]!.grid,
+    sharedBytes: k.sharedBytes,
+    dynamicSharedBytes: k.dynamicSharedBytes,
+    unusedSharedBytes: k.unusedSharedBytes,
+    registerWords: k.registerWords,
+    args: k.buffers.map((b) => ({ buffer: b.name, ctype: `${b.readOnly ? 'const ' : ''}${b.ctype}*`, readOnly: b.readOnly })),
+  }));
+}
+
+/** One plan's share of the launchers: its kernels, buffers, grids, workspace and launches. */
+function variantParts(program: Program, fields: AbiField[], kernels: CudaKernel[]) {
   // The workspace: tokinfo and scratch (the sequence offsets are the caller's cu_seqlens, or n·T).
   const wsBuffers = program.buffers.filter((b) => bufferSource(b, fields).kind === 'workspace');
   const workspace = wsBuffers.map((b) => ({ name: b.name, count: `e_${b.name}`, bytes: bytesOf(b.dtype) }));
@@ -430,23 +474,54 @@ export function cudaProgram(ir: AttentionIR, program: Program, o: CudaOptions): 
     }),
   }));
   const grids = program.kernels.map((k) => ({ kernel: k.name, x: hostExpr(k.grid[0]), y: hostExpr(k.grid[1]), z: hostExpr(k.grid[2]) }));
-  const usedNames = new Set<string>();
-  const scan = (s: string) => {
-    for (const m of s.matchAll(/[A-Za-z_]\w*/g)) usedNames.add(m[0]);
+  const buffers = program.buffers.map((b) => ({ name: b.name, elems: hostExpr(b.elems) }));
+  // Names the plan's size, grid, pointer and workspace expressions use.
+  const used = new Set<string>();
+  const scan = (x: string) => {
+    for (const m of x.matchAll(/[A-Za-z_]\w*/g)) used.add(m[0]);
   };
-  for (const b of program.buffers) scan(hostExpr(b.elems));
+  for (const b of buffers) scan(b.elems);
   for (const g of grids) scan(`${g.x} ${g.y} ${g.z}`);
   for (const r of required) scan(r.cond);
   for (const w of workspace) scan(w.count);
+  const unused = program.buffers.map((b) => `e_${b.name}`).filter((l) => !used.has(l));
+  const hostText = [...buffers.map((b) => b.elems), ...grids.flatMap((g) => [g.x, g.y, g.z])].join(' ');
+  return { workspace, tokinfo, tokinfoSlot: slot('tokinfo'), required, launches, grids, buffers, used, unused, hostText };
+}
+
+export function cudaProgram(ir: AttentionIR, program: Program, o: CudaOptions): CudaProgram {
+  const name = `attnc_${ir.name}`;
+  const prof = o.profile;
+  if (prof.backend !== 'cuda' || !prof.sm) throw new Error(`internal: ${prof.name} is not a CUDA profile`);
+  const fields = abiFields(ir, o.dtype);
+  const recurrent = ir.family === 'recurrent';
+  const emit = (p: Program, prefix?: string) =>
+    p.kernels.map((k) => emitCudaKernel(k, { paramsType: `${name}_params`, sharedLimit: prof.limits.sharedBytes, unit: prof.limits.unit, ...(prefix ? { symbolPrefix: prefix } : {}) }));
+  const alternates = o.alternates ?? [];
+  // The default plan is variant 0; shape plans follow in the order the launchers try them.
+  const plans = [
+    { id: 0, program, kernels: emit(program), title: 'the default plan', alt: undefined as CudaAlternate | undefined },
+    ...alternates.map((alt, i) => ({ id: i + 1, program: alt.program, kernels: emit(alt.program, `attnc_${alt.tag}_`), title: `${alt.tag}: ${alt.condition}`, alt })),
+  ];
+  const variants = plans.map((v) => ({ id: v.id, title: v.title, ...variantParts(v.program, fields, v.kernels) }));
+  const kernels = plans.flatMap((v) => v.kernels);
+  const uniforms = [...new Set(plans.flatMap((v) => v.program.params.map((p) => p.name)))];
+  const realInputs = ir.inputs.filter((i) => i.type === 'real');
   const locals = ['B', 'T', 'H', 'N', 'NT', 'MAXLEN', 'HAS_INIT', 'STORE_FINAL', ...realInputs.map((i) => `H_${i.name}`)];
-  const unused = [...locals.filter((l) => !usedNames.has(l)), ...program.buffers.map((b) => `e_${b.name}`).filter((l) => !usedNames.has(l))];
+  const usedAnywhere = new Set([...variants.flatMap((v) => [...v.used]), ...(alternates.length ? ['N', 'H'] : [])]);
+  const unused = locals.filter((l) => !usedAnywhere.has(l));
   const dtypeN = dtypeName(o.dtype);
+  const kernelNotes = (ks: CudaKernel[]) => ks.filter((k) => k.unusedSharedBytes > 0).map((k) => `${k.name}: ${k.unusedSharedBytes} bytes of tiles the kernel IR declares are never touched (not allocated here)`);
   const notes = [
     `target ${prof.name} (sm_${prof.sm}): ${prof.description}`,
     ...program.notes,
-    ...kernels.filter((k) => k.unusedSharedBytes > 0).map((k) => `${k.name}: ${k.unusedSharedBytes} bytes of tiles the kernel IR declares are never touched (not allocated here)`),
+    ...kernelNotes(plans[0]!.kernels),
+    ...plans.slice(1).flatMap((v) => [
+      `shape plan ${v.alt!.tag}, taken where ${v.alt!.condition} (${v.alt!.why}): kernels ${v.kernels.map((k) => k.symbol).join(', ')}`,
+      ...[...v.program.notes, ...kernelNotes(v.kernels)].map((n) => `${v.alt!.tag}: ${n}`),
+    ]),
   ];
-  const hostText = [...program.buffers.map((b) => hostExpr(b.elems)), ...grids.flatMap((g) => [g.x, g.y, g.z])].join(' ');
+  const hostText = variants.map((v) => v.hostText).join(' ');
   const cu = CU({
     minll: hostText.includes('attnc_min_ll'),
     maxll: hostText.includes('attnc_max_ll'),
@@ -462,19 +537,17 @@ export function cudaProgram(ir: AttentionIR, program: Program, o: CudaOptions): 
     helpers: DEVICE_HELPERS,
     uniforms,
     kernels: kernels.map((k) => k.code),
-    tokinfo,
-    kernelCount: Math.max(1, kernels.length),
-    wsCount: Math.max(1, workspace.length),
+    tokinfo: variants.some((v) => v.tokinfo),
+    kernelCount: Math.max(1, ...variants.map((v) => v.launches.length)),
+    wsCount: Math.max(1, ...variants.map((v) => v.workspace.length)),
     heads: realInputs.map((i) => ({ input: i.name, param: `H_${i.name}`, field: `heads_${i.name}` })),
     hasInit: recurrent ? '(a->initial_state != NULL) ? 1 : 0' : '0',
     storeFinal: recurrent ? '(a->final_state != NULL) ? 1 : 0' : '0',
-    buffers: program.buffers.map((b) => ({ name: b.name, elems: hostExpr(b.elems) })),
-    required,
-    grids,
-    workspace,
+    multi: alternates.length > 0,
+    align256: variants.some((v) => v.workspace.length > 0),
+    choices: plans.slice(1).map((v) => ({ id: v.id, maxChains: v.alt!.maxChains })),
+    variants,
     unused,
-    tokinfoSlot: slot('tokinfo'),
-    launches,
     status: STATUS,
   });
   const fieldDecl = (f: AbiField) => {
@@ -522,18 +595,19 @@ export function cudaProgram(ir: AttentionIR, program: Program, o: CudaOptions): 
       const src = bufferSource(b, fields);
       return { name: b.name, role: b.role, dtype: dtypeName(b.dtype), elems: b.elems, source: src.kind === 'field' ? `args.${src.field.name}` : src.kind === 'cu' ? 'args.cu_seqlens, else n·T (no buffer)' : 'workspace' };
     }),
-    kernels: kernels.map((k, i) => ({
-      name: k.name,
-      symbol: k.symbol,
-      threads: k.threads,
-      launchBounds: [k.threads, k.minBlocks] as [number, number],
-      grid: program.kernels[i]!.grid,
-      sharedBytes: k.sharedBytes,
-      dynamicSharedBytes: k.dynamicSharedBytes,
-      unusedSharedBytes: k.unusedSharedBytes,
-      registerWords: k.registerWords,
-      args: k.buffers.map((b) => ({ buffer: b.name, ctype: `${b.readOnly ? 'const ' : ''}${b.ctype}*`, readOnly: b.readOnly })),
-    })),
+    kernels: manifestKernels(plans[0]!.kernels, program),
+    ...(alternates.length
+      ? {
+          shapePlans: plans.slice(1).map((v) => ({
+            tag: v.alt!.tag,
+            maxChains: v.alt!.maxChains,
+            condition: v.alt!.condition,
+            why: v.alt!.why,
+            buffers: v.program.buffers.map((b) => ({ name: b.name, role: b.role, dtype: dtypeName(b.dtype), elems: b.elems })),
+            kernels: manifestKernels(v.kernels, v.program),
+          })),
+        }
+      : {}),
     abi: {
       header: `${ir.name}.h`,
       forward: `${name}_forward`,

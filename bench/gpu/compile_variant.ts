@@ -30,7 +30,8 @@ export function main(argv: string[]): number {
     console.error("usage: compile_variant.ts SPEC OUTDIR '{plan options as JSON}' [--dtype bf16] [--profile cuda-sm90] [--dims K=128,V=128]");
     return 2;
   }
-  let options: PlanOptions & { form?: PlanOptions['form'] };
+  // `"shapePlans": false` compiles the default plan alone (no plans for few chains beside it).
+  let options: PlanOptions & { form?: PlanOptions['form']; shapePlans?: boolean };
   try {
     options = JSON.parse(json ?? '{}');
   } catch (e) {
@@ -45,7 +46,7 @@ export function main(argv: string[]): number {
     console.error(renderDiagnostics(low.diagnostics));
     return 1;
   }
-  const { form, chunk, tiles, dtype: _dtype, ...plan } = options;
+  const { form, chunk, tiles, dtype: _dtype, shapePlans, ...plan } = options;
   const r = compileCuda(ir, {
     profile: flag(argv, 'profile') ?? 'cuda-sm90',
     dtype: (flag(argv, 'dtype') ?? 'bf16') as Dtype,
@@ -53,6 +54,7 @@ export function main(argv: string[]): number {
     ...(form ? { form } : {}),
     ...(chunk ? { chunk } : {}),
     ...(tiles ? { tiles } : {}),
+    ...(shapePlans === false ? { shapePlans } : {}),
     plan,
   });
   if (!r.files.length) {

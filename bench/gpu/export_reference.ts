@@ -18,6 +18,9 @@
  * Cases: `plain` (B × T, the final state without an initial one), `gqa_state` (fewer heads for
  * two inputs, an initial and a final state), `varlen` (B = 1, cu_seqlens with an empty and a
  * one-token sequence, an initial and a final state). T = 100 is ragged against every chunk size.
+ * Where the profile has shape plans (plans the launchers take for few chains, N·H), `gqa_state`
+ * has enough sequences (B) to exceed every plan's bound, so it runs the default plan while `plain`
+ * and `varlen` run the shape plan.
  * Real inputs are rounded to values that bf16 and f16 hold exactly (8 significant bits, |x| ≥
  * 2^-14 or 0), parameters and states to float32: every storage type sees the same numbers, and the
  * reference is computed from exactly those numbers.
@@ -28,6 +31,7 @@ import { zipSync } from 'fflate';
 import { compileCuda } from '../../backends/cuda/index.ts';
 import { renderDiagnostics } from '../../compiler/diagnostics/render.ts';
 import type { AttentionIR } from '../../compiler/ir/attention-ir.ts';
+import { PROFILES } from '../../compiler/targets/profiles.ts';
 import type { RunInputs } from '../../compiler/interp/inputs.ts';
 import { interpret } from '../../compiler/interp/interpret.ts';
 import { randomInputs } from '../../compiler/interp/random.ts';
@@ -102,7 +106,7 @@ interface CaseSpec {
   note: string;
 }
 
-function cases(ir: AttentionIR, B: number, T: number, H: number): CaseSpec[] {
+function cases(ir: AttentionIR, B: number, T: number, H: number, manyB: number): CaseSpec[] {
   const recurrent = ir.family === 'recurrent';
   const names = new Set(ir.inputs.filter((i) => i.type === 'real').map((i) => i.name));
   // GQA for softmax (fewer key/value heads), GVA for the recurrent family (fewer query/key heads).
@@ -115,7 +119,7 @@ function cases(ir: AttentionIR, B: number, T: number, H: number): CaseSpec[] {
   for (const l of lens) cu.push(cu[cu.length - 1]! + l);
   return [
     { name: 'plain', B, T, initialState: false, note: `B=${B}, T=${T}, H=${H}${recurrent ? ', final state from a zero state' : ''}` },
-    { name: 'gqa_state', B, T, ...(heads ? { heads } : {}), initialState: recurrent, note: `B=${B}, T=${T}, H=${H}${heads ? `, ${Object.keys(heads).join('/')} with ${H / 2} heads` : ''}${recurrent ? ', initial and final state' : ''}` },
+    { name: 'gqa_state', B: manyB, T, ...(heads ? { heads } : {}), initialState: recurrent, note: `B=${manyB}, T=${T}, H=${H}${heads ? `, ${Object.keys(heads).join('/')} with ${H / 2} heads` : ''}${recurrent ? ', initial and final state' : ''}` },
     { name: 'varlen', B: 1, T: cu[cu.length - 1]!, cuSeqlens: cu, initialState: recurrent, note: `cu_seqlens ${JSON.stringify(cu)}, H=${H}${recurrent ? ', initial and final state' : ''}` },
   ];
 }
@@ -133,6 +137,9 @@ export function main(argv: string[]): number {
   const T = Number(arg(argv, 'T', '100'));
   const H = Number(arg(argv, 'H', '4'));
   const seed = Number(arg(argv, 'seed', '7'));
+  // gqa_state's batch: more chains (B·H) than any shape plan of the profile takes.
+  const maxChains = Math.max(0, ...(PROFILES[profile]?.shapePlans ?? []).map((s) => s.maxChains));
+  const manyB = Math.max(B, Math.floor(maxChains / H) + 1);
   const stdlib = arg(argv, 'stdlib', 'stdlib');
   const only = arg(argv, 'specs', '').split(',').filter(Boolean);
   const form = arg(argv, 'form', '') as AttentionIR['forms'][number] | '';
@@ -176,7 +183,7 @@ export function main(argv: string[]): number {
     }
     const entry = { name, family: ir.family, normalizer: ir.normalizer, cases: [] as (typeof index.specs)[number]['cases'] };
     const t0 = performance.now();
-    cases(ir, B, T, H).forEach((c, ci) => {
+    cases(ir, B, T, H, manyB).forEach((c, ci) => {
       const raw = randomInputs(ir, { B: c.B, T: c.T, H, seed: seed * 100 + ci, initialState: c.initialState, ...(c.heads ? { heads: c.heads } : {}), ...(c.cuSeqlens ? { cuSeqlens: c.cuSeqlens } : {}) });
       const run = exactInputs(ir, raw);
       const form = ir.forms.includes('recurrent') ? 'recurrent' : ir.forms[0]!;

@@ -39,6 +39,8 @@ plans=(
   'deltanet_ring2:deltanet:{"prefetchDepth":2}'
   'kda_ring2:kda:{"prefetchDepth":2}'
   'gla_ring1:gla:{"prefetchDepth":1}'
+  'retnet_one:retnet:{"shapePlans":false}'
+  'simple_gla_one:simple_gla:{"shapePlans":false}'
 )
 for v in "${plans[@]}"; do
   IFS=: read -r name spec json <<< "$v"

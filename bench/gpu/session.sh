@@ -17,6 +17,8 @@
 #   plans    the plan-option variants under .gpu/compare/plans (prepare-compare.sh): each checked
 #            (bf16) against a reference export, then timed per kernel beside its spec's default at
 #            B=4 T=4096 and B=1 T=16384 (kernel_times.py)
+#   shapes   whole calls of the specs with shape plans (RetNet, simple GLA: a plan for few chains
+#            beside the default) against their default plan alone (DIR/plans/*_one), at B=1, 2, 4
 #   kernels  each generated CUDA kernel's time at B=4 T=4096 (bench/gpu/kernel_times.py)
 #   compare  attnc CUDA vs FLA / SDPA / FlexAttention (bench/gpu/compare.py); FLA's Triton
 #            autotuning makes the first call of each of its kernels slow, so this goes last
@@ -62,10 +64,15 @@ for s in ${steps//,/ }; do
             python3 bench/gpu/kernel_times.py "$d" --only "$sp" --shape "$sh" --reps 5 2>&1 | grep "^| $sp"
           done
         done' ;;
+    shapes)
+      step shapes 150 bash -c '
+        for d in .gpu/compare .gpu/compare/plans/retnet_one .gpu/compare/plans/simple_gla_one; do
+          echo "-- $d"; python3 bench/gpu/compare.py "$d" --only retnet,simple_gla --skip-others --shapes 1x16384,2x8192,4x4096 --reps 15 2>&1 | grep "attnc "
+        done' ;;
     kernels)
       step kernels 120 python3 bench/gpu/kernel_times.py .gpu/compare --reps 5 ;;
     compare)
       step compare 240 python3 bench/gpu/compare.py .gpu/compare --reps 20 --json "$out/compare.json" ;;
-    *) echo "unknown step '$s' (check, webgpu, variants, plans, kernels, compare)"; exit 2 ;;
+    *) echo "unknown step '$s' (check, webgpu, variants, plans, shapes, kernels, compare)"; exit 2 ;;
   esac
 done

@@ -128,6 +128,33 @@ export interface TargetProfile {
    * larger one (measured); an explicit --tiles BK wins.
    */
   parallelKeyTile?: number;
+  /**
+   * Plans compiled beside the default one into the same program and taken at run time by the run's
+   * shape, where a measured default serves some shapes badly (ShapePlan). In order: the first whose
+   * bound the run's chains fit is taken.
+   */
+  shapePlans?: ShapePlan[];
+}
+
+/**
+ * A plan for runs of few chains (sequences × heads: N·H, the state recurrences that run side by
+ * side), compiled beside the default plan of the specs it `replaces` and taken where N·H ≤
+ * `maxChains` (the CUDA launchers pick it; backends/cuda/program.ts).
+ */
+export interface ShapePlan {
+  /** A short name; the kernels of its program are `attnc_<tag>_<kernel>`. */
+  tag: string;
+  maxChains: number;
+  /**
+   * The default plans it stands beside: `additive-state-outputs`, the split form whose state kernel
+   * reads the whole key dimension and computes the outputs itself (an additive update with a
+   * scalar gate or none: RetNet, simple GLA, Lightning).
+   */
+  replaces: 'additive-state-outputs';
+  /** The plan options it compiles with (any the caller set explicitly drop the shape plan). */
+  options: { chunk?: number; outputKernel?: boolean; stateKeyTile?: number; prefetchDepth?: number };
+  /** The measurement that chose it. */
+  why: string;
 }
 
 const KiB = 1024;
@@ -222,6 +249,18 @@ const SM90_RECURRENT_ASYNC_STATE = true;
 const SM90_PIPELINED_DEPTH = 2;
 
 /**
+ * cuda-sm90, RetNet and simple GLA at few chains: the default two kernels (the state kernel computes
+ * the outputs, one workgroup per value tile × head × sequence: 64 workgroups at N·H = 16) against
+ * three kernels with chunks of 64, state key tiles of 32 (256 workgroups) and a ring of 3 chunk
+ * loads. Measured on an H200 (2026-12-07, RetNet, bf16, H=16, K=V=128, whole call, median ms):
+ * 1.181 → 0.823 at B=1 T=16384 (N·H = 16), and 0.556 against 0.647 at B=4 T=4096 (N·H = 64),
+ * where the default stays. Runs of 17–32 chains (B=2 at H=16) take it unmeasured.
+ */
+const SM90_SHAPE_PLANS: ShapePlan[] = [
+  { tag: 'few', maxChains: 32, replaces: 'additive-state-outputs', options: { outputKernel: true, chunk: 64, stateKeyTile: 32, prefetchDepth: 3 }, why: 'RetNet on an H200, B=1 T=16384 H=16: 1.181 → 0.823 ms' },
+];
+
+/**
  * mma.sync m16n8 accumulator fragments: 16 rows and 8 columns a tile, 4 words a thread each, at
  * most 32 tiles of a warp per tile (128 words). The flash kernel's workgroup of 128 threads gives
  * each warp 32 rows (two 16-row tiles: a B fragment feeds two mma), two blocks per SM at 250–254
@@ -294,6 +333,7 @@ export const PROFILES: Record<string, TargetProfile> = {
     recurrentThreads: SM90_RECURRENT_THREADS,
     recurrentAsyncState: SM90_RECURRENT_ASYNC_STATE,
     pipelinedDepth: SM90_PIPELINED_DEPTH,
+    shapePlans: SM90_SHAPE_PLANS,
   },
 };
 

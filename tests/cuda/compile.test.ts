@@ -282,6 +282,51 @@ int main(void) {
   assert.is(st['status'], 'bad head counts');
 });
 
+test("the host launcher takes cuda-sm90's shape plan by the run's chains (N·H ≤ 32): its workspace, with the states before each chunk", async () => {
+  const job = jobs.find((j) => j.spec === 'retnet' && j.profile === 'cuda-sm90' && j.dtype === 'bf16' && !j.form)!;
+  const cu = readFileSync(join(job.dir, 'retnet.cu'), 'utf8');
+  assert.match(cu, /p->variant = N \* H <= 32 \? 1 : 0;/);
+  assert.match(cu, /attnc_few_retnet_output<<</, 'the shape plan launches its own kernels');
+  const driver = join(job.dir, 'shape_driver.cpp');
+  writeFileSync(
+    driver,
+    `#include <stdio.h>
+#include "retnet.h"
+static void bytes(const char* what, long long B, long long T, long long H, int seqs) {
+  attnc_retnet_args a = {};
+  a.B = B; a.T = T; a.H = H;
+  if (seqs) { a.cu_seqlens = (const int32_t*)0x1000; a.num_seqs = seqs; }
+  size_t n = 0;
+  const int st = attnc_retnet_workspace_bytes(&a, &n);
+  printf("%s %d %zu\\n", what, st, n);
+}
+int main(void) {
+  bytes("b2h16", 2, 100, 16, 0);
+  bytes("b3h16", 3, 100, 16, 0);
+  bytes("varlen32", 1, 300, 16, 2);
+  bytes("varlen48", 1, 300, 16, 3);
+  return 0;
+}
+`,
+  );
+  const exe = join(job.dir, 'shape_driver');
+  const build = await run('nvcc', [`-arch=${job.arch}`, '-std=c++17', '-o', exe, join(job.dir, 'retnet.cu'), driver]);
+  assert.is(build.code, 0, build.output);
+  const out = await run(exe, []);
+  assert.is(out.code, 0, out.output);
+  const got = Object.fromEntries(out.output.trim().split('\n').map((l) => l.split(' ')).map(([w, st, n]) => [w!, { st: Number(st), n: Number(n) }]));
+  const align = (x: number) => Math.ceil(x / 256) * 256;
+  // The default (two kernels, chunk 32): w_a (NT·H·32 f32 scores), w_b (NT·H gate sums). The shape
+  // plan (three kernels, chunk 64): w_a (NT·H·64), w_b, and w_h, the bf16 state [128, 128] before
+  // each chunk: (NT/64 + N + 1) chunk slots per head.
+  const twoKernels = (NT: number, H: number) => align(NT * H * 32 * 4) + align(NT * H * 4);
+  const shapePlan = (NT: number, H: number, N: number) => align(NT * H * 64 * 4) + align(NT * H * 4) + align((Math.floor(NT / 64) + N + 1) * H * 128 * 128 * 2);
+  assert.equal(got['b2h16'], { st: 0, n: shapePlan(200, 16, 2) }, 'B=2 H=16: 32 chains, the shape plan');
+  assert.equal(got['b3h16'], { st: 0, n: twoKernels(300, 16) }, 'B=3 H=16: 48 chains, the default');
+  assert.equal(got['varlen32'], { st: 0, n: shapePlan(300, 16, 2) }, 'two packed sequences: 32 chains');
+  assert.equal(got['varlen48'], { st: 0, n: twoKernels(300, 16) }, 'three packed sequences: 48 chains');
+});
+
 test('the PyTorch loaders are valid Python', () => {
   try {
     execFileSync('python3', ['-c', 'import py_compile, sys\nfor f in sys.argv[1:]:\n    py_compile.compile(f, doraise=True, cfile=f + "c")', ...loaders], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });

@@ -15,6 +15,8 @@ import { prepareHostRun, readOutputs } from '../../compiler/kernel-ir/host.ts';
 import { evalSize, uniformParams } from '../../compiler/kernel-ir/host-contract.ts';
 import { runProgram } from '../../compiler/kernel-ir/interp.ts';
 import { plan } from '../../compiler/passes/pipeline.ts';
+import { shapeVariants } from '../../compiler/passes/shape-plans.ts';
+import { PROFILES as TARGETS } from '../../compiler/targets/profiles.ts';
 import * as kb from '../../compiler/kernel-ir/build.ts';
 import type { KernelForm, PlanOptions } from '../../compiler/passes/plan.ts';
 import { renderDiagnostics } from '../../compiler/diagnostics/render.ts';
@@ -97,6 +99,27 @@ for (const f of stdlibFiles()) {
 // earlier blocks by matmuls through the boundary row. Chunks of 64 have three boundaries; the
 // exclusive read (RWKV-6) puts a block's first query row on the boundary itself. KDA (a delta
 // rule) scores KKᵀ the same way, its rows k_i ⊙ e^{b_i − b_r}.
+// cuda-sm90's shape plans (compiled beside the default plan, taken by the launchers for few
+// chains): each spec's plan for them, chunks of 64 with a ragged last chunk and a packed batch.
+test('shape plans = reference, for every stdlib spec they stand beside', () => {
+  const names: string[] = [];
+  for (const f of stdlibFiles()) {
+    const ir = stdlibIR(f.name);
+    if (ir.family !== 'recurrent') continue;
+    const options: PlanOptions = { dtype: 'bf16' };
+    const base = plan(ir, 'cuda-sm90', options);
+    for (const v of shapeVariants(ir, TARGETS['cuda-sm90']!, options, base)) {
+      const plain = randomInputs(ir, { B: 1, T: 150, H: 2, seed: 43, initialState: true });
+      const packed = randomInputs(ir, { B: 1, T: 150, H: 1, seed: 44, initialState: true, cuSeqlens: [0, 70, 70, 150] });
+      validate(ir, 'cuda-sm90', 'chunk', plain, `${f.name} shape plan ${v.shape.tag}`, undefined, 'bf16', v.shape.options);
+      validate(ir, 'cuda-sm90', 'chunk', packed, `${f.name} shape plan ${v.shape.tag} packed`, undefined, 'bf16', v.shape.options);
+      names.push(f.name);
+    }
+  }
+  for (const n of ['retnet', 'simple_gla']) assert.ok(names.includes(n), `${n} has a shape plan (${names.join(', ')})`);
+  for (const n of ['gla', 'gated_deltanet', 'linear_attention']) assert.not.ok(names.includes(n), `${n} keeps its one plan`);
+});
+
 test('vector-gate scores in blocks of 16 rows = reference (chunks of 32 and 64, inclusive and exclusive reads, KKᵀ)', () => {
   for (const name of ['gla', 'rwkv6', 'hgrn2', 'kda']) {
     const ir = stdlibIR(name);
