@@ -1456,7 +1456,7 @@ class CudaPrinter extends CLikePrinter {
   /** Minimum blocks per SM for `__launch_bounds__` (minBlocksPerUnit) with this much shared memory a block. */
   minBlocks(sharedBytes: number): number {
     const rowTileWords = this.k.tiles.filter((t) => t.space === 'rows').reduce((n, t) => n + this.registerSlots(t), 0);
-    return minBlocksPerUnit(this.k.threads, sharedBytes, this.unit, rowTileWords);
+    return minBlocksPerUnit(this.k.threads, sharedBytes, this.unit, rowTileWords, this.k.registerFloor);
   }
 
   /** The word offset of the load rings in dynamic shared memory: after the tiles, on 16 bytes. */

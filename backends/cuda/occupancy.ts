@@ -3,7 +3,10 @@
  * to fit (the profile's `limits.unit` describes an SM).
  */
 
-/** Registers per thread below which the launch bounds never push ptxas (at 80–96 the chunk kernels spilled). */
+/**
+ * Registers per thread below which the launch bounds never push ptxas (at 80–96 the chunk kernels
+ * spilled); a kernel's `registerFloor` (PlanOptions.registerFloor, for measurements) replaces it.
+ */
 const REGISTER_FLOOR = 128;
 /** Shared memory the driver reserves per block on sm_80/sm_90. */
 const BLOCK_RESERVED_SHARED = 1024;
@@ -24,10 +27,10 @@ const ROW_TILE_RESERVE = 48;
  * for one block per SM where shared memory has room for two: half the occupancy, and at B=4
  * T=4096 (256 blocks on 132 SMs) two waves.
  */
-export function minBlocksPerUnit(threads: number, sharedBytes: number, unit?: { sharedBytes: number; registers: number }, rowTileWords = 0): number {
+export function minBlocksPerUnit(threads: number, sharedBytes: number, unit?: { sharedBytes: number; registers: number }, rowTileWords = 0, floor = REGISTER_FLOOR): number {
   if (!unit) return 1;
   const bySharedMemory = Math.floor(unit.sharedBytes / (sharedBytes + BLOCK_RESERVED_SHARED));
-  const need = Math.max(REGISTER_FLOOR, rowTileWords ? rowTileWords + ROW_TILE_RESERVE : 0);
+  const need = Math.max(floor, rowTileWords ? rowTileWords + ROW_TILE_RESERVE : 0);
   const byRegisters = Math.floor(unit.registers / (threads * need));
   return Math.max(1, Math.min(bySharedMemory, byRegisters));
 }

@@ -64,7 +64,7 @@ export interface CudaAlternate {
   /** Taken where the run's N·H is at most this (the first alternate whose bound holds). */
   maxChains: number;
   program: Program;
-  /** The condition in words (`N·H ≤ 32`) and the measurement that chose the plan. */
+  /** The condition in words (`N·H ≤ 16`) and the measurement that chose the plan. */
   condition: string;
   why: string;
 }

@@ -46,9 +46,17 @@ for v in "${plans[@]}"; do
   IFS=: read -r name spec json <<< "$v"
   node --import tsx bench/gpu/compile_variant.ts "$spec" "$dir/plans/$name" "$json" > /dev/null
 done
+# Decode variants of Gated DeltaNet (the recurrent form) under DIR/decode-variants/NAME, timed and
+# checked by session.sh's `decode` step: NAME:JSON. rf80: launch bounds that may take ptxas down to
+# 80 registers a thread (6 blocks of 128 per SM: 77 registers, no spill) instead of 128 (4 blocks).
+decodes=('rf80:{"form":"recurrent","registerFloor":80}')
+for v in "${decodes[@]}"; do
+  IFS=: read -r name json <<< "$v"
+  node --import tsx bench/gpu/compile_variant.ts gated_deltanet "$dir/decode-variants/$name" "$json" > /dev/null
+done
 tiles=(32:32 64:32 64:64 128:32 128:64 32:64)
 for t in "${tiles[@]}"; do
   IFS=: read -r bq bk <<< "$t"
   ./bin/attnc compile stdlib/softmax.attn --target cuda --chunk "$bq" --tiles "BK=$bk" --out "$dir/softmax-tiles/q${bq}_k${bk}" > /dev/null
 done
-echo "compiled $(ls "$dir" | grep -vcE '^(decode|variants|plans|softmax-tiles)$') specs, the decode form, ${#variants[@]} tile variants, ${#plans[@]} plan variants and ${#tiles[@]} softmax tilings into $dir"
+echo "compiled $(ls "$dir" | grep -vcE '^(decode|decode-variants|variants|plans|softmax-tiles)$') specs, the decode form, ${#decodes[@]} decode variants, ${#variants[@]} tile variants, ${#plans[@]} plan variants and ${#tiles[@]} softmax tilings into $dir"

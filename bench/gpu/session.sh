@@ -17,6 +17,9 @@
 #   plans    the plan-option variants under .gpu/compare/plans (prepare-compare.sh): each checked
 #            (bf16) against a reference export, then timed per kernel beside its spec's default at
 #            B=4 T=4096 and B=1 T=16384 (kernel_times.py)
+#   decode   Gated DeltaNet's decode variants (DIR/decode-variants/*, prepare-compare.sh): each checked
+#            (bf16) against a recurrent-form export, then the decode step (B=64, one token, the state
+#            in and out) timed per kernel and whole beside the default (DIR/decode)
 #   shapes   whole calls of the specs with shape plans (RetNet, simple GLA: a plan for few chains
 #            beside the default) against their default plan alone (DIR/plans/*_one), at B=1, 2, 4
 #   kernels  each generated CUDA kernel's time at B=4 T=4096 (bench/gpu/kernel_times.py)
@@ -40,7 +43,7 @@ step() { # name seconds command...
 for s in ${steps//,/ }; do
   case $s in
     check)
-      step export 60 node .gpu/bench/export_reference.mjs --out /tmp/attnc-ref
+      step export 120 node .gpu/bench/export_reference.mjs --out /tmp/attnc-ref
       step check 150 python3 bench/gpu/check.py /tmp/attnc-ref
       step export-decode 60 node .gpu/bench/export_reference.mjs --out /tmp/attnc-ref-decode --form recurrent --dtypes bf16,f32
       step check-decode 90 python3 bench/gpu/check.py /tmp/attnc-ref-decode ;;
@@ -64,6 +67,18 @@ for s in ${steps//,/ }; do
             python3 bench/gpu/kernel_times.py "$d" --only "$sp" --shape "$sh" --reps 5 2>&1 | grep "^| $sp"
           done
         done' ;;
+    decode)
+      step decode 150 bash -c '
+        node .gpu/bench/export_reference.mjs --out /tmp/attnc-ref-dv --form recurrent --dtypes bf16 --specs gated_deltanet > /dev/null || exit 1
+        for d in .gpu/compare/decode-variants/*/; do
+          rm -rf /tmp/attnc-ref-dv1 && cp -r /tmp/attnc-ref-dv /tmp/attnc-ref-dv1 && cp "$d/gated_deltanet/cuda/"* /tmp/attnc-ref-dv1/gated_deltanet/bf16/
+          echo "== $(basename "$d"): $(python3 bench/gpu/check.py /tmp/attnc-ref-dv1 --specs gated_deltanet --no-fla 2>&1 | tail -1)"
+        done
+        for round in 1 2; do
+          for d in .gpu/compare/decode .gpu/compare/decode-variants/*; do
+            echo "-- $d (round $round)"; python3 bench/gpu/kernel_times.py "$d" --only gated_deltanet --shape 64x1 --state --reps 30 2>&1 | grep -E "^\\| gated|whole"
+          done
+        done' ;;
     shapes)
       step shapes 150 bash -c '
         for d in .gpu/compare .gpu/compare/plans/retnet_one .gpu/compare/plans/simple_gla_one; do
@@ -73,6 +88,6 @@ for s in ${steps//,/ }; do
       step kernels 120 python3 bench/gpu/kernel_times.py .gpu/compare --reps 5 ;;
     compare)
       step compare 240 python3 bench/gpu/compare.py .gpu/compare --reps 20 --json "$out/compare.json" ;;
-    *) echo "unknown step '$s' (check, webgpu, variants, plans, shapes, kernels, compare)"; exit 2 ;;
+    *) echo "unknown step '$s' (check, webgpu, variants, plans, decode, shapes, kernels, compare)"; exit 2 ;;
   esac
 done

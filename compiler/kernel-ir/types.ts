@@ -187,6 +187,12 @@ export interface Kernel {
    * tile in flight at once, no registers), their rows unpadded. From PlanOptions.asyncState.
    */
   asyncState?: boolean;
+  /**
+   * Registers per thread below which a backend's launch bounds never push its compiler when they
+   * ask for more blocks per SM (CUDA: minBlocksPerUnit's floor, 128 unless set). From
+   * PlanOptions.registerFloor, for measurements.
+   */
+  registerFloor?: number;
 }
 
 /** A full plan for one spec on one target: kernels, run in order, sharing buffers by name. */

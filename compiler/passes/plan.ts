@@ -150,6 +150,13 @@ export interface PlanOptions {
    */
   asyncState?: boolean;
   /**
+   * Registers per thread down to which the CUDA launch bounds may ask ptxas to go for more blocks
+   * per SM (Kernel.registerFloor; default 128, where the chunk kernels stopped spilling), for
+   * measurements: the decode kernel of Gated DeltaNet fits 77 registers without a spill when asked
+   * for 6 blocks of 128 threads, against 102 (4 blocks) under the default floor.
+   */
+  registerFloor?: number;
+  /**
    * Threads per workgroup of the kernels (default 256, capped by the profile), for measurements:
    * e.g. larger workgroups where a driver keeps one workgroup per compute unit.
    */

@@ -252,12 +252,13 @@ const SM90_PIPELINED_DEPTH = 2;
  * cuda-sm90, RetNet and simple GLA at few chains: the default two kernels (the state kernel computes
  * the outputs, one workgroup per value tile × head × sequence: 64 workgroups at N·H = 16) against
  * three kernels with chunks of 64, state key tiles of 32 (256 workgroups) and a ring of 3 chunk
- * loads. Measured on an H200 (2026-12-07, RetNet, bf16, H=16, K=V=128, whole call, median ms):
- * 1.181 → 0.823 at B=1 T=16384 (N·H = 16), and 0.556 against 0.647 at B=4 T=4096 (N·H = 64),
- * where the default stays. Runs of 17–32 chains (B=2 at H=16) take it unmeasured.
+ * loads. Measured on an H100 (2026-12-07, bf16, H=16, K=V=128, whole call, median ms, one call;
+ * docs/benchmarks.md): RetNet 1.170 → 0.847 at B=1 T=16384 (N·H = 16), but 0.638 against 0.668 at
+ * B=2 T=8192 (N·H = 32) and 0.545 against 0.553 at B=4 T=4096; simple GLA 1.179 → 0.821, 0.649
+ * against 0.666. So the bound is 16 chains.
  */
 const SM90_SHAPE_PLANS: ShapePlan[] = [
-  { tag: 'few', maxChains: 32, replaces: 'additive-state-outputs', options: { outputKernel: true, chunk: 64, stateKeyTile: 32, prefetchDepth: 3 }, why: 'RetNet on an H200, B=1 T=16384 H=16: 1.181 → 0.823 ms' },
+  { tag: 'few', maxChains: 16, replaces: 'additive-state-outputs', options: { outputKernel: true, chunk: 64, stateKeyTile: 32, prefetchDepth: 3 }, why: 'RetNet on an H100, B=1 T=16384 H=16: 1.170 → 0.847 ms; slower from N·H = 32 on' },
 ];
 
 /**

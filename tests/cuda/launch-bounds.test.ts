@@ -5,7 +5,7 @@
  */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { compileCuda } from '../../backends/cuda/index.ts';
+import { compileCuda, type CudaCompileOptions } from '../../backends/cuda/index.ts';
 import { minBlocksPerUnit } from '../../backends/cuda/occupancy.ts';
 import { lowerSource } from '../../compiler/pipeline.ts';
 import { PROFILES } from '../../compiler/targets/profiles.ts';
@@ -26,13 +26,15 @@ test('minBlocksPerUnit: shared memory bounds the blocks, 128 registers per threa
   assert.is(minBlocksPerUnit(128, 30000, sm90), 4); // seven by shared memory, four by registers
   assert.is(minBlocksPerUnit(256, 300 * 1024, sm90), 1); // never below one
   assert.is(minBlocksPerUnit(256, 1000, PROFILES['cuda-sm80']!.limits.unit), 1); // cuda-sm80 leaves it to ptxas
+  assert.is(minBlocksPerUnit(128, 34416, sm90), 4); // the decode kernel: six by shared memory, four by 128 registers
+  assert.is(minBlocksPerUnit(128, 34416, sm90, 0, 80), 6); // a floor of 80 registers: six
 });
 
 /** The minimum-blocks argument of each kernel's launch bounds in the .cu of a spec (bf16, cuda-sm90). */
-function bounds(spec: string): Map<string, string> {
+function bounds(spec: string, o: Pick<CudaCompileOptions, 'form' | 'plan'> = {}): Map<string, string> {
   const f = stdlibFiles().find((x) => x.name === spec)!;
   const ir = lowerSource(f.text, f.path).irs[0]!;
-  const cu = compileCuda(ir, { profile: 'cuda-sm90', dtype: 'bf16' }).files.find((x) => x.path.endsWith('.cu'))!.contents;
+  const cu = compileCuda(ir, { profile: 'cuda-sm90', dtype: 'bf16', ...o }).files.find((x) => x.path.endsWith('.cu'))!.contents;
   const out = new Map<string, string>();
   for (const m of cu.matchAll(/__launch_bounds__\((\d+), (\d+)\) attnc_(\w+)\(/g)) out.set(m[3]!, `${m[1]}, ${m[2]}`);
   return out;
@@ -43,6 +45,11 @@ test('the printed kernels carry the bound: two state-kernel blocks per SM, two s
   assert.is(gdn.get('gated_deltanet_chunk'), '256, 2', 'Gated DeltaNet state kernel (77 KiB of shared tiles)');
   assert.is(gdn.get('gated_deltanet_intra'), '256, 2');
   assert.is(bounds('softmax').get('softmax_attention'), '128, 2', 'softmax: 128 threads, 96 KiB of shared tiles, 172 words of row-owned tiles per thread');
+});
+
+test('PlanOptions.registerFloor lowers the floor of the launch bounds (measurements): the decode kernel asks for six blocks', () => {
+  assert.is(bounds('gated_deltanet', { form: 'recurrent' }).get('gated_deltanet_recurrent'), '128, 4');
+  assert.is(bounds('gated_deltanet', { form: 'recurrent', plan: { registerFloor: 80 } }).get('gated_deltanet_recurrent'), '128, 6');
 });
 
 test.run();
