@@ -111,7 +111,7 @@ export interface CudaManifest {
    * launchers take the first whose bound the run's N·H fits; `kernels` and `buffers` above are the
    * default plan's.
    */
-  shapePlans?: { tag: string; maxChains: number; condition: string; why: string; buffers: { name: string; role: string; dtype: string; elems: SExpr }[]; kernels: CudaManifest['kernels'] }[];
+  shapePlans?: { tag: string; maxChains: number; condition: string; why: string; buffers: CudaManifest['buffers']; kernels: CudaManifest['kernels'] }[];
   abi: {
     header: string;
     forward: string;
@@ -140,6 +140,53 @@ hb.registerHelper('indent', function (this: unknown, on: unknown, options: Handl
   return on ? text.replace(/^(?=.)/gm, '  ') : text;
 });
 
+// A plan's element counts, pointer checks, workspace layout and launches (each plan of a program with shape plans has its own).
+hb.registerPartial(
+  'counts',
+  `  // Element counts: the kernels index with 32-bit integers.
+{{#each buffers}}  const long long e_{{name}} = {{elems}};
+{{/each}}`,
+);
+hb.registerPartial(
+  'pointers',
+  `  if (check_pointers) {
+{{#each required}}    if ({{cond}}) return {{@root.name}}_fail(ATTNC_ERR_MISSING_TENSOR, "{{message}}");
+{{/each}}  }
+`,
+);
+hb.registerPartial(
+  'workspace',
+  `  // Workspace: {{#each workspace}}{{name}} {{/each}}(256-byte aligned slices).
+  size_t off = 0;
+{{#each workspace}}  p->ws_off[{{@index}}] = off;
+  off += attnc_align256((size_t)({{count}}) * {{bytes}});
+{{/each}}  p->ws_bytes = off;
+{{#each unused}}  (void){{this}};
+{{/each}}`,
+);
+hb.registerPartial(
+  'launches',
+  `{{#if tokinfo}}  int* tokinfo = (int*)(ws + p->ws_off[{{tokinfoSlot}}]);
+  if (p->N > 0) {
+    {{@root.name}}__tokinfo<<<(unsigned)p->N, 256, 0, stream>>>(cu, (int)p->T, tokinfo);
+    if ((e = {{@root.name}}_check_launch("{{@root.name}}__tokinfo")) != cudaSuccess) return e;
+  }
+{{/if}}{{#each launches}}  // {{kernel}}
+  if (p->grid[{{@index}}][0] > 0 && p->grid[{{@index}}][1] > 0 && p->grid[{{@index}}][2] > 0) {
+{{#if dynamic}}    e = cudaFuncSetAttribute({{symbol}}, cudaFuncAttributeMaxDynamicSharedMemorySize, {{dynamic}});
+    if (e != cudaSuccess) {
+      {{@root.name}}_fail(ATTNC_ERR_CUDA, "{{symbol}} needs %d bytes of shared memory per block, more than this device allows (%s: %s)", {{dynamic}}, cudaGetErrorName(e), cudaGetErrorString(e));
+      return e;
+    }
+{{/if}}    const dim3 grid((unsigned)p->grid[{{@index}}][0], (unsigned)p->grid[{{@index}}][1], (unsigned)p->grid[{{@index}}][2]);
+    {{symbol}}<<<grid, {{threads}}, {{dynamic}}, stream>>>(
+        p->prm{{#each args}},
+        {{this}}{{/each}});
+    if ((e = {{@root.name}}_check_launch("{{symbol}}")) != cudaSuccess) return e;
+  }
+{{/each}}`,
+);
+
 const HEADER = hb.compile(
   `/*
  * {{file}}.h — the C ABI of the CUDA kernels attnc {{version}} generated for the spec '{{spec}}'
@@ -159,7 +206,10 @@ const HEADER = hb.compile(
  *   if (st) fprintf(stderr, "%s: %s\\n", {{name}}_status_string(st), {{name}}_last_error());
  * forward() checks the shapes and head counts it is given (not the contents of cu_seqlens, which
  * stay on the device: they must be non-decreasing, start at 0 and end at T). It is thread-safe;
- * last_error() is per thread.
+ * last_error() is per thread.{{#if multi}}
+ * Runs of few chains (sequences × heads: {{shapeConditions}}) take other kernels (shape plans), whose
+ * workspace may be larger than a larger batch's: ask workspace_bytes() for each shape; given a
+ * workspace too small for the shape plan, forward() takes the default plan if that fits.{{/if}}
  */
 #ifndef ATTNC_{{upper}}_H
 #define ATTNC_{{upper}}_H
@@ -278,7 +328,8 @@ typedef struct {{name}}_plan {
 } {{name}}_plan;
 
 // Shapes → uniform params, buffer sizes, grids and the workspace layout; checks every limit.
-static int {{name}}_make_plan(const {{name}}_args* a, {{name}}_plan* p, int check_pointers) {
+// shape_plans = 0 takes the default plan at every shape.
+static int {{name}}_make_plan(const {{name}}_args* a, {{name}}_plan* p, int check_pointers, int shape_plans) {
   {{name}}_msg[0] = 0;
   if (!a) return {{name}}_fail(ATTNC_ERR_INVALID_ARGS, "the args pointer is NULL");
   const long long B = a->B, T = a->T, H = a->H;
@@ -300,30 +351,30 @@ static int {{name}}_make_plan(const {{name}}_args* a, {{name}}_plan* p, int chec
 {{#each uniforms}}  p->prm.{{this}} = (int){{this}};
 {{/each}}  p->N = N;
   p->T = T;
-{{#if multi}}  // The plan for this run's chains (sequences × heads): the first shape plan whose bound they fit, else the default.
-  p->variant = {{#each choices}}N * H <= {{maxChains}} ? {{id}} : {{/each}}0;
-{{/if}}{{#each variants}}{{#if ../multi}}  if (p->variant == {{id}}) {  // {{title}}
-{{/if}}{{#indent ../multi}}  // Element counts: the kernels index with 32-bit integers.
+{{#each alternates}}  // {{title}}, where the kernels' 32-bit indices and CUDA's grid limits hold its sizes.
+  if (shape_plans && N * H <= {{maxChains}}) {
+{{#indent true}}{{> counts}}  // Grids (blocks along x, y, z) of the kernels, in launch order.
+{{#each grids}}  p->grid[{{@index}}][0] = {{x}};
+  p->grid[{{@index}}][1] = {{y}};
+  p->grid[{{@index}}][2] = {{z}};
+{{/each}}  if ({{#each buffers}}e_{{name}} <= INT_MAX && {{/each}}{{#each grids}}p->grid[{{@index}}][0] <= INT_MAX && p->grid[{{@index}}][1] <= 65535 && p->grid[{{@index}}][2] <= 65535{{#unless @last}} && {{/unless}}{{/each}}) {
+    p->variant = {{id}};
+{{#indent true}}{{> pointers}}{{> workspace}}{{/indent}}    return ATTNC_OK;
+  }
+{{/indent}}  }
+{{/each}}{{#if multi}}  // The default plan.
+  p->variant = 0;
+{{/if}}{{#with default}}  // Element counts: the kernels index with 32-bit integers.
 {{#each buffers}}  const long long e_{{name}} = {{elems}};
   if (e_{{name}} > INT_MAX) return {{../../name}}_fail(ATTNC_ERR_TOO_LARGE, "{{name}} would hold %lld elements; the kernels index with 32-bit integers (at most %d): split the batch", e_{{name}}, INT_MAX);
-{{/each}}  if (check_pointers) {
-{{#each required}}    if ({{cond}}) return {{../../name}}_fail(ATTNC_ERR_MISSING_TENSOR, "{{message}}");
-{{/each}}  }
-  // Grids (blocks along x, y, z) of the kernels, in launch order.
+{{/each}}{{> pointers}}  // Grids (blocks along x, y, z) of the kernels, in launch order.
 {{#each grids}}  p->grid[{{@index}}][0] = {{x}};
   p->grid[{{@index}}][1] = {{y}};
   p->grid[{{@index}}][2] = {{z}};
   if (p->grid[{{@index}}][0] > INT_MAX || p->grid[{{@index}}][1] > 65535 || p->grid[{{@index}}][2] > 65535) return {{../../name}}_fail(ATTNC_ERR_TOO_LARGE, "kernel {{kernel}} needs %lld x %lld x %lld blocks; CUDA allows 2^31-1 x 65535 x 65535", p->grid[{{@index}}][0], p->grid[{{@index}}][1], p->grid[{{@index}}][2]);
-{{/each}}  // Workspace: {{#each workspace}}{{name}} {{/each}}(256-byte aligned slices).
-  size_t off = 0;
-{{#each workspace}}  p->ws_off[{{@index}}] = off;
-  off += attnc_align256((size_t)({{count}}) * {{bytes}});
-{{/each}}  p->ws_bytes = off;
-{{#each unused}}  (void){{this}};
-{{/each}}{{#if ../multi}}  return ATTNC_OK;
-{{/if}}{{/indent}}{{#if ../multi}}  }
-{{/if}}{{/each}}{{#each unused}}  (void){{this}};
-{{/each}}  return ATTNC_OK;
+{{/each}}{{> workspace}}{{/with}}{{#each unused}}  (void){{this}};
+{{/each}}{{#unless multi}}  (void)shape_plans;
+{{/unless}}  return ATTNC_OK;
 }
 
 static cudaError_t {{name}}_check_launch(const char* kernel) {
@@ -336,34 +387,16 @@ static cudaError_t {{name}}_launch(const {{name}}_args* a, const {{name}}_plan* 
   cudaError_t e = cudaSuccess;
   // NULL without cu_seqlens: the kernels take sequence n's first token as n·T (attnc_seq_start).
   const int* cu = (const int*)a->cu_seqlens;
-{{#each variants}}{{#if ../multi}}  if (p->variant == {{id}}) {  // {{title}}
-{{/if}}{{#indent ../multi}}{{#if tokinfo}}  int* tokinfo = (int*)(ws + p->ws_off[{{tokinfoSlot}}]);
-  if (p->N > 0) {
-    {{../name}}__tokinfo<<<(unsigned)p->N, 256, 0, stream>>>(cu, (int)p->T, tokinfo);
-    if ((e = {{../name}}_check_launch("{{../name}}__tokinfo")) != cudaSuccess) return e;
+{{#each alternates}}  if (p->variant == {{id}}) {  // {{title}}
+{{#indent true}}{{> launches}}{{/indent}}    return cudaSuccess;
   }
-{{/if}}{{#each launches}}  // {{kernel}}
-  if (p->grid[{{@index}}][0] > 0 && p->grid[{{@index}}][1] > 0 && p->grid[{{@index}}][2] > 0) {
-{{#if dynamic}}    e = cudaFuncSetAttribute({{symbol}}, cudaFuncAttributeMaxDynamicSharedMemorySize, {{dynamic}});
-    if (e != cudaSuccess) {
-      {{../../name}}_fail(ATTNC_ERR_CUDA, "{{symbol}} needs %d bytes of shared memory per block, more than this device allows (%s: %s)", {{dynamic}}, cudaGetErrorName(e), cudaGetErrorString(e));
-      return e;
-    }
-{{/if}}    const dim3 grid((unsigned)p->grid[{{@index}}][0], (unsigned)p->grid[{{@index}}][1], (unsigned)p->grid[{{@index}}][2]);
-    {{symbol}}<<<grid, {{threads}}, {{dynamic}}, stream>>>(
-        p->prm{{#each args}},
-        {{this}}{{/each}});
-    if ((e = {{../../name}}_check_launch("{{symbol}}")) != cudaSuccess) return e;
-  }
-{{/each}}{{#if ../multi}}  return cudaSuccess;
-{{/if}}{{/indent}}{{#if ../multi}}  }
-{{/if}}{{/each}}  (void)ws;
+{{/each}}{{#with default}}{{> launches}}{{/with}}  (void)ws;
   return cudaSuccess;
 }
 
 extern "C" ATTNC_API int {{name}}_workspace_bytes(const {{name}}_args* a, size_t* bytes) {
   {{name}}_plan p;
-  const int st = {{name}}_make_plan(a, &p, 0);
+  const int st = {{name}}_make_plan(a, &p, 0, 1);
   if (st != ATTNC_OK) return st;
   if (bytes) *bytes = p.ws_bytes;
   return ATTNC_OK;
@@ -371,8 +404,10 @@ extern "C" ATTNC_API int {{name}}_workspace_bytes(const {{name}}_args* a, size_t
 
 extern "C" ATTNC_API int {{name}}_forward(const {{name}}_args* a, cudaStream_t stream) {
   {{name}}_plan p;
-  const int st = {{name}}_make_plan(a, &p, 1);
-  if (st != ATTNC_OK) return st;
+  int st = {{name}}_make_plan(a, &p, 1, 1);
+{{#if multi}}  // A workspace the caller sized for the default plan (a larger batch, say) takes the default plan.
+  if (st == ATTNC_OK && p.variant != 0 && a->workspace && a->workspace_bytes < p.ws_bytes) st = {{name}}_make_plan(a, &p, 1, 0);
+{{/if}}  if (st != ATTNC_OK) return st;
   char* ws = (char*)a->workspace;
   void* owned = NULL;
   if (p.ws_bytes > 0) {
@@ -416,6 +451,13 @@ function bufferSource(b: BufferDecl, fields: AbiField[]): { kind: 'field'; field
 
 function bytesOf(d: Dtype): number {
   return d === 'f16' || d === 'bf16' ? 2 : 4;
+}
+
+function manifestBuffers(program: Program, fields: AbiField[]): CudaManifest['buffers'] {
+  return program.buffers.map((b) => {
+    const src = bufferSource(b, fields);
+    return { name: b.name, role: b.role, dtype: dtypeName(b.dtype), elems: b.elems, source: src.kind === 'field' ? `args.${src.field.name}` : src.kind === 'cu' ? 'args.cu_seqlens, else n·T (no buffer)' : 'workspace' };
+  });
 }
 
 function manifestKernels(kernels: CudaKernel[], program: Program): CudaManifest['kernels'] {
@@ -501,9 +543,9 @@ export function cudaProgram(ir: AttentionIR, program: Program, o: CudaOptions): 
   // The default plan is variant 0; shape plans follow in the order the launchers try them.
   const plans = [
     { id: 0, program, kernels: emit(program), title: 'the default plan', alt: undefined as CudaAlternate | undefined },
-    ...alternates.map((alt, i) => ({ id: i + 1, program: alt.program, kernels: emit(alt.program, `attnc_${alt.tag}_`), title: `${alt.tag}: ${alt.condition}`, alt })),
+    ...alternates.map((alt, i) => ({ id: i + 1, program: alt.program, kernels: emit(alt.program, `attnc_${alt.tag}__`), title: `shape plan ${alt.tag} (${alt.condition})`, alt })),
   ];
-  const variants = plans.map((v) => ({ id: v.id, title: v.title, ...variantParts(v.program, fields, v.kernels) }));
+  const variants = plans.map((v) => ({ id: v.id, title: v.title, maxChains: v.alt?.maxChains ?? 0, ...variantParts(v.program, fields, v.kernels) }));
   const kernels = plans.flatMap((v) => v.kernels);
   const uniforms = [...new Set(plans.flatMap((v) => v.program.params.map((p) => p.name)))];
   const realInputs = ir.inputs.filter((i) => i.type === 'real');
@@ -544,9 +586,9 @@ export function cudaProgram(ir: AttentionIR, program: Program, o: CudaOptions): 
     hasInit: recurrent ? '(a->initial_state != NULL) ? 1 : 0' : '0',
     storeFinal: recurrent ? '(a->final_state != NULL) ? 1 : 0' : '0',
     multi: alternates.length > 0,
+    default: variants[0],
+    alternates: variants.slice(1),
     align256: variants.some((v) => v.workspace.length > 0),
-    choices: plans.slice(1).map((v) => ({ id: v.id, maxChains: v.alt!.maxChains })),
-    variants,
     unused,
     status: STATUS,
   });
@@ -555,6 +597,8 @@ export function cudaProgram(ir: AttentionIR, program: Program, o: CudaOptions): 
   };
   const width = Math.max(...fields.map((f) => fieldDecl(f).length)) + 2;
   const header = HEADER({
+    multi: alternates.length > 0,
+    shapeConditions: alternates.map((a) => `${a.tag}: ${a.condition}`).join('; '),
     name,
     rb: '}',
     file: ir.name,
@@ -591,10 +635,7 @@ export function cudaProgram(ir: AttentionIR, program: Program, o: CudaOptions): 
     inputs: ir.inputs.map((i) => ({ name: i.name, field: fieldName(i.name), type: i.type, shape: [...i.shape] })),
     params: ir.params.map((p) => ({ name: p.name, field: fieldName(p.name), perHead: p.perHead, shape: [...p.shape] })),
     uniforms,
-    buffers: program.buffers.map((b) => {
-      const src = bufferSource(b, fields);
-      return { name: b.name, role: b.role, dtype: dtypeName(b.dtype), elems: b.elems, source: src.kind === 'field' ? `args.${src.field.name}` : src.kind === 'cu' ? 'args.cu_seqlens, else n·T (no buffer)' : 'workspace' };
-    }),
+    buffers: manifestBuffers(program, fields),
     kernels: manifestKernels(plans[0]!.kernels, program),
     ...(alternates.length
       ? {
@@ -603,7 +644,7 @@ export function cudaProgram(ir: AttentionIR, program: Program, o: CudaOptions): 
             maxChains: v.alt!.maxChains,
             condition: v.alt!.condition,
             why: v.alt!.why,
-            buffers: v.program.buffers.map((b) => ({ name: b.name, role: b.role, dtype: dtypeName(b.dtype), elems: b.elems })),
+            buffers: manifestBuffers(v.program, fields),
             kernels: manifestKernels(v.kernels, v.program),
           })),
         }

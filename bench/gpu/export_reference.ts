@@ -106,7 +106,7 @@ interface CaseSpec {
   note: string;
 }
 
-function cases(ir: AttentionIR, B: number, T: number, H: number, manyB: number): CaseSpec[] {
+function cases(ir: AttentionIR, B: number, T: number, H: number, manyB?: number): CaseSpec[] {
   const recurrent = ir.family === 'recurrent';
   const names = new Set(ir.inputs.filter((i) => i.type === 'real').map((i) => i.name));
   // GQA for softmax (fewer key/value heads), GVA for the recurrent family (fewer query/key heads).
@@ -117,10 +117,15 @@ function cases(ir: AttentionIR, B: number, T: number, H: number, manyB: number):
   const lens = [first, 0, 1, 2 * T - first - 1];
   const cu = [0];
   for (const l of lens) cu.push(cu[cu.length - 1]! + l);
+  // More sequences than a shape plan takes (manyB·H chains): the first two lengths again, then the rest split.
+  const many = manyB ? [...lens.slice(0, 2), ...Array.from({ length: manyB - 2 }, (_, i) => Math.floor((2 * T - first) / (manyB - 2)) + (i === 0 ? (2 * T - first) % (manyB - 2) : 0))] : [];
+  const cuMany = [0];
+  for (const l of many) cuMany.push(cuMany[cuMany.length - 1]! + l);
   return [
     { name: 'plain', B, T, initialState: false, note: `B=${B}, T=${T}, H=${H}${recurrent ? ', final state from a zero state' : ''}` },
-    { name: 'gqa_state', B: manyB, T, ...(heads ? { heads } : {}), initialState: recurrent, note: `B=${manyB}, T=${T}, H=${H}${heads ? `, ${Object.keys(heads).join('/')} with ${H / 2} heads` : ''}${recurrent ? ', initial and final state' : ''}` },
+    { name: 'gqa_state', B: manyB ?? B, T, ...(heads ? { heads } : {}), initialState: recurrent, note: `B=${manyB ?? B}, T=${T}, H=${H}${heads ? `, ${Object.keys(heads).join('/')} with ${H / 2} heads` : ''}${recurrent ? ', initial and final state' : ''}` },
     { name: 'varlen', B: 1, T: cu[cu.length - 1]!, cuSeqlens: cu, initialState: recurrent, note: `cu_seqlens ${JSON.stringify(cu)}, H=${H}${recurrent ? ', initial and final state' : ''}` },
+    ...(manyB ? [{ name: 'varlen_many', B: 1, T: cuMany[cuMany.length - 1]!, cuSeqlens: cuMany, initialState: recurrent, note: `cu_seqlens ${JSON.stringify(cuMany)}, H=${H}${recurrent ? ', initial and final state' : ''}` }] : []),
   ];
 }
 
@@ -183,7 +188,10 @@ export function main(argv: string[]): number {
     }
     const entry = { name, family: ir.family, normalizer: ir.normalizer, cases: [] as (typeof index.specs)[number]['cases'] };
     const t0 = performance.now();
-    cases(ir, B, T, H, manyB).forEach((c, ci) => {
+    // Specs with shape plans: gqa_state and varlen_many run the default plan (more chains than any
+    // shape plan takes), plain and varlen the shape plan.
+    const shaped = compiled.some((r) => (r.shapePlans ?? []).length > 0);
+    cases(ir, B, T, H, shaped ? manyB : undefined).forEach((c, ci) => {
       const raw = randomInputs(ir, { B: c.B, T: c.T, H, seed: seed * 100 + ci, initialState: c.initialState, ...(c.heads ? { heads: c.heads } : {}), ...(c.cuSeqlens ? { cuSeqlens: c.cuSeqlens } : {}) });
       const run = exactInputs(ir, raw);
       const form = ir.forms.includes('recurrent') ? 'recurrent' : ir.forms[0]!;

@@ -54,7 +54,8 @@ for (const arg of specs) {
     else if (o.startsWith('BV=')) BV = Number(o.slice(3));
     else throw new Error(`unknown option ${o}`);
   }
-  const r = compileCuda(ir, { profile: prof, dtype: 'f32', form: 'chunk', ...(chunk ? { chunk } : {}), ...(BV ? { tiles: { BV } } : {}) });
+  // The twin has one plan, like the WebGPU programs it stands for: no shape plans.
+  const r = compileCuda(ir, { profile: prof, dtype: 'f32', form: 'chunk', shapePlans: false, ...(chunk ? { chunk } : {}), ...(BV ? { tiles: { BV } } : {}) });
   if (!r.program) throw new Error(`${arg}: ${r.diagnostics.map((d) => d.message).join('; ')}`);
   // One folder per variant, named like a spec so that kernel_times.py finds it.
   const label = opts.length ? `${ir.name}_${opts.join('_').replace(/=/g, '')}` : ir.name;

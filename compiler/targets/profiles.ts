@@ -148,7 +148,7 @@ export interface ShapePlan {
   /**
    * The default plans it stands beside: `additive-state-outputs`, the split form whose state kernel
    * reads the whole key dimension and computes the outputs itself (an additive update with a
-   * scalar gate or none: RetNet, simple GLA, Lightning).
+   * scalar gate or none: RetNet, simple GLA, Lightning, Mamba-2, cosine attention).
    */
   replaces: 'additive-state-outputs';
   /** The plan options it compiles with (any the caller set explicitly drop the shape plan). */
@@ -255,7 +255,8 @@ const SM90_PIPELINED_DEPTH = 2;
  * loads. Measured on an H100 (2026-12-07, bf16, H=16, K=V=128, whole call, median ms, one call;
  * docs/benchmarks.md): RetNet 1.170 → 0.847 at B=1 T=16384 (N·H = 16), but 0.638 against 0.668 at
  * B=2 T=8192 (N·H = 32) and 0.545 against 0.553 at B=4 T=4096; simple GLA 1.179 → 0.821, 0.649
- * against 0.666. So the bound is 16 chains.
+ * against 0.666. So the bound is 16 chains. Lightning, Mamba-2 (V = 64) and cosine attention take
+ * it by the same class of plan, and f16/f32 programs too, unmeasured.
  */
 const SM90_SHAPE_PLANS: ShapePlan[] = [
   { tag: 'few', maxChains: 16, replaces: 'additive-state-outputs', options: { outputKernel: true, chunk: 64, stateKeyTile: 32, prefetchDepth: 3 }, why: 'RetNet on an H100, B=1 T=16384 H=16: 1.170 → 0.847 ms; slower from N·H = 32 on' },

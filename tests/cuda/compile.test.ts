@@ -282,15 +282,22 @@ int main(void) {
   assert.is(st['status'], 'bad head counts');
 });
 
-test("the host launcher takes cuda-sm90's shape plan by the run's chains (N·H ≤ 16): its workspace, with the states before each chunk", async () => {
+test("the host launcher takes cuda-sm90's shape plan by the run's chains (N·H ≤ 16) where its sizes fit and the workspace given holds it, else the default plan", async () => {
   const job = jobs.find((j) => j.spec === 'retnet' && j.profile === 'cuda-sm90' && j.dtype === 'bf16' && !j.form)!;
   const cu = readFileSync(join(job.dir, 'retnet.cu'), 'utf8');
-  assert.match(cu, /p->variant = N \* H <= 16 \? 1 : 0;/);
-  assert.match(cu, /attnc_few_retnet_output<<</, 'the shape plan launches its own kernels');
+  assert.match(cu, /if \(shape_plans && N \* H <= 16\) \{/);
+  assert.match(cu, /attnc_few__retnet_output<<</, 'the shape plan launches its own kernels');
+  const align = (x: number) => Math.ceil(x / 256) * 256;
+  // The default (two kernels, chunk 32): w_a (NT·H·32 f32 scores), w_b (NT·H gate sums). The shape
+  // plan (three kernels, chunk 64): w_a (NT·H·64), w_b, and w_h, the bf16 state [128, 128] before
+  // each chunk: (NT/64 + N + 1) chunk slots per head.
+  const twoKernels = (NT: number, H: number) => align(NT * H * 32 * 4) + align(NT * H * 4);
+  const shapePlan = (NT: number, H: number, N: number) => align(NT * H * 64 * 4) + align(NT * H * 4) + align((Math.floor(NT / 64) + N + 1) * H * 128 * 128 * 2);
   const driver = join(job.dir, 'shape_driver.cpp');
   writeFileSync(
     driver,
     `#include <stdio.h>
+#include <string.h>
 #include "retnet.h"
 static void bytes(const char* what, long long B, long long T, long long H, int seqs) {
   attnc_retnet_args a = {};
@@ -300,12 +307,27 @@ static void bytes(const char* what, long long B, long long T, long long H, int s
   const int st = attnc_retnet_workspace_bytes(&a, &n);
   printf("%s %d %zu\\n", what, st, n);
 }
+// forward() with fake pointers and a workspace of the given size: no GPU, so the first launch fails
+// and last_error() names the kernel, which says which plan was taken.
+static void launch(const char* what, size_t workspace) {
+  attnc_retnet_args a = {};
+  a.B = 1; a.T = 100; a.H = 16;
+  void* fake = (void*)0x1000;
+  a.q = a.k = a.v = a.o = fake;
+  a.workspace = fake; a.workspace_bytes = workspace;
+  const int st = attnc_retnet_forward(&a, 0);
+  const char* m = attnc_retnet_last_error();
+  printf("%s %d %s\\n", what, st, strstr(m, "attnc_few__retnet_") ? "few" : strstr(m, "attnc_retnet_intra") ? "default" : m);
+}
 int main(void) {
   bytes("b1h16", 1, 100, 16, 0);
   bytes("b2h8", 2, 100, 8, 0);
   bytes("b2h16", 2, 100, 16, 0);
   bytes("varlen16", 1, 300, 16, 1);
   bytes("varlen32", 1, 300, 16, 2);
+  bytes("huge", 1, 600000, 16, 0);
+  launch("ws_few", ${shapePlan(100, 16, 1)});
+  launch("ws_default", ${twoKernels(100, 16)});
   return 0;
 }
 `,
@@ -316,17 +338,16 @@ int main(void) {
   const out = await run(exe, []);
   assert.is(out.code, 0, out.output);
   const got = Object.fromEntries(out.output.trim().split('\n').map((l) => l.split(' ')).map(([w, st, n]) => [w!, { st: Number(st), n: Number(n) }]));
-  const align = (x: number) => Math.ceil(x / 256) * 256;
-  // The default (two kernels, chunk 32): w_a (NT·H·32 f32 scores), w_b (NT·H gate sums). The shape
-  // plan (three kernels, chunk 64): w_a (NT·H·64), w_b, and w_h, the bf16 state [128, 128] before
-  // each chunk: (NT/64 + N + 1) chunk slots per head.
-  const twoKernels = (NT: number, H: number) => align(NT * H * 32 * 4) + align(NT * H * 4);
-  const shapePlan = (NT: number, H: number, N: number) => align(NT * H * 64 * 4) + align(NT * H * 4) + align((Math.floor(NT / 64) + N + 1) * H * 128 * 128 * 2);
   assert.equal(got['b1h16'], { st: 0, n: shapePlan(100, 16, 1) }, 'B=1 H=16: 16 chains, the shape plan');
   assert.equal(got['b2h8'], { st: 0, n: shapePlan(200, 8, 2) }, 'B=2 H=8: 16 chains, the shape plan');
   assert.equal(got['b2h16'], { st: 0, n: twoKernels(200, 16) }, 'B=2 H=16: 32 chains, the default');
   assert.equal(got['varlen16'], { st: 0, n: shapePlan(300, 16, 1) }, 'one packed sequence: 16 chains');
   assert.equal(got['varlen32'], { st: 0, n: twoKernels(300, 16) }, 'two packed sequences: 32 chains');
+  // B=1 T=600000 H=16: the shape plan's states (w_h) would pass 2^31 elements; the default plan's sizes fit.
+  assert.equal(got['huge'], { st: 0, n: twoKernels(600000, 16) }, 'too large for the shape plan: the default plan');
+  const launched = Object.fromEntries(out.output.trim().split('\n').map((l) => l.split(' ')).filter(([w]) => w!.startsWith('ws_')).map(([w, st, plan]) => [w!, `${st} ${plan}`]));
+  assert.is(launched['ws_few'], '8 few', "a workspace for the shape plan: its kernels (the launch fails without a GPU: status 8)");
+  assert.is(launched['ws_default'], '8 default', 'a workspace sized for the default plan: the default plan');
 });
 
 test('the PyTorch loaders are valid Python', () => {

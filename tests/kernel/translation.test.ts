@@ -95,12 +95,9 @@ for (const f of stdlibFiles()) {
   });
 }
 
-// Vector gates score a chunk in blocks of 16 rows (build-intra.ts): the block diagonal per element,
-// earlier blocks by matmuls through the boundary row. Chunks of 64 have three boundaries; the
-// exclusive read (RWKV-6) puts a block's first query row on the boundary itself. KDA (a delta
-// rule) scores KKᵀ the same way, its rows k_i ⊙ e^{b_i − b_r}.
 // cuda-sm90's shape plans (compiled beside the default plan, taken by the launchers for few
-// chains): each spec's plan for them, chunks of 64 with a ragged last chunk and a packed batch.
+// chains): each spec's plan for them, chunks of 64 with a ragged last chunk, fewer query/key heads
+// than H (GVA), and a packed batch.
 test('shape plans = reference, for every stdlib spec they stand beside', () => {
   const names: string[] = [];
   for (const f of stdlibFiles()) {
@@ -109,9 +106,10 @@ test('shape plans = reference, for every stdlib spec they stand beside', () => {
     const options: PlanOptions = { dtype: 'bf16' };
     const base = plan(ir, 'cuda-sm90', options);
     for (const v of shapeVariants(ir, TARGETS['cuda-sm90']!, options, base)) {
-      const plain = randomInputs(ir, { B: 1, T: 150, H: 2, seed: 43, initialState: true });
+      const fewer = ir.inputs.filter((i) => i.type === 'real' && (i.name === 'q' || i.name === 'k')).map((i) => [i.name, 1]);
+      const plain = randomInputs(ir, { B: 1, T: 150, H: 2, seed: 43, initialState: true, heads: Object.fromEntries(fewer) });
       const packed = randomInputs(ir, { B: 1, T: 150, H: 1, seed: 44, initialState: true, cuSeqlens: [0, 70, 70, 150] });
-      validate(ir, 'cuda-sm90', 'chunk', plain, `${f.name} shape plan ${v.shape.tag}`, undefined, 'bf16', v.shape.options);
+      validate(ir, 'cuda-sm90', 'chunk', plain, `${f.name} shape plan ${v.shape.tag}, GVA`, undefined, 'bf16', v.shape.options);
       validate(ir, 'cuda-sm90', 'chunk', packed, `${f.name} shape plan ${v.shape.tag} packed`, undefined, 'bf16', v.shape.options);
       names.push(f.name);
     }
@@ -120,6 +118,10 @@ test('shape plans = reference, for every stdlib spec they stand beside', () => {
   for (const n of ['gla', 'gated_deltanet', 'linear_attention']) assert.not.ok(names.includes(n), `${n} keeps its one plan`);
 });
 
+// Vector gates score a chunk in blocks of 16 rows (build-intra.ts): the block diagonal per element,
+// earlier blocks by matmuls through the boundary row. Chunks of 64 have three boundaries; the
+// exclusive read (RWKV-6) puts a block's first query row on the boundary itself. KDA (a delta
+// rule) scores KKᵀ the same way, its rows k_i ⊙ e^{b_i − b_r}.
 test('vector-gate scores in blocks of 16 rows = reference (chunks of 32 and 64, inclusive and exclusive reads, KKᵀ)', () => {
   for (const name of ['gla', 'rwkv6', 'hgrn2', 'kda']) {
     const ir = stdlibIR(name);
