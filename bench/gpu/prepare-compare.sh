@@ -15,7 +15,8 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 dir=${1:-.gpu/compare}
 rm -rf "$dir" && mkdir -p "$dir"
-for s in linear_attention retnet simple_gla gla deltanet gated_deltanet kda softmax swa_sink alibi; do
+# Mamba-2 and Lightning have no FLA row in compare.py; they are here for the shapes step (their shape plans).
+for s in linear_attention retnet simple_gla gla deltanet gated_deltanet kda softmax swa_sink alibi mamba2 lightning; do
   ./bin/attnc compile "stdlib/$s.attn" --target cuda --out "$dir" > /dev/null
 done
 # RWKV-6 is declared with K = V = 64; the comparison runs it at 128 like the others.
@@ -41,6 +42,10 @@ plans=(
   'gla_ring1:gla:{"prefetchDepth":1}'
   'retnet_one:retnet:{"shapePlans":false}'
   'simple_gla_one:simple_gla:{"shapePlans":false}'
+  'mamba2_one:mamba2:{"shapePlans":false}'
+  'lightning_one:lightning:{"shapePlans":false}'
+  'gla_c64kt16:gla:{"chunk":64,"stateKeyTile":16}'
+  'linear_attention_kt16:linear_attention:{"stateKeyTile":16}'
 )
 for v in "${plans[@]}"; do
   IFS=: read -r name spec json <<< "$v"

@@ -20,8 +20,9 @@
 #   decode   Gated DeltaNet's decode variants (DIR/decode-variants/*, prepare-compare.sh): each checked
 #            (bf16) against a recurrent-form export, then the decode step (B=64, one token, the state
 #            in and out) timed per kernel and whole beside the default (DIR/decode)
-#   shapes   whole calls of the specs with shape plans (RetNet, simple GLA: a plan for few chains
-#            beside the default) against their default plan alone (DIR/plans/*_one), at B=1, 2, 4
+#   shapes   whole calls of the specs with shape plans (RetNet, simple GLA, Mamba-2, Lightning: a
+#            plan for few chains beside the default) against their default plan alone
+#            (DIR/plans/*_one), at B=1, 2 (and 4)
 #   kernels  each generated CUDA kernel's time at B=4 T=4096 (bench/gpu/kernel_times.py)
 #   compare  attnc CUDA vs FLA / SDPA / FlexAttention (bench/gpu/compare.py); FLA's Triton
 #            autotuning makes the first call of each of its kernels slow, so this goes last
@@ -52,7 +53,7 @@ for s in ${steps//,/ }; do
     variants)
       step variants 90 python3 bench/gpu/compare.py .gpu/compare --only gated_deltanet --skip-others --variants --reps 20 ;;
     plans)
-      step plans 240 bash -c '
+      step plans 360 bash -c '
         specs=$(for d in .gpu/compare/plans/*/; do ls "$d"; done | sort -u | paste -sd,)
         node .gpu/bench/export_reference.mjs --out /tmp/attnc-ref-plans --dtypes bf16 --specs "$specs" > /dev/null || exit 1
         for d in .gpu/compare/plans/*/; do
@@ -80,9 +81,16 @@ for s in ${steps//,/ }; do
           done
         done' ;;
     shapes)
-      step shapes 150 bash -c '
+      step shapes 200 bash -c '
         for d in .gpu/compare .gpu/compare/plans/retnet_one .gpu/compare/plans/simple_gla_one; do
           echo "-- $d"; python3 bench/gpu/compare.py "$d" --only retnet,simple_gla --skip-others --shapes 1x16384,2x8192,4x4096 --reps 15 2>&1 | grep "attnc "
+        done
+        for s in mamba2 lightning; do
+          for d in .gpu/compare .gpu/compare/plans/${s}_one; do
+            for sh in 1x16384 2x8192; do
+              echo "-- $d $s $sh"; python3 bench/gpu/kernel_times.py "$d" --only "$s" --shape "$sh" --reps 10 2>&1 | grep "whole call"
+            done
+          done
         done' ;;
     kernels)
       step kernels 120 python3 bench/gpu/kernel_times.py .gpu/compare --reps 5 ;;
