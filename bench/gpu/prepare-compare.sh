@@ -46,6 +46,8 @@ plans=(
   'lightning_one:lightning:{"shapePlans":false}'
   'gla_c64kt16:gla:{"chunk":64,"stateKeyTile":16}'
   'linear_attention_kt16:linear_attention:{"stateKeyTile":16}'
+  'retnet_half:retnet:{"halfOperands":true,"shapePlans":false}'
+  'simple_gla_half:simple_gla:{"halfOperands":true,"shapePlans":false}'
 )
 for v in "${plans[@]}"; do
   IFS=: read -r name spec json <<< "$v"

@@ -14,7 +14,8 @@
 #   webgpu   WebGPU table at B=4 T=4096 H=16 with each kernel timed alone, and the Gated DeltaNet
 #            sweep against the token-sequential baseline (bench/webgpu/run.ts)
 #   variants Gated DeltaNet's CUDA tile variants (prepare-compare.sh), attnc only
-#   plans    the plan-option variants under .gpu/compare/plans (prepare-compare.sh): each checked
+#   plans    the plan-option variants under .gpu/compare/plans (prepare-compare.sh; PLANS=a,b picks
+#            some of them by name, e.g. PLANS=retnet_half,simple_gla_half): each checked
 #            (bf16) against a reference export, then timed per kernel beside its spec's default at
 #            B=4 T=4096 and B=1 T=16384 (kernel_times.py)
 #   decode   Gated DeltaNet's decode variants (DIR/decode-variants/*, prepare-compare.sh): each checked
@@ -54,16 +55,17 @@ for s in ${steps//,/ }; do
       step variants 90 python3 bench/gpu/compare.py .gpu/compare --only gated_deltanet --skip-others --variants --reps 20 ;;
     plans)
       step plans 360 bash -c '
-        specs=$(for d in .gpu/compare/plans/*/; do ls "$d"; done | sort -u | paste -sd,)
+        dirs=$(for n in $(echo "${PLANS:-$(ls .gpu/compare/plans | paste -sd,)}" | tr , " "); do echo ".gpu/compare/plans/$n/"; done)
+        specs=$(for d in $dirs; do ls "$d"; done | sort -u | paste -sd,)
         node .gpu/bench/export_reference.mjs --out /tmp/attnc-ref-plans --dtypes bf16 --specs "$specs" > /dev/null || exit 1
-        for d in .gpu/compare/plans/*/; do
+        for d in $dirs; do
           sp=$(ls "$d"); rm -rf /tmp/attnc-ref-plan && cp -r /tmp/attnc-ref-plans /tmp/attnc-ref-plan
           cp "$d/$sp/cuda/"* "/tmp/attnc-ref-plan/$sp/bf16/"
           echo "== $(basename "$d") ($sp): $(python3 bench/gpu/check.py /tmp/attnc-ref-plan --specs "$sp" --no-fla 2>&1 | tail -1)"
         done
         for sh in 4x4096 1x16384; do
           echo "-- defaults $sh"; python3 bench/gpu/kernel_times.py .gpu/compare --only "$specs" --shape "$sh" --reps 5 2>&1 | grep "^| [a-z]"
-          for d in .gpu/compare/plans/*/; do
+          for d in $dirs; do
             sp=$(ls "$d"); echo "-- $(basename "$d") $sh"
             python3 bench/gpu/kernel_times.py "$d" --only "$sp" --shape "$sh" --reps 5 2>&1 | grep "^| $sp"
           done
