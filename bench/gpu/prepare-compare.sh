@@ -48,6 +48,9 @@ plans=(
   'linear_attention_kt16:linear_attention:{"stateKeyTile":16}'
   'retnet_half:retnet:{"halfOperands":true,"shapePlans":false}'
   'simple_gla_half:simple_gla:{"halfOperands":true,"shapePlans":false}'
+  'gated_deltanet_k3c64:gated_deltanet:{"outputKernel":true,"chunk":64}'
+  'gated_deltanet_k3c64h:gated_deltanet:{"outputKernel":true,"chunk":64,"halfOperands":true}'
+  'deltanet_k3c64h:deltanet:{"outputKernel":true,"chunk":64,"halfOperands":true}'
 )
 for v in "${plans[@]}"; do
   IFS=: read -r name spec json <<< "$v"
