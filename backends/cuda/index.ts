@@ -64,7 +64,7 @@ export function compileCuda(ir: AttentionIR, o: CudaCompileOptions = {}): CudaCo
   const p = plan(ir, prof, options);
   if (!p.program) return { files: [], diagnostics: p.diagnostics, plan: p };
   const variants = o.shapePlans === false ? [] : shapeVariants(ir, prof, options, p);
-  const alternates = variants.map((v) => ({ tag: v.shape.tag, maxChains: v.shape.maxChains, program: v.result.program!, condition: shapeCondition(v.shape), why: v.shape.why }));
+  const alternates = variants.map((v) => ({ shape: v.shape, program: v.result.program! }));
   const prog = cudaProgram(ir, p.program, { profile: prof, dtype, alternates, ...(o.source ? { source: o.source } : {}) });
   // After the program is printed (its notes say the same with the kernels' names): for the CLI.
   for (const v of variants) p.notes.push(`shape plan ${v.shape.tag} for ${shapeCondition(v.shape)} (${v.shape.why}): ${v.result.tiling?.why ?? 'planned'}`);

@@ -12,7 +12,8 @@
 import Handlebars from 'handlebars';
 import type { AttentionIR } from '../../compiler/ir/attention-ir.ts';
 import type { BufferDecl, Dtype, Program, SExpr } from '../../compiler/kernel-ir/types.ts';
-import type { TargetProfile } from '../../compiler/targets/profiles.ts';
+import { shapeCondition } from '../../compiler/passes/shape-plans.ts';
+import type { ShapePlan, TargetProfile } from '../../compiler/targets/profiles.ts';
 import { VERSION } from '../../compiler/version.ts';
 import { abiFields, dtypeName, fieldName, type AbiField } from './abi.ts';
 import { DEVICE_HELPERS, emitCudaKernel, type CudaKernel } from './emit.ts';
@@ -58,15 +59,10 @@ export function hostExpr(e: SExpr): string {
   throw new Error(`internal: a ${e.k} expression in a size or grid expression`);
 }
 
-/** A shape plan's program, compiled beside the default one and taken where its bound holds. */
+/** A shape plan and its program, compiled beside the default one and taken where its bound holds. */
 export interface CudaAlternate {
-  tag: string;
-  /** Taken where the run's N·H is at most this (the first alternate whose bound holds). */
-  maxChains: number;
+  shape: ShapePlan;
   program: Program;
-  /** The condition in words (`N·H ≤ 16`) and the measurement that chose the plan. */
-  condition: string;
-  why: string;
 }
 
 export interface CudaOptions {
@@ -134,10 +130,9 @@ export interface CudaProgram {
 }
 
 const hb = Handlebars.create();
-// The blocks of one plan among several (the launchers' `if (p->variant == …)`) indented one step.
-hb.registerHelper('indent', function (this: unknown, on: unknown, options: Handlebars.HelperOptions) {
-  const text = options.fn(this);
-  return on ? text.replace(/^(?=.)/gm, '  ') : text;
+// A shape plan's blocks in the launchers (inside its `if`) indented one step.
+hb.registerHelper('indent', function (this: unknown, options: Handlebars.HelperOptions) {
+  return options.fn(this).replace(/^(?=.)/gm, '  ');
 });
 
 // A plan's element counts, pointer checks, workspace layout and launches (each plan of a program with shape plans has its own).
@@ -353,13 +348,13 @@ static int {{name}}_make_plan(const {{name}}_args* a, {{name}}_plan* p, int chec
   p->T = T;
 {{#each alternates}}  // {{title}}, where the kernels' 32-bit indices and CUDA's grid limits hold its sizes.
   if (shape_plans && N * H <= {{maxChains}}) {
-{{#indent true}}{{> counts}}  // Grids (blocks along x, y, z) of the kernels, in launch order.
+{{#indent}}{{> counts}}  // Grids (blocks along x, y, z) of the kernels, in launch order.
 {{#each grids}}  p->grid[{{@index}}][0] = {{x}};
   p->grid[{{@index}}][1] = {{y}};
   p->grid[{{@index}}][2] = {{z}};
 {{/each}}  if ({{#each buffers}}e_{{name}} <= INT_MAX && {{/each}}{{#each grids}}p->grid[{{@index}}][0] <= INT_MAX && p->grid[{{@index}}][1] <= 65535 && p->grid[{{@index}}][2] <= 65535{{#unless @last}} && {{/unless}}{{/each}}) {
     p->variant = {{id}};
-{{#indent true}}{{> pointers}}{{> workspace}}{{/indent}}    return ATTNC_OK;
+{{#indent}}{{> pointers}}{{> workspace}}{{/indent}}    return ATTNC_OK;
   }
 {{/indent}}  }
 {{/each}}{{#if multi}}  // The default plan.
@@ -388,7 +383,7 @@ static cudaError_t {{name}}_launch(const {{name}}_args* a, const {{name}}_plan* 
   // NULL without cu_seqlens: the kernels take sequence n's first token as n·T (attnc_seq_start).
   const int* cu = (const int*)a->cu_seqlens;
 {{#each alternates}}  if (p->variant == {{id}}) {  // {{title}}
-{{#indent true}}{{> launches}}{{/indent}}    return cudaSuccess;
+{{#indent}}{{> launches}}{{/indent}}    return cudaSuccess;
   }
 {{/each}}{{#with default}}{{> launches}}{{/with}}  (void)ws;
   return cudaSuccess;
@@ -539,13 +534,11 @@ export function cudaProgram(ir: AttentionIR, program: Program, o: CudaOptions): 
   const recurrent = ir.family === 'recurrent';
   const emit = (p: Program, prefix?: string) =>
     p.kernels.map((k) => emitCudaKernel(k, { paramsType: `${name}_params`, sharedLimit: prof.limits.sharedBytes, unit: prof.limits.unit, ...(prefix ? { symbolPrefix: prefix } : {}) }));
-  const alternates = o.alternates ?? [];
-  // The default plan is variant 0; shape plans follow in the order the launchers try them.
-  const plans = [
-    { id: 0, program, kernels: emit(program), title: 'the default plan', alt: undefined as CudaAlternate | undefined },
-    ...alternates.map((alt, i) => ({ id: i + 1, program: alt.program, kernels: emit(alt.program, `attnc_${alt.tag}__`), title: `shape plan ${alt.tag} (${alt.condition})`, alt })),
-  ];
-  const variants = plans.map((v) => ({ id: v.id, title: v.title, maxChains: v.alt?.maxChains ?? 0, ...variantParts(v.program, fields, v.kernels) }));
+  // The default plan is variant 0; shape plans follow, 1, 2, …, in the order the launchers try them.
+  const base = { program, kernels: emit(program) };
+  const alternates = (o.alternates ?? []).map((a, i) => ({ ...a, id: i + 1, kernels: emit(a.program, `attnc_${a.shape.tag}__`) }));
+  const plans = [base, ...alternates];
+  const variants = plans.map((v) => variantParts(v.program, fields, v.kernels));
   const kernels = plans.flatMap((v) => v.kernels);
   const uniforms = [...new Set(plans.flatMap((v) => v.program.params.map((p) => p.name)))];
   const realInputs = ir.inputs.filter((i) => i.type === 'real');
@@ -557,10 +550,10 @@ export function cudaProgram(ir: AttentionIR, program: Program, o: CudaOptions): 
   const notes = [
     `target ${prof.name} (sm_${prof.sm}): ${prof.description}`,
     ...program.notes,
-    ...kernelNotes(plans[0]!.kernels),
-    ...plans.slice(1).flatMap((v) => [
-      `shape plan ${v.alt!.tag}, taken where ${v.alt!.condition} (${v.alt!.why}): kernels ${v.kernels.map((k) => k.symbol).join(', ')}`,
-      ...[...v.program.notes, ...kernelNotes(v.kernels)].map((n) => `${v.alt!.tag}: ${n}`),
+    ...kernelNotes(base.kernels),
+    ...alternates.flatMap((a) => [
+      `shape plan ${a.shape.tag}, taken where ${shapeCondition(a.shape)} (${a.shape.why}): kernels ${a.kernels.map((k) => k.symbol).join(', ')}`,
+      ...[...a.program.notes, ...kernelNotes(a.kernels)].map((n) => `${a.shape.tag}: ${n}`),
     ]),
   ];
   const hostText = variants.map((v) => v.hostText).join(' ');
@@ -587,7 +580,7 @@ export function cudaProgram(ir: AttentionIR, program: Program, o: CudaOptions): 
     storeFinal: recurrent ? '(a->final_state != NULL) ? 1 : 0' : '0',
     multi: alternates.length > 0,
     default: variants[0],
-    alternates: variants.slice(1),
+    alternates: alternates.map((a, i) => ({ id: a.id, title: `shape plan ${a.shape.tag} (${shapeCondition(a.shape)})`, maxChains: a.shape.maxChains, ...variants[i + 1]! })),
     align256: variants.some((v) => v.workspace.length > 0),
     unused,
     status: STATUS,
@@ -598,7 +591,7 @@ export function cudaProgram(ir: AttentionIR, program: Program, o: CudaOptions): 
   const width = Math.max(...fields.map((f) => fieldDecl(f).length)) + 2;
   const header = HEADER({
     multi: alternates.length > 0,
-    shapeConditions: alternates.map((a) => `${a.tag}: ${a.condition}`).join('; '),
+    shapeConditions: alternates.map((a) => `${a.shape.tag}: ${shapeCondition(a.shape)}`).join('; '),
     name,
     rb: '}',
     file: ir.name,
@@ -636,16 +629,16 @@ export function cudaProgram(ir: AttentionIR, program: Program, o: CudaOptions): 
     params: ir.params.map((p) => ({ name: p.name, field: fieldName(p.name), perHead: p.perHead, shape: [...p.shape] })),
     uniforms,
     buffers: manifestBuffers(program, fields),
-    kernels: manifestKernels(plans[0]!.kernels, program),
+    kernels: manifestKernels(base.kernels, program),
     ...(alternates.length
       ? {
-          shapePlans: plans.slice(1).map((v) => ({
-            tag: v.alt!.tag,
-            maxChains: v.alt!.maxChains,
-            condition: v.alt!.condition,
-            why: v.alt!.why,
-            buffers: manifestBuffers(v.program, fields),
-            kernels: manifestKernels(v.kernels, v.program),
+          shapePlans: alternates.map((a) => ({
+            tag: a.shape.tag,
+            maxChains: a.shape.maxChains,
+            condition: shapeCondition(a.shape),
+            why: a.shape.why,
+            buffers: manifestBuffers(a.program, fields),
+            kernels: manifestKernels(a.kernels, a.program),
           })),
         }
       : {}),

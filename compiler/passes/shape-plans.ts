@@ -17,7 +17,7 @@ export interface ShapeVariant {
 const PINNING: (keyof PlanOptions)[] = ['chunk', 'tiles', 'split', 'outputKernel', 'stateKeyTile', 'segmentChunks', 'segmentWorkgroups', 'prefetchDepth', 'threads'];
 
 /** Whether a shape plan stands beside this default plan (its `replaces` class). */
-export function replaces(shape: ShapePlan, base: PlanResult): boolean {
+function replaces(shape: ShapePlan, base: PlanResult): boolean {
   const t = base.tiling;
   if (!base.program || base.form !== 'chunk' || !t) return false;
   switch (shape.replaces) {

@@ -142,7 +142,7 @@ export interface TargetProfile {
  * `maxChains` (the CUDA launchers pick it; backends/cuda/program.ts).
  */
 export interface ShapePlan {
-  /** A short name; the kernels of its program are `attnc_<tag>_<kernel>`. */
+  /** A short name; the kernels of its program are `attnc_<tag>__<kernel>`. */
   tag: string;
   maxChains: number;
   /**
