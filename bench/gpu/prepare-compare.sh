@@ -57,9 +57,9 @@ for v in "${plans[@]}"; do
   node --import tsx bench/gpu/compile_variant.ts "$spec" "$dir/plans/$name" "$json" > /dev/null
 done
 # Decode variants of Gated DeltaNet (the recurrent form) under DIR/decode-variants/NAME, timed and
-# checked by session.sh's `decode` step: NAME:JSON. rf80: launch bounds that may take ptxas down to
-# 80 registers a thread (6 blocks of 128 per SM: 77 registers, no spill) instead of 128 (4 blocks).
-decodes=('rf80:{"form":"recurrent","registerFloor":80}')
+# checked by session.sh's `decode` step: NAME:JSON. rf128: the register floor of 128 (4 blocks of
+# 128 per SM, 102 registers) that cuda-sm90's recurrentRegisterFloor of 88 replaced (77 registers).
+decodes=('rf128:{"form":"recurrent","registerFloor":128}')
 for v in "${decodes[@]}"; do
   IFS=: read -r name json <<< "$v"
   node --import tsx bench/gpu/compile_variant.ts gated_deltanet "$dir/decode-variants/$name" "$json" > /dev/null

@@ -190,7 +190,7 @@ export interface Kernel {
   /**
    * Registers per thread below which a backend's launch bounds never push its compiler when they
    * ask for more blocks per SM (CUDA: minBlocksPerUnit's floor, 128 unless set). From
-   * PlanOptions.registerFloor, for measurements.
+   * PlanOptions.registerFloor, else the profile's recurrentRegisterFloor for the recurrent form.
    */
   registerFloor?: number;
 }

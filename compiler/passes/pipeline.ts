@@ -460,7 +460,8 @@ function kernels(st: PlanState): void {
   const used = new Set(ks.flatMap((k) => k.buffers.map((x) => x.name)));
   const buffers = [...programBuffers(ir, 'f32'), ...scratch, ...extra, tokinfoBuffer].filter((x) => used.has(x.name));
   if (st.options.asyncState ?? (st.form === 'recurrent' && !!st.target.recurrentAsyncState)) for (const k of ks) k.asyncState = true;
-  if (st.options.registerFloor !== undefined) for (const k of ks) k.registerFloor = st.options.registerFloor;
+  const floor = st.options.registerFloor ?? (st.form === 'recurrent' ? st.target.recurrentRegisterFloor : undefined);
+  if (floor !== undefined) for (const k of ks) k.registerFloor = floor;
   st.program = { spec: ir.name, target: st.target.name, form: st.form!, kernels: ks, params: programParams(ir), buffers, notes: st.notes };
 }
 

@@ -151,9 +151,9 @@ export interface PlanOptions {
   asyncState?: boolean;
   /**
    * Registers per thread down to which the CUDA launch bounds may ask ptxas to go for more blocks
-   * per SM (Kernel.registerFloor; default 128, where the chunk kernels stopped spilling), for
-   * measurements: the decode kernel of Gated DeltaNet fits 77 registers without a spill when asked
-   * for 6 blocks of 128 threads, against 102 (4 blocks) under the default floor.
+   * per SM (Kernel.registerFloor), for measurements. Default 128, where the chunk kernels stopped
+   * spilling; for the recurrent form the profile's recurrentRegisterFloor (cuda-sm90: 88, where
+   * Gated DeltaNet's decode kernel takes 77 registers, six blocks of 128 threads per SM).
    */
   registerFloor?: number;
   /**

@@ -105,6 +105,12 @@ export interface TargetProfile {
    */
   recurrentAsyncState?: boolean;
   /**
+   * The recurrent form's register floor (Kernel.registerFloor: how low the CUDA launch bounds may
+   * push ptxas for more blocks per SM; else occupancy.ts's 128). An explicit registerFloor option
+   * wins.
+   */
+  recurrentRegisterFloor?: number;
+  /**
    * Raw 32-bit registers a thread may hold for a chunk loop's loads issued one chunk ahead (the
    * CUDA printer's pipelinedLoop; unset: the printer's own bound, 25). An explicit prefetchWords
    * option wins.
@@ -240,6 +246,18 @@ const SM90_RECURRENT_THREADS = 128;
 const SM90_RECURRENT_ASYNC_STATE = true;
 
 /**
+ * cuda-sm90's recurrent kernel may go down to 88 registers a thread for more blocks per SM. Gated
+ * DeltaNet's decode kernel then takes 77 registers without a spill (six blocks of 128 threads fit
+ * an SM), where the floor of 128 left it at 102 (four blocks; ncu: 25 % occupancy, 42 % of DRAM
+ * peak). Measured on an H100 with the same 77-register build (B=64, one token, H=16, K=V=128,
+ * bf16, the state in and out; 2026-12-07, torch.profiler, two rounds in one call): the recurrent
+ * kernel 0.074 → 0.067 ms. A floor of 80 made RWKV-6's and RWKV-7's decode kernels spill; at 88
+ * every stdlib spec's compiles for sm_90 without one (tests/cuda/compile.test.ts). Not measured on
+ * sm_80, which keeps 128.
+ */
+const SM90_RECURRENT_REGISTER_FLOOR = 88;
+
+/**
  * cuda-sm90's pipelined chunk loops keep 2 chunks' loads in flight by cp.async (a shared ring of 2
  * slots; the CUDA printer's ringDepth() leaves out kernels whose tiles fill the SM). Measured on an
  * H200 (2026-12-07, bf16, H=16, K=V=128, B=4 T=4096 / B=1 T=16384, torch.profiler): GLA's state
@@ -334,6 +352,7 @@ export const PROFILES: Record<string, TargetProfile> = {
     pipelinedWords: SM90_PIPELINED_WORDS,
     recurrentThreads: SM90_RECURRENT_THREADS,
     recurrentAsyncState: SM90_RECURRENT_ASYNC_STATE,
+    recurrentRegisterFloor: SM90_RECURRENT_REGISTER_FLOOR,
     pipelinedDepth: SM90_PIPELINED_DEPTH,
     shapePlans: SM90_SHAPE_PLANS,
   },
