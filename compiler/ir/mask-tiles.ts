@@ -85,13 +85,13 @@ export function classifyTile(mask: TExpr, ranges: IndexRanges): TileClass {
 
 // ── the same test as kernel code ──────────────────────────────────────────────
 
-interface SRange {
+export interface SRange {
   lo: SExpr;
   hi: SExpr;
 }
 
 /** Interval bounds of a numeric mask sub-expression, as kernel expressions; undefined when unknown. */
-function srange(e: TExpr, r: Partial<Record<IndexVar, SRange>>): SRange | undefined {
+export function srange(e: TExpr, r: Partial<Record<IndexVar, SRange>>): SRange | undefined {
   switch (e.op) {
     case 'const':
       return { lo: kb.f(e.value), hi: kb.f(e.value) };

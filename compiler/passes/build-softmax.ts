@@ -6,6 +6,7 @@
  *    the rest are masked per element; online softmax with a running max and sum. Sigmoid and relu
  *    weights accumulate without normalisation.
  */
+import { keySpans, keyWalk } from '../ir/key-spans.ts';
 import { tileMaySee, tileSeesAll } from '../ir/mask-tiles.ts';
 import type { Ref, TExpr } from '../ir/expr.ts';
 import * as b from '../kernel-ir/build.ts';
@@ -102,13 +103,21 @@ export function buildSoftmaxKernel(st: PlanState): Kernel {
       kb.map(Kt, src.elem('k', keysAt(j)).at(R, Cv), { rows: L, cols: b.i(Dk), fill: 0 });
     };
     const mayAt = (j: SExpr) => b.and(b.lt(j, len), tileMaySee(ir.mask, rangesAt(j, b.min(b.i(Bk), b.sub(len, j)))));
-    kb.if(mayAt(b.i(0)), () => loadKeys(b.i(0)));
-    kb.for('j0', b.i(0), len, b.i(Bk), () => {
+    // Only the key tiles that cover the keys the mask may show this query tile (key-spans.ts):
+    // walk position u takes tile j0 = at(u).
+    const walk = keyWalk(keySpans(ir.mask, { ...rangesAt(b.i(0), b.i(1)), j: undefined }), len, Bk, (name, value) => kb.let(name, value));
+    const uv = walk.bounded ? 'u0' : 'j0';
+    const u0 = b.v(uv);
+    const jf = walk.bounded ? kb.let('jf', walk.at(b.i(0))) : b.i(0);
+    kb.if(walk.bounded ? b.and(b.lt(b.i(0), walk.count), mayAt(jf)) : mayAt(jf), () => loadKeys(jf));
+    kb.for(uv, b.i(0), walk.count, b.i(Bk), () => {
+      if (walk.bounded) kb.let('j0', walk.at(u0));
       const Lk = kb.let('Lk', b.min(b.i(Bk), b.sub(len, j0)));
       const ranges = rangesAt(j0, Lk);
       const may = tileMaySee(ir.mask, ranges);
-      const next = b.add(j0, b.i(Bk));
-      const prefetch = () => kb.if(mayAt(next), () => loadKeys(next));
+      const un = b.add(u0, b.i(Bk));
+      const next = walk.at(un);
+      const prefetch = () => kb.if(walk.bounded ? b.and(b.lt(un, walk.count), mayAt(next)) : mayAt(next), () => loadKeys(next));
       kb.if(may, () => {
         const rk = keysAt(j0);
         kb.map(Vt, src.elem('v', rk).at(R, Cv), { rows: Lk, cols: b.i(V), fill: 0 });

@@ -47,9 +47,12 @@ test('the printed kernels carry the bound: two state-kernel blocks per SM, two s
   assert.is(bounds('softmax').get('softmax_attention'), '128, 2', 'softmax: 128 threads, 96 KiB of shared tiles, 172 words of row-owned tiles per thread');
 });
 
-test('PlanOptions.registerFloor lowers the floor of the launch bounds (measurements): the decode kernel asks for six blocks', () => {
-  assert.is(bounds('gated_deltanet', { form: 'recurrent' }).get('gated_deltanet_recurrent'), '128, 4');
+test("the decode kernel's register floor: cuda-sm90's recurrentRegisterFloor (88: five blocks), PlanOptions.registerFloor over it", () => {
+  assert.is(bounds('gated_deltanet', { form: 'recurrent' }).get('gated_deltanet_recurrent'), '128, 5');
   assert.is(bounds('gated_deltanet', { form: 'recurrent', plan: { registerFloor: 80 } }).get('gated_deltanet_recurrent'), '128, 6');
+  assert.is(bounds('gated_deltanet', { form: 'recurrent', plan: { registerFloor: 128 } }).get('gated_deltanet_recurrent'), '128, 4');
+  // The chunk form keeps the default floor of 128.
+  assert.is(bounds('gated_deltanet').get('gated_deltanet_chunk'), '256, 2');
 });
 
 test.run();

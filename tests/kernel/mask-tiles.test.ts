@@ -8,43 +8,10 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { classifyTile, tileMaySee, tileSeesAll } from '../../compiler/ir/mask-tiles.ts';
-import type { SExpr } from '../../compiler/kernel-ir/types.ts';
 import * as kb from '../../compiler/kernel-ir/build.ts';
 import { stdlibFiles } from '../helpers/stdlib.ts';
 import { stdlibIR } from '../helpers/ir.ts';
-
-/** The subset of kernel expressions the tile tests print, over named values. */
-function evalS(e: SExpr, env: Record<string, number>): number {
-  switch (e.k) {
-    case 'const':
-      return e.v;
-    case 'var':
-      if (!(e.name in env)) throw new Error(`unbound ${e.name}`);
-      return env[e.name]!;
-    case 'un': {
-      const a = evalS(e.a, env);
-      if (e.fn === 'float' || e.fn === 'int') return a;
-      if (e.fn === 'neg') return -a;
-      if (e.fn === 'floor') return Math.floor(a);
-      if (e.fn === 'not') return a ? 0 : 1;
-      throw new Error(`unary ${e.fn}`);
-    }
-    case 'bin': {
-      const a = evalS(e.a, env);
-      const b = evalS(e.b, env);
-      const ops: Record<string, (x: number, y: number) => number> = {
-        add: (x, y) => x + y, sub: (x, y) => x - y, mul: (x, y) => x * y, div: (x, y) => x / y, min: Math.min, max: Math.max,
-        lt: (x, y) => +(x < y), le: (x, y) => +(x <= y), gt: (x, y) => +(x > y), ge: (x, y) => +(x >= y), eq: (x, y) => +(x === y),
-        and: (x, y) => +(!!x && !!y), or: (x, y) => +(!!x || !!y),
-      };
-      const f = ops[e.fn];
-      if (!f) throw new Error(`binary ${e.fn}`);
-      return f(a, b);
-    }
-    default:
-      throw new Error(`expression ${e.k}`);
-  }
-}
+import { evalS } from '../helpers/sexpr.ts';
 
 test('tile tests on softmax-family masks agree with the numeric classification, both ways seen', () => {
   let seed = 7;
