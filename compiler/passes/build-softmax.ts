@@ -57,7 +57,9 @@ export function buildSoftmaxKernel(st: PlanState): Kernel {
   const V = ir.valueDim;
   const src = new Sources(st);
   const kb = new KernelBuilder(`${ir.name}_attention`);
-  const i0 = kb.let('i0', b.mul(b.wg(0), b.i(Bq)));
+  // Query tiles in reverse order: under a causal mask the last tiles see the most keys, and going
+  // first they leave the short ones to fill the last wave (longest-first scheduling).
+  const i0 = kb.let('i0', b.mul(b.sub(b.sub(b.ceilDiv(P.MAXLEN, b.i(Bq)), b.i(1)), b.wg(0)), b.i(Bq)));
   const h = kb.let('h', b.wg(1));
   const n = kb.let('n', b.wg(2));
   const start = kb.let('start', b.ld('cu', n));
