@@ -109,30 +109,26 @@ export function keySpans(mask: TExpr, ranges: Partial<Record<IndexVar, SRange>>)
   return bound(mask, ranges);
 }
 
-/** The key tiles of a walk: `count` positions u = 0, BK, 2·BK, … < count, tile start `at(u)`. */
-export interface KeyWalk {
-  count: SExpr;
-  at: (u: SExpr) => SExpr;
-  /** False when the walk is every tile of the sequence (no span bounds j). */
-  bounded: boolean;
-}
-
 /**
- * The walk over the key tiles (of BK keys, starting at multiples of BK, below `len`) that cover
- * the spans, each tile once, in increasing order. `let` names an integer value the walk reuses.
+ * The key tiles of a walk: either the tiles j0 = from, from + BK, … below `to` (one span, or every
+ * tile when no span bounds j: `bounded` false), or `count` positions u = 0, BK, 2·BK, … with tile
+ * `at(u)` (two spans).
  */
+export type KeyWalk =
+  | { kind: 'range'; from: SExpr; to: SExpr; bounded: boolean }
+  | { kind: 'spans'; count: SExpr; at: (u: SExpr) => SExpr };
+
 export function keyWalk(spans: KeySpan[], len: SExpr, BK: number, let_: (name: string, value: SExpr) => SExpr): KeyWalk {
   const bk = kb.i(BK);
-  if (spans.length === 0) return { count: kb.i(0), at: (u) => u, bounded: true };
-  if (spans.every((s) => !s.lo && !s.hi)) return { count: len, at: (u) => u, bounded: false };
+  if (spans.length === 0) return { kind: 'range', from: kb.i(0), to: kb.i(0), bounded: true };
+  if (spans.every((s) => !s.lo && !s.hi)) return { kind: 'range', from: kb.i(0), to: len, bounded: false };
   const first = (s: KeySpan) => (s.lo ? kb.mul(kb.idiv(kb.max(kb.i(0), kb.un('int', kb.un('floor', kb.sub(s.lo, kb.f(1))))), bk), bk) : kb.i(0));
   const end = (s: KeySpan) => (s.hi ? kb.min(len, kb.max(kb.i(0), kb.add(kb.un('int', kb.un('floor', kb.add(s.hi, kb.f(1)))), kb.i(1)))) : len);
   // Tiles from lo (a multiple of BK) while their start is below end: ⌈(end − lo)/BK⌉ of them.
   const tiles = (lo: SExpr, e: SExpr) => kb.mul(kb.ceilDiv(kb.max(kb.i(0), kb.sub(e, lo)), bk), bk);
   if (spans.length === 1) {
-    const lo = let_('jlo', first(spans[0]!));
-    const count = let_('jn', tiles(lo, end(spans[0]!)));
-    return { count, at: (u) => kb.add(lo, u), bounded: true };
+    const from = spans[0]!.lo ? let_('jlo', first(spans[0]!)) : kb.i(0);
+    return { kind: 'range', from, to: let_('jend', end(spans[0]!)), bounded: true };
   }
   const [a, c] = spans as [KeySpan, KeySpan];
   const aLo = let_('jlo_a', first(a));
@@ -146,5 +142,5 @@ export function keyWalk(spans: KeySpan[], len: SExpr, BK: number, let_: (name: s
   const lo2 = let_('jlo2', kb.max(kb.sel(aFirst, cLo, aLo), kb.add(lo1, n1)));
   const count = let_('jn', kb.add(n1, tiles(lo2, kb.sel(aFirst, cEnd, aEnd))));
   const at = (u: SExpr) => (u.k === 'const' && u.v === 0 ? kb.sel(kb.lt(kb.i(0), n1), lo1, lo2) : kb.sel(kb.lt(u, n1), kb.add(lo1, u), kb.add(lo2, kb.sub(u, n1))));
-  return { count, at, bounded: true };
+  return { kind: 'spans', count, at };
 }

@@ -108,18 +108,26 @@ export function buildSoftmaxKernel(st: PlanState): Kernel {
     // Only the key tiles that cover the keys the mask may show this query tile (key-spans.ts):
     // walk position u takes tile j0 = at(u).
     const walk = keyWalk(keySpans(ir.mask, { ...rangesAt(b.i(0), b.i(1)), j: undefined }), len, Bk, (name, value) => kb.let(name, value));
-    const uv = walk.bounded ? 'u0' : 'j0';
+    // One span: j0 runs over its tiles; two: position u0 over both, tile j0 = at(u0).
+    const spans = walk.kind === 'spans' ? walk : undefined;
+    const range = walk.kind === 'range' ? walk : undefined;
+    const uv = spans ? 'u0' : 'j0';
     const u0 = b.v(uv);
-    const jf = walk.bounded ? kb.let('jf', walk.at(b.i(0))) : b.i(0);
-    kb.if(walk.bounded ? b.and(b.lt(b.i(0), walk.count), mayAt(jf)) : mayAt(jf), () => loadKeys(jf));
-    kb.for(uv, b.i(0), walk.count, b.i(Bk), () => {
-      if (walk.bounded) kb.let('j0', walk.at(u0));
+    const jf = spans ? kb.let('jf', spans.at(b.i(0))) : range!.from;
+    const more = (u: SExpr) => (spans ? b.lt(u, spans.count) : range!.bounded ? b.lt(u, range!.to) : undefined);
+    const guarded = (u: SExpr, j: SExpr) => {
+      const m = more(u);
+      return m ? b.and(m, mayAt(j)) : mayAt(j);
+    };
+    kb.if(guarded(spans ? b.i(0) : jf, jf), () => loadKeys(jf));
+    kb.for(uv, spans ? b.i(0) : range!.from, spans ? spans.count : range!.to, b.i(Bk), () => {
+      if (spans) kb.let('j0', spans.at(u0));
       const Lk = kb.let('Lk', b.min(b.i(Bk), b.sub(len, j0)));
       const ranges = rangesAt(j0, Lk);
       const may = tileMaySee(ir.mask, ranges);
       const un = b.add(u0, b.i(Bk));
-      const next = walk.at(un);
-      const prefetch = () => kb.if(walk.bounded ? b.and(b.lt(un, walk.count), mayAt(next)) : mayAt(next), () => loadKeys(next));
+      const next = spans ? spans.at(un) : un;
+      const prefetch = () => kb.if(guarded(un, next), () => loadKeys(next));
       kb.if(may, () => {
         const rk = keysAt(j0);
         kb.map(Vt, src.elem('v', rk).at(R, Cv), { rows: Lk, cols: b.i(V), fill: 0 });

@@ -312,7 +312,7 @@ test("softmax weights from the raw scores where the score is q·k times a positi
   // (one multiply-add an element), the correction 2^{(m_old − m_new)·c}.
   const c = (Math.LOG2E / Math.sqrt(128)).toPrecision(8).replace(/0+$/, '');
   const k = cudaOf('softmax');
-  const loop = k.slice(k.indexOf('for (int u0 = 0;'), k.indexOf('// ── host side'));
+  const loop = k.slice(k.indexOf('for (int j0 = 0;'), k.indexOf('// ── host side'));
   assert.not.match(loop, /Sm\[s\d+\] = \(Sm\[s\d+\] \* /, 'no scaling pass');
   assert.match(loop, /Sm\[(s\d+)\] = \(\(\(\(r < Lq\) && \(c < Lk\)\) && \(\(j0 \+ c\) <= \(i0 \+ r\)\)\) \? Sm\[\1\] : \(-1e\+30f\)\);/);
   assert.match(loop, new RegExp(`Sm\\[(s\\d+)\\] = attnc_exp2\\(\\(\\(Sm\\[\\1\\] \\* ${c}f\\) - \\(\\(\\(Mn\\[[^\\]]+\\] > \\(-5e\\+29f\\)\\) \\? Mn\\[[^\\]]+\\] : 0\\.0f\\) \\* ${c}f\\)\\)\\);`));
@@ -369,15 +369,15 @@ test("KDA's state kernel updates with keys its intra-chunk kernel decayed, loade
 test("the flash kernel's key tile in FlashAttention-2's order: V copied while the scores run, the next tile's K while P·V runs", () => {
   const cu = cudaOf('softmax');
   const k = cu.slice(cu.indexOf('attnc_softmax_attention('), cu.indexOf('// ── host side'));
-  // The key tiles from 0 to the query tile's last key (causal: key-spans.ts), tile j0 = jlo + u0.
-  const loop = k.slice(k.indexOf('for (int u0 = 0; u0 < jn; u0 += 32) {\n      const int j0 = (jlo + u0);'));
-  assert.match(k, /const int jlo = 0;\n\s*const int jn = \(\(\(attnc_max\(0, \(attnc_min\(len, attnc_max\(0, \(\(\(int\)\(floorf\(\(\(\(float\)\(\(\(i0 \+ Lq\) - 1\)\)\) \+ 1\.0f\)\)\)\) \+ 1\)\)\) - jlo\)\) \+ 31\) \/ 32\) \* 32\);/);
+  // The key tiles from 0 up to the query tile's last key (causal: key-spans.ts, widened by one).
+  const loop = k.slice(k.indexOf('for (int j0 = 0; j0 < jend; j0 += 32) {'));
+  assert.match(k, /const int jend = attnc_min\(len, attnc_max\(0, \(\(\(int\)\(floorf\(\(\(\(float\)\(\(\(i0 \+ Lq\) - 1\)\)\) \+ 1\.0f\)\)\)\) \+ 1\)\)\);/);
   // The first key tile's K before the loop, waited for (with Q) by the barrier in front of it.
-  const head = k.slice(0, k.indexOf('for (int u0 = 0;'));
-  assert.match(head, /attnc_cp_async16\(&Kt\[r \* 136 \+ c\], ok\d+ \? in_k \+ \(\(\(\(\(\(\(start \+ jf\) \+ r\)/);
+  const head = k.slice(0, k.indexOf('for (int j0 = 0;'));
+  assert.match(head, /attnc_cp_async16\(&Kt\[r \* 136 \+ c\], ok\d+ \? in_k \+ \(\(\(\(\(\(start \+ r\)/);
   assert.match(head, /attnc_cp_async_wait\(\); __syncthreads\(\);\n(\s*\/\/[^\n]*\n)*\s*$/, 'a barrier right before the key loop');
   // In the loop: V's copy, the scores Q·Ktᵀ, a barrier (every warp is done with Kt), the next
-  // tile's K (jlo + u0 + 32, where the walk has one and the mask keeps it), then Acc += Sm·Vt; a
+  // tile's K (j0 + 32, where the walk has one and the mask keeps it), then Acc += Sm·Vt; a
   // barrier closes the tile.
   const at = (re: RegExp) => {
     const m = re.exec(loop);
@@ -386,8 +386,8 @@ test("the flash kernel's key tile in FlashAttention-2's order: V copied while th
   };
   const v = at(/attnc_cp_async16\(&Vt\[/);
   const scores = at(/\/\/ Sm = Q · Ktᵀ/);
-  const next = at(/if \(\(\(\(u0 \+ 32\) < jn\) && /);
-  const kNext = at(/attnc_cp_async16\(&Kt\[r \* 136 \+ c\], ok\d+ \? in_k \+ \(\(\(\(\(\(\(start \+ \(jlo \+ \(u0 \+ 32\)\)\) \+ r\)/);
+  const next = at(/if \(\(\(\(j0 \+ 32\) < jend\) && /);
+  const kNext = at(/attnc_cp_async16\(&Kt\[r \* 136 \+ c\], ok\d+ \? in_k \+ \(\(\(\(\(\(\(start \+ \(j0 \+ 32\)\) \+ r\)/);
   const pv = at(/\/\/ Acc \+= Sm · Vt/);
   assert.ok(v < scores && scores < next && next < kNext && kNext < pv, 'V, scores, next K, P·V in that order');
   const between = loop.slice(scores, next);

@@ -7,7 +7,7 @@
  */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { keySpans, keyWalk } from '../../compiler/ir/key-spans.ts';
+import { keySpans, keyWalk, type KeyWalk } from '../../compiler/ir/key-spans.ts';
 import { classifyTile } from '../../compiler/ir/mask-tiles.ts';
 import type { AttentionIR } from '../../compiler/ir/attention-ir.ts';
 import * as kb from '../../compiler/kernel-ir/build.ts';
@@ -36,6 +36,14 @@ function masks(): { name: string; ir: AttentionIR; tight: boolean }[] {
   return out;
 }
 
+/** The tile starts a walk visits. */
+function tilesOf(walk: KeyWalk, env: Record<string, number>, BK: number): number[] {
+  const tiles: number[] = [];
+  if (walk.kind === 'range') for (let j = evalS(walk.from, env); j < evalS(walk.to, env); j += BK) tiles.push(j);
+  else for (let u = 0; u < evalS(walk.count, env); u += BK) tiles.push(evalS(walk.at(kb.i(u)), env));
+  return tiles;
+}
+
 test('the key walk covers every visible key once, in order, inside the sequence', () => {
   let seed = 11;
   const rand = (n: number) => {
@@ -59,10 +67,7 @@ test('the key walk covers every visible key once, in order, inside the sequence'
         lets[nm] = evalS(value, { ...env, ...lets });
         return kb.v(nm);
       });
-      const at = { ...env, ...lets };
-      const count = evalS(walk.count, at);
-      const tiles: number[] = [];
-      for (let u = 0; u < count; u += BK) tiles.push(evalS(walk.at(kb.i(u)), at));
+      const tiles = tilesOf(walk, { ...env, ...lets }, BK);
       const where = `${name}: i ${i0}–${i1}, len ${len}, BK ${BK}, tiles ${JSON.stringify(tiles)}`;
       tiles.forEach((t, x) => {
         assert.ok(t % BK === 0 && t >= 0 && t < len, `${where}: tile ${t} aligned and inside`);
@@ -76,8 +81,9 @@ test('the key walk covers every visible key once, in order, inside the sequence'
         assert.ok(tiles.includes(t), `${where}: key ${j} (${cls}) in a visited tile`);
         visible.add(t);
       }
-      if (walk.bounded) bounded++;
-      if (tight && walk.bounded) assert.ok(tiles.length <= visible.size + 2, `${where}: at most two tiles beyond the ${visible.size} with visible keys`);
+      const isBounded = walk.kind === 'spans' || walk.bounded;
+      if (isBounded) bounded++;
+      if (tight && isBounded) assert.ok(tiles.length <= visible.size + 2, `${where}: at most two tiles beyond the ${visible.size} with visible keys`);
     }
     if (name !== 'floor(i / 16) == floor(j / 16)') assert.ok(bounded > 0, `${name}: the walk is bounded`);
   }
@@ -86,13 +92,18 @@ test('the key walk covers every visible key once, in order, inside the sequence'
 test('the walk of a causal mask ends at the query block; an unbounded mask walks every tile', () => {
   const causal = keySpans(stdlibIR('softmax').mask, { i: { lo: kb.f(128), hi: kb.f(255) } });
   const w = keyWalk(causal, kb.i(1000), 64, (_n, value) => value);
-  assert.ok(w.bounded);
-  assert.is(evalS(w.count, {}), 320); // tiles 0, 64, …, 256: the last (all keys > 255) one past the widening
-  assert.is(evalS(w.at(kb.i(128)), {}), 128);
+  assert.ok(w.kind === 'range' && w.bounded);
+  // Tiles 0, 64, …, 256: the last (keys 256–319, all > 255) for the one-position widening.
+  assert.equal(tilesOf(w, {}, 64), [0, 64, 128, 192, 256]);
+  const swa = keySpans(stdlibIR('swa_sink', { D: 8, W: 100, S: 3 }).mask, { i: { lo: kb.f(512), hi: kb.f(639) } });
+  const w2 = keyWalk(swa, kb.i(1000), 64, (_n, value) => value);
+  assert.is(w2.kind, 'spans');
+  // The sink's tile, then the window's: keys 413–639, widened to 411–640, tiles 384–640.
+  assert.equal(tilesOf(w2, {}, 64), [0, 384, 448, 512, 576, 640]);
   const block = irFromText(spec('floor(i / 16) == floor(j / 16)'));
   const all = keyWalk(keySpans(block.mask, { i: { lo: kb.f(0), hi: kb.f(15) } }), kb.v('len'), 64, (_n, value) => value);
-  assert.not.ok(all.bounded);
-  assert.is(evalS(all.count, { len: 500 }), 500);
+  assert.ok(all.kind === 'range' && !all.bounded);
+  assert.is(tilesOf(all, { len: 500 }, 64).length, 8);
 });
 
 test.run();
