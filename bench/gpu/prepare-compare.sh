@@ -44,13 +44,14 @@ plans=(
   'simple_gla_one:simple_gla:{"shapePlans":false}'
   'mamba2_one:mamba2:{"shapePlans":false}'
   'lightning_one:lightning:{"shapePlans":false}'
-  'gla_c64kt16:gla:{"chunk":64,"stateKeyTile":16}'
-  'linear_attention_kt16:linear_attention:{"stateKeyTile":16}'
   'retnet_half:retnet:{"halfOperands":true,"shapePlans":false}'
   'simple_gla_half:simple_gla:{"halfOperands":true,"shapePlans":false}'
-  'gated_deltanet_k3c64:gated_deltanet:{"outputKernel":true,"chunk":64}'
   'gated_deltanet_k3c64h:gated_deltanet:{"outputKernel":true,"chunk":64,"halfOperands":true}'
   'deltanet_k3c64h:deltanet:{"outputKernel":true,"chunk":64,"halfOperands":true}'
+  'gated_deltanet_rf64:gated_deltanet:{"registerFloor":64}'
+  'deltanet_rf64:deltanet:{"registerFloor":64}'
+  'kda_rf64:kda:{"registerFloor":64}'
+  'gla_rf64:gla:{"registerFloor":64}'
 )
 for v in "${plans[@]}"; do
   IFS=: read -r name spec json <<< "$v"

@@ -8,7 +8,7 @@
  * (mask-tiles.ts's srange: i over the query block, h, T, H) bounds j from one side; `and`
  * intersects spans, `or` unites them, anything else (data-dependent parts, `not`, `ne`) leaves j
  * unbounded. More than two spans merge into their hull. The spans are a superset of the visible
- * keys, widened by one position for float rounding; the kernel still tests each tile it visits.
+ * keys, widened for float rounding; the kernel still tests each tile it visits.
  */
 import { usesIndex, type IndexVar, type TExpr } from './expr.ts';
 import { srange, type SRange } from './mask-tiles.ts';
@@ -122,8 +122,11 @@ export function keyWalk(spans: KeySpan[], len: SExpr, BK: number, let_: (name: s
   const bk = kb.i(BK);
   if (spans.length === 0) return { kind: 'range', from: kb.i(0), to: kb.i(0), bounded: true };
   if (spans.every((s) => !s.lo && !s.hi)) return { kind: 'range', from: kb.i(0), to: len, bounded: false };
-  const first = (s: KeySpan) => (s.lo ? kb.mul(kb.idiv(kb.max(kb.i(0), kb.un('int', kb.un('floor', kb.sub(s.lo, kb.f(1))))), bk), bk) : kb.i(0));
-  const end = (s: KeySpan) => (s.hi ? kb.min(len, kb.max(kb.i(0), kb.add(kb.un('int', kb.un('floor', kb.add(s.hi, kb.f(1)))), kb.i(1)))) : len);
+  // Bounds widened by one position and 2^-21 of their size: f32 positions round by at most half
+  // an ulp (2^-24 relative), so the spans stay a superset of the visible keys beyond 2^24 tokens.
+  const slack = (x: SExpr) => kb.add(kb.f(1), kb.mul(kb.un('abs', x), kb.f(2 ** -21)));
+  const first = (s: KeySpan) => (s.lo ? kb.mul(kb.idiv(kb.max(kb.i(0), kb.un('int', kb.un('floor', kb.sub(s.lo, slack(s.lo))))), bk), bk) : kb.i(0));
+  const end = (s: KeySpan) => (s.hi ? kb.min(len, kb.max(kb.i(0), kb.add(kb.un('int', kb.un('floor', kb.add(s.hi, slack(s.hi)))), kb.i(1)))) : len);
   // Tiles from lo (a multiple of BK) while their start is below end: ⌈(end − lo)/BK⌉ of them.
   const tiles = (lo: SExpr, e: SExpr) => kb.mul(kb.ceilDiv(kb.max(kb.i(0), kb.sub(e, lo)), bk), bk);
   if (spans.length === 1) {

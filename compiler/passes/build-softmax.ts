@@ -97,32 +97,31 @@ export function buildSoftmaxKernel(st: PlanState): Kernel {
       H: rng(P.H, P.H),
     });
     const keysAt = (j: SExpr): RowTokens => ({ tok: (r) => b.add(b.add(start, j), r), pos: (r) => b.add(j, r), len: () => len, head: h });
+    // Only the key tiles that cover the keys the mask may show this query tile (key-spans.ts). With
+    // one span its end bounds the keys too (those past it are masked): `len` is not needed in the
+    // loop, one value fewer held there.
+    const walk = keyWalk(keySpans(ir.mask, { ...rangesAt(b.i(0), b.i(1)), j: undefined }), len, Bk, (name, value) => kb.let(name, value));
+    const klen = walk.kind === 'range' ? walk.to : len;
     // FlashAttention-2's order: the K tile of the next key tile the mask keeps is loaded while this
     // one's P·V product runs (after its scores no longer need K), and V while the scores are
     // computed; the first tile's K before the loop. A tile the mask skips loads the next one's K.
     const loadKeys = (j: SExpr) => {
-      const L = kb.let('Lkn', b.min(b.i(Bk), b.sub(len, j)));
+      const L = kb.let('Lkn', b.min(b.i(Bk), b.sub(klen, j)));
       kb.map(Kt, src.elem('k', keysAt(j)).at(R, Cv), { rows: L, cols: b.i(Dk), fill: 0 });
     };
-    const mayAt = (j: SExpr) => b.and(b.lt(j, len), tileMaySee(ir.mask, rangesAt(j, b.min(b.i(Bk), b.sub(len, j)))));
-    // Only the key tiles that cover the keys the mask may show this query tile (key-spans.ts):
-    // walk position u takes tile j0 = at(u).
-    const walk = keyWalk(keySpans(ir.mask, { ...rangesAt(b.i(0), b.i(1)), j: undefined }), len, Bk, (name, value) => kb.let(name, value));
+    const mayAt = (j: SExpr) => b.and(b.lt(j, klen), tileMaySee(ir.mask, rangesAt(j, b.min(b.i(Bk), b.sub(klen, j)))));
     // One span: j0 runs over its tiles; two: position u0 over both, tile j0 = at(u0).
     const spans = walk.kind === 'spans' ? walk : undefined;
     const range = walk.kind === 'range' ? walk : undefined;
     const uv = spans ? 'u0' : 'j0';
     const u0 = b.v(uv);
     const jf = spans ? kb.let('jf', spans.at(b.i(0))) : range!.from;
-    const more = (u: SExpr) => (spans ? b.lt(u, spans.count) : range!.bounded ? b.lt(u, range!.to) : undefined);
-    const guarded = (u: SExpr, j: SExpr) => {
-      const m = more(u);
-      return m ? b.and(m, mayAt(j)) : mayAt(j);
-    };
+    // (A range's end is klen, which mayAt tests.)
+    const guarded = (u: SExpr, j: SExpr) => (spans ? b.and(b.lt(u, spans.count), mayAt(j)) : mayAt(j));
     kb.if(guarded(spans ? b.i(0) : jf, jf), () => loadKeys(jf));
     kb.for(uv, spans ? b.i(0) : range!.from, spans ? spans.count : range!.to, b.i(Bk), () => {
       if (spans) kb.let('j0', spans.at(u0));
-      const Lk = kb.let('Lk', b.min(b.i(Bk), b.sub(len, j0)));
+      const Lk = kb.let('Lk', b.min(b.i(Bk), b.sub(klen, j0)));
       const ranges = rangesAt(j0, Lk);
       const may = tileMaySee(ir.mask, ranges);
       const un = b.add(u0, b.i(Bk));

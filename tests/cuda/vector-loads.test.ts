@@ -369,9 +369,10 @@ test("KDA's state kernel updates with keys its intra-chunk kernel decayed, loade
 test("the flash kernel's key tile in FlashAttention-2's order: V copied while the scores run, the next tile's K while P·V runs", () => {
   const cu = cudaOf('softmax');
   const k = cu.slice(cu.indexOf('attnc_softmax_attention('), cu.indexOf('// ── host side'));
-  // The key tiles from 0 up to the query tile's last key (causal: key-spans.ts, widened by one).
+  // The key tiles from 0 up to the query tile's last key (causal: key-spans.ts, widened by one
+  // position and 2^-21 of it), jend also bounding the keys inside the loop (no len there).
   const loop = k.slice(k.indexOf('for (int j0 = 0; j0 < jend; j0 += 32) {'));
-  assert.match(k, /const int jend = attnc_min\(len, attnc_max\(0, \(\(\(int\)\(floorf\(\(\(\(float\)\(\(\(i0 \+ Lq\) - 1\)\)\) \+ 1\.0f\)\)\)\) \+ 1\)\)\);/);
+  assert.match(k, /const int jend = attnc_min\(len, attnc_max\(0, \(\(\(int\)\(floorf\(\(\(\(float\)\(\(\(i0 \+ Lq\) - 1\)\)\) \+ \(1\.0f \+ \(attnc_abs\(\(\(float\)\(\(\(i0 \+ Lq\) - 1\)\)\)\) \* 4\.7683716e-7f\)\)\)\)\)\) \+ 1\)\)\);/);
   // The first key tile's K before the loop, waited for (with Q) by the barrier in front of it.
   const head = k.slice(0, k.indexOf('for (int j0 = 0;'));
   assert.match(head, /attnc_cp_async16\(&Kt\[r \* 136 \+ c\], ok\d+ \? in_k \+ \(\(\(\(\(\(start \+ r\)/);
@@ -386,6 +387,7 @@ test("the flash kernel's key tile in FlashAttention-2's order: V copied while th
   };
   const v = at(/attnc_cp_async16\(&Vt\[/);
   const scores = at(/\/\/ Sm = Q · Ktᵀ/);
+  assert.not.match(loop.slice(0, loop.indexOf('// Acc → out')), /\blen\b/, 'no len in the loop');
   const next = at(/if \(\(\(\(j0 \+ 32\) < jend\) && /);
   const kNext = at(/attnc_cp_async16\(&Kt\[r \* 136 \+ c\], ok\d+ \? in_k \+ \(\(\(\(\(\(\(start \+ \(j0 \+ 32\)\) \+ r\)/);
   const pv = at(/\/\/ Acc \+= Sm · Vt/);

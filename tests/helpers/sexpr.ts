@@ -12,7 +12,7 @@ export function evalS(e: SExpr, env: Record<string, number>): number {
       return evalS(e.c, env) ? evalS(e.a, env) : evalS(e.b, env);
     case 'un': {
       const a = evalS(e.a, env);
-      const f: Record<string, (x: number) => number> = { float: (x) => x, int: Math.trunc, neg: (x) => -x, floor: Math.floor, not: (x) => +!x };
+      const f: Record<string, (x: number) => number> = { float: (x) => x, int: Math.trunc, neg: (x) => -x, floor: Math.floor, abs: Math.abs, not: (x) => +!x };
       if (!f[e.fn]) throw new Error(`unary ${e.fn}`);
       return f[e.fn]!(a);
     }
