@@ -122,11 +122,16 @@ export function keyWalk(spans: KeySpan[], len: SExpr, BK: number, let_: (name: s
   const bk = kb.i(BK);
   if (spans.length === 0) return { kind: 'range', from: kb.i(0), to: kb.i(0), bounded: true };
   if (spans.every((s) => !s.lo && !s.hi)) return { kind: 'range', from: kb.i(0), to: len, bounded: false };
-  // Bounds widened by one position and 2^-21 of their size: f32 positions round by at most half
-  // an ulp (2^-24 relative), so the spans stay a superset of the visible keys beyond 2^24 tokens.
-  const slack = (x: SExpr) => kb.add(kb.f(1), kb.mul(kb.un('abs', x), kb.f(2 ** -21)));
-  const first = (s: KeySpan) => (s.lo ? kb.mul(kb.idiv(kb.max(kb.i(0), kb.un('int', kb.un('floor', kb.sub(s.lo, slack(s.lo))))), bk), bk) : kb.i(0));
-  const end = (s: KeySpan) => (s.hi ? kb.min(len, kb.max(kb.i(0), kb.add(kb.un('int', kb.un('floor', kb.add(s.hi, slack(s.hi)))), kb.i(1)))) : len);
+  // Bounds widened by one position and 2^-20 of their size plus twice the sequence's: f32 values
+  // round by half an ulp (2^-24 relative), so the spans stay a superset of the visible keys past
+  // 2^24 tokens where the mask's intermediate values stay within a few times the sequence length
+  // (j + T ≤ i + T). Clamped to [0, len] in float before the conversion to int (a bound such as
+  // j ≤ i + 3·10⁹ would overflow it).
+  const flen = kb.un('float', len);
+  const slack = (x: SExpr) => kb.add(kb.f(1), kb.mul(kb.add(kb.un('abs', x), kb.mul(kb.f(2), flen)), kb.f(2 ** -20)));
+  const toInt = (x: SExpr) => kb.un('int', kb.min(kb.max(x, kb.f(0)), flen));
+  const first = (s: KeySpan) => (s.lo ? kb.mul(kb.idiv(toInt(kb.un('floor', kb.sub(s.lo, slack(s.lo)))), bk), bk) : kb.i(0));
+  const end = (s: KeySpan) => (s.hi ? kb.min(len, toInt(kb.add(kb.un('floor', kb.add(s.hi, slack(s.hi))), kb.f(1)))) : len);
   // Tiles from lo (a multiple of BK) while their start is below end: ⌈(end − lo)/BK⌉ of them.
   const tiles = (lo: SExpr, e: SExpr) => kb.mul(kb.ceilDiv(kb.max(kb.i(0), kb.sub(e, lo)), bk), bk);
   if (spans.length === 1) {

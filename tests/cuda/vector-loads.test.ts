@@ -369,10 +369,12 @@ test("KDA's state kernel updates with keys its intra-chunk kernel decayed, loade
 test("the flash kernel's key tile in FlashAttention-2's order: V copied while the scores run, the next tile's K while P·V runs", () => {
   const cu = cudaOf('softmax');
   const k = cu.slice(cu.indexOf('attnc_softmax_attention('), cu.indexOf('// ── host side'));
-  // The key tiles from 0 up to the query tile's last key (causal: key-spans.ts, widened by one
-  // position and 2^-21 of it), jend also bounding the keys inside the loop (no len there).
+  // The key tiles from 0 up to the query tile's last key (causal: key-spans.ts, widened for f32
+  // rounding, clamped to [0, len] before the int conversion), jend also bounding the keys inside
+  // the loop (no len there).
   const loop = k.slice(k.indexOf('for (int j0 = 0; j0 < jend; j0 += 32) {'));
-  assert.match(k, /const int jend = attnc_min\(len, attnc_max\(0, \(\(\(int\)\(floorf\(\(\(\(float\)\(\(\(i0 \+ Lq\) - 1\)\)\) \+ \(1\.0f \+ \(attnc_abs\(\(\(float\)\(\(\(i0 \+ Lq\) - 1\)\)\)\) \* 4\.7683716e-7f\)\)\)\)\)\) \+ 1\)\)\);/);
+  const jend = /const int jend = attnc_min\(len, \(\(int\)\(attnc_min\(attnc_max\(\(floorf\(\(\(\(float\)\(\(\(i0 \+ Lq\) - 1\)\)\) \+ \(1\.0f \+ \(\(attnc_abs\(\(\(float\)\(\(\(i0 \+ Lq\) - 1\)\)\)\) \+ \(2\.0f \* \(\(float\)\(len\)\)\)\) \* 9\.536743e-7f\)\)\)\) \+ 1\.0f\), 0\.0f\), \(\(float\)\(len\)\)\)\)\)\);/;
+  assert.match(k, jend);
   // The first key tile's K before the loop, waited for (with Q) by the barrier in front of it.
   const head = k.slice(0, k.indexOf('for (int j0 = 0;'));
   assert.match(head, /attnc_cp_async16\(&Kt\[r \* 136 \+ c\], ok\d+ \? in_k \+ \(\(\(\(\(\(start \+ r\)/);

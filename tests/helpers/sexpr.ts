@@ -12,6 +12,8 @@ export function evalS(e: SExpr, env: Record<string, number>): number {
       return evalS(e.c, env) ? evalS(e.a, env) : evalS(e.b, env);
     case 'un': {
       const a = evalS(e.a, env);
+      // int: a kernel's float → int conversion, undefined (C++) or saturating (WGSL) out of range.
+      if (e.fn === 'int' && !(Math.abs(a) < 2 ** 31)) throw new Error(`int(${a}): outside the 32-bit range`);
       const f: Record<string, (x: number) => number> = { float: (x) => x, int: Math.trunc, neg: (x) => -x, floor: Math.floor, abs: Math.abs, not: (x) => +!x };
       if (!f[e.fn]) throw new Error(`unary ${e.fn}`);
       return f[e.fn]!(a);
