@@ -24,6 +24,9 @@
 #   shapes   whole calls of the specs with shape plans (RetNet, simple GLA, Mamba-2, Lightning: a
 #            plan for few chains beside the default) against their default plan alone
 #            (DIR/plans/*_one), at B=1, 2 (and 4)
+#   flash    the softmax family's flash kernels: checked (bf16, f16, f32; 3 cases), then the kernel
+#            alone at B=4 T=4096 and B=1 T=16384 (softmax, sliding window, ALiBi, and the softmax
+#            tilings of DIR/softmax-tiles), then Flex ÷ attnc (compare.py)
 #   kernels  each generated CUDA kernel's time at B=4 T=4096 (bench/gpu/kernel_times.py)
 #   compare  attnc CUDA vs FLA / SDPA / FlexAttention (bench/gpu/compare.py); FLA's Triton
 #            autotuning makes the first call of each of its kernels slow, so this goes last
@@ -94,10 +97,22 @@ for s in ${steps//,/ }; do
             done
           done
         done' ;;
+    flash)
+      step flash 240 bash -c '
+        sm=softmax,swa_sink,alibi,forgetting_attention,gated_softmax
+        node .gpu/bench/export_reference.mjs --out /tmp/attnc-ref-flash --specs "$sm" > /dev/null || exit 1
+        python3 bench/gpu/check.py /tmp/attnc-ref-flash 2>&1 | tail -1
+        for sh in 4x4096 1x16384; do
+          echo "-- default $sh"; python3 bench/gpu/kernel_times.py .gpu/compare --only softmax,swa_sink,alibi --shape "$sh" --reps 10 2>&1 | grep "_attention"
+          for t in .gpu/compare/softmax-tiles/*/; do
+            echo "-- $(basename "$t") $sh"; python3 bench/gpu/kernel_times.py "$t" --only softmax --shape "$sh" --reps 10 2>&1 | grep "_attention"
+          done
+        done
+        python3 bench/gpu/compare.py .gpu/compare --only softmax,swa_sink,alibi --shapes 4x4096,1x16384 --reps 15 2>&1 | grep "÷"' ;;
     kernels)
       step kernels 120 python3 bench/gpu/kernel_times.py .gpu/compare --reps 5 ;;
     compare)
       step compare 240 python3 bench/gpu/compare.py .gpu/compare --reps 20 --json "$out/compare.json" ;;
-    *) echo "unknown step '$s' (check, webgpu, variants, plans, decode, shapes, kernels, compare)"; exit 2 ;;
+    *) echo "unknown step '$s' (check, webgpu, variants, plans, decode, shapes, flash, kernels, compare)"; exit 2 ;;
   esac
 done
