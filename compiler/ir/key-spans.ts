@@ -65,11 +65,12 @@ function linear(e: TExpr, r: Partial<Record<IndexVar, SRange>>): Linear | undefi
 
 const ALL: KeySpan[] = [{}];
 
-function bound(e: TExpr, r: Partial<Record<IndexVar, SRange>>): KeySpan[] {
+/** The spans of keys the mask may show to the queries of `r.i` (at most two; [] if none). */
+export function keySpans(e: TExpr, r: Partial<Record<IndexVar, SRange>>): KeySpan[] {
   if (e.op === 'const') return e.value !== 0 ? ALL : [];
   if (e.op === 'binary' && (e.fn === 'and' || e.fn === 'or')) {
-    const a = bound(e.a, r);
-    const c = bound(e.b, r);
+    const a = keySpans(e.a, r);
+    const c = keySpans(e.b, r);
     if (e.fn === 'or') return [...a, ...c].some((x) => !x.lo && !x.hi) ? ALL : capped([...a, ...c]);
     return capped(a.flatMap((x) => c.map((y) => ({ lo: pick(kb.max, x.lo, y.lo), hi: pick(kb.min, x.hi, y.hi) }))));
   }
@@ -104,24 +105,17 @@ function capped(spans: KeySpan[]): KeySpan[] {
   return [first!, hull];
 }
 
-/** The spans of keys the mask may show to the queries of `ranges.i` (at most two; [] if none). */
-export function keySpans(mask: TExpr, ranges: Partial<Record<IndexVar, SRange>>): KeySpan[] {
-  return bound(mask, ranges);
-}
-
 /**
  * The key tiles of a walk: either the tiles j0 = from, from + BK, … below `to` (one span, or every
- * tile when no span bounds j: `bounded` false), or `count` positions u = 0, BK, 2·BK, … with tile
- * `at(u)` (two spans).
+ * tile when no span bounds j), or `count` positions u = 0, BK, 2·BK, … with tile `at(u)` (two
+ * spans).
  */
-export type KeyWalk =
-  | { kind: 'range'; from: SExpr; to: SExpr; bounded: boolean }
-  | { kind: 'spans'; count: SExpr; at: (u: SExpr) => SExpr };
+export type KeyWalk = { kind: 'range'; from: SExpr; to: SExpr } | { kind: 'spans'; count: SExpr; at: (u: SExpr) => SExpr };
 
 export function keyWalk(spans: KeySpan[], len: SExpr, BK: number, let_: (name: string, value: SExpr) => SExpr): KeyWalk {
   const bk = kb.i(BK);
-  if (spans.length === 0) return { kind: 'range', from: kb.i(0), to: kb.i(0), bounded: true };
-  if (spans.every((s) => !s.lo && !s.hi)) return { kind: 'range', from: kb.i(0), to: len, bounded: false };
+  if (spans.length === 0) return { kind: 'range', from: kb.i(0), to: kb.i(0) };
+  if (spans.every((s) => !s.lo && !s.hi)) return { kind: 'range', from: kb.i(0), to: len };
   // Bounds widened by one position and 2^-20 of their size plus twice the sequence's: f32 values
   // round by half an ulp (2^-24 relative), so the spans stay a superset of the visible keys past
   // 2^24 tokens where the mask's intermediate values stay within a few times the sequence length
@@ -136,7 +130,7 @@ export function keyWalk(spans: KeySpan[], len: SExpr, BK: number, let_: (name: s
   const tiles = (lo: SExpr, e: SExpr) => kb.mul(kb.ceilDiv(kb.max(kb.i(0), kb.sub(e, lo)), bk), bk);
   if (spans.length === 1) {
     const from = spans[0]!.lo ? let_('jlo', first(spans[0]!)) : kb.i(0);
-    return { kind: 'range', from, to: let_('jend', end(spans[0]!)), bounded: true };
+    return { kind: 'range', from, to: let_('jend', end(spans[0]!)) };
   }
   const [a, c] = spans as [KeySpan, KeySpan];
   const aLo = let_('jlo_a', first(a));

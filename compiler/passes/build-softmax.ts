@@ -112,20 +112,20 @@ export function buildSoftmaxKernel(st: PlanState): Kernel {
     const mayAt = (j: SExpr) => b.and(b.lt(j, klen), tileMaySee(ir.mask, rangesAt(j, b.min(b.i(Bk), b.sub(klen, j)))));
     // One span: j0 runs over its tiles; two: position u0 over both, tile j0 = at(u0).
     const spans = walk.kind === 'spans' ? walk : undefined;
-    const range = walk.kind === 'range' ? walk : undefined;
-    const uv = spans ? 'u0' : 'j0';
+    const [uv, from, to] = walk.kind === 'spans' ? ['u0', b.i(0), walk.count] : ['j0', walk.from, walk.to];
     const u0 = b.v(uv);
-    const jf = spans ? kb.let('jf', spans.at(b.i(0))) : range!.from;
-    // (A range's end is klen, which mayAt tests.)
+    const tileAt = (u: SExpr) => (spans ? spans.at(u) : u);
+    // A position past a range's end gives a tile at or past klen, which mayAt rules out.
     const guarded = (u: SExpr, j: SExpr) => (spans ? b.and(b.lt(u, spans.count), mayAt(j)) : mayAt(j));
-    kb.if(guarded(spans ? b.i(0) : jf, jf), () => loadKeys(jf));
-    kb.for(uv, spans ? b.i(0) : range!.from, spans ? spans.count : range!.to, b.i(Bk), () => {
+    const jf = spans ? kb.let('jf', spans.at(b.i(0))) : from;
+    kb.if(guarded(from, jf), () => loadKeys(jf));
+    kb.for(uv, from, to, b.i(Bk), () => {
       if (spans) kb.let('j0', spans.at(u0));
       const Lk = kb.let('Lk', b.min(b.i(Bk), b.sub(klen, j0)));
       const ranges = rangesAt(j0, Lk);
       const may = tileMaySee(ir.mask, ranges);
       const un = b.add(u0, b.i(Bk));
-      const next = spans ? spans.at(un) : un;
+      const next = tileAt(un);
       const prefetch = () => kb.if(guarded(un, next), () => loadKeys(next));
       kb.if(may, () => {
         const rk = keysAt(j0);
