@@ -18,7 +18,7 @@ import torch
 from torch.profiler import ProfilerActivity, profile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from compare import DEV, attnc_args, attnc_state, load_loader, median_ms  # noqa: E402
+from compare import DEV, PAIRS, attnc_args, attnc_state, fla_call, load_loader, median_ms  # noqa: E402
 
 
 def main():
@@ -28,6 +28,7 @@ def main():
     ap.add_argument('--shape', default='4x4096')
     ap.add_argument('--reps', type=int, default=10)
     ap.add_argument('--state', action='store_true', help='an initial state in, the final state out')
+    ap.add_argument('--fla', action='store_true', help="also split the spec's FLA (or Flex) call of compare.py into its kernels")
     a = ap.parse_args()
     B, T = (int(x) for x in a.shape.split('x'))
     only = set(filter(None, a.only.split(',')))
@@ -58,6 +59,35 @@ def main():
             print(f'| {s} | {name} | {ms:.3f} | {100 * ms / total:.0f} % |', flush=True)
         call = median_ms(lambda: mod.forward(*args, **kw), a.reps)
         print(f'| {s} | whole call (CUDA events, median): kernels {total:.3f} + host and gaps {call - total:.3f} | {call:.3f} | |', flush=True)
+        if a.fla:
+            for spec, label in PAIRS:
+                if spec == s and not label.startswith('SDPA'):
+                    split_call(s, label, lambda: fla_call(label, B, T, torch.Generator(device=DEV).manual_seed(0)), a.reps)
+
+
+def split_call(spec, label, make, reps):
+    """Per-kernel GPU time of another system's call (every CUDA kernel it launches), as for attnc's."""
+    try:
+        fn = make()
+    except ImportError as e:
+        print(f'| {spec} | {label}: not importable ({e}) | | |', flush=True)
+        return
+    for _ in range(3):
+        fn()
+    torch.cuda.synchronize()
+    with profile(activities=[ProfilerActivity.CUDA]) as prof:
+        for _ in range(reps):
+            fn()
+        torch.cuda.synchronize()
+    per = collections.defaultdict(float)
+    for ev in prof.events():
+        if ev.device_type == torch.autograd.DeviceType.CUDA:
+            per[ev.name[:60]] += ev.device_time_total / 1000.0 / reps
+    total = sum(per.values()) or float('nan')
+    for name, ms in sorted(per.items(), key=lambda kv: -kv[1]):
+        print(f'| {spec} | {label}: {name} | {ms:.3f} | {100 * ms / total:.0f} % |', flush=True)
+    call = median_ms(fn, reps)
+    print(f'| {spec} | {label}: whole call: kernels {total:.3f} + host and gaps {call - total:.3f} | {call:.3f} | |', flush=True)
 
 
 if __name__ == '__main__':

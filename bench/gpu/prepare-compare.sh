@@ -48,10 +48,13 @@ plans=(
   'simple_gla_half:simple_gla:{"halfOperands":true,"shapePlans":false}'
   'gated_deltanet_k3c64h:gated_deltanet:{"outputKernel":true,"chunk":64,"halfOperands":true}'
   'deltanet_k3c64h:deltanet:{"outputKernel":true,"chunk":64,"halfOperands":true}'
-  'gated_deltanet_rf64:gated_deltanet:{"registerFloor":64}'
-  'deltanet_rf64:deltanet:{"registerFloor":64}'
-  'kda_rf64:kda:{"registerFloor":64}'
-  'gla_rf64:gla:{"registerFloor":64}'
+  'gated_deltanet_bv16:gated_deltanet:{"tiles":{"BV":16}}'
+  'deltanet_bv16:deltanet:{"tiles":{"BV":16}}'
+  'gated_deltanet_h:gated_deltanet:{"halfOperands":true}'
+  'gated_deltanet_k3h_bv16:gated_deltanet:{"outputKernel":true,"halfOperands":true,"tiles":{"BV":16}}'
+  'gated_deltanet_k3c64h_ring2:gated_deltanet:{"outputKernel":true,"chunk":64,"halfOperands":true,"prefetchDepth":2}'
+  'gated_deltanet_k3c64h_bv16:gated_deltanet:{"outputKernel":true,"chunk":64,"halfOperands":true,"tiles":{"BV":16}}'
+  'gated_deltanet_k3c64h_bv16r2:gated_deltanet:{"outputKernel":true,"chunk":64,"halfOperands":true,"tiles":{"BV":16},"prefetchDepth":2}'
 )
 for v in "${plans[@]}"; do
   IFS=: read -r name spec json <<< "$v"

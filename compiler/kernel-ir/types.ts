@@ -190,7 +190,8 @@ export interface Kernel {
   /**
    * Registers per thread below which a backend's launch bounds never push its compiler when they
    * ask for more blocks per SM (CUDA: minBlocksPerUnit's floor, 128 unless set). From
-   * PlanOptions.registerFloor, else the profile's recurrentRegisterFloor for the recurrent form.
+   * PlanOptions.registerFloor, else the profile's recurrentRegisterFloor for the recurrent form
+   * and its intraRegisterFloor for the split chunk form's intra-chunk kernel.
    */
   registerFloor?: number;
 }

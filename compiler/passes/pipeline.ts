@@ -429,7 +429,11 @@ function kernels(st: PlanState): void {
       ks.push(buildSoftmaxKernel(st));
     } else {
       if (st.tiling!.split) {
-        ks.push(buildIntraKernel(st));
+        const intra = buildIntraKernel(st);
+        // Not under vector gates: their per-element decayed scores need the registers (RWKV-6's
+        // intra kernel spilled 92 bytes at cuda-sm90's 64).
+        if (!isVectorGate(ir.gate.cls)) intra.registerFloor = st.target.intraRegisterFloor;
+        ks.push(intra);
         extra.push(...splitBuffers(ir, st.tiling!));
       }
       if (segmented(st.tiling!)) {

@@ -153,7 +153,8 @@ export interface PlanOptions {
    * Registers per thread down to which the CUDA launch bounds may ask ptxas to go for more blocks
    * per SM (Kernel.registerFloor), for measurements. Default 128, where the chunk kernels stopped
    * spilling; for the recurrent form the profile's recurrentRegisterFloor (cuda-sm90: 88, where
-   * Gated DeltaNet's decode kernel takes 77 registers, six blocks of 128 threads per SM).
+   * Gated DeltaNet's decode kernel takes 77 registers, six blocks of 128 threads per SM), and for
+   * the split form's intra-chunk kernel its intraRegisterFloor (cuda-sm90: 64).
    */
   registerFloor?: number;
   /**

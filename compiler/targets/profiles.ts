@@ -111,6 +111,11 @@ export interface TargetProfile {
    */
   recurrentRegisterFloor?: number;
   /**
+   * The split chunk form's intra-chunk kernel's register floor where the gate is not a vector gate
+   * (as recurrentRegisterFloor; an explicit registerFloor option wins).
+   */
+  intraRegisterFloor?: number;
+  /**
    * Raw 32-bit registers a thread may hold for a chunk loop's loads issued one chunk ahead (the
    * CUDA printer's pipelinedLoop; unset: the printer's own bound, 25). An explicit prefetchWords
    * option wins.
@@ -258,6 +263,18 @@ const SM90_RECURRENT_ASYNC_STATE = true;
 const SM90_RECURRENT_REGISTER_FLOOR = 88;
 
 /**
+ * cuda-sm90's intra-chunk kernel may go down to 64 registers a thread: the delta rules' (chunks of
+ * 32, 256 threads) then fit four blocks per SM instead of two, without a spill (95 registers at the
+ * floor of 128). Measured on an H100 (bf16, H=16, K=V=128, 2026-12-07, torch.profiler, the
+ * `*_rf64` plan variants beside the defaults in one call): Gated DeltaNet's intra kernel 0.433 →
+ * 0.301 ms at B=1 T=16384, DeltaNet's 0.383 → 0.272. Vector gates keep 128: at 64 RWKV-6's
+ * intra kernel spilled 92 bytes (KDA's and GLA's, held to two blocks by their shared memory, did
+ * not change). The other stdlib specs' intra kernels compile for sm_90 without a spill at this
+ * floor (tests/cuda/compile.test.ts).
+ */
+const SM90_INTRA_REGISTER_FLOOR = 64;
+
+/**
  * cuda-sm90's pipelined chunk loops keep 2 chunks' loads in flight by cp.async (a shared ring of 2
  * slots; the CUDA printer's ringDepth() leaves out kernels whose tiles fill the SM). Measured on an
  * H200 (2026-12-07, bf16, H=16, K=V=128, B=4 T=4096 / B=1 T=16384, torch.profiler): GLA's state
@@ -353,6 +370,7 @@ export const PROFILES: Record<string, TargetProfile> = {
     recurrentThreads: SM90_RECURRENT_THREADS,
     recurrentAsyncState: SM90_RECURRENT_ASYNC_STATE,
     recurrentRegisterFloor: SM90_RECURRENT_REGISTER_FLOOR,
+    intraRegisterFloor: SM90_INTRA_REGISTER_FLOOR,
     pipelinedDepth: SM90_PIPELINED_DEPTH,
     shapePlans: SM90_SHAPE_PLANS,
   },

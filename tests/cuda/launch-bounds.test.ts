@@ -43,7 +43,6 @@ function bounds(spec: string, o: Pick<CudaCompileOptions, 'form' | 'plan'> = {})
 test('the printed kernels carry the bound: two state-kernel blocks per SM, two softmax blocks of 128 threads', () => {
   const gdn = bounds('gated_deltanet');
   assert.is(gdn.get('gated_deltanet_chunk'), '256, 2', 'Gated DeltaNet state kernel (77 KiB of shared tiles)');
-  assert.is(gdn.get('gated_deltanet_intra'), '256, 2');
   assert.is(bounds('softmax').get('softmax_attention'), '128, 2', 'softmax: 128 threads, 96 KiB of shared tiles, 172 words of row-owned tiles per thread');
 });
 
@@ -53,6 +52,19 @@ test("the decode kernel's register floor: cuda-sm90's recurrentRegisterFloor (88
   assert.is(bounds('gated_deltanet', { form: 'recurrent', plan: { registerFloor: 128 } }).get('gated_deltanet_recurrent'), '128, 4');
   // The chunk form keeps the default floor of 128.
   assert.is(bounds('gated_deltanet').get('gated_deltanet_chunk'), '256, 2');
+});
+
+test("the intra-chunk kernel's register floor: cuda-sm90's intraRegisterFloor (64: four blocks) without vector gates, 128 under them", () => {
+  const gdn = bounds('gated_deltanet');
+  assert.is(gdn.get('gated_deltanet_intra'), '256, 4');
+  // The state kernel and the prepare kernel keep the default floor.
+  assert.is(gdn.get('gated_deltanet_chunk'), '256, 2');
+  assert.is(gdn.get('gated_deltanet_prepare'), '256, 2');
+  assert.is(bounds('deltanet').get('deltanet_intra'), '256, 4');
+  // Vector gates: RWKV-6's intra kernel spilled at 64.
+  assert.is(bounds('rwkv6').get('rwkv6_intra'), '256, 2');
+  // An explicit floor wins.
+  assert.is(bounds('gated_deltanet', { plan: { registerFloor: 128 } }).get('gated_deltanet_intra'), '256, 2');
 });
 
 test.run();
