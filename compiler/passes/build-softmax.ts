@@ -192,6 +192,23 @@ export function buildSoftmaxKernel(st: PlanState): Kernel {
   return kb.build([b.ceilDiv(P.MAXLEN, b.i(Bq)), P.H, P.N], threads, programParams(ir), buffers, `${ir.name}: query tiles of ${Bq}, key tiles of ${Bk}, online ${ir.weight}`);
 }
 
+/**
+ * The flash kernel's scores are plain: softmax weights, no gate, a score that is the raw q·k times
+ * a positive constant (q·k/√d: one multiply-add per element before its 2^x) under a causal mask,
+ * and no epilogue.
+ */
+export function plainCausalScores(st: PlanState): boolean {
+  const ir = st.ir;
+  if (ir.weight !== 'softmax' || ir.gate.cls !== 'none' || ir.epilogue || !ir.maskIsCausal || !ir.score) return false;
+  const rows: RowTokens = { tok: (r) => r, pos: (r) => r, len: () => b.i(0), head: b.i(0) };
+  try {
+    return rawTimes(lowerPair(ir.score, pairLeaves(st, rows, rows, 'Sm', { tokinfo: false })), b.tile('Sm', R, Cv)) !== undefined;
+  } catch (e) {
+    if (e instanceof Unsupported) return false;
+    throw e;
+  }
+}
+
 /** c where s is `x·c` or `c·x` with x the raw score element and c a positive constant; else undefined. */
 function rawTimes(s: SExpr, x: SExpr): number | undefined {
   const isX = (e: SExpr) => JSON.stringify(e) === JSON.stringify(x);

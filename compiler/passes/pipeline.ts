@@ -26,7 +26,7 @@ import { buildSegmentCombineKernel } from './build-segments.ts';
 import { buildIntraKernel } from './build-intra.ts';
 import { buildOutputKernel, isOutputKernel } from './build-output.ts';
 import { buildPrepareKernel } from './build-prepare.ts';
-import { buildGateCumsumKernel, buildSoftmaxKernel, gcumBuffer } from './build-softmax.ts';
+import { buildGateCumsumKernel, buildSoftmaxKernel, gcumBuffer, plainCausalScores } from './build-softmax.ts';
 import { rowTilesFit, storageDtype, storedDtype, tensorCoreMatmuls } from './dtypes.ts';
 import { isElementwise, Unsupported } from './lower-expr.ts';
 import { rowScaleOf, type KernelForm, type PlanOptions, type PlanState, type Quantity, type QuantityPlan, type TileRequest, type Tiling } from './plan.ts';
@@ -209,7 +209,8 @@ function tiling(st: PlanState): void {
     if (askedThreads === undefined && prof.parallelThreads) threads = Math.min(prof.parallelThreads, prof.limits.threadsPerGroup);
     const pref = st.options.chunk ?? (ir.chunk.kind === 'tiles' ? ir.chunk.q : 64);
     const specK = ir.chunk.kind === 'tiles' ? ir.chunk.k : 64;
-    const prefK = !req.BK && prof.parallelKeyTile && tensorCoreMatmuls(st) ? Math.min(specK, prof.parallelKeyTile) : specK;
+    const profK = (plainCausalScores(st) && prof.parallelPlainKeyTile) || prof.parallelKeyTile;
+    const prefK = !req.BK && profK && tensorCoreMatmuls(st) ? Math.min(specK, profK) : specK;
     // Balanced tiles first: the smaller of the two tile sizes sets how often a query tile's running
     // max/sum is rescaled and how many barriers a key sweep costs, so 32 × 32 beats 64 × 8.
     // An explicit query tile (--chunk) is the only candidate while some key tile fits with it.

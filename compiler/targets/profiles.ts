@@ -140,6 +140,12 @@ export interface TargetProfile {
    */
   parallelKeyTile?: number;
   /**
+   * parallelKeyTile where the flash kernel's scores are plain (the raw q·k times a positive
+   * constant, softmax weights, no gate, no epilogue) under a causal mask: the lightest per-element
+   * work, which leaves the registers for a larger tile (measured).
+   */
+  parallelPlainKeyTile?: number;
+  /**
    * Plans compiled beside the default one into the same program and taken at run time by the run's
    * shape, where a measured default serves some shapes badly (ShapePlan). In order: the first whose
    * bound the run's chains fit is taken.
@@ -221,6 +227,16 @@ const CUDA_CHUNK_PLAN: TargetProfile['chunkPlan'] = { kernels: 'split', chunk: 3
  * against 1.199 / 3.539 / 12.678 with 64 (the spec's; one block per SM, 254 registers).
  */
 const CUDA_PARALLEL_KEY_TILE = 32;
+
+/**
+ * sm_90, plain causal scores (causal softmax): key tiles of 64 with query tiles of 128 in 128
+ * threads (two blocks per SM), since the key walk's end bounds the keys in the loop without a
+ * spill (ptxas, CUDA 13). Measured on an H100 (bf16, H=16 D=128, 2026-12-07, the kernel alone,
+ * torch.profiler, two calls): 1.044 / 1.036 ms at B=4 T=4096 and 3.618 / 3.628 at B=1 T=16384,
+ * against 1.187 / 1.194 and 4.091 / 4.081 with 32. ALiBi, forgetting attention, gated softmax (an
+ * output gate) and the sliding window with sinks spill at 64 (12–228 bytes) and keep 32.
+ */
+const SM90_PARALLEL_PLAIN_KEY_TILE = 64;
 
 /**
  * sm_90 (255 registers a thread, two blocks of 256 per SM at 128): the delta rules' state kernels
@@ -366,6 +382,7 @@ export const PROFILES: Record<string, TargetProfile> = {
     chunkPlan: CUDA_CHUNK_PLAN,
     rowTiles: CUDA_ROW_TILES,
     parallelKeyTile: CUDA_PARALLEL_KEY_TILE,
+    parallelPlainKeyTile: SM90_PARALLEL_PLAIN_KEY_TILE,
     pipelinedWords: SM90_PIPELINED_WORDS,
     recurrentThreads: SM90_RECURRENT_THREADS,
     recurrentAsyncState: SM90_RECURRENT_ASYNC_STATE,

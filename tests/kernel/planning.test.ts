@@ -306,6 +306,18 @@ test('requested tiles (--tiles) replace the choice of the tiling pass, and the p
   assert.equal(plan(sm, 'cuda-sm90', { chunk: 64, tiles: { BK: 128 } }).tiling!.C, 64);
 });
 
+test("the flash kernel's key tile on cuda-sm90: 64 for plain causal scores, 32 for the rest; 32 on sm_80", () => {
+  // bf16: the matmuls on tensor cores, where the profile's key tiles apply.
+  const bk = (spec: string, target = 'cuda-sm90') => plan(fullSize(spec), target, { dtype: 'bf16' }).tiling!.BK;
+  assert.is(bk('softmax'), 64);
+  // A bias term, a gate, an output gate (epilogue), a mask other than causal: 32.
+  for (const s of ['alibi', 'forgetting_attention', 'gated_softmax', 'swa_sink']) assert.is(bk(s), 32, s);
+  assert.is(bk('softmax', 'cuda-sm80'), 32);
+  // A plain score spelled another way (the constant first) is still plain.
+  const other = irFromText(readFileSync(join(REPO, 'stdlib/softmax.attn'), 'utf8').replace('dot(q, k) * D^-0.5', 'D^-0.5 * dot(q, k)'));
+  assert.is(plan(other, 'cuda-sm90', { dtype: 'bf16' }).tiling!.BK, 64);
+});
+
 test('a tile size the spec does not allow is ATTN4006, with the allowed sizes', () => {
   const gdn = fullSize('gated_deltanet');
   const bad = plan(gdn, 'cuda-sm90', { tiles: { BV: 12, BK: 256 } });
