@@ -51,6 +51,7 @@ plans=(
   'gated_deltanet_bv16:gated_deltanet:{"tiles":{"BV":16}}'
   'deltanet_bv16:deltanet:{"tiles":{"BV":16}}'
   'gated_deltanet_h:gated_deltanet:{"halfOperands":true}'
+  'gated_deltanet_k3h:gated_deltanet:{"outputKernel":true,"halfOperands":true}'
   'gated_deltanet_k3h_bv16:gated_deltanet:{"outputKernel":true,"halfOperands":true,"tiles":{"BV":16}}'
   'gated_deltanet_k3c64h_ring2:gated_deltanet:{"outputKernel":true,"chunk":64,"halfOperands":true,"prefetchDepth":2}'
   'gated_deltanet_k3c64h_bv16:gated_deltanet:{"outputKernel":true,"chunk":64,"halfOperands":true,"tiles":{"BV":16}}'

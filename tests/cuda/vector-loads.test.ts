@@ -372,7 +372,9 @@ test("the flash kernel's key tile in FlashAttention-2's order: V copied while th
   // The key tiles from 0 up to the query tile's last key (causal: key-spans.ts, widened for f32
   // rounding, clamped to [0, len] before the int conversion), jend also bounding the keys inside
   // the loop (no len there).
-  const loop = k.slice(k.indexOf('for (int j0 = 0; j0 < jend; j0 += 32) {'));
+  // Causal softmax on cuda-sm90: key tiles of 64 (parallelPlainKeyTile).
+  const loop = k.slice(k.indexOf('for (int j0 = 0; j0 < jend; j0 += 64) {'));
+  assert.ok(loop.length > 0 && k.includes('for (int j0 = 0; j0 < jend; j0 += 64) {'), 'the key loop in tiles of 64');
   const jend = /const int jend = attnc_min\(len, \(\(int\)\(attnc_min\(attnc_max\(\(floorf\(\(\(\(float\)\(\(\(i0 \+ Lq\) - 1\)\)\) \+ \(1\.0f \+ \(\(attnc_abs\(\(\(float\)\(\(\(i0 \+ Lq\) - 1\)\)\)\) \+ \(2\.0f \* \(\(float\)\(len\)\)\)\) \* 9\.536743e-7f\)\)\)\) \+ 1\.0f\), 0\.0f\), \(\(float\)\(len\)\)\)\)\)\);/;
   assert.match(k, jend);
   // The first key tile's K before the loop, waited for (with Q) by the barrier in front of it.
@@ -380,7 +382,7 @@ test("the flash kernel's key tile in FlashAttention-2's order: V copied while th
   assert.match(head, /attnc_cp_async16\(&Kt\[r \* 136 \+ c\], ok\d+ \? in_k \+ \(\(\(\(\(\(start \+ r\)/);
   assert.match(head, /attnc_cp_async_wait\(\); __syncthreads\(\);\n(\s*\/\/[^\n]*\n)*\s*$/, 'a barrier right before the key loop');
   // In the loop: V's copy, the scores Q·Ktᵀ, a barrier (every warp is done with Kt), the next
-  // tile's K (j0 + 32, where the walk has one and the mask keeps it), then Acc += Sm·Vt; a
+  // tile's K (j0 + 64, where the walk has one and the mask keeps it), then Acc += Sm·Vt; a
   // barrier closes the tile.
   const at = (re: RegExp) => {
     const m = re.exec(loop);
@@ -390,8 +392,8 @@ test("the flash kernel's key tile in FlashAttention-2's order: V copied while th
   const v = at(/attnc_cp_async16\(&Vt\[/);
   const scores = at(/\/\/ Sm = Q · Ktᵀ/);
   assert.not.match(loop.slice(0, loop.indexOf('// Acc → out')), /\blen\b/, 'no len in the loop');
-  const next = at(/if \(\(\(\(j0 \+ 32\) < jend\) && /);
-  const kNext = at(/attnc_cp_async16\(&Kt\[r \* 136 \+ c\], ok\d+ \? in_k \+ \(\(\(\(\(\(\(start \+ \(j0 \+ 32\)\) \+ r\)/);
+  const next = at(/if \(\(\(\(j0 \+ 64\) < jend\) && /);
+  const kNext = at(/attnc_cp_async16\(&Kt\[r \* 136 \+ c\], ok\d+ \? in_k \+ \(\(\(\(\(\(\(start \+ \(j0 \+ 64\)\) \+ r\)/);
   const pv = at(/\/\/ Acc \+= Sm · Vt/);
   assert.ok(v < scores && scores < next && next < kNext && kNext < pv, 'V, scores, next K, P·V in that order');
   const between = loop.slice(scores, next);
