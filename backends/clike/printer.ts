@@ -1060,42 +1060,89 @@ export abstract class CLikePrinter {
     return undefined;
   }
 
+  /**
+   * Rows per diagonal block of a blocked triangular solve, for tiles of more rows than
+   * unrolledSolveRows (0: none, the row-by-row loop).
+   */
+  protected solveBlockRows(): number {
+    return 0;
+  }
+
+  /**
+   * Rows r0 … r0 + rows − 1 of a solve written out for column c: each row's products with the rows
+   * before it in this block (held in named registers), from B's values as they stand.
+   */
+  private solveRowsWrittenOut(s: Extract<Stmt, { op: 'trisolve' }>, c: string, r0: number, rows: number): void {
+    const i = (v: number) => this.intLit(v);
+    const xs: string[] = [];
+    for (let r = 0; r < rows; r++) {
+      const x = this.fresh('xs');
+      this.emit(this.declVar(x, 'f32', this.at(s.b, i(r0 + r), c)));
+      // Row r's r products in up to 4 independent sums (product j into sum j mod parts), added
+      // at the end: a chain of about r / parts dependent multiply-adds instead of r.
+      const parts = r >= 8 ? 4 : r >= 4 ? 2 : 1;
+      const sums = [x, ...Array.from({ length: parts - 1 }, () => this.fresh('xp'))];
+      for (const p of sums.slice(1)) this.emit(this.declVar(p, 'f32', this.floatLit(0)));
+      for (let j = 0; j < r; j++) {
+        const p = sums[j % parts]!;
+        this.emit(`${p} = ${p} ${s.sign > 0 ? '-' : '+'} ${this.at(s.a, i(r0 + r), i(r0 + j))} * ${xs[j]};`);
+      }
+      if (parts === 4) this.emit(`${x} = (${x} + ${sums[1]}) + (${sums[2]} + ${sums[3]});`);
+      else if (parts === 2) this.emit(`${x} = ${x} + ${sums[1]};`);
+      this.emit(`${this.at(s.b, i(r0 + r), c)} = ${x};`);
+      const fence = this.solveRowFence();
+      if (fence && r < rows - 1) this.emit(fence);
+      xs.push(x);
+    }
+  }
+
   protected trisolveOp(s: Extract<Stmt, { op: 'trisolve' }>): void {
     const B = this.tiles.get(s.b)!;
+    const i = (v: number) => this.intLit(v);
     const c = this.fresh('col');
     if (B.rows <= this.unrolledSolveRows()) {
-      this.loop(c, 'lid', this.intLit(B.cols), this.intLit(this.T), () => {
-        const i = (v: number) => this.intLit(v);
-        const xs: string[] = [];
-        for (let r = 0; r < B.rows; r++) {
-          const x = this.fresh('xs');
-          this.emit(this.declVar(x, 'f32', this.at(s.b, i(r), c)));
-          // Row r's r products in up to 4 independent sums (product j into sum j mod parts), added
-          // at the end: a chain of about r / parts dependent multiply-adds instead of r.
-          const parts = r >= 8 ? 4 : r >= 4 ? 2 : 1;
-          const sums = [x, ...Array.from({ length: parts - 1 }, () => this.fresh('xp'))];
-          for (const p of sums.slice(1)) this.emit(this.declVar(p, 'f32', this.floatLit(0)));
-          for (let j = 0; j < r; j++) {
-            const p = sums[j % parts]!;
-            this.emit(`${p} = ${p} ${s.sign > 0 ? '-' : '+'} ${this.at(s.a, i(r), i(j))} * ${xs[j]};`);
-          }
-          if (parts === 4) this.emit(`${x} = (${x} + ${sums[1]}) + (${sums[2]} + ${sums[3]});`);
-          else if (parts === 2) this.emit(`${x} = ${x} + ${sums[1]};`);
-          this.emit(`${this.at(s.b, i(r), c)} = ${x};`);
-          const fence = this.solveRowFence();
-          if (fence && r < B.rows - 1) this.emit(fence);
-          xs.push(x);
-        }
-      });
+      this.loop(c, 'lid', i(B.cols), i(this.T), () => this.solveRowsWrittenOut(s, c, 0, B.rows));
       return;
     }
-    this.loop(c, 'lid', this.intLit(B.cols), this.intLit(this.T), () => {
+    const blk = this.solveBlockRows();
+    if (blk > 0 && B.rows % blk === 0) {
+      // Blocked forward substitution: for each block of rows in order, its rows less the products
+      // with every row solved before it (all threads, one element each), then the block's own
+      // solve written out (a thread per column): a chain of blk rows per block instead of all rows
+      // in one, and the products off it.
+      for (let r0 = 0; r0 < B.rows; r0 += blk) {
+        if (r0 > 0) {
+          this.elementLoop(blk, B.cols, (r, cc) => {
+            const row = `${i(r0)} + ${r}`;
+            const parts = Array.from({ length: 4 }, () => this.fresh('bp'));
+            parts.forEach((p, n) => this.emit(this.declVar(p, 'f32', n === 0 ? this.at(s.b, r, cc, i(r0)) : this.floatLit(0))));
+            const j = this.fresh('j');
+            this.loop(j, i(0), i(r0), i(4), () => {
+              parts.forEach((p, n) => {
+                const jj = `(${j} + ${i(n)})`;
+                this.emit(`${p} = ${p} ${s.sign > 0 ? '-' : '+'} ${this.at(s.a, `(${row})`, jj)} * ${this.at(s.b, jj, cc)};`);
+              });
+            });
+            this.emit(`${this.at(s.b, r, cc, i(r0))} = (${parts[0]} + ${parts[1]}) + (${parts[2]} + ${parts[3]});`);
+          });
+          this.emit(this.barrier());
+          this.fewThreads = 0;
+        }
+        this.loop(c, 'lid', i(B.cols), i(this.T), () => this.solveRowsWrittenOut(s, c, r0, blk));
+        if (r0 + blk < B.rows) {
+          this.emit(this.barrier());
+          this.fewThreads = 0;
+        }
+      }
+      return;
+    }
+    this.loop(c, 'lid', i(B.cols), i(this.T), () => {
       const r = this.fresh('row');
-      this.loop(r, this.intLit(0), this.intLit(B.rows), this.intLit(1), () => {
+      this.loop(r, i(0), i(B.rows), i(1), () => {
         const acc = this.fresh('acc');
         this.emit(this.declVar(acc, 'f32', this.at(s.b, r, c)));
         const j = this.fresh('j');
-        this.loop(j, this.intLit(0), r, this.intLit(1), () => {
+        this.loop(j, i(0), r, i(1), () => {
           this.emit(`${acc} = ${acc} ${s.sign > 0 ? '-' : '+'} ${this.at(s.a, r, j)} * ${this.at(s.b, j, c)};`);
         });
         this.emit(`${this.at(s.b, r, c)} = ${acc};`);

@@ -886,6 +886,13 @@ class CudaPrinter extends CLikePrinter {
     return 32;
   }
   /**
+   * Larger solves (chunks of 64) in blocks of 16 rows: every thread takes part in the products
+   * with the rows solved before a block, and a column's chain is 16 rows a block.
+   */
+  protected override solveBlockRows(): number {
+    return 16;
+  }
+  /**
    * A compiler fence between the rows of a written-out solve: with the tiles in static shared
    * arrays nvcc otherwise hoists all 496 coefficient loads to the top (no aliasing to stop it) and
    * spills (1.7 KB in Gated DeltaNet's intra-chunk kernel); fenced, a row's loads issue together
