@@ -142,6 +142,10 @@ class WgslPrinter extends CLikePrinter {
   protected override unrolledSolveRows(): number {
     return 16;
   }
+  /** Larger chunks' solves in blocks of those 16 rows (the products with earlier rows by every thread). */
+  protected override solveBlockRows(): number {
+    return 16;
+  }
   /** WGSL has no unroll hint: a matmul's reduction is written 4 steps per iteration where the length allows. */
   protected override reductionCopies(trips: number): number {
     return trips % 4 === 0 ? 4 : 1;
