@@ -7,6 +7,7 @@
  *    weights accumulate without normalisation.
  */
 import { keySpans, keyWalk } from '../ir/key-spans.ts';
+import { splitRowTerms } from '../ir/row-terms.ts';
 import { tileMaySee, tileSeesAll } from '../ir/mask-tiles.ts';
 import type { Ref, TExpr } from '../ir/expr.ts';
 import * as b from '../kernel-ir/build.ts';
@@ -133,7 +134,9 @@ export function buildSoftmaxKernel(st: PlanState): Kernel {
         kb.matmul(Sm, Q, Kt, { transB: true });
         // Score modification and mask, per element; masked elements hold a large negative sentinel.
         const pair = pairLeaves(st, rq, rk, Sm, src.uses);
-        const score = lowerPair(ir.score!, pair);
+        // Row terms of the score at the query tile's first row (row-terms.ts): every row of the
+        // tile then shares them.
+        const score = kernelScore(st, pair, () => pairLeaves(st, { ...rq, pos: () => i0 }, rk, Sm, src.uses));
         const visible = lowerPair(ir.mask, pair);
         let s = score;
         if (gated) s = b.add(s, b.sub(b.ld('gcum', b.add(b.mul(b.add(b.add(start, i0), R), P.H), h)), b.ld('gcum', b.add(b.mul(b.add(b.add(start, j0), Cv), P.H), h))));
@@ -201,12 +204,25 @@ export function plainCausalScores(st: PlanState): boolean {
   const ir = st.ir;
   if (ir.weight !== 'softmax' || ir.gate.cls !== 'none' || ir.epilogue || !ir.maskIsCausal || !ir.score) return false;
   const rows: RowTokens = { tok: (r) => r, pos: (r) => r, len: () => b.i(0), head: b.i(0) };
+  const env = () => pairLeaves(st, rows, rows, 'Sm', { tokinfo: false });
   try {
-    return rawTimes(lowerPair(ir.score, pairLeaves(st, rows, rows, 'Sm', { tokinfo: false })), b.tile('Sm', R, Cv)) !== undefined;
+    return rawTimes(kernelScore(st, env(), env), b.tile('Sm', R, Cv)) !== undefined;
   } catch (e) {
     if (e instanceof Unsupported) return false;
     throw e;
   }
+}
+
+/**
+ * The score as the flash kernel computes it: for softmax weights its row terms dropped or taken at
+ * one row (splitRowTerms; `rowEnv` gives the leaves with i at that row), else as written.
+ */
+function kernelScore(st: PlanState, pair: LeafEnv, rowEnv: () => LeafEnv): SExpr {
+  const ir = st.ir;
+  const split = ir.weight === 'softmax' ? splitRowTerms(ir.score!) : undefined;
+  if (!split) return lowerPair(ir.score!, pair);
+  const s = lowerPair(split.pair, pair);
+  return split.row ? b.add(s, lowerPair(split.row, rowEnv())) : s;
 }
 
 /** c where s is `x·c` or `c·x` with x the raw score element and c a positive constant; else undefined. */

@@ -12,7 +12,7 @@ import { stdlibFiles } from '../helpers/stdlib.ts';
 
 function intraOf(spec: string, chunk: number): string {
   const f = stdlibFiles().find((x) => x.name === spec)!;
-  const cu = compileCuda(lowerSource(f.text, f.path).irs[0]!, { profile: 'cuda-sm90', dtype: 'bf16', plan: { chunk, outputKernel: true } }).files.find((x) => x.path.endsWith('.cu'))!.contents;
+  const cu = compileCuda(lowerSource(f.text, f.path).irs[0]!, { profile: 'cuda-sm90', dtype: 'bf16', chunk, plan: { outputKernel: true } }).files.find((x) => x.path.endsWith('.cu'))!.contents;
   const at = cu.indexOf(`attnc_${spec}_intra(`);
   assert.ok(at > 0, `${spec}: an intra-chunk kernel`);
   return cu.slice(at, cu.indexOf('\n}\n', at));
