@@ -74,4 +74,6 @@ for t in "${tiles[@]}"; do
   IFS=: read -r bq bk <<< "$t"
   ./bin/attnc compile stdlib/softmax.attn --target cuda --chunk "$bq" --tiles "BK=$bk" --out "$dir/softmax-tiles/q${bq}_k${bk}" > /dev/null
 done
+# ALiBi with key tiles of 64: without a spill since its relative term is a column term (row-terms.ts).
+./bin/attnc compile stdlib/alibi.attn --target cuda --tiles BK=64 --out "$dir/softmax-tiles/alibi_k64" > /dev/null
 echo "compiled $(ls "$dir" | grep -vcE '^(decode|decode-variants|variants|plans|softmax-tiles)$') specs, the decode form, ${#decodes[@]} decode variants, ${#variants[@]} tile variants, ${#plans[@]} plan variants and ${#tiles[@]} softmax tilings into $dir"

@@ -105,7 +105,7 @@ for s in ${steps//,/ }; do
         for sh in 4x4096 1x16384; do
           echo "-- default $sh"; python3 bench/gpu/kernel_times.py .gpu/compare --only softmax,swa_sink,alibi --shape "$sh" --reps 10 2>&1 | grep "_attention"
           for t in .gpu/compare/softmax-tiles/*/; do
-            echo "-- $(basename "$t") $sh"; python3 bench/gpu/kernel_times.py "$t" --only softmax --shape "$sh" --reps 10 2>&1 | grep "_attention"
+            echo "-- $(basename "$t") $sh"; python3 bench/gpu/kernel_times.py "$t" --only "$(ls "$t")" --shape "$sh" --reps 10 2>&1 | grep "_attention"
           done
         done
         python3 bench/gpu/compare.py .gpu/compare --only softmax,swa_sink,alibi --shapes 4x4096,1x16384 --reps 15 2>&1 | grep "÷"' ;;

@@ -198,11 +198,13 @@ export function buildSoftmaxKernel(st: PlanState): Kernel {
 /**
  * The flash kernel's scores are plain: softmax weights, no gate, a score that is the raw q·k times
  * a positive constant (q·k/√d: one multiply-add per element before its 2^x) under a causal mask,
- * and no epilogue.
+ * q, k and v as given (no feature map), and no epilogue.
  */
 export function plainCausalScores(st: PlanState): boolean {
   const ir = st.ir;
   if (ir.weight !== 'softmax' || ir.gate.cls !== 'none' || ir.epilogue || !ir.maskIsCausal || !ir.score) return false;
+  // Feature maps (a norm of q or k, a gate on k or v) take registers too: 16–48 bytes spilled at 64.
+  if (Object.values(ir.features).some((f) => f.op !== 'ref' || f.ref.kind !== 'input')) return false;
   const rows: RowTokens = { tok: (r) => r, pos: (r) => r, len: () => b.i(0), head: b.i(0) };
   const env = () => pairLeaves(st, rows, rows, 'Sm', { tokinfo: false });
   try {
@@ -215,14 +217,15 @@ export function plainCausalScores(st: PlanState): boolean {
 
 /**
  * The score as the flash kernel computes it: for softmax weights its row terms dropped or taken at
- * one row (splitRowTerms; `rowEnv` gives the leaves with i at that row), else as written.
+ * the query tile's first row (splitRowTerms; `rowEnv` gives the leaves with i there), else as
+ * written.
  */
 function kernelScore(st: PlanState, pair: LeafEnv, rowEnv: () => LeafEnv): SExpr {
   const ir = st.ir;
   const split = ir.weight === 'softmax' ? splitRowTerms(ir.score!) : undefined;
   if (!split) return lowerPair(ir.score!, pair);
-  const s = lowerPair(split.pair, pair);
-  return split.row ? b.add(s, lowerPair(split.row, rowEnv())) : s;
+  const parts = [split.pair && lowerPair(split.pair, pair), split.atTileRow && lowerPair(split.atTileRow, rowEnv())].filter((x) => x !== undefined);
+  return parts.length === 2 ? b.add(parts[0]!, parts[1]!) : (parts[0] ?? b.f(0));
 }
 
 /** c where s is `x·c` or `c·x` with x the raw score element and c a positive constant; else undefined. */

@@ -284,9 +284,9 @@ const SM90_RECURRENT_REGISTER_FLOOR = 88;
  * floor of 128). Measured on an H100 (bf16, H=16, K=V=128, 2026-12-07, torch.profiler, the
  * `*_rf64` plan variants beside the defaults in one call): Gated DeltaNet's intra kernel 0.433 →
  * 0.301 ms at B=1 T=16384, DeltaNet's 0.383 → 0.272. Vector gates keep 128: at 64 RWKV-6's
- * intra kernel spilled 92 bytes (KDA's and GLA's, held to two blocks by their shared memory, did
- * not change). The other stdlib specs' intra kernels compile for sm_90 without a spill at this
- * floor (tests/cuda/compile.test.ts).
+ * intra kernel spilled 92 bytes, and KDA's and GLA's intra kernels did not get faster (0.737 →
+ * 0.739, 0.299 → 0.303 ms). The other stdlib specs' intra kernels compile for sm_90 without a
+ * spill at this floor (tests/cuda/compile.test.ts).
  */
 const SM90_INTRA_REGISTER_FLOOR = 64;
 

@@ -33,7 +33,14 @@ test('chunks of 64: four blocks of 16 rows, each after the products with the row
       const between = k.slice(starts[i]!, starts[i + 1]!);
       assert.match(between, new RegExp(`for \\(int j\\d+ = 0; j\\d+ < ${r0}; j\\d+ \\+= 4\\)`), `${spec}: the products of block ${r0 / 16} with rows 0…${r0 - 1}`);
       assert.match(between, new RegExp(`Akk\\[\\(${r0} \\+ r\\) \\* 65 \\+ \\(j\\d+ \\+ 3\\)\\] \\* A\\[\\(j\\d+ \\+ 3\\) \\* ${stride} \\+ c\\]`));
-      assert.is(between.match(/__syncthreads\(\);/g)?.length, 2, `${spec}: a barrier before and after block ${r0 / 16}'s products`);
+      // Rows r0 + r of B read and written, less the products (sign +1: subtracted).
+      assert.match(between, new RegExp(`float bp\\d+ = A\\[\\(${r0} \\+ r\\) \\* ${stride} \\+ c\\];`));
+      assert.match(between, new RegExp(`A\\[\\(${r0} \\+ r\\) \\* ${stride} \\+ c\\] = \\(bp\\d+ \\+ bp\\d+\\) \\+ \\(bp\\d+ \\+ bp\\d+\\);`));
+      assert.match(between, /(bp\d+) = \1 - Akk\[/);
+      // One barrier before the products (the previous block solved) and one after them.
+      const products = between.indexOf('float bp');
+      assert.is(between.slice(0, products).match(/__syncthreads\(\);/g)?.length, 1, `${spec}: a barrier before block ${r0 / 16}'s products`);
+      assert.is(between.slice(products).match(/__syncthreads\(\);/g)?.length, 1, `${spec}: a barrier after them`);
     }
     // A block's own solve reads only its diagonal block: row 63's last product is with row 62.
     assert.match(k, /xp\d+ = xp\d+ - Akk\[63 \* 65 \+ 62\] \* xs\d+;|xs\d+ = xs\d+ - Akk\[63 \* 65 \+ 62\] \* xs\d+;/);

@@ -43,7 +43,7 @@ function bounds(spec: string, o: Pick<CudaCompileOptions, 'form' | 'plan'> = {})
 test('the printed kernels carry the bound: two state-kernel blocks per SM, two softmax blocks of 128 threads', () => {
   const gdn = bounds('gated_deltanet');
   assert.is(gdn.get('gated_deltanet_chunk'), '256, 2', 'Gated DeltaNet state kernel (77 KiB of shared tiles)');
-  assert.is(bounds('softmax').get('softmax_attention'), '128, 2', 'softmax: 128 threads, 96 KiB of shared tiles, 172 words of row-owned tiles per thread');
+  assert.is(bounds('softmax').get('softmax_attention'), '128, 2', 'softmax: 128 threads, 68 KiB of shared tiles, 204 words of row-owned tiles per thread (key tiles of 64)');
 });
 
 test("the decode kernel's register floor: cuda-sm90's recurrentRegisterFloor (88: five blocks), PlanOptions.registerFloor over it", () => {

@@ -316,6 +316,10 @@ test("the flash kernel's key tile on cuda-sm90: 64 for plain causal scores, 32 f
   // A plain score spelled another way (the constant first) is still plain.
   const other = irFromText(readFileSync(join(REPO, 'stdlib/softmax.attn'), 'utf8').replace('dot(q, k) * D^-0.5', 'D^-0.5 * dot(q, k)'));
   assert.is(plan(other, 'cuda-sm90', { dtype: 'bf16' }).tiling!.BK, 64);
+  // A feature map (a norm of q and k) is not plain: at 64 it spilled.
+  const normed = irFromText(readFileSync(join(REPO, 'stdlib/softmax.attn'), 'utf8').replace('score     dot(q, k) * D^-0.5', 'feature q = l2norm(q)\n  feature k = l2norm(k)\n  score     dot(q, k) * D^-0.5'));
+  assert.ok(normed.features.q.op !== 'ref', 'the spec has a feature map');
+  assert.is(plan(normed, 'cuda-sm90', { dtype: 'bf16' }).tiling!.BK, 32);
 });
 
 test('a tile size the spec does not allow is ATTN4006, with the allowed sizes', () => {
