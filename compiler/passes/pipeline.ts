@@ -421,6 +421,7 @@ function kernels(st: PlanState): void {
   const ir = st.ir;
   const ks: Kernel[] = [];
   const extra: BufferDecl[] = [];
+  let intra: Kernel | undefined;
   try {
     if (ir.family === 'softmax') {
       if (ir.gate.cls !== 'none') {
@@ -430,10 +431,7 @@ function kernels(st: PlanState): void {
       ks.push(buildSoftmaxKernel(st));
     } else {
       if (st.tiling!.split) {
-        const intra = buildIntraKernel(st);
-        // Not under vector gates: their per-element decayed scores need the registers (RWKV-6's
-        // intra kernel spilled 92 bytes at cuda-sm90's 64).
-        if (!isVectorGate(ir.gate.cls)) intra.registerFloor = st.target.intraRegisterFloor;
+        intra = buildIntraKernel(st);
         ks.push(intra);
         extra.push(...splitBuffers(ir, st.tiling!));
       }
@@ -465,8 +463,16 @@ function kernels(st: PlanState): void {
   const used = new Set(ks.flatMap((k) => k.buffers.map((x) => x.name)));
   const buffers = [...programBuffers(ir, 'f32'), ...scratch, ...extra, tokinfoBuffer].filter((x) => used.has(x.name));
   if (st.options.asyncState ?? (st.form === 'recurrent' && !!st.target.recurrentAsyncState)) for (const k of ks) k.asyncState = true;
-  const floor = st.options.registerFloor ?? (st.form === 'recurrent' ? st.target.recurrentRegisterFloor : undefined);
-  if (floor !== undefined) for (const k of ks) k.registerFloor = floor;
+  // Register floors of the CUDA launch bounds: an explicit option for every kernel, else the
+  // profile's for the recurrent form, and for the split form's intra-chunk kernel where the gate is
+  // not a vector gate (their per-element decayed scores need the registers: RWKV-6's intra kernel
+  // spilled 92 bytes at cuda-sm90's 64).
+  const floorOf = (k: Kernel) =>
+    st.options.registerFloor ?? (st.form === 'recurrent' ? st.target.recurrentRegisterFloor : k === intra && !isVectorGate(ir.gate.cls) ? st.target.intraRegisterFloor : undefined);
+  for (const k of ks) {
+    const floor = floorOf(k);
+    if (floor !== undefined) k.registerFloor = floor;
+  }
   st.program = { spec: ir.name, target: st.target.name, form: st.form!, kernels: ks, params: programParams(ir), buffers, notes: st.notes };
 }
 

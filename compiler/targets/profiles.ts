@@ -140,9 +140,9 @@ export interface TargetProfile {
    */
   parallelKeyTile?: number;
   /**
-   * parallelKeyTile where the flash kernel's scores are plain (the raw q·k times a positive
-   * constant, softmax weights, no gate, no epilogue) under a causal mask: the lightest per-element
-   * work, which leaves the registers for a larger tile (measured).
+   * parallelKeyTile where the flash kernel's scores are plain under a causal mask
+   * (build-softmax.ts's plainCausalScores): the lightest per-element work, which leaves the
+   * registers for a larger tile (measured).
    */
   parallelPlainKeyTile?: number;
   /**
