@@ -750,7 +750,7 @@ export abstract class CLikePrinter {
   }
 
   /** The register tile a map into a whole shared tile reads (of the same shape), if any. */
-  private registerSource(s: Extract<Stmt, { op: 'map' }>): TileDecl | undefined {
+  protected registerSource(s: Extract<Stmt, { op: 'map' }>): TileDecl | undefined {
     if (s.dst.r0 || s.dst.rows !== undefined) return undefined;
     const dst = this.tiles.get(s.dst.tile)!;
     let found: TileDecl | undefined;

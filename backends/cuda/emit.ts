@@ -231,6 +231,7 @@ class CudaPrinter extends CLikePrinter {
     for (const t of k.tiles) if (t.space === 'rows') this.rowsGrid(t);
     this.halfTiles = this.sixteenBitTiles();
     this.roundedTiles = this.tf32Tiles();
+    this.pipelinedCopies = this.chunkLoopCopies();
     let copies = false;
     // f32 tiles filled by cp.async (Kernel.asyncState): their rows stay unpadded (16-byte aligned).
     const asyncF32 = new Set<string>();
@@ -346,6 +347,33 @@ class CudaPrinter extends CLikePrinter {
 
   /** Whether some map copies by cp.async (rawCopy): every barrier then waits for the copies first. */
   private readonly asyncCopies: boolean;
+
+  /**
+   * Maps that would copy 16 unchanged bytes by cp.async (rawCopy) but open a top-level chunk loop's
+   * load group, in a kernel that pipelines such groups (Kernel.prefetchWords or prefetchDepth): they
+   * load a chunk ahead with the group (pipelinedGroup takes no cp.async member, and a cp.async
+   * elsewhere makes every barrier wait for all copies, the ring's in flight too), and their 16
+   * bytes go into the tile as they came (groupStores). The delta rules' state kernel with S in
+   * registers loads W and k so.
+   */
+  private readonly pipelinedCopies: Set<Stmt>;
+
+  private chunkLoopCopies(): Set<Stmt> {
+    const out = new Set<Stmt>();
+    if (this.k.prefetchWords === undefined && (this.k.prefetchDepth ?? 1) < 2) return out;
+    for (const s of this.k.body) {
+      // A loop of one iteration (one key slice) has no next iteration to load for.
+      if (s.op !== 'for' || (s.from.k === 'const' && s.to.k === 'const' && s.step.k === 'const' && s.to.v - s.from.v <= s.step.v)) continue;
+      const lead = this.leadingGroup(s);
+      if (!lead) continue;
+      const { group } = lead;
+      // pipelinedGroup's conditions but the ring's room (known once the tiles are laid out).
+      const words = group.reduce((n, g) => n + g.words, 0);
+      if (group.length < 2 || ((this.k.prefetchDepth ?? 1) < 2 && words > (this.k.prefetchWords ?? PIPELINED_REGISTERS)) || group.some((g) => !this.loadsAhead(s, g))) continue;
+      for (const g of group) if (this.halfTiles.has(g.s.dst.tile) && this.unconverted(g.s, g.vec)) out.add(g.s);
+    }
+    return out;
+  }
 
   /** Shared tiles stored as 16-bit elements (sixteenBitTiles), with their type. */
   private readonly halfTiles: Map<string, 'bf16' | 'f16'>;
@@ -1087,6 +1115,7 @@ class CudaPrinter extends CLikePrinter {
     }
     const tri = this.lowerTriangle(s);
     if (tri) return this.triangleMap(s, tri);
+    if (this.fragmentPairs(s)) return;
     const vec = this.vectorLoad(s);
     if (!vec) return super.mapOp(s);
     const { ld, y, width } = vec;
@@ -1152,9 +1181,15 @@ class CudaPrinter extends CLikePrinter {
   /**
    * Whether a vectorised map copies 16-bit elements unchanged into a 16-bit tile of their type, or
    * (Kernel.asyncState) f32 elements into an f32 shared tile that holds no TF32 values: no
-   * conversion, so cp.async.
+   * conversion, so cp.async — unless the map loads a chunk loop's tiles a chunk ahead
+   * (chunkLoopCopies), whose loads then go through registers or a ring instead.
    */
   private rawCopy(s: Extract<Stmt, { op: 'map' }>, vec: VectorLoad): boolean {
+    return !this.pipelinedCopies.has(s) && this.unconverted(s, vec);
+  }
+
+  /** Whether a vectorised map stores its 16 bytes unchanged (rawCopy, before chunkLoopCopies). */
+  private unconverted(s: Extract<Stmt, { op: 'map' }>, vec: VectorLoad): boolean {
     if (s.expr !== vec.ld) return false;
     if (vec.width === 8 && this.halfTiles.get(s.dst.tile) === this.buffer(vec.ld.buf).dtype) return true;
     const t = this.tiles.get(s.dst.tile)!;
@@ -1205,9 +1240,9 @@ class CudaPrinter extends CLikePrinter {
   /**
    * Consecutive maps that each fill a shared tile from 16-byte loads (vectorLoad), none reading a
    * tile another one writes: printed as one group (groupedLoads), so that every load of the group
-   * is in flight before the first is waited for. At most MAX_GROUP_REGISTERS of raw data.
+   * is in flight before the first is waited for. At most `maxRegisters` (MAX_GROUP_REGISTERS) of raw data.
    */
-  private loadGroup(ss: Stmt[], from: number): LoadGroup {
+  private loadGroup(ss: Stmt[], from: number, maxRegisters = MAX_GROUP_REGISTERS): LoadGroup {
     const out: LoadGroup = [];
     const written = new Set<string>();
     let registers = 0;
@@ -1224,7 +1259,7 @@ class CudaPrinter extends CLikePrinter {
       const v = this.viewOf(s.dst);
       const trips = Math.ceil((v.rows * v.t.cols) / (this.T * vec.width));
       const words = (vec.width === 1 ? 1 : 4) * trips;
-      if (registers + words > MAX_GROUP_REGISTERS) break;
+      if (registers + words > maxRegisters) break;
       registers += words;
       written.add(s.dst.tile);
       out.push({ s, vec, trips, words });
@@ -1346,10 +1381,14 @@ class CudaPrinter extends CLikePrinter {
       this.block(this.forLoop(j, i(0), i(g.trips), i(1)), () => {
         this.groupElement(g, j, () => {
           const body = () => {
-            if (!ring) return this.completeVector(g.s, g.vec, `${raws[k]}[${j}]`, r0);
-            // One shared load of this thread's copy, then converted as a register would be.
-            const raw = this.fresh('raw');
-            this.emit(`const ${g.vec.width === 1 ? 'float' : 'uint4'} ${raw} = ${this.ringAt(g, raws[k]!, ring, j)};`);
+            let raw = `${raws[k]}[${j}]`;
+            if (ring) {
+              // One shared load of this thread's copy, then converted as a register would be.
+              raw = this.fresh('raw');
+              this.emit(`const ${g.vec.width === 1 ? 'float' : 'uint4'} ${raw} = ${this.ringAt(g, raws[k]!, ring, j)};`);
+            }
+            // 16 bytes the tile holds unchanged (chunkLoopCopies): stored as they came.
+            if (this.pipelinedCopies.has(g.s)) return this.emit(`*reinterpret_cast<uint4*>(&${this.at(g.s.dst.tile, 'r', 'c', r0 || undefined)}) = ${raw};`);
             this.completeVector(g.s, g.vec, raw, r0);
           };
           if (g.s.guard) {
@@ -1370,16 +1409,9 @@ class CudaPrinter extends CLikePrinter {
    * kernel's prefetchWords) raw words (registers held across the whole iteration).
    */
   private pipelinedGroup(s: Extract<Stmt, { op: 'for' }>): { at: number; group: LoadGroup; depth: number } | undefined {
-    if (s.step.k !== 'const' || s.step.v <= 0) return undefined;
-    let at = 0;
-    const lets = new Set<string>([s.v]);
-    for (; at < s.body.length; at++) {
-      const x = s.body[at]!;
-      if (x.op === 'note') continue;
-      if (x.op === 'let' && !tileAccess(x).reads.size) lets.add(x.name);
-      else if (!(x.op === 'map' && this.viewOf(x.dst).t.space !== 'shared' && !loadsOf(x.expr).length)) break;
-    }
-    const group = this.loadGroup(s.body, at);
+    const lead = this.leadingGroup(s);
+    if (!lead) return undefined;
+    const { at, group, lets } = lead;
     if (group.length < 2) return undefined;
     const words = group.reduce((n, g) => n + g.words, 0);
     if (group.some((g) => this.rawCopy(g.s, g.vec))) return undefined;
@@ -1390,6 +1422,25 @@ class CudaPrinter extends CLikePrinter {
     const varies = (e: SExpr | undefined) => !!e && [...lets].some((v) => usesVar(e, v));
     if (group.some((g) => g.vec.width > 1 && (varies(g.vec.y) || varies(g.s.guard?.cols)))) return undefined;
     return { at, group, depth };
+  }
+
+  /**
+   * The load group that opens loop `s`'s body after its scalar lets (named in `lets`, with the loop
+   * variable) and register initialisations, and where it starts: as loadGroup finds it, without
+   * its bound on raw registers where a ring is wanted (Kernel.prefetchDepth: the ring's slots hold
+   * the loads in flight, not registers). None for a loop without a constant positive step.
+   */
+  private leadingGroup(s: Extract<Stmt, { op: 'for' }>): { at: number; group: LoadGroup; lets: Set<string> } | undefined {
+    if (s.step.k !== 'const' || s.step.v <= 0) return undefined;
+    let at = 0;
+    const lets = new Set<string>([s.v]);
+    for (; at < s.body.length; at++) {
+      const x = s.body[at]!;
+      if (x.op === 'note') continue;
+      if (x.op === 'let' && !tileAccess(x).reads.size) lets.add(x.name);
+      else if (!(x.op === 'map' && this.viewOf(x.dst).t.space !== 'shared' && !loadsOf(x.expr).length)) break;
+    }
+    return { at, group: this.loadGroup(s.body, at, (this.k.prefetchDepth ?? 1) >= 2 ? Infinity : MAX_GROUP_REGISTERS), lets };
   }
 
   /** A member's entries in one ring slot: one per vector (16 bytes) or single f32 of its tile. */
@@ -1736,15 +1787,9 @@ class CudaPrinter extends CLikePrinter {
   private fragmentStore(s: Extract<Stmt, { op: 'store' }>, t: TileDecl, b: BufferDecl): void {
     const at = b.dtype === 'i32' || b.dtype === 'u32' ? undefined : columnIndex(s.dst.index, 2);
     if (!at || !guardKeepsVectors(s.dst, 2)) return super.storeOp(s);
-    const i = (x: number) => this.intLit(x);
     this.emit(`// ${s.src} → ${b.name}: pairs of adjacent columns per store where ${b.name}, the column offset and bound allow`);
     this.block(`if (${this.alignment(b, 2, at.y, s.dst.cols).join(' && ')})`, () => {
-      const sl = this.fresh('s');
-      this.emit('#pragma unroll');
-      this.block(this.forLoop(sl, i(0), i(this.registerSlots(t)), i(2)), () => {
-        const el = this.registerElement(t, sl);
-        this.emit(this.declConst('r', 'i32', el.r));
-        this.emit(this.declConst('c', 'i32', el.c));
+      this.slotPairs(t, (sl) => {
         this.block(`if (${this.vectorGuard(s.dst)})`, () =>
           this.withExprs(() => {
             const v0 = this.expr(s.value, { slot: sl, slotOf: t }, 'f32');
@@ -1758,6 +1803,45 @@ class CudaPrinter extends CLikePrinter {
       });
     });
     this.block('else', () => super.storeOp(s));
+  }
+
+  /** The even slots sl of register tile `t` (fragments: sl and sl + 1 are adjacent columns), each with its row r and column c declared. */
+  private slotPairs(t: TileDecl, body: (sl: string) => void): void {
+    const sl = this.fresh('s');
+    this.emit('#pragma unroll');
+    this.block(this.forLoop(sl, this.intLit(0), this.intLit(this.registerSlots(t)), this.intLit(2)), () => {
+      const el = this.registerElement(t, sl);
+      this.emit(this.declConst('r', 'i32', el.r));
+      this.emit(this.declConst('c', 'i32', el.c));
+      body(sl);
+    });
+  }
+
+  /**
+   * A map without guard into a whole shared tile from a register tile of its shape laid out as
+   * accumulator fragments (Sh ← S, Xd ← X·e^{…} of the delta rules' state kernel with S in
+   * registers): a thread's slots 2j and 2j + 1 are adjacent columns of one row, so each pair is
+   * one store (4 bytes into a 16-bit tile, 8 into an f32 tile of even row stride). Whether printed.
+   */
+  private fragmentPairs(s: Extract<Stmt, { op: 'map' }>): boolean {
+    const t = this.tiles.get(s.dst.tile)!;
+    const src = t.space === 'shared' && !s.guard && this.fragments ? this.registerSource(s) : undefined;
+    const h = this.halfTiles.get(t.name);
+    if (!src || (!h && (this.rowStride(t) % 2 || this.roundedTiles.has(t.name)))) return false;
+    this.emit(`// ${s.dst.tile} ← ${src.name}: pairs of adjacent columns per store`);
+    this.withInvariants(s.expr, ['r', 'c'], s.dst.tile, () => {
+      this.slotPairs(src, (sl) => {
+        this.withExprs(() => {
+          const v0 = this.expr(s.expr, { slot: sl, slotOf: src }, 'f32');
+          const v1 = this.expr(substitute(s.expr, undefined, '', 1), { slot: `${sl} + 1`, slotOf: src }, 'f32');
+          const at = `&${this.at(s.dst.tile, 'r', 'c')}`;
+          if (!h) return [`*reinterpret_cast<float2*>(${at}) = make_float2(${v0}, ${v1});`];
+          const [pair, cvt] = halfPair(h);
+          return [`*reinterpret_cast<${pair}*>(${at}) = ${cvt}(${v0}, ${v1});`];
+        });
+      });
+    });
+    return true;
   }
 
   /** The load, column offset Y and vector width of a map mapOp can vectorise, if it is one. */

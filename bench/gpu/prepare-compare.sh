@@ -56,6 +56,18 @@ plans=(
   'gated_deltanet_k3c64h_ring2:gated_deltanet:{"outputKernel":true,"chunk":64,"halfOperands":true,"prefetchDepth":2}'
   'gated_deltanet_k3c64h_bv16:gated_deltanet:{"outputKernel":true,"chunk":64,"halfOperands":true,"tiles":{"BV":16}}'
   'gated_deltanet_k3c64h_bv16r2:gated_deltanet:{"outputKernel":true,"chunk":64,"halfOperands":true,"tiles":{"BV":16},"prefetchDepth":2}'
+  # FLA's layout with the state in registers (PlanOptions.stateRegisters): chunks of 64, 16-bit
+  # operands, S and the corrected values as tensor-core accumulators, the chunk's loads a chunk ahead
+  # (in registers; r2: by cp.async into a ring of 2 slots, asked for even where it costs blocks per
+  # SM). Value tiles of 64 spill at 256 threads (128 registers).
+  'gated_deltanet_k3c64hr:gated_deltanet:{"outputKernel":true,"chunk":64,"halfOperands":true,"stateRegisters":true}'
+  'gated_deltanet_k3c64hr_bv16:gated_deltanet:{"outputKernel":true,"chunk":64,"halfOperands":true,"stateRegisters":true,"tiles":{"BV":16}}'
+  'gated_deltanet_k3c64hr_r2:gated_deltanet:{"outputKernel":true,"chunk":64,"halfOperands":true,"stateRegisters":true,"prefetchDepth":2}'
+  'gated_deltanet_k3c64hr_bv16r2:gated_deltanet:{"outputKernel":true,"chunk":64,"halfOperands":true,"stateRegisters":true,"tiles":{"BV":16},"prefetchDepth":2}'
+  'gated_deltanet_k3c64hr_t128r2:gated_deltanet:{"outputKernel":true,"chunk":64,"halfOperands":true,"stateRegisters":true,"stateThreads":128,"prefetchDepth":2}'
+  'gated_deltanet_k3hr:gated_deltanet:{"outputKernel":true,"halfOperands":true,"stateRegisters":true}'
+  'gated_deltanet_k3r:gated_deltanet:{"outputKernel":true,"stateRegisters":true}'
+  'deltanet_k3c64hr:deltanet:{"outputKernel":true,"chunk":64,"halfOperands":true,"stateRegisters":true}'
 )
 for v in "${plans[@]}"; do
   IFS=: read -r name spec json <<< "$v"

@@ -44,6 +44,8 @@ export function buildChunkKernel(st: PlanState, pass: StatePass = 'whole'): Kern
   // the state evolve independently (S ← diag(e^{b_L}) S + K̃ᵀV), so each workgroup holds one tile
   // of key rows × value columns, and the key tiles are a grid dimension next to the value tiles.
   const keyTile = tl.split && tl.outputKernel && cls === 'additive' && tl.stateKeyTile ? tl.stateKeyTile : undefined;
+  // The delta rule's state-only kernel with S in registers (Tiling.stateRegisters; registerStateChunk).
+  const regState = tl.split === true && tl.outputKernel === true && cls === 'delta' && tl.stateRegisters === true;
   const BK = keyTile ?? tl.BK;
   const BV = tl.BV;
   const KP = Math.ceil(K / BK) * BK;
@@ -87,7 +89,7 @@ export function buildChunkKernel(st: PlanState, pass: StatePass = 'whole'): Kern
   // With key tiles the state stays in registers (on CUDA, the tensor-core accumulators of the
   // update's product): every op on it — the decay, the update, the stores — is elementwise or a
   // matmul into it, so no thread reads another's elements.
-  const S = kb.tile('S', keyTile ? BK : KP, BV, keyTile ? 'register' : undefined);
+  const S = kb.tile('S', keyTile ? BK : KP, BV, keyTile || regState ? 'register' : undefined);
   const Z = norm ? kb.tile('Z', keyTile ? BK : KP, 1) : undefined;
   const Mt = maxabs ? kb.tile('Mt', 1, 1) : undefined;
   const stateBase = b.mul(b.add(b.mul(n, P.H), h), b.i(K));
@@ -579,6 +581,7 @@ export function buildChunkKernel(st: PlanState, pass: StatePass = 'whole'): Kern
    * scales the rows of k (scaleKeys), and a scalar gate's e^{b_L} rides on the update's matmul.
    */
   const stateOnlyChunk = () => {
+    if (regState) return registerStateChunk();
     // One key slice (k0 = 0, bound before the chunk loop): no slice loops, so that every load of
     // the chunk follows the chunk inputs' and the backend issues them together.
     const slices = (body: () => void, note: string) => (oneSlice ? body() : kb.for('k0', b.i(0), b.i(K), b.i(BK), body, note));
@@ -638,6 +641,37 @@ export function buildChunkKernel(st: PlanState, pass: StatePass = 'whole'): Kern
       if (Z) kb.map(zSlice, b.add(b.tile(Z, sRow(R), b.i(0)), b.fold('sum', 'j', b.i(0), b.i(C), b.tile(Ks, b.v('j'), R))));
       if (Dl) kb.map(Dl, b.add(b.tile(Dl, R, b.i(0)), bLast(vecGate ? R : b.i(0))));
     }, 'key-feature slices: state update');
+  };
+
+  /**
+   * The delta rule's state-only chunk with S in registers (Tiling.stateRegisters; one key slice, a
+   * scalar gate or none): the chunk's tiles load first (the CUDA backend issues them a chunk ahead);
+   * S goes to w_h and, once, into the shared tile Sh that the product W·S reads; the corrected
+   * values X = U − W·Sh are register accumulators, stored over U and scaled by e^{b_L − b} into the
+   * shared Xd; then S ← e^{b_L} S + Kᵀ Xd accumulates in place. Every op on S and X is elementwise
+   * or a matmul into them, so no thread reads another's elements (FLA's h kernel has this shape).
+   */
+  const registerStateChunk = () => {
+    const uIdx = b.add(rowBase(R, V), b.add(v0, Cv));
+    const Uc = kb.tile('Uc', C, BV);
+    const Ws = kb.tile('Ws', C, BK);
+    kb.map(Uc, b.ld('w_u', uIdx), { ...rowsValid, cols: vCols });
+    kb.map(Ws, b.ld('w_w', b.add(rowBase(R, K), Cv)), sliceGuard(k0));
+    kb.map(Ks, q('k').at(R, Cv), sliceGuard(k0));
+    const hRow = chunkStateRow(chunkSlot(start, n, c0, C), h, K);
+    kb.op({ op: 'store', src: S, dst: { buf: 'w_h', index: b.add(b.mul(hRow(R), b.i(V)), b.add(v0, Cv)), rows: stateRows, cols: vCols }, value: b.tile(S, R, Cv) });
+    const Sh = kb.tile('Sh', KP, BV);
+    kb.map(Sh, b.tile(S, R, Cv));
+    const X = kb.tile('X', C, BV, 'register');
+    kb.map(X, b.tile(Uc, R, Cv));
+    kb.matmul(X, Ws, Sh, { acc: 'sub' });
+    kb.op({ op: 'store', src: X, dst: { buf: 'w_u', index: uIdx, rows: L, cols: vCols }, value: b.tile(X, R, Cv) });
+    // Token r's factor in the update, e^{b_L − b_r}·s_r, on the rows of X (k stays as loaded).
+    const decay = hasGate ? b.exp(b.sub(bLast(b.i(0)), bAt(R, b.i(0)))) : undefined;
+    const factor = decay && Sc ? b.mul(decay, sOf(R)) : (decay ?? (Sc ? sOf(R) : undefined));
+    const Xd = kb.tile('Xd', C, BV);
+    kb.map(Xd, factor ? b.mul(b.tile(X, R, Cv), factor) : b.tile(X, R, Cv));
+    kb.matmul(S, Ks, Xd, decayedUpdate({ transA: true, acc: 'add' }));
   };
 
   // ── delta rule, split form: X = U − W S with W, U and the weights from the intra-chunk kernel ──
@@ -819,7 +853,7 @@ export function buildChunkKernel(st: PlanState, pass: StatePass = 'whole'): Kern
 
   const buffers = [...programBuffers(ir, 'f32'), ...preparedBuffers(st), ...(split ? splitBuffers(ir, tl) : []), ...(outputKernel ? stateBuffers(ir, C) : []), ...(SEG ? segmentBuffers(ir, tl) : []), tokinfoBuffer];
   const groups = keyTile ? b.i(VT * Math.ceil(K / BK)) : b.ceilDiv(b.i(V), b.i(BV));
-  return kb.build([groups, P.H, SEG ? b.mul(P.N, segmentCount(ir, tl)) : P.N], keyTile ? (tl.stateThreads ?? tl.threads) : tl.threads, programParams(ir), buffers, `${ir.name}: ${C === 1 ? 'token-sequential' : `chunks of ${C}`} ${cls} update, state tile [${keyTile ? BK : K}, ${BV}] per workgroup${keyTile ? ` (key tiles of ${BK} in the grid)` : `, key slices of ${BK}`}`);
+  return kb.build([groups, P.H, SEG ? b.mul(P.N, segmentCount(ir, tl)) : P.N], keyTile || regState ? (tl.stateThreads ?? tl.threads) : tl.threads, programParams(ir), buffers, `${ir.name}: ${C === 1 ? 'token-sequential' : `chunks of ${C}`} ${cls} update, state tile [${keyTile ? BK : K}, ${BV}] per workgroup${keyTile ? ` (key tiles of ${BK} in the grid)` : `, key slices of ${BK}`}${regState ? ', in registers' : ''}`);
 }
 
 export function preparedBuffers(st: PlanState) {

@@ -301,13 +301,14 @@ function tiling(st: PlanState): void {
   }
   const t = best.t;
   const segments = t.segment ? `, in segments of ${t.segment} tokens` : t.segmentWorkgroups ? `, in segments the run's shape sets (at least ${t.segmentWorkgroups} workgroups)` : '';
-  const keyTiles = t.stateKeyTile || segments ? `, state kernel${t.stateKeyTile ? ` with key tiles of ${t.stateKeyTile}${t.stateThreads ? ` and ${t.stateThreads} threads` : ''}` : ''}${segments}` : '';
+  const keyTiles = t.stateKeyTile || segments ? `, state kernel${t.stateKeyTile ? ` with key tiles of ${t.stateKeyTile}${t.stateThreads ? ` and ${t.stateThreads} threads` : ''}` : ''}${segments}` : t.stateRegisters ? `, state kernel with the state in registers${t.stateThreads ? ` and ${t.stateThreads} threads` : ''}` : '';
   const kernelsOf = t.outputKernel ? ' (the largest of the three kernels; outputs from the output kernel, for all chunks in parallel)' : t.split ? ' (the larger of the two kernels)' : '';
   st.tiling = { ...t, why: `chunk ${t.C}, value tile ${t.BV}${req.BV ? ' (requested)' : ''}, key slice ${t.BK}${req.BK ? ' (requested)' : ''}, ${t.threads} threads${keyTiles}: ${t.sharedBytes} bytes of workgroup memory${kernelsOf} (${prof.name} allows ${limit})` };
   if (asked && t.C !== asked) st.notes.push(`tiling: the requested chunk ${asked} (--chunk) does not fit ${prof.name}; using ${t.C} (results are the same up to rounding)`);
   else if (!recurrent && !asked && t.C !== specC && t.C === prefC) st.notes.push(`tiling: chunk ${t.C} instead of the spec's ${specC}: ${prof.name} prefers it for the ${split ? 'split' : 'fused'} form (results are the same up to rounding)`);
   else if (!recurrent && !asked && t.C !== specC) st.notes.push(`tiling: the spec's chunk ${specC} does not fit ${prof.name}; using ${t.C} (results are the same up to rounding)`);
   st.notes.push(`tiling: ${st.tiling.why}`);
+  if (st.options.stateRegisters && !t.stateRegisters) st.notes.push('tiling: the state stays in shared memory (stateRegisters needs three kernels of a delta update with one key slice over K\', a scalar gate or none, and no normalizer)');
 }
 
 /**
@@ -318,7 +319,10 @@ function tiling(st: PlanState): void {
  * `stateThreads` unless threads were asked for. Segments of the sequence (Tiling.segment): asked
  * for only (PlanOptions.segmentChunks).
  */
-function stateWorkgroups(st: PlanState, pref: TargetProfile['chunkPlan'], askedThreads: number | undefined, C: number, BK: number): Pick<Tiling, 'stateKeyTile' | 'stateThreads' | 'segment' | 'segmentWorkgroups'> {
+function stateWorkgroups(st: PlanState, pref: TargetProfile['chunkPlan'], askedThreads: number | undefined, C: number, BK: number): Pick<Tiling, 'stateKeyTile' | 'stateThreads' | 'stateRegisters' | 'segment' | 'segmentWorkgroups'> {
+  const asked = st.options.stateThreads;
+  const stateThreads = asked && asked % 32 === 0 && asked <= st.target.limits.threadsPerGroup ? { stateThreads: asked } : {};
+  if (st.ir.update?.cls === 'delta') return st.options.stateRegisters && registerStateAllowed(st, BK) ? { stateRegisters: true, ...stateThreads } : {};
   if (st.ir.update?.cls !== 'additive' || st.ir.normalizer === 'maxabs') return {};
   const tile = st.options.stateKeyTile ?? pref?.stateKeyTile;
   const keyTiles = !!tile && tile < st.ir.keyDim;
@@ -329,8 +333,18 @@ function stateWorkgroups(st: PlanState, pref: TargetProfile['chunkPlan'], askedT
   const segmentable = st.ir.normalizer === 'none' && (keyTiles || BK >= st.ir.keyDim);
   const segment = !segmentable ? {} : chunks && chunks > 0 ? { segment: chunks * C } : wgs && wgs > 0 ? { segmentWorkgroups: wgs } : {};
   if (!keyTiles) return segment;
-  const threads = askedThreads === undefined ? pref?.stateThreads : undefined;
-  return { stateKeyTile: tile, ...(threads && threads <= st.target.limits.threadsPerGroup ? { stateThreads: threads } : {}), ...segment };
+  const threads = asked ?? (askedThreads === undefined ? pref?.stateThreads : undefined);
+  return { stateKeyTile: tile, ...(threads && threads % 32 === 0 && threads <= st.target.limits.threadsPerGroup ? { stateThreads: threads } : {}), ...segment };
+}
+
+/**
+ * Whether the delta rule's state kernel may hold its state in registers (Tiling.stateRegisters):
+ * one key slice over K', a scalar gate or none (a vector gate's keys come decayed from the
+ * intra-chunk kernel, and its decay of S is per row), and no normalizer.
+ */
+function registerStateAllowed(st: PlanState, BK: number): boolean {
+  const ir = st.ir;
+  return BK >= ir.keyDim && !isVectorGate(ir.gate.cls) && ir.normalizer === 'none';
 }
 
 /** Powers of two from 8 (or `cap`, when smaller) up to `cap`, itself a power of two. */

@@ -54,8 +54,15 @@ export interface Tiling {
    * workgroups where B × H is small. Unset: the whole key dimension per workgroup.
    */
   stateKeyTile?: number;
-  /** Threads per workgroup of the state kernel with key tiles (default `threads`). */
+  /** Threads per workgroup of the state kernel with key tiles or the state in registers (default `threads`). */
   stateThreads?: number;
+  /**
+   * Three kernels with a delta update (one key slice, a scalar gate or none, no normalizer): the
+   * state kernel holds S in registers (on CUDA the tensor-core accumulators of its update) and
+   * copies it once per chunk into a shared tile that the corrected values' product reads, with the
+   * corrected values in registers too (build-chunk.ts, registerStateChunk). Unset: S in shared memory.
+   */
+  stateRegisters?: boolean;
   /**
    * Three kernels with an additive update: the sequence in segments of this many tokens (a
    * multiple of C), their states computed in parallel — each segment's own from a zero state
@@ -117,6 +124,13 @@ export interface PlanOptions {
    * measurements, default: one pass. `segmentChunks` wins where both are given.
    */
   segmentWorkgroups?: number;
+  /**
+   * Three kernels with a delta update: the state kernel's state in registers (Tiling.stateRegisters),
+   * for measurements; ignored, with a note, where the plan does not allow it. Default: off.
+   */
+  stateRegisters?: boolean;
+  /** Threads per workgroup of the state kernel with the state in registers or key tiles (Tiling.stateThreads), for measurements. */
+  stateThreads?: number;
   /**
    * Vector gates' intra-chunk scores in blocks of 16 rows, the pairs across blocks by tensor-core
    * matmuls (build-intra.ts); default true. False scores every pair per element, for measurements.

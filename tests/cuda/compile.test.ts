@@ -20,6 +20,7 @@ import { compileCuda } from '../../backends/cuda/index.ts';
 import { renderDiagnostics } from '../../compiler/diagnostics/render.ts';
 import type { Dtype } from '../../compiler/kernel-ir/types.ts';
 import { lowerSource } from '../../compiler/pipeline.ts';
+import { parsePtxas, type PtxasEntry } from '../helpers/ptxas.ts';
 import { stdlibFiles } from '../helpers/stdlib.ts';
 
 interface Job {
@@ -29,16 +30,6 @@ interface Job {
   dtype: Dtype;
   dir: string;
   form?: 'recurrent' | 'segments';
-}
-
-interface PtxasEntry {
-  fn: string;
-  arch: string;
-  registers: number;
-  stack: number;
-  spillStores: number;
-  spillLoads: number;
-  smem: number;
 }
 
 interface Result {
@@ -66,31 +57,6 @@ function cudaIncludes(): string[] {
   const m = /INCLUDES="([^"]*)"/.exec(all);
   const paths = m ? [...m[1]!.matchAll(/-I"?([^"\s]+)"?/g)].map((x) => x[1]!) : [];
   return paths.length ? paths : ['/usr/local/cuda/include'];
-}
-
-export function parsePtxas(text: string): PtxasEntry[] {
-  const out: PtxasEntry[] = [];
-  let cur: PtxasEntry | undefined;
-  for (const line of text.split('\n')) {
-    const fn = /Compiling entry function '([^']+)' for '([^']+)'/.exec(line);
-    if (fn) {
-      cur = { fn: fn[1]!, arch: fn[2]!, registers: 0, stack: 0, spillStores: 0, spillLoads: 0, smem: 0 };
-      out.push(cur);
-      continue;
-    }
-    if (!cur) continue;
-    const sp = /(\d+) bytes stack frame, (\d+) bytes spill stores, (\d+) bytes spill loads/.exec(line);
-    if (sp) {
-      cur.stack = Number(sp[1]);
-      cur.spillStores = Number(sp[2]);
-      cur.spillLoads = Number(sp[3]);
-    }
-    const reg = /Used (\d+) registers/.exec(line);
-    if (reg) cur.registers = Number(reg[1]);
-    const sm = /(\d+) bytes smem/.exec(line);
-    if (sm) cur.smem = Number(sm[1]);
-  }
-  return out;
 }
 
 function run(cmd: string, args: string[]): Promise<{ code: number; output: string }> {
