@@ -68,6 +68,8 @@ plans=(
   'gated_deltanet_k3hr:gated_deltanet:{"outputKernel":true,"halfOperands":true,"stateRegisters":true}'
   'gated_deltanet_k3r:gated_deltanet:{"outputKernel":true,"stateRegisters":true}'
   'deltanet_k3c64hr:deltanet:{"outputKernel":true,"chunk":64,"halfOperands":true,"stateRegisters":true}'
+  'kda_r:kda:{"stateRegisters":true}'
+  'kda_hr:kda:{"halfOperands":true,"stateRegisters":true}'
 )
 for v in "${plans[@]}"; do
   IFS=: read -r name spec json <<< "$v"

@@ -644,20 +644,25 @@ export function buildChunkKernel(st: PlanState, pass: StatePass = 'whole'): Kern
   };
 
   /**
-   * The delta rule's state-only chunk with S in registers (Tiling.stateRegisters; one key slice, a
-   * scalar gate or none): the chunk's tiles load first (the CUDA backend issues them a chunk ahead);
+   * The delta rule's state-only chunk with S in registers (Tiling.stateRegisters; one key slice):
+   * the chunk's tiles load first (the CUDA backend issues them a chunk ahead);
    * S goes to w_h and, once, into the shared tile Sh that the product W·S reads; the corrected
    * values X = U − W·Sh are register accumulators, stored over U and scaled by e^{b_L − b} into the
-   * shared Xd; then S ← e^{b_L} S + Kᵀ Xd accumulates in place. Every op on S and X is elementwise
+   * shared Xd; then S ← e^{b_L} S + Kᵀ Xd accumulates (a vector gate's e^{b_L} scales S's rows
+   * first, its keys decayed already). Every op on S and X is elementwise
    * or a matmul into them, so no thread reads another's elements (FLA's h kernel has this shape).
    */
   const registerStateChunk = () => {
     const uIdx = b.add(rowBase(R, V), b.add(v0, Cv));
     const Uc = kb.tile('Uc', C, BV);
     const Ws = kb.tile('Ws', C, BK);
+    // Vector gates (KDA): keys decayed to the chunk's end by the intra-chunk kernel, and the state's
+    // decay e^{b_L} per key row from the gate sums' last row.
+    const Bl = decayed ? kb.tile('Bl', BK, 1) : undefined;
     kb.map(Uc, b.ld('w_u', uIdx), { ...rowsValid, cols: vCols });
     kb.map(Ws, b.ld('w_w', b.add(rowBase(R, K), Cv)), sliceGuard(k0));
-    kb.map(Ks, q('k').at(R, Cv), sliceGuard(k0));
+    kb.map(Ks, Bl ? b.ld('w_k', b.add(rowBase(R, K), Cv)) : q('k').at(R, Cv), sliceGuard(k0));
+    if (Bl) kb.map(Bl, b.exp(b.ld('w_b', b.add(rowBase(b.sub(L, b.i(1)), K), R))), { rows: b.i(Math.min(BK, K)), cols: b.i(1), fill: 0 });
     const hRow = chunkStateRow(chunkSlot(start, n, c0, C), h, K);
     kb.op({ op: 'store', src: S, dst: { buf: 'w_h', index: b.add(b.mul(hRow(R), b.i(V)), b.add(v0, Cv)), rows: stateRows, cols: vCols }, value: b.tile(S, R, Cv) });
     const Sh = kb.tile('Sh', KP, BV);
@@ -666,12 +671,14 @@ export function buildChunkKernel(st: PlanState, pass: StatePass = 'whole'): Kern
     kb.map(X, b.tile(Uc, R, Cv));
     kb.matmul(X, Ws, Sh, { acc: 'sub' });
     kb.op({ op: 'store', src: X, dst: { buf: 'w_u', index: uIdx, rows: L, cols: vCols }, value: b.tile(X, R, Cv) });
-    // Token r's factor in the update, e^{b_L − b_r}·s_r, on the rows of X (k stays as loaded).
-    const decay = hasGate ? b.exp(b.sub(bLast(b.i(0)), bAt(R, b.i(0)))) : undefined;
+    // Token r's factor in the update, e^{b_L − b_r}·s_r, on the rows of X (k stays as loaded; with
+    // decayed keys it is in k already).
+    const decay = hasGate && !Bl ? b.exp(b.sub(bLast(b.i(0)), bAt(R, b.i(0)))) : undefined;
     const factor = decay && Sc ? b.mul(decay, sOf(R)) : (decay ?? (Sc ? sOf(R) : undefined));
     const Xd = kb.tile('Xd', C, BV);
     kb.map(Xd, factor ? b.mul(b.tile(X, R, Cv), factor) : b.tile(X, R, Cv));
-    kb.matmul(S, Ks, Xd, decayedUpdate({ transA: true, acc: 'add' }));
+    if (Bl) kb.map(S, b.mul(b.tile(S, R, Cv), b.tile(Bl, R, b.i(0))));
+    kb.matmul(S, Ks, Xd, Bl ? { transA: true, acc: 'add' } : decayedUpdate({ transA: true, acc: 'add' }));
   };
 
   // ── delta rule, split form: X = U − W S with W, U and the weights from the intra-chunk kernel ──

@@ -308,7 +308,7 @@ function tiling(st: PlanState): void {
   else if (!recurrent && !asked && t.C !== specC && t.C === prefC) st.notes.push(`tiling: chunk ${t.C} instead of the spec's ${specC}: ${prof.name} prefers it for the ${split ? 'split' : 'fused'} form (results are the same up to rounding)`);
   else if (!recurrent && !asked && t.C !== specC) st.notes.push(`tiling: the spec's chunk ${specC} does not fit ${prof.name}; using ${t.C} (results are the same up to rounding)`);
   st.notes.push(`tiling: ${st.tiling.why}`);
-  if (st.options.stateRegisters && !t.stateRegisters) st.notes.push('tiling: the state stays in shared memory (stateRegisters needs three kernels of a delta update with one key slice over K\', a scalar gate or none, and no normalizer)');
+  if (st.options.stateRegisters && !t.stateRegisters) st.notes.push('tiling: the state stays in shared memory (stateRegisters needs three kernels of a delta update with one key slice over K\' and no normalizer)');
 }
 
 /**
@@ -339,12 +339,10 @@ function stateWorkgroups(st: PlanState, pref: TargetProfile['chunkPlan'], askedT
 
 /**
  * Whether the delta rule's state kernel may hold its state in registers (Tiling.stateRegisters):
- * one key slice over K', a scalar gate or none (a vector gate's keys come decayed from the
- * intra-chunk kernel, and its decay of S is per row), and no normalizer.
+ * one key slice over K' and no normalizer.
  */
 function registerStateAllowed(st: PlanState, BK: number): boolean {
-  const ir = st.ir;
-  return BK >= ir.keyDim && !isVectorGate(ir.gate.cls) && ir.normalizer === 'none';
+  return BK >= st.ir.keyDim && st.ir.normalizer === 'none';
 }
 
 /** Powers of two from 8 (or `cap`, when smaller) up to `cap`, itself a power of two. */

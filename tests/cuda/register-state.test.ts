@@ -49,7 +49,7 @@ test('S and X in registers, 16-bit operand tiles by ldmatrix, the chunk loads on
     // W and k go into their tiles as the 16 bytes came (no conversion through f32).
     assert.match(k, /\*reinterpret_cast<uint4\*>\(&Ws\[r \* \d+ \+ c\]\) = raw\d+\[j\d+\];/, `${spec}: W stored raw`);
     assert.not.match(k, /cp_async/, `${spec}: no cp.async (its wait at a barrier would wait for the loads ahead too)`);
-    // The state's decay rides on the update (gated), which reads S only through its own slots.
+    // The state's decay rides on the update (a scalar gate), which reads S only through its own slots.
     if (spec === 'gated_deltanet') assert.match(k, /S\[(s\d+)\] = S\[\1\] \* mscale\d+ \+ acc\d+\[\1\];/);
     // Per chunk: the barrier after the loads and Sh, the one after Xd, the one before the next chunk's loads.
     const body = k.slice(k.indexOf('for (int c0 = 0;'));
@@ -57,10 +57,19 @@ test('S and X in registers, 16-bit operand tiles by ldmatrix, the chunk loads on
   }
 });
 
-test('nvcc fits the state kernel with S in registers without a spill (chunks of 32 and 64, value tiles of 16 and 32)', () => {
+test("KDA: decayed keys from the intra-chunk kernel, S's rows scaled by the gate's last row", () => {
+  const k = stateKernel(source('kda', 32), 'kda');
+  assert.match(k, /float S\[16\];/);
+  assert.match(k, /Uc, Ws, Ks, Bl: 16-byte loads issued one iteration ahead/);
+  assert.match(k, /S\[(s\d+)\] = \(S\[\1\] \* Bl\[r\]\);/, 'S scaled per row');
+  assert.match(k, /Xd ← X: pairs of adjacent columns per store/);
+  assert.not.match(k, /attnc_exp\(\(inv\d+ - /, 'no per-token factor on X (the keys are decayed)');
+});
+
+test('nvcc fits the state kernel with S in registers without a spill (chunks of 32 and 64, value tiles of 16 and 32, KDA)', () => {
   const dir = mkdtempSync(join(tmpdir(), 'attnc-regstate-'));
   try {
-    for (const [spec, chunk, BV] of [['gated_deltanet', 64, 32], ['gated_deltanet', 64, 16], ['gated_deltanet', 32, 32], ['deltanet', 64, 32]] as const) {
+    for (const [spec, chunk, BV] of [['gated_deltanet', 64, 32], ['gated_deltanet', 64, 16], ['gated_deltanet', 32, 32], ['deltanet', 64, 32], ['kda', 32, 32]] as const) {
       const label = `${spec}, chunks of ${chunk}, value tiles of ${BV}`;
       const sub = join(dir, `${spec}_${chunk}_${BV}`);
       mkdirSync(sub);
