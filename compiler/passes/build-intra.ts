@@ -33,6 +33,7 @@ import { KernelBuilder } from './kernel-builder.ts';
 import type { PlanState } from './plan.ts';
 import { chunkTerms } from './chunk-terms.ts';
 import { Sources } from './sources.ts';
+import { tensorCoreMatmuls } from './dtypes.ts';
 
 const { R, C: Cv } = b;
 
@@ -188,13 +189,17 @@ export function buildIntraKernel(st: PlanState): Kernel {
     kb.map(Akk!, b.sel(b.lt(Cv, R), b.mul(b.mul(kk, decay), beta(R)), b.f(0)));
     kb.map(A, b.sel(b.bin('eq', R, Cv), b.f(1), b.f(0)));
     kb.op({ op: 'trisolve', a: Akk!, b: A, sign: 1 });
-    // W = Tm diag(β)(K ⊙ e^{b}) and U = Tm diag(β) V, a slice of columns at a time (Qs holds the
-    // product). With one key slice, k and the gate sums are still in Ks and Bs. Vector gates put
+    // W = Tm diag(β)(K ⊙ e^{b}) and U = Tm diag(β) V, a slice of columns at a time (Qs, or the
+    // register tile WY, holds the product). With one key slice, k and the gate sums are still in Ks and Bs. Vector gates put
     // the products' operand in Gs (free after the cumulative sum): Ks then feeds no matmul, and its
     // rows keep the one-word padding under which the per-element scores read it without bank
     // conflicts (an operand's eight words put every fourth row on the same banks).
     const oneSlice = Math.ceil(K / BK) === 1;
     const Wop = vecGate ? Gs! : Ks;
+    // With 16-bit tensor-core operands everywhere (PlanOptions.halfOperands), the products go to a
+    // register tile (the accumulators) and are stored from it: no pass through workgroup memory,
+    // and Qs, then written only by the loads of q, is a 16-bit operand tile.
+    const WY = st.options.halfOperands && tensorCoreMatmuls(st) ? kb.tile('WY', C, BK, 'register') : Qs;
     kb.for('k0', b.i(0), b.i(K), b.i(BK), () => {
       if (!oneSlice) {
         kb.map(Ks, q('k').at(R, b.add(Cv, k0)), sliceCols);
@@ -207,14 +212,14 @@ export function buildIntraKernel(st: PlanState): Kernel {
         kb.op({ op: 'store', src: Ks, dst: { buf: 'w_k', index: b.add(rowBase(R, K), b.add(k0, Cv)), rows: L, cols: b.min(b.i(BK), b.sub(b.i(K), k0)) }, value: b.mul(k, b.exp(b.sub(bAt(b.sub(L, b.i(1)), Cv), bAt(R, Cv)))) });
       }
       kb.map(Wop, b.mul(b.mul(b.tile(Ks, R, Cv), beta(R)), hasGate ? b.exp(bAt(R, Cv)) : b.f(1)));
-      kb.matmul(Qs, A, Wop);
-      kb.op({ op: 'store', src: Qs, dst: { buf: 'w_w', index: b.add(rowBase(R, K), b.add(k0, Cv)), rows: L, cols: b.min(b.i(BK), b.sub(b.i(K), k0)) }, value: wyRow(Qs) });
+      kb.matmul(WY, A, Wop);
+      kb.op({ op: 'store', src: WY, dst: { buf: 'w_w', index: b.add(rowBase(R, K), b.add(k0, Cv)), rows: L, cols: b.min(b.i(BK), b.sub(b.i(K), k0)) }, value: wyRow(WY) });
     }, 'key-feature slices: W');
     const vCols = { rows: L, cols: b.min(b.i(BK), b.sub(b.i(V), k0)), fill: 0 };
     kb.for('k0', b.i(0), b.i(V), b.i(BK), () => {
       kb.map(Wop, b.mul(q('v').at(R, b.add(Cv, k0)), beta(R)), vCols);
-      kb.matmul(Qs, A, Wop);
-      kb.op({ op: 'store', src: Qs, dst: { buf: 'w_u', index: b.add(rowBase(R, V), b.add(k0, Cv)), rows: L, cols: vCols.cols }, value: wyRow(Qs) });
+      kb.matmul(WY, A, Wop);
+      kb.op({ op: 'store', src: WY, dst: { buf: 'w_u', index: b.add(rowBase(R, V), b.add(k0, Cv)), rows: L, cols: vCols.cols }, value: wyRow(WY) });
     }, 'value slices: U');
   });
 

@@ -656,6 +656,10 @@ function bindingPacking(st: PlanState): void {
     const members = p.buffers.filter((x) => g.roles.includes(x.role) && !x.packedInto);
     if (members.length < 2) continue;
     let offset: SExpr = b.i(0);
+    // Scratch that our kernels write keeps 32-bit elements once packed (two threads would race on
+    // the halves of a word): the 16-bit copies of the split form's W and states (ioDtype) stay f32.
+    const wide = new Set(members.filter((m) => m.ioDtype && m.role === 'scratch').map((m) => m.name));
+    for (const x of [...p.buffers, ...p.kernels.flatMap((k) => k.buffers)]) if (wide.has(x.name)) delete x.ioDtype;
     for (const m of members) {
       m.packedInto = { buffer: g.name, offset };
       offset = b.add(offset, alignUp(packedWords(m, storedDtype(m, storageDtype(st)))));

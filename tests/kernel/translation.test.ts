@@ -324,12 +324,15 @@ test('the delta state kernel with the state in registers = reference', () => {
       const gva = randomInputs(ir, { B: 2, T: 75, H: 2, seed: 50, initialState: true, heads: { q: 1, k: 1 } });
       const packed = randomInputs(ir, { B: 1, T: 90, H: 2, seed: 51, initialState: true, cuSeqlens: [0, 33, 33, 90] });
       for (const chunk of [32, 64]) {
-        const extra: PlanOptions = { outputKernel: true, stateRegisters: true };
+        // Chunks of 64 with 16-bit operands everywhere: the intra-chunk kernel's W and U in registers too.
+        const extra: PlanOptions = { outputKernel: true, stateRegisters: true, ...(chunk === 64 ? { halfOperands: true } : {}) };
         const p = plan(ir, 'cuda-sm90', { form: 'chunk', chunk, dtype: 'bf16', ...extra });
         const state = p.program!.kernels.find((k) => k.name === `${name}_chunk`)!;
         const applies = name !== 'gla';
         assert.is(p.tiling!.stateRegisters === true, applies, `${name}: state in registers`);
         if (applies) assert.is(state.tiles.find((t) => t.name === 'S')!.space, 'register', `${name}: S's space`);
+        const intra = p.program!.kernels.find((k) => k.name === `${name}_intra`)!;
+        assert.is(intra.tiles.some((t) => t.name === 'WY'), chunk === 64 && name !== 'gla', `${name}: W and U in registers`);
         assert.is(p.notes.some((n) => n.includes('the state stays in shared memory')), !applies, `${name}: note`);
         const label = `${name} ${JSON.stringify(dims ?? {})} chunk ${chunk}, state in registers`;
         validate(ir, 'cuda-sm90', 'chunk', gva, `${label}, GVA`, chunk, 'bf16', extra);

@@ -15,7 +15,7 @@ import { type RunInputs } from '../../compiler/interp/inputs.ts';
 import { randomInputs } from '../../compiler/interp/random.ts';
 import { compareTensors } from '../../compiler/interp/tensor.ts';
 import { plan } from '../../compiler/passes/pipeline.ts';
-import type { KernelForm } from '../../compiler/passes/plan.ts';
+import type { KernelForm, PlanOptions } from '../../compiler/passes/plan.ts';
 import { PROFILES, type TargetProfile } from '../../compiler/targets/profiles.ts';
 import type { Program } from '../../compiler/kernel-ir/types.ts';
 import { renderDiagnostics } from '../../compiler/diagnostics/render.ts';
@@ -37,12 +37,12 @@ function toHalf(ir: AttentionIR, run: RunInputs): RunInputs {
  * Plan for a profile (a name, or an explicit profile: its limits drive the plan; the device's
  * software-adapter flag still applies to the printed shaders), run on Dawn, compare.
  */
-async function check(ir: AttentionIR, form: KernelForm, dtype: 'f32' | 'f16', target: string | TargetProfile, run: RunInputs, label: string): Promise<Program> {
+async function check(ir: AttentionIR, form: KernelForm, dtype: 'f32' | 'f16', target: string | TargetProfile, run: RunInputs, label: string, extra: PlanOptions = {}): Promise<Program> {
   const gpu = await testGpu();
   if (dtype === 'f16' && !gpu.device.features.has('shader-f16')) assert.unreachable('the test device has no shader-f16');
   const base = typeof target === 'string' ? PROFILES[target]! : target;
   const profile = deviceProfile(base, gpu.device);
-  const p = plan(ir, target, { form, dtype, chunk: 32 });
+  const p = plan(ir, target, { form, dtype, chunk: 32, ...extra });
   assert.ok(p.program, renderDiagnostics(p.diagnostics));
   const man = webgpuManifest(ir, p.program!, { ...profile, name: base.name }, dtype);
   const kernels = new AttentionKernels(gpu.device, man);
@@ -86,6 +86,19 @@ test('T = 256 with the standard chunk of 64 (GLA, Gated DeltaNet, softmax)', asy
     const ir = stdlibIR(name, DIMS);
     const run = randomInputs(ir, { B: 1, T: 256, H: 2, seed: 53, initialState: ir.family === 'recurrent' });
     await check(ir, ir.family === 'softmax' ? 'parallel' : 'chunk', 'f32', 'webgpu-large', run, `${name} T=256`);
+  }
+});
+
+// The delta rules' three-kernel split form with the state kernel's S in registers
+// (PlanOptions.stateRegisters): a scalar gate, none and a vector gate, f32 and f16.
+test('the delta state kernel with S in registers (Gated DeltaNet, DeltaNet, KDA)', async () => {
+  for (const name of ['gated_deltanet', 'deltanet', 'kda']) {
+    const ir = stdlibIR(name, DIMS);
+    const run = randomInputs(ir, { B: 2, T: 100, H: 2, seed: 55, initialState: true });
+    for (const dtype of ['f32', 'f16'] as const) {
+      const p = await check(ir, 'chunk', dtype, 'webgpu-large', run, `${name} ${dtype}, S in registers`, { split: true, outputKernel: true, stateRegisters: true });
+      assert.is(p.kernels.find((k) => k.name === `${name}_chunk`)!.tiles.find((t) => t.name === 'S')!.space, 'register', `${name}: S in registers`);
+    }
   }
 });
 
