@@ -68,6 +68,9 @@ plans=(
   'gated_deltanet_k3hr:gated_deltanet:{"outputKernel":true,"halfOperands":true,"stateRegisters":true}'
   'gated_deltanet_k3r:gated_deltanet:{"outputKernel":true,"stateRegisters":true}'
   'deltanet_k3c64hr:deltanet:{"outputKernel":true,"chunk":64,"halfOperands":true,"stateRegisters":true}'
+  # The additive three-kernel form with key tiles and 16-bit operands: k and v a chunk ahead (ring).
+  'retnet_k3c64hkt32:retnet:{"outputKernel":true,"chunk":64,"stateKeyTile":32,"halfOperands":true}'
+  'simple_gla_k3c64hkt32:simple_gla:{"outputKernel":true,"chunk":64,"stateKeyTile":32,"halfOperands":true}'
   'kda_r:kda:{"stateRegisters":true}'
   'kda_hr:kda:{"halfOperands":true,"stateRegisters":true}'
 )
