@@ -232,22 +232,10 @@ class CudaPrinter extends CLikePrinter {
     this.halfTiles = this.sixteenBitTiles();
     this.roundedTiles = this.tf32Tiles();
     this.pipelinedCopies = this.chunkLoopCopies();
-    let copies = false;
     // f32 tiles filled by cp.async (Kernel.asyncState): their rows stay unpadded (16-byte aligned).
     const asyncF32 = new Set<string>();
-    forEachStmt(k.body, (st) => {
-      if (st.op !== 'map') return;
-      // mapOp prints `uniform ? load : …` as a branch whose load side is a map of its own.
-      const e = st.expr;
-      const forms = e.k === 'sel' && blockUniform(e.c) ? [st, { ...st, expr: e.a }] : [st];
-      for (const f of forms) {
-        const vec = this.vectorLoad(f);
-        if (!vec || !this.rawCopy(f, vec)) continue;
-        copies = true;
-        if (!this.halfTiles.has(f.dst.tile)) asyncF32.add(f.dst.tile);
-      }
-    });
-    this.asyncCopies = copies;
+    for (const f of this.copyMaps()) if (!this.halfTiles.has(f.dst.tile)) asyncF32.add(f.dst.tile);
+    this.asyncCopies = this.copyMaps().length > 0;
     // Pad shared rows; the operands of tensor-core matmuls by 4 or 8 words (fragmentPads); a
     // 16-bit tile's rows to an odd number of 16-byte units, so that the 8 rows an ldmatrix phase
     // reads fall on distinct banks.
@@ -269,6 +257,31 @@ class CudaPrinter extends CLikePrinter {
       });
     });
     this.padSharedRows(sharedLimit, pads);
+    // Copies held back from cp.async for a chunk loop that then pipelines nothing (no ring fits and
+    // the group holds too many words for registers) go back to cp.async (the pads do not depend
+    // on it: only 16-bit tiles are held back).
+    for (;;) {
+      const stuck = k.body.filter((s): s is Extract<Stmt, { op: 'for' }> => s.op === 'for' && !!this.leadingGroup(s)?.group.some((g) => this.pipelinedCopies.has(g.s)) && !this.pipelinedGroup(s));
+      if (!stuck.length) break;
+      for (const s of stuck) for (const g of this.leadingGroup(s)!.group) this.pipelinedCopies.delete(g.s);
+      this.asyncCopies = this.copyMaps().length > 0;
+    }
+  }
+
+  /** The maps (or a block-uniform select's load side) printed as cp.async copies (rawCopy). */
+  private copyMaps(): Extract<Stmt, { op: 'map' }>[] {
+    const out: Extract<Stmt, { op: 'map' }>[] = [];
+    forEachStmt(this.k.body, (st) => {
+      if (st.op !== 'map') return;
+      // mapOp prints `uniform ? load : …` as a branch whose load side is a map of its own.
+      const e = st.expr;
+      const forms = e.k === 'sel' && blockUniform(e.c) ? [st, { ...st, expr: e.a }] : [st];
+      for (const f of forms) {
+        const vec = this.vectorLoad(f);
+        if (vec && this.rawCopy(f, vec)) out.push(f);
+      }
+    });
+    return out;
   }
 
   /**
@@ -346,7 +359,7 @@ class CudaPrinter extends CLikePrinter {
   private readonly quadFolds = new Map<SExpr, Extract<SExpr, { k: 'tile' }>[]>();
 
   /** Whether some map copies by cp.async (rawCopy): every barrier then waits for the copies first. */
-  private readonly asyncCopies: boolean;
+  private asyncCopies: boolean;
 
   /**
    * Maps that would copy 16 unchanged bytes by cp.async (rawCopy) but open a top-level chunk loop's

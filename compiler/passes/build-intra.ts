@@ -33,7 +33,7 @@ import { KernelBuilder } from './kernel-builder.ts';
 import type { PlanState } from './plan.ts';
 import { chunkTerms } from './chunk-terms.ts';
 import { Sources } from './sources.ts';
-import { tensorCoreMatmuls } from './dtypes.ts';
+import { fragmentTileFits } from './dtypes.ts';
 
 const { R, C: Cv } = b;
 
@@ -198,8 +198,10 @@ export function buildIntraKernel(st: PlanState): Kernel {
     const Wop = vecGate ? Gs! : Ks;
     // With 16-bit tensor-core operands everywhere (PlanOptions.halfOperands), the products go to a
     // register tile (the accumulators) and are stored from it: no pass through workgroup memory,
-    // and Qs, then written only by the loads of q, is a 16-bit operand tile.
-    const WY = st.options.halfOperands && tensorCoreMatmuls(st) ? kb.tile('WY', C, BK, 'register') : Qs;
+    // and Qs, then written only by the loads of q, is a 16-bit operand tile. Where one slice covers
+    // K' and V' and the tile is at most 32 words a thread (two slices of K' = V' = 256 spilled).
+    const wyRegisters = st.options.halfOperands && oneSlice && V <= BK && fragmentTileFits(st, tl.threads, C, BK, 32);
+    const WY = wyRegisters ? kb.tile('WY', C, BK, 'register') : Qs;
     kb.for('k0', b.i(0), b.i(K), b.i(BK), () => {
       if (!oneSlice) {
         kb.map(Ks, q('k').at(R, b.add(Cv, k0)), sliceCols);

@@ -42,3 +42,19 @@ export function rowTilesFit(st: PlanState, threads: number, rows: number, cols: 
   if (rows % (rt.rows * warps)) return false;
   return cols.every((c) => c === 1 || (c % rt.cols === 0 && (rows * c) / threads <= rt.words));
 }
+
+/**
+ * Whether a register tile [rows, cols] that a tensor-core matmul writes can be laid out as the
+ * accumulator fragments of a block of `threads` (the profile's rowTiles shape, rows × cols a
+ * fragment tile): a grid of warps that splits the fragment tiles evenly, at most `words` a thread.
+ * Otherwise the backend lays the tile out element by element, and its products leave the tensor cores.
+ */
+export function fragmentTileFits(st: PlanState, threads: number, rows: number, cols: number, words: number): boolean {
+  const rt = st.target.rowTiles;
+  const lanes = st.target.features.subgroupSize[0];
+  if (!rt || !tensorCoreMatmuls(st) || threads % lanes || rows % rt.rows || cols % rt.cols || (rows * cols) / threads > words) return false;
+  const warps = threads / lanes;
+  const [mt, nt] = [rows / rt.rows, cols / rt.cols];
+  for (let wm = 1; wm <= warps; wm++) if (warps % wm === 0 && mt % wm === 0 && nt % (warps / wm) === 0) return true;
+  return false;
+}

@@ -308,6 +308,7 @@ function tiling(st: PlanState): void {
   else if (!recurrent && !asked && t.C !== specC && t.C === prefC) st.notes.push(`tiling: chunk ${t.C} instead of the spec's ${specC}: ${prof.name} prefers it for the ${split ? 'split' : 'fused'} form (results are the same up to rounding)`);
   else if (!recurrent && !asked && t.C !== specC) st.notes.push(`tiling: the spec's chunk ${specC} does not fit ${prof.name}; using ${t.C} (results are the same up to rounding)`);
   st.notes.push(`tiling: ${st.tiling.why}`);
+  if (st.options.stateThreads !== undefined && !t.stateThreads) st.notes.push(`tiling: stateThreads ${st.options.stateThreads} not applied (it sets the state kernel's workgroup with key tiles or the state in registers, in a multiple of 32 within the profile's ${prof.limits.threadsPerGroup})`);
   if (st.options.stateRegisters && !t.stateRegisters) st.notes.push('tiling: the state stays in shared memory (stateRegisters needs three kernels of a delta update with one key slice over K\' and no normalizer)');
 }
 

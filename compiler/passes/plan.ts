@@ -57,7 +57,7 @@ export interface Tiling {
   /** Threads per workgroup of the state kernel with key tiles or the state in registers (default `threads`). */
   stateThreads?: number;
   /**
-   * Three kernels with a delta update (one key slice, a scalar gate or none, no normalizer): the
+   * Three kernels with a delta update (one key slice, no normalizer): the
    * state kernel holds S in registers (on CUDA the tensor-core accumulators of its update) and
    * copies it once per chunk into a shared tile that the corrected values' product reads, with the
    * corrected values in registers too (build-chunk.ts, registerStateChunk). Unset: S in shared memory.
