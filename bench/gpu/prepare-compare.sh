@@ -71,6 +71,10 @@ plans=(
   # The additive three-kernel form with key tiles and 16-bit operands: k and v a chunk ahead (ring).
   'retnet_k3c64hkt32:retnet:{"outputKernel":true,"chunk":64,"stateKeyTile":32,"halfOperands":true}'
   'simple_gla_k3c64hkt32:simple_gla:{"outputKernel":true,"chunk":64,"stateKeyTile":32,"halfOperands":true}'
+  # The flash kernel with the next key tile's K issued right after the scores (FlashAttention-2's order).
+  'softmax_early:softmax:{"earlyKeyLoads":true}'
+  'swa_sink_early:swa_sink:{"earlyKeyLoads":true}'
+  'alibi_early:alibi:{"earlyKeyLoads":true}'
   'kda_r:kda:{"stateRegisters":true}'
   'kda_hr:kda:{"halfOperands":true,"stateRegisters":true}'
 )

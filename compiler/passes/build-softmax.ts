@@ -106,6 +106,8 @@ export function buildSoftmaxKernel(st: PlanState): Kernel {
     // FlashAttention-2's order: the K tile of the next key tile the mask keeps is loaded while this
     // one's P·V product runs (after its scores no longer need K), and V while the scores are
     // computed; the first tile's K before the loop. A tile the mask skips loads the next one's K.
+    // With PlanOptions.earlyKeyLoads the next K is issued right after the scores' product instead.
+    const early = st.options.earlyKeyLoads === true;
     const loadKeys = (j: SExpr) => {
       const L = kb.let('Lkn', b.min(b.i(Bk), b.sub(klen, j)));
       kb.map(Kt, src.elem('k', keysAt(j)).at(R, Cv), { rows: L, cols: b.i(Dk), fill: 0 });
@@ -132,6 +134,8 @@ export function buildSoftmaxKernel(st: PlanState): Kernel {
         const rk = keysAt(j0);
         kb.map(Vt, src.elem('v', rk).at(R, Cv), { rows: Lk, cols: b.i(V), fill: 0 });
         kb.matmul(Sm, Q, Kt, { transB: true });
+        // (The scores read K only through Sm: scores with features outside dot(q, k) are unsupported.)
+        if (early) prefetch();
         // Score modification and mask, per element; masked elements hold a large negative sentinel.
         const pair = pairLeaves(st, rq, rk, Sm, src.uses);
         // Row terms of the score at the query tile's first row (row-terms.ts): every row of the
@@ -175,7 +179,7 @@ export function buildSoftmaxKernel(st: PlanState): Kernel {
           const w = ir.weight === 'sigmoid' ? b.un('sigmoid', b.tile(Sm, R, Cv)) : b.un('relu', b.tile(Sm, R, Cv));
           kb.map(Sm, b.sel(b.bin('gt', b.tile(Sm, R, Cv), b.f(NEG / 2)), w, b.f(0)));
         }
-        prefetch();
+        if (!early) prefetch();
         kb.matmul(Acc, Sm, Vt, { acc: 'add' });
       }, prefetch);
     }, 'key tiles');

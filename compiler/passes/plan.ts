@@ -137,6 +137,12 @@ export interface PlanOptions {
    */
   scoreBlocks?: boolean;
   /**
+   * The flash kernel: the next key tile's K loads right after this tile's scores (its only reader),
+   * so that the load has the softmax and P·V to land, as FlashAttention-2 orders it, instead of
+   * after the softmax (V then has only the scores' product to land); for measurements. Default off.
+   */
+  earlyKeyLoads?: boolean;
+  /**
    * 16-bit tensor-core operands (m16n8k16) in every kernel of a bf16 or f16 program, the chunk
    * form's intra and state kernels included (default: the flash and output kernels only), for
    * measurements: the states and weights those matmuls read are then rounded to 16 bits, as FLA's

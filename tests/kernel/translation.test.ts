@@ -206,6 +206,15 @@ for (const f of stdlibFiles()) {
       validate(ir, target, 'parallel', plain, `${target} bf16`, undefined, 'bf16');
       validate(ir, target, 'parallel', packed, `${target} bf16 packed`, undefined, 'bf16');
     }
+    // The next key tile's K issued right after the scores (PlanOptions.earlyKeyLoads): the load
+    // moves before the softmax, and the barrier that guards K's tile with it.
+    const early = plan(ir, 'cuda-sm90', { form: 'parallel', dtype: 'bf16', earlyKeyLoads: true }).program!.kernels.find((x) => x.name.endsWith('_attention'))!;
+    const order = JSON.stringify(early.body);
+    const scores = order.indexOf('"op":"matmul","dst":{"tile":"Sm"');
+    const weights = ir.weight === 'softmax' ? '"exp2"' : ir.weight === 'sigmoid' ? '"sigmoid"' : '"relu"';
+    assert.ok(scores > 0 && order.indexOf('"dst":{"tile":"Kt"', scores) < order.indexOf(weights, scores), `${f.name}: the next K loaded before the weights`);
+    validate(ir, 'cuda-sm90', 'parallel', plain, 'cuda-sm90 bf16, early key loads', undefined, 'bf16', { earlyKeyLoads: true });
+    validate(ir, 'cuda-sm90', 'parallel', packed, 'cuda-sm90 bf16 packed, early key loads', undefined, 'bf16', { earlyKeyLoads: true });
   });
 }
 
