@@ -11,6 +11,7 @@
 #   the tile variants alone:  python3 bench/gpu/compare.py DIR --only gated_deltanet --skip-others --variants
 #   softmax tiles:            for d in DIR/softmax-tiles/*; do python3 bench/gpu/kernel_times.py $d; done
 #   plan variants:            bash bench/gpu/session.sh OUT plans (checked, then timed beside the default)
+#   only some plan variants:  PLANS=a,b bash bench/gpu/prepare-compare.sh
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 dir=${1:-.gpu/compare}
@@ -78,9 +79,14 @@ plans=(
   'kda_r:kda:{"stateRegisters":true}'
   'kda_hr:kda:{"halfOperands":true,"stateRegisters":true}'
 )
+# PLANS=a,b builds only those plan variants (and the *_one builds the shapes step times): each
+# build is ~0.2 MB, and .gpu must stay within the 64 MiB a device call carries.
+built=0
 for v in "${plans[@]}"; do
   IFS=: read -r name spec json <<< "$v"
+  if [ -n "${PLANS:-}" ] && [[ ",$PLANS," != *",$name,"* ]] && [[ "$name" != *_one ]]; then continue; fi
   node --import tsx bench/gpu/compile_variant.ts "$spec" "$dir/plans/$name" "$json" > /dev/null
+  built=$((built + 1))
 done
 # Decode variants of Gated DeltaNet (the recurrent form) under DIR/decode-variants/NAME, timed and
 # checked by session.sh's `decode` step: NAME:JSON. rf128: the register floor of 128 (4 blocks of
@@ -97,4 +103,4 @@ for t in "${tiles[@]}"; do
 done
 # ALiBi with key tiles of 64: without a spill since its relative term is a column term (row-terms.ts).
 ./bin/attnc compile stdlib/alibi.attn --target cuda --tiles BK=64 --out "$dir/softmax-tiles/alibi_k64" > /dev/null
-echo "compiled $(ls "$dir" | grep -vcE '^(decode|decode-variants|variants|plans|softmax-tiles)$') specs, the decode form, ${#decodes[@]} decode variants, ${#variants[@]} tile variants, ${#plans[@]} plan variants and ${#tiles[@]} softmax tilings into $dir"
+echo "compiled $(ls "$dir" | grep -vcE '^(decode|decode-variants|variants|plans|softmax-tiles)$') specs, the decode form, ${#decodes[@]} decode variants, ${#variants[@]} tile variants, $built plan variants and ${#tiles[@]} softmax tilings into $dir"
