@@ -234,8 +234,9 @@ class CudaPrinter extends CLikePrinter {
     this.pipelinedCopies = this.chunkLoopCopies();
     // f32 tiles filled by cp.async (Kernel.asyncState): their rows stay unpadded (16-byte aligned).
     const asyncF32 = new Set<string>();
-    for (const f of this.copyMaps()) if (!this.halfTiles.has(f.dst.tile)) asyncF32.add(f.dst.tile);
-    this.asyncCopies = this.copyMaps().length > 0;
+    const copies = this.copyMaps();
+    for (const f of copies) if (!this.halfTiles.has(f.dst.tile)) asyncF32.add(f.dst.tile);
+    this.asyncCopies = copies.length > 0;
     // Pad shared rows; the operands of tensor-core matmuls by 4 or 8 words (fragmentPads); a
     // 16-bit tile's rows to an odd number of 16-byte units, so that the 8 rows an ldmatrix phase
     // reads fall on distinct banks.
@@ -371,19 +372,17 @@ class CudaPrinter extends CLikePrinter {
    */
   private readonly pipelinedCopies: Set<Stmt>;
 
+  /**
+   * The candidates: the 16-bit copies of every top-level loop's leading load group (leadingGroup).
+   * The constructor gives back to cp.async those of a loop that pipelinedGroup then does not take.
+   */
   private chunkLoopCopies(): Set<Stmt> {
     const out = new Set<Stmt>();
     if (this.k.prefetchWords === undefined && (this.k.prefetchDepth ?? 1) < 2) return out;
     for (const s of this.k.body) {
       // A loop of one iteration (one key slice) has no next iteration to load for.
       if (s.op !== 'for' || (s.from.k === 'const' && s.to.k === 'const' && s.step.k === 'const' && s.to.v - s.from.v <= s.step.v)) continue;
-      const lead = this.leadingGroup(s);
-      if (!lead) continue;
-      const { group } = lead;
-      // pipelinedGroup's conditions but the ring's room (known once the tiles are laid out).
-      const words = group.reduce((n, g) => n + g.words, 0);
-      if (group.length < 2 || ((this.k.prefetchDepth ?? 1) < 2 && words > (this.k.prefetchWords ?? PIPELINED_REGISTERS)) || group.some((g) => !this.loadsAhead(s, g))) continue;
-      for (const g of group) if (this.halfTiles.has(g.s.dst.tile) && this.unconverted(g.s, g.vec)) out.add(g.s);
+      for (const g of this.leadingGroup(s)?.group ?? []) if (this.halfTiles.has(g.s.dst.tile) && this.unconverted(g.s, g.vec)) out.add(g.s);
     }
     return out;
   }

@@ -44,7 +44,7 @@ export function buildChunkKernel(st: PlanState, pass: StatePass = 'whole'): Kern
   // the state evolve independently (S ← diag(e^{b_L}) S + K̃ᵀV), so each workgroup holds one tile
   // of key rows × value columns, and the key tiles are a grid dimension next to the value tiles.
   const keyTile = tl.split && tl.outputKernel && cls === 'additive' && tl.stateKeyTile ? tl.stateKeyTile : undefined;
-  // The delta rule's state-only kernel with S in registers (Tiling.stateRegisters; registerStateChunk).
+  // The delta rule's state-only kernel with S in registers (Tiling.stateRegisters; the register branch of stateOnlyChunk).
   const regState = tl.split === true && tl.outputKernel === true && cls === 'delta' && tl.stateRegisters === true;
   const BK = keyTile ?? tl.BK;
   const BV = tl.BV;
@@ -581,7 +581,6 @@ export function buildChunkKernel(st: PlanState, pass: StatePass = 'whole'): Kern
    * scales the rows of k (scaleKeys), and a scalar gate's e^{b_L} rides on the update's matmul.
    */
   const stateOnlyChunk = () => {
-    if (regState) return registerStateChunk();
     // One key slice (k0 = 0, bound before the chunk loop): no slice loops, so that every load of
     // the chunk follows the chunk inputs' and the backend issues them together.
     const slices = (body: () => void, note: string) => (oneSlice ? body() : kb.for('k0', b.i(0), b.i(K), b.i(BK), body, note));
@@ -598,31 +597,67 @@ export function buildChunkKernel(st: PlanState, pass: StatePass = 'whole'): Kern
       if (vecGate) loadGateSlice();
     };
     /**
-     * Token r's factor in the update, on the rows of the key slice: e^{b_L − b_r}·s_r (per key
-     * column for vector gates). Scaling k rather than the values leaves the corrected values
-     * as they are stored for the output kernel, in the phase that reads the old state.
+     * Token r's factor in the update, e^{b_L − b_r}·s_r (per key column for vector gates), where
+     * the keys are not decayed already (Bl).
+     */
+    const tokenFactor = (): SExpr | undefined => {
+      if (Bl) return undefined;
+      const decay = vecGate ? b.exp(b.sub(bLast(Cv), bAt(R, Cv))) : hasGate ? b.exp(b.sub(bLast(b.i(0)), bAt(R, b.i(0)))) : undefined;
+      return decay && Sc ? b.mul(decay, sOf(R)) : (decay ?? (Sc ? sOf(R) : undefined));
+    };
+    /**
+     * The factor on the rows of the key slice. Scaling k rather than the values leaves the
+     * corrected values as they are stored for the output kernel, in the phase that reads the old state.
      */
     const scaleKeys = () => {
-      if (Bl) return;
-      const decay = vecGate ? b.exp(b.sub(bLast(Cv), bAt(R, Cv))) : hasGate ? b.exp(b.sub(bLast(b.i(0)), bAt(R, b.i(0)))) : undefined;
-      const factor = decay && Sc ? b.mul(decay, sOf(R)) : (decay ?? (Sc ? sOf(R) : undefined));
+      const factor = tokenFactor();
       if (factor) kb.map(Ks, b.mul(b.tile(Ks, R, Cv), factor));
     };
-    let Y = Vc!;
     const Ws = cls === 'delta' ? kb.tile('Ws', C, BK) : undefined;
     const uIdx = b.add(rowBase(R, V), b.add(v0, Cv));
+    const loadW = () => kb.map(Ws!, b.ld('w_w', b.add(rowBase(R, K), b.add(k0, Cv))), sliceGuard(k0));
+    /** S (and z) before the chunk, for the output kernel. */
+    const storeStateBefore = () => {
+      const hRow = chunkStateRow(chunkSlot(start, n, c0, C), h, K);
+      if (pass !== 'segment') kb.op({ op: 'store', src: S, dst: { buf: 'w_h', index: b.add(b.mul(hRow(stateRow(R)), b.i(V)), b.add(v0, Cv)), rows: stateRows, cols: vCols }, value: b.tile(S, R, Cv) });
+      if (Z) kb.if(b.bin('eq', v0, b.i(0)), () => kb.op({ op: 'store', src: Z, dst: { buf: 'w_z', index: hRow(stateRow(R)), rows: stateRows, cols: b.i(1) }, value: b.tile(Z, R, b.i(0)) }));
+    };
+    if (regState) {
+      // The delta rule with S in registers (Tiling.stateRegisters; one key slice): the chunk's
+      // tiles load first (the CUDA backend issues them a chunk ahead); S goes to w_h and, once,
+      // into the shared tile Sh that the product W·S reads; the corrected values X = U − W·Sh are
+      // register accumulators, stored over U and scaled by the token factor into the shared Xd;
+      // then S ← e^{b_L} S + Kᵀ Xd accumulates (a vector gate's e^{b_L} scales S's rows first, its
+      // keys decayed already). Every op on S and X is elementwise or a matmul into them, so no
+      // thread reads another's elements (FLA's h kernel has this shape).
+      const Uc = kb.tile('Uc', C, BV);
+      kb.map(Uc, b.ld('w_u', uIdx), { ...rowsValid, cols: vCols });
+      loadW();
+      loadKeys();
+      storeStateBefore();
+      const Sh = kb.tile('Sh', KP, BV);
+      kb.map(Sh, b.tile(S, R, Cv));
+      const X = kb.tile('X', C, BV, 'register');
+      kb.map(X, b.tile(Uc, R, Cv));
+      kb.matmul(X, Ws!, Sh, { acc: 'sub' });
+      kb.op({ op: 'store', src: X, dst: { buf: 'w_u', index: uIdx, rows: L, cols: vCols }, value: b.tile(X, R, Cv) });
+      const factor = tokenFactor();
+      const Xd = kb.tile('Xd', C, BV);
+      kb.map(Xd, factor ? b.mul(b.tile(X, R, Cv), factor) : b.tile(X, R, Cv));
+      if (Bl) kb.map(S, b.mul(b.tile(S, R, Cv), b.tile(Bl, R, b.i(0))));
+      kb.matmul(S, Ks, Xd, Bl ? { transA: true, acc: 'add' } : decayedUpdate({ transA: true, acc: 'add' }));
+      return;
+    }
+    let Y = Vc!;
     if (Ws) {
       Y = kb.tile('X', C, BV);
       kb.map(Y, b.ld('w_u', uIdx), { ...rowsValid, cols: vCols });
     }
-    const loadW = () => kb.map(Ws!, b.ld('w_w', b.add(rowBase(R, K), b.add(k0, Cv))), sliceGuard(k0));
     if (oneSlice) {
       if (Ws) loadW();
       loadKeys();
     }
-    const hRow = chunkStateRow(chunkSlot(start, n, c0, C), h, K);
-    if (pass !== 'segment') kb.op({ op: 'store', src: S, dst: { buf: 'w_h', index: b.add(b.mul(hRow(stateRow(R)), b.i(V)), b.add(v0, Cv)), rows: stateRows, cols: vCols }, value: b.tile(S, R, Cv) });
-    if (Z) kb.if(b.bin('eq', v0, b.i(0)), () => kb.op({ op: 'store', src: Z, dst: { buf: 'w_z', index: hRow(stateRow(R)), rows: stateRows, cols: b.i(1) }, value: b.tile(Z, R, b.i(0)) }));
+    storeStateBefore();
     if (oneSlice) scaleKeys();
     if (Ws) {
       slices(() => {
@@ -641,44 +676,6 @@ export function buildChunkKernel(st: PlanState, pass: StatePass = 'whole'): Kern
       if (Z) kb.map(zSlice, b.add(b.tile(Z, sRow(R), b.i(0)), b.fold('sum', 'j', b.i(0), b.i(C), b.tile(Ks, b.v('j'), R))));
       if (Dl) kb.map(Dl, b.add(b.tile(Dl, R, b.i(0)), bLast(vecGate ? R : b.i(0))));
     }, 'key-feature slices: state update');
-  };
-
-  /**
-   * The delta rule's state-only chunk with S in registers (Tiling.stateRegisters; one key slice):
-   * the chunk's tiles load first (the CUDA backend issues them a chunk ahead);
-   * S goes to w_h and, once, into the shared tile Sh that the product W·S reads; the corrected
-   * values X = U − W·Sh are register accumulators, stored over U and scaled by e^{b_L − b} into the
-   * shared Xd; then S ← e^{b_L} S + Kᵀ Xd accumulates (a vector gate's e^{b_L} scales S's rows
-   * first, its keys decayed already). Every op on S and X is elementwise
-   * or a matmul into them, so no thread reads another's elements (FLA's h kernel has this shape).
-   */
-  const registerStateChunk = () => {
-    const uIdx = b.add(rowBase(R, V), b.add(v0, Cv));
-    const Uc = kb.tile('Uc', C, BV);
-    const Ws = kb.tile('Ws', C, BK);
-    // Vector gates (KDA): keys decayed to the chunk's end by the intra-chunk kernel, and the state's
-    // decay e^{b_L} per key row from the gate sums' last row.
-    const Bl = decayed ? kb.tile('Bl', BK, 1) : undefined;
-    kb.map(Uc, b.ld('w_u', uIdx), { ...rowsValid, cols: vCols });
-    kb.map(Ws, b.ld('w_w', b.add(rowBase(R, K), Cv)), sliceGuard(k0));
-    kb.map(Ks, Bl ? b.ld('w_k', b.add(rowBase(R, K), Cv)) : q('k').at(R, Cv), sliceGuard(k0));
-    if (Bl) kb.map(Bl, b.exp(b.ld('w_b', b.add(rowBase(b.sub(L, b.i(1)), K), R))), { rows: b.i(Math.min(BK, K)), cols: b.i(1), fill: 0 });
-    const hRow = chunkStateRow(chunkSlot(start, n, c0, C), h, K);
-    kb.op({ op: 'store', src: S, dst: { buf: 'w_h', index: b.add(b.mul(hRow(R), b.i(V)), b.add(v0, Cv)), rows: stateRows, cols: vCols }, value: b.tile(S, R, Cv) });
-    const Sh = kb.tile('Sh', KP, BV);
-    kb.map(Sh, b.tile(S, R, Cv));
-    const X = kb.tile('X', C, BV, 'register');
-    kb.map(X, b.tile(Uc, R, Cv));
-    kb.matmul(X, Ws, Sh, { acc: 'sub' });
-    kb.op({ op: 'store', src: X, dst: { buf: 'w_u', index: uIdx, rows: L, cols: vCols }, value: b.tile(X, R, Cv) });
-    // Token r's factor in the update, e^{b_L − b_r}·s_r, on the rows of X (k stays as loaded; with
-    // decayed keys it is in k already).
-    const decay = hasGate && !Bl ? b.exp(b.sub(bLast(b.i(0)), bAt(R, b.i(0)))) : undefined;
-    const factor = decay && Sc ? b.mul(decay, sOf(R)) : (decay ?? (Sc ? sOf(R) : undefined));
-    const Xd = kb.tile('Xd', C, BV);
-    kb.map(Xd, factor ? b.mul(b.tile(X, R, Cv), factor) : b.tile(X, R, Cv));
-    if (Bl) kb.map(S, b.mul(b.tile(S, R, Cv), b.tile(Bl, R, b.i(0))));
-    kb.matmul(S, Ks, Xd, Bl ? { transA: true, acc: 'add' } : decayedUpdate({ transA: true, acc: 'add' }));
   };
 
   // ── delta rule, split form: X = U − W S with W, U and the weights from the intra-chunk kernel ──

@@ -322,8 +322,9 @@ function tiling(st: PlanState): void {
  */
 function stateWorkgroups(st: PlanState, pref: TargetProfile['chunkPlan'], askedThreads: number | undefined, C: number, BK: number): Pick<Tiling, 'stateKeyTile' | 'stateThreads' | 'stateRegisters' | 'segment' | 'segmentWorkgroups'> {
   const asked = st.options.stateThreads;
-  const stateThreads = asked && asked % 32 === 0 && asked <= st.target.limits.threadsPerGroup ? { stateThreads: asked } : {};
-  if (st.ir.update?.cls === 'delta') return st.options.stateRegisters && registerStateAllowed(st, BK) ? { stateRegisters: true, ...stateThreads } : {};
+  /** A workgroup size for the state kernel, where it is a multiple of 32 the profile allows. */
+  const stateThreads = (n: number | undefined) => (n && n % 32 === 0 && n <= st.target.limits.threadsPerGroup ? { stateThreads: n } : {});
+  if (st.ir.update?.cls === 'delta') return st.options.stateRegisters && registerStateAllowed(st, BK) ? { stateRegisters: true, ...stateThreads(asked) } : {};
   if (st.ir.update?.cls !== 'additive' || st.ir.normalizer === 'maxabs') return {};
   const tile = st.options.stateKeyTile ?? pref?.stateKeyTile;
   const keyTiles = !!tile && tile < st.ir.keyDim;
@@ -334,8 +335,7 @@ function stateWorkgroups(st: PlanState, pref: TargetProfile['chunkPlan'], askedT
   const segmentable = st.ir.normalizer === 'none' && (keyTiles || BK >= st.ir.keyDim);
   const segment = !segmentable ? {} : chunks && chunks > 0 ? { segment: chunks * C } : wgs && wgs > 0 ? { segmentWorkgroups: wgs } : {};
   if (!keyTiles) return segment;
-  const threads = asked ?? (askedThreads === undefined ? pref?.stateThreads : undefined);
-  return { stateKeyTile: tile, ...(threads && threads % 32 === 0 && threads <= st.target.limits.threadsPerGroup ? { stateThreads: threads } : {}), ...segment };
+  return { stateKeyTile: tile, ...stateThreads(asked ?? (askedThreads === undefined ? pref?.stateThreads : undefined)), ...segment };
 }
 
 /**

@@ -60,7 +60,7 @@ export interface Tiling {
    * Three kernels with a delta update (one key slice, no normalizer): the
    * state kernel holds S in registers (on CUDA the tensor-core accumulators of its update) and
    * copies it once per chunk into a shared tile that the corrected values' product reads, with the
-   * corrected values in registers too (build-chunk.ts, registerStateChunk). Unset: S in shared memory.
+   * corrected values in registers too (build-chunk.ts, stateOnlyChunk). Unset: S in shared memory.
    */
   stateRegisters?: boolean;
   /**
