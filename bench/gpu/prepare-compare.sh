@@ -32,14 +32,15 @@ for v in "${variants[@]}"; do
   ./bin/attnc compile stdlib/gated_deltanet.attn --target cuda --chunk "$chunk" --tiles "BV=$bv" --out "$dir/variants/$name" > /dev/null
 done
 # Plan-option variants (bench/gpu/compile_variant.ts: PlanOptions attnc compile does not expose)
-# under DIR/plans/NAME/SPEC, timed and checked by session.sh's `plans` step: NAME:SPEC:JSON.
+# under DIR/plans/NAME/SPEC, timed and checked by session.sh's `plans` step: NAME:SPEC:JSON. The
+# delta rules' variants measured before cuda-sm90's deltaRegisterState pin "stateRegisters": false.
 plans=(
   'retnet_k3c64kt16:retnet:{"outputKernel":true,"chunk":64,"stateKeyTile":16}'
   'retnet_k3c64kt32:retnet:{"outputKernel":true,"chunk":64,"stateKeyTile":32}'
   'simple_gla_k3c64kt32:simple_gla:{"outputKernel":true,"chunk":64,"stateKeyTile":32}'
-  'gated_deltanet_ring2:gated_deltanet:{"prefetchDepth":2}'
-  'deltanet_ring2:deltanet:{"prefetchDepth":2}'
-  'kda_ring2:kda:{"prefetchDepth":2}'
+  'gated_deltanet_ring2:gated_deltanet:{"prefetchDepth":2,"stateRegisters":false}'
+  'deltanet_ring2:deltanet:{"prefetchDepth":2,"stateRegisters":false}'
+  'kda_ring2:kda:{"prefetchDepth":2,"stateRegisters":false}'
   'gla_ring1:gla:{"prefetchDepth":1}'
   'retnet_one:retnet:{"shapePlans":false}'
   'simple_gla_one:simple_gla:{"shapePlans":false}'
@@ -47,16 +48,16 @@ plans=(
   'lightning_one:lightning:{"shapePlans":false}'
   'retnet_half:retnet:{"halfOperands":true,"shapePlans":false}'
   'simple_gla_half:simple_gla:{"halfOperands":true,"shapePlans":false}'
-  'gated_deltanet_k3c64h:gated_deltanet:{"outputKernel":true,"chunk":64,"halfOperands":true}'
-  'deltanet_k3c64h:deltanet:{"outputKernel":true,"chunk":64,"halfOperands":true}'
-  'gated_deltanet_bv16:gated_deltanet:{"tiles":{"BV":16}}'
-  'deltanet_bv16:deltanet:{"tiles":{"BV":16}}'
-  'gated_deltanet_h:gated_deltanet:{"halfOperands":true}'
-  'gated_deltanet_k3h:gated_deltanet:{"outputKernel":true,"halfOperands":true}'
-  'gated_deltanet_k3h_bv16:gated_deltanet:{"outputKernel":true,"halfOperands":true,"tiles":{"BV":16}}'
-  'gated_deltanet_k3c64h_ring2:gated_deltanet:{"outputKernel":true,"chunk":64,"halfOperands":true,"prefetchDepth":2}'
-  'gated_deltanet_k3c64h_bv16:gated_deltanet:{"outputKernel":true,"chunk":64,"halfOperands":true,"tiles":{"BV":16}}'
-  'gated_deltanet_k3c64h_bv16r2:gated_deltanet:{"outputKernel":true,"chunk":64,"halfOperands":true,"tiles":{"BV":16},"prefetchDepth":2}'
+  'gated_deltanet_k3c64h:gated_deltanet:{"outputKernel":true,"chunk":64,"halfOperands":true,"stateRegisters":false}'
+  'deltanet_k3c64h:deltanet:{"outputKernel":true,"chunk":64,"halfOperands":true,"stateRegisters":false}'
+  'gated_deltanet_bv16:gated_deltanet:{"tiles":{"BV":16},"stateRegisters":false}'
+  'deltanet_bv16:deltanet:{"tiles":{"BV":16},"stateRegisters":false}'
+  'gated_deltanet_h:gated_deltanet:{"halfOperands":true,"stateRegisters":false}'
+  'gated_deltanet_k3h:gated_deltanet:{"outputKernel":true,"halfOperands":true,"stateRegisters":false}'
+  'gated_deltanet_k3h_bv16:gated_deltanet:{"outputKernel":true,"halfOperands":true,"tiles":{"BV":16},"stateRegisters":false}'
+  'gated_deltanet_k3c64h_ring2:gated_deltanet:{"outputKernel":true,"chunk":64,"halfOperands":true,"prefetchDepth":2,"stateRegisters":false}'
+  'gated_deltanet_k3c64h_bv16:gated_deltanet:{"outputKernel":true,"chunk":64,"halfOperands":true,"tiles":{"BV":16},"stateRegisters":false}'
+  'gated_deltanet_k3c64h_bv16r2:gated_deltanet:{"outputKernel":true,"chunk":64,"halfOperands":true,"tiles":{"BV":16},"prefetchDepth":2,"stateRegisters":false}'
   # FLA's layout with the state in registers (PlanOptions.stateRegisters): chunks of 64, 16-bit
   # operands, S and the corrected values as tensor-core accumulators, the chunk's loads a chunk ahead
   # (in registers; r2: by cp.async into a ring of 2 slots, asked for even where it costs blocks per
@@ -69,6 +70,15 @@ plans=(
   'gated_deltanet_k3hr:gated_deltanet:{"outputKernel":true,"halfOperands":true,"stateRegisters":true}'
   'gated_deltanet_k3r:gated_deltanet:{"outputKernel":true,"stateRegisters":true}'
   'deltanet_k3c64hr:deltanet:{"outputKernel":true,"chunk":64,"halfOperands":true,"stateRegisters":true}'
+  # U and the corrected values in bf16 (PlanOptions.halfValues) on cuda-sm90's delta-rule default.
+  'gated_deltanet_hv:gated_deltanet:{"halfValues":true}'
+  'deltanet_hv:deltanet:{"halfValues":true}'
+  'kda_hv:kda:{"halfValues":true}'
+  # The delta rules' plans before cuda-sm90's deltaRegisterState (two kernels for DeltaNet and
+  # Gated DeltaNet; KDA's three with the state in shared memory and TF32 operands).
+  'gated_deltanet_shared:gated_deltanet:{"stateRegisters":false}'
+  'deltanet_shared:deltanet:{"stateRegisters":false}'
+  'kda_shared:kda:{"stateRegisters":false}'
   # The additive three-kernel form with key tiles and 16-bit operands: k and v a chunk ahead (ring).
   'retnet_k3c64hkt32:retnet:{"outputKernel":true,"chunk":64,"stateKeyTile":32,"halfOperands":true}'
   'simple_gla_k3c64hkt32:simple_gla:{"outputKernel":true,"chunk":64,"stateKeyTile":32,"halfOperands":true}'
