@@ -20,7 +20,7 @@ import type { BufferDecl, Dtype, Kernel, SExpr, Stmt, TileDecl } from '../../com
 import { CLikePrinter, type ExprCtx } from '../clike/printer.ts';
 import { sexprKey } from '../clike/invariants.ts';
 import { fragmentPads, warpGrid, type WarpGrid } from './mma.ts';
-import { minBlocksPerUnit } from './occupancy.ts';
+import { minBlocksPerUnit, REGISTER_FLOOR as DEFAULT_REGISTER_FLOOR } from './occupancy.ts';
 import { blockUniform, columnIndex, guardKeepsVectors, vectorWidth } from './tile-io.ts';
 import { substitute, unconditional } from '../clike/rewrite.ts';
 import type { CType } from '../clike/types.ts';
@@ -1254,7 +1254,7 @@ class CudaPrinter extends CLikePrinter {
    * tile another one writes: printed as one group (groupedLoads), so that every load of the group
    * is in flight before the first is waited for. At most `maxRegisters` (MAX_GROUP_REGISTERS) of raw data.
    */
-  private loadGroup(ss: Stmt[], from: number, maxRegisters = MAX_GROUP_REGISTERS): LoadGroup {
+  private loadGroup(ss: Stmt[], from: number, maxRegisters = this.groupWordBound()): LoadGroup {
     const out: LoadGroup = [];
     const written = new Set<string>();
     let registers = 0;
@@ -1271,8 +1271,11 @@ class CudaPrinter extends CLikePrinter {
       const v = this.viewOf(s.dst);
       const trips = Math.ceil((v.rows * v.t.cols) / (this.T * vec.width));
       const words = (vec.width === 1 ? 1 : 4) * trips;
-      if (registers + words > maxRegisters) break;
-      registers += words;
+      // Under a tighter bound than MAX_GROUP_REGISTERS only the words held in registers count
+      // (a cp.async copy holds none).
+      const held = maxRegisters < MAX_GROUP_REGISTERS && this.rawCopy(s, vec) ? 0 : words;
+      if (registers + held > maxRegisters) break;
+      registers += held;
       written.add(s.dst.tile);
       out.push({ s, vec, trips, words });
     }
@@ -1518,6 +1521,20 @@ class CudaPrinter extends CLikePrinter {
     }, 0);
     this.layout = { shared, offsets, bytes };
     return this.layout;
+  }
+
+  /**
+   * Raw registers a load group may hold (while printing): MAX_GROUP_REGISTERS, or in a kernel with
+   * 16-bit tensor-core operands that the launch bounds give fewer registers a thread than the
+   * default floor (a register floor lowered for more blocks per SM), a quarter of them, counting
+   * only the words held in registers (loadGroup). At 64 registers the cosine attention's chunks-of-64
+   * intra-chunk kernel held q's and k's 32 words at once and spilled.
+   */
+  private groupWordBound(): number {
+    const sixteen = this.k.tensorCores === 'bf16' || this.k.tensorCores === 'f16';
+    if (!sixteen || !this.unit) return MAX_GROUP_REGISTERS;
+    const registers = this.unit.registers / (this.k.threads * this.minBlocks(this.sharedLayout().bytes));
+    return registers < DEFAULT_REGISTER_FLOOR ? Math.min(MAX_GROUP_REGISTERS, registers / 4) : MAX_GROUP_REGISTERS;
   }
 
   /** sharedLayout(), once the constructor has fixed the rows' padding. */

@@ -7,7 +7,7 @@
  * Registers per thread below which the launch bounds never push ptxas (at 80–96 the chunk kernels
  * spilled); a kernel's `registerFloor` (PlanOptions.registerFloor, for measurements) replaces it.
  */
-const REGISTER_FLOOR = 128;
+export const REGISTER_FLOOR = 128;
 /** Shared memory the driver reserves per block on sm_80/sm_90. */
 const BLOCK_RESERVED_SHARED = 1024;
 

@@ -94,13 +94,18 @@ export function scratchBuffer(name: string, width: number): BufferDecl {
   return { name: featBuf(name), role: 'scratch', dtype: 'f32', access: 'read_write', elems: b.mul(b.mul(P.NT, P.H), b.i(Math.max(1, width))) };
 }
 
-/** Scratch written by the intra-chunk kernel and read by the state kernel: [NT, H, width]. */
-export function splitBuffers(ir: AttentionIR, t: Tiling): BufferDecl[] {
+/**
+ * Scratch written by the intra-chunk kernel and read by the state kernel: [NT, H, width]. `half`
+ * (PlanOptions.halfValues): the delta rules' U (which the state kernel turns into the corrected
+ * values for the output kernel) is stored like the inputs (16 bits in a bf16/f16 program), as FLA
+ * stores u and v_new.
+ */
+export function splitBuffers(ir: AttentionIR, t: Tiling, half = false): BufferDecl[] {
   const scratch = (name: string, width: number): BufferDecl => ({ name, role: 'scratch', dtype: 'f32', access: 'read_write', elems: b.mul(b.mul(P.NT, P.H), b.i(width)) });
   const out: BufferDecl[] = [scratch('w_a', t.C)];
   const gate = ir.gate.cls;
   if (gate !== 'none') out.push(scratch('w_b', isVectorGate(gate) ? ir.keyDim : 1));
-  if (ir.update!.cls === 'delta') out.push({ ...scratch('w_w', ir.keyDim), ioDtype: true }, scratch('w_u', ir.valueDim));
+  if (ir.update!.cls === 'delta') out.push({ ...scratch('w_w', ir.keyDim), ioDtype: true }, { ...scratch('w_u', ir.valueDim), ...(half ? { ioDtype: true } : {}) });
   if (decayedKeys(ir, t)) out.push({ ...scratch('w_k', ir.keyDim), ioDtype: true });
   return out;
 }

@@ -106,8 +106,9 @@ export function buildSoftmaxKernel(st: PlanState): Kernel {
     // FlashAttention-2's order: the K tile of the next key tile the mask keeps is loaded while this
     // one's P·V product runs (after its scores no longer need K), and V while the scores are
     // computed; the first tile's K before the loop. A tile the mask skips loads the next one's K.
-    // With PlanOptions.earlyKeyLoads the next K is issued right after the scores' product instead.
-    const early = st.options.earlyKeyLoads === true;
+    // With PlanOptions.earlyKeyLoads (default: the profile's parallelEarlyKeyLoads) the next K is
+    // issued right after the scores' product instead.
+    const early = st.options.earlyKeyLoads ?? st.target.parallelEarlyKeyLoads ?? false;
     const loadKeys = (j: SExpr) => {
       const L = kb.let('Lkn', b.min(b.i(Bk), b.sub(klen, j)));
       kb.map(Kt, src.elem('k', keysAt(j)).at(R, Cv), { rows: L, cols: b.i(Dk), fill: 0 });

@@ -66,7 +66,27 @@ function formSelection(st: PlanState): void {
   st.form = want ?? (T <= 16 ? 'recurrent' : 'chunk');
   const how = st.form === 'chunk' ? (canSplit(st) ? 'intra-chunk kernel for all chunks in parallel, then the sequential state kernel' : 'fused single-pass chunk kernel') : '';
   st.notes.push(`form: ${st.form}${want ? ' (asked for)' : T <= 16 ? ' (decode: a few tokens per call)' : ' (prefill)'}${how ? `: ${how}` : ''}`);
+  if (canSplit(st)) st.options = splitOptions(st);
 }
+
+/**
+ * The split chunk form's options: the caller's, and where the caller left them unset, the
+ * profile's measured defaults (TargetProfile.deltaRegisterState: a delta update whose key
+ * dimension one key slice covers, with no normalizer, in a 16-bit program, takes three kernels,
+ * 16-bit operands and the state in registers).
+ */
+function splitOptions(st: PlanState): PlanOptions {
+  const { ir, options } = st;
+  const sixteen = options.dtype === 'bf16' || options.dtype === 'f16';
+  const delta = ir.update?.cls === 'delta' && ir.normalizer === 'none' && ir.keyDim <= MAX_KEY_SLICE;
+  // Value tiles of 64 (asked for) leave the state kernel's accumulators too few registers: it spills.
+  const narrow = (options.tiles?.BV ?? 0) <= 32;
+  if (!st.target.deltaRegisterState || !sixteen || !delta || !narrow || options.outputKernel === false || options.stateRegisters === false) return options;
+  return { ...options, outputKernel: true, halfOperands: options.halfOperands ?? true, stateRegisters: true };
+}
+
+/** The widest key slice of the chunk form's kernels. */
+const MAX_KEY_SLICE = 128;
 
 /** Whether the chunk form is split into the intra-chunk and state kernels. */
 export function canSplit(st: PlanState): boolean {
@@ -259,7 +279,7 @@ function tiling(st: PlanState): void {
   // Like the other preferences, it applies to the kernel shape it was measured for.
   if (!recurrent && askedThreads === undefined && pref?.threads) threads = Math.min(pref.threads, prof.limits.threadsPerGroup);
   const BVs = req.BV ? [req.BV] : fullRow ? [V] : [64, 32, 16, 8].filter((x) => x <= widest).map((x) => Math.min(x, pow2Ceil(V))).filter((x, i, a) => a.indexOf(x) === i);
-  const BKs = req.BK ? [req.BK] : [128, 64, 32, 16, 8].map((x) => Math.min(x, pow2Ceil(K))).filter((x, i, a) => a.indexOf(x) === i);
+  const BKs = req.BK ? [req.BK] : [MAX_KEY_SLICE, 64, 32, 16, 8].map((x) => Math.min(x, pow2Ceil(K))).filter((x, i, a) => a.indexOf(x) === i);
   // The chunk to prefer: an explicit --chunk, else the profile's where it is smaller than the
   // spec's (a measured preference), else the spec's.
   const prefC = st.options.chunk ?? (pref && pref.chunk < specC ? pref.chunk : specC);
@@ -446,7 +466,7 @@ function kernels(st: PlanState): void {
       if (st.tiling!.split) {
         intra = buildIntraKernel(st);
         ks.push(intra);
-        extra.push(...splitBuffers(ir, st.tiling!));
+        extra.push(...splitBuffers(ir, st.tiling!, st.options.halfValues));
       }
       if (segmented(st.tiling!)) {
         // Segments: each segment's own state, the states at the segments' starts, then each

@@ -139,7 +139,8 @@ export interface PlanOptions {
   /**
    * The flash kernel: the next key tile's K loads right after this tile's scores (its only reader),
    * so that the load has the softmax and P·V to land, as FlashAttention-2 orders it, instead of
-   * after the softmax (V then has only the scores' product to land); for measurements. Default off.
+   * after the softmax (V then has only the scores' product to land). Default: the profile's
+   * parallelEarlyKeyLoads (on for cuda-sm90), else off.
    */
   earlyKeyLoads?: boolean;
   /**
@@ -149,6 +150,12 @@ export interface PlanOptions {
    * Triton kernels round them.
    */
   halfOperands?: boolean;
+  /**
+   * The delta rules' split form: U and the corrected values (w_u) stored like the inputs — 16 bits
+   * in a bf16/f16 program, as FLA stores u and v_new — instead of f32: half the bytes the three
+   * kernels move through it, for measurements (not yet run on a GPU). Default off.
+   */
+  halfValues?: boolean;
   /**
    * Raw 32-bit words per thread that a CUDA chunk loop may hold to load the next chunk's tiles
    * while this one computes (Kernel.prefetchWords; default: the profile's `pipelinedWords` —

@@ -3,7 +3,7 @@
  * spec's default plan, each planned with its own options. A backend compiles them into the same
  * program and takes one per run by the run's chains (N·H); the default serves every other shape.
  */
-import type { AttentionIR } from '../ir/attention-ir.ts';
+import { isVectorGate, type AttentionIR } from '../ir/attention-ir.ts';
 import type { ShapePlan, TargetProfile } from '../targets/profiles.ts';
 import { plan, type PlanResult } from './pipeline.ts';
 import type { PlanOptions } from './plan.ts';
@@ -23,6 +23,8 @@ function replaces(shape: ShapePlan, base: PlanResult): boolean {
   switch (shape.replaces) {
     case 'additive-state-outputs':
       return !!t.split && !t.outputKernel && base.ir.update?.cls === 'additive';
+    case 'delta-register-state':
+      return !!t.stateRegisters && !isVectorGate(base.ir.gate.cls);
   }
 }
 

@@ -2,6 +2,8 @@
  * Target profiles are data: limits, features and dialect. Passes read these fields; no pass or
  * template tests a profile's name or a vendor.
  */
+import type { PlanOptions } from '../passes/plan.ts';
+
 export interface TargetProfile {
   name: string;
   /** Which backend prints kernels for this profile. */
@@ -116,6 +118,13 @@ export interface TargetProfile {
    */
   intraRegisterFloor?: number;
   /**
+   * A delta update's split chunk form in a 16-bit program, where one key slice covers K' (at most
+   * 128) and there is no normalizer: three kernels, 16-bit tensor-core operands in all of them and
+   * the state kernel's state in registers (PlanOptions outputKernel, halfOperands and
+   * stateRegisters, each where the caller left it unset; pipeline.ts, profileOptions).
+   */
+  deltaRegisterState?: boolean;
+  /**
    * Raw 32-bit registers a thread may hold for a chunk loop's loads issued one chunk ahead (the
    * CUDA printer's pipelinedLoop; unset: the printer's own bound, 25). An explicit prefetchWords
    * option wins.
@@ -146,6 +155,11 @@ export interface TargetProfile {
    */
   parallelPlainKeyTile?: number;
   /**
+   * The flash kernel issues the next key tile's K right after this tile's scores (FlashAttention-2's
+   * order; PlanOptions.earlyKeyLoads, which wins where given).
+   */
+  parallelEarlyKeyLoads?: boolean;
+  /**
    * Plans compiled beside the default one into the same program and taken at run time by the run's
    * shape, where a measured default serves some shapes badly (ShapePlan). In order: the first whose
    * bound the run's chains fit is taken.
@@ -165,11 +179,13 @@ export interface ShapePlan {
   /**
    * The default plans it stands beside: `additive-state-outputs`, the split form whose state kernel
    * reads the whole key dimension and computes the outputs itself (an additive update with a
-   * scalar gate or none: RetNet, simple GLA, Lightning, Mamba-2, cosine attention).
+   * scalar gate or none: RetNet, simple GLA, Lightning, Mamba-2, cosine attention);
+   * `delta-register-state`, the three kernels of a delta update with a scalar gate or none whose
+   * state kernel holds the state in registers (DeltaNet, Gated DeltaNet; deltaRegisterState).
    */
-  replaces: 'additive-state-outputs';
+  replaces: 'additive-state-outputs' | 'delta-register-state';
   /** The plan options it compiles with (any the caller set explicitly drop the shape plan). */
-  options: { chunk?: number; outputKernel?: boolean; stateKeyTile?: number; prefetchDepth?: number };
+  options: Pick<PlanOptions, 'chunk' | 'outputKernel' | 'stateKeyTile' | 'prefetchDepth' | 'halfOperands' | 'stateRegisters' | 'tiles'>;
   /** The measurement that chose it. */
   why: string;
 }
@@ -239,6 +255,16 @@ const CUDA_PARALLEL_KEY_TILE = 32;
 const SM90_PARALLEL_PLAIN_KEY_TILE = 64;
 
 /**
+ * sm_90: the flash kernel's next K issued right after the scores (parallelEarlyKeyLoads). Measured on
+ * an H100 (bf16, H=16 D=128, 2026-12-07, the kernel alone, torch.profiler, mean of 10, the
+ * `*_early` plan variants beside the defaults in one call), B=4 T=4096 / B=1 T=16384, ms: ALiBi
+ * 1.255 → 1.198 and 4.493 → 4.201, sliding window 512 with sinks 0.523 → 0.506 and 0.536 → 0.522,
+ * causal softmax 1.042 → 1.042 and 3.589 → 3.580. ptxas: 255 / 248 / 232 registers (softmax,
+ * sliding window, ALiBi), no spill. Forgetting attention and gated softmax take it unmeasured.
+ */
+const SM90_PARALLEL_EARLY_KEY_LOADS = true;
+
+/**
  * sm_90 (255 registers a thread, two blocks of 256 per SM at 128): the delta rules' state kernels
  * issue their chunk loads (48 words a thread) one chunk ahead — 110 registers, no spill (ptxas,
  * CUDA 13); sm_80 spilled at this bound and keeps the printer's 25. Measured on an H200 (bf16,
@@ -300,17 +326,37 @@ const SM90_INTRA_REGISTER_FLOOR = 64;
 const SM90_PIPELINED_DEPTH = 2;
 
 /**
- * cuda-sm90, RetNet and simple GLA at few chains: the default two kernels (the state kernel computes
- * the outputs, one workgroup per value tile × head × sequence: 64 workgroups at N·H = 16) against
- * three kernels with chunks of 64, state key tiles of 32 (256 workgroups) and a ring of 3 chunk
- * loads. Measured on an H100 (2026-12-07, bf16, H=16, K=V=128, whole call, median ms, one call;
- * docs/benchmarks.md): RetNet 1.170 → 0.847 at B=1 T=16384 (N·H = 16), but 0.638 against 0.668 at
- * B=2 T=8192 (N·H = 32) and 0.545 against 0.553 at B=4 T=4096; simple GLA 1.179 → 0.821, 0.649
- * against 0.666. So the bound is 16 chains. Lightning, Mamba-2 (V = 64) and cosine attention take
- * it by the same class of plan, and f16/f32 programs too, unmeasured.
+ * cuda-sm90, the delta rules in bf16/f16 programs (deltaRegisterState): three kernels, 16-bit
+ * operands and the state kernel's state in registers (FLA's layout of its state kernel), chunks of
+ * 32 as before. Measured on an H100 (2026-12-07, bf16, H=16, K=V=128, torch.profiler, kernels
+ * only, ms; the `*_k3hr` / `kda_hr` plan variants beside the defaults in one call; docs/benchmarks.md):
+ * Gated DeltaNet 1.016 → 0.980 at B=4 T=4096 and 1.973 → 1.565 at B=1 T=16384 (the state kernel
+ * 0.645 with the outputs → 0.408 and an output kernel of 0.197; at B=1 1.598 → 0.982 + 0.207);
+ * KDA 1.570 → 1.450 and 2.349 → 2.046 (its state kernel 0.501 → 0.391 and 1.277 → 0.968).
+ */
+const SM90_DELTA_REGISTER_STATE = true;
+
+/**
+ * cuda-sm90 at few chains (N·H ≤ 16), measured on an H100 (2026-12-07, bf16, H=16, K=V=128,
+ * B=1 T=16384, torch.profiler, kernels only, ms; docs/benchmarks.md):
+ * - RetNet and simple GLA: the default two kernels (the state kernel computes the outputs, one
+ *   workgroup per value tile × head × sequence: 64 workgroups at N·H = 16) against three kernels
+ *   with chunks of 64, state key tiles of 32 (256 workgroups) and 16-bit operands: RetNet 1.170 →
+ *   0.847 ms whole call with TF32 operands and a ring of 3 (2026-12-07, earlier), kernels 0.787 →
+ *   0.654 with 16-bit operands and the profile's ring of 2 (simple GLA 0.791 → 0.656); at B=2
+ *   T=8192 (N·H = 32) the TF32 plan took 0.638 against the default's 0.668 whole call, at B=4
+ *   T=4096 0.545 against 0.553. So the bound is 16 chains. Lightning, Mamba-2 (V = 64) and cosine
+ *   attention take it by the same class of plan, and f16/f32 programs too (f32 without the 16-bit
+ *   operands), unmeasured.
+ * - Gated DeltaNet: chunks of 64 and value tiles of 16 (512 state workgroups at N·H = 16) with a
+ *   ring of 2 chunk loads, against the register-state default (chunks of 32, value tiles of 32):
+ *   kernels 1.565 → 1.256 (the state kernel 0.982 → 0.449, the intra kernel 0.301 → 0.550); at
+ *   B=4 T=4096 (N·H = 64) 1.252 against 0.980. DeltaNet takes it by the same class, measured only
+ *   with value tiles of 32: 1.818 → 1.394 (its shared-state default).
  */
 const SM90_SHAPE_PLANS: ShapePlan[] = [
-  { tag: 'few', maxChains: 16, replaces: 'additive-state-outputs', options: { outputKernel: true, chunk: 64, stateKeyTile: 32, prefetchDepth: 3 }, why: 'RetNet on an H100, B=1 T=16384 H=16: 1.170 → 0.847 ms; slower from N·H = 32 on' },
+  { tag: 'few', maxChains: 16, replaces: 'additive-state-outputs', options: { outputKernel: true, chunk: 64, stateKeyTile: 32, halfOperands: true }, why: 'RetNet on an H100, B=1 T=16384 H=16: kernels 0.787 → 0.654 ms; slower from N·H = 32 on' },
+  { tag: 'few', maxChains: 16, replaces: 'delta-register-state', options: { chunk: 64, tiles: { BV: 16 }, prefetchDepth: 2 }, why: 'Gated DeltaNet on an H100, B=1 T=16384 H=16: kernels 1.565 → 1.256 ms; slower at N·H = 64' },
 ];
 
 /**
@@ -383,6 +429,7 @@ export const PROFILES: Record<string, TargetProfile> = {
     rowTiles: CUDA_ROW_TILES,
     parallelKeyTile: CUDA_PARALLEL_KEY_TILE,
     parallelPlainKeyTile: SM90_PARALLEL_PLAIN_KEY_TILE,
+    parallelEarlyKeyLoads: SM90_PARALLEL_EARLY_KEY_LOADS,
     pipelinedWords: SM90_PIPELINED_WORDS,
     recurrentThreads: SM90_RECURRENT_THREADS,
     recurrentAsyncState: SM90_RECURRENT_ASYNC_STATE,
@@ -390,6 +437,7 @@ export const PROFILES: Record<string, TargetProfile> = {
     intraRegisterFloor: SM90_INTRA_REGISTER_FLOOR,
     pipelinedDepth: SM90_PIPELINED_DEPTH,
     shapePlans: SM90_SHAPE_PLANS,
+    deltaRegisterState: SM90_DELTA_REGISTER_STATE,
   },
 };
 

@@ -76,14 +76,17 @@ test("16-bit operands everywhere: the intra-chunk kernel's W and U are register 
   assert.match(k, /WY → w_u: pairs of adjacent columns per store/);
 });
 
-test('nvcc fits these programs without a spill (chunks of 32 and 64, value tiles of 16 and 32, KDA)', () => {
+test('nvcc fits these programs without a spill (chunks of 32 and 64, value tiles of 16 and 32, KDA, U in bf16)', () => {
   const dir = mkdtempSync(join(tmpdir(), 'attnc-regstate-'));
   try {
-    for (const [spec, chunk, BV] of [['gated_deltanet', 64, 32], ['gated_deltanet', 64, 16], ['gated_deltanet', 32, 32], ['deltanet', 64, 32], ['kda', 32, 32]] as const) {
-      const label = `${spec}, chunks of ${chunk}, value tiles of ${BV}`;
-      const sub = join(dir, `${spec}_${chunk}_${BV}`);
+    for (const [spec, chunk, BV, halfValues] of [['gated_deltanet', 64, 32, false], ['gated_deltanet', 64, 16, false], ['gated_deltanet', 32, 32, false], ['deltanet', 64, 32, false], ['kda', 32, 32, false], ['gated_deltanet', 32, 32, true], ['kda', 32, 32, true]] as const) {
+      const label = `${spec}, chunks of ${chunk}, value tiles of ${BV}${halfValues ? ', U in bf16' : ''}`;
+      const sub = join(dir, `${spec}_${chunk}_${BV}_${halfValues}`);
       mkdirSync(sub);
-      for (const x of files(spec, chunk, { ...FLA_LAYOUT, tiles: { BV } })) writeFileSync(join(sub, x.path), x.contents);
+      const fs = files(spec, chunk, { ...FLA_LAYOUT, tiles: { BV }, halfValues });
+      const cu = fs.find((x) => x.path.endsWith('.cu'))!.contents;
+      assert.is(/__nv_bfloat16\* __restrict__ w_u[,)]/.test(cu), halfValues, `${label}: w_u's type`);
+      for (const x of fs) writeFileSync(join(sub, x.path), x.contents);
       const file = join(sub, `${spec}.cu`);
       const r = spawnSync('nvcc', ['-c', '-arch=sm_90', '-std=c++17', '-O3', '-Xptxas', '-v', '-o', file.replace(/\.cu$/, '.o'), file], { encoding: 'utf8' });
       const output = `${r.stdout ?? ''}${r.stderr ?? ''}`;

@@ -9,16 +9,21 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { compileCuda } from '../../backends/cuda/index.ts';
+import type { PlanOptions } from '../../compiler/passes/plan.ts';
 import { warpGrid } from '../../backends/cuda/mma.ts';
 import { compileIR } from '../../compiler/compile.ts';
 import { lowerSource } from '../../compiler/pipeline.ts';
 import { stdlibFiles } from '../helpers/stdlib.ts';
 
-/** The .cu of a spec on cuda-sm90 with chunks and value tiles of 64 (the shapes the tests below walk), or the planner's tiles. */
-function cudaOf(spec: string, dtype: 'bf16' | 'f32', planned = false): string {
+/**
+ * The .cu of a spec on cuda-sm90 with chunks and value tiles of 64 (the shapes the tests below
+ * walk) and a delta rule's state in shared memory (the state kernel that computes the outputs, as
+ * cuda-sm80 plans it), or the planner's tiles and kernels.
+ */
+function cudaOf(spec: string, dtype: 'bf16' | 'f32', planned = false, plan: PlanOptions = {}): string {
   const f = stdlibFiles().find((x) => x.name === spec)!;
   const ir = lowerSource(f.text, f.path).irs[0];
-  const r = compileCuda(ir!, { profile: 'cuda-sm90', dtype, ...(planned ? {} : { chunk: 64, tiles: { BV: 64 } }) });
+  const r = compileCuda(ir!, { profile: 'cuda-sm90', dtype, ...(planned ? { plan } : { chunk: 64, tiles: { BV: 64 }, plan: { stateRegisters: false, ...plan } }) });
   const cu = r.files.find((x) => x.path.endsWith('.cu'));
   assert.ok(cu, `${spec} ${dtype}: no .cu file`);
   return cu!.contents;
@@ -65,7 +70,9 @@ interface Ldsm {
 }
 function ldsmCalls(k: string, part = k): Ldsm[] {
   return [...part.matchAll(/attnc_ldsm_x(\d)(_trans)?\((\w+)\[(\w+)\], &(\w+)\[(.*)\]\);/g)].map((m) => {
-    const stride = /\[\d+, \d+\], rows (\d+) elements apart, bf16/.exec(k.slice(k.indexOf(`* const ${m[5]} =`)))?.[1];
+    // The tile's declaration: a pointer into the dynamic shared memory, or a static array.
+    const decl = k.search(new RegExp(`(\\* const ${m[5]} =|__nv_bfloat16 ${m[5]}\\[)`));
+    const stride = /\[\d+, \d+\], rows (\d+) elements apart, bf16/.exec(k.slice(decl))?.[1];
     assert.ok(stride, `${m[5]}: a bf16 tile with padded rows`);
     return { text: m[0], reg: m[3]!, regIdx: m[4]!, tile: m[5]!, idx: m[6]!, count: Number(m[1]), trans: !!m[2], stride: BigInt(stride!) };
   });
@@ -227,7 +234,9 @@ test('register tiles are stored in pairs of adjacent columns (one bf16 pair per 
 });
 
 test('row-owned tiles (bf16 softmax): fragment layouts split by rows over the warps, folds and the probabilities operand agree', () => {
-  const cu = cudaOf('softmax', 'bf16', true);
+  // (K's copy after the softmax, where the walk below finds each part of the loop in turn; the
+  // early order of cuda-sm90's default moves it, not the layouts.)
+  const cu = cudaOf('softmax', 'bf16', true, { earlyKeyLoads: false });
   const k = kernel(cu, 'softmax_attention');
   const keys = Number(/key tiles of (\d+)/.exec(cu)![1]);
   const K = BigInt(keys);
@@ -335,7 +344,8 @@ test('shared rows of 32·n words are padded: one word, four for tensor-core oper
   // reuse the slice's k and gate sums (one load of each per chunk).
   const kda = kernel(cudaOf('kda', 'bf16', true), 'kda_intra');
   assert.match(kda, /Ks = attnc_smem \+ \d+;  \/\/ \[32, 128\], rows 132 words apart/);
-  assert.match(kda, /Qs = A · Gs/);
+  // (the WY products into a register tile under cuda-sm90's 16-bit operands for delta rules)
+  assert.match(kda, /WY = A · Gs/);
   assert.not.match(kda.slice(kda.indexOf('key-feature slices: W')), /in_k|in_g/, 'the WY products load neither k nor the gate again');
   assert.match(kernel(cudaOf('gated_deltanet', 'bf16'), 'gated_deltanet_chunk'), /Qs = attnc_smem \+ \d+;  \/\/ \[64, 128\], rows 132 words apart/);
   const f = stdlibFiles().find((x) => x.name === 'gated_deltanet')!;

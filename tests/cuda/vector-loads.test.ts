@@ -13,9 +13,15 @@ import { compileCuda } from '../../backends/cuda/index.ts';
 import { lowerSource } from '../../compiler/pipeline.ts';
 import { stdlibFiles } from '../helpers/stdlib.ts';
 
-function cudaOf(spec: string, profile = 'cuda-sm90'): string {
+/**
+ * The delta rules' kernels with the state in shared memory: cuda-sm80's and f32 programs' plan
+ * (cuda-sm90's bf16 programs hold it in registers: tests/cuda/register-state.test.ts).
+ */
+const SHARED_STATE: PlanOptions = { stateRegisters: false };
+
+function cudaOf(spec: string, profile = 'cuda-sm90', plan: PlanOptions = {}): string {
   const f = stdlibFiles().find((x) => x.name === spec)!;
-  const r = compileCuda(lowerSource(f.text, f.path).irs[0]!, { profile, dtype: 'bf16' });
+  const r = compileCuda(lowerSource(f.text, f.path).irs[0]!, { profile, dtype: 'bf16', plan });
   return r.files.find((x) => x.path.endsWith('.cu'))!.contents;
 }
 
@@ -57,12 +63,12 @@ test('bf16 query, key and value tiles of the softmax kernel are bf16 in shared m
   assert.ok(barriers >= 3);
   assert.is(k.match(/attnc_cp_async_wait\(\); __syncthreads\(\);/g)?.length, barriers, 'every barrier waits for the copies');
   // A program whose tiles are not bf16 operands (f32 chunk kernels) has no copies and plain barriers.
-  const gdn = cudaOf('gated_deltanet');
+  const gdn = cudaOf('gated_deltanet', 'cuda-sm90', SHARED_STATE);
   assert.not.match(gdn.slice(gdn.indexOf('attnc_gated_deltanet_chunk(')), /attnc_cp_async/);
 });
 
 test('f32 workspace tiles load 4 per load; a block-uniform select splits the map', () => {
-  const cu = cudaOf('gated_deltanet');
+  const cu = cudaOf('gated_deltanet', 'cuda-sm90', SHARED_STATE);
   const chunk = cu.slice(cu.indexOf('attnc_gated_deltanet_chunk('));
   assert.match(chunk, /\/\/ X: 4 elements per 16-byte load where w_u/);
   // The initial state is read only when HAS_INIT: the vector load sits under that branch, the
@@ -111,7 +117,7 @@ test('a run of tile loads is one group: every load issued before the first value
 });
 
 test("cuda-sm90's pipelinedWords (48) issues the delta rule's chunk loads one chunk ahead; cuda-sm80 keeps them in the chunk", () => {
-  const sm90 = cudaOf('gated_deltanet');
+  const sm90 = cudaOf('gated_deltanet', 'cuda-sm90', SHARED_STATE);
   const chunk = sm90.slice(sm90.indexOf('attnc_gated_deltanet_chunk('));
   assert.ok(chunk.includes('// Qn, Bc, X, Aqk, Qs, Ws, Ks: 16-byte loads issued one iteration ahead, into registers held across the loop'), 'sm90: the group issued ahead');
   // The same 7 tiles: 2 + 2 + 2 sixteen-byte words of Qs, Ws, Ks, 1 of X and Aqk, two scalars.
@@ -324,7 +330,7 @@ test("softmax weights from the raw scores where the score is q·k times a positi
 });
 
 test('the triangular solve is written out, fenced per row', () => {
-  const cu = cudaOf('gated_deltanet');
+  const cu = cudaOf('gated_deltanet', 'cuda-sm90', SHARED_STATE);
   const at = cu.indexOf('attnc_gated_deltanet_intra(');
   const intra = cu.slice(at, cu.indexOf('extern "C"', at));
   // (I + A)⁻¹ by forward substitution: row r's products by the rows before, from registers; a
@@ -352,7 +358,7 @@ test('the triangular solve is written out, fenced per row', () => {
 });
 
 test("KDA's state kernel updates with keys its intra-chunk kernel decayed, loaded one chunk ahead", () => {
-  const cu = cudaOf('kda');
+  const cu = cudaOf('kda', 'cuda-sm90', SHARED_STATE);
   const at = (name: string) => cu.indexOf(`attnc_kda_${name}(`);
   const intra = cu.slice(at('intra'), at('chunk'));
   const chunk = cu.slice(at('chunk'), at('output'));
@@ -448,7 +454,7 @@ test("prefetchDepth (cuda-sm90's pipelinedDepth 2): a state kernel's chunk loads
   assert.ok(ringBytes > 0 && kernel.dynamicSharedBytes >= ringBytes, `the ring is in the kernel's dynamic shared memory (${kernel.dynamicSharedBytes} bytes, ${ringBytes} of ring)`);
   const noRing = (spec: string, plan: PlanOptions = {}, profile = 'cuda-sm90') => assert.not.match(build(spec, plan, profile).files.find((x) => x.path.endsWith('.cu'))!.contents, /wait_group</, `${spec} ${JSON.stringify(plan)} ${profile}: no ring`);
   noRing('retnet', { outputKernel: false }); // the default plan alone (its shape plan for few chains has a ring)
-  noRing('gated_deltanet');
+  noRing('gated_deltanet', SHARED_STATE);
   noRing('gla', {}, 'cuda-sm80');
   noRing('gla', { prefetchDepth: 1 });
   // Every ring starts on 16 bytes (cp.async of 16 bytes and the uint4 reads need it), also after

@@ -206,15 +206,22 @@ for (const f of stdlibFiles()) {
       validate(ir, target, 'parallel', plain, `${target} bf16`, undefined, 'bf16');
       validate(ir, target, 'parallel', packed, `${target} bf16 packed`, undefined, 'bf16');
     }
-    // The next key tile's K issued right after the scores (PlanOptions.earlyKeyLoads): the load
-    // moves before the softmax, and the barrier that guards K's tile with it.
-    const early = plan(ir, 'cuda-sm90', { form: 'parallel', dtype: 'bf16', earlyKeyLoads: true }).program!.kernels.find((x) => x.name.endsWith('_attention'))!;
-    const order = JSON.stringify(early.body);
-    const scores = order.indexOf('"op":"matmul","dst":{"tile":"Sm"');
-    const weights = ir.weight === 'softmax' ? '"exp2"' : ir.weight === 'sigmoid' ? '"sigmoid"' : '"relu"';
-    assert.ok(scores > 0 && order.indexOf('"dst":{"tile":"Kt"', scores) < order.indexOf(weights, scores), `${f.name}: the next K loaded before the weights`);
-    validate(ir, 'cuda-sm90', 'parallel', plain, 'cuda-sm90 bf16, early key loads', undefined, 'bf16', { earlyKeyLoads: true });
-    validate(ir, 'cuda-sm90', 'parallel', packed, 'cuda-sm90 bf16 packed, early key loads', undefined, 'bf16', { earlyKeyLoads: true });
+    // The next key tile's K issued right after the scores (cuda-sm90's parallelEarlyKeyLoads, above;
+    // PlanOptions.earlyKeyLoads): the load moves before the softmax, and the barrier that guards K's
+    // tile with it; cuda-sm80, or earlyKeyLoads false, issue it after the softmax (checked here too).
+    const early = (target: string, options: PlanOptions = {}) => {
+      const k = plan(ir, target, { form: 'parallel', dtype: 'bf16', ...options }).program!.kernels.find((x) => x.name.endsWith('_attention'))!;
+      const order = JSON.stringify(k.body);
+      const scores = order.indexOf('"op":"matmul","dst":{"tile":"Sm"');
+      const weights = ir.weight === 'softmax' ? '"exp2"' : ir.weight === 'sigmoid' ? '"sigmoid"' : '"relu"';
+      assert.ok(scores > 0 && order.indexOf(weights, scores) > 0, `${f.name}: scores and weights found`);
+      return order.indexOf('"dst":{"tile":"Kt"', scores) < order.indexOf(weights, scores);
+    };
+    assert.ok(early('cuda-sm90'), `${f.name}: cuda-sm90 loads the next K before the weights`);
+    assert.not.ok(early('cuda-sm90', { earlyKeyLoads: false }), `${f.name}: earlyKeyLoads false loads it after`);
+    assert.not.ok(early('cuda-sm80'), `${f.name}: cuda-sm80 loads it after`);
+    validate(ir, 'cuda-sm90', 'parallel', plain, 'cuda-sm90 bf16, late key loads', undefined, 'bf16', { earlyKeyLoads: false });
+    validate(ir, 'cuda-sm90', 'parallel', packed, 'cuda-sm90 bf16 packed, late key loads', undefined, 'bf16', { earlyKeyLoads: false });
   });
 }
 
@@ -334,8 +341,10 @@ test('the delta state kernel with the state in registers = reference', () => {
       const gva = randomInputs(ir, { B: 2, T: 75, H: 2, seed: 50, initialState: true, heads: { q: 1, k: 1 } });
       const packed = randomInputs(ir, { B: 1, T: 90, H: 2, seed: 51, initialState: true, cuSeqlens: [0, 33, 33, 90] });
       for (const chunk of [32, 64]) {
-        // Chunks of 64 with 16-bit operands everywhere: the intra-chunk kernel's W and U in registers too.
-        const extra: PlanOptions = { outputKernel: true, stateRegisters: true, ...(chunk === 64 ? { halfOperands: true } : {}) };
+        // Chunks of 64 with 16-bit operands everywhere: the intra-chunk kernel's W and U in registers
+        // too, and U and the corrected values stored in bf16 (halfValues); chunks of 32 with TF32
+        // operands (cuda-sm90's default for bf16 delta rules is 16-bit).
+        const extra: PlanOptions = { outputKernel: true, stateRegisters: true, halfOperands: chunk === 64, halfValues: chunk === 64 };
         const p = plan(ir, 'cuda-sm90', { form: 'chunk', chunk, dtype: 'bf16', ...extra });
         const state = p.program!.kernels.find((k) => k.name === `${name}_chunk`)!;
         const applies = name !== 'gla';
@@ -344,6 +353,8 @@ test('the delta state kernel with the state in registers = reference', () => {
         const intra = p.program!.kernels.find((k) => k.name === `${name}_intra`)!;
         assert.is(intra.tiles.some((t) => t.name === 'WY'), chunk === 64 && name !== 'gla' && dims?.K === 32, `${name} ${JSON.stringify(dims ?? {})}: W and U in registers`);
         assert.is(p.notes.some((n) => n.includes('the state stays in shared memory')), !applies, `${name}: note`);
+        const wu = p.program!.kernels.flatMap((k) => k.buffers).filter((b) => b.name === 'w_u');
+        if (applies) assert.ok(wu.length >= 3 && wu.every((b) => b.dtype === (chunk === 64 ? 'bf16' : 'f32')), `${name}: w_u in ${wu.map((b) => b.dtype).join(', ')}`);
         const label = `${name} ${JSON.stringify(dims ?? {})} chunk ${chunk}, state in registers`;
         validate(ir, 'cuda-sm90', 'chunk', gva, `${label}, GVA`, chunk, 'bf16', extra);
         validate(ir, 'cuda-sm90', 'chunk', packed, `${label}, packed`, chunk, 'bf16', extra);
