@@ -155,8 +155,7 @@ hb.registerPartial(
   size_t off = 0;
 {{#each workspace}}  p->ws_off[{{@index}}] = off;
   off += attnc_align256((size_t)({{count}}) * {{bytes}});
-{{/each}}  // No tokens: no kernel touches the scratch (the per-chunk states' N + 1 spare slots included).
-  p->ws_bytes = NT > 0 ? off : 0;
+{{/each}}  p->ws_bytes = off;
 {{#each unused}}  (void){{this}};
 {{/each}}`,
 );

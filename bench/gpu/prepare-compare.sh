@@ -74,6 +74,10 @@ plans=(
   'gated_deltanet_hv:gated_deltanet:{"halfValues":true}'
   'deltanet_hv:deltanet:{"halfValues":true}'
   'kda_hv:kda:{"halfValues":true}'
+  # Chunks of 64 with U in bf16: value tiles of 32, and of 64 (one block per SM at 256 threads,
+  # ptxas: no spill; without halfValues the (256, 2) build spills 12 bytes) — half the re-reads of W and k.
+  'gated_deltanet_k3c64hr_r2hv:gated_deltanet:{"outputKernel":true,"chunk":64,"halfOperands":true,"stateRegisters":true,"prefetchDepth":2,"halfValues":true}'
+  'gated_deltanet_k3c64hr_bv64r2hv:gated_deltanet:{"outputKernel":true,"chunk":64,"halfOperands":true,"stateRegisters":true,"tiles":{"BV":64},"prefetchDepth":2,"halfValues":true}'
   # The delta rules' plans before cuda-sm90's deltaRegisterState (two kernels for DeltaNet and
   # Gated DeltaNet; KDA's three with the state in shared memory and TF32 operands).
   'gated_deltanet_shared:gated_deltanet:{"stateRegisters":false}'

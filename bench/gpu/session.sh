@@ -27,6 +27,7 @@
 #   flash    the softmax family's flash kernels: checked (bf16, f16, f32; 3 cases), then the kernel
 #            alone at B=4 T=4096 and B=1 T=16384 (softmax, sliding window, ALiBi, and the softmax
 #            tilings of DIR/softmax-tiles), then Flex ÷ attnc (compare.py)
+#   ncu      Nsight Compute hot spots of the delta rules' and the flash kernels (ncu_hotspots.sh)
 #   kernels  each generated CUDA kernel's time at B=4 T=4096 (bench/gpu/kernel_times.py)
 #   compare  attnc CUDA vs FLA / SDPA / FlexAttention (bench/gpu/compare.py); FLA's Triton
 #            autotuning makes the first call of each of its kernels slow, so this goes last
@@ -109,10 +110,18 @@ for s in ${steps//,/ }; do
           done
         done
         python3 bench/gpu/compare.py .gpu/compare --only softmax,swa_sink,alibi --shapes 4x4096,1x16384 --reps 15 2>&1 | grep "÷"' ;;
+    ncu)
+      # Nsight Compute hot spots (bench/gpu/ncu_hotspots.sh) of the kernels that hold the gap to FLA
+      # and Flex: the delta rules' intra-chunk kernel (chunks of 32: the default; of 64: the few-chains
+      # plan's), their state and output kernels, and the causal flash kernel, at B=4 T=4096.
+      step ncu 420 env OUTDIR="$out/ncu" bash -c '
+        for k in "gated_deltanet gated_deltanet_intra" "gated_deltanet gated_deltanet_chunk" "gated_deltanet gated_deltanet_output" "softmax softmax_attention" "gated_deltanet few__gated_deltanet_intra"; do
+          set -- $k; echo "=== $2"; bash bench/gpu/ncu_hotspots.sh "$OUTDIR" .gpu/compare "$1" "$2" "$([ "${2#few}" != "$2" ] && echo 1x16384 || echo 4x4096)" 25
+        done' ;;
     kernels)
       step kernels 120 python3 bench/gpu/kernel_times.py .gpu/compare --reps 5 ;;
     compare)
       step compare 240 python3 bench/gpu/compare.py .gpu/compare --reps 20 --json "$out/compare.json" ;;
-    *) echo "unknown step '$s' (check, webgpu, variants, plans, decode, shapes, flash, kernels, compare)"; exit 2 ;;
+    *) echo "unknown step '$s' (check, webgpu, variants, plans, decode, shapes, flash, ncu, kernels, compare)"; exit 2 ;;
   esac
 done

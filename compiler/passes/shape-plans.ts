@@ -14,7 +14,7 @@ export interface ShapeVariant {
 }
 
 /** Options that pin the plan: a caller who set one asked for that plan at every shape. */
-const PINNING: (keyof PlanOptions)[] = ['chunk', 'tiles', 'split', 'outputKernel', 'stateKeyTile', 'segmentChunks', 'segmentWorkgroups', 'stateRegisters', 'stateThreads', 'prefetchDepth', 'threads'];
+const PINNING: (keyof PlanOptions)[] = ['chunk', 'tiles', 'split', 'outputKernel', 'stateKeyTile', 'segmentChunks', 'segmentWorkgroups', 'stateRegisters', 'stateThreads', 'prefetchDepth', 'threads', 'halfOperands'];
 
 /** Whether a shape plan stands beside this default plan (its `replaces` class). */
 function replaces(shape: ShapePlan, base: PlanResult): boolean {

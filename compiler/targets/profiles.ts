@@ -121,7 +121,7 @@ export interface TargetProfile {
    * A delta update's split chunk form in a 16-bit program, where one key slice covers K' (at most
    * 128) and there is no normalizer: three kernels, 16-bit tensor-core operands in all of them and
    * the state kernel's state in registers (PlanOptions outputKernel, halfOperands and
-   * stateRegisters, each where the caller left it unset; pipeline.ts, profileOptions).
+   * stateRegisters, each where the caller left it unset; pipeline.ts, splitOptions).
    */
   deltaRegisterState?: boolean;
   /**

@@ -550,4 +550,38 @@ test('barriers per chunk of the fused delta kernel (WebGPU, 48 KiB): the chunk h
   assert.is(executed(chunkLoop.body), 7);
 });
 
+test("cuda-sm90's deltaRegisterState: bf16/f16 delta rules take three kernels, 16-bit operands and the state in registers, unless the caller or the tiles rule it out", () => {
+  const tiling = (name: string, target: string, options: PlanOptions) => {
+    const p = plan(fullSize(name), target, options);
+    assert.ok(p.program, `${name} ${JSON.stringify(options)}: ${p.diagnostics.map((d) => d.message).join('; ')}`);
+    return { t: p.tiling!, options: p.options, notes: p.notes };
+  };
+  for (const name of ['gated_deltanet', 'deltanet', 'kda'])
+    for (const dtype of ['bf16', 'f16'] as const) {
+      const { t, options, notes } = tiling(name, 'cuda-sm90', { dtype });
+      assert.ok(t.stateRegisters && t.outputKernel, `${name} ${dtype}: three kernels, state in registers`);
+      assert.is(options.halfOperands, true, `${name} ${dtype}: 16-bit operands`);
+      assert.not.ok(notes.some((n) => n.includes('stays in shared memory')), `${name} ${dtype}: no note`);
+    }
+  const off: [string, string, PlanOptions][] = [
+    ['gated_deltanet', 'cuda-sm90', { dtype: 'f32' }],
+    ['gated_deltanet', 'cuda-sm80', { dtype: 'bf16' }],
+    ['gated_deltanet', 'cuda-sm90', { dtype: 'bf16', stateRegisters: false }],
+    ['gated_deltanet', 'cuda-sm90', { dtype: 'bf16', outputKernel: false }],
+    ['gated_deltanet', 'cuda-sm90', { dtype: 'bf16', tiles: { BV: 64 } }],
+    ['gated_deltanet', 'cuda-sm90', { dtype: 'bf16', tiles: { BK: 64 } }],
+    ['gated_deltanet', 'cuda-sm90', { dtype: 'bf16', form: 'recurrent' }],
+    ['gated_deltanet', 'webgpu-large', { dtype: 'f16' }],
+    ['gla', 'cuda-sm90', { dtype: 'bf16' }],
+  ];
+  for (const [name, target, options] of off) {
+    const r = tiling(name, target, options);
+    assert.not.ok(r.t.stateRegisters, `${name} ${target} ${JSON.stringify(options)}: state not in registers`);
+    assert.not.ok(r.options.halfOperands, `${name} ${target} ${JSON.stringify(options)}: operands as before`);
+    assert.not.ok(r.notes.some((n) => n.includes('stays in shared memory')), `${name} ${target} ${JSON.stringify(options)}: no note`);
+  }
+  // The caller's halfOperands wins (TF32 operands with the state in registers).
+  assert.is(tiling('gated_deltanet', 'cuda-sm90', { dtype: 'bf16', halfOperands: false }).options.halfOperands, false);
+});
+
 test.run();
