@@ -195,13 +195,15 @@ export function buildIntraKernel(st: PlanState): Kernel {
     // rows keep the one-word padding under which the per-element scores read it without bank
     // conflicts (an operand's eight words put every fourth row on the same banks).
     const oneSlice = Math.ceil(K / BK) === 1;
-    const Wop = vecGate ? Gs! : Ks;
     // With 16-bit tensor-core operands everywhere (PlanOptions.halfOperands), the products go to a
     // register tile (the accumulators) and are stored from it: no pass through workgroup memory,
     // and Qs, then written only by the loads of q, is a 16-bit operand tile. Where one slice covers
     // K' and V' and the tile is at most 32 words a thread (two slices of K' = V' = 256 spilled).
     const wyRegisters = st.options.halfOperands && oneSlice && V <= BK && fragmentTileFits(st, tl.threads, C, BK, 32);
     const WY = wyRegisters ? kb.tile('WY', C, BK, 'register') : Qs;
+    // The products' right operand: Qs too where it is free after the scores (WY in registers), a
+    // 16-bit tile read by ldmatrix; else k's tile scaled in place.
+    const Wop = vecGate ? Gs! : wyRegisters ? Qs : Ks;
     kb.for('k0', b.i(0), b.i(K), b.i(BK), () => {
       if (!oneSlice) {
         kb.map(Ks, q('k').at(R, b.add(Cv, k0)), sliceCols);

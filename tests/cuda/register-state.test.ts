@@ -72,6 +72,12 @@ test("16-bit operands everywhere: the intra-chunk kernel's W and U are register 
   const k = cu.slice(at, cu.indexOf('\n}\n', at));
   assert.match(k, /float WY\[32\];/);
   assert.match(k, /__nv_bfloat16\* const Qs =/, 'Qs, written only by the loads of q, in bf16');
+  // Qs, free after the scores, holds the products' right operand (k, then v, scaled): read by
+  // ldmatrix, where k's f32 tile took two scalar loads a register.
+  assert.is(k.match(/\/\/ WY = A · Qs: /g)?.length, 2, 'W and U from Qs');
+  const products = k.slice(k.indexOf('// WY = A · Qs'));
+  assert.match(products, /attnc_ldsm_x\d_trans\(bf\d+\[\w+\], &Qs\[/);
+  assert.not.match(products.slice(0, products.indexOf('WY → w_w')), /attnc_pack_bf16\(Ks\[/);
   assert.match(k, /WY → w_w: pairs of adjacent columns per store/);
   assert.match(k, /WY → w_u: pairs of adjacent columns per store/);
 });
