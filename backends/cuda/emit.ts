@@ -402,8 +402,8 @@ class CudaPrinter extends CLikePrinter {
    */
   private sixteenBitTiles(): Map<string, 'bf16' | 'f16'> {
     const out = new Map<string, 'bf16' | 'f16'>();
-    const tc = this.k.tensorCores;
-    if (tc !== 'bf16' && tc !== 'f16') return out;
+    const tc = this.sixteenBitOperands();
+    if (!tc) return out;
     const names = this.operandTiles((m) => !!this.halfOperands(m), false);
     for (const name of names) if (this.tiles.get(name)!.cols % 8 === 0) out.set(name, tc);
     return out;
@@ -866,8 +866,14 @@ class CudaPrinter extends CLikePrinter {
 
   /** The 16-bit operand type of a tensor-core matmul (m16n8k16), where the kernel asks for it and the reduction allows; else TF32. */
   private halfOperands(s: Extract<Stmt, { op: 'matmul' }>): 'bf16' | 'f16' | undefined {
+    const tc = this.sixteenBitOperands();
+    return tc && this.matmulShape(s).kk % 16 === 0 ? tc : undefined;
+  }
+
+  /** The kernel's 16-bit tensor-core operand type (Kernel.tensorCores), if it asks for one. */
+  private sixteenBitOperands(): 'bf16' | 'f16' | undefined {
     const tc = this.k.tensorCores;
-    return (tc === 'bf16' || tc === 'f16') && this.matmulShape(s).kk % 16 === 0 ? tc : undefined;
+    return tc === 'bf16' || tc === 'f16' ? tc : undefined;
   }
 
   /** Whether a matmul can run on tensor cores (shape only: `registerDst` assumes fragment registers). */
@@ -1531,8 +1537,7 @@ class CudaPrinter extends CLikePrinter {
    * intra-chunk kernel held q's and k's 32 words at once and spilled.
    */
   private groupWordBound(): number {
-    const sixteen = this.k.tensorCores === 'bf16' || this.k.tensorCores === 'f16';
-    if (!sixteen || !this.unit) return MAX_GROUP_REGISTERS;
+    if (!this.sixteenBitOperands() || !this.unit) return MAX_GROUP_REGISTERS;
     const registers = this.unit.registers / (this.k.threads * this.minBlocks(this.sharedLayout().bytes));
     return registers < DEFAULT_REGISTER_FLOOR ? Math.min(MAX_GROUP_REGISTERS, registers / 4) : MAX_GROUP_REGISTERS;
   }

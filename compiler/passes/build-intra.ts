@@ -197,7 +197,7 @@ export function buildIntraKernel(st: PlanState): Kernel {
     const oneSlice = Math.ceil(K / BK) === 1;
     // With 16-bit tensor-core operands everywhere (PlanOptions.halfOperands), the products go to a
     // register tile (the accumulators) and are stored from it: no pass through workgroup memory,
-    // and Qs, then written only by the loads of q, is a 16-bit operand tile. Where one slice covers
+    // and Qs, then written only by maps and read only by matmuls, is a 16-bit operand tile. Where one slice covers
     // K' and V' and the tile is at most 32 words a thread (two slices of K' = V' = 256 spilled).
     const wyRegisters = st.options.halfOperands && oneSlice && V <= BK && fragmentTileFits(st, tl.threads, C, BK, 32);
     const WY = wyRegisters ? kb.tile('WY', C, BK, 'register') : Qs;

@@ -78,10 +78,11 @@ function formSelection(st: PlanState): void {
 function splitOptions(st: PlanState): PlanOptions {
   const { ir, options } = st;
   const sixteen = options.dtype === 'bf16' || options.dtype === 'f16';
-  const delta = ir.update?.cls === 'delta' && ir.normalizer === 'none' && ir.keyDim <= MAX_KEY_SLICE;
-  // Value tiles of 64 (asked for) leave the state kernel's accumulators too few registers: it
-  // spills; a key slice narrower than K' (asked for) keeps the state in shared memory.
-  const narrow = (options.tiles?.BV ?? 0) <= 32 && (options.tiles?.BK ?? ir.keyDim) >= ir.keyDim;
+  // Where tiling can give the state kernel one key slice (K' within the widest, and no narrower
+  // slice asked for: registerStateAllowed then holds).
+  const delta = ir.update?.cls === 'delta' && ir.keyDim <= MAX_KEY_SLICE && registerStateAllowed(st, options.tiles?.BK ?? ir.keyDim);
+  // Value tiles of 64 (asked for) leave the state kernel's accumulators too few registers: it spills.
+  const narrow = (options.tiles?.BV ?? 0) <= 32;
   if (!st.target.deltaRegisterState || !sixteen || !delta || !narrow || options.outputKernel === false || options.stateRegisters === false) return options;
   return { ...options, outputKernel: true, halfOperands: options.halfOperands ?? true, stateRegisters: true };
 }

@@ -125,8 +125,9 @@ export interface PlanOptions {
    */
   segmentWorkgroups?: number;
   /**
-   * Three kernels with a delta update: the state kernel's state in registers (Tiling.stateRegisters),
-   * for measurements; ignored, with a note, where the plan does not allow it. Default: off.
+   * Three kernels with a delta update: the state kernel's state in registers (Tiling.stateRegisters);
+   * ignored, with a note, where the plan does not allow it. Default: the profile's
+   * deltaRegisterState (cuda-sm90's bf16/f16 delta rules; pipeline.ts, splitOptions), else off.
    */
   stateRegisters?: boolean;
   /** Threads per workgroup of the state kernel with the state in registers or key tiles (Tiling.stateThreads), for measurements. */
@@ -145,9 +146,9 @@ export interface PlanOptions {
   earlyKeyLoads?: boolean;
   /**
    * 16-bit tensor-core operands (m16n8k16) in every kernel of a bf16 or f16 program, the chunk
-   * form's intra and state kernels included (default: the flash and output kernels only), for
-   * measurements: the states and weights those matmuls read are then rounded to 16 bits, as FLA's
-   * Triton kernels round them.
+   * form's intra and state kernels included: the states and weights those matmuls read are then
+   * rounded to 16 bits, as FLA's Triton kernels round them. Default: on where the profile's
+   * deltaRegisterState applies (splitOptions), else the flash and output kernels only.
    */
   halfOperands?: boolean;
   /**

@@ -71,7 +71,7 @@ test("16-bit operands everywhere: the intra-chunk kernel's W and U are register 
   const at = cu.indexOf('attnc_gated_deltanet_intra(');
   const k = cu.slice(at, cu.indexOf('\n}\n', at));
   assert.match(k, /float WY\[32\];/);
-  assert.match(k, /__nv_bfloat16\* const Qs =/, 'Qs, written only by the loads of q, in bf16');
+  assert.match(k, /__nv_bfloat16\* const Qs =/, 'Qs, read only by matmuls, in bf16');
   // Qs, free after the scores, holds the products' right operand (k, then v, scaled): read by
   // ldmatrix, where k's f32 tile took two scalar loads a register.
   assert.is(k.match(/\/\/ WY = A · Qs: /g)?.length, 2, 'W and U from Qs');
