@@ -24,6 +24,7 @@ import { minBlocksPerUnit, REGISTER_FLOOR as DEFAULT_REGISTER_FLOOR } from './oc
 import { blockUniform, columnIndex, guardKeepsVectors, vectorWidth } from './tile-io.ts';
 import { substitute, unconditional } from '../clike/rewrite.ts';
 import type { CType } from '../clike/types.ts';
+import { coreByteOffset, coreIndex, corePad, coreStride, descriptorOffsets, wgmmaHelper, wgmmaN, wgmmaName, wgRow } from './wgmma.ts';
 
 /** Static shared memory a block may declare; past it the tiles move to dynamic shared memory. */
 export const STATIC_SHARED_LIMIT = 48 * 1024;
@@ -55,6 +56,8 @@ export interface CudaKernel {
   /** f32 words of register tiles per thread. */
   registerWords: number;
   buffers: CudaBufferArg[];
+  /** The warpgroup-MMA helpers its matmuls call (wgmma.ts; none: the kernel builds for sm_80/sm_90). */
+  wgmmaHelpers: string[];
 }
 
 export function ctypeOf(d: Dtype): string {
@@ -232,6 +235,7 @@ class CudaPrinter extends CLikePrinter {
     this.halfTiles = this.sixteenBitTiles();
     this.roundedTiles = this.tf32Tiles();
     this.pipelinedCopies = this.chunkLoopCopies();
+    this.warpgroupOperands(matmuls);
     // f32 tiles filled by cp.async (Kernel.asyncState): their rows stay unpadded (16-byte aligned).
     const asyncF32 = new Set<string>();
     const copies = this.copyMaps();
@@ -242,6 +246,7 @@ class CudaPrinter extends CLikePrinter {
     // reads fall on distinct banks.
     const pads = fragmentPads(matmuls.filter((m) => this.mmaFits(m)), (m) => this.tiles.get(m.a.tile)!.space === 'rows', (m) => !!this.halfOperands(m));
     for (const name of this.halfTiles.keys()) pads.set(name, (this.tiles.get(name)!.cols / 8) % 2 ? 0 : 8);
+    for (const name of this.cores.keys()) pads.set(name, corePad(this.tiles.get(name)!.cols));
     for (const name of asyncF32) pads.set(name, 0);
     // Quad folds: those of maps over a warp's worth of elements or more (a fold of one thread —
     // the recurrent kernel's [1, 1] tiles — gains nothing, and its 16 words of loads cost
@@ -388,6 +393,65 @@ class CudaPrinter extends CLikePrinter {
   }
 
   /** Shared tiles stored as 16-bit elements (sixteenBitTiles), with their type. */
+  /**
+   * Warpgroup MMA (Kernel.warpgroupMma, sm_90a; wgmma.ts): the 16-bit shared tiles its matmuls
+   * read, in the core-matrix layout (an A operand's rows permuted for the row-owned fragments: ma
+   * row tiles a warp), and the matmuls it runs.
+   */
+  private cores = new Map<string, { ma?: number }>();
+  private wgmmaOps = new Set<Stmt>();
+  /** The helpers (wgmmaHelper) the kernel's warpgroup matmuls call. */
+  readonly wgmmaHelpers = new Map<string, string>();
+
+  /**
+   * The matmuls a kernel that asks for warpgroup MMA runs so: 16-bit operands into a row-owned
+   * output (the flash kernel's scores and P·V), A from a 16-bit shared tile or from row-owned
+   * registers, B from a 16-bit shared tile, whole tiles, no mask or scale, N a valid wgmma width.
+   * All or none: their shared operands change layout, so every other op on those tiles must be a
+   * map that fills them (cp.async or stores through at()), and no tile may be both an A (rows
+   * permuted) and a B.
+   */
+  private warpgroupOperands(matmuls: Extract<Stmt, { op: 'matmul' }>[]): void {
+    if (!this.k.warpgroupMma || !this.sixteenBitOperands() || !this.warps || this.warps % 4) return;
+    const cores = new Map<string, { ma?: number }>();
+    const ops = new Set<Stmt>();
+    const claim = (name: string, ma: number | undefined): boolean => {
+      const had = cores.get(name);
+      if (had && had.ma !== ma) return false;
+      cores.set(name, ma === undefined ? {} : { ma });
+      return true;
+    };
+    for (const s of matmuls) {
+      const { A, B, D, m, kk, n } = this.matmulShape(s);
+      if (D.t.space !== 'rows' || !this.halfOperands(s) || s.mask || s.scale || s.acc === 'sub' || s.dst.r0 || s.a.r0 || s.b.r0 || s.transA || !wgmmaN(n)) continue;
+      if (B.t.space !== 'shared' || !this.halfTiles.has(B.t.name) || B.t.rows !== (s.transB ? n : kk) || B.t.cols !== (s.transB ? kk : n)) continue;
+      const aShared = A.t.space === 'shared' && this.halfTiles.has(A.t.name) && A.t.rows === m && A.t.cols === kk;
+      if (A.t.space !== 'rows' && !aShared) continue;
+      if ((aShared && !claim(A.t.name, this.rowsGrid(D.t).ma)) || !claim(B.t.name, undefined)) return;
+      ops.add(s);
+    }
+    if (!ops.size) return;
+    let clean = true;
+    forEachStmt(this.k.body, (st) => {
+      if (ops.has(st)) return;
+      const { reads, writes } = tileAccess(st);
+      if ([...reads].some((t) => cores.has(t))) clean = false;
+      if ([...writes].some((t) => cores.has(t)) && (st.op !== 'map' || st.dst.r0 !== undefined || this.pipelinedCopies.has(st))) clean = false;
+    });
+    if (!clean) return;
+    this.cores = cores;
+    this.wgmmaOps = ops;
+  }
+
+  /** Element (r, c) of a shared tile; the warpgroup operands' in their core-matrix layout. */
+  protected override at(tile: string, r: string, c: string, r0?: string): string {
+    const core = this.cores.get(tile);
+    if (!core) return super.at(tile, r, c, r0);
+    const t = this.tiles.get(tile)!;
+    const row = r0 ? `(${r0} + ${r})` : r;
+    return `${this.tileRef(tile)}[${coreIndex(core.ma ? wgRow(row, core.ma) : row, c, t.cols, coreStride(t.cols, this.rowStride(t)))}]`;
+  }
+
   private readonly halfTiles: Map<string, 'bf16' | 'f16'>;
 
   /** Shared f32 tiles that hold TF32 values (tf32Tiles): rounded where stored, or exactly TF32 already. */
@@ -960,7 +1024,10 @@ class CudaPrinter extends CLikePrinter {
   barrier(): string {
     // A kernel with asynchronous copies waits for this thread's before every barrier: the tile is
     // then complete for every thread after it (the copies are never read before a barrier).
-    return this.asyncCopies ? 'attnc_cp_async_wait(); __syncthreads();' : '__syncthreads();';
+    // Warpgroup MMA reads its shared operands through the async proxy: the threads' writes are
+    // fenced for it before the barrier that publishes them.
+    const fence = this.cores.size ? 'attnc_fence_async_shared(); ' : '';
+    return this.asyncCopies ? `attnc_cp_async_wait(); ${fence}__syncthreads();` : `${fence}__syncthreads();`;
   }
   select(c: string, a: string, b: string): string {
     return `(${c} ? ${a} : ${b})`;
@@ -1905,6 +1972,7 @@ class CudaPrinter extends CLikePrinter {
    * column), register D slot by slot (registerElement lays register tiles out the same way).
    */
   private mmaMatmul(s: Extract<Stmt, { op: 'matmul' }>, g: WarpGrid): void {
+    if (this.wgmmaOps.has(s)) return this.wgmmaMatmul(s, g);
     const { A, D, m, kk, n } = this.matmulShape(s);
     const i = (v: number) => this.intLit(v);
     const reg = D.t.space !== 'shared';
@@ -2078,6 +2146,76 @@ class CudaPrinter extends CLikePrinter {
     });
   }
 
+
+  /**
+   * A matmul on warpgroup tensor cores (wgmma.ts): warpgroup G of the block issues, per step of 16
+   * along the reduction, one m64nNk16 per row tile a of its warps (the 64 rows stored at
+   * 64·(G·ma + a) of a shared A; the accumulators of row tile a are slots 4·a·nb … of the output),
+   * A by descriptor or from the row-owned registers packed as for mma.sync, B by descriptor
+   * (MN-major where it is not transposed). Then one commit and a wait: the output's registers are
+   * read only after it (attnc_wgmma_hold).
+   */
+  private wgmmaMatmul(s: Extract<Stmt, { op: 'matmul' }>, g: WarpGrid): void {
+    const { A, B, m, kk, n } = this.matmulShape(s);
+    const half = this.halfOperands(s)!;
+    const i = (v: number) => this.intLit(v);
+    const aRegs = A.t.space === 'rows' ? this.rowsGrid(A.t) : undefined;
+    const fn = wgmmaName(n, half, !!aRegs, !s.transB);
+    this.wgmmaHelpers.set(fn, wgmmaHelper(n, half, !!aRegs, !s.transB));
+    const cs = (t: TileDecl) => coreStride(t.cols, this.rowStride(t));
+    const op = s.acc === 'set' ? '=' : '+=';
+    this.emit(`// ${s.dst.tile} ${op} ${s.a.tile} · ${s.b.tile}${s.transB ? 'ᵀ' : ''}: ${m}×${n}×${kk} on warpgroup tensor cores (wgmma m64n${n}k16, ${half} operands${aRegs ? ', A from registers' : ''}), ${g.ma} row tile${g.ma > 1 ? 's' : ''} a warp`);
+    this.block('', () => {
+      const desc = (t: TileDecl, kMajor: boolean, base: string) => {
+        const { lbo, sbo } = descriptorOffsets(t.cols, cs(t), kMajor);
+        return `attnc_wgmma_desc(${base}, ${lbo}u, ${sbo}u)`;
+      };
+      const db = this.fresh('db');
+      this.emit(`const unsigned long long ${db} = ${desc(B.t, s.transB, this.tileRef(B.t.name))};`);
+      const da = this.fresh('da');
+      // A shared A: warpgroup G's rows start at stored row 64·G·ma.
+      if (!aRegs) this.emit(`const unsigned long long ${da} = ${desc(A.t, true, `${this.tileRef(A.t.name)} + (lid >> 7) * ${i((64 * g.ma * (A.t.cols / 8) * cs(A.t)) / 8)}`)};`);
+      const x = this.fresh('x');
+      const ia = this.fresh('a');
+      // A from registers: every fragment packed before the first instruction (packed between
+      // them, ptxas fences each instruction's registers again).
+      const af = this.fresh('af');
+      const steps = kk / 16;
+      if (aRegs) {
+        const at = (q: number) => `${this.regRef(s.a.tile)}[4 * (${ia} * ${i(aRegs.nb)} + (${x} >> 3)) + ${i(q)}]`;
+        this.emit(`unsigned ${af}[${g.ma * steps}][4];`);
+        this.emit('#pragma unroll');
+        this.block(this.forLoop(x, i(0), i(kk), i(16)), () => {
+          this.emit('#pragma unroll');
+          this.block(this.forLoop(ia, i(0), i(g.ma), i(1)), () => {
+            [[0, 1], [2, 3], [4, 5], [6, 7]].forEach(([lo, hi], j) => this.emit(`${af}[${ia} * ${i(steps)} + ${x} / 16][${j}] = attnc_pack_${half}(${at(lo!)}, ${at(hi!)});`));
+          });
+        });
+      }
+      this.emit('attnc_wgmma_fence();');
+      this.emit('#pragma unroll');
+      this.block(this.forLoop(x, i(0), i(kk), i(16)), () => {
+        // Bytes (÷16: the descriptor's unit) from B's start to its step x.
+        const bStep = s.transB ? coreByteOffset(0, 8, B.t.cols, cs(B.t)) : coreByteOffset(8, 0, B.t.cols, cs(B.t));
+        const bAt = `${db} + (unsigned long long)((${x} / 8) * ${i(bStep / 16)})`;
+        const accumulate = s.acc === 'add' ? '1' : `${x} > 0`;
+        this.emit('#pragma unroll');
+        this.block(this.forLoop(ia, i(0), i(g.ma), i(1)), () => {
+          const d = `${this.regRef(s.dst.tile)} + 4 * ${ia} * ${i(g.nb)}`;
+          if (aRegs) return this.emit(`${fn}(${d}, ${af}[${ia} * ${i(steps)} + ${x} / 16], ${bAt}, ${accumulate});`);
+          const rowBlock = coreByteOffset(64, 0, A.t.cols, cs(A.t));
+          const kStep = coreByteOffset(0, 8, A.t.cols, cs(A.t));
+          this.emit(`${fn}(${d}, ${da} + (unsigned long long)(${ia} * ${i(rowBlock / 16)} + (${x} / 8) * ${i(kStep / 16)}), ${bAt}, ${accumulate});`);
+        });
+      });
+      this.emit('attnc_wgmma_commit();');
+      this.emit('attnc_wgmma_wait();');
+      const z = this.fresh('z');
+      this.emit('#pragma unroll');
+      this.emit(`for (int ${z} = 0; ${z} < ${4 * g.ma * g.nb}; ${z} += 1) attnc_wgmma_hold(${this.regRef(s.dst.tile)}[${z}]);`);
+    });
+  }
+
   render(): string[] {
     return this.body();
   }
@@ -2196,5 +2334,6 @@ export function emitCudaKernel(k: Kernel, o: EmitOptions): CudaKernel {
     unusedSharedBytes: unusedShared.reduce((s, t) => s + t.rows * t.cols * 4, 0),
     registerWords: registers.reduce((s, r) => s + r.size, 0),
     buffers,
+    wgmmaHelpers: [...p.wgmmaHelpers.values()],
   };
 }

@@ -17,6 +17,7 @@ import type { ShapePlan, TargetProfile } from '../../compiler/targets/profiles.t
 import { VERSION } from '../../compiler/version.ts';
 import { abiFields, dtypeName, fieldName, type AbiField } from './abi.ts';
 import { DEVICE_HELPERS, emitCudaKernel, type CudaKernel } from './emit.ts';
+import { WGMMA_ARCH_CHECK, WGMMA_HELPERS } from './wgmma.ts';
 
 export const STATUS = [
   { name: 'ATTNC_OK', value: 0, text: 'ok' },
@@ -80,6 +81,8 @@ export interface CudaManifest {
   spec: string;
   target: string;
   sm: number;
+  /** The nvcc architecture the file builds for: sm_90a where a kernel uses warpgroup MMA, else sm_<sm>. */
+  arch: string;
   form: string;
   family: 'recurrent' | 'softmax';
   dtype: string;
@@ -557,6 +560,10 @@ export function cudaProgram(ir: AttentionIR, program: Program, o: CudaOptions): 
     ]),
   ];
   const hostText = variants.map((v) => v.hostText).join(' ');
+  // Warpgroup MMA (wgmma.ts) needs the architecture-specific target and its helpers.
+  const wgmma = [...new Map(kernels.flatMap((k) => k.wgmmaHelpers.map((h) => [h, h] as const))).values()];
+  const arch = wgmma.length ? `sm_${prof.sm}a` : `sm_${prof.sm}`;
+  const helpers = wgmma.length ? [WGMMA_ARCH_CHECK, DEVICE_HELPERS, WGMMA_HELPERS, ...wgmma].join('\n') : DEVICE_HELPERS;
   const cu = CU({
     minll: hostText.includes('attnc_min_ll'),
     maxll: hostText.includes('attnc_max_ll'),
@@ -569,7 +576,7 @@ export function cudaProgram(ir: AttentionIR, program: Program, o: CudaOptions): 
     dtypeName: dtypeN,
     form: program.form,
     notes,
-    helpers: DEVICE_HELPERS,
+    helpers,
     uniforms,
     kernels: kernels.map((k) => k.code),
     tokinfo: variants.some((v) => v.tokinfo),
@@ -619,6 +626,7 @@ export function cudaProgram(ir: AttentionIR, program: Program, o: CudaOptions): 
     spec: ir.name,
     target: prof.name,
     sm: prof.sm,
+    arch,
     form: program.form,
     family: ir.family,
     dtype: dtypeN,

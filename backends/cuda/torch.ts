@@ -75,6 +75,9 @@ MAX_DYNAMIC_SHARED = {{maxShared}}
 _HERE = os.path.dirname(os.path.abspath(__file__))
 _SOURCE = os.path.join(_HERE, {{{py cuFile}}})
 _FLAGS = ['-O3', '-std=c++17', '-lineinfo', '-Xcompiler', '-fvisibility=hidden']
+# The architecture the kernels need where it is not the device's own (sm_90a: warpgroup MMA);
+# PyTorch's build takes it from TORCH_CUDA_ARCH_LIST.
+_ARCH = {{{py archList}}}
 
 
 class _Args(ctypes.Structure):
@@ -115,12 +118,22 @@ def build(verbose=False):
             return _lib
         from torch.utils.cpp_extension import load
         with open(_SOURCE, 'rb') as f:
-            digest = hashlib.sha256(f.read() + ' '.join(_FLAGS).encode()).hexdigest()[:16]
+            digest = hashlib.sha256(f.read() + ' '.join(_FLAGS + [_ARCH or '']).encode()).hexdigest()[:16]
         name = 'attnc_{}_{}'.format(SPEC, digest)
         build_dir = os.path.join(_cache_root(), name)
         os.makedirs(build_dir, exist_ok=True)
-        load(name=name, sources=[_SOURCE], extra_cuda_cflags=_FLAGS, extra_include_paths=[_HERE],
-             build_directory=build_dir, is_python_module=False, verbose=verbose)
+        saved = os.environ.get('TORCH_CUDA_ARCH_LIST')
+        if _ARCH:
+            os.environ['TORCH_CUDA_ARCH_LIST'] = _ARCH
+        try:
+            load(name=name, sources=[_SOURCE], extra_cuda_cflags=_FLAGS, extra_include_paths=[_HERE],
+                 build_directory=build_dir, is_python_module=False, verbose=verbose)
+        finally:
+            if _ARCH:
+                if saved is None:
+                    os.environ.pop('TORCH_CUDA_ARCH_LIST', None)
+                else:
+                    os.environ['TORCH_CUDA_ARCH_LIST'] = saved
         found = sorted(glob.glob(os.path.join(build_dir, name + '*.so')))
         if not found:
             raise RuntimeError('{}: the build in {} produced no shared library'.format(SPEC, build_dir))
@@ -383,6 +396,8 @@ export function torchLoader(ir: AttentionIR, o: { name: string; fields: AbiField
     params: pyLiteral(ir.params.map((p) => [p.name, fieldName(p.name), p.perHead, [...p.shape]])),
     states: pyLiteral(states),
     maxShared: Math.max(0, ...o.kernels.map((k) => k.dynamicSharedBytes)),
+    // sm_90a ('9.0a') where a kernel uses warpgroup MMA (the program's arch, program.ts).
+    archList: o.kernels.some((k) => k.wgmmaHelpers.length) ? `${o.profile.sm! / 10}.${o.profile.sm! % 10}a` : null,
     cuFile: `${ir.name}.cu`,
     fields: o.fields.map((f) => ({ name: f.name, ctype: ctype(f) })),
     signature: args.join(', '),

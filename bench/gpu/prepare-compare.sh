@@ -90,6 +90,16 @@ plans=(
   'softmax_early:softmax:{"earlyKeyLoads":true}'
   'swa_sink_early:swa_sink:{"earlyKeyLoads":true}'
   'alibi_early:alibi:{"earlyKeyLoads":true}'
+  # The flash kernel's two matmuls as warpgroup MMA (sm_90a wgmma; PlanOptions.warpgroupMma), at
+  # the default tiles (query 128, key 64: 255 registers, no spill) and at query tiles of 64 (one
+  # warpgroup row tile: 192 registers at key tiles of 128, 160 at 64).
+  'softmax_wg:softmax:{"warpgroupMma":true}'
+  'softmax_wg_q64k128:softmax:{"warpgroupMma":true,"chunk":64,"tiles":{"BK":128}}'
+  'softmax_wg_q64:softmax:{"warpgroupMma":true,"chunk":64}'
+  'swa_sink_wg:swa_sink:{"warpgroupMma":true}'
+  'swa_sink_wg_q64k128:swa_sink:{"warpgroupMma":true,"chunk":64,"tiles":{"BK":128}}'
+  'alibi_wg:alibi:{"warpgroupMma":true}'
+  'alibi_wg_q64k128:alibi:{"warpgroupMma":true,"chunk":64,"tiles":{"BK":128}}'
   'kda_r:kda:{"stateRegisters":true}'
   'kda_hr:kda:{"halfOperands":true,"stateRegisters":true}'
 )

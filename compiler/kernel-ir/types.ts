@@ -164,6 +164,12 @@ export interface Kernel {
    */
   tensorCores?: 'tf32' | 'bf16' | 'f16';
   /**
+   * With 16-bit tensor-core operands: the matmuls into row-owned tiles whose operands allow it run
+   * as warpgroup MMA (a backend with it: CUDA sm_90a's wgmma.mma_async; the others ignore it).
+   * From PlanOptions.warpgroupMma, else the profile's warpgroupMma.
+   */
+  warpgroupMma?: boolean;
+  /**
    * Raw 32-bit words per thread a loop may hold for its next iteration's loads (a backend that
    * prefetches: CUDA's pipelinedLoop); unset: the backend's own bound. From PlanOptions.prefetchWords,
    * else the profile's pipelinedWords.

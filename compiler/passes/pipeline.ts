@@ -735,6 +735,8 @@ function dtypeLegalisation(st: PlanState): void {
     const sixteen = use === 'bf16' || use === 'f16' ? use : undefined;
     const half = p.form === 'parallel' || st.options.halfOperands ? sixteen : undefined;
     for (const k of p.kernels) k.tensorCores = (isOutputKernel(k) ? sixteen : half) ?? 'tf32';
+    // Warpgroup MMA is Hopper's (sm_90a): asked for elsewhere, the option is ignored.
+    if (sixteen && (st.target.sm ?? 0) >= 90 && (st.options.warpgroupMma ?? st.target.warpgroupMma)) for (const k of p.kernels) k.warpgroupMma = true;
     const prefetch = st.options.prefetchWords ?? st.target.pipelinedWords;
     if (prefetch !== undefined) for (const k of p.kernels) k.prefetchWords = prefetch;
     const depth = st.options.prefetchDepth ?? st.target.pipelinedDepth;

@@ -145,6 +145,12 @@ export interface PlanOptions {
    */
   earlyKeyLoads?: boolean;
   /**
+   * The flash kernel's two matmuls as warpgroup MMA (Kernel.warpgroupMma: sm_90a's wgmma, its
+   * operands read from shared memory by descriptor instead of mma.sync's per-warp fragment loads).
+   * Default: the profile's warpgroupMma.
+   */
+  warpgroupMma?: boolean;
+  /**
    * 16-bit tensor-core operands (m16n8k16) in every kernel of a bf16 or f16 program, the chunk
    * form's intra and state kernels included: the states and weights those matmuls read are then
    * rounded to 16 bits, as FLA's Triton kernels round them. Default: on where the profile's

@@ -160,6 +160,12 @@ export interface TargetProfile {
    */
   parallelEarlyKeyLoads?: boolean;
   /**
+   * Matmuls into row-owned tiles (the flash kernel's) with 16-bit operands run as warpgroup MMA
+   * (Kernel.warpgroupMma; PlanOptions.warpgroupMma wins where given). The program then needs the
+   * architecture-specific target (CUDA: sm_90a).
+   */
+  warpgroupMma?: boolean;
+  /**
    * Plans compiled beside the default one into the same program and taken at run time by the run's
    * shape, where a measured default serves some shapes badly (ShapePlan). In order: the first whose
    * bound the run's chains fit is taken.
