@@ -96,6 +96,9 @@ plans=(
   'softmax_wg:softmax:{"warpgroupMma":true}'
   'softmax_wg_q64k128:softmax:{"warpgroupMma":true,"chunk":64,"tiles":{"BK":128}}'
   'softmax_wg_q64:softmax:{"warpgroupMma":true,"chunk":64}'
+  # Two warpgroups of one row tile each (256 threads): key tiles of 128 at 192 registers, 64 at 156.
+  'softmax_wg_t256k128:softmax:{"warpgroupMma":true,"threads":256,"tiles":{"BK":128}}'
+  'softmax_wg_t256:softmax:{"warpgroupMma":true,"threads":256}'
   'swa_sink_wg:swa_sink:{"warpgroupMma":true}'
   'swa_sink_wg_q64k128:swa_sink:{"warpgroupMma":true,"chunk":64,"tiles":{"BK":128}}'
   'alibi_wg:alibi:{"warpgroupMma":true}'
