@@ -118,7 +118,9 @@ done
 # Decode variants of Gated DeltaNet (the recurrent form) under DIR/decode-variants/NAME, timed and
 # checked by session.sh's `decode` step: NAME:JSON. rf128: the register floor of 128 (4 blocks of
 # 128 per SM, 102 registers) that cuda-sm90's recurrentRegisterFloor of 88 replaced (77 registers).
-decodes=('rf128:{"form":"recurrent","registerFloor":128}')
+# bv32 / bv128: value tiles of 32 (twice the blocks, 17 KB of state each) and 128 (one block per
+# head, 66 KB); t256: 256 threads a block.
+decodes=('rf128:{"form":"recurrent","registerFloor":128}' 'bv32:{"form":"recurrent","tiles":{"BV":32}}' 'bv128:{"form":"recurrent","tiles":{"BV":128}}' 't256:{"form":"recurrent","threads":256}')
 for v in "${decodes[@]}"; do
   IFS=: read -r name json <<< "$v"
   node --import tsx bench/gpu/compile_variant.ts gated_deltanet "$dir/decode-variants/$name" "$json" > /dev/null
@@ -130,4 +132,6 @@ for t in "${tiles[@]}"; do
 done
 # ALiBi with key tiles of 64: without a spill since its relative term is a column term (row-terms.ts).
 ./bin/attnc compile stdlib/alibi.attn --target cuda --tiles BK=64 --out "$dir/softmax-tiles/alibi_k64" > /dev/null
+# The warpgroup-MMA probe (session.sh's `wgmma` step): the layout and descriptors alone.
+mkdir -p "$(dirname "$dir")/probe" && node --import tsx bench/gpu/wgmma_probe.ts "$(dirname "$dir")/probe/wgmma_probe.cu" > /dev/null
 echo "compiled $(ls "$dir" | grep -vcE '^(decode|decode-variants|variants|plans|softmax-tiles)$') specs, the decode form, ${#decodes[@]} decode variants, ${#variants[@]} tile variants, $built plan variants and ${#tiles[@]} softmax tilings into $dir"

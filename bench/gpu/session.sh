@@ -27,6 +27,8 @@
 #   flash    the softmax family's flash kernels: checked (bf16, f16, f32; 3 cases), then the kernel
 #            alone at B=4 T=4096 and B=1 T=16384 (softmax, sliding window, ALiBi, and the softmax
 #            tilings of DIR/softmax-tiles), then Flex ÷ attnc (compare.py)
+#   wgmma    the warpgroup-MMA probe (bench/gpu/wgmma_probe.ts, built by prepare-compare.sh under
+#            .gpu/probe): S = A·Bᵀ and O = P·V with the printer's layout, descriptors and helpers
 #   ncu      Nsight Compute hot spots of the delta rules' and the flash kernels (ncu_hotspots.sh)
 #   kernels  each generated CUDA kernel's time at B=4 T=4096 (bench/gpu/kernel_times.py)
 #   compare  attnc CUDA vs FLA / SDPA / FlexAttention (bench/gpu/compare.py); FLA's Triton
@@ -118,10 +120,12 @@ for s in ${steps//,/ }; do
         for k in "gated_deltanet gated_deltanet_intra" "gated_deltanet gated_deltanet_chunk" "gated_deltanet gated_deltanet_output" "softmax softmax_attention" "gated_deltanet few__gated_deltanet_intra"; do
           set -- $k; echo "=== $2"; bash bench/gpu/ncu_hotspots.sh "$OUTDIR" .gpu/compare "$1" "$2" "$([ "${2#few}" != "$2" ] && echo 1x16384 || echo 4x4096)" 25
         done' ;;
+    wgmma)
+      step wgmma 90 bash -c 'nvcc -arch=sm_90a -std=c++17 -O3 -o /tmp/attnc-wgmma-probe .gpu/probe/wgmma_probe.cu && /tmp/attnc-wgmma-probe' ;;
     kernels)
       step kernels 120 python3 bench/gpu/kernel_times.py .gpu/compare --reps 5 ;;
     compare)
       step compare 240 python3 bench/gpu/compare.py .gpu/compare --reps 20 --json "$out/compare.json" ;;
-    *) echo "unknown step '$s' (check, webgpu, variants, plans, decode, shapes, flash, ncu, kernels, compare)"; exit 2 ;;
+    *) echo "unknown step '$s' (check, webgpu, variants, plans, decode, shapes, flash, wgmma, ncu, kernels, compare)"; exit 2 ;;
   esac
 done
