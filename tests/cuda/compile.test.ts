@@ -98,7 +98,8 @@ function generate(spec: string, text: string, path: string, profile: Job['profil
   const dir = join(root, profile, dtype, form ?? 'default', spec);
   mkdirSync(dir, { recursive: true });
   for (const f of r.files) writeFileSync(join(dir, f.path), f.contents);
-  return { spec, profile, arch: profile === 'cuda-sm80' ? 'sm_80' : 'sm_90', dtype, dir, ...(form ? { form } : {}) };
+  // The architecture the file says it needs (sm_90a where a kernel uses warpgroup MMA).
+  return { spec, profile, arch: r.program!.manifest.arch, dtype, dir, ...(form ? { form } : {}) };
 }
 
 let results: Result[] = [];
