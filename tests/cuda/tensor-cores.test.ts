@@ -20,10 +20,11 @@ import { stdlibFiles } from '../helpers/stdlib.ts';
  * walk) and a delta rule's state in shared memory (the state kernel that computes the outputs, as
  * cuda-sm80 plans it), or the planner's tiles and kernels.
  */
+// mma.sync's fragments: the flash kernel without warpgroup MMA (tests/cuda/wgmma.test.ts has that).
 function cudaOf(spec: string, dtype: 'bf16' | 'f32', planned = false, plan: PlanOptions = {}): string {
   const f = stdlibFiles().find((x) => x.name === spec)!;
   const ir = lowerSource(f.text, f.path).irs[0];
-  const r = compileCuda(ir!, { profile: 'cuda-sm90', dtype, ...(planned ? { plan } : { chunk: 64, tiles: { BV: 64 }, plan: { stateRegisters: false, ...plan } }) });
+  const r = compileCuda(ir!, { profile: 'cuda-sm90', dtype, ...(planned ? { plan: { warpgroupMma: false, ...plan } } : { chunk: 64, tiles: { BV: 64 }, plan: { stateRegisters: false, warpgroupMma: false, ...plan } }) });
   const cu = r.files.find((x) => x.path.endsWith('.cu'));
   assert.ok(cu, `${spec} ${dtype}: no .cu file`);
   return cu!.contents;

@@ -25,8 +25,12 @@ function cudaOf(spec: string, profile = 'cuda-sm90', plan: PlanOptions = {}): st
   return r.files.find((x) => x.path.endsWith('.cu'))!.contents;
 }
 
+// The flash kernel's mma.sync tiles (padded rows, ldmatrix): without warpgroup MMA, whose core-matrix
+// layout tests/cuda/wgmma.test.ts checks.
+const MMA_SYNC: PlanOptions = { warpgroupMma: false };
+
 test('bf16 query, key and value tiles of the softmax kernel are bf16 in shared memory, copied 16 bytes at a time by cp.async, with a scalar fallback', () => {
-  const cu = cudaOf('softmax');
+  const cu = cudaOf('softmax', 'cuda-sm90', MMA_SYNC);
   const k = cu.slice(cu.indexOf('attnc_softmax_attention('));
   // Read only as bf16 tensor-core operands: stored as bf16, rows of 136 elements (272 bytes: 17
   // units of 16 for conflict-free ldmatrix).
@@ -373,7 +377,7 @@ test("KDA's state kernel updates with keys its intra-chunk kernel decayed, loade
 });
 
 test("the flash kernel's key tile in FlashAttention-2's order: V copied while the scores run, the next tile's K while P·V runs", () => {
-  const cu = cudaOf('softmax');
+  const cu = cudaOf('softmax', 'cuda-sm90', MMA_SYNC);
   const k = cu.slice(cu.indexOf('attnc_softmax_attention('), cu.indexOf('// ── host side'));
   // The key tiles from 0 up to the query tile's last key (causal: key-spans.ts, widened for f32
   // rounding, clamped to [0, len] before the int conversion), jend also bounding the keys inside

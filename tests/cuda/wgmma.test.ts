@@ -88,8 +88,8 @@ test('asked for, the flash kernel runs its matmuls as wgmma; the program says sm
   assert.match(cu, /Kt\[attnc_core_at\(r, c, 16, 72\)\]/);
   assert.match(cu, /Vt\[attnc_core_at\(r, c, 16, 72\)\]/);
   assert.not.match(cu.replace(/attnc_fence_async_shared\(\); __syncthreads\(\);/g, ''), /__syncthreads\(\);/, 'a barrier without the proxy fence');
-  // Not asked for, and on sm_80 even when asked: mma.sync, sm_80/sm_90.
-  const plain = program('softmax', {});
+  // Turned off, and on sm_80 even when asked: mma.sync, sm_80/sm_90.
+  const plain = program('softmax', { warpgroupMma: false });
   assert.is(plain.program!.manifest.arch, 'sm_90');
   assert.not.match(plain.files.find((x) => x.path.endsWith('.cu'))!.contents, /wgmma/);
   assert.match(plain.files.find((x) => x.path.endsWith('_torch.py'))!.contents, /_ARCH = None/);
