@@ -2192,6 +2192,18 @@ class CudaPrinter extends CLikePrinter {
           });
         });
       }
+      // The registers the instructions read (an accumulating output's, A's), fenced for the compiler
+      // first (see attnc_wgmma_hold).
+      const z0 = this.fresh('z');
+      const slots = 4 * g.ma * g.nb;
+      if (s.acc !== 'set') {
+        this.emit('#pragma unroll');
+        this.emit(`for (int ${z0} = 0; ${z0} < ${slots}; ${z0} += 1) attnc_wgmma_hold(${this.regRef(s.dst.tile)}[${z0}]);`);
+      }
+      if (aRegs) {
+        this.emit('#pragma unroll');
+        this.emit(`for (int ${z0} = 0; ${z0} < ${4 * g.ma * steps}; ${z0} += 1) attnc_wgmma_hold(${af}[${z0} >> 2][${z0} & 3]);`);
+      }
       this.emit('attnc_wgmma_fence();');
       this.emit('#pragma unroll');
       this.block(this.forLoop(x, i(0), i(kk), i(16)), () => {
@@ -2212,7 +2224,7 @@ class CudaPrinter extends CLikePrinter {
       this.emit('attnc_wgmma_wait();');
       const z = this.fresh('z');
       this.emit('#pragma unroll');
-      this.emit(`for (int ${z} = 0; ${z} < ${4 * g.ma * g.nb}; ${z} += 1) attnc_wgmma_hold(${this.regRef(s.dst.tile)}[${z}]);`);
+      this.emit(`for (int ${z} = 0; ${z} < ${slots}; ${z} += 1) attnc_wgmma_hold(${this.regRef(s.dst.tile)}[${z}]);`);
     });
   }
 

@@ -115,8 +115,11 @@ __device__ __forceinline__ void attnc_wgmma_fence() { asm volatile("wgmma.fence.
 __device__ __forceinline__ void attnc_wgmma_commit() { asm volatile("wgmma.commit_group.sync.aligned;" ::: "memory"); }
 __device__ __forceinline__ void attnc_wgmma_wait() { asm volatile("wgmma.wait_group.sync.aligned 0;" ::: "memory"); }
 #endif
-// An accumulator register is read only after the wait: the compiler may not move its reads above.
+// Compiler fences on the instructions' registers (CUTLASS's warpgroup_fence_operand): before
+// wgmma.fence, so that the writes of the accumulators and of A's packed words are not moved past
+// it; after the wait, so that no read of an accumulator moves above it.
 __device__ __forceinline__ void attnc_wgmma_hold(float& x) { asm volatile("" : "+f"(x) :: "memory"); }
+__device__ __forceinline__ void attnc_wgmma_hold(unsigned& x) { asm volatile("" : "+r"(x) :: "memory"); }
 // Shared memory written by the threads (st.shared, cp.async) made visible to the instruction's
 // reads (the async proxy), before the barrier that publishes it.
 __device__ __forceinline__ void attnc_fence_async_shared() { asm volatile("fence.proxy.async.shared::cta;" ::: "memory"); }`;

@@ -91,6 +91,8 @@ __global__ void __launch_bounds__(128, 1) probe(const __nv_bfloat16* a, const __
       }
     }
     const unsigned long long dv = attnc_wgmma_desc(Vs, ${mnMajor.lbo}u, ${mnMajor.sbo}u);
+    #pragma unroll
+    for (int z = 0; z < 32; z += 1) attnc_wgmma_hold(af[z >> 2][z & 3]);
     attnc_wgmma_fence();
     #pragma unroll
     for (int x = 0; x < 64; x += 16) {
