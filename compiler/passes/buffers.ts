@@ -31,7 +31,8 @@ import type { IndexVar, Ref } from '../ir/expr.ts';
 import * as b from '../kernel-ir/build.ts';
 import type { BufferDecl, Dtype, ParamDecl, SExpr } from '../kernel-ir/types.ts';
 import type { Elem, LeafEnv } from './lower-expr.ts';
-import type { Tiling } from './plan.ts';
+import type { PlanState, Tiling } from './plan.ts';
+import { tensorCoreMatmuls } from './dtypes.ts';
 import { Unsupported } from './lower-expr.ts';
 
 export const inputBuf = (name: string) => `in_${name}`;
@@ -95,19 +96,34 @@ export function scratchBuffer(name: string, width: number): BufferDecl {
 }
 
 /**
- * Scratch written by the intra-chunk kernel and read by the state kernel: [NT, H, width]. `half`
- * (PlanOptions.halfValues): the delta rules' U (which the state kernel turns into the corrected
- * values for the output kernel) is stored like the inputs (16 bits in a bf16/f16 program), as FLA
- * stores u and v_new.
+ * Scratch written by the intra-chunk kernel and read by the state kernel: [NT, H, width]. Stored
+ * like the inputs (16 bits in a bf16/f16 program) where that rounds nothing more than its readers
+ * do: the delta rules' W (the state kernel's 16-bit operands), U with PlanOptions.halfValues (which
+ * the state kernel turns into the corrected values, as FLA stores u and v_new), and the intra-chunk
+ * weights `w_a` where the output kernel alone reads them (the three-kernel form) with 16-bit
+ * tensor-core operands (halfWeights) — the same bits it rounded them to from f32, in half the bytes.
  */
-export function splitBuffers(ir: AttentionIR, t: Tiling, half = false): BufferDecl[] {
+export function splitBuffers(st: PlanState): BufferDecl[] {
+  const ir = st.ir;
+  const t = st.tiling!;
   const scratch = (name: string, width: number): BufferDecl => ({ name, role: 'scratch', dtype: 'f32', access: 'read_write', elems: b.mul(b.mul(P.NT, P.H), b.i(width)) });
-  const out: BufferDecl[] = [scratch('w_a', t.C)];
+  const out: BufferDecl[] = [{ ...scratch('w_a', t.C), ...(halfWeights(st) ? { ioDtype: true } : {}) }];
   const gate = ir.gate.cls;
   if (gate !== 'none') out.push(scratch('w_b', isVectorGate(gate) ? ir.keyDim : 1));
-  if (ir.update!.cls === 'delta') out.push({ ...scratch('w_w', ir.keyDim), ioDtype: true }, { ...scratch('w_u', ir.valueDim), ...(half ? { ioDtype: true } : {}) });
+  if (ir.update!.cls === 'delta') out.push({ ...scratch('w_w', ir.keyDim), ioDtype: true }, { ...scratch('w_u', ir.valueDim), ...(st.options.halfValues ? { ioDtype: true } : {}) });
   if (decayedKeys(ir, t)) out.push({ ...scratch('w_k', ir.keyDim), ioDtype: true });
   return out;
+}
+
+/**
+ * The intra-chunk weights stored in 16 bits: the three-kernel split form, whose output kernel alone
+ * reads them, with 16-bit tensor-core operands there (a 16-bit program on a target with tensor
+ * cores: the dtype pass gives the output kernel the program's type) and a chunk that is a multiple
+ * of 16 (their matmul's reduction: m16n8k16, not TF32).
+ */
+export function halfWeights(st: PlanState): boolean {
+  const t = st.tiling!;
+  return !!t.split && !!t.outputKernel && t.C % 16 === 0 && tensorCoreMatmuls(st);
 }
 
 /**

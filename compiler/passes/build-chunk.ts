@@ -855,7 +855,7 @@ export function buildChunkKernel(st: PlanState, pass: StatePass = 'whole'): Kern
     });
   });
 
-  const buffers = [...programBuffers(ir, 'f32'), ...preparedBuffers(st), ...(split ? splitBuffers(ir, tl, st.options.halfValues) : []), ...(outputKernel ? stateBuffers(ir, C) : []), ...(SEG ? segmentBuffers(ir, tl) : []), tokinfoBuffer];
+  const buffers = [...programBuffers(ir, 'f32'), ...preparedBuffers(st), ...(split ? splitBuffers(st) : []), ...(outputKernel ? stateBuffers(ir, C) : []), ...(SEG ? segmentBuffers(ir, tl) : []), tokinfoBuffer];
   const groups = keyTile ? b.i(VT * Math.ceil(K / BK)) : b.ceilDiv(b.i(V), b.i(BV));
   return kb.build([groups, P.H, SEG ? b.mul(P.N, segmentCount(ir, tl)) : P.N], keyTile || regState ? (tl.stateThreads ?? tl.threads) : tl.threads, programParams(ir), buffers, `${ir.name}: ${C === 1 ? 'token-sequential' : `chunks of ${C}`} ${cls} update, state tile [${keyTile ? BK : K}, ${BV}] per workgroup${keyTile ? ` (key tiles of ${BK} in the grid)` : `, key slices of ${BK}`}${regState ? ', in registers' : ''}`);
 }

@@ -227,6 +227,6 @@ export function buildIntraKernel(st: PlanState): Kernel {
     }, 'value slices: U');
   });
 
-  const buffers = [...programBuffers(ir, 'f32'), ...preparedBuffers(st), ...splitBuffers(ir, tl, st.options.halfValues), tokinfoBuffer];
+  const buffers = [...programBuffers(ir, 'f32'), ...preparedBuffers(st), ...splitBuffers(st), tokinfoBuffer];
   return kb.build([b.ceilDiv(P.MAXLEN, b.i(C)), P.H, P.N], tl.threads, programParams(ir), buffers, `${ir.name}: intra-chunk scores${delta ? ' and WY factors' : ''}, one workgroup per chunk of ${C} × head × sequence, key slices of ${BK}`);
 }

@@ -163,7 +163,7 @@ export function buildOutputKernel(st: PlanState): Kernel {
     storeChunkOutput(kb, st, src, { O, rt, t0, L, v0, vCols, h, C });
   });
 
-  const buffers = [...programBuffers(ir, 'f32'), ...preparedBuffers(st), ...splitBuffers(ir, st.tiling!, st.options.halfValues), ...stateBuffers(ir, C), tokinfoBuffer];
+  const buffers = [...programBuffers(ir, 'f32'), ...preparedBuffers(st), ...splitBuffers(st), ...stateBuffers(ir, C), tokinfoBuffer];
   return kb.build(
     [b.mul(b.ceilDiv(P.MAXLEN, b.i(C)), b.i(VT)), P.H, P.N],
     tl.threads,

@@ -468,7 +468,7 @@ function kernels(st: PlanState): void {
       if (st.tiling!.split) {
         intra = buildIntraKernel(st);
         ks.push(intra);
-        extra.push(...splitBuffers(ir, st.tiling!, st.options.halfValues));
+        extra.push(...splitBuffers(st));
       }
       if (segmented(st.tiling!)) {
         // Segments: each segment's own state, the states at the segments' starts, then each

@@ -230,15 +230,15 @@ int main(void) {
   const st = Object.fromEntries(out.output.trim().split('\n').map((l) => [l.split(' ')[0]!, l.split(' ').slice(1).join(' ')]));
   // N·H = 8 chains: cuda-sm90's shape plan for few chains (chunks of 64, three kernels). No sequence
   // offsets (without cu_seqlens the kernels take n·T); the prepared factors 1/‖q‖ and 1/‖k‖ (NT · H
-  // floats each); the intra-chunk results: w_a (NT · H · C scores, C = 64), w_b (NT · H gate
-  // sums), w_w and w_u (NT · H · 128 WY factors each; W stored like the inputs, bf16 here, U in
-  // f32); the states before each chunk, w_h (⌊NT / C⌋ + N + 1 = 6 slots × H × 128 × 128, bf16);
-  // every slice 256-byte aligned.
+  // floats each); the intra-chunk results: w_a (NT · H · C scores, C = 64, bf16: the output kernel
+  // alone reads them, with bf16 operands), w_b (NT · H gate sums), w_w and w_u (NT · H · 128 WY
+  // factors each; W stored like the inputs, bf16 here, U in f32); the states before each chunk, w_h
+  // (⌊NT / C⌋ + N + 1 = 6 slots × H × 128 × 128, bf16); every slice 256-byte aligned.
   const align = (x: number) => Math.ceil(x / 256) * 256;
   const rows = 200 * 4;
   const slots = Math.floor(200 / 64) + 2 + 1;
   assert.is(st['workspace'], '0 ');
-  assert.is(Number(st['bytes']), 2 * align(rows * 4) + align(rows * 64 * 4) + align(rows * 4) + align(rows * 128 * 2) + align(rows * 128 * 4) + align(slots * 4 * 128 * 128 * 2));
+  assert.is(Number(st['bytes']), 2 * align(rows * 4) + align(rows * 64 * 2) + align(rows * 4) + align(rows * 128 * 2) + align(rows * 128 * 4) + align(slots * 4 * 128 * 128 * 2));
   assert.match(st['null']!, /^1 the args pointer is NULL/);
   assert.match(st['heads']!, /^3 q has 3 heads, which must divide H = 4/);
   assert.match(st['cu_batch']!, /^4 a packed batch \(cu_seqlens\) has B = 1; found B = 2/);
@@ -261,10 +261,11 @@ test("the host launcher takes cuda-sm90's shape plan by the run's chains (N·H �
   assert.match(cu, /attnc_few__retnet_output<<</, 'the shape plan launches its own kernels');
   const align = (x: number) => Math.ceil(x / 256) * 256;
   // The default (two kernels, chunk 32): w_a (NT·H·32 f32 scores), w_b (NT·H gate sums). The shape
-  // plan (three kernels, chunk 64): w_a (NT·H·64), w_b, and w_h, the bf16 state [128, 128] before
-  // each chunk: (NT/64 + N + 1) chunk slots per head.
+  // plan (three kernels, chunk 64): w_a (NT·H·64, bf16: its output kernel alone reads them, with
+  // bf16 operands), w_b, and w_h, the bf16 state [128, 128] before each chunk: (NT/64 + N + 1)
+  // chunk slots per head.
   const twoKernels = (NT: number, H: number) => align(NT * H * 32 * 4) + align(NT * H * 4);
-  const shapePlan = (NT: number, H: number, N: number) => align(NT * H * 64 * 4) + align(NT * H * 4) + align((Math.floor(NT / 64) + N + 1) * H * 128 * 128 * 2);
+  const shapePlan = (NT: number, H: number, N: number) => align(NT * H * 64 * 2) + align(NT * H * 4) + align((Math.floor(NT / 64) + N + 1) * H * 128 * 128 * 2);
   const driver = join(job.dir, 'shape_driver.cpp');
   writeFileSync(
     driver,
