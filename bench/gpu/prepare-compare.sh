@@ -103,6 +103,11 @@ plans=(
   'swa_sink_wg_q64k128:swa_sink:{"warpgroupMma":true,"chunk":64,"tiles":{"BK":128}}'
   'alibi_wg:alibi:{"warpgroupMma":true}'
   'alibi_wg_q64k128:alibi:{"warpgroupMma":true,"chunk":64,"tiles":{"BK":128}}'
+  # The row factors of l2norm(q), l2norm(k) by the prepare kernel again (PlanOptions.intraNorms
+  # false: the plan before the intra-chunk kernel computed them), beside the default without it.
+  'gated_deltanet_prep:gated_deltanet:{"intraNorms":false}'
+  'deltanet_prep:deltanet:{"intraNorms":false}'
+  'kda_prep:kda:{"intraNorms":false}'
   'kda_r:kda:{"stateRegisters":true}'
   'kda_hr:kda:{"halfOperands":true,"stateRegisters":true}'
 )

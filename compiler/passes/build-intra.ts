@@ -27,9 +27,10 @@
 import { isVectorGate } from '../ir/attention-ir.ts';
 import * as b from '../kernel-ir/build.ts';
 import type { Kernel, SExpr } from '../kernel-ir/types.ts';
-import { P, programBuffers, programParams, splitBuffers, tokinfoBuffer, decayedKeys, type RowTokens } from './buffers.ts';
+import { featBuf, P, programBuffers, programParams, splitBuffers, tokenLeaves, tokinfoBuffer, decayedKeys, type RowTokens } from './buffers.ts';
 import { preparedBuffers } from './build-chunk.ts';
 import { KernelBuilder } from './kernel-builder.ts';
+import { ExprLowering } from './lower-expr.ts';
 import type { PlanState } from './plan.ts';
 import { chunkTerms } from './chunk-terms.ts';
 import { Sources } from './sources.ts';
@@ -140,7 +141,22 @@ export function buildIntraKernel(st: PlanState): Kernel {
     }
     if (Sc) kb.map(Sc, q('scale').at(R, b.i(0)), { rows: L, cols: b.i(1), fill: 0 });
     if (Bt) kb.map(Bt, q('beta').at(R, b.i(0)), { rows: L, cols: b.i(1), fill: 0 });
-    for (const [name, tile] of scales) kb.map(tile, q(src.rowScale(name)!).at(R, b.i(0)), { rows: L, cols: b.i(1), fill: 0 });
+    // The row factors (1/‖q‖ of l2norm(q), …): computed here from the chunk's rows, as the prepare
+    // kernel would (the same lowering), and stored for the state and output kernels, which run
+    // after this one — the program then needs no prepare kernel for them (pipeline.ts): one launch
+    // and one pass over q and k fewer (their rows are read again here at once, from the caches).
+    for (const [name, tile] of scales) {
+      const factor = src.rowScale(name)!;
+      if (st.options.intraNorms === false) {
+        kb.map(tile, q(factor).at(R, b.i(0)), { rows: L, cols: b.i(1), fill: 0 });
+        continue;
+      }
+      const l = new ExprLowering(C, tokenLeaves(ir, rt, src.uses), `T${factor}_`, L);
+      const e = l.lower(st.quantities![factor]!.expr);
+      kb.absorb(l);
+      kb.map(tile, e.at(R, b.i(0)), { rows: L, cols: b.i(1), fill: 0 });
+      kb.op({ op: 'store', src: tile, dst: { buf: featBuf(factor), index: b.add(b.mul(b.add(t0, R), P.H), h), rows: L, cols: b.i(1) }, value: b.tile(tile, R, b.i(0)) });
+    }
     kb.map(A, b.f(0));
     if (Akk) kb.map(Akk, b.f(0));
     if (Ad) kb.map(Ad, b.f(0));

@@ -18,7 +18,7 @@ import { isVectorGate, type AttentionIR } from '../ir/attention-ir.ts';
 import { walk, type TExpr } from '../ir/expr.ts';
 import * as b from '../kernel-ir/build.ts';
 import type { BufferDecl, Dtype, Kernel, Program, SExpr, Stmt } from '../kernel-ir/types.ts';
-import { blocksOverlap, deepTileAccess, memoryLets, tileBlocks, usedTiles, type RowBlock } from '../kernel-ir/analysis.ts';
+import { blocksOverlap, deepTileAccess, forEachStmt, memoryLets, tileBlocks, usedTiles, type RowBlock } from '../kernel-ir/analysis.ts';
 import { PROFILES, PROFILE_NAMES, type TargetProfile } from '../targets/profiles.ts';
 import { featBuf, programBuffers, programParams, scratchBuffer, segmentBuffers, segmented, splitBuffers, stateBuffers, tokinfoBuffer } from './buffers.ts';
 import { buildChunkKernel } from './build-chunk.ts';
@@ -481,11 +481,14 @@ function kernels(st: PlanState): void {
         extra.push(...stateBuffers(ir, st.tiling!.C));
       }
     }
-    // The prepare kernel computes what the others read (a fused delta kernel may compute its
-    // l2norm factors itself), and runs first.
-    const read = new Set(ks.flatMap((k) => k.buffers.map((x) => x.name)));
+    // The prepare kernel computes what the others read and no other kernel writes (a fused delta
+    // kernel may compute its l2norm factors itself; the split form's intra-chunk kernel, which
+    // runs first, computes and stores the row factors), and runs first.
+    const written = new Set<string>();
+    for (const k of ks) forEachStmt(k.body, (s) => void (s.op === 'store' && written.add(s.dst.buf)));
+    const read = new Set(ks.flatMap((k) => k.buffers.map((x) => x.name)).filter((x) => !written.has(x)));
     const unread = Object.entries(st.quantities ?? {}).filter(([n, p]) => p!.how === 'prepared' && !read.has(featBuf(n))).map(([n]) => n);
-    if (unread.length) st.notes.push(`fusion: ${unread.join(', ')} computed by the main kernel itself (from the rows it loads), not prepared`);
+    if (unread.length) st.notes.push(`fusion: ${unread.join(', ')} computed by the ${intra ? 'intra-chunk' : 'main'} kernel itself (from the rows it loads), not prepared`);
     const prep = buildPrepareKernel(st, read);
     if (prep) ks.unshift(prep);
   } catch (e) {

@@ -145,6 +145,13 @@ export interface PlanOptions {
    */
   earlyKeyLoads?: boolean;
   /**
+   * The split form's row factors (1/‖q‖ of an l2norm feature map, …) computed by the intra-chunk
+   * kernel from its chunk's rows and stored for the later kernels, with no prepare kernel for them;
+   * default true. False computes them in the prepare kernel (the plan before 2026-12-08), for
+   * measurements.
+   */
+  intraNorms?: boolean;
+  /**
    * The flash kernel's two matmuls as warpgroup MMA (Kernel.warpgroupMma: sm_90a's wgmma, its
    * operands read from shared memory by descriptor instead of mma.sync's per-warp fragment loads).
    * Default: the profile's warpgroupMma.

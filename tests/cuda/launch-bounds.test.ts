@@ -57,9 +57,11 @@ test("the decode kernel's register floor: cuda-sm90's recurrentRegisterFloor (88
 test("the intra-chunk kernel's register floor: cuda-sm90's intraRegisterFloor (64: four blocks) without vector gates, 128 under them", () => {
   const gdn = bounds('gated_deltanet');
   assert.is(gdn.get('gated_deltanet_intra'), '256, 4');
-  // The state kernel and the prepare kernel keep the default floor.
+  // The state kernel keeps the default floor, and so does the prepare kernel where there is one
+  // (the intra-chunk kernel computes the l2norm factors by default: PlanOptions.intraNorms).
   assert.is(gdn.get('gated_deltanet_chunk'), '256, 2');
-  assert.is(gdn.get('gated_deltanet_prepare'), '256, 2');
+  assert.not.ok(gdn.has('gated_deltanet_prepare'));
+  assert.is(bounds('gated_deltanet', { plan: { intraNorms: false } }).get('gated_deltanet_prepare'), '256, 2');
   assert.is(bounds('deltanet').get('deltanet_intra'), '256, 4');
   // Vector gates: RWKV-6's intra kernel spilled at 64.
   assert.is(bounds('rwkv6').get('rwkv6_intra'), '256, 2');

@@ -145,25 +145,29 @@ test("prepare kernels stay within the profile's residentSharedBytes (several wor
   assert.is(plan(fullSize('hedgehog'), { ...PROFILES['webgpu-large']!, limits }).tiling!.prepareRows, 8);
 });
 
-test('l2norm feature maps are fused: the prepare kernel writes one factor per token, not the rows', () => {
+test('l2norm feature maps are fused: the intra-chunk kernel writes one factor per token, not the rows; no prepare kernel', () => {
   // Gated DeltaNet: q̃ = l2norm(q)·K^-½, k̃ = l2norm(k). The plan fuses both maps (the raw input
-  // times the per-token factor 1/‖x‖). Split form (CUDA): the prepare kernel stores NT·H factors
-  // for each instead of NT·H·128 values and holds no row of q or k (32 tokens per workgroup in a few
-  // hundred bytes); the kernels read the raw inputs and the factors.
+  // times the per-token factor 1/‖x‖). Split form (CUDA): the intra-chunk kernel, which runs first,
+  // computes the factors of its chunk's rows (as the prepare kernel did) and stores NT·H of each
+  // instead of NT·H·128 values; the state kernel (here f32: it computes the outputs too) reads the
+  // raw inputs and the factors; no prepare kernel is left.
   const p = plan(fullSize('gated_deltanet'), 'cuda-sm90');
   const qs = p.quantities!;
   assert.is(qs.q!.how, 'fused');
   assert.is(qs.q!.rowScale?.scale, 'qnorm');
   assert.is(qs.k!.rowScale?.scale, 'knorm');
   assert.equal([qs.qnorm!.how, qs.qnorm!.width, qs.knorm!.how], ['prepared', 0, 'prepared']);
-  const prep = p.program!.kernels.find((x) => x.name.endsWith('_prepare'))!;
+  assert.equal(p.program!.kernels.map((k) => k.name), ['gated_deltanet_intra', 'gated_deltanet_chunk']);
+  const intra = p.program!.kernels[0]!;
   const stores: string[] = [];
-  forEachStmt(prep.body, (s) => void (s.op === 'store' && stores.push(`${s.dst.buf} ${s.dst.cols.k === 'const' ? s.dst.cols.v : '?'}`)));
+  forEachStmt(intra.body, (s) => void (s.op === 'store' && s.dst.buf.startsWith('f_') && stores.push(`${s.dst.buf} ${s.dst.cols.k === 'const' ? s.dst.cols.v : '?'}`)));
   assert.equal(stores, ['f_qnorm 1', 'f_knorm 1']);
-  assert.ok(sharedBytes(prep) <= 512, `${sharedBytes(prep)} bytes`);
-  assert.is(p.tiling!.prepareRows, 32);
-  const bufs = p.program!.kernels.flatMap((x) => (x === prep ? [] : x.buffers.map((y) => y.name)));
+  const bufs = p.program!.kernels.slice(1).flatMap((x) => x.buffers.map((y) => y.name));
   assert.ok(bufs.includes('in_q') && bufs.includes('in_k') && bufs.includes('f_qnorm') && !bufs.includes('f_q'), bufs.join(' '));
+  assert.ok(p.notes.includes('fusion: qnorm, knorm computed by the intra-chunk kernel itself (from the rows it loads), not prepared'), p.notes.join('\n'));
+  // A prepare kernel where other kernels read a prepared quantity that the intra kernel does not
+  // write: Hedgehog's softmax feature map, prepared whole.
+  assert.ok(plan(fullSize('hedgehog'), 'cuda-sm90').program!.kernels.some((k) => k.name.endsWith('_prepare')));
   // The fused WebGPU kernel computes the factors itself from the key slices it loads (sums of
   // squares in Qn and Kn): no prepare kernel, no factor buffer, and a note that says so.
   const w = plan(fullSize('gated_deltanet'), 'webgpu-large');

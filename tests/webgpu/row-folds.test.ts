@@ -26,8 +26,10 @@ import { stdlibIR } from '../helpers/ir.ts';
 const withSubgroups = (min: number): TargetProfile => ({ ...PROFILES['webgpu-large']!, features: { ...PROFILES['webgpu-large']!.features, subgroups: true, subgroupSize: [min, 128], subgroupLanesLinear: true } });
 
 function prepareWgsl(profile: TargetProfile): string {
-  // The split form has a prepare kernel (the fused one computes the factors itself).
-  const p = plan(stdlibIR('gated_deltanet', { K: 128, V: 128 }), profile, { form: 'chunk', split: true, threads: 512 });
+  // The split form with the factors from a prepare kernel (PlanOptions.intraNorms false; by
+  // default its intra-chunk kernel folds the same rows by the same printing, and the fused form
+  // computes the factors itself).
+  const p = plan(stdlibIR('gated_deltanet', { K: 128, V: 128 }), profile, { form: 'chunk', split: true, threads: 512, intraNorms: false });
   assert.ok(p.program, renderDiagnostics(p.diagnostics));
   return emitWgslKernel(p.program!.kernels.find((k) => k.name.endsWith('_prepare'))!, profile, 'test').code;
 }
@@ -35,7 +37,7 @@ function prepareWgsl(profile: TargetProfile): string {
 test('the sum of squares of a 128-wide row is folded by G threads, G = the smallest subgroup (up to 32 and to threads ÷ rows)', () => {
   // The prepare kernel holds 32 tokens of 1/‖q‖ and 1/‖k‖ (the rows themselves are not stored):
   // 32 rows × 16 lanes fill its 512 threads.
-  const p = plan(stdlibIR('gated_deltanet', { K: 128, V: 128 }), withSubgroups(32), { form: 'chunk', split: true, threads: 512 });
+  const p = plan(stdlibIR('gated_deltanet', { K: 128, V: 128 }), withSubgroups(32), { form: 'chunk', split: true, threads: 512, intraNorms: false });
   assert.equal([p.tiling!.prepareRows, p.tiling!.threads], [32, 512]);
   for (const [min, G] of [[4, 4], [8, 8], [32, 16], [64, 16]] as const) {
     const code = prepareWgsl(withSubgroups(min));
@@ -72,18 +74,20 @@ test("Gated DeltaNet (K' = V' = 128) on Dawn with the adapter's subgroups = refe
   const inputs = randomInputs(ir, { B: 1, T: 40, H: 2, seed: 71 });
   const tensors = Object.fromEntries(Object.entries(inputs.tensors).map(([n, t]) => [n, t.data]));
   const ref = interpret(ir, inputs, { form: 'recurrent' });
-  // Split: the prepare kernel folds the rows' squares; fused: the chunk kernel folds its key slices'.
-  for (const split of [true, false]) {
-    const p = plan(ir, profile, { form: 'chunk', split });
+  // Split: the intra-chunk kernel folds its chunk's rows' squares (or, with intraNorms false, the
+  // prepare kernel); fused: the chunk kernel folds its key slices'.
+  for (const [split, intraNorms, folder] of [[true, true, '_intra'], [true, false, '_prepare'], [false, true, '_chunk']] as const) {
+    const p = plan(ir, profile, { form: 'chunk', split, intraNorms });
     assert.ok(p.program, renderDiagnostics(p.diagnostics));
     const man = webgpuManifest(ir, p.program!, profile, 'f32');
-    assert.match(man.kernels.find((k) => k.name.endsWith(split ? '_prepare' : '_chunk'))!.code, /subgroupShuffleXor/);
+    assert.is(man.kernels.some((k) => k.name.endsWith('_prepare')), folder === '_prepare', `${folder}: a prepare kernel only where it folds`);
+    assert.match(man.kernels.find((k) => k.name.endsWith(folder))!.code, /subgroupShuffleXor/);
     const kernels = new AttentionKernels(gpu.device, man);
     assert.equal(await kernels.compilationMessages(), []);
     const res = await scoped(gpu.device, () => kernels.run(tensors, { B: 1, T: 40, H: 2 }));
     kernels.destroy();
     const e = compareTensors(Float64Array.from(res.output), ref.output!.data);
-    assert.ok(e.relErr <= 1e-4, `split ${split}: output rel. error ${e.relErr.toExponential(2)}`);
+    assert.ok(e.relErr <= 1e-4, `${folder}: output rel. error ${e.relErr.toExponential(2)}`);
   }
 });
 
