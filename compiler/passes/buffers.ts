@@ -96,7 +96,8 @@ export function scratchBuffer(name: string, width: number): BufferDecl {
 }
 
 /**
- * Scratch written by the intra-chunk kernel and read by the state kernel: [NT, H, width]. Stored
+ * Scratch written by the intra-chunk kernel and read by the state kernel (and the corrected values
+ * the state kernel writes for the output kernel, correctedValues): [NT, H, width]. Stored
  * like the inputs (16 bits in a bf16/f16 program) where that rounds nothing more than its readers
  * do: the delta rules' W (the state kernel's 16-bit operands), U with PlanOptions.halfValues (which
  * the state kernel turns into the corrected values, as FLA stores u and v_new), and the intra-chunk
@@ -111,8 +112,19 @@ export function splitBuffers(st: PlanState): BufferDecl[] {
   const gate = ir.gate.cls;
   if (gate !== 'none') out.push(scratch('w_b', isVectorGate(gate) ? ir.keyDim : 1));
   if (ir.update!.cls === 'delta') out.push({ ...scratch('w_w', ir.keyDim), ioDtype: true }, { ...scratch('w_u', ir.valueDim), ...(st.options.halfValues ? { ioDtype: true } : {}) });
+  if (correctedValues(st) === 'w_x') out.push({ ...scratch('w_x', ir.valueDim), ioDtype: true });
   if (decayedKeys(ir, t)) out.push({ ...scratch('w_k', ir.keyDim), ioDtype: true });
   return out;
+}
+
+/**
+ * Where the delta rules' state kernel stores the corrected values X = U − W·S for the output
+ * kernel: over U (`w_u`), or — where the output kernel reads them with 16-bit operands
+ * (halfWeights) and U is f32 — into `w_x`, stored like the inputs: the bits that kernel rounded
+ * them to, in half the bytes (U stays f32 for the state kernel's subtraction).
+ */
+export function correctedValues(st: PlanState): 'w_u' | 'w_x' {
+  return st.ir.update?.cls === 'delta' && halfWeights(st) && !st.options.halfValues ? 'w_x' : 'w_u';
 }
 
 /**

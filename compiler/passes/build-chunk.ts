@@ -14,7 +14,7 @@ import { isVectorGate, SUM_EPS, type AttentionIR } from '../ir/attention-ir.ts';
 import * as b from '../kernel-ir/build.ts';
 import { loadsOf, replaceNode, unconditional, usesVar } from '../kernel-ir/analysis.ts';
 import type { Kernel, SExpr } from '../kernel-ir/types.ts';
-import { chunkSlot, chunkStateRow, decayedKeys, P, programBuffers, programParams, scratchBuffer, segmentBuffers, segmentCount, segmented, segmentLength, segmentStateRow, splitBuffers, stateBuffers, tokinfoBuffer, type RowTokens } from './buffers.ts';
+import { chunkSlot, chunkStateRow, correctedValues, decayedKeys, P, programBuffers, programParams, scratchBuffer, segmentBuffers, segmentCount, segmented, segmentLength, segmentStateRow, splitBuffers, stateBuffers, tokinfoBuffer, type RowTokens } from './buffers.ts';
 import { storeChunkOutput } from './build-output.ts';
 import { KernelBuilder } from './kernel-builder.ts';
 import { isElementwise } from './lower-expr.ts';
@@ -640,7 +640,7 @@ export function buildChunkKernel(st: PlanState, pass: StatePass = 'whole'): Kern
       const X = kb.tile('X', C, BV, 'register');
       kb.map(X, b.tile(Uc, R, Cv));
       kb.matmul(X, Ws!, Sh, { acc: 'sub' });
-      kb.op({ op: 'store', src: X, dst: { buf: 'w_u', index: uIdx, rows: L, cols: vCols }, value: b.tile(X, R, Cv) });
+      kb.op({ op: 'store', src: X, dst: { buf: correctedValues(st), index: uIdx, rows: L, cols: vCols }, value: b.tile(X, R, Cv) });
       const factor = tokenFactor();
       const Xd = kb.tile('Xd', C, BV);
       kb.map(Xd, factor ? b.mul(b.tile(X, R, Cv), factor) : b.tile(X, R, Cv));
@@ -664,7 +664,7 @@ export function buildChunkKernel(st: PlanState, pass: StatePass = 'whole'): Kern
         if (!oneSlice) loadW();
         kb.matmul(Y, Ws, sliceView, { acc: 'sub' });
       }, 'key-feature slices: reads of the old state');
-      kb.op({ op: 'store', src: Y, dst: { buf: 'w_u', index: uIdx, rows: L, cols: vCols }, value: b.tile(Y, R, Cv) });
+      kb.op({ op: 'store', src: Y, dst: { buf: correctedValues(st), index: uIdx, rows: L, cols: vCols }, value: b.tile(Y, R, Cv) });
     }
     slices(() => {
       if (!oneSlice) {

@@ -13,7 +13,7 @@
 import { isVectorGate, SUM_EPS } from '../ir/attention-ir.ts';
 import * as b from '../kernel-ir/build.ts';
 import type { Kernel, SExpr } from '../kernel-ir/types.ts';
-import { chunkSlot, chunkStateRow, P, programBuffers, programParams, splitBuffers, stateBuffers, tokenLeaves, tokinfoBuffer, type RowTokens } from './buffers.ts';
+import { chunkSlot, chunkStateRow, correctedValues, P, programBuffers, programParams, splitBuffers, stateBuffers, tokenLeaves, tokinfoBuffer, type RowTokens } from './buffers.ts';
 import { preparedBuffers } from './build-chunk.ts';
 import { chunkTerms } from './chunk-terms.ts';
 import { KernelBuilder } from './kernel-builder.ts';
@@ -137,7 +137,7 @@ export function buildOutputKernel(st: PlanState): Kernel {
     };
     const chunkLoads = () => {
       kb.map(A, b.ld('w_a', b.add(rowBase(R, C), Cv)), { ...rowsValid, cols: b.i(C) });
-      kb.map(Y, delta ? b.ld('w_u', b.add(rowBase(R, V), b.add(v0, Cv))) : q('v').at(R, b.add(Cv, v0)), { ...rowsValid, cols: vCols });
+      kb.map(Y, delta ? b.ld(correctedValues(st), b.add(rowBase(R, V), b.add(v0, Cv))) : q('v').at(R, b.add(Cv, v0)), { ...rowsValid, cols: vCols });
       for (const [name, tile] of scales) kb.map(tile, q(src.rowScale(name)!).at(R, b.i(0)), { ...rowsValid, cols: b.i(1) });
       if (Bc) kb.map(Bc, b.ld('w_b', rowBase(R, 1)), { ...rowsValid, cols: b.i(1) });
     };

@@ -232,13 +232,14 @@ int main(void) {
   // offsets (without cu_seqlens the kernels take n·T); the prepared factors 1/‖q‖ and 1/‖k‖ (NT · H
   // floats each); the intra-chunk results: w_a (NT · H · C scores, C = 64, bf16: the output kernel
   // alone reads them, with bf16 operands), w_b (NT · H gate sums), w_w and w_u (NT · H · 128 WY
-  // factors each; W stored like the inputs, bf16 here, U in f32); the states before each chunk, w_h
+  // factors each; W stored like the inputs, bf16 here, U in f32), w_x (the corrected values for
+  // the output kernel, NT · H · 128, bf16 for its bf16 operands); the states before each chunk, w_h
   // (⌊NT / C⌋ + N + 1 = 6 slots × H × 128 × 128, bf16); every slice 256-byte aligned.
   const align = (x: number) => Math.ceil(x / 256) * 256;
   const rows = 200 * 4;
   const slots = Math.floor(200 / 64) + 2 + 1;
   assert.is(st['workspace'], '0 ');
-  assert.is(Number(st['bytes']), 2 * align(rows * 4) + align(rows * 64 * 2) + align(rows * 4) + align(rows * 128 * 2) + align(rows * 128 * 4) + align(slots * 4 * 128 * 128 * 2));
+  assert.is(Number(st['bytes']), 2 * align(rows * 4) + align(rows * 64 * 2) + align(rows * 4) + align(rows * 128 * 2) + align(rows * 128 * 4) + align(rows * 128 * 2) + align(slots * 4 * 128 * 128 * 2));
   assert.match(st['null']!, /^1 the args pointer is NULL/);
   assert.match(st['heads']!, /^3 q has 3 heads, which must divide H = 4/);
   assert.match(st['cu_batch']!, /^4 a packed batch \(cu_seqlens\) has B = 1; found B = 2/);

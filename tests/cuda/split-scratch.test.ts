@@ -1,8 +1,9 @@
 /**
  * The split chunk form's scratch between its kernels (compiler/passes/buffers.ts splitBuffers): the
- * intra-chunk weights `w_a` are stored in 16 bits exactly where the output kernel alone reads them
- * with 16-bit tensor-core operands (halfWeights) — it rounded the f32 weights to those bits itself
- * before — and stay f32 wherever another kernel reads them or the program is f32.
+ * intra-chunk weights `w_a`, and the delta rules' corrected values (`w_x`, correctedValues), are
+ * stored in 16 bits exactly where the output kernel alone reads them with 16-bit tensor-core
+ * operands (halfWeights) — it rounded the f32 values to those bits itself before — and stay f32
+ * wherever another kernel reads them or the program is f32.
  */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -12,14 +13,14 @@ import type { PlanOptions } from '../../compiler/passes/plan.ts';
 import { lowerSource } from '../../compiler/pipeline.ts';
 import { stdlibFiles } from '../helpers/stdlib.ts';
 
-/** The kernels taking w_a, with its C type. */
-function weightReaders(spec: string, dtype: Dtype, plan: PlanOptions = {}, profile = 'cuda-sm90'): Map<string, string> {
+/** The kernels taking scratch buffer `buf` (w_a unless given), with its C type (`const` where the kernel only reads it). */
+function weightReaders(spec: string, dtype: Dtype, plan: PlanOptions = {}, profile = 'cuda-sm90', buf = 'w_a'): Map<string, string> {
   const f = stdlibFiles().find((x) => x.name === spec)!;
   const cu = compileCuda(lowerSource(f.text, f.path).irs[0]!, { profile, dtype, plan, shapePlans: false }).files.find((x) => x.path.endsWith('.cu'))!.contents;
   const out = new Map<string, string>();
   for (const m of cu.matchAll(/__global__ void __launch_bounds__\([^)]*\) (\w+)\(([^{]*)\{/g)) {
-    const arg = /(__nv_bfloat16|__half|float)\* __restrict__ w_a\b/.exec(m[2]!);
-    if (arg) out.set(m[1]!, arg[1]!);
+    const arg = new RegExp(`(const )?(__nv_bfloat16|__half|float)\\* __restrict__ ${buf}\\b`).exec(m[2]!);
+    if (arg) out.set(m[1]!, buf === 'w_a' ? arg[2]! : `${arg[1] ?? ''}${arg[2]!}`);
   }
   return out;
 }
@@ -37,6 +38,17 @@ test('w_a stays f32 in f32 programs and where the state kernel reads it (two ker
   const two = weightReaders('gla', 'bf16', { outputKernel: false });
   assert.ok(two.has('attnc_gla_chunk'), 'two kernels: the state kernel reads the weights');
   for (const [k, t] of two) assert.is(t, 'float', `two kernels: ${k}`);
+});
+
+test("the delta rules' corrected values: into w_x in 16 bits for the output kernel where it reads them with 16-bit operands, U left f32 and read-only in the state kernel", () => {
+  for (const spec of ['gated_deltanet', 'deltanet', 'kda']) {
+    assert.equal([...weightReaders(spec, 'bf16', { outputKernel: true }, 'cuda-sm90', 'w_x')], [[`attnc_${spec}_chunk`, '__nv_bfloat16'], [`attnc_${spec}_output`, 'const __nv_bfloat16']], `${spec}: w_x`);
+    assert.equal(weightReaders(spec, 'bf16', { outputKernel: true }, 'cuda-sm90', 'w_u').get(`attnc_${spec}_chunk`), 'const float', `${spec}: U in the state kernel`);
+  }
+  // U already in 16 bits (halfValues): the corrected values go over it, as before; f32: no w_x.
+  assert.is(weightReaders('gated_deltanet', 'bf16', { outputKernel: true, halfValues: true }, 'cuda-sm90', 'w_x').size, 0);
+  assert.is(weightReaders('gated_deltanet', 'f32', { outputKernel: true }, 'cuda-sm90', 'w_x').size, 0);
+  assert.is(weightReaders('gated_deltanet', 'f32', { outputKernel: true }, 'cuda-sm90', 'w_u').get('attnc_gated_deltanet_output'), 'const float');
 });
 
 test.run();
