@@ -392,7 +392,6 @@ class CudaPrinter extends CLikePrinter {
     return out;
   }
 
-  /** Shared tiles stored as 16-bit elements (sixteenBitTiles), with their type. */
   /**
    * Warpgroup MMA (Kernel.warpgroupMma, sm_90a; wgmma.ts): the 16-bit shared tiles its matmuls
    * read, in the core-matrix layout (an A operand's rows permuted for the row-owned fragments: ma
@@ -452,6 +451,7 @@ class CudaPrinter extends CLikePrinter {
     return `${this.tileRef(tile)}[${coreIndex(core.ma ? wgRow(row, core.ma) : row, c, t.cols, coreStride(t.cols, this.rowStride(t)))}]`;
   }
 
+  /** Shared tiles stored as 16-bit elements (sixteenBitTiles), with their type. */
   private readonly halfTiles: Map<string, 'bf16' | 'f16'>;
 
   /** Shared f32 tiles that hold TF32 values (tf32Tiles): rounded where stored, or exactly TF32 already. */
@@ -2145,7 +2145,6 @@ class CudaPrinter extends CLikePrinter {
       });
     });
   }
-
 
   /**
    * A matmul on warpgroup tensor cores (wgmma.ts): warpgroup G of the block issues, per step of 16

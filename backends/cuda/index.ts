@@ -68,7 +68,7 @@ export function compileCuda(ir: AttentionIR, o: CudaCompileOptions = {}): CudaCo
   const prog = cudaProgram(ir, p.program, { profile: prof, dtype, alternates, ...(o.source ? { source: o.source } : {}) });
   // After the program is printed (its notes say the same with the kernels' names): for the CLI.
   for (const v of variants) p.notes.push(`shape plan ${v.shape.tag} for ${shapeCondition(v.shape)} (${v.shape.why}): ${v.result.tiling?.why ?? 'planned'}`);
-  const torch = torchLoader(ir, { name: prog.name, fields: prog.fields, kernels: prog.kernels, profile: prof, dtype });
+  const torch = torchLoader(ir, { name: prog.name, fields: prog.fields, kernels: prog.kernels, profile: prof, dtype, arch: prog.manifest.arch });
   const files = [
     { path: `${ir.name}.cu`, contents: prog.cu },
     { path: `${ir.name}.h`, contents: prog.header },

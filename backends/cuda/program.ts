@@ -561,7 +561,7 @@ export function cudaProgram(ir: AttentionIR, program: Program, o: CudaOptions): 
   ];
   const hostText = variants.map((v) => v.hostText).join(' ');
   // Warpgroup MMA (wgmma.ts) needs the architecture-specific target and its helpers.
-  const wgmma = [...new Map(kernels.flatMap((k) => k.wgmmaHelpers.map((h) => [h, h] as const))).values()];
+  const wgmma = [...new Set(kernels.flatMap((k) => k.wgmmaHelpers))];
   const arch = wgmma.length ? `sm_${prof.sm}a` : `sm_${prof.sm}`;
   const helpers = wgmma.length ? [WGMMA_ARCH_CHECK, DEVICE_HELPERS, WGMMA_HELPERS, ...wgmma].join('\n') : DEVICE_HELPERS;
   const cu = CU({

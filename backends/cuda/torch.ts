@@ -360,7 +360,8 @@ def forward({{signature}}, initial_state=None, output_final_state=False, cu_seql
   { noEscape: true, strict: true },
 );
 
-export function torchLoader(ir: AttentionIR, o: { name: string; fields: AbiField[]; kernels: CudaKernel[]; profile: TargetProfile; dtype: Dtype }): string {
+/** `arch`: the architecture the file builds for (the manifest's: sm_90a where a kernel uses warpgroup MMA). */
+export function torchLoader(ir: AttentionIR, o: { name: string; fields: AbiField[]; kernels: CudaKernel[]; profile: TargetProfile; dtype: Dtype; arch: string }): string {
   const recurrent = ir.family === 'recurrent';
   const K = ir.keyDim;
   const V = ir.valueDim;
@@ -396,8 +397,8 @@ export function torchLoader(ir: AttentionIR, o: { name: string; fields: AbiField
     params: pyLiteral(ir.params.map((p) => [p.name, fieldName(p.name), p.perHead, [...p.shape]])),
     states: pyLiteral(states),
     maxShared: Math.max(0, ...o.kernels.map((k) => k.dynamicSharedBytes)),
-    // sm_90a ('9.0a') where a kernel uses warpgroup MMA (the program's arch, program.ts).
-    archList: o.kernels.some((k) => k.wgmmaHelpers.length) ? `${o.profile.sm! / 10}.${o.profile.sm! % 10}a` : null,
+    // An architecture-specific target (sm_90a) as PyTorch names it ('9.0a'); the device's own otherwise.
+    archList: o.arch.endsWith('a') ? o.arch.replace(/^sm_(\d+)(\d)a$/, '$1.$2a') : null,
     cuFile: `${ir.name}.cu`,
     fields: o.fields.map((f) => ({ name: f.name, ctype: ctype(f) })),
     signature: args.join(', '),

@@ -27,10 +27,9 @@
 import { isVectorGate } from '../ir/attention-ir.ts';
 import * as b from '../kernel-ir/build.ts';
 import type { Kernel, SExpr } from '../kernel-ir/types.ts';
-import { featBuf, P, programBuffers, programParams, splitBuffers, tokenLeaves, tokinfoBuffer, decayedKeys, type RowTokens } from './buffers.ts';
+import { featBuf, P, programBuffers, programParams, splitBuffers, tokinfoBuffer, decayedKeys, type RowTokens } from './buffers.ts';
 import { preparedBuffers } from './build-chunk.ts';
 import { KernelBuilder } from './kernel-builder.ts';
-import { ExprLowering } from './lower-expr.ts';
 import type { PlanState } from './plan.ts';
 import { chunkTerms } from './chunk-terms.ts';
 import { Sources } from './sources.ts';
@@ -151,10 +150,7 @@ export function buildIntraKernel(st: PlanState): Kernel {
         kb.map(tile, q(factor).at(R, b.i(0)), { rows: L, cols: b.i(1), fill: 0 });
         continue;
       }
-      const l = new ExprLowering(C, tokenLeaves(ir, rt, src.uses), `T${factor}_`, L);
-      const e = l.lower(st.quantities![factor]!.expr);
-      kb.absorb(l);
-      kb.map(tile, e.at(R, b.i(0)), { rows: L, cols: b.i(1), fill: 0 });
+      kb.map(tile, src.computed(kb, factor, C, rt, L).at(R, b.i(0)), { rows: L, cols: b.i(1), fill: 0 });
       kb.op({ op: 'store', src: tile, dst: { buf: featBuf(factor), index: b.add(b.mul(b.add(t0, R), P.H), h), rows: L, cols: b.i(1) }, value: b.tile(tile, R, b.i(0)) });
     }
     kb.map(A, b.f(0));

@@ -5,11 +5,11 @@
  */
 import * as b from '../kernel-ir/build.ts';
 import type { Kernel } from '../kernel-ir/types.ts';
-import { featBuf, P, programBuffers, programParams, tokinfoBuffer, tokenLeaves, type RowTokens } from './buffers.ts';
+import { featBuf, P, programBuffers, programParams, tokinfoBuffer, type RowTokens } from './buffers.ts';
 import { preparedBuffers } from './build-chunk.ts';
 import { KernelBuilder } from './kernel-builder.ts';
-import { ExprLowering } from './lower-expr.ts';
 import type { PlanState, Quantity } from './plan.ts';
+import { Sources } from './sources.ts';
 
 /** `read`: the buffers the program's other kernels read (a prepared quantity none reads is not computed). */
 export function buildPrepareKernel(st: PlanState, read?: ReadonlySet<string>): Kernel | undefined {
@@ -21,7 +21,7 @@ export function buildPrepareKernel(st: PlanState, read?: ReadonlySet<string>): K
   const tok0 = kb.let('tok0', b.mul(b.wg(0), b.i(Rr)));
   const h = kb.let('h', b.wg(1));
   const rows = kb.let('rows', b.min(b.i(Rr), b.sub(P.NT, tok0)));
-  const uses = { tokinfo: false };
+  const src = new Sources(st);
   const rt: RowTokens = {
     tok: (r) => b.add(tok0, r),
     pos: (r) => b.ld('tokinfo', b.mul(b.add(tok0, r), b.i(2))),
@@ -30,9 +30,7 @@ export function buildPrepareKernel(st: PlanState, read?: ReadonlySet<string>): K
   };
   for (const [name, qp] of prepared) {
     kb.note(`${name} = ${qp!.why}`);
-    const l = new ExprLowering(Rr, tokenLeaves(ir, rt, uses), `T${name}_`, rows);
-    const e = l.lower(qp!.expr);
-    kb.absorb(l);
+    const e = src.computed(kb, name, Rr, rt, rows);
     const w = Math.max(1, qp!.width);
     const idx = b.add(b.mul(b.add(b.mul(b.add(tok0, b.R), P.H), h), b.i(w)), qp!.width ? b.C : b.i(0));
     // The store's value is an expression: this tile only lends the store its shape (R × width).

@@ -87,6 +87,19 @@ export class Sources {
   }
 
   /**
+   * Prepared quantity q as its own lowering computes it for the `rows` rows of `rt` (the first
+   * `bound` valid), its statements into `kb`: what the prepare kernel writes to f_<q>, and what a
+   * kernel that runs before q's readers may compute and store instead (the intra-chunk kernel's
+   * row factors).
+   */
+  computed(kb: KernelBuilder, q: Quantity, rows: number, rt: RowTokens, bound: SExpr): Elem {
+    const l = new ExprLowering(rows, tokenLeaves(this.st.ir, rt, this.uses), `T${q}_`, bound);
+    const e = l.lower(this.st.quantities![q]!.expr);
+    kb.absorb(l);
+    return e;
+  }
+
+  /**
    * Element (r, c) of quantity q for the tile rows `rt`. A row-scaled quantity reads its factor
    * from column tile `scaleTile` (scaleTiles), leaves it out where `scaleTile` is null (the caller
    * scales by it: linearInScale), or else reads it from its buffer.
